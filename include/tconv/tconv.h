@@ -1,0 +1,233 @@
+/* tconv: 3-D transposed convolution (Keras Conv3DTranspose, PyTorch
+ * ConvTranspose3d, ONNX ConvTranspose) on any compute device, through backend
+ * plugins loaded at run time.
+ *
+ * Workflow:
+ *   tconv_context_create()      discover and load plugins, enumerate devices
+ *   tconv_problem_init()        fill a problem with defaults, then set fields
+ *   tconv_plan_create()         validate, resolve shapes, pick a device, prepare
+ *   tconv_plan_set_weights()    hand over (and let the backend pack) weights
+ *   tconv_plan_execute()        run the forward pass, as often as needed
+ *   tconv_plan_destroy(), tconv_context_destroy()
+ *
+ * Every function returns a tconv_status_t; on failure a message naming the
+ * argument and the rule is available from tconv_get_last_error() in the
+ * calling thread. Nothing is written to outputs on failure.
+ */
+#ifndef TCONV_TCONV_H
+#define TCONV_TCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tconv/tconv_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(TCONV_BUILDING_LIBRARY)
+#define TCONV_API __attribute__((visibility("default")))
+#else
+#define TCONV_API
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Library                                                                 */
+
+/** Library version numbers.
+ *  @param major Receives the major version; NULL to ignore.
+ *  @param minor Receives the minor version; NULL to ignore.
+ *  @param patch Receives the patch version; NULL to ignore.
+ *  @returns The version as a string, e.g. "0.1.0" (static storage). */
+TCONV_API const char *tconv_get_version(int *major, int *minor, int *patch);
+
+/** The message of the last failed call made by this thread ("" if none).
+ *  @returns Thread-local storage, valid until the next tconv call in this
+ *           thread. */
+TCONV_API const char *tconv_get_last_error(void);
+
+/** A short name for a status code, e.g. "invalid_arguments" (static). */
+TCONV_API const char *tconv_status_name(tconv_status_t status);
+
+/* ---------------------------------------------------------------------- */
+/* Context: plugins and devices                                            */
+
+/** Creates a context: finds plugin files, loads them, enumerates devices.
+ *  Search order: @p search_path, TCONV_PLUGINS (files), TCONV_PLUGIN_PATH
+ *  (directories), the "tconv" directory next to libtconv, the installed
+ *  plugin directory. Never the current directory.
+ *  @param context Receives the new context. Must not be NULL.
+ *  @param search_path ':'-separated absolute files or directories searched
+ *                     before everything else; NULL or "" for none.
+ *  @returns tconv_success even when no device was found (see the plugin
+ *           reports); an error only when the context itself cannot be made. */
+TCONV_API tconv_status_t tconv_context_create(tconv_context_t *context,
+                                              const char *search_path);
+
+/** Releases the context. Plans made from it keep it (and its plugins) alive
+ *  until they are destroyed. NULL is accepted and ignored. */
+TCONV_API void tconv_context_destroy(tconv_context_t context);
+
+/** Number of devices the loaded plugins expose.
+ *  @param context The context. Must not be NULL.
+ *  @param count Receives the count. Must not be NULL. */
+TCONV_API tconv_status_t tconv_context_get_device_count(tconv_context_t context,
+                                                        size_t *count);
+
+/** Properties of one device.
+ *  @param context The context. Must not be NULL.
+ *  @param index 0 <= index < device count. Devices are ordered by plugin name
+ *               then backend index (stable, never directory order).
+ *  @param info Receives the properties; set info->struct_size first (or use
+ *              a zero-initialised struct: 0 means sizeof). Must not be NULL. */
+TCONV_API tconv_status_t tconv_context_get_device_info(
+    tconv_context_t context, size_t index, tconv_device_info_t *info);
+
+/** Number of plugin candidate files considered (loaded, skipped or failed).
+ *  @param context The context. Must not be NULL.
+ *  @param count Receives the count. Must not be NULL. */
+TCONV_API tconv_status_t tconv_context_get_plugin_count(tconv_context_t context,
+                                                        size_t *count);
+
+/** What happened to one plugin candidate file, and why.
+ *  @param context The context. Must not be NULL.
+ *  @param index 0 <= index < plugin count.
+ *  @param report Receives the report. Must not be NULL. */
+TCONV_API tconv_status_t tconv_context_get_plugin_report(
+    tconv_context_t context, size_t index, tconv_plugin_report_t *report);
+
+/** Chooses the device a plan for @p problem would run on, without making the
+ *  plan, and explains the choice.
+ *  @param context The context. Must not be NULL.
+ *  @param problem The problem; NULL ranks devices without asking backends
+ *                 about a particular problem.
+ *  @param selector Device selector (see tconv_plan_create); NULL or "auto"
+ *                  means TCONV_DEVICE if set, else automatic ranking.
+ *  @param device_index Receives the chosen device's index. Must not be NULL.
+ *  @param reason Receives a one-paragraph explanation (ranking and every
+ *                declined device with its reason); NULL to skip.
+ *  @param reason_size Size of @p reason in bytes. */
+TCONV_API tconv_status_t tconv_context_select_device(
+    tconv_context_t context, const tconv_problem_t *problem,
+    const char *selector, size_t *device_index, char *reason,
+    size_t reason_size);
+
+/* ---------------------------------------------------------------------- */
+/* Problem description                                                     */
+
+/** Fills @p problem with defaults for a spatial rank: batch 1, one channel in
+ *  and out, kernel 1, strides 1, dilation 1, groups 1, Keras "valid" padding
+ *  with output_padding None, channels_last, Keras kernel layout, no bias,
+ *  linear activation with its default parameter, float32.
+ *  @param problem The problem to fill. Must not be NULL.
+ *  @param spatial_rank 1, 2 or 3. */
+TCONV_API tconv_status_t tconv_problem_init(tconv_problem_t *problem,
+                                            int spatial_rank);
+
+/** Validates @p problem and resolves it into the canonical form every backend
+ *  computes (per-axis begin crop and output length).
+ *  @param problem The problem. Must not be NULL.
+ *  @param resolved Receives the canonical form. Must not be NULL. */
+TCONV_API tconv_status_t tconv_problem_resolve(const tconv_problem_t *problem,
+                                               tconv_canonical_t *resolved);
+
+/** Shapes of the four tensors, in the problem's layouts, without running.
+ *  Each shape has 2 + spatial_rank dimensions (bias: 1).
+ *  @param problem The problem. Must not be NULL.
+ *  @param input_dims Receives the input shape; NULL to skip.
+ *  @param kernel_dims Receives the kernel shape; NULL to skip.
+ *  @param output_dims Receives the output shape; NULL to skip.
+ *  @param ndims Receives 2 + spatial_rank; NULL to skip. */
+TCONV_API tconv_status_t tconv_problem_get_shapes(
+    const tconv_problem_t *problem, int64_t input_dims[TCONV_MAX_DIMS],
+    int64_t kernel_dims[TCONV_MAX_DIMS], int64_t output_dims[TCONV_MAX_DIMS],
+    int *ndims);
+
+/** Number of floating-point operations of one forward pass,
+ *  2*N*D*H*W*Cin*(Cout/groups)*kd*kh*kw (the convention oneDNN reports).
+ *  @param problem The problem. Must not be NULL.
+ *  @param flops Receives the count. Must not be NULL. */
+TCONV_API tconv_status_t tconv_problem_get_flops(const tconv_problem_t *problem,
+                                                 double *flops);
+
+/** Parses an activation name (case-insensitive; Keras spellings such as
+ *  "swish" and "hard_swish" are accepted).
+ *  @param name The name. Must not be NULL.
+ *  @param activation Receives the kind. Must not be NULL. */
+TCONV_API tconv_status_t tconv_activation_from_name(
+    const char *name, tconv_activation_t *activation);
+
+/** The canonical name of an activation, or NULL for an unknown value. */
+TCONV_API const char *tconv_activation_name(tconv_activation_t activation);
+
+/** Keras's default parameter of an activation (leaky_relu 0.2, elu and celu
+ *  1.0, hard_shrink and soft_shrink 0.5, squareplus 4.0; others 0). */
+TCONV_API double tconv_activation_default_alpha(tconv_activation_t activation);
+
+/* ---------------------------------------------------------------------- */
+/* Plans                                                                   */
+
+/** Validates and resolves @p problem, selects a device and lets its backend
+ *  prepare (index tables, compiled kernels, ...).
+ *  @param plan Receives the plan. Must not be NULL.
+ *  @param context The context. Must not be NULL.
+ *  @param problem The problem. Must not be NULL. Copied.
+ *  @param selector Which device: NULL or "auto" (TCONV_DEVICE if set, else
+ *         automatic ranking); a device id "opencl:1"; a backend name
+ *         "opencl" (its devices in order); a type "gpu", "accelerator",
+ *         "cpu_type"; a comma list tried in order, where "auto" stands for
+ *         the ranked rest; and "-name" terms that exclude devices or
+ *         backends, e.g. "auto,-opencl".
+ *  @returns tconv_no_device when nothing matches or every candidate
+ *           declined (the message lists each one's reason). */
+TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan,
+                                           tconv_context_t context,
+                                           const tconv_problem_t *problem,
+                                           const char *selector);
+
+/** Hands the weights (and bias) to the plan, which copies or packs them; the
+ *  caller may free its buffers afterwards. May be called again to swap
+ *  weights.
+ *  @param plan The plan. Must not be NULL.
+ *  @param kernel Kernel in the problem's kernel layout and dtype. Must not be
+ *                NULL.
+ *  @param bias Cout values of the problem's dtype; must be NULL exactly when
+ *              the problem has use_bias = 0. */
+TCONV_API tconv_status_t tconv_plan_set_weights(tconv_plan_t plan,
+                                                const void *kernel,
+                                                const void *bias);
+
+/** Runs the forward pass on host memory. One thread at a time per plan;
+ *  different plans may run concurrently.
+ *  @param plan The plan, with weights set. Must not be NULL.
+ *  @param input Input in the problem's data format and dtype. Not NULL.
+ *  @param output Output buffer of the size tconv_problem_get_shapes gives.
+ *                Not NULL, must not overlap @p input. */
+TCONV_API tconv_status_t tconv_plan_execute(tconv_plan_t plan,
+                                            const void *input, void *output);
+
+/** Properties of the device the plan runs on.
+ *  @param plan The plan. Must not be NULL.
+ *  @param info Receives the properties. Must not be NULL. */
+TCONV_API tconv_status_t tconv_plan_get_device_info(tconv_plan_t plan,
+                                                    tconv_device_info_t *info);
+
+/** Why the plan's device was chosen (same text as tconv_context_select_device).
+ *  @returns Storage owned by the plan; never NULL. */
+TCONV_API const char *tconv_plan_get_selection_reason(tconv_plan_t plan);
+
+/** The canonical form the plan computes.
+ *  @param plan The plan. Must not be NULL.
+ *  @param resolved Receives it. Must not be NULL. */
+TCONV_API tconv_status_t tconv_plan_get_canonical(tconv_plan_t plan,
+                                                  tconv_canonical_t *resolved);
+
+/** Releases the plan. NULL is accepted and ignored. */
+TCONV_API void tconv_plan_destroy(tconv_plan_t plan);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TCONV_TCONV_H */

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds tconv and runs the whole test suite (what CI runs).
+# Usage: scripts/test.sh [build-dir]   (default: build)
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+build="${1:-$here/build}"
+
+"$here/scripts/install-deps.sh"
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release
+cmake --build "$build" -j "$(nproc)"
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
