@@ -1,0 +1,60 @@
+/* The context object shared by the loader, selection and plans. */
+#ifndef TCONV_CORE_CONTEXT_H
+#define TCONV_CORE_CONTEXT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tconv/tconv.h"
+#include "tconv/tconv_backend.h"
+
+/* A plugin in use: its table as the core knows it, its module and instance. */
+typedef struct tconv_loaded_plugin {
+    tconv_backend_t table;       /* zeroed local copy of min(struct_size, sizeof) bytes */
+    void *module;                /* lt_dlhandle */
+    tconv_backend_state_t state; /* what init returned */
+    size_t device_count;
+    char path[1024];
+} tconv_loaded_plugin_t;
+
+/* One device, as listed to users (ordered by backend name, then index). */
+typedef struct tconv_device_entry {
+    size_t plugin;         /* index into tconv_context.plugins */
+    size_t backend_device; /* the device's index inside its backend */
+    tconv_device_info_t info;
+} tconv_device_entry_t;
+
+struct tconv_context {
+    atomic_int refcount; /* the user's reference plus one per live plan */
+    tconv_host_t host;   /* services given to every plugin; lives as long as they do */
+    tconv_loaded_plugin_t *plugins;
+    size_t plugin_count;
+    tconv_device_entry_t *devices;
+    size_t device_count;
+    tconv_plugin_report_t *reports;
+    size_t report_count;
+    size_t report_capacity;
+};
+
+/* Reference counting: plans keep their context (and its plugins) alive. */
+void tconv_context_retain(struct tconv_context *context);
+void tconv_context_release(struct tconv_context *context);
+
+/* The backend table of a device. */
+static inline const tconv_backend_t *tconv_device_backend(const struct tconv_context *context,
+                                                          size_t device) {
+    return &context->plugins[context->devices[device].plugin].table;
+}
+
+static inline tconv_backend_state_t tconv_device_state(const struct tconv_context *context,
+                                                       size_t device) {
+    return context->plugins[context->devices[device].plugin].state;
+}
+
+/* Copies @p src into a caller's struct of which only @p dst_struct_size bytes
+ * may be written (0 = the full struct), keeping that size in the copy.
+ * Returns false when the size is too small to hold struct_size itself. */
+bool tconv_copy_sized(void *dst, size_t dst_struct_size, const void *src, size_t src_size);
+
+#endif /* TCONV_CORE_CONTEXT_H */

@@ -1,0 +1,93 @@
+/* TCONV_VERBOSE logging and the host services struct handed to plugins. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Upper bound for TCONV_NUM_THREADS: beyond it the value is surely a typo. */
+#define MAX_THREADS 4096
+
+int tconv_verbose_level(void) {
+    const char *v = getenv("TCONV_VERBOSE");
+    if (v == NULL || *v == '\0')
+        return 0;
+    char *end;
+    long level = strtol(v, &end, 10);
+    if (*end != '\0' || level < 0)
+        return 0;
+    return level > 2 ? 2 : (int)level;
+}
+
+/* Formats the whole line first so concurrent threads print whole lines. */
+static void write_line(const char *prefix, const char *fmt, va_list args) {
+    char line[2048];
+    int n = snprintf(line, sizeof line, "%s", prefix);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return;
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, args);
+    size_t len = strlen(line);
+    if (len == 0 || line[len - 1] != '\n') {
+        if (len + 1 >= sizeof line)
+            len = sizeof line - 2;
+        line[len] = '\n';
+        line[len + 1] = '\0';
+    }
+    fputs(line, stderr);
+}
+
+void tconv_log(int min_level, const char *fmt, ...) {
+    if (tconv_verbose_level() < min_level)
+        return;
+    va_list args;
+    va_start(args, fmt);
+    write_line("tconv: ", fmt, args);
+    va_end(args);
+}
+
+static void host_log(tconv_log_level_t level, const char *backend, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void host_log(tconv_log_level_t level, const char *backend, const char *fmt, ...) {
+    const int needed = level == tconv_log_debug ? 2 : 1;
+    if (fmt == NULL || tconv_verbose_level() < needed)
+        return;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "tconv[%.40s]: ", backend ? backend : "?");
+    va_list args;
+    va_start(args, fmt);
+    write_line(prefix, fmt, args);
+    va_end(args);
+}
+
+/* TCONV_NUM_THREADS if it is a sane positive integer, else the online cores. */
+static int host_threads(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    const char *v = getenv("TCONV_NUM_THREADS");
+    if (v == NULL || *v == '\0')
+        return (int)(cores > MAX_THREADS ? MAX_THREADS : cores);
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < 1 || n > MAX_THREADS) {
+        tconv_log(1, "TCONV_NUM_THREADS = '%s': must be an integer in 1..%d; using %ld", v,
+                  MAX_THREADS, cores);
+        return (int)(cores > MAX_THREADS ? MAX_THREADS : cores);
+    }
+    return (int)n;
+}
+
+void tconv_host_init(tconv_host_t *host) {
+    memset(host, 0, sizeof *host);
+    host->struct_size = sizeof *host;
+    host->abi_major = TCONV_BACKEND_ABI_MAJOR;
+    host->abi_minor = TCONV_BACKEND_ABI_MINOR;
+    host->log = host_log;
+    host->verbose = tconv_verbose_level();
+    host->num_threads = host_threads();
+}

@@ -1,0 +1,123 @@
+/* Linux/glibc pieces of plugin discovery: paths, directory listing, dladdr,
+ * and a bind-now pre-open with dlopen. */
+#include "os.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tconv/tconv.h"
+
+#define PLUGIN_PREFIX "tconv_backend_"
+#define PLUGIN_SUFFIX ".so"
+
+tconv_path_kind_t tconv_os_path_kind(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return tconv_path_missing;
+    return S_ISDIR(st.st_mode) ? tconv_path_directory : tconv_path_file;
+}
+
+bool tconv_os_path_is_absolute(const char *path) {
+    return path[0] == '/';
+}
+
+char *tconv_os_realpath(const char *path) {
+    return realpath(path, NULL);
+}
+
+char *tconv_os_library_dir(void) {
+    Dl_info info;
+    /* Any function of this library gives its file name. */
+    if (dladdr((void *)&tconv_get_version, &info) == 0 || info.dli_fname == NULL)
+        return NULL;
+    char *real = realpath(info.dli_fname, NULL);
+    if (real == NULL)
+        return NULL;
+    char *slash = strrchr(real, '/');
+    if (slash == NULL) {
+        free(real);
+        return NULL;
+    }
+    if (slash == real)
+        slash[1] = '\0'; /* library in "/" */
+    else
+        *slash = '\0';
+    return real;
+}
+
+static bool is_plugin_name(const char *name) {
+    const size_t len = strlen(name), pre = strlen(PLUGIN_PREFIX), suf = strlen(PLUGIN_SUFFIX);
+    return len > pre + suf && strncmp(name, PLUGIN_PREFIX, pre) == 0 &&
+           strcmp(name + len - suf, PLUGIN_SUFFIX) == 0;
+}
+
+static int compare_strings(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool tconv_os_list_plugin_files(const char *dir, char ***paths, size_t *count) {
+    *paths = NULL;
+    *count = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return true;
+    char **list = NULL;
+    size_t n = 0, cap = 0;
+    bool ok = true;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!is_plugin_name(e->d_name))
+            continue;
+        if (n == cap) {
+            size_t new_cap = cap ? 2 * cap : 8;
+            char **grown = realloc(list, new_cap * sizeof *grown);
+            if (grown == NULL) {
+                ok = false;
+                break;
+            }
+            list = grown;
+            cap = new_cap;
+        }
+        size_t len = strlen(dir) + 1 + strlen(e->d_name) + 1;
+        list[n] = malloc(len);
+        if (list[n] == NULL) {
+            ok = false;
+            break;
+        }
+        snprintf(list[n], len, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
+        n++;
+    }
+    closedir(d);
+    if (!ok) {
+        for (size_t i = 0; i < n; i++)
+            free(list[i]);
+        free(list);
+        return false;
+    }
+    /* Sorted: device order must never depend on readdir order. */
+    if (n > 1)
+        qsort(list, n, sizeof *list, compare_strings);
+    *paths = list;
+    *count = n;
+    return true;
+}
+
+void *tconv_os_open_bound(const char *path, char *err, size_t err_size) {
+    dlerror();
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) {
+        const char *msg = dlerror();
+        snprintf(err, err_size, "%s", msg ? msg : "dlopen failed");
+    }
+    return handle;
+}
+
+void tconv_os_close_bound(void *handle) {
+    if (handle != NULL)
+        dlclose(handle);
+}

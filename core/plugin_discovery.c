@@ -1,0 +1,156 @@
+/* Plugin candidate discovery (docs/internals.md, "Plugin discovery"). */
+#include "plugin_discovery.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "os.h"
+
+/* Real paths of directories already scanned, so the same directory reached
+ * twice (e.g. TCONV_PLUGIN_PATH = the build's lib/tconv) is scanned once. */
+typedef struct seen_dirs {
+    char **paths;
+    size_t count;
+} seen_dirs_t;
+
+static bool push_candidate(tconv_candidate_list_t *list, const char *path, size_t path_len,
+                           bool listed) {
+    if (list->count == list->capacity) {
+        size_t cap = list->capacity ? 2 * list->capacity : 16;
+        tconv_candidate_t *grown = realloc(list->items, cap * sizeof *grown);
+        if (grown == NULL)
+            return false;
+        list->items = grown;
+        list->capacity = cap;
+    }
+    char *copy = malloc(path_len + 1);
+    if (copy == NULL)
+        return false;
+    memcpy(copy, path, path_len);
+    copy[path_len] = '\0';
+    list->items[list->count].path = copy;
+    list->items[list->count].listed = listed;
+    list->count++;
+    return true;
+}
+
+/* Returns true if @p real was not seen before (and records it). */
+static bool first_visit(seen_dirs_t *seen, const char *dir, bool *oom) {
+    char *real = tconv_os_realpath(dir);
+    if (real == NULL)
+        return true; /* unreadable: scanning yields nothing anyway */
+    for (size_t i = 0; i < seen->count; i++) {
+        if (strcmp(seen->paths[i], real) == 0) {
+            free(real);
+            return false;
+        }
+    }
+    char **grown = realloc(seen->paths, (seen->count + 1) * sizeof *grown);
+    if (grown == NULL) {
+        free(real);
+        *oom = true;
+        return false;
+    }
+    seen->paths = grown;
+    seen->paths[seen->count++] = real;
+    return true;
+}
+
+static bool scan_directory(tconv_candidate_list_t *list, seen_dirs_t *seen, const char *dir) {
+    bool oom = false;
+    if (!first_visit(seen, dir, &oom)) {
+        if (!oom)
+            tconv_log(2, "plugin directory %s: already searched", dir);
+        return !oom;
+    }
+    char **files;
+    size_t count;
+    if (!tconv_os_list_plugin_files(dir, &files, &count))
+        return false;
+    tconv_log(2, "plugin directory %s: %zu candidate(s)", dir, count);
+    bool ok = true;
+    for (size_t i = 0; i < count; i++) {
+        if (ok)
+            ok = push_candidate(list, files[i], strlen(files[i]), false);
+        free(files[i]);
+    }
+    free(files);
+    return ok;
+}
+
+/* One ':'-separated list (search_path, TCONV_PLUGINS, TCONV_PLUGIN_PATH):
+ * directories are scanned, everything else is a listed candidate (relative
+ * and missing ones too, so that the loader reports them). */
+static bool add_path_list(tconv_candidate_list_t *list, seen_dirs_t *seen, const char *paths,
+                          const char *origin) {
+    if (paths == NULL)
+        return true;
+    const char *p = paths;
+    while (*p != '\0') {
+        const char *end = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > 0) {
+            char entry[4096];
+            if (len >= sizeof entry) {
+                tconv_log(1, "%s: entry of %zu characters ignored (too long)", origin, len);
+            } else {
+                memcpy(entry, p, len);
+                entry[len] = '\0';
+                bool ok = tconv_os_path_is_absolute(entry) &&
+                                  tconv_os_path_kind(entry) == tconv_path_directory
+                              ? scan_directory(list, seen, entry)
+                              : push_candidate(list, entry, len, true);
+                if (!ok)
+                    return false;
+            }
+        }
+        p += len;
+        if (*p == ':')
+            p++;
+    }
+    return true;
+}
+
+/* An implicit directory (next to libtconv, installed): used only if it exists. */
+static bool add_default_dir(tconv_candidate_list_t *list, seen_dirs_t *seen, const char *dir) {
+    if (tconv_os_path_kind(dir) != tconv_path_directory)
+        return true;
+    return scan_directory(list, seen, dir);
+}
+
+bool tconv_discover_candidates(const char *search_path, tconv_candidate_list_t *list) {
+    seen_dirs_t seen = {NULL, 0};
+    bool ok = add_path_list(list, &seen, search_path, "search_path") &&
+              add_path_list(list, &seen, getenv("TCONV_PLUGINS"), "TCONV_PLUGINS") &&
+              add_path_list(list, &seen, getenv("TCONV_PLUGIN_PATH"), "TCONV_PLUGIN_PATH");
+    if (ok) {
+        char *libdir = tconv_os_library_dir();
+        if (libdir != NULL) {
+            size_t len = strlen(libdir) + sizeof "/tconv";
+            char *dir = malloc(len);
+            ok = dir != NULL;
+            if (ok) {
+                snprintf(dir, len, "%s/tconv", strcmp(libdir, "/") == 0 ? "" : libdir);
+                ok = add_default_dir(list, &seen, dir);
+                free(dir);
+            }
+            free(libdir);
+        }
+    }
+    if (ok)
+        ok = add_default_dir(list, &seen, TCONV_PLUGIN_INSTALL_DIR);
+    for (size_t i = 0; i < seen.count; i++)
+        free(seen.paths[i]);
+    free(seen.paths);
+    return ok;
+}
+
+void tconv_candidate_list_free(tconv_candidate_list_t *list) {
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i].path);
+    free(list->items);
+    list->items = NULL;
+    list->count = list->capacity = 0;
+}

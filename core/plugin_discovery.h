@@ -1,0 +1,28 @@
+/* Plugin candidate discovery: which files to try, in which order. */
+#ifndef TCONV_CORE_PLUGIN_DISCOVERY_H
+#define TCONV_CORE_PLUGIN_DISCOVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct tconv_candidate {
+    char *path;  /* as listed or found (absolute unless the user gave a relative one) */
+    bool listed; /* named explicitly rather than found by scanning a directory */
+} tconv_candidate_t;
+
+typedef struct tconv_candidate_list {
+    tconv_candidate_t *items;
+    size_t count;
+    size_t capacity;
+} tconv_candidate_list_t;
+
+/* Candidates in search order: @p search_path, TCONV_PLUGINS, TCONV_PLUGIN_PATH,
+ * <dir of libtconv>/tconv, the compiled-in plugin directory. Directories
+ * contribute their tconv_backend_*.so files sorted; a directory reached twice
+ * is scanned once. Relative and missing entries are kept as candidates so the
+ * loader reports them. Returns false only when out of memory. */
+bool tconv_discover_candidates(const char *search_path, tconv_candidate_list_t *list);
+
+void tconv_candidate_list_free(tconv_candidate_list_t *list);
+
+#endif /* TCONV_CORE_PLUGIN_DISCOVERY_H */

@@ -1,0 +1,406 @@
+/* Plugin loading with libltdl: ABI checks, init, device enumeration, and a
+ * report for every candidate (docs/internals.md, "Plugin discovery"). */
+#include "plugin_loader.h"
+
+#include <ltdl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "log.h"
+#include "os.h"
+#include "plugin_discovery.h"
+
+/* Size of the ABI 1.0 table: everything up to plan_destroy. */
+#define ABI_1_0_TABLE_SIZE                                                                         \
+    (offsetof(tconv_backend_t, plan_destroy) + sizeof(((tconv_backend_t *)0)->plan_destroy))
+
+/* libltdl keeps global state (module list, error string) and is not
+ * thread-safe: one init for the process, and every lt_dl* call, plus the
+ * plugin's entry/init that run while a module is half-registered, under one
+ * mutex. */
+static pthread_once_t ltdl_once = PTHREAD_ONCE_INIT;
+static int ltdl_init_errors;
+static pthread_mutex_t loader_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void ltdl_start(void) {
+    ltdl_init_errors = lt_dlinit();
+}
+
+/* Real paths of the candidates already processed, for duplicate detection. */
+typedef struct seen_files {
+    char **real;
+    char **given;
+    size_t count;
+} seen_files_t;
+
+/* ---------------------------------------------------------------------- */
+/* Reports                                                                  */
+
+static tconv_plugin_report_t *new_report(struct tconv_context *ctx, const char *path) {
+    if (ctx->report_count == ctx->report_capacity) {
+        size_t cap = ctx->report_capacity ? 2 * ctx->report_capacity : 8;
+        tconv_plugin_report_t *grown = realloc(ctx->reports, cap * sizeof *grown);
+        if (grown == NULL)
+            return NULL;
+        ctx->reports = grown;
+        ctx->report_capacity = cap;
+    }
+    tconv_plugin_report_t *r = &ctx->reports[ctx->report_count++];
+    memset(r, 0, sizeof *r);
+    r->struct_size = sizeof *r;
+    snprintf(r->path, sizeof r->path, "%s", path);
+    return r;
+}
+
+static void finish_report(tconv_plugin_report_t *r, tconv_plugin_state_t state,
+                          tconv_plugin_reason_t reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void finish_report(tconv_plugin_report_t *r, tconv_plugin_state_t state,
+                          tconv_plugin_reason_t reason, const char *fmt, ...) {
+    r->state = state;
+    r->reason = reason;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, args);
+    va_end(args);
+    if (state == tconv_plugin_loaded)
+        tconv_log(1, "plugin %s: loaded (%s, %zu device%s)", r->path, r->name, r->device_count,
+                  r->device_count == 1 ? "" : "s");
+    else
+        tconv_log(1, "plugin %s: %s: %s", r->path,
+                  state == tconv_plugin_skipped ? "skipped" : "failed", r->message);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Table checks                                                             */
+
+static bool valid_backend_name(const char *name) {
+    size_t len = strlen(name);
+    if (len == 0 || len >= sizeof(((tconv_plugin_report_t *)0)->name))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* Copies the plugin's table into @p table (zeroed, only the bytes both sides
+ * know) and checks it. On failure the report is finished. */
+static bool read_table(const tconv_backend_t *raw, tconv_backend_t *table,
+                       tconv_plugin_report_t *r) {
+    if (raw == NULL) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_bad_table,
+                      "tconv_backend_entry returned NULL");
+        return false;
+    }
+    const size_t header = offsetof(tconv_backend_t, name);
+    if (raw->struct_size < header) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_bad_table,
+                      "table struct_size = %zu: smaller than its header (%zu bytes)",
+                      raw->struct_size, header);
+        return false;
+    }
+    r->abi_major = raw->abi_major;
+    r->abi_minor = raw->abi_minor;
+    if (raw->abi_major != TCONV_BACKEND_ABI_MAJOR) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_abi_mismatch,
+                      "plugin ABI %u.%u, core wants %d.x", raw->abi_major, raw->abi_minor,
+                      TCONV_BACKEND_ABI_MAJOR);
+        return false;
+    }
+    if (raw->struct_size < ABI_1_0_TABLE_SIZE) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_bad_table,
+                      "table struct_size = %zu: smaller than the ABI 1.0 table (%zu bytes)",
+                      raw->struct_size, (size_t)ABI_1_0_TABLE_SIZE);
+        return false;
+    }
+    memset(table, 0, sizeof *table);
+    memcpy(table, raw, raw->struct_size < sizeof *table ? raw->struct_size : sizeof *table);
+    if (table->name == NULL || !valid_backend_name(table->name)) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_bad_table,
+                      "backend name %s%.40s%s: must match [a-z0-9_]+, at most %zu characters",
+                      table->name ? "'" : "", table->name ? table->name : "NULL",
+                      table->name ? "'" : "", sizeof r->name - 1);
+        return false;
+    }
+    snprintf(r->name, sizeof r->name, "%s", table->name);
+    const struct {
+        const char *slot;
+        bool present;
+    } required[] = {
+        {"init", table->init != NULL},
+        {"fini", table->fini != NULL},
+        {"get_device_count", table->get_device_count != NULL},
+        {"get_device_info", table->get_device_info != NULL},
+        {"plan_create", table->plan_create != NULL},
+        {"plan_set_weights", table->plan_set_weights != NULL},
+        {"plan_execute", table->plan_execute != NULL},
+        {"plan_destroy", table->plan_destroy != NULL},
+    };
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+        if (!required[i].present) {
+            finish_report(r, tconv_plugin_failed, tconv_plugin_bad_table,
+                          "required slot %s is NULL", required[i].slot);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Loading one candidate                                                    */
+
+static bool name_already_loaded(const struct tconv_context *ctx, const char *name) {
+    for (size_t i = 0; i < ctx->plugin_count; i++)
+        if (strcmp(ctx->plugins[i].table.name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Refusals before anything is opened: relative, missing, duplicate. Returns
+ * false with the report finished; on success records the real path. */
+static bool check_path(const tconv_candidate_t *cand, seen_files_t *seen, tconv_plugin_report_t *r,
+                       bool *oom) {
+    if (!tconv_os_path_is_absolute(cand->path)) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_not_found,
+                      "relative path refused: %s (plugin paths must be absolute)", cand->path);
+        return false;
+    }
+    char *real = tconv_os_realpath(cand->path);
+    if (real == NULL || tconv_os_path_kind(real) != tconv_path_file || access(real, R_OK) != 0) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_not_found, "no such readable file: %s",
+                      cand->path);
+        free(real);
+        return false;
+    }
+    for (size_t i = 0; i < seen->count; i++) {
+        if (strcmp(seen->real[i], real) == 0) {
+            finish_report(r, tconv_plugin_skipped, tconv_plugin_duplicate,
+                          "same file as %s, already considered", seen->given[i]);
+            free(real);
+            return false;
+        }
+    }
+    char **grown_real = realloc(seen->real, (seen->count + 1) * sizeof(char *));
+    if (grown_real != NULL)
+        seen->real = grown_real;
+    char **grown_given = realloc(seen->given, (seen->count + 1) * sizeof(char *));
+    if (grown_given != NULL)
+        seen->given = grown_given;
+    char *given = strdup(cand->path);
+    if (grown_real == NULL || grown_given == NULL || given == NULL) {
+        free(real);
+        free(given);
+        *oom = true;
+        return false;
+    }
+    seen->real[seen->count] = real;
+    seen->given[seen->count] = given;
+    seen->count++;
+    return true;
+}
+
+static lt_dlhandle open_module(const char *path, tconv_plugin_report_t *r) {
+    char err[512];
+    void *bound = tconv_os_open_bound(path, err, sizeof err);
+    if (bound == NULL) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_open_failed, "%s", err);
+        return NULL;
+    }
+    lt_dladvise advise;
+    lt_dlhandle module = NULL;
+    /* Local scope (no symbol clashes between plugins); no extension guessing:
+     * we give full paths. */
+    if (lt_dladvise_init(&advise) == 0 && lt_dladvise_local(&advise) == 0)
+        module = lt_dlopenadvise(path, advise);
+    else
+        module = NULL;
+    lt_dladvise_destroy(&advise);
+    if (module == NULL) {
+        const char *msg = lt_dlerror();
+        finish_report(r, tconv_plugin_failed, tconv_plugin_open_failed, "%s",
+                      msg ? msg : "lt_dlopenadvise failed");
+    }
+    tconv_os_close_bound(bound); /* the ltdl handle keeps the module loaded */
+    return module;
+}
+
+/* Opens, checks and initialises one plugin. On success the plugin is
+ * appended to ctx->plugins. Returns false only when out of memory. */
+static bool load_candidate(struct tconv_context *ctx, const tconv_candidate_t *cand,
+                           seen_files_t *seen) {
+    tconv_plugin_report_t *r = new_report(ctx, cand->path);
+    if (r == NULL)
+        return false;
+    bool oom = false;
+    if (!check_path(cand, seen, r, &oom))
+        return !oom;
+
+    lt_dlhandle module = open_module(cand->path, r);
+    if (module == NULL)
+        return true;
+    tconv_loaded_plugin_t p;
+    memset(&p, 0, sizeof p);
+    p.module = module;
+    snprintf(p.path, sizeof p.path, "%s", cand->path);
+
+    tconv_backend_entry_fn entry =
+        (tconv_backend_entry_fn)lt_dlsym(module, TCONV_BACKEND_ENTRY_SYMBOL);
+    if (entry == NULL) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_no_entry,
+                      "no symbol %s (is it exported with TCONV_BACKEND_EXPORT?)",
+                      TCONV_BACKEND_ENTRY_SYMBOL);
+        goto close;
+    }
+    if (!read_table(entry(), &p.table, r))
+        goto close;
+    if (name_already_loaded(ctx, p.table.name)) {
+        finish_report(r, tconv_plugin_skipped, tconv_plugin_duplicate,
+                      "backend '%s' is already loaded from an earlier candidate", p.table.name);
+        goto close;
+    }
+
+    char msg[512] = "";
+    tconv_status_t st = p.table.init(&ctx->host, &p.state, msg, sizeof msg);
+    msg[sizeof msg - 1] = '\0';
+    if (st != tconv_success) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_init_failed, "init failed (%s): %s",
+                      tconv_status_name(tconv_status_sanitize(st)), msg[0] ? msg : "no message");
+        goto close;
+    }
+    size_t count = 0;
+    char count_msg[64] = "";
+    st = p.table.get_device_count(p.state, &count);
+    if (st != tconv_success)
+        snprintf(count_msg, sizeof count_msg, "get_device_count failed (%s)",
+                 tconv_status_name(tconv_status_sanitize(st)));
+    if (st != tconv_success || count == 0) {
+        finish_report(r, tconv_plugin_skipped, tconv_plugin_no_devices, "%s",
+                      count_msg[0] ? count_msg
+                      : msg[0]     ? msg
+                                   : "no devices");
+        p.table.fini(p.state);
+        goto close;
+    }
+    tconv_loaded_plugin_t *grown =
+        realloc(ctx->plugins, (ctx->plugin_count + 1) * sizeof *ctx->plugins);
+    if (grown == NULL) {
+        p.table.fini(p.state);
+        lt_dlclose(module);
+        return false;
+    }
+    ctx->plugins = grown;
+    p.device_count = count;
+    ctx->plugins[ctx->plugin_count++] = p;
+    r->device_count = count;
+    finish_report(r, tconv_plugin_loaded, tconv_plugin_ok, "%s%s%s",
+                  p.table.description ? p.table.description : p.table.name, msg[0] ? "; " : "",
+                  msg);
+    return true;
+close:
+    lt_dlclose(module);
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Device table                                                             */
+
+static void sort_plugins_by_name(struct tconv_context *ctx) {
+    for (size_t i = 1; i < ctx->plugin_count; i++) { /* stable insertion sort, few items */
+        tconv_loaded_plugin_t key = ctx->plugins[i];
+        size_t j = i;
+        while (j > 0 && strcmp(ctx->plugins[j - 1].table.name, key.table.name) > 0) {
+            ctx->plugins[j] = ctx->plugins[j - 1];
+            j--;
+        }
+        ctx->plugins[j] = key;
+    }
+}
+
+static bool enumerate_devices(struct tconv_context *ctx) {
+    size_t total = 0;
+    for (size_t i = 0; i < ctx->plugin_count; i++)
+        total += ctx->plugins[i].device_count;
+    ctx->devices = calloc(total ? total : 1, sizeof *ctx->devices);
+    if (ctx->devices == NULL)
+        return false;
+    for (size_t pi = 0; pi < ctx->plugin_count; pi++) {
+        tconv_loaded_plugin_t *p = &ctx->plugins[pi];
+        for (size_t d = 0; d < p->device_count; d++) {
+            tconv_device_entry_t *e = &ctx->devices[ctx->device_count];
+            memset(e, 0, sizeof *e);
+            e->info.struct_size = sizeof e->info;
+            tconv_status_t st = p->table.get_device_info(p->state, d, &e->info);
+            if (st != tconv_success) {
+                tconv_log(1, "plugin %s: device %zu left out: get_device_info failed (%s)", p->path,
+                          d, tconv_status_name(tconv_status_sanitize(st)));
+                continue;
+            }
+            /* The core owns these fields; make every string terminated. */
+            e->info.struct_size = sizeof e->info;
+            e->info.name[sizeof e->info.name - 1] = '\0';
+            e->info.vendor[sizeof e->info.vendor - 1] = '\0';
+            e->info.driver_version[sizeof e->info.driver_version - 1] = '\0';
+            e->info.language_version[sizeof e->info.language_version - 1] = '\0';
+            snprintf(e->info.backend, sizeof e->info.backend, "%s", p->table.name);
+            snprintf(e->info.id, sizeof e->info.id, "%s:%zu", p->table.name, d);
+            e->info.index = (uint32_t)d;
+            e->plugin = pi;
+            e->backend_device = d;
+            ctx->device_count++;
+        }
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+
+tconv_status_t tconv_plugins_load(struct tconv_context *ctx, const char *search_path) {
+    pthread_once(&ltdl_once, ltdl_start);
+    if (ltdl_init_errors != 0)
+        return tconv_set_error(tconv_runtime_error, "libltdl failed to initialise (lt_dlinit)");
+
+    tconv_candidate_list_t candidates = {NULL, 0, 0};
+    seen_files_t seen = {NULL, NULL, 0};
+    bool ok = tconv_discover_candidates(search_path, &candidates);
+    pthread_mutex_lock(&loader_mutex);
+    for (size_t i = 0; ok && i < candidates.count; i++)
+        ok = load_candidate(ctx, &candidates.items[i], &seen);
+    pthread_mutex_unlock(&loader_mutex);
+    for (size_t i = 0; i < seen.count; i++) {
+        free(seen.real[i]);
+        free(seen.given[i]);
+    }
+    free(seen.real);
+    free(seen.given);
+    tconv_candidate_list_free(&candidates);
+    if (ok) {
+        sort_plugins_by_name(ctx);
+        ok = enumerate_devices(ctx);
+    }
+    if (!ok)
+        return tconv_set_error(tconv_out_of_memory, "out of memory while loading plugins");
+    tconv_log(1, "%zu plugin candidate(s), %zu loaded, %zu device(s)", ctx->report_count,
+              ctx->plugin_count, ctx->device_count);
+    return tconv_success;
+}
+
+void tconv_plugins_unload(struct tconv_context *ctx) {
+    for (size_t i = 0; i < ctx->plugin_count; i++)
+        ctx->plugins[i].table.fini(ctx->plugins[i].state);
+    pthread_mutex_lock(&loader_mutex);
+    for (size_t i = 0; i < ctx->plugin_count; i++)
+        lt_dlclose((lt_dlhandle)ctx->plugins[i].module);
+    pthread_mutex_unlock(&loader_mutex);
+    free(ctx->plugins);
+    ctx->plugins = NULL;
+    ctx->plugin_count = 0;
+}

@@ -1,0 +1,517 @@
+/* Device selection (docs/internals.md, "Device ids, ranking, selection"):
+ * selector parsing, backend queries, automatic ranking and the explanation. */
+#include "selection.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "error.h"
+#include "log.h"
+#include "strbuf.h"
+
+typedef enum term_kind { TERM_AUTO, TERM_ID, TERM_BACKEND, TERM_CLASS } term_kind_t;
+
+typedef struct term {
+    term_kind_t kind;
+    bool exclude;             /* "-term" */
+    char text[64];            /* the term without '-' */
+    char backend[32];         /* TERM_ID, TERM_BACKEND: lower-case backend name */
+    uint64_t index;           /* TERM_ID */
+    tconv_device_type_t type; /* TERM_CLASS */
+} term_t;
+
+static const struct {
+    const char *name;
+    tconv_device_type_t type;
+} class_terms[] = {
+    {"gpu", tconv_device_gpu},
+    {"accelerator", tconv_device_accelerator},
+    {"custom", tconv_device_custom},
+    {"cpu_type", tconv_device_cpu},
+};
+
+/* ---------------------------------------------------------------------- */
+/* Parsing                                                                  */
+
+static bool is_name_char(char c) {
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+static bool copy_lower_name(char *dst, size_t dst_size, const char *src, size_t len) {
+    if (len == 0 || len >= dst_size)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!is_name_char(src[i]))
+            return false;
+        dst[i] = (char)tolower((unsigned char)src[i]);
+    }
+    dst[len] = '\0';
+    return true;
+}
+
+/* Parses one trimmed term (without its '-'); sets the error on failure. */
+static tconv_status_t parse_term(const char *where, term_t *t) {
+    const char *text = t->text;
+    if (strcasecmp(text, "auto") == 0) {
+        t->kind = TERM_AUTO;
+        return tconv_success;
+    }
+    const char *colon = strchr(text, ':');
+    if (colon != NULL) {
+        const char *digits = colon + 1;
+        if (!copy_lower_name(t->backend, sizeof t->backend, text, (size_t)(colon - text)))
+            return tconv_set_error(tconv_invalid_arguments,
+                                   "%s: term '%s': '%.*s' is not a backend name ([a-z0-9_]+)",
+                                   where, text, (int)(colon - text), text);
+        char *end;
+        errno = 0;
+        unsigned long long index = strtoull(digits, &end, 10);
+        if (!isdigit((unsigned char)digits[0]) || *end != '\0' || errno != 0)
+            return tconv_set_error(tconv_invalid_arguments,
+                                   "%s: term '%s': '%s' is not a device index (a number >= 0)",
+                                   where, text, digits);
+        t->kind = TERM_ID;
+        t->index = index;
+        return tconv_success;
+    }
+    for (size_t i = 0; i < sizeof class_terms / sizeof class_terms[0]; i++) {
+        if (strcasecmp(text, class_terms[i].name) == 0) {
+            t->kind = TERM_CLASS;
+            t->type = class_terms[i].type;
+            return tconv_success;
+        }
+    }
+    if (!copy_lower_name(t->backend, sizeof t->backend, text, strlen(text)))
+        return tconv_set_error(tconv_invalid_arguments,
+                               "%s: term '%s' is not 'auto', a device id (backend:index), a "
+                               "backend name or a class (gpu, accelerator, custom, cpu_type)",
+                               where, text);
+    t->kind = TERM_BACKEND;
+    return tconv_success;
+}
+
+/* Splits @p selector at commas into terms (malloc'd array). */
+static tconv_status_t parse_selector(const char *where, const char *selector, term_t **terms,
+                                     size_t *count) {
+    size_t max = 1;
+    for (const char *p = selector; *p; p++)
+        max += *p == ',';
+    term_t *list = calloc(max, sizeof *list);
+    if (list == NULL)
+        return tconv_set_error(tconv_out_of_memory, "out of memory parsing the device selector");
+    size_t n = 0;
+    const char *p = selector;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len > 0 && isspace((unsigned char)*p))
+            p++, len--;
+        while (len > 0 && isspace((unsigned char)p[len - 1]))
+            len--;
+        term_t *t = &list[n];
+        if (len > 0 && *p == '-') {
+            t->exclude = true;
+            p++, len--;
+            while (len > 0 && isspace((unsigned char)*p))
+                p++, len--;
+        }
+        tconv_status_t st = tconv_success;
+        if (len == 0)
+            st = tconv_set_error(tconv_invalid_arguments, "%s: term %zu is empty", where, n + 1);
+        else if (len >= sizeof t->text)
+            st = tconv_set_error(tconv_invalid_arguments,
+                                 "%s: term %zu is longer than %zu "
+                                 "characters",
+                                 where, n + 1, sizeof t->text - 1);
+        if (st == tconv_success) {
+            memcpy(t->text, p, len);
+            t->text[len] = '\0';
+            st = parse_term(where, t);
+        }
+        if (st == tconv_success && t->exclude && t->kind == TERM_AUTO)
+            st = tconv_set_error(tconv_invalid_arguments, "%s: '-auto' would exclude every device",
+                                 where);
+        if (st != tconv_success) {
+            free(list);
+            return st;
+        }
+        n++;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    *terms = list;
+    *count = n;
+    return tconv_success;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Matching and ranking                                                     */
+
+static bool term_matches(const term_t *t, const tconv_device_info_t *info) {
+    switch (t->kind) {
+    case TERM_AUTO:
+        return true;
+    case TERM_ID:
+        return strcmp(info->backend, t->backend) == 0 && info->index == t->index;
+    case TERM_BACKEND:
+        return strcmp(info->backend, t->backend) == 0;
+    case TERM_CLASS:
+        return info->type == t->type;
+    }
+    return false;
+}
+
+/* Device class rank: discrete GPU > accelerator > integrated GPU > custom > CPU. */
+static int class_score(const tconv_device_info_t *info) {
+    switch (info->type) {
+    case tconv_device_gpu:
+        return (info->flags & TCONV_DEVICE_FLAG_UNIFIED_MEMORY) ? 3 : 5;
+    case tconv_device_accelerator:
+        return 4;
+    case tconv_device_custom:
+        return 2;
+    case tconv_device_cpu:
+        return 1;
+    }
+    return 0;
+}
+
+static const char *class_label(const tconv_device_info_t *info, char *buf, size_t size) {
+    switch (info->type) {
+    case tconv_device_gpu:
+        return (info->flags & TCONV_DEVICE_FLAG_UNIFIED_MEMORY) ? "integrated GPU" : "discrete GPU";
+    case tconv_device_accelerator:
+        return "accelerator";
+    case tconv_device_custom:
+        return "custom";
+    case tconv_device_cpu:
+        if (info->flags & TCONV_DEVICE_FLAG_HOST_NATIVE)
+            return "native CPU";
+        snprintf(buf, size, "%s CPU", info->backend);
+        return buf;
+    }
+    return "unknown type";
+}
+
+/* True if device a should be tried before device b under automatic ranking. */
+static bool ranks_before(const struct tconv_context *ctx, const double *est, size_t a, size_t b) {
+    const tconv_device_info_t *ia = &ctx->devices[a].info, *ib = &ctx->devices[b].info;
+    int ca = class_score(ia), cb = class_score(ib);
+    if (ca != cb)
+        return ca > cb;
+    if (ia->type == tconv_device_cpu) {
+        if (est[a] >= 0 && est[b] >= 0 && est[a] != est[b])
+            return est[a] < est[b];
+        bool na = (ia->flags & TCONV_DEVICE_FLAG_HOST_NATIVE) != 0;
+        bool nb = (ib->flags & TCONV_DEVICE_FLAG_HOST_NATIVE) != 0;
+        if (na != nb)
+            return na;
+    }
+    return a < b; /* devices are listed by (backend name, index) */
+}
+
+/* Asks the backend whether it would run @p problem; a decline or a failure
+ * records the reason. */
+static bool query_device(const struct tconv_context *ctx, const tconv_canonical_t *problem,
+                         size_t d, tconv_selection_t *sel) {
+    const tconv_backend_t *b = tconv_device_backend(ctx, d);
+    sel->est_seconds[d] = -1.0;
+    if (problem == NULL || b->query == NULL)
+        return true;
+    char msg[512] = "";
+    double est = -1.0;
+    tconv_status_t st =
+        tconv_status_sanitize(b->query(tconv_device_state(ctx, d), ctx->devices[d].backend_device,
+                                       problem, &est, msg, sizeof msg));
+    msg[sizeof msg - 1] = '\0';
+    if (st == tconv_success) {
+        sel->est_seconds[d] = isfinite(est) && est >= 0 ? est : -1.0;
+        return true;
+    }
+    char reason[600];
+    if (st == tconv_unimplemented)
+        snprintf(reason, sizeof reason, "%s", msg[0] ? msg : "declined (no reason given)");
+    else
+        snprintf(reason, sizeof reason, "query failed (%s): %s", tconv_status_name(st),
+                 msg[0] ? msg : "no message");
+    return tconv_selection_decline(sel, d, reason);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Errors for terms that match nothing                                      */
+
+static void list_devices(const struct tconv_context *ctx, tconv_strbuf_t *sb) {
+    if (ctx->device_count == 0)
+        tconv_strbuf_appendf(sb, "none");
+    for (size_t d = 0; d < ctx->device_count; d++)
+        tconv_strbuf_appendf(sb, "%s%s", d ? ", " : "", ctx->devices[d].info.id);
+}
+
+/* The report of a plugin named @p backend that is not in use, if any (by its
+ * table name, or by its file name tconv_backend_<name>.so when the table was
+ * never read). */
+static const tconv_plugin_report_t *unusable_plugin(const struct tconv_context *ctx,
+                                                    const char *backend) {
+    char file[64];
+    snprintf(file, sizeof file, "/tconv_backend_%s.so", backend);
+    for (size_t i = 0; i < ctx->report_count; i++) {
+        const tconv_plugin_report_t *r = &ctx->reports[i];
+        if (r->state == tconv_plugin_loaded)
+            continue;
+        size_t plen = strlen(r->path), flen = strlen(file);
+        bool file_match = plen >= flen && strcmp(r->path + plen - flen, file) == 0;
+        if (strcmp(r->name, backend) == 0 || (r->name[0] == '\0' && file_match))
+            return r;
+    }
+    return NULL;
+}
+
+static tconv_status_t no_match_error(const struct tconv_context *ctx, const char *where,
+                                     const term_t *t) {
+    const tconv_plugin_report_t *r = NULL;
+    if (t->kind == TERM_ID || t->kind == TERM_BACKEND)
+        r = unusable_plugin(ctx, t->backend);
+    tconv_strbuf_t sb = {0};
+    if (r != NULL)
+        tconv_strbuf_appendf(&sb, "%s: '%s': backend '%s' has no usable device (plugin %s %s: %s)",
+                             where, t->text, t->backend, r->path,
+                             r->state == tconv_plugin_skipped ? "skipped" : "failed", r->message);
+    else
+        tconv_strbuf_appendf(&sb, "%s: '%s': no such device; devices: ", where, t->text);
+    if (r == NULL)
+        list_devices(ctx, &sb);
+    tconv_status_t st = tconv_set_error(tconv_no_device, "%s", tconv_strbuf_text(&sb));
+    tconv_strbuf_free(&sb);
+    return st;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static bool alloc_selection(tconv_selection_t *sel, size_t n) {
+    memset(sel, 0, sizeof *sel);
+    size_t m = n ? n : 1;
+    sel->device_count = n;
+    sel->order = calloc(m, sizeof *sel->order);
+    sel->est_seconds = calloc(m, sizeof *sel->est_seconds);
+    sel->excluded = calloc(m, sizeof *sel->excluded);
+    sel->declined = calloc(m, sizeof *sel->declined);
+    return sel->order && sel->est_seconds && sel->excluded && sel->declined;
+}
+
+/* Appends the not yet placed, usable devices matching @p t: in auto-rank
+ * order for "auto", in listing order otherwise. */
+static void place_term(const struct tconv_context *ctx, const term_t *t, bool *placed,
+                       tconv_selection_t *sel) {
+    size_t first = sel->count;
+    for (size_t d = 0; d < ctx->device_count; d++) {
+        if (placed[d] || sel->excluded[d] || sel->declined[d] != NULL ||
+            !term_matches(t, &ctx->devices[d].info))
+            continue;
+        placed[d] = true;
+        sel->order[sel->count++] = d;
+    }
+    if (t->kind != TERM_AUTO)
+        return;
+    for (size_t i = first + 1; i < sel->count; i++) { /* stable insertion sort */
+        size_t key = sel->order[i], j = i;
+        while (j > first && ranks_before(ctx, sel->est_seconds, key, sel->order[j - 1])) {
+            sel->order[j] = sel->order[j - 1];
+            j--;
+        }
+        sel->order[j] = key;
+    }
+}
+
+tconv_status_t tconv_select(const struct tconv_context *ctx, const tconv_canonical_t *problem,
+                            const char *selector, tconv_selection_t *sel) {
+    const char *where_kind = "device selector";
+    bool plain_auto = false; /* no selector at all: the label is just "auto" */
+    if (selector == NULL || strcasecmp(selector, "auto") == 0) {
+        const char *env = getenv("TCONV_DEVICE");
+        selector = "auto";
+        plain_auto = true;
+        if (env != NULL && env[0] != '\0') {
+            selector = env;
+            where_kind = "TCONV_DEVICE";
+            plain_auto = false;
+        }
+    }
+    if (!alloc_selection(sel, ctx->device_count)) {
+        tconv_selection_free(sel);
+        return tconv_set_error(tconv_out_of_memory, "out of memory selecting a device");
+    }
+    char where[320];
+    snprintf(where, sizeof where, "%s '%.256s'", where_kind, selector);
+    term_t *terms = NULL;
+    size_t term_count = 0;
+    tconv_status_t st = parse_selector(where, selector, &terms, &term_count);
+    if (st != tconv_success) {
+        tconv_selection_free(sel);
+        return st;
+    }
+    size_t positive = 0;
+    bool any_auto = false;
+    for (size_t i = 0; i < term_count; i++) {
+        if (terms[i].exclude) {
+            for (size_t d = 0; d < ctx->device_count; d++)
+                if (term_matches(&terms[i], &ctx->devices[d].info))
+                    sel->excluded[d] = true;
+            continue;
+        }
+        positive++;
+        any_auto |= terms[i].kind == TERM_AUTO;
+        bool matched = false;
+        for (size_t d = 0; d < ctx->device_count && !matched; d++)
+            matched = term_matches(&terms[i], &ctx->devices[d].info);
+        if (!matched) {
+            st = no_match_error(ctx, where, &terms[i]);
+            goto done;
+        }
+    }
+    const term_t auto_term = {.kind = TERM_AUTO, .text = "auto"};
+    sel->ranked_only = positive == 0 || (positive == 1 && any_auto && term_count == 1);
+    snprintf(sel->label, sizeof sel->label, "%s", plain_auto ? "auto" : where);
+
+    /* Ask only the devices some positive term can place. */
+    for (size_t d = 0; d < ctx->device_count; d++) {
+        bool wanted = positive == 0;
+        for (size_t i = 0; i < term_count && !wanted; i++)
+            wanted = !terms[i].exclude && term_matches(&terms[i], &ctx->devices[d].info);
+        sel->est_seconds[d] = -1.0;
+        if (wanted && !sel->excluded[d] && !query_device(ctx, problem, d, sel)) {
+            st = tconv_set_error(tconv_out_of_memory, "out of memory selecting a device");
+            goto done;
+        }
+    }
+    bool *placed = calloc(ctx->device_count ? ctx->device_count : 1, sizeof *placed);
+    if (placed == NULL) {
+        st = tconv_set_error(tconv_out_of_memory, "out of memory selecting a device");
+        goto done;
+    }
+    if (positive == 0)
+        place_term(ctx, &auto_term, placed, sel);
+    for (size_t i = 0; i < term_count; i++)
+        if (!terms[i].exclude)
+            place_term(ctx, &terms[i], placed, sel);
+    free(placed);
+done:
+    free(terms);
+    if (st != tconv_success)
+        tconv_selection_free(sel);
+    return st;
+}
+
+bool tconv_selection_decline(tconv_selection_t *sel, size_t device, const char *reason) {
+    char *copy = strdup(reason);
+    if (copy == NULL)
+        return false;
+    free(sel->declined[device]);
+    sel->declined[device] = copy;
+    return true;
+}
+
+static void append_seconds(tconv_strbuf_t *sb, double s) {
+    if (s < 1e-3)
+        tconv_strbuf_appendf(sb, ", est %.1f us", s * 1e6);
+    else if (s < 1.0)
+        tconv_strbuf_appendf(sb, ", est %.1f ms", s * 1e3);
+    else
+        tconv_strbuf_appendf(sb, ", est %.2f s", s);
+}
+
+char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selection_t *sel,
+                              size_t chosen) {
+    tconv_strbuf_t sb = {0};
+    tconv_strbuf_appendf(&sb, "%s: %s ", sel->label, sel->ranked_only ? "ranked" : "order");
+    if (sel->count == 0)
+        tconv_strbuf_appendf(&sb, "(no candidate)");
+    for (size_t i = 0; i < sel->count; i++) {
+        size_t d = sel->order[i];
+        char buf[64];
+        tconv_strbuf_appendf(&sb, "%s%s (%s", i ? " > " : "", ctx->devices[d].info.id,
+                             class_label(&ctx->devices[d].info, buf, sizeof buf));
+        if (sel->est_seconds[d] >= 0)
+            append_seconds(&sb, sel->est_seconds[d]);
+        tconv_strbuf_appendf(&sb, ")");
+    }
+    if (chosen < ctx->device_count)
+        tconv_strbuf_appendf(&sb, "; chose %s.", ctx->devices[chosen].info.id);
+    else
+        tconv_strbuf_appendf(&sb, "; chose none.");
+    bool any = false;
+    for (size_t d = 0; d < sel->device_count; d++) {
+        if (!sel->excluded[d])
+            continue;
+        tconv_strbuf_appendf(&sb, "%s%s", any ? ", " : " excluded: ", ctx->devices[d].info.id);
+        any = true;
+    }
+    if (any)
+        tconv_strbuf_appendf(&sb, ".");
+    tconv_strbuf_appendf(&sb, " declined:");
+    any = false;
+    for (size_t d = 0; d < sel->device_count; d++) {
+        if (sel->declined[d] == NULL)
+            continue;
+        tconv_strbuf_appendf(&sb, "%s %s (%s)", any ? ";" : "", ctx->devices[d].info.id,
+                             sel->declined[d]);
+        any = true;
+    }
+    tconv_strbuf_appendf(&sb, "%s", any ? "." : " none.");
+    return tconv_strbuf_take(&sb);
+}
+
+void tconv_selection_free(tconv_selection_t *sel) {
+    if (sel->declined != NULL)
+        for (size_t d = 0; d < sel->device_count; d++)
+            free(sel->declined[d]);
+    free(sel->declined);
+    free(sel->order);
+    free(sel->est_seconds);
+    free(sel->excluded);
+    memset(sel, 0, sizeof *sel);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Public entry point                                                       */
+
+TCONV_API tconv_status_t tconv_context_select_device(tconv_context_t context,
+                                                     const tconv_problem_t *problem,
+                                                     const char *selector, size_t *device_index,
+                                                     char *reason, size_t reason_size) {
+    TCONV_REQUIRE_NONNULL(context);
+    TCONV_REQUIRE_NONNULL(device_index);
+    if (reason != NULL && reason_size > 0)
+        reason[0] = '\0';
+    tconv_canonical_t canonical;
+    if (problem != NULL) {
+        tconv_status_t st = tconv_problem_resolve(problem, &canonical);
+        if (st != tconv_success)
+            return st;
+    }
+    tconv_selection_t sel;
+    tconv_status_t st = tconv_select(context, problem ? &canonical : NULL, selector, &sel);
+    if (st != tconv_success)
+        return st;
+    const size_t chosen = sel.count > 0 ? sel.order[0] : SIZE_MAX;
+    char *text = tconv_selection_explain(context, &sel, chosen);
+    tconv_selection_free(&sel);
+    if (text == NULL)
+        return tconv_set_error(tconv_out_of_memory, "out of memory explaining the selection");
+    tconv_log(1, "%s", text);
+    if (chosen == SIZE_MAX) {
+        st = tconv_set_error(tconv_no_device, "no device accepts the problem: %s", text);
+    } else {
+        *device_index = chosen;
+        if (reason != NULL && reason_size > 0)
+            snprintf(reason, reason_size, "%s", text);
+    }
+    free(text);
+    return st;
+}

@@ -1,0 +1,40 @@
+/* Device selection: selector parsing, automatic ranking, explanations. */
+#ifndef TCONV_CORE_SELECTION_H
+#define TCONV_CORE_SELECTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "context.h"
+
+/* The outcome of a selector for one problem: the devices to try, in order,
+ * and why the others are not in the list. */
+typedef struct tconv_selection {
+    char label[320];  /* "auto", "selector 'x'" or "TCONV_DEVICE 'x'" */
+    bool ranked_only; /* the selector was plain auto */
+    size_t *order;    /* devices to try, best first */
+    size_t count;
+    size_t device_count; /* size of the per-device arrays below */
+    double *est_seconds; /* per device: the backend's estimate, < 0 unknown */
+    bool *excluded;      /* per device: removed by a "-term" */
+    char **declined;     /* per device: reason it declined (malloc'd) or NULL */
+} tconv_selection_t;
+
+/* Orders the context's devices for @p problem (NULL: rank without asking the
+ * backends) under @p selector (NULL/"auto": TCONV_DEVICE, else auto). Fails
+ * with invalid_arguments for bad syntax and no_device for a term that
+ * matches nothing; an empty order is not an error here. */
+tconv_status_t tconv_select(const struct tconv_context *context, const tconv_canonical_t *problem,
+                            const char *selector, tconv_selection_t *selection);
+
+/* Records that @p device declined (e.g. in plan_create); false if out of memory. */
+bool tconv_selection_decline(tconv_selection_t *selection, size_t device, const char *reason);
+
+/* The one-paragraph explanation; @p chosen is a device index or SIZE_MAX for
+ * none. Returns a malloc'd string, NULL when out of memory. */
+char *tconv_selection_explain(const struct tconv_context *context,
+                              const tconv_selection_t *selection, size_t chosen);
+
+void tconv_selection_free(tconv_selection_t *selection);
+
+#endif /* TCONV_CORE_SELECTION_H */
