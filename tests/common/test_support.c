@@ -1,0 +1,407 @@
+/* Shared test helpers; see test_support.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "test_support.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../reference/tconv_reference.h"
+
+typedef long long ll;
+
+void tc_rng_seed(tc_rng_t *rng, uint64_t seed) {
+    rng->state = seed;
+}
+
+uint64_t tc_rng_next(tc_rng_t *rng) {
+    uint64_t z = (rng->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+int64_t tc_rng_range(tc_rng_t *rng, int64_t lo, int64_t hi) {
+    return lo + (int64_t)(tc_rng_next(rng) % (uint64_t)(hi - lo + 1));
+}
+
+double tc_rng_signed_unit(tc_rng_t *rng) {
+    return (double)(tc_rng_next(rng) >> 11) * 0x1.0p-52 - 1.0;
+}
+
+void tc_clean_environment(void) {
+    static const char *const names[] = {"TCONV_DEVICE",  "TCONV_PLUGINS", "TCONV_PLUGIN_PATH",
+                                        "TCONV_VERBOSE", "TCONV_CPU_ISA", "TCONV_NUM_THREADS"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        unsetenv(names[i]);
+}
+
+int tc_contains(const char *haystack, const char *needle) {
+    return haystack && needle && strstr(haystack, needle) != NULL;
+}
+
+/* Appends printf output to (buf, size) at *used, never overflowing. */
+static void append(char *buf, size_t size, size_t *used, const char *fmt, ...) {
+    if (*used >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *used, size - *used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *used += (size_t)n;
+}
+
+static void append_axes(char *buf, size_t size, size_t *used, const char *name, const int64_t *v,
+                        int rank) {
+    append(buf, size, used, " %s={", name);
+    for (int i = 0; i < rank; i++)
+        append(buf, size, used, "%s%lld", i ? "," : "", (ll)v[i]);
+    append(buf, size, used, "}");
+}
+
+void tc_format_problem(const tconv_problem_t *p, char *buf, size_t size) {
+    static const char *const paddings[] = {"explicit", "valid", "same", "same_upper", "same_lower"};
+    size_t used = 0;
+    const char *act = tconv_activation_name(p->activation);
+    int r = p->spatial_rank >= 1 && p->spatial_rank <= 3 ? p->spatial_rank : 3;
+    append(buf, size, &used,
+           "rank=%d dtype=%s N=%lld Cin=%lld Cout=%lld groups=%lld padding=%s "
+           "has_output_padding=%d",
+           p->spatial_rank, p->dtype == tconv_f64 ? "f64" : "f32", (ll)p->batch, (ll)p->in_channels,
+           (ll)p->out_channels, (ll)p->groups,
+           (unsigned)p->padding <= 4 ? paddings[p->padding] : "?", p->has_output_padding);
+    append_axes(buf, size, &used, "input", p->input_size, r);
+    append_axes(buf, size, &used, "kernel", p->kernel_size, r);
+    append_axes(buf, size, &used, "strides", p->strides, r);
+    append_axes(buf, size, &used, "dilation", p->dilation, r);
+    append_axes(buf, size, &used, "pads_begin", p->pads_begin, r);
+    append_axes(buf, size, &used, "pads_end", p->pads_end, r);
+    append_axes(buf, size, &used, "output_padding", p->output_padding, r);
+    append_axes(buf, size, &used, "output_shape", p->output_shape, r);
+    append(buf, size, &used, " format=%s kernel_layout=%s bias=%d activation=%s alpha=%g",
+           p->data_format == tconv_channels_first ? "channels_first" : "channels_last",
+           p->kernel_layout == tconv_kernel_torch ? "torch" : "keras", p->use_bias, act ? act : "?",
+           p->activation_alpha);
+}
+
+/* Which padding rule a random case exercises. */
+enum random_mode {
+    mode_keras_valid,
+    mode_keras_valid_op,
+    mode_keras_same,
+    mode_keras_same_op,
+    mode_torch,          /* explicit, pads_begin = pads_end, output_padding */
+    mode_onnx_pads,      /* explicit, asymmetric pads */
+    mode_onnx_shape,     /* explicit (NOTSET) with output_shape */
+    mode_same_upper,     /* ONNX auto_pad */
+    mode_same_lower,     /* ONNX auto_pad */
+    mode_auto_pad_shape, /* auto_pad with output_shape */
+    mode_count
+};
+
+/* A custom activation parameter, for the activations that have one. */
+static double custom_alpha(tconv_activation_t a) {
+    switch (a) {
+    case tconv_activation_leaky_relu:
+        return 0.1;
+    case tconv_activation_elu:
+        return 0.7;
+    case tconv_activation_celu:
+        return 1.5;
+    case tconv_activation_hard_shrink:
+        return 0.3;
+    case tconv_activation_soft_shrink:
+        return 0.25;
+    case tconv_activation_squareplus:
+        return 2.0;
+    default:
+        return NAN;
+    }
+}
+
+void tc_random_problem(tc_rng_t *rng, int case_index, tconv_dtype_t dtype, tconv_problem_t *p) {
+    int rank = (int)tc_rng_range(rng, 1, 3);
+    tconv_problem_init(p, rank);
+    p->dtype = dtype;
+    p->batch = tc_rng_range(rng, 1, 2);
+    p->groups = tc_rng_range(rng, 0, 9) < 6 ? 1 : tc_rng_range(rng, 2, 3);
+    p->in_channels = p->groups * tc_rng_range(rng, 1, 3);
+    /* Now and then a wide Cout, to reach vector bodies and their tails. */
+    int64_t cout_g =
+        tc_rng_range(rng, 0, 9) < 2 ? tc_rng_range(rng, 9, 37) : tc_rng_range(rng, 1, 4);
+    p->out_channels = p->groups * cout_g;
+    int mode = (int)tc_rng_range(rng, 0, mode_count - 1);
+    int keras = mode <= mode_keras_same_op;
+
+    int64_t max_s = 1, max_d = 1;
+    for (int i = 0; i < rank; i++) {
+        p->input_size[i] = tc_rng_range(rng, 1, rank == 3 ? 4 : 6);
+        p->kernel_size[i] = tc_rng_range(rng, 1, 5);
+        p->strides[i] = tc_rng_range(rng, 1, 3);
+        p->dilation[i] = tc_rng_range(rng, 0, 1) ? 1 : tc_rng_range(rng, 1, 3);
+        max_s = p->strides[i] > max_s ? p->strides[i] : max_s;
+        max_d = p->dilation[i] > max_d ? p->dilation[i] : max_d;
+    }
+    /* Keras refuses strides > 1 together with dilation > 1: keep one of them. */
+    if (keras && max_s > 1 && max_d > 1)
+        for (int i = 0; i < rank; i++) {
+            if (case_index % 2)
+                p->dilation[i] = 1;
+            else
+                p->strides[i] = 1;
+        }
+
+    switch (mode) {
+    case mode_keras_valid:
+    case mode_keras_same:
+        p->padding = mode == mode_keras_valid ? tconv_padding_valid : tconv_padding_same;
+        break;
+    case mode_keras_valid_op:
+    case mode_keras_same_op:
+        p->padding = mode == mode_keras_valid_op ? tconv_padding_valid : tconv_padding_same;
+        p->has_output_padding = 1;
+        for (int i = 0; i < rank; i++)
+            p->output_padding[i] = tc_rng_range(rng, 0, p->strides[i] - 1);
+        break;
+    case mode_torch:
+    case mode_onnx_pads:
+        p->padding = tconv_padding_explicit;
+        p->has_output_padding = 1;
+        for (int i = 0; i < rank; i++) {
+            int64_t s = p->strides[i], d = p->dilation[i];
+            int64_t ek = (p->kernel_size[i] - 1) * d + 1;
+            int64_t span = (p->input_size[i] - 1) * s + ek;
+            /* PyTorch: output_padding < max(stride, dilation). */
+            p->output_padding[i] = tc_rng_range(rng, 0, (s > d ? s : d) - 1);
+            p->pads_begin[i] = tc_rng_range(rng, 0, ek - 1);
+            p->pads_end[i] = mode == mode_torch ? p->pads_begin[i] : tc_rng_range(rng, 0, ek - 1);
+            /* Keep the output length >= 1 by trimming the crops. */
+            while (span - p->pads_begin[i] - p->pads_end[i] + p->output_padding[i] < 1) {
+                if (p->pads_begin[i] > 0)
+                    p->pads_begin[i]--;
+                if (p->pads_end[i] > 0)
+                    p->pads_end[i]--;
+            }
+        }
+        break;
+    case mode_onnx_shape:
+    case mode_same_upper:
+    case mode_same_lower:
+    case mode_auto_pad_shape:
+        p->padding =
+            mode == mode_same_upper   ? tconv_padding_same_upper
+            : mode == mode_same_lower ? tconv_padding_same_lower
+            : mode == mode_onnx_shape
+                ? tconv_padding_explicit
+                : (tc_rng_range(rng, 0, 1) ? tconv_padding_same_upper : tconv_padding_same_lower);
+        p->has_output_padding = 1;
+        for (int i = 0; i < rank; i++) {
+            int64_t ek = (p->kernel_size[i] - 1) * p->dilation[i] + 1;
+            int64_t span = (p->input_size[i] - 1) * p->strides[i] + ek;
+            p->output_padding[i] = tc_rng_range(rng, 0, p->strides[i] - 1);
+            if (mode == mode_onnx_shape || mode == mode_auto_pad_shape) {
+                /* Shorter and longer than the full span: negative total too. */
+                int64_t lo = span - 4 > 1 ? span - 4 : 1;
+                p->output_shape[i] = tc_rng_range(rng, lo, span + p->strides[i] + 2);
+            }
+        }
+        break;
+    }
+
+    p->data_format = tc_rng_range(rng, 0, 1) ? tconv_channels_first : tconv_channels_last;
+    p->kernel_layout = tc_rng_range(rng, 0, 1) ? tconv_kernel_torch : tconv_kernel_keras;
+    p->use_bias = (int)tc_rng_range(rng, 0, 1);
+    p->activation = (tconv_activation_t)(case_index % TCONV_ACTIVATION_COUNT);
+    if (tc_rng_range(rng, 0, 2) == 0)
+        p->activation_alpha = custom_alpha(p->activation);
+}
+
+static void *alloc_values(int64_t count, size_t elem) {
+    return calloc((size_t)(count > 0 ? count : 1), elem);
+}
+
+/* Random values in [-1, 1), rounded to float for f32 problems; also stored
+ * into the device buffer in the problem's dtype. */
+static void fill(tc_rng_t *rng, tconv_dtype_t dtype, int64_t count, double *values, void *dev) {
+    for (int64_t i = 0; i < count; i++) {
+        double v = tc_rng_signed_unit(rng);
+        if (dtype == tconv_f32) {
+            float f = (float)v;
+            values[i] = f;
+            ((float *)dev)[i] = f;
+        } else {
+            values[i] = v;
+            ((double *)dev)[i] = v;
+        }
+    }
+}
+
+int tc_tensors_make(const tconv_problem_t *p, tc_rng_t *rng, tc_tensors_t *t, char *msg,
+                    size_t msg_size) {
+    memset(t, 0, sizeof *t);
+    if (tconv_problem_resolve(p, &t->canonical) != tconv_success) {
+        snprintf(msg, msg_size, "tconv_problem_resolve failed: %s", tconv_get_last_error());
+        return -1;
+    }
+    const tconv_canonical_t *c = &t->canonical;
+    size_t es = p->dtype == tconv_f64 ? sizeof(double) : sizeof(float);
+    t->in_count = tconv_reference_input_count(c);
+    t->kernel_count = tconv_reference_kernel_count(c);
+    t->out_count = tconv_reference_output_count(c);
+    t->in = alloc_values(t->in_count, sizeof(double));
+    t->kernel = alloc_values(t->kernel_count, sizeof(double));
+    t->ref = alloc_values(t->out_count, sizeof(double));
+    t->ref_pre = alloc_values(t->out_count, sizeof(double));
+    t->ref_abs = alloc_values(t->out_count, sizeof(double));
+    t->dev_in = alloc_values(t->in_count, es);
+    t->dev_kernel = alloc_values(t->kernel_count, es);
+    t->dev_out = alloc_values(t->out_count, es);
+    if (p->use_bias) {
+        t->bias = alloc_values(c->out_channels, sizeof(double));
+        t->dev_bias = alloc_values(c->out_channels, es);
+    }
+    if (!t->in || !t->kernel || !t->ref || !t->ref_pre || !t->ref_abs || !t->dev_in ||
+        !t->dev_kernel || !t->dev_out || (p->use_bias && (!t->bias || !t->dev_bias))) {
+        snprintf(msg, msg_size, "out of host memory for the test tensors");
+        tc_tensors_free(t);
+        return -1;
+    }
+    fill(rng, p->dtype, t->in_count, t->in, t->dev_in);
+    fill(rng, p->dtype, t->kernel_count, t->kernel, t->dev_kernel);
+    if (p->use_bias)
+        fill(rng, p->dtype, c->out_channels, t->bias, t->dev_bias);
+
+    tconv_canonical_t linear = *c;
+    linear.activation = tconv_activation_linear;
+    tconv_reference_forward(c, t->in, t->kernel, t->bias, t->ref);
+    tconv_reference_forward(&linear, t->in, t->kernel, t->bias, t->ref_pre);
+    tconv_reference_forward_abs(c, t->in, t->kernel, t->bias, t->ref_abs);
+    return 0;
+}
+
+void tc_tensors_free(tc_tensors_t *t) {
+    free(t->in);
+    free(t->kernel);
+    free(t->bias);
+    free(t->ref);
+    free(t->ref_pre);
+    free(t->ref_abs);
+    free(t->dev_in);
+    free(t->dev_kernel);
+    free(t->dev_bias);
+    free(t->dev_out);
+    memset(t, 0, sizeof *t);
+}
+
+void tc_tensors_poison_output(tc_tensors_t *t) {
+    for (int64_t i = 0; i < t->out_count; i++) {
+        if (t->canonical.dtype == tconv_f64)
+            ((double *)t->dev_out)[i] = NAN;
+        else
+            ((float *)t->dev_out)[i] = NAN;
+    }
+}
+
+/* How much the activation can amplify an error in its input near x: the
+ * larger one-sided slope over a step h. A jump (hard_shrink at +-alpha) gives
+ * a huge slope, which rightly accepts either side of the jump. */
+static double activation_gain(const tconv_canonical_t *c, double x, double h) {
+    double f = tconv_reference_activation(c->activation, c->activation_alpha, x);
+    double up = tconv_reference_activation(c->activation, c->activation_alpha, x + h);
+    double down = tconv_reference_activation(c->activation, c->activation_alpha, x - h);
+    double slope = fmax(fabs(up - f), fabs(f - down)) / h;
+    return slope > 1 ? slope : 1;
+}
+
+double tc_tensors_max_error(const tc_tensors_t *t, int64_t *worst) {
+    double max_err = 0;
+    *worst = 0;
+    for (int64_t i = 0; i < t->out_count; i++) {
+        double y = t->canonical.dtype == tconv_f64 ? ((const double *)t->dev_out)[i]
+                                                   : (double)((const float *)t->dev_out)[i];
+        double scale = t->ref_abs[i] > 1 ? t->ref_abs[i] : 1;
+        double gain = activation_gain(&t->canonical, t->ref_pre[i], 1e-4 * scale);
+        double err = isfinite(y) ? fabs(y - t->ref[i]) / (scale * gain) : INFINITY;
+        if (!isfinite(t->ref[i]) && y == t->ref[i])
+            err = 0;
+        if (!(err <= max_err)) {
+            max_err = err;
+            *worst = i;
+            if (isinf(err))
+                break;
+        }
+    }
+    return max_err;
+}
+
+double tc_tolerance(tconv_dtype_t dtype) {
+    return dtype == tconv_f64 ? 1e-12 : 1e-5;
+}
+
+tconv_status_t tc_run_plan(tconv_context_t ctx, const char *selector, const tconv_problem_t *p,
+                           tc_tensors_t *t, char *msg, size_t msg_size) {
+    tconv_plan_t plan = NULL;
+    tconv_status_t st = tconv_plan_create(&plan, ctx, p, selector);
+    if (st != tconv_success) {
+        snprintf(msg, msg_size, "tconv_plan_create(%s) -> %s: %s", selector ? selector : "NULL",
+                 tconv_status_name(st), tconv_get_last_error());
+        return st;
+    }
+    st = tconv_plan_set_weights(plan, t->dev_kernel, p->use_bias ? t->dev_bias : NULL);
+    if (st != tconv_success) {
+        snprintf(msg, msg_size, "tconv_plan_set_weights -> %s: %s", tconv_status_name(st),
+                 tconv_get_last_error());
+        tconv_plan_destroy(plan);
+        return st;
+    }
+    tc_tensors_poison_output(t);
+    st = tconv_plan_execute(plan, t->dev_in, t->dev_out);
+    if (st != tconv_success)
+        snprintf(msg, msg_size, "tconv_plan_execute -> %s: %s", tconv_status_name(st),
+                 tconv_get_last_error());
+    tconv_plan_destroy(plan);
+    return st;
+}
+
+void tc_small_problem(tconv_problem_t *p, tconv_dtype_t dtype) {
+    tconv_problem_init(p, 3);
+    p->dtype = dtype;
+    p->batch = 2;
+    p->in_channels = 3;
+    p->out_channels = 5;
+    for (int i = 0; i < 3; i++) {
+        p->input_size[i] = 3;
+        p->kernel_size[i] = 3;
+        p->strides[i] = 2;
+    }
+    p->padding = tconv_padding_same;
+    p->use_bias = 1;
+    p->activation = tconv_activation_relu;
+}
+
+int tc_check_small_plan(tconv_context_t ctx, const char *selector, char *msg, size_t msg_size) {
+    tconv_problem_t p;
+    tc_small_problem(&p, tconv_f32);
+    tc_rng_t rng;
+    tc_rng_seed(&rng, 42);
+    tc_tensors_t t;
+    if (tc_tensors_make(&p, &rng, &t, msg, msg_size) != 0)
+        return -1;
+    int result = 0;
+    if (tc_run_plan(ctx, selector, &p, &t, msg, msg_size) != tconv_success) {
+        result = -1;
+    } else {
+        int64_t worst;
+        double err = tc_tensors_max_error(&t, &worst);
+        if (!(err <= tc_tolerance(p.dtype))) {
+            snprintf(msg, msg_size, "small plan on %s: error %g at output %lld (got %g, want %g)",
+                     selector, err, (ll)worst, (double)((float *)t.dev_out)[worst], t.ref[worst]);
+            result = -1;
+        }
+    }
+    tc_tensors_free(&t);
+    return result;
+}
