@@ -476,7 +476,7 @@ static void test_overflow_is_an_argument_error(void **state) {
     BAD((p.padding = tconv_padding_same_upper, p.input_size[2] = INT64_MAX / 2 + 1), "overflow");
     BAD((p.padding = tconv_padding_explicit, p.pads_begin[0] = INT64_MAX,
          p.pads_end[0] = INT64_MAX),
-        "pads");
+        "overflow");
 }
 
 static void test_activation_names(void **state) {
