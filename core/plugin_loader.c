@@ -364,14 +364,16 @@ static bool enumerate_devices(struct tconv_context *ctx) {
 /* ---------------------------------------------------------------------- */
 
 tconv_status_t tconv_plugins_load(struct tconv_context *ctx, const char *search_path) {
+    pthread_mutex_lock(&loader_mutex);
+    /* Inside the mutex too, so that tools like helgrind see the ordering. */
     pthread_once(&ltdl_once, ltdl_start);
-    if (ltdl_init_errors != 0)
+    if (ltdl_init_errors != 0) {
+        pthread_mutex_unlock(&loader_mutex);
         return tconv_set_error(tconv_runtime_error, "libltdl failed to initialise (lt_dlinit)");
-
+    }
     tconv_candidate_list_t candidates = {NULL, 0, 0};
     seen_files_t seen = {NULL, NULL, 0};
     bool ok = tconv_discover_candidates(search_path, &candidates);
-    pthread_mutex_lock(&loader_mutex);
     for (size_t i = 0; ok && i < candidates.count; i++)
         ok = load_candidate(ctx, &candidates.items[i], &seen);
     pthread_mutex_unlock(&loader_mutex);

@@ -419,11 +419,11 @@ bool tconv_selection_decline(tconv_selection_t *sel, size_t device, const char *
 
 static void append_seconds(tconv_strbuf_t *sb, double s) {
     if (s < 1e-3)
-        tconv_strbuf_appendf(sb, ", est %.1f us", s * 1e6);
+        tconv_strbuf_appendf(sb, ", est %.3g us", s * 1e6);
     else if (s < 1.0)
-        tconv_strbuf_appendf(sb, ", est %.1f ms", s * 1e3);
+        tconv_strbuf_appendf(sb, ", est %.3g ms", s * 1e3);
     else
-        tconv_strbuf_appendf(sb, ", est %.2f s", s);
+        tconv_strbuf_appendf(sb, ", est %.3g s", s);
 }
 
 char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selection_t *sel,
