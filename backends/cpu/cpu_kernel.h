@@ -1,0 +1,68 @@
+/* The register-tile micro-kernels and their runtime ISA dispatch.
+ *
+ * A tile is np output points (along W, same phase) x nv vectors of VL output
+ * channels. It accumulates, over a list of taps and the input channels of one
+ * group, x[point, c] (broadcast) times the prepacked weights w[tap][c][nv*VL]
+ * (contiguous), and stores the raw sums to a scratch tile; the caller adds
+ * bias, applies the activation and writes the output (cpu_execute.c). */
+#ifndef TCONV_CPU_KERNEL_H
+#define TCONV_CPU_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tconv/tconv_types.h"
+
+/** Most channel vectors in one tile (the prepacking chunk is nv_max*VL). */
+#define CPU_NV_MAX 4
+/** Most points in one tile, over all kernels. */
+#define CPU_NP_MAX 16
+
+typedef struct cpu_tile_args {
+    const void *x;         /**< Input base for point 0 of the tile, channel 0 of the group. */
+    const ptrdiff_t *xoff; /**< Per tap: element offset added to x. */
+    const ptrdiff_t *woff; /**< Per tap: element offset added to w. */
+    int ntaps;             /**< Taps in the lists (0: the tile is all zeros). */
+    int64_t cin;           /**< Input channels of the group. */
+    ptrdiff_t x_cstride;   /**< Elements between input channels. */
+    ptrdiff_t x_pstride;   /**< Elements between consecutive tile points. */
+    const void *w;         /**< Packed weights of the channel chunk: [tap][cin][nv*VL]. */
+    void *acc;             /**< Receives the sums as [np][nv*VL]. */
+    int nv;                /**< Channel vectors, 1..kernel nv_max. */
+    int np;                /**< Points, 1..kernel np_max[nv]. */
+} cpu_tile_args_t;
+
+typedef void (*cpu_tile_fn)(const cpu_tile_args_t *args);
+
+/** Instruction sets, best last. */
+typedef enum cpu_isa {
+    cpu_isa_c = 0,      /**< Portable C (GCC vector extensions). */
+    cpu_isa_avx2 = 1,   /**< AVX2 + FMA. */
+    cpu_isa_avx512 = 2, /**< AVX-512F. */
+} cpu_isa_t;
+
+/** One micro-kernel: an ISA and dtype with its tile shapes. */
+typedef struct cpu_kernel {
+    cpu_isa_t isa;
+    tconv_dtype_t dtype;
+    int vl;                     /**< Lanes per vector. */
+    int nv_max;                 /**< Channel vectors per chunk. */
+    int np_max[CPU_NV_MAX + 1]; /**< Most points for nv vectors (index nv). */
+    cpu_tile_fn tile;
+} cpu_kernel_t;
+
+extern const cpu_kernel_t cpu_kernel_c_f32, cpu_kernel_c_f64;
+extern const cpu_kernel_t cpu_kernel_avx2_f32, cpu_kernel_avx2_f64;
+extern const cpu_kernel_t cpu_kernel_avx512_f32, cpu_kernel_avx512_f64;
+
+/** Best ISA this CPU runs. */
+cpu_isa_t cpu_isa_detect(void);
+/** Parses TCONV_CPU_ISA ("avx512", "avx2", "c"); returns 0 and sets *isa, or
+ *  -1 for an unknown name. */
+int cpu_isa_parse(const char *name, cpu_isa_t *isa);
+/** Short name of an ISA ("avx512", "avx2", "c"). */
+const char *cpu_isa_name(cpu_isa_t isa);
+/** The kernel for an ISA and dtype (NULL for an unsupported dtype). */
+const cpu_kernel_t *cpu_kernel_select(cpu_isa_t isa, tconv_dtype_t dtype);
+
+#endif /* TCONV_CPU_KERNEL_H */

@@ -1,0 +1,45 @@
+/* AVX-512F micro-kernels: 32 zmm registers hold up to 4 channel vectors x 6
+ * points of accumulators (24) plus the weight vectors and a broadcast. */
+#pragma GCC target("avx512f,avx512vl,avx512dq,fma")
+
+#include <immintrin.h>
+
+#include "cpu_kernel.h"
+
+#define TILE_LIST_NV1(M) NP_UPTO_16(M, 1)
+#define TILE_LIST_NV2(M) NP_UPTO_12(M, 2)
+#define TILE_LIST_NV3(M) NP_UPTO_8(M, 3)
+#define TILE_LIST_NV4(M) NP_UPTO_6(M, 4)
+#define TILE_NP_MAX                                                                                \
+    { 0, 16, 12, 8, 6 }
+
+/* f32: 16 lanes. */
+#define REAL              float
+#define VEC               __m512
+#define VL                16
+#define VZERO()           _mm512_setzero_ps()
+#define VLOADU(p)         _mm512_loadu_ps(p)
+#define VSET1(s)          _mm512_set1_ps(s)
+#define VFMADD(a, b, acc) _mm512_fmadd_ps(a, b, acc)
+#define VSTOREU(p, v)     _mm512_storeu_ps(p, v)
+#define KNAME(name)       avx512_f32_##name
+#include "cpu_kernel_template.h"
+
+/* f64: 8 lanes. */
+#define REAL              double
+#define VEC               __m512d
+#define VL                8
+#define VZERO()           _mm512_setzero_pd()
+#define VLOADU(p)         _mm512_loadu_pd(p)
+#define VSET1(s)          _mm512_set1_pd(s)
+#define VFMADD(a, b, acc) _mm512_fmadd_pd(a, b, acc)
+#define VSTOREU(p, v)     _mm512_storeu_pd(p, v)
+#define KNAME(name)       avx512_f64_##name
+#include "cpu_kernel_template.h"
+
+const cpu_kernel_t cpu_kernel_avx512_f32 = {
+    cpu_isa_avx512, tconv_f32, 16, 4, TILE_NP_MAX, avx512_f32_tile,
+};
+const cpu_kernel_t cpu_kernel_avx512_f64 = {
+    cpu_isa_avx512, tconv_f64, 8, 4, TILE_NP_MAX, avx512_f64_tile,
+};

@@ -1,0 +1,56 @@
+/* Portable micro-kernels written with GCC/Clang generic vectors of 16 bytes,
+ * which every target lowers to its own SIMD (or scalars). Multiply and add
+ * stay separate here: no FMA is assumed. */
+#include <string.h>
+
+#include "cpu_kernel.h"
+
+#define TILE_LIST_NV1(M) NP_UPTO_8(M, 1)
+#define TILE_LIST_NV2(M) NP_UPTO_4(M, 2)
+#define TILE_NP_MAX                                                                                \
+    { 0, 8, 4, 0, 0 }
+
+typedef float c_vec_f32 __attribute__((vector_size(16)));
+typedef double c_vec_f64 __attribute__((vector_size(16)));
+
+static inline c_vec_f32 c_load_f32(const float *p) {
+    c_vec_f32 v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+static inline c_vec_f64 c_load_f64(const double *p) {
+    c_vec_f64 v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* f32: 4 lanes. */
+#define REAL              float
+#define VEC               c_vec_f32
+#define VL                4
+#define VZERO()           ((c_vec_f32){0, 0, 0, 0})
+#define VLOADU(p)         c_load_f32(p)
+#define VSET1(s)          ((c_vec_f32){(s), (s), (s), (s)})
+#define VFMADD(a, b, acc) ((acc) + (a) * (b))
+#define VSTOREU(p, v)     memcpy((p), &(v), sizeof(v))
+#define KNAME(name)       c_f32_##name
+#include "cpu_kernel_template.h"
+
+/* f64: 2 lanes. */
+#define REAL              double
+#define VEC               c_vec_f64
+#define VL                2
+#define VZERO()           ((c_vec_f64){0, 0})
+#define VLOADU(p)         c_load_f64(p)
+#define VSET1(s)          ((c_vec_f64){(s), (s)})
+#define VFMADD(a, b, acc) ((acc) + (a) * (b))
+#define VSTOREU(p, v)     memcpy((p), &(v), sizeof(v))
+#define KNAME(name)       c_f64_##name
+#include "cpu_kernel_template.h"
+
+const cpu_kernel_t cpu_kernel_c_f32 = {
+    cpu_isa_c, tconv_f32, 4, 2, TILE_NP_MAX, c_f32_tile,
+};
+const cpu_kernel_t cpu_kernel_c_f64 = {
+    cpu_isa_c, tconv_f64, 2, 2, TILE_NP_MAX, c_f64_tile,
+};

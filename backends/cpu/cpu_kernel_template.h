@@ -1,0 +1,116 @@
+/* Body of a micro-kernel family, included by cpu_kernel_<isa>.c once per
+ * dtype. The includer defines:
+ *   REAL, VEC, VL                 element type, vector type, lanes
+ *   VZERO(), VLOADU(p), VSET1(s), VFMADD(a, b, acc), VSTOREU(p, v)
+ *   KNAME(name)                   prefixes names with the ISA and dtype
+ *   TILE_LIST_NV<n>(M)            for every nv: M(nv, np) for each np tile
+ * The template #undefs the per-dtype macros at its end, so the next
+ * instantiation can define them again. Every (nv, np) becomes its own function so the accumulators
+ * are a fixed array the compiler keeps in registers. */
+#include "cpu_kernel.h"
+
+#define TILE_UNROLL _Pragma("GCC unroll 32")
+
+#define TILE_DEFINE(NV, NP)                                                                        \
+    static void KNAME(tile_##NV##_##NP)(const cpu_tile_args_t *a) {                                \
+        VEC acc[NP][NV];                                                                           \
+        TILE_UNROLL for (int p = 0; p < NP; ++p) {                                                 \
+            TILE_UNROLL for (int v = 0; v < NV; ++v) {                                             \
+                acc[p][v] = VZERO();                                                               \
+            }                                                                                      \
+        }                                                                                          \
+        const REAL *x = (const REAL *)a->x;                                                        \
+        const REAL *w = (const REAL *)a->w;                                                        \
+        const ptrdiff_t cs = a->x_cstride, ps = a->x_pstride;                                      \
+        const int64_t cin = a->cin;                                                                \
+        for (int t = 0; t < a->ntaps; ++t) {                                                       \
+            const REAL *xp = x + a->xoff[t];                                                       \
+            const REAL *wp = w + a->woff[t];                                                       \
+            for (int64_t c = 0; c < cin; ++c) {                                                    \
+                VEC wv[NV];                                                                        \
+                TILE_UNROLL for (int v = 0; v < NV; ++v) {                                         \
+                    wv[v] = VLOADU(wp + v * VL);                                                   \
+                }                                                                                  \
+                TILE_UNROLL for (int p = 0; p < NP; ++p) {                                         \
+                    VEC b = VSET1(xp[p * ps]);                                                     \
+                    TILE_UNROLL for (int v = 0; v < NV; ++v) {                                     \
+                        acc[p][v] = VFMADD(b, wv[v], acc[p][v]);                                   \
+                    }                                                                              \
+                }                                                                                  \
+                xp += cs;                                                                          \
+                wp += NV * VL;                                                                     \
+            }                                                                                      \
+        }                                                                                          \
+        REAL *out = (REAL *)a->acc;                                                                \
+        TILE_UNROLL for (int p = 0; p < NP; ++p) {                                                 \
+            TILE_UNROLL for (int v = 0; v < NV; ++v) {                                             \
+                VSTOREU(out + (p * NV + v) * VL, acc[p][v]);                                       \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+#define TILE_CASE(NV, NP)                                                                          \
+    case NP:                                                                                       \
+        KNAME(tile_##NV##_##NP)(a);                                                                \
+        return;
+
+/* Lists of np values for TILE_LIST_NV<n>. */
+#define NP_UPTO_4(M, nv)  M(nv, 1) M(nv, 2) M(nv, 3) M(nv, 4)
+#define NP_UPTO_6(M, nv)  NP_UPTO_4(M, nv) M(nv, 5) M(nv, 6)
+#define NP_UPTO_8(M, nv)  NP_UPTO_6(M, nv) M(nv, 7) M(nv, 8)
+#define NP_UPTO_12(M, nv) NP_UPTO_8(M, nv) M(nv, 9) M(nv, 10) M(nv, 11) M(nv, 12)
+#define NP_UPTO_16(M, nv) NP_UPTO_12(M, nv) M(nv, 13) M(nv, 14) M(nv, 15) M(nv, 16)
+
+TILE_LIST_NV1(TILE_DEFINE)
+#ifdef TILE_LIST_NV2
+TILE_LIST_NV2(TILE_DEFINE)
+#endif
+#ifdef TILE_LIST_NV3
+TILE_LIST_NV3(TILE_DEFINE)
+#endif
+#ifdef TILE_LIST_NV4
+TILE_LIST_NV4(TILE_DEFINE)
+#endif
+
+static void KNAME(tile)(const cpu_tile_args_t *a) {
+    switch (a->nv) {
+    case 1:
+        switch (a->np) { TILE_LIST_NV1(TILE_CASE) }
+        break;
+#ifdef TILE_LIST_NV2
+    case 2:
+        switch (a->np) { TILE_LIST_NV2(TILE_CASE) }
+        break;
+#endif
+#ifdef TILE_LIST_NV3
+    case 3:
+        switch (a->np) { TILE_LIST_NV3(TILE_CASE) }
+        break;
+#endif
+#ifdef TILE_LIST_NV4
+    case 4:
+        switch (a->np) { TILE_LIST_NV4(TILE_CASE) }
+        break;
+#endif
+    default:
+        break;
+    }
+}
+
+#undef TILE_UNROLL
+#undef TILE_DEFINE
+#undef TILE_CASE
+#undef NP_UPTO_4
+#undef NP_UPTO_6
+#undef NP_UPTO_8
+#undef NP_UPTO_12
+#undef NP_UPTO_16
+#undef REAL
+#undef VEC
+#undef VL
+#undef VZERO
+#undef VLOADU
+#undef VSET1
+#undef VFMADD
+#undef VSTOREU
+#undef KNAME

@@ -1,0 +1,326 @@
+/* Plan construction: validation, the phase-decomposed tap tables and the
+ * weight packing. Every tap of the canonical definition
+ *     o = i*stride + t*dilation - crop_begin,  0 <= o < L,  0 <= i < n
+ * is enumerated here once, per output coordinate, so the compute loop never
+ * tests bounds or multiplies by inserted zeros. */
+#include "cpu_plan.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static tconv_status_t fail(tconv_status_t status, char *msg, size_t msg_size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static tconv_status_t fail(tconv_status_t status, char *msg, size_t msg_size, const char *fmt,
+                           ...) {
+    if (msg && msg_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, msg_size, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+static const char *const axis_names[3] = {"D", "H", "W"};
+
+tconv_status_t cpu_problem_check(const tconv_canonical_t *p, char *msg, size_t msg_size) {
+    if (!p) {
+        return fail(tconv_invalid_arguments, msg, msg_size, "problem is NULL");
+    }
+    if (p->dtype != tconv_f32 && p->dtype != tconv_f64) {
+        return fail(tconv_unimplemented, msg, msg_size,
+                    "dtype %d: the cpu backend computes f32 and f64 only", (int)p->dtype);
+    }
+    if (p->batch < 1 || p->in_channels < 1 || p->out_channels < 1 || p->groups < 1) {
+        return fail(tconv_invalid_arguments, msg, msg_size,
+                    "batch, in_channels, out_channels and groups must be >= 1");
+    }
+    if (p->in_channels % p->groups || p->out_channels % p->groups) {
+        return fail(tconv_invalid_arguments, msg, msg_size,
+                    "groups = %lld must divide in_channels = %lld and out_channels = %lld",
+                    (long long)p->groups, (long long)p->in_channels, (long long)p->out_channels);
+    }
+    for (int a = 0; a < 3; ++a) {
+        if (p->input_size[a] < 1 || p->kernel_size[a] < 1 || p->strides[a] < 1 ||
+            p->dilation[a] < 1 || p->output_size[a] < 1) {
+            return fail(tconv_invalid_arguments, msg, msg_size,
+                        "axis %s: input, kernel, stride, dilation and output sizes must be >= 1",
+                        axis_names[a]);
+        }
+    }
+    if (p->data_format != tconv_channels_last && p->data_format != tconv_channels_first) {
+        return fail(tconv_invalid_arguments, msg, msg_size, "data_format %d is unknown",
+                    (int)p->data_format);
+    }
+    if (p->kernel_layout != tconv_kernel_keras && p->kernel_layout != tconv_kernel_torch) {
+        return fail(tconv_invalid_arguments, msg, msg_size, "kernel_layout %d is unknown",
+                    (int)p->kernel_layout);
+    }
+    if ((unsigned)p->activation >= TCONV_ACTIVATION_COUNT) {
+        return fail(tconv_invalid_arguments, msg, msg_size, "activation %d is unknown",
+                    (int)p->activation);
+    }
+    return tconv_success;
+}
+
+/* Input index for output o and tap t on an axis, or -1 when the tap does not
+ * land there (not divisible by the stride, or outside the input). */
+static int64_t axis_input_index(const tconv_canonical_t *p, int a, int64_t o, int64_t t) {
+    int64_t num = o + p->crop_begin[a] - t * p->dilation[a];
+    if (num < 0 || num % p->strides[a] != 0) {
+        return -1;
+    }
+    int64_t i = num / p->strides[a];
+    return i < p->input_size[a] ? i : -1;
+}
+
+/* Builds the per-output-coordinate tap lists of axis a (D or H). */
+static int build_axis_taps(const tconv_canonical_t *p, int a, cpu_axis_taps_t *at) {
+    int64_t len = p->output_size[a], k = p->kernel_size[a];
+    int64_t total = 0;
+    for (int64_t o = 0; o < len; ++o) {
+        for (int64_t t = 0; t < k; ++t) {
+            total += axis_input_index(p, a, o, t) >= 0;
+        }
+    }
+    at->start = malloc((size_t)(len + 1) * sizeof(int64_t));
+    at->tap = malloc((size_t)(total ? total : 1) * sizeof(int64_t));
+    at->in = malloc((size_t)(total ? total : 1) * sizeof(int64_t));
+    if (!at->start || !at->tap || !at->in) {
+        return -1;
+    }
+    int64_t e = 0;
+    for (int64_t o = 0; o < len; ++o) {
+        at->start[o] = e;
+        for (int64_t t = 0; t < k; ++t) {
+            int64_t i = axis_input_index(p, a, o, t);
+            if (i >= 0) {
+                at->tap[e] = t;
+                at->in[e] = i;
+                ++e;
+            }
+        }
+    }
+    at->start[len] = e;
+    return 0;
+}
+
+/* Does output o (axis W) have exactly the taps of run r, at input in0 + j? */
+static int run_matches(const cpu_plan_t *plan, const cpu_w_run_t *r, int64_t o, int64_t j) {
+    const tconv_canonical_t *p = &plan->p;
+    int64_t n = 0;
+    for (int64_t t = 0; t < p->kernel_size[2]; ++t) {
+        int64_t i = axis_input_index(p, 2, o, t);
+        if (i < 0) {
+            continue;
+        }
+        if (n >= r->ntaps || plan->run_tap[r->first + n] != t ||
+            plan->run_in0[r->first + n] + j != i) {
+            return 0;
+        }
+        ++n;
+    }
+    return n == r->ntaps;
+}
+
+/* Splits each W phase (outputs r, r+s, ...) into runs sharing a tap set: at
+ * most 2k+1 per phase, since taps only drop out near the two edges. */
+static int build_w_runs(cpu_plan_t *plan) {
+    const tconv_canonical_t *p = &plan->p;
+    int64_t len = p->output_size[2], s = p->strides[2], k = p->kernel_size[2];
+    int64_t phases = s < len ? s : len;
+    int64_t max_runs = phases * (2 * k + 1);
+    plan->runs = malloc((size_t)max_runs * sizeof(cpu_w_run_t));
+    plan->run_tap = malloc((size_t)(max_runs * k) * sizeof(int64_t));
+    plan->run_in0 = malloc((size_t)(max_runs * k) * sizeof(int64_t));
+    if (!plan->runs || !plan->run_tap || !plan->run_in0) {
+        return -1;
+    }
+    int64_t nruns = 0, ntap_entries = 0;
+    for (int64_t r0 = 0; r0 < phases; ++r0) {
+        cpu_w_run_t *cur = NULL;
+        for (int64_t o = r0; o < len; o += s) {
+            if (cur && run_matches(plan, cur, o, cur->count)) {
+                cur->count++;
+                continue;
+            }
+            if (nruns == max_runs) {
+                return -2; /* cannot happen: tap sets change at most 2k times */
+            }
+            cur = &plan->runs[nruns++];
+            cur->o0 = o;
+            cur->count = 1;
+            cur->first = ntap_entries;
+            cur->ntaps = 0;
+            for (int64_t t = 0; t < k; ++t) {
+                int64_t i = axis_input_index(p, 2, o, t);
+                if (i >= 0) {
+                    plan->run_tap[ntap_entries] = t;
+                    plan->run_in0[ntap_entries] = i;
+                    ++ntap_entries;
+                    cur->ntaps++;
+                }
+            }
+        }
+    }
+    plan->nruns = nruns;
+    return 0;
+}
+
+static cpu_strides_t tensor_strides(const tconv_canonical_t *p, int64_t channels,
+                                    const int64_t *size) {
+    cpu_strides_t s;
+    ptrdiff_t spatial = (ptrdiff_t)(size[0] * size[1] * size[2]);
+    if (p->data_format == tconv_channels_last) {
+        s.c = 1;
+        s.w = (ptrdiff_t)channels;
+        s.h = s.w * (ptrdiff_t)size[2];
+        s.d = s.h * (ptrdiff_t)size[1];
+        s.n = s.d * (ptrdiff_t)size[0];
+    } else {
+        s.w = 1;
+        s.h = (ptrdiff_t)size[2];
+        s.d = s.h * (ptrdiff_t)size[1];
+        s.c = spatial;
+        s.n = spatial * (ptrdiff_t)channels;
+    }
+    return s;
+}
+
+/* a * b into *out; nonzero when it overflows or exceeds SIZE_MAX/16 (so byte
+ * counts derived from it stay representable). */
+static int mul_checked(int64_t a, int64_t b, int64_t *out) {
+    return __builtin_mul_overflow(a, b, out) || *out < 0 || (uint64_t)*out > SIZE_MAX / 16;
+}
+
+tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *kernel,
+                               cpu_thread_pool_t *pool, cpu_plan_t **out, char *msg,
+                               size_t msg_size) {
+    *out = NULL;
+    tconv_status_t st = cpu_problem_check(p, msg, msg_size);
+    if (st != tconv_success) {
+        return st;
+    }
+    cpu_plan_t *plan = calloc(1, sizeof(*plan));
+    if (!plan) {
+        return fail(tconv_out_of_memory, msg, msg_size, "cpu plan: allocating the plan failed");
+    }
+    plan->p = *p;
+    plan->kernel = kernel;
+    plan->pool = pool;
+    plan->esize = p->dtype == tconv_f64 ? sizeof(double) : sizeof(float);
+    plan->cin_g = p->in_channels / p->groups;
+    plan->cout_g = p->out_channels / p->groups;
+    plan->nblk = (plan->cout_g + kernel->vl - 1) / kernel->vl;
+    plan->nchunk = (plan->nblk + kernel->nv_max - 1) / kernel->nv_max;
+    plan->chunk_cout = (int64_t)kernel->nv_max * kernel->vl;
+    plan->xs = tensor_strides(p, p->in_channels, p->input_size);
+    plan->ys = tensor_strides(p, p->out_channels, p->output_size);
+
+    int64_t taps, packed, rows;
+    if (mul_checked(p->kernel_size[0], p->kernel_size[1], &taps) ||
+        mul_checked(taps, p->kernel_size[2], &taps) ||
+        mul_checked(plan->nblk * kernel->vl, p->groups, &packed) ||
+        mul_checked(packed, plan->cin_g, &packed) || mul_checked(packed, taps, &packed) ||
+        mul_checked(p->batch, p->output_size[0], &rows) ||
+        mul_checked(rows, p->output_size[1], &rows)) {
+        cpu_plan_destroy(plan);
+        return fail(tconv_invalid_arguments, msg, msg_size,
+                    "cpu plan: kernel or packed weight size overflows");
+    }
+    plan->taps = taps;
+    plan->rows = rows;
+    plan->nthreads = cpu_thread_pool_size(pool);
+    /* One tile of sums per thread, on its own cache lines. */
+    plan->acc_stride = ((size_t)CPU_NP_MAX * CPU_NV_MAX * 16 * plan->esize + 63) & ~(size_t)63;
+
+    plan->wpack = aligned_alloc(64, (((size_t)packed * plan->esize) + 63) & ~(size_t)63);
+    plan->bias = p->use_bias ? malloc((size_t)p->out_channels * plan->esize) : NULL;
+    plan->thread_offsets = malloc(plan->nthreads * 2 * (size_t)taps * sizeof(ptrdiff_t));
+    plan->thread_acc = aligned_alloc(64, plan->nthreads * plan->acc_stride);
+    if (!plan->wpack || (p->use_bias && !plan->bias) || !plan->thread_offsets ||
+        !plan->thread_acc || build_axis_taps(p, 0, &plan->d_taps) ||
+        build_axis_taps(p, 1, &plan->h_taps) || build_w_runs(plan)) {
+        cpu_plan_destroy(plan);
+        return fail(tconv_out_of_memory, msg, msg_size,
+                    "cpu plan: allocating %lld packed weights and tap tables failed",
+                    (long long)packed);
+    }
+    *out = plan;
+    return tconv_success;
+}
+
+/* Kernel element for tap, output channel j of group g, input channel c of
+ * group g, in the problem's kernel layout. */
+static size_t kernel_index(const cpu_plan_t *plan, int64_t tap, int64_t g, int64_t j, int64_t c) {
+    const tconv_canonical_t *p = &plan->p;
+    int64_t ic = g * plan->cin_g + c;
+    if (p->kernel_layout == tconv_kernel_keras) {
+        return (size_t)((tap * plan->cout_g + j) * p->in_channels + ic);
+    }
+    return (size_t)((ic * plan->cout_g + j) * plan->taps + tap);
+}
+
+tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const void *bias,
+                                    char *msg, size_t msg_size) {
+    if (!kernel) {
+        return fail(tconv_invalid_arguments, msg, msg_size, "kernel is NULL");
+    }
+    if (plan->p.use_bias && !bias) {
+        return fail(tconv_invalid_arguments, msg, msg_size, "bias is NULL but use_bias is set");
+    }
+    const int is_f64 = plan->p.dtype == tconv_f64;
+    const int64_t vl = plan->kernel->vl, nv_max = plan->kernel->nv_max;
+    size_t dst = 0;
+    for (int64_t g = 0; g < plan->p.groups; ++g) {
+        for (int64_t q = 0; q < plan->nchunk; ++q) {
+            int64_t nv = plan->nblk - q * nv_max < nv_max ? plan->nblk - q * nv_max : nv_max;
+            int64_t width = nv * vl, j0 = q * plan->chunk_cout;
+            for (int64_t tap = 0; tap < plan->taps; ++tap) {
+                for (int64_t c = 0; c < plan->cin_g; ++c) {
+                    for (int64_t l = 0; l < width; ++l, ++dst) {
+                        int64_t j = j0 + l;
+                        int inside = j < plan->cout_g;
+                        size_t src = inside ? kernel_index(plan, tap, g, j, c) : 0;
+                        if (is_f64) {
+                            ((double *)plan->wpack)[dst] =
+                                inside ? ((const double *)kernel)[src] : 0;
+                        } else {
+                            ((float *)plan->wpack)[dst] = inside ? ((const float *)kernel)[src] : 0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if (plan->p.use_bias) {
+        memcpy(plan->bias, bias, (size_t)plan->p.out_channels * plan->esize);
+    }
+    plan->weights_set = 1;
+    return tconv_success;
+}
+
+static void free_axis_taps(cpu_axis_taps_t *at) {
+    free(at->start);
+    free(at->tap);
+    free(at->in);
+}
+
+void cpu_plan_destroy(cpu_plan_t *plan) {
+    if (!plan) {
+        return;
+    }
+    free_axis_taps(&plan->d_taps);
+    free_axis_taps(&plan->h_taps);
+    free(plan->runs);
+    free(plan->run_tap);
+    free(plan->run_in0);
+    free(plan->wpack);
+    free(plan->bias);
+    free(plan->thread_offsets);
+    free(plan->thread_acc);
+    free(plan);
+}

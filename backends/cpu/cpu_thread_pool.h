@@ -1,0 +1,25 @@
+/* A persistent pool of worker threads that runs one parallel job at a time:
+ * job(ctx, thread_index, thread_count) on every thread, the caller being
+ * thread 0. Created lazily by the backend, torn down in fini. */
+#ifndef TCONV_CPU_THREAD_POOL_H
+#define TCONV_CPU_THREAD_POOL_H
+
+#include <stddef.h>
+
+typedef struct cpu_thread_pool cpu_thread_pool_t;
+
+/** One parallel job: called once per thread with its index in [0, count). */
+typedef void (*cpu_pool_job_fn)(void *ctx, size_t thread_index, size_t thread_count);
+
+/** Starts @p thread_count - 1 workers (the caller is the last thread).
+ *  Returns NULL on failure (resources released). */
+cpu_thread_pool_t *cpu_thread_pool_create(size_t thread_count);
+/** Threads that take part in a job, the caller included. */
+size_t cpu_thread_pool_size(const cpu_thread_pool_t *pool);
+/** Runs @p job on every thread and waits for all of them. Jobs from several
+ *  caller threads are serialised. */
+void cpu_thread_pool_run(cpu_thread_pool_t *pool, cpu_pool_job_fn job, void *ctx);
+/** Stops and joins the workers; NULL is ignored. */
+void cpu_thread_pool_destroy(cpu_thread_pool_t *pool);
+
+#endif /* TCONV_CPU_THREAD_POOL_H */
