@@ -367,7 +367,7 @@ tconv_status_t tconv_select(const struct tconv_context *ctx, const tconv_canonic
         }
         positive++;
         any_auto |= terms[i].kind == TERM_AUTO;
-        bool matched = false;
+        bool matched = terms[i].kind == TERM_AUTO; /* "auto" may well be empty */
         for (size_t d = 0; d < ctx->device_count && !matched; d++)
             matched = term_matches(&terms[i], &ctx->devices[d].info);
         if (!matched) {
@@ -430,7 +430,12 @@ char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selec
                               size_t chosen) {
     tconv_strbuf_t sb = {0};
     tconv_strbuf_appendf(&sb, "%s: %s ", sel->label, sel->ranked_only ? "ranked" : "order");
-    if (sel->count == 0)
+    if (sel->count == 0 && ctx->device_count == 0)
+        tconv_strbuf_appendf(&sb,
+                             "(no devices: %zu plugin candidate(s) considered, none exposes a "
+                             "device; see the plugin reports or set TCONV_VERBOSE=1)",
+                             ctx->report_count);
+    else if (sel->count == 0)
         tconv_strbuf_appendf(&sb, "(no candidate)");
     for (size_t i = 0; i < sel->count; i++) {
         size_t d = sel->order[i];
