@@ -1,0 +1,151 @@
+/* Single-layer timing shared by bench, demo and the benchmark suite. */
+#include "bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double bench_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+void bench_fill_uniform(void *data, size_t count, tconv_dtype_t dtype, uint64_t *state) {
+    uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < count; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double u = (double)(x >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0;
+        if (dtype == tconv_f64)
+            ((double *)data)[i] = u;
+        else
+            ((float *)data)[i] = (float)u;
+    }
+    *state = x;
+}
+
+static int product(const int64_t *dims, int ndims, size_t *count) {
+    size_t n = 1;
+    for (int i = 0; i < ndims; i++) {
+        if (dims[i] < 0 || (dims[i] != 0 && n > SIZE_MAX / 8 / (size_t)dims[i]))
+            return -1;
+        n *= (size_t)dims[i];
+    }
+    *count = n;
+    return 0;
+}
+
+tconv_status_t bench_tensor_counts(const tconv_problem_t *problem, size_t *input, size_t *kernel,
+                                   size_t *output) {
+    int64_t in_dims[TCONV_MAX_DIMS], k_dims[TCONV_MAX_DIMS], out_dims[TCONV_MAX_DIMS];
+    int ndims = 0;
+    tconv_status_t st = tconv_problem_get_shapes(problem, in_dims, k_dims, out_dims, &ndims);
+    if (st != tconv_success)
+        return st;
+    if (product(in_dims, ndims, input) || product(k_dims, ndims, kernel) ||
+        product(out_dims, ndims, output))
+        return tconv_invalid_arguments;
+    return tconv_success;
+}
+
+static int compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+tconv_status_t bench_time_plan(tconv_plan_t plan, const void *input, void *output, int warmup,
+                               int repeat, bench_result_t *result) {
+    double *times = malloc(sizeof(double) * (size_t)(repeat > 0 ? repeat : 1));
+    if (!times)
+        return tconv_out_of_memory;
+    tconv_status_t st = tconv_success;
+    for (int i = 0; i < warmup && st == tconv_success; i++)
+        st = tconv_plan_execute(plan, input, output);
+    for (int i = 0; i < repeat && st == tconv_success; i++) {
+        double start = bench_now_ms();
+        st = tconv_plan_execute(plan, input, output);
+        times[i] = bench_now_ms() - start;
+    }
+    if (st == tconv_success && repeat > 0) {
+        qsort(times, (size_t)repeat, sizeof(double), compare_double);
+        result->repeat = repeat;
+        result->min_ms = times[0];
+        result->max_ms = times[repeat - 1];
+        result->median_ms =
+            repeat % 2 ? times[repeat / 2] : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
+        result->gflops = result->median_ms > 0 ? result->flops / (result->median_ms * 1e6) : 0.0;
+    }
+    free(times);
+    return st;
+}
+
+static tconv_status_t stage_failed(tconv_status_t st, const char *stage, char *message,
+                                   size_t size) {
+    const char *text = tconv_get_last_error();
+    snprintf(message, size, "%s: %s", stage,
+             st == tconv_out_of_memory && (!text || !*text) ? "out of memory"
+             : text && *text                                ? text
+                                                            : tconv_status_name(st));
+    return st;
+}
+
+tconv_status_t bench_run_layer(tconv_context_t context, const tconv_problem_t *problem,
+                               const bench_config_t *config, bench_result_t *result, char *message,
+                               size_t message_size) {
+    memset(result, 0, sizeof *result);
+    size_t n_in, n_k, n_out;
+    tconv_status_t st = bench_tensor_counts(problem, &n_in, &n_k, &n_out);
+    if (st != tconv_success)
+        return stage_failed(st, "shapes", message, message_size);
+    st = tconv_problem_get_flops(problem, &result->flops);
+    if (st != tconv_success)
+        return stage_failed(st, "flops", message, message_size);
+
+    size_t item = problem->dtype == tconv_f64 ? sizeof(double) : sizeof(float);
+    size_t n_bias = problem->use_bias ? (size_t)problem->out_channels : 0;
+    void *input = malloc(n_in * item), *kernel = malloc(n_k * item);
+    void *bias = n_bias ? malloc(n_bias * item) : NULL, *output = malloc(n_out * item);
+    tconv_plan_t plan = NULL;
+    if (!input || !kernel || !output || (n_bias && !bias)) {
+        snprintf(message, message_size, "memory: cannot allocate the tensors (%zu bytes)",
+                 (n_in + n_k + n_out + n_bias) * item);
+        st = tconv_out_of_memory;
+        goto done;
+    }
+    uint64_t state = config->seed * 0x9e3779b97f4a7c15ull + 1;
+    bench_fill_uniform(input, n_in, problem->dtype, &state);
+    bench_fill_uniform(kernel, n_k, problem->dtype, &state);
+    bench_fill_uniform(bias, n_bias, problem->dtype, &state);
+
+    double start = bench_now_ms();
+    st = tconv_plan_create(&plan, context, problem, config->selector);
+    if (st != tconv_success) {
+        stage_failed(st, "plan", message, message_size);
+        goto done;
+    }
+    st = tconv_plan_set_weights(plan, kernel, bias);
+    if (st != tconv_success) {
+        stage_failed(st, "weights", message, message_size);
+        goto done;
+    }
+    result->plan_ms = bench_now_ms() - start;
+    tconv_device_info_t info;
+    memset(&info, 0, sizeof info);
+    if (tconv_plan_get_device_info(plan, &info) == tconv_success) {
+        snprintf(result->device, sizeof result->device, "%s", info.id);
+        snprintf(result->device_name, sizeof result->device_name, "%s", info.name);
+    }
+    st = bench_time_plan(plan, input, output, config->warmup, config->repeat, result);
+    if (st != tconv_success)
+        stage_failed(st, "execute", message, message_size);
+done:
+    tconv_plan_destroy(plan);
+    free(input);
+    free(kernel);
+    free(bias);
+    free(output);
+    return st;
+}

@@ -1,0 +1,205 @@
+/* `tconv bench`: times one layer given by shapes, with random data. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "bench.h"
+#include "commands.h"
+#include "json.h"
+#include "npy.h"
+#include "status.h"
+
+#define COMMAND "tconv bench"
+
+void cmd_bench_usage(FILE *out) {
+    fputs("Usage: tconv bench --input-shape N,D,H,W,C --filters F --kernel-size K [options]\n"
+          "Times tconv_plan_execute on random data (seeded) and prints the median time,\n"
+          "GFLOP/s (2*N*D*H*W*Cin*Cout/G*kd*kh*kw / median), min and max, and the device.\n"
+          "  --input-shape LIST        N, spatial..., C (channels_first: N, C, spatial...);\n"
+          "                            3, 4 or 5 values for 1-D, 2-D or 3-D\n"
+          "  --filters F               output channels (Cout)\n"
+          "  --kernel-size LIST        kernel size per spatial axis\n"
+          "  --use-bias                add a bias\n"
+          "  --repeat R                timed runs (default 10)\n"
+          "  --warmup W                untimed runs first (default 2)\n"
+          "  --seed S                  random seed (default 1)\n"
+          "  --json                    one JSON object on stdout\n",
+          out);
+    layer_options_usage(out);
+}
+
+typedef struct bench_args {
+    cli_int_list_t input_shape, kernel_size;
+    int64_t filters, repeat, warmup, seed;
+    int use_bias, json;
+} bench_args_t;
+
+/* The bench-only options; returns 1 consumed, 0 not one of them, -1 error. */
+static int parse_bench_option(bench_args_t *b, cli_args_t *args, const char *name) {
+    const char *value;
+    if (strcmp(name, "--json") == 0 || strcmp(name, "--use-bias") == 0) {
+        if (cli_args_flag(args) != 0)
+            return -1;
+        *(name[2] == 'j' ? &b->json : &b->use_bias) = 1;
+        return 1;
+    }
+    int64_t *number = strcmp(name, "--filters") == 0  ? &b->filters
+                      : strcmp(name, "--repeat") == 0 ? &b->repeat
+                      : strcmp(name, "--warmup") == 0 ? &b->warmup
+                      : strcmp(name, "--seed") == 0   ? &b->seed
+                                                      : NULL;
+    cli_int_list_t *list = strcmp(name, "--input-shape") == 0   ? &b->input_shape
+                           : strcmp(name, "--kernel-size") == 0 ? &b->kernel_size
+                                                                : NULL;
+    if (!number && !list)
+        return 0;
+    if (cli_args_value(args, &value) != 0)
+        return -1;
+    if (list)
+        return cli_parse_int_list(args->command, name, value, 1,
+                                  list == &b->input_shape ? TCONV_MAX_DIMS : TCONV_MAX_SPATIAL,
+                                  list) == 0
+                   ? 1
+                   : -1;
+    int64_t min = number == &b->warmup || number == &b->seed ? 0 : 1;
+    if (cli_parse_int64(args->command, name, value, min, number) != 0)
+        return -1;
+    if ((number == &b->repeat || number == &b->warmup) && *number > 1000000) {
+        cli_error(args->command, "%s: value %lld must be <= 1000000", name, (long long)*number);
+        return -1;
+    }
+    return 1;
+}
+
+/* Returns 0, 1 after --help, -1 on error (printed). */
+static int parse_args(int argc, char **argv, bench_args_t *b, cli_layer_options_t *opts) {
+    cli_args_t args;
+    const char *name;
+    int rc;
+    cli_args_init(&args, COMMAND, argc, argv, 1);
+    while ((rc = cli_args_next(&args, &name)) == 1) {
+        if (strcmp(name, "--help") == 0) {
+            cmd_bench_usage(stdout);
+            return 1;
+        }
+        rc = parse_bench_option(b, &args, name);
+        if (rc == 0)
+            rc = layer_options_parse(opts, &args, name);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            return cli_args_unknown(&args);
+    }
+    if (rc < 0)
+        return -1;
+    const char *missing = !b->input_shape.count   ? "--input-shape"
+                          : !b->filters           ? "--filters"
+                          : !b->kernel_size.count ? "--kernel-size"
+                                                  : NULL;
+    if (missing) {
+        cli_error(COMMAND, "%s is required (see tconv bench --help)", missing);
+        return -1;
+    }
+    return 0;
+}
+
+static void print_text(const tconv_problem_t *p, const bench_result_t *r) {
+    int64_t in_dims[TCONV_MAX_DIMS], out_dims[TCONV_MAX_DIMS];
+    int ndims = 0;
+    char in_text[128] = "?", out_text[128] = "?";
+    if (tconv_problem_get_shapes(p, in_dims, NULL, out_dims, &ndims) == tconv_success) {
+        npy_shape_text(in_dims, ndims, in_text, sizeof in_text);
+        npy_shape_text(out_dims, ndims, out_text, sizeof out_text);
+    }
+    printf("device:  %s (%s)\n", r->device, r->device_name);
+    printf("layer:   input %s -> output %s, %s, %.3f GFLOP\n", in_text, out_text,
+           p->dtype == tconv_f64 ? "float64" : "float32", r->flops * 1e-9);
+    printf("plan:    %.2f ms\n", r->plan_ms);
+    printf("median:  %.3f ms  %.1f GFLOP/s  (min %.3f ms, max %.3f ms, %d runs)\n", r->median_ms,
+           r->gflops, r->min_ms, r->max_ms, r->repeat);
+}
+
+static void print_json(const tconv_problem_t *p, const bench_result_t *r, int warmup) {
+    json_writer_t w;
+    json_init(&w, stdout);
+    json_begin_object(&w);
+    json_key(&w, "device");
+    json_string(&w, r->device);
+    json_key(&w, "device_name");
+    json_string(&w, r->device_name);
+    json_key(&w, "dtype");
+    json_string(&w, p->dtype == tconv_f64 ? "float64" : "float32");
+    json_key(&w, "flops");
+    json_number(&w, r->flops);
+    json_key(&w, "plan_ms");
+    json_number(&w, r->plan_ms);
+    json_key(&w, "median_ms");
+    json_number(&w, r->median_ms);
+    json_key(&w, "min_ms");
+    json_number(&w, r->min_ms);
+    json_key(&w, "max_ms");
+    json_number(&w, r->max_ms);
+    json_key(&w, "gflops");
+    json_number(&w, r->gflops);
+    json_key(&w, "repeat");
+    json_int(&w, r->repeat);
+    json_key(&w, "warmup");
+    json_int(&w, warmup);
+    int64_t in_dims[TCONV_MAX_DIMS], out_dims[TCONV_MAX_DIMS];
+    int ndims = 0;
+    if (tconv_problem_get_shapes(p, in_dims, NULL, out_dims, &ndims) == tconv_success) {
+        json_key(&w, "input_shape");
+        json_begin_array(&w);
+        for (int i = 0; i < ndims; i++)
+            json_int(&w, in_dims[i]);
+        json_end_array(&w);
+        json_key(&w, "output_shape");
+        json_begin_array(&w);
+        for (int i = 0; i < ndims; i++)
+            json_int(&w, out_dims[i]);
+        json_end_array(&w);
+    }
+    json_end_object(&w);
+    json_finish(&w);
+}
+
+int cmd_bench(int argc, char **argv) {
+    bench_args_t b = {.repeat = 10, .warmup = 2, .seed = 1};
+    cli_layer_options_t opts;
+    layer_options_init(&opts);
+    int rc = parse_args(argc, argv, &b, &opts);
+    if (rc != 0)
+        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_BAD_INPUT;
+
+    tconv_problem_t p;
+    if (layer_problem_from_input(&opts, COMMAND, "--input-shape", b.input_shape.values,
+                                 b.input_shape.count, &p) != 0 ||
+        cli_expand_list(COMMAND, "--kernel-size", &b.kernel_size, p.spatial_rank, p.kernel_size) !=
+            0)
+        return CLI_EXIT_BAD_INPUT;
+    p.out_channels = b.filters;
+    p.use_bias = b.use_bias;
+    tconv_canonical_t canonical;
+    tconv_status_t st = tconv_problem_resolve(&p, &canonical);
+    if (st != tconv_success)
+        return cli_fail_status(COMMAND, "invalid layer", st);
+
+    tconv_context_t ctx = NULL;
+    st = tconv_context_create(&ctx, NULL);
+    if (st != tconv_success)
+        return cli_fail_status(COMMAND, "creating the context", st);
+    bench_config_t config = {opts.device, (int)b.warmup, (int)b.repeat, (uint64_t)b.seed};
+    bench_result_t result;
+    char message[1024];
+    st = bench_run_layer(ctx, &p, &config, &result, message, sizeof message);
+    if (st != tconv_success) {
+        cli_error(COMMAND, "%s", message);
+        rc = cli_exit_code(st);
+    } else if (b.json) {
+        print_json(&p, &result, config.warmup);
+    } else {
+        print_text(&p, &result);
+    }
+    tconv_context_destroy(ctx);
+    return rc;
+}

@@ -1,0 +1,24 @@
+/* Exit codes of the tconv command and the mapping from library statuses. */
+#ifndef TCONV_CLI_STATUS_H
+#define TCONV_CLI_STATUS_H
+
+#include "tconv/tconv.h"
+
+enum {
+    CLI_EXIT_OK = 0,        /**< Success. */
+    CLI_EXIT_BAD_INPUT = 2, /**< Bad arguments or bad input. */
+    CLI_EXIT_RUNTIME = 3,   /**< No device, device or runtime failure, unimplemented. */
+    CLI_EXIT_NO_MEMORY = 4, /**< Out of memory. */
+};
+
+/** The exit code for a library status. */
+int cli_exit_code(tconv_status_t status);
+
+/** Prints "<command>: <what>: <last library error>" (or the status name when
+ *  the library gave no text) to stderr and returns the exit code. */
+int cli_fail_status(const char *command, const char *what, tconv_status_t status);
+
+/** Prints "<command>: <message>" to stderr (printf-style). */
+void cli_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif /* TCONV_CLI_STATUS_H */
