@@ -233,8 +233,10 @@ static bool query_device(const struct tconv_context *ctx, const tconv_canonical_
     msg[sizeof msg - 1] = '\0';
     if (st == tconv_success) {
         sel->est_seconds[d] = isfinite(est) && est >= 0 ? est : -1.0;
+        tconv_log(2, "%s: query accepts (est %g s)", ctx->devices[d].info.id, sel->est_seconds[d]);
         return true;
     }
+    tconv_log(2, "%s: query %s: %s", ctx->devices[d].info.id, tconv_status_name(st), msg);
     char reason[600];
     if (st == tconv_unimplemented)
         snprintf(reason, sizeof reason, "%s", msg[0] ? msg : "declined (no reason given)");
@@ -306,7 +308,7 @@ static bool alloc_selection(tconv_selection_t *sel, size_t n) {
 }
 
 /* Appends the not yet placed, usable devices matching @p t: in auto-rank
- * order for "auto", in listing order otherwise. */
+ * order for "auto" and classes, in listing order for ids and backends. */
 static void place_term(const struct tconv_context *ctx, const term_t *t, bool *placed,
                        tconv_selection_t *sel) {
     size_t first = sel->count;
@@ -317,7 +319,7 @@ static void place_term(const struct tconv_context *ctx, const term_t *t, bool *p
         placed[d] = true;
         sel->order[sel->count++] = d;
     }
-    if (t->kind != TERM_AUTO)
+    if (t->kind != TERM_AUTO && t->kind != TERM_CLASS) /* ids and backends: listing order */
         return;
     for (size_t i = first + 1; i < sel->count; i++) { /* stable insertion sort */
         size_t key = sel->order[i], j = i;
@@ -333,7 +335,7 @@ tconv_status_t tconv_select(const struct tconv_context *ctx, const tconv_canonic
                             const char *selector, tconv_selection_t *sel) {
     const char *where_kind = "device selector";
     bool plain_auto = false; /* no selector at all: the label is just "auto" */
-    if (selector == NULL || strcasecmp(selector, "auto") == 0) {
+    if (selector == NULL || selector[0] == '\0' || strcasecmp(selector, "auto") == 0) {
         const char *env = getenv("TCONV_DEVICE");
         selector = "auto";
         plain_auto = true;
@@ -464,7 +466,7 @@ char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selec
     for (size_t d = 0; d < sel->device_count; d++) {
         if (sel->declined[d] == NULL)
             continue;
-        tconv_strbuf_appendf(&sb, "%s %s (%s)", any ? ";" : "", ctx->devices[d].info.id,
+        tconv_strbuf_appendf(&sb, "%s %s: %s", any ? ";" : "", ctx->devices[d].info.id,
                              sel->declined[d]);
         any = true;
     }
