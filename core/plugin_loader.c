@@ -2,6 +2,7 @@
  * report for every candidate (docs/internals.md, "Plugin discovery"). */
 #include "plugin_loader.h"
 
+#include <errno.h>
 #include <ltdl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -175,9 +176,9 @@ static bool check_path(const tconv_candidate_t *cand, seen_files_t *seen, tconv_
         return false;
     }
     char *real = tconv_os_realpath(cand->path);
-    if (real == NULL || tconv_os_path_kind(real) != tconv_path_file || access(real, R_OK) != 0) {
-        finish_report(r, tconv_plugin_failed, tconv_plugin_not_found, "no such readable file: %s",
-                      cand->path);
+    if (real == NULL || access(real, R_OK) != 0) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_not_found, "%s: %s", cand->path,
+                      strerror(errno));
         free(real);
         return false;
     }
