@@ -243,8 +243,7 @@ static int parse_choice(const char *command, const char *option, const char *val
 static int parse_activation(cli_layer_options_t *o, const char *command, const char *value) {
     tconv_status_t st = tconv_activation_from_name(value, &o->activation);
     if (st != tconv_success) {
-        cli_error(command, "--activation: unknown activation '%s' (%s)", value,
-                  tconv_get_last_error());
+        cli_error(command, "--activation: %s", tconv_get_last_error());
         return -1;
     }
     return 0;

@@ -4,6 +4,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -154,10 +155,15 @@ static int check_output_directory(const char *path) {
     if (!copy)
         return CLI_EXIT_NO_MEMORY;
     const char *dir = dirname(copy);
-    int ok = access(dir, W_OK | X_OK) == 0;
-    if (!ok)
+    struct stat st;
+    int ok = 0;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        cli_error(COMMAND, "--output: %s: is a directory", path);
+    else if (access(dir, W_OK | X_OK) != 0)
         cli_error(COMMAND, "--output: %s: the directory '%s' is not writable or does not exist",
                   path, dir);
+    else
+        ok = 1;
     free(copy);
     return ok ? CLI_EXIT_OK : CLI_EXIT_BAD_INPUT;
 }

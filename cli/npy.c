@@ -256,8 +256,8 @@ static npy_status_t parse_dict(const char *text, size_t len, npy_array_t *array,
 npy_status_t npy_parse_header(const unsigned char *bytes, size_t available, uint64_t file_size,
                               npy_array_t *array, size_t *data_offset, char *message,
                               size_t message_size) {
-    size_t prefix_len;
-    uint32_t header_len;
+    size_t prefix_len = 0;
+    uint32_t header_len = 0;
     npy_status_t st = parse_header_extent(bytes, available, file_size, &prefix_len, &header_len,
                                           message, message_size);
     if (st != npy_ok)
@@ -345,8 +345,8 @@ static npy_status_t read_open_file(int fd, npy_dtype_t want, npy_array_t *array,
     int rc = read_fully(fd, preamble, got);
     if (rc != 0)
         return read_error(rc, message, size);
-    size_t prefix_len;
-    uint32_t header_len;
+    size_t prefix_len = 0;
+    uint32_t header_len = 0;
     npy_status_t status =
         parse_header_extent(preamble, got, file_size, &prefix_len, &header_len, message, size);
     if (status != npy_ok)
