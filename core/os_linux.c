@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "array.h"
 #include "tconv/tconv.h"
 
 #define PLUGIN_PREFIX "tconv_backend_"
@@ -73,15 +74,9 @@ bool tconv_os_list_plugin_files(const char *dir, char ***paths, size_t *count) {
     while ((e = readdir(d)) != NULL) {
         if (!is_plugin_name(e->d_name))
             continue;
-        if (n == cap) {
-            size_t new_cap = cap ? 2 * cap : 8;
-            char **grown = realloc(list, new_cap * sizeof *grown);
-            if (grown == NULL) {
-                ok = false;
-                break;
-            }
-            list = grown;
-            cap = new_cap;
+        if (!tconv_array_reserve_one((void **)&list, &cap, n, sizeof *list)) {
+            ok = false;
+            break;
         }
         size_t len = strlen(dir) + 1 + strlen(e->d_name) + 1;
         list[n] = malloc(len);

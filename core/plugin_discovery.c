@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "log.h"
 #include "os.h"
 
@@ -17,14 +18,9 @@ typedef struct seen_dirs {
 
 static bool push_candidate(tconv_candidate_list_t *list, const char *path, size_t path_len,
                            bool listed) {
-    if (list->count == list->capacity) {
-        size_t cap = list->capacity ? 2 * list->capacity : 16;
-        tconv_candidate_t *grown = realloc(list->items, cap * sizeof *grown);
-        if (grown == NULL)
-            return false;
-        list->items = grown;
-        list->capacity = cap;
-    }
+    if (!tconv_array_reserve_one((void **)&list->items, &list->capacity, list->count,
+                                 sizeof *list->items))
+        return false;
     char *copy = malloc(path_len + 1);
     if (copy == NULL)
         return false;

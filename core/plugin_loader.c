@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "error.h"
 #include "log.h"
 #include "os.h"
@@ -43,14 +44,9 @@ typedef struct seen_files {
 /* Reports                                                                  */
 
 static tconv_plugin_report_t *new_report(struct tconv_context *ctx, const char *path) {
-    if (ctx->report_count == ctx->report_capacity) {
-        size_t cap = ctx->report_capacity ? 2 * ctx->report_capacity : 8;
-        tconv_plugin_report_t *grown = realloc(ctx->reports, cap * sizeof *grown);
-        if (grown == NULL)
-            return NULL;
-        ctx->reports = grown;
-        ctx->report_capacity = cap;
-    }
+    if (!tconv_array_reserve_one((void **)&ctx->reports, &ctx->report_capacity, ctx->report_count,
+                                 sizeof *ctx->reports))
+        return NULL;
     tconv_plugin_report_t *r = &ctx->reports[ctx->report_count++];
     memset(r, 0, sizeof *r);
     r->struct_size = sizeof *r;
