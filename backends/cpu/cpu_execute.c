@@ -1,12 +1,14 @@
 /* The forward pass: output-stationary, phase by phase.
  *
- * Work items are (group, channel chunk, output row (n, od, oh)); threads take
- * equal contiguous ranges, chunk-major, so a thread keeps one chunk's packed
- * weights hot while it walks rows. Within a row, each W run (one phase, one
- * tap set) is cut into tiles of np points; the micro-kernel sums
- * taps x input channels for np points x nv*VL channels, and the epilogue adds
- * the bias, applies the activation and writes every output exactly once
- * (contiguously for channels_last, channel-strided for channels_first). */
+ * A work item is one channel chunk of one group, one sample and a box of
+ * outputs: part of a D run x an H run x every W run (cpu_plan.h). All points
+ * of a (D run, H run, W run) box share one tap set, so they form one GEMM:
+ * points x (taps * Cin/G) x chunk channels. They are cut into tiles of np
+ * points that may span rows; the micro-kernel sums a tile, and the epilogue
+ * adds the bias, applies the activation and writes each output exactly once
+ * (contiguously for channels_last, channel-strided for channels_first).
+ * Threads take the equal-cost item ranges the plan computed; items are
+ * chunk-major so a thread keeps a chunk's packed weights hot. */
 #include <stdio.h>
 #include <string.h>
 
@@ -20,15 +22,15 @@ typedef struct exec_ctx {
 } exec_ctx_t;
 
 /* Bias + activation + store for np points of one tile. acc holds [np][width]
- * sums; out is the first point's first channel; points are pstride apart. */
+ * sums; point p goes to out + ooff[p]. */
 #define DEFINE_EPILOGUE(REAL, SUFFIX)                                                              \
     static void epilogue_##SUFFIX(const cpu_plan_t *plan, REAL *acc, int np, int64_t width,        \
-                                  int64_t nvalid, REAL *out, ptrdiff_t pstride, int64_t oc0) {     \
+                                  int64_t nvalid, REAL *out, const ptrdiff_t *ooff, int64_t oc0) { \
         const REAL *bias = plan->bias ? (const REAL *)plan->bias + oc0 : NULL;                     \
         const ptrdiff_t cs = plan->ys.c;                                                           \
         for (int p = 0; p < np; ++p) {                                                             \
             REAL *a = acc + p * width;                                                             \
-            REAL *o = out + p * pstride;                                                           \
+            REAL *o = out + ooff[p];                                                               \
             /* channels_last: finish in place in the output span. */                               \
             REAL *span = cs == 1 ? o : a;                                                          \
             if (bias) {                                                                            \
@@ -51,21 +53,43 @@ typedef struct exec_ctx {
 DEFINE_EPILOGUE(float, f32)
 DEFINE_EPILOGUE(double, f64)
 
-/* Computes work item `item` (see the file comment). xoff/woff hold room for
- * plan->taps offsets each; acc for one tile. */
-static void run_item(const exec_ctx_t *ctx, int64_t item, ptrdiff_t *xoff, ptrdiff_t *woff,
-                     void *acc) {
+/* Per-thread scratch for run_item. */
+typedef struct thread_scratch {
+    ptrdiff_t *xoff, *woff;   /* per tap */
+    ptrdiff_t *xpoint, *ooff; /* per tile point */
+    void *acc;
+} thread_scratch_t;
+
+/* Fills the tap lists of the box (D run d, H run h, W run w): input offsets
+ * relative to the box's first point and packed weight offsets. */
+static int box_taps(const cpu_plan_t *plan, const cpu_run_t *d, const cpu_run_t *h,
+                    const cpu_run_t *w, int64_t width, const thread_scratch_t *sc) {
+    const cpu_axis_runs_t *ad = &plan->axis[0], *ah = &plan->axis[1], *aw = &plan->axis[2];
+    const int64_t kh = plan->p.kernel_size[1], kw = plan->p.kernel_size[2];
+    int nt = 0;
+    for (int64_t a = d->first; a < d->first + d->ntaps; ++a) {
+        for (int64_t b = h->first; b < h->first + h->ntaps; ++b) {
+            ptrdiff_t x_dh = (ptrdiff_t)(ad->in0[a] * plan->xs.d + ah->in0[b] * plan->xs.h);
+            int64_t tap_dh = (ad->tap[a] * kh + ah->tap[b]) * kw;
+            for (int64_t e = w->first; e < w->first + w->ntaps; ++e) {
+                sc->xoff[nt] = x_dh + (ptrdiff_t)(aw->in0[e] * plan->xs.w);
+                sc->woff[nt] = (ptrdiff_t)((tap_dh + aw->tap[e]) * plan->cin_g * width);
+                ++nt;
+            }
+        }
+    }
+    return nt;
+}
+
+/* Computes work item `it` (see the file comment). */
+static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const thread_scratch_t *sc) {
     const cpu_plan_t *plan = ctx->plan;
     const tconv_canonical_t *p = &plan->p;
     const cpu_kernel_t *k = plan->kernel;
     const size_t es = plan->esize;
+    const cpu_strides_t *xs = &plan->xs, *ys = &plan->ys;
 
-    int64_t gq = item / plan->rows, row = item % plan->rows;
-    int64_t g = gq / plan->nchunk, q = gq % plan->nchunk;
-    int64_t oh = row % p->output_size[1];
-    row /= p->output_size[1];
-    int64_t od = row % p->output_size[0], n = row / p->output_size[0];
-
+    int64_t g = it->gq / plan->nchunk, q = it->gq % plan->nchunk;
     int nv = (int)(plan->nblk - q * k->nv_max < k->nv_max ? plan->nblk - q * k->nv_max : k->nv_max);
     int64_t width = (int64_t)nv * k->vl;
     int64_t oc_in_group = q * plan->chunk_cout;
@@ -73,53 +97,50 @@ static void run_item(const exec_ctx_t *ctx, int64_t item, ptrdiff_t *xoff, ptrdi
     int64_t oc0 = g * plan->cout_g + oc_in_group;
 
     cpu_tile_args_t args;
-    args.xoff = xoff;
-    args.woff = woff;
+    args.x = ctx->x + (size_t)(it->n * xs->n + g * plan->cin_g * xs->c) * es;
+    args.xoff = sc->xoff;
+    args.xpoint = sc->xpoint;
+    args.woff = sc->woff;
     args.cin = plan->cin_g;
-    args.x_cstride = plan->xs.c;
-    args.x_pstride = plan->xs.w;
+    args.x_cstride = xs->c;
     args.w = (const char *)plan->wpack +
              (size_t)((g * plan->nblk * k->vl + oc_in_group) * plan->taps * plan->cin_g) * es;
-    args.acc = acc;
+    args.acc = sc->acc;
     args.nv = nv;
-    const char *x_base = ctx->x + (size_t)(n * plan->xs.n + g * plan->cin_g * plan->xs.c) * es;
-    char *y_row =
-        ctx->y +
-        (size_t)(n * plan->ys.n + od * plan->ys.d + oh * plan->ys.h + oc0 * plan->ys.c) * es;
+    char *y_base = ctx->y + (size_t)(it->n * ys->n + oc0 * ys->c) * es;
 
-    const cpu_axis_taps_t *dt = &plan->d_taps, *ht = &plan->h_taps;
-    const int64_t kh = p->kernel_size[1], kw = p->kernel_size[2], s = p->strides[2];
-    for (int64_t r = 0; r < plan->nruns; ++r) {
-        const cpu_w_run_t *run = &plan->runs[r];
-        int nt = 0;
-        for (int64_t a = dt->start[od]; a < dt->start[od + 1]; ++a) {
-            for (int64_t b = ht->start[oh]; b < ht->start[oh + 1]; ++b) {
-                ptrdiff_t x_dh = (ptrdiff_t)(dt->in[a] * plan->xs.d + ht->in[b] * plan->xs.h);
-                int64_t tap_dh = (dt->tap[a] * kh + ht->tap[b]) * kw;
-                for (int64_t e = run->first; e < run->first + run->ntaps; ++e) {
-                    xoff[nt] = x_dh + (ptrdiff_t)(plan->run_in0[e] * plan->xs.w);
-                    woff[nt] = (ptrdiff_t)((tap_dh + plan->run_tap[e]) * plan->cin_g * width);
-                    ++nt;
+    const cpu_run_t *d = &plan->axis[0].runs[it->rd], *h = &plan->axis[1].runs[it->rh];
+    const int64_t sd = p->strides[0], sh = p->strides[1], sw = p->strides[2];
+    for (int64_t rw = 0; rw < plan->axis[2].nruns; ++rw) {
+        const cpu_run_t *w = &plan->axis[2].runs[rw];
+        args.ntaps = box_taps(plan, d, h, w, width, sc);
+        /* The box's points in (jd, jh, jw) order, in equal tiles no larger
+         * than the kernel's widest for nv vectors. */
+        int64_t points = (it->jd1 - it->jd0) * h->count * w->count;
+        int64_t np_max = k->np_max[nv];
+        int64_t ntiles = (points + np_max - 1) / np_max;
+        int64_t np = (points + ntiles - 1) / ntiles;
+        int64_t jd = it->jd0, jh = 0, jw = 0;
+        for (int64_t done = 0; done < points; done += args.np) {
+            args.np = (int)(points - done < np ? points - done : np);
+            for (int t = 0; t < args.np; ++t) {
+                sc->xpoint[t] = (ptrdiff_t)(jd * xs->d + jh * xs->h + jw * xs->w);
+                sc->ooff[t] = (ptrdiff_t)((d->o0 + jd * sd) * ys->d + (h->o0 + jh * sh) * ys->h +
+                                          (w->o0 + jw * sw) * ys->w);
+                if (++jw == w->count) {
+                    jw = 0;
+                    if (++jh == h->count) {
+                        jh = 0;
+                        ++jd;
+                    }
                 }
             }
-        }
-        args.ntaps = nt;
-        /* Equal tiles no larger than the kernel's widest for nv vectors. */
-        int64_t np_max = k->np_max[nv];
-        int64_t ntiles = (run->count + np_max - 1) / np_max;
-        int64_t np = (run->count + ntiles - 1) / ntiles;
-        for (int64_t j0 = 0; j0 < run->count; j0 += np) {
-            args.np = (int)(run->count - j0 < np ? run->count - j0 : np);
-            args.x = x_base + (size_t)(j0 * plan->xs.w) * es;
             k->tile(&args);
-            size_t o_off = (size_t)((run->o0 + j0 * s) * plan->ys.w) * es;
-            ptrdiff_t pstride = (ptrdiff_t)s * plan->ys.w;
             if (p->dtype == tconv_f64) {
-                epilogue_f64(plan, acc, args.np, width, nvalid, (double *)(y_row + o_off), pstride,
+                epilogue_f64(plan, sc->acc, args.np, width, nvalid, (double *)y_base, sc->ooff,
                              oc0);
             } else {
-                epilogue_f32(plan, acc, args.np, width, nvalid, (float *)(y_row + o_off), pstride,
-                             oc0);
+                epilogue_f32(plan, sc->acc, args.np, width, nvalid, (float *)y_base, sc->ooff, oc0);
             }
         }
     }
@@ -128,14 +149,15 @@ static void run_item(const exec_ctx_t *ctx, int64_t item, ptrdiff_t *xoff, ptrdi
 static void execute_job(void *opaque, size_t thread_index, size_t thread_count) {
     const exec_ctx_t *ctx = opaque;
     const cpu_plan_t *plan = ctx->plan;
-    int64_t items = plan->p.groups * plan->nchunk * plan->rows;
-    int64_t begin = (int64_t)((__int128)items * thread_index / thread_count);
-    int64_t end = (int64_t)((__int128)items * (thread_index + 1) / thread_count);
-    ptrdiff_t *xoff = plan->thread_offsets + thread_index * 2 * (size_t)plan->taps;
-    ptrdiff_t *woff = xoff + plan->taps;
-    void *acc = (char *)plan->thread_acc + thread_index * plan->acc_stride;
-    for (int64_t item = begin; item < end; ++item) {
-        run_item(ctx, item, xoff, woff, acc);
+    thread_scratch_t sc;
+    sc.xoff = plan->thread_offsets + thread_index * plan->offsets_stride;
+    sc.woff = sc.xoff + plan->taps;
+    sc.xpoint = sc.woff + plan->taps;
+    sc.ooff = sc.xpoint + CPU_NP_MAX;
+    sc.acc = (char *)plan->thread_acc + thread_index * plan->acc_stride;
+    for (int64_t i = plan->thread_first[thread_index]; i < plan->thread_first[thread_index + 1];
+         ++i) {
+        run_item(ctx, &plan->items[i], &sc);
     }
 }
 

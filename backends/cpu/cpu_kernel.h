@@ -1,7 +1,8 @@
 /* The register-tile micro-kernels and their runtime ISA dispatch.
  *
- * A tile is np output points (along W, same phase) x nv vectors of VL output
- * channels. It accumulates, over a list of taps and the input channels of one
+ * A tile is np output points that share a tap set (one phase, away from the
+ * edges in the same way; anywhere in a box of the output) x nv vectors of VL
+ * output channels. It accumulates, over a list of taps and the input channels of one
  * group, x[point, c] (broadcast) times the prepacked weights w[tap][c][nv*VL]
  * (contiguous), and stores the raw sums to a scratch tile; the caller adds
  * bias, applies the activation and writes the output (cpu_execute.c). */
@@ -19,17 +20,17 @@
 #define CPU_NP_MAX 16
 
 typedef struct cpu_tile_args {
-    const void *x;         /**< Input base for point 0 of the tile, channel 0 of the group. */
-    const ptrdiff_t *xoff; /**< Per tap: element offset added to x. */
-    const ptrdiff_t *woff; /**< Per tap: element offset added to w. */
-    int ntaps;             /**< Taps in the lists (0: the tile is all zeros). */
-    int64_t cin;           /**< Input channels of the group. */
-    ptrdiff_t x_cstride;   /**< Elements between input channels. */
-    ptrdiff_t x_pstride;   /**< Elements between consecutive tile points. */
-    const void *w;         /**< Packed weights of the channel chunk: [tap][cin][nv*VL]. */
-    void *acc;             /**< Receives the sums as [np][nv*VL]. */
-    int nv;                /**< Channel vectors, 1..kernel nv_max. */
-    int np;                /**< Points, 1..kernel np_max[nv]. */
+    const void *x;           /**< Input base: the box's first point, channel 0 of the group. */
+    const ptrdiff_t *xoff;   /**< Per tap: element offset added to x. */
+    const ptrdiff_t *xpoint; /**< Per tile point: element offset added to x. */
+    const ptrdiff_t *woff;   /**< Per tap: element offset added to w. */
+    int ntaps;               /**< Taps in the lists (0: the tile is all zeros). */
+    int64_t cin;             /**< Input channels of the group. */
+    ptrdiff_t x_cstride;     /**< Elements between input channels. */
+    const void *w;           /**< Packed weights of the channel chunk: [tap][cin][nv*VL]. */
+    void *acc;               /**< Receives the sums as [np][nv*VL]. */
+    int nv;                  /**< Channel vectors, 1..kernel nv_max. */
+    int np;                  /**< Points, 1..kernel np_max[nv]. */
 } cpu_tile_args_t;
 
 typedef void (*cpu_tile_fn)(const cpu_tile_args_t *args);

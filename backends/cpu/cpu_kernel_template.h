@@ -19,25 +19,28 @@
                 acc[p][v] = VZERO();                                                               \
             }                                                                                      \
         }                                                                                          \
-        const REAL *x = (const REAL *)a->x;                                                        \
         const REAL *w = (const REAL *)a->w;                                                        \
-        const ptrdiff_t cs = a->x_cstride, ps = a->x_pstride;                                      \
+        const ptrdiff_t cs = a->x_cstride;                                                         \
         const int64_t cin = a->cin;                                                                \
+        const REAL *xq[NP];                                                                        \
         for (int t = 0; t < a->ntaps; ++t) {                                                       \
-            const REAL *xp = x + a->xoff[t];                                                       \
+            const REAL *xt = (const REAL *)a->x + a->xoff[t];                                      \
+            TILE_UNROLL for (int p = 0; p < NP; ++p) {                                             \
+                xq[p] = xt + a->xpoint[p];                                                         \
+            }                                                                                      \
             const REAL *wp = w + a->woff[t];                                                       \
-            for (int64_t c = 0; c < cin; ++c) {                                                    \
+            ptrdiff_t ci = 0;                                                                      \
+            for (int64_t c = 0; c < cin; ++c, ci += cs) {                                          \
                 VEC wv[NV];                                                                        \
                 TILE_UNROLL for (int v = 0; v < NV; ++v) {                                         \
                     wv[v] = VLOADU(wp + v * VL);                                                   \
                 }                                                                                  \
                 TILE_UNROLL for (int p = 0; p < NP; ++p) {                                         \
-                    VEC b = VSET1(xp[p * ps]);                                                     \
+                    VEC b = VSET1(xq[p][ci]);                                                      \
                     TILE_UNROLL for (int v = 0; v < NV; ++v) {                                     \
                         acc[p][v] = VFMADD(b, wv[v], acc[p][v]);                                   \
                     }                                                                              \
                 }                                                                                  \
-                xp += cs;                                                                          \
                 wp += NV * VL;                                                                     \
             }                                                                                      \
         }                                                                                          \

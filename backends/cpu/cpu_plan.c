@@ -77,48 +77,16 @@ static int64_t axis_input_index(const tconv_canonical_t *p, int a, int64_t o, in
     return i < p->input_size[a] ? i : -1;
 }
 
-/* Builds the per-output-coordinate tap lists of axis a (D or H). */
-static int build_axis_taps(const tconv_canonical_t *p, int a, cpu_axis_taps_t *at) {
-    int64_t len = p->output_size[a], k = p->kernel_size[a];
-    int64_t total = 0;
-    for (int64_t o = 0; o < len; ++o) {
-        for (int64_t t = 0; t < k; ++t) {
-            total += axis_input_index(p, a, o, t) >= 0;
-        }
-    }
-    at->start = malloc((size_t)(len + 1) * sizeof(int64_t));
-    at->tap = malloc((size_t)(total ? total : 1) * sizeof(int64_t));
-    at->in = malloc((size_t)(total ? total : 1) * sizeof(int64_t));
-    if (!at->start || !at->tap || !at->in) {
-        return -1;
-    }
-    int64_t e = 0;
-    for (int64_t o = 0; o < len; ++o) {
-        at->start[o] = e;
-        for (int64_t t = 0; t < k; ++t) {
-            int64_t i = axis_input_index(p, a, o, t);
-            if (i >= 0) {
-                at->tap[e] = t;
-                at->in[e] = i;
-                ++e;
-            }
-        }
-    }
-    at->start[len] = e;
-    return 0;
-}
-
-/* Does output o (axis W) have exactly the taps of run r, at input in0 + j? */
-static int run_matches(const cpu_plan_t *plan, const cpu_w_run_t *r, int64_t o, int64_t j) {
-    const tconv_canonical_t *p = &plan->p;
+/* Does output o of axis a have exactly the taps of run r, at input in0 + j? */
+static int run_matches(const tconv_canonical_t *p, int a, const cpu_axis_runs_t *ar,
+                       const cpu_run_t *r, int64_t o, int64_t j) {
     int64_t n = 0;
-    for (int64_t t = 0; t < p->kernel_size[2]; ++t) {
-        int64_t i = axis_input_index(p, 2, o, t);
+    for (int64_t t = 0; t < p->kernel_size[a]; ++t) {
+        int64_t i = axis_input_index(p, a, o, t);
         if (i < 0) {
             continue;
         }
-        if (n >= r->ntaps || plan->run_tap[r->first + n] != t ||
-            plan->run_in0[r->first + n] + j != i) {
+        if (n >= r->ntaps || ar->tap[r->first + n] != t || ar->in0[r->first + n] + j != i) {
             return 0;
         }
         ++n;
@@ -126,47 +94,119 @@ static int run_matches(const cpu_plan_t *plan, const cpu_w_run_t *r, int64_t o, 
     return n == r->ntaps;
 }
 
-/* Splits each W phase (outputs r, r+s, ...) into runs sharing a tap set: at
- * most 2k+1 per phase, since taps only drop out near the two edges. */
-static int build_w_runs(cpu_plan_t *plan) {
-    const tconv_canonical_t *p = &plan->p;
-    int64_t len = p->output_size[2], s = p->strides[2], k = p->kernel_size[2];
+/* Splits each phase of axis a (outputs r, r+s, ...) into runs sharing a tap
+ * set: at most 2k+1 per phase, since taps only drop out near the two edges. */
+static int build_axis_runs(const tconv_canonical_t *p, int a, cpu_axis_runs_t *ar) {
+    int64_t len = p->output_size[a], s = p->strides[a], k = p->kernel_size[a];
     int64_t phases = s < len ? s : len;
     int64_t max_runs = phases * (2 * k + 1);
-    plan->runs = malloc((size_t)max_runs * sizeof(cpu_w_run_t));
-    plan->run_tap = malloc((size_t)(max_runs * k) * sizeof(int64_t));
-    plan->run_in0 = malloc((size_t)(max_runs * k) * sizeof(int64_t));
-    if (!plan->runs || !plan->run_tap || !plan->run_in0) {
+    ar->runs = malloc((size_t)max_runs * sizeof(cpu_run_t));
+    ar->tap = malloc((size_t)(max_runs * k) * sizeof(int64_t));
+    ar->in0 = malloc((size_t)(max_runs * k) * sizeof(int64_t));
+    if (!ar->runs || !ar->tap || !ar->in0) {
         return -1;
     }
     int64_t nruns = 0, ntap_entries = 0;
     for (int64_t r0 = 0; r0 < phases; ++r0) {
-        cpu_w_run_t *cur = NULL;
+        cpu_run_t *cur = NULL;
         for (int64_t o = r0; o < len; o += s) {
-            if (cur && run_matches(plan, cur, o, cur->count)) {
+            if (cur && run_matches(p, a, ar, cur, o, cur->count)) {
                 cur->count++;
                 continue;
             }
             if (nruns == max_runs) {
-                return -2; /* cannot happen: tap sets change at most 2k times */
+                return -1; /* cannot happen: tap sets change at most 2k times */
             }
-            cur = &plan->runs[nruns++];
+            cur = &ar->runs[nruns++];
             cur->o0 = o;
             cur->count = 1;
             cur->first = ntap_entries;
             cur->ntaps = 0;
             for (int64_t t = 0; t < k; ++t) {
-                int64_t i = axis_input_index(p, 2, o, t);
+                int64_t i = axis_input_index(p, a, o, t);
                 if (i >= 0) {
-                    plan->run_tap[ntap_entries] = t;
-                    plan->run_in0[ntap_entries] = i;
+                    ar->tap[ntap_entries] = t;
+                    ar->in0[ntap_entries] = i;
                     ++ntap_entries;
                     cur->ntaps++;
                 }
             }
         }
     }
-    plan->nruns = nruns;
+    ar->nruns = nruns;
+    return 0;
+}
+
+/* Relative cost of one output point (per chunk): its FMA vectors plus the
+ * epilogue, in the same unit. */
+static double point_cost(const cpu_plan_t *plan, int64_t ntaps) {
+    return (double)ntaps * (double)plan->cin_g + 16.0;
+}
+
+/* Lists the work items and splits them into equal-cost contiguous ranges, one
+ * per thread. D runs are cut into blocks when there would be too few items
+ * for the threads to balance. */
+static int build_items(cpu_plan_t *plan) {
+    const tconv_canonical_t *p = &plan->p;
+    const cpu_axis_runs_t *ad = &plan->axis[0], *ah = &plan->axis[1], *aw = &plan->axis[2];
+    int64_t gq_count = p->groups * plan->nchunk;
+    int64_t boxes = gq_count * p->batch * ad->nruns * ah->nruns;
+    int64_t want = 16 * (int64_t)plan->nthreads;
+    int64_t split = boxes >= want ? 1 : (want + boxes - 1) / boxes;
+    int64_t max_items = 0;
+    for (int64_t rd = 0; rd < ad->nruns; ++rd) {
+        int64_t c = ad->runs[rd].count;
+        max_items += split < c ? split : c;
+    }
+    max_items *= gq_count * p->batch * ah->nruns;
+    plan->items = malloc((size_t)max_items * sizeof(cpu_item_t));
+    double *prefix = malloc((size_t)(max_items + 1) * sizeof(double));
+    plan->thread_first = malloc((plan->nthreads + 1) * sizeof(int64_t));
+    if (!plan->items || !prefix || !plan->thread_first) {
+        free(prefix);
+        return -1;
+    }
+    /* Cost of one D output of each (rd, rh) box: all of its H x W points. */
+    int64_t ni = 0;
+    prefix[0] = 0;
+    for (int64_t gq = 0; gq < gq_count; ++gq) {
+        for (int64_t rd = 0; rd < ad->nruns; ++rd) {
+            const cpu_run_t *d = &ad->runs[rd];
+            int64_t blocks = split < d->count ? split : d->count;
+            for (int64_t rh = 0; rh < ah->nruns; ++rh) {
+                const cpu_run_t *h = &ah->runs[rh];
+                double slab = 0;
+                for (int64_t rw = 0; rw < aw->nruns; ++rw) {
+                    slab += (double)(h->count * aw->runs[rw].count) *
+                            point_cost(plan, d->ntaps * h->ntaps * aw->runs[rw].ntaps);
+                }
+                for (int64_t n = 0; n < p->batch; ++n) {
+                    for (int64_t b = 0; b < blocks; ++b) {
+                        cpu_item_t *it = &plan->items[ni];
+                        it->gq = gq;
+                        it->n = n;
+                        it->rd = rd;
+                        it->rh = rh;
+                        it->jd0 = d->count * b / blocks;
+                        it->jd1 = d->count * (b + 1) / blocks;
+                        prefix[ni + 1] = prefix[ni] + slab * (double)(it->jd1 - it->jd0);
+                        ++ni;
+                    }
+                }
+            }
+        }
+    }
+    plan->nitems = ni;
+    /* Thread t starts at the first item whose cost prefix reaches t/T. */
+    int64_t item = 0;
+    for (size_t t = 0; t <= plan->nthreads; ++t) {
+        double target = prefix[ni] * (double)t / (double)plan->nthreads;
+        while (item < ni && prefix[item] < target) {
+            ++item;
+        }
+        plan->thread_first[t] = t == plan->nthreads ? ni : item;
+    }
+    free(prefix);
     return 0;
 }
 
@@ -220,30 +260,29 @@ tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *k
     plan->xs = tensor_strides(p, p->in_channels, p->input_size);
     plan->ys = tensor_strides(p, p->out_channels, p->output_size);
 
-    int64_t taps, packed, rows;
+    int64_t taps, packed;
     if (mul_checked(p->kernel_size[0], p->kernel_size[1], &taps) ||
         mul_checked(taps, p->kernel_size[2], &taps) ||
         mul_checked(plan->nblk * kernel->vl, p->groups, &packed) ||
-        mul_checked(packed, plan->cin_g, &packed) || mul_checked(packed, taps, &packed) ||
-        mul_checked(p->batch, p->output_size[0], &rows) ||
-        mul_checked(rows, p->output_size[1], &rows)) {
+        mul_checked(packed, plan->cin_g, &packed) || mul_checked(packed, taps, &packed)) {
         cpu_plan_destroy(plan);
         return fail(tconv_invalid_arguments, msg, msg_size,
                     "cpu plan: kernel or packed weight size overflows");
     }
     plan->taps = taps;
-    plan->rows = rows;
     plan->nthreads = cpu_thread_pool_size(pool);
-    /* One tile of sums per thread, on its own cache lines. */
+    /* Per thread: tap offsets and one tile of sums, on separate cache lines. */
+    plan->offsets_stride = ((size_t)(2 * taps + 2 * CPU_NP_MAX) + 7) & ~(size_t)7;
     plan->acc_stride = ((size_t)CPU_NP_MAX * CPU_NV_MAX * 16 * plan->esize + 63) & ~(size_t)63;
 
     plan->wpack = aligned_alloc(64, (((size_t)packed * plan->esize) + 63) & ~(size_t)63);
     plan->bias = p->use_bias ? malloc((size_t)p->out_channels * plan->esize) : NULL;
-    plan->thread_offsets = malloc(plan->nthreads * 2 * (size_t)taps * sizeof(ptrdiff_t));
+    plan->thread_offsets = malloc(plan->nthreads * plan->offsets_stride * sizeof(ptrdiff_t));
     plan->thread_acc = aligned_alloc(64, plan->nthreads * plan->acc_stride);
     if (!plan->wpack || (p->use_bias && !plan->bias) || !plan->thread_offsets ||
-        !plan->thread_acc || build_axis_taps(p, 0, &plan->d_taps) ||
-        build_axis_taps(p, 1, &plan->h_taps) || build_w_runs(plan)) {
+        !plan->thread_acc || build_axis_runs(p, 0, &plan->axis[0]) ||
+        build_axis_runs(p, 1, &plan->axis[1]) || build_axis_runs(p, 2, &plan->axis[2]) ||
+        build_items(plan)) {
         cpu_plan_destroy(plan);
         return fail(tconv_out_of_memory, msg, msg_size,
                     "cpu plan: allocating %lld packed weights and tap tables failed",
@@ -303,21 +342,17 @@ tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const 
     return tconv_success;
 }
 
-static void free_axis_taps(cpu_axis_taps_t *at) {
-    free(at->start);
-    free(at->tap);
-    free(at->in);
-}
-
 void cpu_plan_destroy(cpu_plan_t *plan) {
     if (!plan) {
         return;
     }
-    free_axis_taps(&plan->d_taps);
-    free_axis_taps(&plan->h_taps);
-    free(plan->runs);
-    free(plan->run_tap);
-    free(plan->run_in0);
+    for (int a = 0; a < 3; ++a) {
+        free(plan->axis[a].runs);
+        free(plan->axis[a].tap);
+        free(plan->axis[a].in0);
+    }
+    free(plan->items);
+    free(plan->thread_first);
     free(plan->wpack);
     free(plan->bias);
     free(plan->thread_offsets);

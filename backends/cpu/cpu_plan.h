@@ -11,22 +11,31 @@
 #include "cpu_thread_pool.h"
 #include "tconv/tconv_types.h"
 
-/** For the D or H axis: per output coordinate o, the taps that reach it,
- *  entries [start[o], start[o+1]) of tap[] and in[] (input index). */
-typedef struct cpu_axis_taps {
-    int64_t *start;
-    int64_t *tap;
-    int64_t *in;
-} cpu_axis_taps_t;
-
-/** Along W: outputs o0, o0+s, ... (count of them, one phase) that share a
- *  tap set; tap k of the run reads input in0[k] + j for the j-th point. */
-typedef struct cpu_w_run {
+/** Outputs o0, o0+s, ... (count of them, one phase of one axis) that share
+ *  a tap set: tap k of the run reads input in0[k] + j for the j-th output. */
+typedef struct cpu_run {
     int64_t o0;
     int64_t count;
-    int64_t first; /**< Index of the run's first tap in run_tap/run_in0. */
+    int64_t first; /**< Index of the run's first tap in the axis' tap/in0. */
     int64_t ntaps;
-} cpu_w_run_t;
+} cpu_run_t;
+
+/** The runs of one axis; every output coordinate is in exactly one run. */
+typedef struct cpu_axis_runs {
+    cpu_run_t *runs;
+    int64_t nruns;
+    int64_t *tap;
+    int64_t *in0;
+} cpu_axis_runs_t;
+
+/** A unit of parallel work: one channel chunk of one group, one sample, the
+ *  box of a D run (outputs jd0..jd1-1 of it) x an H run x the whole W axis. */
+typedef struct cpu_item {
+    int64_t gq; /**< group * nchunk + chunk */
+    int64_t n;
+    int64_t rd, rh; /**< D and H run indices */
+    int64_t jd0, jd1;
+} cpu_item_t;
 
 /** Element strides of a 5-D tensor in the plan's data format. */
 typedef struct cpu_strides {
@@ -44,20 +53,20 @@ typedef struct cpu_plan {
     int64_t nchunk;        /**< Chunks of up to nv_max blocks per group. */
     int64_t chunk_cout;    /**< Channels in a full chunk: nv_max * VL. */
     int64_t taps;          /**< kd * kh * kw. */
-    int64_t rows;          /**< N * out D * out H: rows of W outputs. */
     cpu_strides_t xs, ys;  /**< Input and output strides. */
 
-    cpu_axis_taps_t d_taps, h_taps;
-    cpu_w_run_t *runs;
-    int64_t nruns;
-    int64_t *run_tap, *run_in0;
+    cpu_axis_runs_t axis[3]; /**< D, H, W runs. */
+    cpu_item_t *items;       /**< Work items, chunk-major then (D run, H run, n). */
+    int64_t nitems;
+    int64_t *thread_first; /**< Thread t runs items [thread_first[t], thread_first[t+1]). */
 
     void *wpack; /**< [G][chunk][tap][cin_g][nv*VL], zero-padded channels. */
     void *bias;  /**< Cout values, or NULL. */
     int weights_set;
 
     size_t nthreads;
-    ptrdiff_t *thread_offsets; /**< Per thread: 2 * taps offsets (x then w). */
+    ptrdiff_t *thread_offsets; /**< Per thread: 2*taps (x, w) + 2*CPU_NP_MAX (point in, out). */
+    size_t offsets_stride;     /**< Entries between threads' offsets. */
     void *thread_acc;          /**< Per thread: one tile of sums. */
     size_t acc_stride;         /**< Bytes between threads' tiles. */
 } cpu_plan_t;
