@@ -274,7 +274,7 @@ int layer_options_parse(cli_layer_options_t *o, cli_args_t *args, const char *na
     if (cli_args_value(args, &value) != 0)
         return -1;
     if (list)
-        return cli_parse_int_list(cmd, name, value, min, TCONV_MAX_SPATIAL, list) ? -1 : 1;
+        return cli_parse_int_list(cmd, name, value, min, CLI_MAX_LIST, list) ? -1 : 1;
     int rc = 0;
     if (strcmp(name, "--padding") == 0) {
         rc = parse_padding(o, cmd, value);
@@ -326,7 +326,7 @@ static int apply_padding(const cli_layer_options_t *o, const char *cmd, int rank
 
     if (o->padding_kind == cli_padding_explicit) {
         const cli_int_list_t *l = &o->padding;
-        if (l->count == 2 * rank && rank > 1) {
+        if (l->count == 2 * rank) {
             memcpy(p->pads_begin, l->values, sizeof(int64_t) * (size_t)rank);
             memcpy(p->pads_end, l->values + rank, sizeof(int64_t) * (size_t)rank);
         } else if (l->count == 1 || l->count == rank) {
@@ -351,8 +351,8 @@ int layer_problem_from_input(const cli_layer_options_t *o, const char *cmd, cons
                              const int64_t *shape, int ndim, tconv_problem_t *p) {
     if (ndim < 3 || ndim > 5) {
         cli_error(cmd,
-                  "%s: expected rank 3, 4 or 5 (batch, channels and 1 to 3 spatial axes), "
-                  "got rank %d",
+                  "%s: expected 3, 4 or 5 dimensions (batch, channels and 1 to 3 spatial axes), "
+                  "got %d",
                   argument, ndim);
         return -1;
     }

@@ -56,11 +56,7 @@ static int parse_bench_option(bench_args_t *b, cli_args_t *args, const char *nam
     if (cli_args_value(args, &value) != 0)
         return -1;
     if (list)
-        return cli_parse_int_list(args->command, name, value, 1,
-                                  list == &b->input_shape ? TCONV_MAX_DIMS : TCONV_MAX_SPATIAL,
-                                  list) == 0
-                   ? 1
-                   : -1;
+        return cli_parse_int_list(args->command, name, value, 1, CLI_MAX_LIST, list) == 0 ? 1 : -1;
     int64_t min = number == &b->warmup || number == &b->seed ? 0 : 1;
     if (cli_parse_int64(args->command, name, value, min, number) != 0)
         return -1;

@@ -82,7 +82,7 @@ static void print_devices(tconv_context_t ctx) {
         tconv_device_info_t info;
         memset(&info, 0, sizeof info);
         if (tconv_context_get_device_info(ctx, i, &info) == tconv_success)
-            printf("  %-10s %s (%s, %u compute units)\n", info.id, info.name, info.vendor,
+            printf("  %-12s %s (%s, %u compute units)\n", info.id, info.name, info.vendor,
                    info.compute_units);
     }
     if (count == 0)

@@ -84,12 +84,12 @@ static void print_text(tconv_context_t ctx, const device_listing_t *l, const cha
         char mem[32], dtypes[32];
         format_bytes(d.global_mem_bytes, mem, sizeof mem);
         dtype_list(d.dtypes, dtypes, sizeof dtypes);
-        printf("  %-10s %-11s %s%s\n", d.id, device_type_name(d.type), d.name,
+        printf("  %-12s %-11s %s%s\n", d.id, device_type_name(d.type), d.name,
                l->auto_ok && i == l->auto_index ? "   <- auto" : "");
-        printf("             vendor: %s, compute units: %u, memory: %s, dtypes: %s\n", d.vendor,
+        printf("               vendor: %s, compute units: %u, memory: %s, dtypes: %s\n", d.vendor,
                d.compute_units, mem, dtypes);
         if (d.driver_version[0] || d.language_version[0])
-            printf("             driver: %s%s%s\n", d.driver_version,
+            printf("               driver: %s%s%s\n", d.driver_version,
                    d.language_version[0] ? ", " : "", d.language_version);
     }
     if (l->device_count == 0)

@@ -76,5 +76,12 @@ int main(int argc, char **argv) {
         usage(stderr);
         return CLI_EXIT_BAD_INPUT;
     }
-    return command->run(argc - 1, argv + 1);
+    /* Line-buffered so progress lines and error messages interleave in order. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int rc = command->run(argc - 1, argv + 1);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "tconv %s: writing to standard output failed\n", name);
+        return rc ? rc : CLI_EXIT_RUNTIME;
+    }
+    return rc;
 }
