@@ -24,7 +24,7 @@ void cmd_demo_usage(FILE *out) {
           "median execution time, GFLOP/s, and the error against a float64 reference.\n"
           "Exit 0 only if max |y - ref| is within 1e-4 relative to the sum of |terms|.\n"
           "  --device SEL   device selector (default auto)\n"
-          "  --repeat R     timed runs (default 5)\n",
+          "  --repeat R     timed runs (default 10, after 3 untimed)\n",
           out);
 }
 
@@ -143,7 +143,7 @@ static int run_demo(tconv_context_t ctx, const tconv_problem_t *p, const char *s
     bench_result_t timing;
     memset(&timing, 0, sizeof timing);
     tconv_problem_get_flops(p, &timing.flops);
-    st = bench_time_plan(plan, d.in, d.out, 1, repeat, &timing);
+    st = bench_time_plan(plan, d.in, d.out, 3, repeat, &timing);
     if (st != tconv_success) {
         rc = cli_fail_status(COMMAND, "execute", st);
         goto done;
@@ -184,7 +184,7 @@ done:
 int cmd_demo(int argc, char **argv) {
     cli_args_t args;
     const char *name, *selector = "auto", *value;
-    int64_t repeat = 5;
+    int64_t repeat = 10;
     int rc;
     cli_args_init(&args, COMMAND, argc, argv, 1);
     while ((rc = cli_args_next(&args, &name)) == 1) {
