@@ -40,7 +40,10 @@ static int parse_bench_option(bench_args_t *b, cli_args_t *args, const char *nam
     if (strcmp(name, "--json") == 0 || strcmp(name, "--use-bias") == 0) {
         if (cli_args_flag(args) != 0)
             return -1;
-        *(name[2] == 'j' ? &b->json : &b->use_bias) = 1;
+        if (strcmp(name, "--json") == 0)
+            b->json = 1;
+        else
+            b->use_bias = 1;
         return 1;
     }
     int64_t *number = strcmp(name, "--filters") == 0  ? &b->filters
