@@ -420,7 +420,9 @@ bool tconv_selection_decline(tconv_selection_t *sel, size_t device, const char *
 }
 
 static void append_seconds(tconv_strbuf_t *sb, double s) {
-    if (s < 1e-3)
+    if (s < 1e-6)
+        tconv_strbuf_appendf(sb, ", est %.3g ns", s * 1e9);
+    else if (s < 1e-3)
         tconv_strbuf_appendf(sb, ", est %.3g us", s * 1e6);
     else if (s < 1.0)
         tconv_strbuf_appendf(sb, ", est %.3g ms", s * 1e3);
