@@ -22,7 +22,8 @@ void cmd_run_usage(FILE *out) {
           "Arrays: .npy float32 or float64, C order, little-endian. X has rank 3, 4 or 5\n"
           "(1-D, 2-D or 3-D spatial): (N, spatial..., C) channels_last or (N, C, spatial...)\n"
           "channels_first. W: (k..., Cout/G, Cin) keras or (Cin, Cout/G, k...) torch.\n"
-          "B: (Cout,) with Cout = groups * Cout/G. Y is written in X's format, --dtype type.\n"
+          "B: (Cout,) with Cout = groups * Cout/G. Arrays of the other dtype are converted;\n"
+          "Y is written in X's data format with the --dtype type.\n"
           "  --input FILE, --kernel FILE, --output FILE   required\n"
           "  --bias FILE               optional bias\n"
           "  --verbose                 print the device, shapes and time on stderr\n",
