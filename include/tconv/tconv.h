@@ -133,7 +133,8 @@ TCONV_API tconv_status_t tconv_problem_resolve(const tconv_problem_t *problem,
                                                tconv_canonical_t *resolved);
 
 /** Shapes of the four tensors, in the problem's layouts, without running.
- *  Each shape has 2 + spatial_rank dimensions (bias: 1).
+ *  Each shape has 2 + spatial_rank dimensions; entries past ndims are 1.
+ *  The bias, when used, has out_channels values.
  *  @param problem The problem. Must not be NULL.
  *  @param input_dims Receives the input shape; NULL to skip.
  *  @param kernel_dims Receives the kernel shape; NULL to skip.
