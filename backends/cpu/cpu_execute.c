@@ -7,8 +7,8 @@
  * points that may span rows; the micro-kernel sums a tile, and the epilogue
  * adds the bias, applies the activation and writes each output exactly once
  * (contiguously for channels_last, channel-strided for channels_first).
- * Threads take the equal-cost item ranges the plan computed; items are
- * chunk-major so a thread keeps a chunk's packed weights hot. */
+ * Threads take the equal-cost item ranges the plan computed, ordered so that
+ * consecutive items reuse the same input slab from cache (cpu_plan.c). */
 #include <stdio.h>
 #include <string.h>
 

@@ -143,22 +143,49 @@ static double point_cost(const cpu_plan_t *plan, int64_t ntaps) {
     return (double)ntaps * (double)plan->cin_g + 16.0;
 }
 
+/* Input bytes an item may read so that it stays in a core's L2 while the
+ * item's (chunk, D run, H run) siblings reuse it. */
+#define ITEM_INPUT_BUDGET (1u << 20)
+
+/* Cost of one D output of the box (D run d, H run h): all its H x W points. */
+static double slab_cost(const cpu_plan_t *plan, const cpu_run_t *d, const cpu_run_t *h) {
+    const cpu_axis_runs_t *aw = &plan->axis[2];
+    double cost = 0;
+    for (int64_t rw = 0; rw < aw->nruns; ++rw) {
+        cost += (double)(h->count * aw->runs[rw].count) *
+                point_cost(plan, d->ntaps * h->ntaps * aw->runs[rw].ntaps);
+    }
+    return cost;
+}
+
 /* Lists the work items and splits them into equal-cost contiguous ranges, one
- * per thread. D runs are cut into blocks when there would be too few items
- * for the threads to balance. */
+ * per thread. Each D run is cut into up to `blocks` blocks of D outputs, and
+ * items are ordered (n, block, chunk, D run, H run): consecutive items read
+ * the same slab of input planes (about ITEM_INPUT_BUDGET bytes), so it is
+ * fetched from memory once and reused from cache by every phase and chunk. */
 static int build_items(cpu_plan_t *plan) {
     const tconv_canonical_t *p = &plan->p;
-    const cpu_axis_runs_t *ad = &plan->axis[0], *ah = &plan->axis[1], *aw = &plan->axis[2];
+    const cpu_axis_runs_t *ad = &plan->axis[0], *ah = &plan->axis[1];
     int64_t gq_count = p->groups * plan->nchunk;
-    int64_t boxes = gq_count * p->batch * ad->nruns * ah->nruns;
-    int64_t want = 16 * (int64_t)plan->nthreads;
-    int64_t split = boxes >= want ? 1 : (want + boxes - 1) / boxes;
-    int64_t max_items = 0;
+    int64_t max_count = 0;
     for (int64_t rd = 0; rd < ad->nruns; ++rd) {
-        int64_t c = ad->runs[rd].count;
-        max_items += split < c ? split : c;
+        max_count = ad->runs[rd].count > max_count ? ad->runs[rd].count : max_count;
     }
-    max_items *= gq_count * p->batch * ah->nruns;
+    /* D outputs of one run per block: input planes that fit the budget
+     * (a run advances one input plane per output). */
+    double plane = (double)plan->xs.d * (double)plan->esize;
+    int64_t per_block = (int64_t)((double)ITEM_INPUT_BUDGET / plane);
+    per_block = per_block < 1 ? 1 : per_block;
+    int64_t blocks = (max_count + per_block - 1) / per_block;
+    /* Enough items for the threads to balance. */
+    int64_t want = 16 * (int64_t)plan->nthreads;
+    int64_t per_block_items = p->batch * gq_count * ad->nruns * ah->nruns;
+    if (blocks * per_block_items < want) {
+        blocks = (want + per_block_items - 1) / per_block_items;
+    }
+    blocks = blocks < max_count ? blocks : max_count;
+
+    int64_t max_items = p->batch * blocks * per_block_items;
     plan->items = malloc((size_t)max_items * sizeof(cpu_item_t));
     double *prefix = malloc((size_t)(max_items + 1) * sizeof(double));
     plan->thread_first = malloc((plan->nthreads + 1) * sizeof(int64_t));
@@ -166,30 +193,29 @@ static int build_items(cpu_plan_t *plan) {
         free(prefix);
         return -1;
     }
-    /* Cost of one D output of each (rd, rh) box: all of its H x W points. */
     int64_t ni = 0;
     prefix[0] = 0;
-    for (int64_t gq = 0; gq < gq_count; ++gq) {
-        for (int64_t rd = 0; rd < ad->nruns; ++rd) {
-            const cpu_run_t *d = &ad->runs[rd];
-            int64_t blocks = split < d->count ? split : d->count;
-            for (int64_t rh = 0; rh < ah->nruns; ++rh) {
-                const cpu_run_t *h = &ah->runs[rh];
-                double slab = 0;
-                for (int64_t rw = 0; rw < aw->nruns; ++rw) {
-                    slab += (double)(h->count * aw->runs[rw].count) *
-                            point_cost(plan, d->ntaps * h->ntaps * aw->runs[rw].ntaps);
-                }
-                for (int64_t n = 0; n < p->batch; ++n) {
-                    for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t n = 0; n < p->batch; ++n) {
+        for (int64_t b = 0; b < blocks; ++b) {
+            for (int64_t gq = 0; gq < gq_count; ++gq) {
+                for (int64_t rd = 0; rd < ad->nruns; ++rd) {
+                    const cpu_run_t *d = &ad->runs[rd];
+                    /* Block b of this run; runs shorter than `blocks` have
+                     * one-output blocks and skip the empty ones. */
+                    int64_t jd0 = d->count * b / blocks, jd1 = d->count * (b + 1) / blocks;
+                    if (jd0 == jd1) {
+                        continue;
+                    }
+                    for (int64_t rh = 0; rh < ah->nruns; ++rh) {
                         cpu_item_t *it = &plan->items[ni];
                         it->gq = gq;
                         it->n = n;
                         it->rd = rd;
                         it->rh = rh;
-                        it->jd0 = d->count * b / blocks;
-                        it->jd1 = d->count * (b + 1) / blocks;
-                        prefix[ni + 1] = prefix[ni] + slab * (double)(it->jd1 - it->jd0);
+                        it->jd0 = jd0;
+                        it->jd1 = jd1;
+                        prefix[ni + 1] =
+                            prefix[ni] + slab_cost(plan, d, &ah->runs[rh]) * (double)(jd1 - jd0);
                         ++ni;
                     }
                 }

@@ -56,7 +56,7 @@ typedef struct cpu_plan {
     cpu_strides_t xs, ys;  /**< Input and output strides. */
 
     cpu_axis_runs_t axis[3]; /**< D, H, W runs. */
-    cpu_item_t *items;       /**< Work items, chunk-major then (D run, H run, n). */
+    cpu_item_t *items;       /**< Work items, (n, D block, chunk, D run, H run) order. */
     int64_t nitems;
     int64_t *thread_first; /**< Thread t runs items [thread_first[t], thread_first[t+1]). */
 
