@@ -249,6 +249,16 @@ static void fill(tc_rng_t *rng, tconv_dtype_t dtype, int64_t count, double *valu
     }
 }
 
+/* Reference output, pre-activation values and sum|terms| from t's inputs. */
+static void compute_reference(tc_tensors_t *t) {
+    const tconv_canonical_t *c = &t->canonical;
+    tconv_canonical_t linear = *c;
+    linear.activation = tconv_activation_linear;
+    tconv_reference_forward(c, t->in, t->kernel, t->bias, t->ref);
+    tconv_reference_forward(&linear, t->in, t->kernel, t->bias, t->ref_pre);
+    tconv_reference_forward_abs(c, t->in, t->kernel, t->bias, t->ref_abs);
+}
+
 int tc_tensors_make(const tconv_problem_t *p, tc_rng_t *rng, tc_tensors_t *t, char *msg,
                     size_t msg_size) {
     memset(t, 0, sizeof *t);
@@ -284,12 +294,27 @@ int tc_tensors_make(const tconv_problem_t *p, tc_rng_t *rng, tc_tensors_t *t, ch
     if (p->use_bias)
         fill(rng, p->dtype, c->out_channels, t->bias, t->dev_bias);
 
-    tconv_canonical_t linear = *c;
-    linear.activation = tconv_activation_linear;
-    tconv_reference_forward(c, t->in, t->kernel, t->bias, t->ref);
-    tconv_reference_forward(&linear, t->in, t->kernel, t->bias, t->ref_pre);
-    tconv_reference_forward_abs(c, t->in, t->kernel, t->bias, t->ref_abs);
+    compute_reference(t);
     return 0;
+}
+
+static void round_values(double *values, int64_t count, tconv_dtype_t dtype, void *dev) {
+    for (int64_t i = 0; i < count; i++) {
+        values[i] = (float)values[i];
+        if (dtype == tconv_f64)
+            ((double *)dev)[i] = values[i];
+        else
+            ((float *)dev)[i] = (float)values[i];
+    }
+}
+
+void tc_tensors_round_to_float(tc_tensors_t *t) {
+    tconv_dtype_t dt = t->canonical.dtype;
+    round_values(t->in, t->in_count, dt, t->dev_in);
+    round_values(t->kernel, t->kernel_count, dt, t->dev_kernel);
+    if (t->bias)
+        round_values(t->bias, t->canonical.out_channels, dt, t->dev_bias);
+    compute_reference(t);
 }
 
 void tc_tensors_free(tc_tensors_t *t) {

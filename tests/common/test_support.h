@@ -47,6 +47,11 @@ int tc_tensors_make(const tconv_problem_t *p, tc_rng_t *rng, tc_tensors_t *t, ch
                     size_t msg_size);
 void tc_tensors_free(tc_tensors_t *t);
 
+/** Rounds the float64 inputs, kernel and bias to float (also in the device
+ *  buffers) and recomputes the reference: for f64 problems fed from float32
+ *  files. */
+void tc_tensors_round_to_float(tc_tensors_t *t);
+
 /** Fills dev_out with NaN, so an element the device never writes shows. */
 void tc_tensors_poison_output(tc_tensors_t *t);
 

@@ -1,0 +1,258 @@
+/* `tconv run` end to end: random problems (every padding form, layout,
+ * activation, both dtypes) are written as .npy files, run through the CLI
+ * binary as a user would, and the output file is compared with the float64
+ * reference. Also: float64 files with --dtype float32 and the reverse, and
+ * the device chosen by --device. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "npy_test_io.h"
+#include "process.h"
+#include "test_support.h"
+
+typedef long long ll;
+
+static char workdir[256];
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(workdir, sizeof workdir, "/tmp/tconv_cli_roundtrip_XXXXXX");
+    return mkdtemp(workdir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Appends "v0,v1,..." of @p rank values to @p out. */
+static void list(char *out, size_t size, const int64_t *v, int rank) {
+    size_t used = 0;
+    for (int i = 0; i < rank; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s%lld", i ? "," : "", (ll)v[i]);
+}
+
+typedef struct cli_args {
+    char *argv[64];
+    int argc;
+    char storage[64][320];
+} cli_args_t;
+
+static void push(cli_args_t *a, const char *s) {
+    snprintf(a->storage[a->argc], sizeof a->storage[a->argc], "%s", s);
+    a->argv[a->argc] = a->storage[a->argc];
+    a->argc++;
+    a->argv[a->argc] = NULL;
+}
+
+static void push2(cli_args_t *a, const char *opt, const char *value) {
+    push(a, opt);
+    push(a, value);
+}
+
+/* The CLI options that state problem @p p (shapes come from the files). */
+static void problem_to_args(const tconv_problem_t *p, cli_args_t *a) {
+    char buf[128];
+    int r = p->spatial_rank;
+    list(buf, sizeof buf, p->strides, r);
+    push2(a, "--strides", buf);
+    list(buf, sizeof buf, p->dilation, r);
+    push2(a, "--dilation-rate", buf);
+    int has_shape = p->output_shape[0] != 0;
+    switch (p->padding) {
+    case tconv_padding_valid:
+    case tconv_padding_same:
+        push2(a, "--padding", p->padding == tconv_padding_valid ? "valid" : "same");
+        break;
+    case tconv_padding_explicit:
+        if (!has_shape) {
+            int64_t pads[6];
+            memcpy(pads, p->pads_begin, sizeof(int64_t) * (size_t)r);
+            memcpy(pads + r, p->pads_end, sizeof(int64_t) * (size_t)r);
+            list(buf, sizeof buf, pads, 2 * r);
+            push2(a, "--padding", buf);
+        } else {
+            push2(a, "--auto-pad", "notset");
+        }
+        break;
+    case tconv_padding_same_upper:
+        push2(a, "--auto-pad", "same_upper");
+        break;
+    case tconv_padding_same_lower:
+        push2(a, "--auto-pad", "same_lower");
+        break;
+    }
+    if (has_shape) {
+        list(buf, sizeof buf, p->output_shape, r);
+        push2(a, "--output-shape", buf);
+    }
+    if (p->has_output_padding) {
+        list(buf, sizeof buf, p->output_padding, r);
+        push2(a, "--output-padding", buf);
+    }
+    snprintf(buf, sizeof buf, "%lld", (ll)p->groups);
+    push2(a, "--groups", buf);
+    push2(a, "--data-format",
+          p->data_format == tconv_channels_first ? "channels_first" : "channels_last");
+    push2(a, "--kernel-layout", p->kernel_layout == tconv_kernel_torch ? "torch" : "keras");
+    push2(a, "--activation", tconv_activation_name(p->activation));
+    if (!isnan(p->activation_alpha)) {
+        snprintf(buf, sizeof buf, "%.17g", p->activation_alpha);
+        push2(a, "--activation-alpha", buf);
+    }
+    push2(a, "--dtype", p->dtype == tconv_f64 ? "float64" : "float32");
+}
+
+/* Runs one problem through the CLI with files stored as @p file_item-byte
+ * floats. Returns 0 when the output matches the reference. */
+static int run_one(const tconv_problem_t *p, int case_index, int file_item, const char *device,
+                   tc_rng_t *rng, double *max_err) {
+    char desc[2048], msg[2048], x[300], w[300], b[300], y[300], cmdline[4096];
+    tc_format_problem(p, desc, sizeof desc);
+    tc_tensors_t t;
+    if (tc_tensors_make(p, rng, &t, msg, sizeof msg) != 0) {
+        print_error("case %d: %s\n  problem: %s\n", case_index, msg, desc);
+        return -1;
+    }
+    if (file_item == 4)
+        tc_tensors_round_to_float(&t); /* what a <f4 file can hold */
+    int64_t in_dims[5], k_dims[5], out_dims[5], bias_dim[1] = {p->out_channels};
+    int nd;
+    tconv_problem_get_shapes(p, in_dims, k_dims, out_dims, &nd);
+    snprintf(x, sizeof x, "%s/x%d.npy", workdir, case_index);
+    snprintf(w, sizeof w, "%s/w%d.npy", workdir, case_index);
+    snprintf(b, sizeof b, "%s/b%d.npy", workdir, case_index);
+    snprintf(y, sizeof y, "%s/y%d.npy", workdir, case_index);
+    /* f32 problems' values are floats already; writing them as f8 is exact. */
+    tn_write(x, file_item, in_dims, nd, t.in);
+    tn_write(w, file_item, k_dims, nd, t.kernel);
+    if (p->use_bias)
+        tn_write(b, file_item, bias_dim, 1, t.bias);
+
+    cli_args_t a = {.argc = 0};
+    push(&a, TCONV_TEST_CLI);
+    push(&a, "run");
+    push2(&a, "--input", x);
+    push2(&a, "--kernel", w);
+    if (p->use_bias)
+        push2(&a, "--bias", b);
+    push2(&a, "--output", y);
+    push2(&a, "--device", device);
+    problem_to_args(p, &a);
+    tp_format(a.argv, cmdline, sizeof cmdline);
+
+    int result = -1;
+    char *out = NULL, *err = NULL;
+    double *values = NULL;
+    int code = tp_run(a.argv, &out, &err);
+    if (code != 0) {
+        print_error("case %d: exit %d\n  command: %s\n  stderr: %s\n  problem: %s\n", case_index,
+                    code, cmdline, err ? err : "", desc);
+        goto done;
+    }
+    int64_t shape[8];
+    int ndim, item;
+    if (tn_read(y, &values, shape, &ndim, &item, msg, sizeof msg) != 0) {
+        print_error("case %d: %s\n  command: %s\n", case_index, msg, cmdline);
+        goto done;
+    }
+    int want_item = p->dtype == tconv_f64 ? 8 : 4;
+    int shape_ok = ndim == nd && item == want_item;
+    for (int i = 0; shape_ok && i < nd; i++)
+        shape_ok = shape[i] == out_dims[i];
+    if (!shape_ok) {
+        print_error("case %d: output has %d dims of item %d, want %d dims of item %d "
+                    "(dims %lld,%lld,%lld vs %lld,%lld,%lld)\n  command: %s\n",
+                    case_index, ndim, item, nd, want_item, (ll)shape[0], (ll)shape[1], (ll)shape[2],
+                    (ll)out_dims[0], (ll)out_dims[1], (ll)out_dims[2], cmdline);
+        goto done;
+    }
+    /* Compare through the shared error measure: put the values in dev_out. */
+    for (int64_t i = 0; i < t.out_count; i++) {
+        if (p->dtype == tconv_f64)
+            ((double *)t.dev_out)[i] = values[i];
+        else
+            ((float *)t.dev_out)[i] = (float)values[i];
+    }
+    int64_t worst;
+    *max_err = tc_tensors_max_error(&t, &worst);
+    if (!(*max_err <= tc_tolerance(p->dtype))) {
+        print_error("case %d: error %.3g at element %lld: got %.9g, want %.9g\n  command: %s\n"
+                    "  problem: %s\n",
+                    case_index, *max_err, (ll)worst, values[worst], t.ref[worst], cmdline, desc);
+        goto done;
+    }
+    result = 0;
+done:
+    free(values);
+    free(out);
+    free(err);
+    unlink(x);
+    unlink(w);
+    unlink(b);
+    unlink(y);
+    tc_tensors_free(&t);
+    return result;
+}
+
+static void run_cases(tconv_dtype_t dtype, int file_item, int cases, const char *device) {
+    tc_rng_t rng;
+    tc_rng_seed(&rng, 977 + (uint64_t)dtype * 10 + (uint64_t)file_item);
+    int failures = 0;
+    double max_err = 0;
+    for (int c = 0; c < cases; c++) {
+        tconv_problem_t p;
+        tc_random_problem(&rng, c, dtype, &p);
+        double err = 0;
+        if (run_one(&p, c, file_item, device, &rng, &err) != 0)
+            failures++;
+        else if (err > max_err)
+            max_err = err;
+    }
+    print_message("cli %s, %s files, --device %s: %d cases, %d failed, max rel err %.2g\n",
+                  dtype == tconv_f64 ? "float64" : "float32", file_item == 8 ? "<f8" : "<f4",
+                  device, cases, failures, max_err);
+    if (failures)
+        fail_msg("%d failing CLI round trips (details above)", failures);
+}
+
+static void test_float32_round_trips(void **state) {
+    (void)state;
+    run_cases(tconv_f32, 4, 60, "cpu");
+}
+
+static void test_float64_round_trips(void **state) {
+    (void)state;
+    run_cases(tconv_f64, 8, 40, "cpu");
+}
+
+static void test_mixed_file_and_compute_types(void **state) {
+    (void)state;
+    run_cases(tconv_f32, 8, 10, "cpu");  /* <f8 files computed in float32 */
+    run_cases(tconv_f64, 4, 10, "auto"); /* <f4 files computed in float64 */
+}
+
+int main(void) {
+    tc_clean_environment();
+    if (access(TCONV_TEST_CLI, X_OK) != 0) {
+        fprintf(stderr, "FAILED: the CLI %s is not built\n", TCONV_TEST_CLI);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_float32_round_trips),
+        cmocka_unit_test(test_float64_round_trips),
+        cmocka_unit_test(test_mixed_file_and_compute_types),
+    };
+    return cmocka_run_group_tests_name("cli_roundtrip", tests, setup, teardown);
+}
