@@ -1,0 +1,281 @@
+/* The CLI's contract on bad input and the other commands:
+ *   - every bad argument or bad .npy exits 2 with a message naming the
+ *     argument (missing --input, bad or miscounted --strides, unknown
+ *     activation or padding, channel mismatch, truncated file, bad magic,
+ *     lying header, big-endian, integer dtype, Fortran order);
+ *   - a device that does not exist exits 3;
+ *   - an existing output file is left byte-identical by a failed run;
+ *   - `tconv devices` (text and --json) lists cpu:0, `tconv demo` passes,
+ *     `tconv bench --json` prints median_ms and gflops. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "npy_test_io.h"
+#include "process.h"
+#include "test_support.h"
+
+static char dir[256];
+static char x_ok[300], w_ok[300], w_mismatch[300], out_path[300];
+
+#define PATH(buf, name) snprintf(buf, sizeof buf, "%s/%s", dir, name)
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/tconv_cli_errors_XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    /* x: (1, 4, 4, 2) channels_last 2-D; w keras (3, 3, 3, 2); mismatch Cin 5. */
+    double values[1024];
+    for (int i = 0; i < 1024; i++)
+        values[i] = (i % 17) * 0.125 - 1;
+    const int64_t xs[4] = {1, 4, 4, 2}, ws[4] = {3, 3, 3, 2}, wm[4] = {3, 3, 3, 5};
+    PATH(x_ok, "x.npy");
+    PATH(w_ok, "w.npy");
+    PATH(w_mismatch, "w_mismatch.npy");
+    PATH(out_path, "y.npy");
+    return tn_write(x_ok, 4, xs, 4, values) || tn_write(w_ok, 4, ws, 4, values) ||
+                   tn_write(w_mismatch, 4, wm, 4, values)
+               ? -1
+               : 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Runs the CLI with the given arguments (NULL-terminated). */
+static int run_cli(char **out, char **err, ...) {
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)TCONV_TEST_CLI;
+    va_list ap;
+    va_start(ap, err);
+    char *a;
+    while ((a = va_arg(ap, char *)) != NULL && n < 63)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    return tp_run(argv, out, err);
+}
+
+/* A precious existing output file; returns its bytes for a later check. */
+static void plant_output(void) {
+    FILE *f = fopen(out_path, "wb");
+    assert_non_null(f);
+    fputs("precious bytes that a failed run must not touch\n", f);
+    fclose(f);
+}
+
+static void expect_output_untouched(const char *what) {
+    unsigned char *bytes;
+    size_t size;
+    assert_int_equal(tn_read_file(out_path, &bytes, &size), 0);
+    const char *want = "precious bytes that a failed run must not touch\n";
+    if (size != strlen(want) || memcmp(bytes, want, size) != 0)
+        fail_msg("%s: the existing output file was modified (%zu bytes now)", what, size);
+    free(bytes);
+    /* No temporary file left next to it either. */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd,
+             "test $(ls -A '%s' | grep -v -e '^x.npy$' -e '^w.npy$' "
+             "-e '^w_mismatch.npy$' -e '^y.npy$' -e '^bad' | wc -l) = 0",
+             dir);
+    if (system(cmd) != 0)
+        fail_msg("%s: a stray file was left in %s", what, dir);
+}
+
+/* `tconv run` with @p extra arguments must exit @p code with @p word on
+ * stderr, leaving the planted output untouched. */
+static void expect_run_fails(int code, const char *word, const char *input, const char *kernel,
+                             char *extra1, char *extra2, char *extra3) {
+    plant_output();
+    char *out, *err;
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)TCONV_TEST_CLI;
+    argv[n++] = "run";
+    if (input) {
+        argv[n++] = "--input";
+        argv[n++] = (char *)input;
+    }
+    argv[n++] = "--kernel";
+    argv[n++] = (char *)kernel;
+    argv[n++] = "--output";
+    argv[n++] = out_path;
+    char *extra[3] = {extra1, extra2, extra3};
+    for (int i = 0; i < 3; i++)
+        if (extra[i])
+            argv[n++] = extra[i];
+    argv[n] = NULL;
+    char cmdline[2048];
+    tp_format(argv, cmdline, sizeof cmdline);
+    int rc = tp_run(argv, &out, &err);
+    if (rc != code || !tc_contains(err, word))
+        fail_msg("%s\n  exit %d (want %d), stderr \"%s\" (want it to name \"%s\")", cmdline, rc,
+                 code, err ? err : "", word);
+    print_message("exit %d: %s", rc, err);
+    free(out);
+    free(err);
+    expect_output_untouched(cmdline);
+}
+
+static void test_sanity_run_succeeds(void **state) {
+    (void)state;
+    char *out, *err;
+    int rc = run_cli(&out, &err, "run", "--input", x_ok, "--kernel", w_ok, "--output", out_path,
+                     "--strides", "2", "--padding", "same", NULL);
+    if (rc != 0)
+        fail_msg("the good run failed: exit %d: %s", rc, err);
+    free(out);
+    free(err);
+}
+
+static void test_bad_arguments_exit_2(void **state) {
+    (void)state;
+    expect_run_fails(2, "--input", NULL, w_ok, NULL, NULL, NULL);
+    expect_run_fails(2, "--strides", x_ok, w_ok, "--strides", "0", NULL);
+    expect_run_fails(2, "--strides", x_ok, w_ok, "--strides", "two", NULL);
+    expect_run_fails(2, "--strides", x_ok, w_ok, "--strides", "1,2,3", NULL); /* 2-D input */
+    expect_run_fails(2, "--strides", x_ok, w_ok, "--strides", "-1", NULL);
+    expect_run_fails(2, "--dilation", x_ok, w_ok, "--dilation-rate", "1,0", NULL);
+    expect_run_fails(2, "--activation", x_ok, w_ok, "--activation", "frobnicate", NULL);
+    expect_run_fails(2, "--padding", x_ok, w_ok, "--padding", "sideways", NULL);
+    expect_run_fails(2, "--padding", x_ok, w_ok, "--padding", "1,2,3", NULL); /* 3 for 2-D */
+    expect_run_fails(2, "--groups", x_ok, w_ok, "--groups", "0", NULL);
+    expect_run_fails(2, "--data-format", x_ok, w_ok, "--data-format", "nhwc_please", NULL);
+    expect_run_fails(2, "--dtype", x_ok, w_ok, "--dtype", "int8", NULL);
+    expect_run_fails(2, "--kernel", x_ok, w_mismatch, NULL, NULL, NULL);
+    expect_run_fails(2, "--no-such-option", x_ok, w_ok, "--no-such-option", "1", NULL);
+    /* Keras rule through the CLI: output_padding must be < strides. */
+    expect_run_fails(2, "output_padding", x_ok, w_ok, "--output-padding", "2", "--strides=2");
+}
+
+/* Writes bad file @p name with header dict @p dict and @p data_bytes of data. */
+static const char *bad_file(const char *name, const char *dict, size_t data_bytes) {
+    static char path[300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unsigned char *data = calloc(1, data_bytes + 1);
+    assert_int_equal(tn_write_raw(path, dict, data, data_bytes), 0);
+    free(data);
+    return path;
+}
+
+static void test_bad_npy_files_exit_2(void **state) {
+    (void)state;
+    const char *good = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 4, 4, 2), }";
+    /* Truncated: 31 of 32 floats. */
+    expect_run_fails(2, "--input", bad_file("bad_truncated.npy", good, 31 * 4), w_ok, NULL, NULL,
+                     NULL);
+    /* Lying header: far more elements than the file holds (must not allocate them). */
+    expect_run_fails(
+        2, "--input",
+        bad_file("bad_lying.npy",
+                 "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 1000, 2), }",
+                 128),
+        w_ok, NULL, NULL, NULL);
+    expect_run_fails(2, "--input",
+                     bad_file("bad_big_endian.npy",
+                              "{'descr': '>f4', 'fortran_order': False, 'shape': (1, 4, 4, 2), }",
+                              128),
+                     w_ok, NULL, NULL, NULL);
+    expect_run_fails(2, "--input",
+                     bad_file("bad_int.npy",
+                              "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 4, 4, 2), }",
+                              128),
+                     w_ok, NULL, NULL, NULL);
+    expect_run_fails(2, "--input",
+                     bad_file("bad_fortran.npy",
+                              "{'descr': '<f4', 'fortran_order': True, 'shape': (1, 4, 4, 2), }",
+                              128),
+                     w_ok, NULL, NULL, NULL);
+    expect_run_fails(2, "--input",
+                     bad_file("bad_garbage_header.npy", "{'descr': '<f4', 'shape': (1, 4", 128),
+                     w_ok, NULL, NULL, NULL);
+    /* Bad magic: a text file. */
+    char path[300];
+    PATH(path, "bad_magic.npy");
+    FILE *f = fopen(path, "wb");
+    fputs("this is not numpy data at all, just some text long enough to be read", f);
+    fclose(f);
+    expect_run_fails(2, "--input", path, w_ok, NULL, NULL, NULL);
+    /* Empty file and a missing file. */
+    PATH(path, "bad_empty.npy");
+    f = fopen(path, "wb");
+    fclose(f);
+    expect_run_fails(2, "--input", path, w_ok, NULL, NULL, NULL);
+    PATH(path, "bad_does_not_exist.npy");
+    expect_run_fails(2, "--input", path, w_ok, NULL, NULL, NULL);
+    /* A bad kernel file is named as the kernel. */
+    expect_run_fails(2, "--kernel", x_ok, bad_file("bad_kernel.npy", good, 5), NULL, NULL, NULL);
+}
+
+static void test_bad_device_exits_3(void **state) {
+    (void)state;
+    expect_run_fails(3, "nosuch", x_ok, w_ok, "--device", "nosuch:0", NULL);
+    expect_run_fails(3, "cpu:0", x_ok, w_ok, "--device", "cpu:9", NULL);
+}
+
+static void test_devices_command(void **state) {
+    (void)state;
+    char *out, *err;
+    int rc = run_cli(&out, &err, "devices", NULL);
+    if (rc != 0 || !tc_contains(out, "cpu:0"))
+        fail_msg("tconv devices: exit %d, stdout \"%s\", stderr \"%s\"", rc, out, err);
+    free(out);
+    free(err);
+    rc = run_cli(&out, &err, "devices", "--json", NULL);
+    if (rc != 0 || !tc_contains(out, "\"cpu:0\"") || out[0] != '{')
+        fail_msg("tconv devices --json: exit %d, stdout \"%s\", stderr \"%s\"", rc, out, err);
+    free(out);
+    free(err);
+}
+
+static void test_demo_command(void **state) {
+    (void)state;
+    char *out, *err;
+    int rc = run_cli(&out, &err, "demo", NULL);
+    if (rc != 0)
+        fail_msg("tconv demo: exit %d\nstdout: %s\nstderr: %s", rc, out, err);
+    print_message("%s", out);
+    free(out);
+    free(err);
+}
+
+static void test_bench_json(void **state) {
+    (void)state;
+    char *out, *err;
+    int rc = run_cli(&out, &err, "bench", "--input-shape", "1,4,4,4,8", "--filters", "8",
+                     "--kernel-size", "3", "--strides", "2", "--padding", "same", "--repeat", "3",
+                     "--warmup", "1", "--json", NULL);
+    if (rc != 0 || !tc_contains(out, "\"median_ms\"") || !tc_contains(out, "\"gflops\""))
+        fail_msg("tconv bench --json: exit %d, stdout \"%s\", stderr \"%s\"", rc, out, err);
+    print_message("%s", out);
+    free(out);
+    free(err);
+}
+
+int main(void) {
+    tc_clean_environment();
+    if (access(TCONV_TEST_CLI, X_OK) != 0) {
+        fprintf(stderr, "FAILED: the CLI %s is not built\n", TCONV_TEST_CLI);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sanity_run_succeeds),  cmocka_unit_test(test_bad_arguments_exit_2),
+        cmocka_unit_test(test_bad_npy_files_exit_2), cmocka_unit_test(test_bad_device_exits_3),
+        cmocka_unit_test(test_devices_command),      cmocka_unit_test(test_demo_command),
+        cmocka_unit_test(test_bench_json),
+    };
+    return cmocka_run_group_tests_name("cli_errors", tests, setup, teardown);
+}
