@@ -61,18 +61,20 @@ typedef struct thread_scratch {
 } thread_scratch_t;
 
 /* Fills the tap lists of the box (D run d, H run h, W run w): input offsets
- * relative to the box's first point and packed weight offsets. */
+ * (in plan->xc strides, input plane plane0 at offset 0) and packed weight
+ * offsets. */
 static int box_taps(const cpu_plan_t *plan, const cpu_run_t *d, const cpu_run_t *h,
-                    const cpu_run_t *w, int64_t width, const thread_scratch_t *sc) {
+                    const cpu_run_t *w, int64_t width, int64_t plane0, const thread_scratch_t *sc) {
+    const cpu_strides_t *xc = &plan->xc;
     const cpu_axis_runs_t *ad = &plan->axis[0], *ah = &plan->axis[1], *aw = &plan->axis[2];
     const int64_t kh = plan->p.kernel_size[1], kw = plan->p.kernel_size[2];
     int nt = 0;
     for (int64_t a = d->first; a < d->first + d->ntaps; ++a) {
         for (int64_t b = h->first; b < h->first + h->ntaps; ++b) {
-            ptrdiff_t x_dh = (ptrdiff_t)(ad->in0[a] * plan->xs.d + ah->in0[b] * plan->xs.h);
+            ptrdiff_t x_dh = (ptrdiff_t)((ad->in0[a] - plane0) * xc->d + ah->in0[b] * xc->h);
             int64_t tap_dh = (ad->tap[a] * kh + ah->tap[b]) * kw;
             for (int64_t e = w->first; e < w->first + w->ntaps; ++e) {
-                sc->xoff[nt] = x_dh + (ptrdiff_t)(aw->in0[e] * plan->xs.w);
+                sc->xoff[nt] = x_dh + (ptrdiff_t)(aw->in0[e] * xc->w);
                 sc->woff[nt] = (ptrdiff_t)((tap_dh + aw->tap[e]) * plan->cin_g * width);
                 ++nt;
             }
@@ -81,13 +83,15 @@ static int box_taps(const cpu_plan_t *plan, const cpu_run_t *d, const cpu_run_t 
     return nt;
 }
 
-/* Computes work item `it` (see the file comment). */
-static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const thread_scratch_t *sc) {
+/* Computes work item `it` (see the file comment), reading sample it->n of
+ * the input at x_n (in plan->xc strides, input plane plane0 first). */
+static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const char *x_n, int64_t plane0,
+                     const thread_scratch_t *sc) {
     const cpu_plan_t *plan = ctx->plan;
     const tconv_canonical_t *p = &plan->p;
     const cpu_kernel_t *k = plan->kernel;
     const size_t es = plan->esize;
-    const cpu_strides_t *xs = &plan->xs, *ys = &plan->ys;
+    const cpu_strides_t *xs = &plan->xc, *ys = &plan->ys;
 
     int64_t g = it->gq / plan->nchunk, q = it->gq % plan->nchunk;
     int nv = (int)(plan->nblk - q * k->nv_max < k->nv_max ? plan->nblk - q * k->nv_max : k->nv_max);
@@ -97,7 +101,7 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const thread_s
     int64_t oc0 = g * plan->cout_g + oc_in_group;
 
     cpu_tile_args_t args;
-    args.x = ctx->x + (size_t)(it->n * xs->n + g * plan->cin_g * xs->c) * es;
+    args.x = x_n + (size_t)(g * plan->cin_g * xs->c) * es;
     args.xoff = sc->xoff;
     args.xpoint = sc->xpoint;
     args.woff = sc->woff;
@@ -113,7 +117,7 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const thread_s
     const int64_t sd = p->strides[0], sh = p->strides[1], sw = p->strides[2];
     for (int64_t rw = 0; rw < plan->axis[2].nruns; ++rw) {
         const cpu_run_t *w = &plan->axis[2].runs[rw];
-        args.ntaps = box_taps(plan, d, h, w, width, sc);
+        args.ntaps = box_taps(plan, d, h, w, width, plane0, sc);
         /* The box's points in (jd, jh, jw) order, in equal tiles no larger
          * than the kernel's widest for nv vectors. */
         int64_t points = (it->jd1 - it->jd0) * h->count * w->count;
@@ -146,6 +150,30 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const thread_s
     }
 }
 
+/* Copies input planes [range[0], range[1]) of sample n from channels_first
+ * into the channels_last slab (planes x H x W x Cin). */
+static void transpose_slab(const cpu_plan_t *plan, const char *x, int64_t n, const int64_t range[2],
+                           char *slab) {
+    const tconv_canonical_t *p = &plan->p;
+    const int64_t hw = p->input_size[1] * p->input_size[2], cin = p->in_channels;
+    const size_t es = plan->esize;
+    for (int64_t d = range[0]; d < range[1]; ++d) {
+        for (int64_t c = 0; c < cin; ++c) {
+            const char *src = x + (size_t)(n * plan->xs.n + c * plan->xs.c + d * plan->xs.d) * es;
+            char *dst = slab + (size_t)((d - range[0]) * plan->xc.d + c) * es;
+            if (es == sizeof(float)) {
+                for (int64_t k = 0; k < hw; ++k) {
+                    ((float *)dst)[k * cin] = ((const float *)src)[k];
+                }
+            } else {
+                for (int64_t k = 0; k < hw; ++k) {
+                    ((double *)dst)[k * cin] = ((const double *)src)[k];
+                }
+            }
+        }
+    }
+}
+
 static void execute_job(void *opaque, size_t thread_index, size_t thread_count) {
     const exec_ctx_t *ctx = opaque;
     const cpu_plan_t *plan = ctx->plan;
@@ -155,9 +183,24 @@ static void execute_job(void *opaque, size_t thread_index, size_t thread_count) 
     sc.xpoint = sc.woff + plan->taps;
     sc.ooff = sc.xpoint + CPU_NP_MAX;
     sc.acc = (char *)plan->thread_acc + thread_index * plan->acc_stride;
+    char *slab = plan->transpose_input
+                     ? (char *)plan->thread_slab + thread_index * plan->slab_elems * plan->esize
+                     : NULL;
+    int64_t slab_n = -1, slab_block = -1;
     for (int64_t i = plan->thread_first[thread_index]; i < plan->thread_first[thread_index + 1];
          ++i) {
-        run_item(ctx, &plan->items[i], &sc);
+        const cpu_item_t *it = &plan->items[i];
+        if (!slab) {
+            run_item(ctx, it, ctx->x + (size_t)(it->n * plan->xs.n) * plan->esize, 0, &sc);
+            continue;
+        }
+        const int64_t *range = &plan->block_planes[2 * it->block];
+        if (it->n != slab_n || it->block != slab_block) {
+            transpose_slab(plan, ctx->x, it->n, range, slab);
+            slab_n = it->n;
+            slab_block = it->block;
+        }
+        run_item(ctx, it, slab, range[0], &sc);
     }
 }
 

@@ -6,6 +6,7 @@
 #include "cpu_plan.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,24 @@ static double slab_cost(const cpu_plan_t *plan, const cpu_run_t *d, const cpu_ru
     return cost;
 }
 
+/* The input planes D block b (of `blocks`) reads, over every D run: range
+ * [0, 0) when no tap of the block lands in the input. */
+static void block_input_planes(const cpu_plan_t *plan, int64_t b, int64_t blocks,
+                               int64_t range[2]) {
+    const cpu_axis_runs_t *ad = &plan->axis[0];
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (int64_t rd = 0; rd < ad->nruns; ++rd) {
+        const cpu_run_t *d = &ad->runs[rd];
+        int64_t jd0 = d->count * b / blocks, jd1 = d->count * (b + 1) / blocks;
+        for (int64_t e = d->first; jd0 < jd1 && e < d->first + d->ntaps; ++e) {
+            lo = ad->in0[e] + jd0 < lo ? ad->in0[e] + jd0 : lo;
+            hi = ad->in0[e] + jd1 > hi ? ad->in0[e] + jd1 : hi;
+        }
+    }
+    range[0] = lo <= hi ? lo : 0;
+    range[1] = lo <= hi ? hi : 0;
+}
+
 /* Lists the work items and splits them into equal-cost contiguous ranges, one
  * per thread. Each D run is cut into up to `blocks` blocks of D outputs, and
  * items are ordered (n, block, chunk, D run, H run): consecutive items read
@@ -187,11 +206,15 @@ static int build_items(cpu_plan_t *plan) {
 
     int64_t max_items = p->batch * blocks * per_block_items;
     plan->items = malloc((size_t)max_items * sizeof(cpu_item_t));
+    plan->block_planes = malloc((size_t)(2 * blocks) * sizeof(int64_t));
     double *prefix = malloc((size_t)(max_items + 1) * sizeof(double));
     plan->thread_first = malloc((plan->nthreads + 1) * sizeof(int64_t));
-    if (!plan->items || !prefix || !plan->thread_first) {
+    if (!plan->items || !prefix || !plan->thread_first || !plan->block_planes) {
         free(prefix);
         return -1;
+    }
+    for (int64_t b = 0; b < blocks; ++b) {
+        block_input_planes(plan, b, blocks, &plan->block_planes[2 * b]);
     }
     int64_t ni = 0;
     prefix[0] = 0;
@@ -212,6 +235,7 @@ static int build_items(cpu_plan_t *plan) {
                         it->n = n;
                         it->rd = rd;
                         it->rh = rh;
+                        it->block = b;
                         it->jd0 = jd0;
                         it->jd1 = jd1;
                         prefix[ni + 1] =
@@ -314,6 +338,32 @@ tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *k
                     "cpu plan: allocating %lld packed weights and tap tables failed",
                     (long long)packed);
     }
+    if (p->data_format == tconv_channels_first) {
+        /* Read the input through a channels_last slab per thread (the
+         * kernel's channel loop then walks contiguous memory). */
+        plan->transpose_input = 1;
+        plan->xc.c = 1;
+        plan->xc.w = (ptrdiff_t)p->in_channels;
+        plan->xc.h = plan->xc.w * (ptrdiff_t)p->input_size[2];
+        plan->xc.d = plan->xc.h * (ptrdiff_t)p->input_size[1];
+        plan->xc.n = 0;
+        int64_t planes = 0;
+        for (int64_t i = 0; i < plan->nitems; ++i) {
+            const int64_t *r = &plan->block_planes[2 * plan->items[i].block];
+            planes = r[1] - r[0] > planes ? r[1] - r[0] : planes;
+        }
+        plan->slab_elems = (size_t)planes * (size_t)plan->xc.d;
+        plan->thread_slab =
+            malloc(plan->nthreads * (plan->slab_elems ? plan->slab_elems : 1) * plan->esize);
+        if (!plan->thread_slab) {
+            cpu_plan_destroy(plan);
+            return fail(tconv_out_of_memory, msg, msg_size,
+                        "cpu plan: allocating %zu threads' input slabs of %zu elements failed",
+                        plan->nthreads, plan->slab_elems);
+        }
+    } else {
+        plan->xc = plan->xs;
+    }
     *out = plan;
     return tconv_success;
 }
@@ -379,6 +429,8 @@ void cpu_plan_destroy(cpu_plan_t *plan) {
     }
     free(plan->items);
     free(plan->thread_first);
+    free(plan->block_planes);
+    free(plan->thread_slab);
     free(plan->wpack);
     free(plan->bias);
     free(plan->thread_offsets);

@@ -34,6 +34,7 @@ typedef struct cpu_item {
     int64_t gq; /**< group * nchunk + chunk */
     int64_t n;
     int64_t rd, rh; /**< D and H run indices */
+    int64_t block;  /**< D block (items of one block read one input slab) */
     int64_t jd0, jd1;
 } cpu_item_t;
 
@@ -54,11 +55,16 @@ typedef struct cpu_plan {
     int64_t chunk_cout;    /**< Channels in a full chunk: nv_max * VL. */
     int64_t taps;          /**< kd * kh * kw. */
     cpu_strides_t xs, ys;  /**< Input and output strides. */
+    /** Strides the micro-kernel reads the input with: xs, or for channels_first
+     *  the channels_last slab each thread transposes the input into. */
+    cpu_strides_t xc;
+    int transpose_input; /**< channels_first: read through the slab. */
 
     cpu_axis_runs_t axis[3]; /**< D, H, W runs. */
     cpu_item_t *items;       /**< Work items, (n, D block, chunk, D run, H run) order. */
     int64_t nitems;
     int64_t *thread_first; /**< Thread t runs items [thread_first[t], thread_first[t+1]). */
+    int64_t *block_planes; /**< Per D block: first and last+1 input plane it reads. */
 
     void *wpack; /**< [G][chunk][tap][cin_g][nv*VL], zero-padded channels. */
     void *bias;  /**< Cout values, or NULL. */
@@ -69,6 +75,8 @@ typedef struct cpu_plan {
     size_t offsets_stride;     /**< Entries between threads' offsets. */
     void *thread_acc;          /**< Per thread: one tile of sums. */
     size_t acc_stride;         /**< Bytes between threads' tiles. */
+    void *thread_slab;         /**< transpose_input: per thread, one block's input planes. */
+    size_t slab_elems;         /**< Elements of one thread's slab. */
 } cpu_plan_t;
 
 /** Checks what the backend needs of @p p; tconv_success or an error with
