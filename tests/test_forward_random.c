@@ -1,8 +1,11 @@
 /* Seeded random problems over every option, run through the public API on
  * every device of one backend and compared with the float64 reference.
  *
- *   test_forward_random --backend cpu|opencl [--isa avx512|avx2|c]
- *                       [--cases N] [--seed S]
+ *   test_forward_random --backend cpu|opencl|NAME [--isa avx512|avx2|c]
+ *                       [--cases N] [--seed S] [--plugin PATH]
+ *
+ * --plugin loads an extra plugin (e.g. plugins/example) through the
+ * context's search_path, to run the same suite on it.
  *
  * Error of an output element: |y - ref| / (max(1, sum|terms|) * activation
  * slope); f32 must stay <= 1e-5 and f64 <= 1e-12. The output buffer is
@@ -35,12 +38,13 @@ typedef long long ll;
 static struct {
     const char *backend;
     const char *isa;
+    const char *plugin;
     int cases;
     uint64_t seed;
     tconv_context_t ctx;
     size_t device_count;
     tconv_device_info_t devices[16];
-} g = {"cpu", NULL, 200, 20240601, NULL, 0, {{0}}};
+} g = {"cpu", NULL, NULL, 200, 20240601, NULL, 0, {{0}}};
 
 static double elem(const tc_tensors_t *t, int64_t i) {
     return t->canonical.dtype == tconv_f64 ? ((const double *)t->dev_out)[i]
@@ -190,7 +194,7 @@ static int check_isa_in_effect(const tconv_device_info_t *dev) {
 
 static int usage(void) {
     fprintf(stderr, "usage: test_forward_random --backend NAME [--isa ISA] [--cases N] "
-                    "[--seed S]\n");
+                    "[--seed S] [--plugin PATH]\n");
     return 2;
 }
 
@@ -205,6 +209,8 @@ int main(int argc, char **argv) {
             g.isa = argv[++i];
         else if (!strcmp(argv[i], "--cases"))
             g.cases = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--plugin"))
+            g.plugin = argv[++i];
         else if (!strcmp(argv[i], "--seed"))
             g.seed = strtoull(argv[++i], NULL, 10);
         else
@@ -214,7 +220,7 @@ int main(int argc, char **argv) {
     if (g.isa)
         setenv("TCONV_CPU_ISA", g.isa, 1);
 
-    tconv_status_t st = tconv_context_create(&g.ctx, NULL);
+    tconv_status_t st = tconv_context_create(&g.ctx, g.plugin);
     if (st != tconv_success) {
         fprintf(stderr, "tconv_context_create -> %s: %s\n", tconv_status_name(st),
                 tconv_get_last_error());

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The out-of-tree plugin workflow a vendor follows (plugins/example/README.md):
+#   1. install tconv (headers, libtconv, CMake package) into a prefix;
+#   2. configure and build plugins/example against it with find_package(tconv);
+#   3. load the built plugin with TCONV_PLUGINS into the installed `tconv`;
+#   4. `tconv run --device example` must match `--device cpu` (float64).
+# Usage: test_example_plugin.sh <tconv build dir> <source dir> <tests bin dir>
+#   (the tests bin dir holds npy_random, npy_compare and test_forward_random)
+set -euo pipefail
+build="$1" source="$2" bin="$3"
+npy_random="$bin/npy_random" compare="$bin/npy_compare" forward_random="$bin/test_forward_random"
+tmp="$(mktemp -d /tmp/tconv_example_plugin.XXXXXX)"
+trap 'rm -rf "$tmp"' EXIT
+unset TCONV_DEVICE TCONV_PLUGINS TCONV_PLUGIN_PATH TCONV_VERBOSE TCONV_CPU_ISA
+
+step() { printf '== %s\n' "$*"; }
+
+step "install tconv into $tmp/prefix"
+cmake --install "$build" --prefix "$tmp/prefix" > "$tmp/install.log"
+test -x "$tmp/prefix/bin/tconv"
+test -f "$tmp/prefix/include/tconv/tconv_backend.h"
+
+step "configure and build plugins/example against the installed package"
+cmake -S "$source/plugins/example" -B "$tmp/example-build" \
+      -DCMAKE_PREFIX_PATH="$tmp/prefix" > "$tmp/configure.log"
+cmake --build "$tmp/example-build" > "$tmp/build.log"
+plugin="$tmp/example-build/tconv_backend_example.so"
+test -f "$plugin"
+# Only the entry symbol is exported.
+exported="$(nm -D --defined-only "$plugin" | awk '$2 == "T" {print $3}')"
+if [ "$exported" != "tconv_backend_entry" ]; then
+    echo "FAILED: the plugin exports: $exported" >&2
+    exit 1
+fi
+
+step "the installed tconv lists the example device"
+devices="$(TCONV_PLUGINS="$plugin" "$tmp/prefix/bin/tconv" devices)"
+echo "$devices"
+grep -q 'example:0' <<< "$devices" || { echo "FAILED: example:0 not listed" >&2; exit 1; }
+grep -q 'cpu:0' <<< "$devices" || { echo "FAILED: cpu:0 not listed by the installed tconv" >&2; exit 1; }
+
+step "tconv run --device example vs --device cpu"
+"$npy_random" "$tmp/x.npy" 2,5,6,3 1   # (N, H, W, C) channels_last, 2-D
+"$npy_random" "$tmp/w.npy" 3,3,4,3 2   # keras (kh, kw, Cout, Cin)
+"$npy_random" "$tmp/b.npy" 4 3
+common=(--input "$tmp/x.npy" --kernel "$tmp/w.npy" --bias "$tmp/b.npy" --strides 2
+        --padding same --output-padding 1 --activation gelu --dtype float64)
+TCONV_PLUGINS="$plugin" "$tmp/prefix/bin/tconv" run "${common[@]}" --device example \
+    --output "$tmp/y_example.npy"
+TCONV_PLUGINS="$plugin" "$tmp/prefix/bin/tconv" run "${common[@]}" --device cpu \
+    --output "$tmp/y_cpu.npy"
+"$compare" "$tmp/y_example.npy" "$tmp/y_cpu.npy" 1e-12
+
+step "the random forward suite on the example device"
+"$forward_random" --backend example --plugin "$plugin" --cases 150
+echo "PASSED"
