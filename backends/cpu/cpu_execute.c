@@ -21,30 +21,40 @@ typedef struct exec_ctx {
     char *y;
 } exec_ctx_t;
 
-/* Bias + activation + store for np points of one tile. acc holds [np][width]
- * sums; point p goes to out + ooff[p]. */
+/* Bias + activation + store for np points of one tile, channels_last style:
+ * acc holds [np][width] sums; point p's nvalid channels go, contiguous, to
+ * out + ooff[p] (the output itself, or the channels_first staging rows). */
 #define DEFINE_EPILOGUE(REAL, SUFFIX)                                                              \
-    static void epilogue_##SUFFIX(const cpu_plan_t *plan, REAL *acc, int np, int64_t width,        \
+    static void epilogue_##SUFFIX(const cpu_plan_t *plan, const REAL *acc, int np, int64_t width,  \
                                   int64_t nvalid, REAL *out, const ptrdiff_t *ooff, int64_t oc0) { \
         const REAL *bias = plan->bias ? (const REAL *)plan->bias + oc0 : NULL;                     \
-        const ptrdiff_t cs = plan->ys.c;                                                           \
         for (int p = 0; p < np; ++p) {                                                             \
-            REAL *a = acc + p * width;                                                             \
+            const REAL *a = acc + p * width;                                                       \
             REAL *o = out + ooff[p];                                                               \
-            /* channels_last: finish in place in the output span. */                               \
-            REAL *span = cs == 1 ? o : a;                                                          \
             if (bias) {                                                                            \
                 for (int64_t l = 0; l < nvalid; ++l) {                                             \
-                    span[l] = a[l] + bias[l];                                                      \
+                    o[l] = a[l] + bias[l];                                                         \
                 }                                                                                  \
-            } else if (span != a) {                                                                \
-                memcpy(span, a, (size_t)nvalid * sizeof(REAL));                                    \
+            } else {                                                                               \
+                memcpy(o, a, (size_t)nvalid * sizeof(REAL));                                       \
             }                                                                                      \
-            cpu_activation_apply_##SUFFIX(span, (size_t)nvalid, plan->p.activation,                \
+            cpu_activation_apply_##SUFFIX(o, (size_t)nvalid, plan->p.activation,                   \
                                           plan->p.activation_alpha);                               \
-            if (cs != 1) {                                                                         \
-                for (int64_t l = 0; l < nvalid; ++l) {                                             \
-                    o[l * cs] = a[l];                                                              \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    /* channels_first: copies `rows` staged output rows ([row][ow][width]) to                      \
+     * the output, one contiguous W row per channel. row_off[r] locates row r. */                  \
+    static void flush_rows_##SUFFIX(const cpu_plan_t *plan, const REAL *stage, int64_t rows,       \
+                                    const ptrdiff_t *row_off, int64_t width, int64_t nvalid,       \
+                                    REAL *out) {                                                   \
+        const int64_t ow_count = plan->p.output_size[2];                                           \
+        for (int64_t r = 0; r < rows; ++r) {                                                       \
+            const REAL *src = stage + r * ow_count * width;                                        \
+            for (int64_t l = 0; l < nvalid; ++l) {                                                 \
+                REAL *dst = out + row_off[r] + l * plan->ys.c;                                     \
+                for (int64_t ow = 0; ow < ow_count; ++ow) {                                        \
+                    dst[ow] = src[ow * width + l];                                                 \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
@@ -57,7 +67,9 @@ DEFINE_EPILOGUE(double, f64)
 typedef struct thread_scratch {
     ptrdiff_t *xoff, *woff;   /* per tap */
     ptrdiff_t *xpoint, *ooff; /* per tile point */
+    ptrdiff_t *row_off;       /* per staged row (channels_first) */
     void *acc;
+    void *stage; /* channels_first: staged output rows */
 } thread_scratch_t;
 
 /* Fills the tap lists of the box (D run d, H run h, W run w): input offsets
@@ -115,36 +127,57 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const char *x_
 
     const cpu_run_t *d = &plan->axis[0].runs[it->rd], *h = &plan->axis[1].runs[it->rh];
     const int64_t sd = p->strides[0], sh = p->strides[1], sw = p->strides[2];
-    for (int64_t rw = 0; rw < plan->axis[2].nruns; ++rw) {
-        const cpu_run_t *w = &plan->axis[2].runs[rw];
-        args.ntaps = box_taps(plan, d, h, w, width, plane0, sc);
-        /* The box's points in (jd, jh, jw) order, in equal tiles no larger
-         * than the kernel's widest for nv vectors. */
-        int64_t points = (it->jd1 - it->jd0) * h->count * w->count;
-        int64_t np_max = k->np_max[nv];
-        int64_t ntiles = (points + np_max - 1) / np_max;
-        int64_t np = (points + ntiles - 1) / ntiles;
-        int64_t jd = it->jd0, jh = 0, jw = 0;
-        for (int64_t done = 0; done < points; done += args.np) {
-            args.np = (int)(points - done < np ? points - done : np);
-            for (int t = 0; t < args.np; ++t) {
-                sc->xpoint[t] = (ptrdiff_t)(jd * xs->d + jh * xs->h + jw * xs->w);
-                sc->ooff[t] = (ptrdiff_t)((d->o0 + jd * sd) * ys->d + (h->o0 + jh * sh) * ys->h +
-                                          (w->o0 + jw * sw) * ys->w);
-                if (++jw == w->count) {
-                    jw = 0;
-                    if (++jh == h->count) {
-                        jh = 0;
-                        ++jd;
+    const int64_t ow_count = p->output_size[2];
+    /* The item's output rows (jd, jh), in blocks: all at once for
+     * channels_last, plan->stage_rows at a time for channels_first. */
+    const int64_t rows = (it->jd1 - it->jd0) * h->count;
+    const int64_t block = plan->stage_rows ? plan->stage_rows : rows;
+    char *out = sc->stage ? sc->stage : y_base;
+    for (int64_t r0 = 0; r0 < rows; r0 += block) {
+        const int64_t rb = rows - r0 < block ? rows - r0 : block;
+        for (int64_t rw = 0; rw < plan->axis[2].nruns; ++rw) {
+            const cpu_run_t *w = &plan->axis[2].runs[rw];
+            args.ntaps = box_taps(plan, d, h, w, width, plane0, sc);
+            /* The block's points in (row, jw) order, in equal tiles no larger
+             * than the kernel's widest for nv vectors. */
+            int64_t points = rb * w->count;
+            int64_t np_max = k->np_max[nv];
+            int64_t ntiles = (points + np_max - 1) / np_max;
+            int64_t np = (points + ntiles - 1) / ntiles;
+            int64_t r = r0, jw = 0;
+            for (int64_t done = 0; done < points; done += args.np) {
+                args.np = (int)(points - done < np ? points - done : np);
+                for (int t = 0; t < args.np; ++t) {
+                    int64_t jd = it->jd0 + r / h->count, jh = r % h->count;
+                    int64_t ow = w->o0 + jw * sw;
+                    sc->xpoint[t] = (ptrdiff_t)(jd * xs->d + jh * xs->h + jw * xs->w);
+                    sc->ooff[t] = sc->stage ? (ptrdiff_t)(((r - r0) * ow_count + ow) * width)
+                                            : (ptrdiff_t)((d->o0 + jd * sd) * ys->d +
+                                                          (h->o0 + jh * sh) * ys->h + ow * ys->w);
+                    if (++jw == w->count) {
+                        jw = 0;
+                        ++r;
                     }
                 }
+                k->tile(&args);
+                if (p->dtype == tconv_f64) {
+                    epilogue_f64(plan, sc->acc, args.np, width, nvalid, (double *)out, sc->ooff,
+                                 oc0);
+                } else {
+                    epilogue_f32(plan, sc->acc, args.np, width, nvalid, (float *)out, sc->ooff,
+                                 oc0);
+                }
             }
-            k->tile(&args);
+        }
+        if (sc->stage) {
+            for (int64_t r = 0; r < rb; ++r) {
+                int64_t jd = it->jd0 + (r0 + r) / h->count, jh = (r0 + r) % h->count;
+                sc->row_off[r] = (ptrdiff_t)((d->o0 + jd * sd) * ys->d + (h->o0 + jh * sh) * ys->h);
+            }
             if (p->dtype == tconv_f64) {
-                epilogue_f64(plan, sc->acc, args.np, width, nvalid, (double *)y_base, sc->ooff,
-                             oc0);
+                flush_rows_f64(plan, sc->stage, rb, sc->row_off, width, nvalid, (double *)y_base);
             } else {
-                epilogue_f32(plan, sc->acc, args.np, width, nvalid, (float *)y_base, sc->ooff, oc0);
+                flush_rows_f32(plan, sc->stage, rb, sc->row_off, width, nvalid, (float *)y_base);
             }
         }
     }
@@ -183,6 +216,10 @@ static void execute_job(void *opaque, size_t thread_index, size_t thread_count) 
     sc.xpoint = sc.woff + plan->taps;
     sc.ooff = sc.xpoint + CPU_NP_MAX;
     sc.acc = (char *)plan->thread_acc + thread_index * plan->acc_stride;
+    sc.row_off = sc.ooff + CPU_NP_MAX;
+    sc.stage = plan->stage_rows
+                   ? (char *)plan->thread_stage + thread_index * plan->stage_elems * plan->esize
+                   : NULL;
     char *slab = plan->transpose_input
                      ? (char *)plan->thread_slab + thread_index * plan->slab_elems * plan->esize
                      : NULL;

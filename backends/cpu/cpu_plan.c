@@ -147,6 +147,8 @@ static double point_cost(const cpu_plan_t *plan, int64_t ntaps) {
 /* Input bytes an item may read so that it stays in a core's L2 while the
  * item's (chunk, D run, H run) siblings reuse it. */
 #define ITEM_INPUT_BUDGET (1u << 20)
+/* channels_first: bytes of output rows staged before they are transposed out. */
+#define STAGE_BYTES (128.0 * 1024)
 
 /* Cost of one D output of the box (D run d, H run h): all its H x W points. */
 static double slab_cost(const cpu_plan_t *plan, const cpu_run_t *d, const cpu_run_t *h) {
@@ -322,17 +324,30 @@ tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *k
     plan->taps = taps;
     plan->nthreads = cpu_thread_pool_size(pool);
     /* Per thread: tap offsets and one tile of sums, on separate cache lines. */
-    plan->offsets_stride = ((size_t)(2 * taps + 2 * CPU_NP_MAX) + 7) & ~(size_t)7;
+    if (p->data_format == tconv_channels_first) {
+        /* Output rows staged channels_last, then written one contiguous W row
+         * per channel: about STAGE_BYTES of them. */
+        double row_bytes = (double)p->output_size[2] * (double)plan->chunk_cout * plan->esize;
+        plan->stage_rows = (int64_t)(STAGE_BYTES / row_bytes);
+        plan->stage_rows = plan->stage_rows < 1 ? 1 : plan->stage_rows;
+        plan->stage_elems =
+            (size_t)plan->stage_rows * (size_t)p->output_size[2] * (size_t)plan->chunk_cout;
+    }
+    plan->offsets_stride =
+        ((size_t)(2 * taps + 2 * CPU_NP_MAX + plan->stage_rows) + 7) & ~(size_t)7;
     plan->acc_stride = ((size_t)CPU_NP_MAX * CPU_NV_MAX * 16 * plan->esize + 63) & ~(size_t)63;
 
     plan->wpack = aligned_alloc(64, (((size_t)packed * plan->esize) + 63) & ~(size_t)63);
     plan->bias = p->use_bias ? malloc((size_t)p->out_channels * plan->esize) : NULL;
     plan->thread_offsets = malloc(plan->nthreads * plan->offsets_stride * sizeof(ptrdiff_t));
     plan->thread_acc = aligned_alloc(64, plan->nthreads * plan->acc_stride);
+    if (plan->stage_rows) {
+        plan->thread_stage = malloc(plan->nthreads * plan->stage_elems * plan->esize);
+    }
     if (!plan->wpack || (p->use_bias && !plan->bias) || !plan->thread_offsets ||
-        !plan->thread_acc || build_axis_runs(p, 0, &plan->axis[0]) ||
-        build_axis_runs(p, 1, &plan->axis[1]) || build_axis_runs(p, 2, &plan->axis[2]) ||
-        build_items(plan)) {
+        (plan->stage_rows && !plan->thread_stage) || !plan->thread_acc ||
+        build_axis_runs(p, 0, &plan->axis[0]) || build_axis_runs(p, 1, &plan->axis[1]) ||
+        build_axis_runs(p, 2, &plan->axis[2]) || build_items(plan)) {
         cpu_plan_destroy(plan);
         return fail(tconv_out_of_memory, msg, msg_size,
                     "cpu plan: allocating %lld packed weights and tap tables failed",
@@ -431,6 +446,7 @@ void cpu_plan_destroy(cpu_plan_t *plan) {
     free(plan->thread_first);
     free(plan->block_planes);
     free(plan->thread_slab);
+    free(plan->thread_stage);
     free(plan->wpack);
     free(plan->bias);
     free(plan->thread_offsets);

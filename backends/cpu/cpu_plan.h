@@ -71,10 +71,14 @@ typedef struct cpu_plan {
     int weights_set;
 
     size_t nthreads;
-    ptrdiff_t *thread_offsets; /**< Per thread: 2*taps (x, w) + 2*CPU_NP_MAX (point in, out). */
+    ptrdiff_t *thread_offsets; /**< Per thread: 2*taps (x, w), 2*CPU_NP_MAX (point in,
+                                    out), stage_rows (row out). */
     size_t offsets_stride;     /**< Entries between threads' offsets. */
     void *thread_acc;          /**< Per thread: one tile of sums. */
     size_t acc_stride;         /**< Bytes between threads' tiles. */
+    int64_t stage_rows;        /**< channels_first: output rows staged per flush (else 0). */
+    void *thread_stage;        /**< Per thread: stage_rows x out W x chunk channels. */
+    size_t stage_elems;        /**< Elements of one thread's staging rows. */
     void *thread_slab;         /**< transpose_input: per thread, one block's input planes. */
     size_t slab_elems;         /**< Elements of one thread's slab. */
 } cpu_plan_t;
