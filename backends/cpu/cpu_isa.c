@@ -5,7 +5,7 @@
 #include "cpu_kernel.h"
 
 cpu_isa_t cpu_isa_detect(void) {
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef TCONV_CPU_X86_KERNELS
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) {
         return cpu_isa_avx512;
@@ -34,11 +34,20 @@ const char *cpu_isa_name(cpu_isa_t isa) {
 }
 
 const cpu_kernel_t *cpu_kernel_select(cpu_isa_t isa, tconv_dtype_t dtype) {
+#ifdef TCONV_CPU_X86_KERNELS
     static const cpu_kernel_t *const table[3][2] = {
         {&cpu_kernel_c_f32, &cpu_kernel_c_f64},
         {&cpu_kernel_avx2_f32, &cpu_kernel_avx2_f64},
         {&cpu_kernel_avx512_f32, &cpu_kernel_avx512_f64},
     };
+#else
+    /* Only the portable kernels exist; detect never returns another ISA. */
+    static const cpu_kernel_t *const table[3][2] = {
+        {&cpu_kernel_c_f32, &cpu_kernel_c_f64},
+        {&cpu_kernel_c_f32, &cpu_kernel_c_f64},
+        {&cpu_kernel_c_f32, &cpu_kernel_c_f64},
+    };
+#endif
     if (dtype != tconv_f32 && dtype != tconv_f64) {
         return NULL;
     }
