@@ -1,0 +1,39 @@
+/* Copies one tile of the raw input (the caller's layout, uploaded as is) into
+ * a zero-padded channels-last buffer (NB, XD, XH, XW, CIN) covering exactly
+ * the input indices the gather kernel reads, so the gather needs no bounds
+ * checks. Padded index p on an axis is input index p + MIN_OFF_<axis> (plus
+ * the tile's first depth index jd0 on D); outside the input it holds zero.
+ *
+ * Build options: NB, CIN, IN_D, IN_H, IN_W, RD (raw depth capacity of a tile),
+ * XD, XH, XW, MIN_OFF_D, MIN_OFF_H, MIN_OFF_W, IN_CL (1 = channels-last). */
+__kernel void tconv_pad_input(__global const REAL *restrict raw, __global REAL *restrict xp,
+                              const int jd0, const int r0, const int nvalid) {
+    const int w = get_global_id(0);
+    const int h = get_global_id(1);
+    const int nd = get_global_id(2);
+    if (w >= XW || h >= XH || nd >= NB * XD)
+        return;
+    const int n = nd / XD;
+    const int dl = nd % XD;
+    const int gd = jd0 + MIN_OFF_D + dl;
+    const int gh = h + MIN_OFF_H;
+    const int gw = w + MIN_OFF_W;
+    __global REAL *dst = xp + ((((size_t)n * XD + dl) * XH + h) * XW + w) * CIN;
+    const bool inside = n < nvalid && gd >= 0 && gd < IN_D && gh >= 0 && gh < IN_H && gw >= 0 &&
+                        gw < IN_W;
+    if (!inside) {
+        for (int c = 0; c < CIN; c++)
+            dst[c] = (REAL)0;
+        return;
+    }
+    const int rd = gd - r0;
+#if IN_CL
+    __global const REAL *src = raw + ((((size_t)n * RD + rd) * IN_H + gh) * IN_W + gw) * CIN;
+    for (int c = 0; c < CIN; c++)
+        dst[c] = src[c];
+#else
+    __global const REAL *src = raw + (((size_t)n * CIN * RD + rd) * IN_H + gh) * IN_W + gw;
+    for (int c = 0; c < CIN; c++)
+        dst[c] = src[(size_t)c * RD * IN_H * IN_W];
+#endif
+}

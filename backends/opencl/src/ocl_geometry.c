@@ -1,0 +1,216 @@
+/* Host-side geometry of the phase-decomposed gather (see ocl_geometry.h and
+ * kernels/tconv_gather.cl for the index rules). */
+#include "ocl_geometry.h"
+
+#include <stdlib.h>
+
+#include "ocl_errors.h"
+
+static int64_t gcd64(int64_t a, int64_t b) {
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static int64_t floor_mod(int64_t a, int64_t m) {
+    int64_t r = a % m;
+    return r < 0 ? r + m : r;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) {
+    return (a + b - 1) / b;
+}
+
+static void axis_init(ocl_axis_t *a, int64_t in, int64_t out, int64_t k, int64_t s, int64_t d,
+                      int64_t crop) {
+    a->in = in;
+    a->out = out;
+    a->k = k;
+    a->s = s;
+    a->d = d;
+    a->crop = crop;
+    a->sg = s / gcd64(s, d);
+    a->mt = ceil_div(k, a->sg);
+    a->jmax = ceil_div(out, s);
+    a->has_taps = 0;
+    a->min_off = a->max_off = 0;
+    /* Only phases that own outputs matter; taps of a phase are t0 + m*sg. */
+    for (int64_t p = 0; p < s && p < out; p++) {
+        for (int64_t t = 0; t < k; t++) {
+            int64_t c = p + crop - t * d;
+            if (floor_mod(c, s) != 0)
+                continue;
+            int64_t off = c / s; /* exact */
+            if (!a->has_taps || off < a->min_off)
+                a->min_off = off;
+            if (!a->has_taps || off > a->max_off)
+                a->max_off = off;
+            a->has_taps = 1;
+        }
+    }
+}
+
+/* Register tile: TCONV_OPENCL_TILE="tw,nvec" overrides (for tuning). */
+static void choose_tile(const tconv_canonical_t *p, ocl_geometry_t *g) {
+    const int64_t coutg = g->coutg;
+    const int widths32[] = {16, 8, 4}, widths64[] = {8, 4};
+    const int *widths = p->dtype == tconv_f64 ? widths64 : widths32;
+    int nwidths = p->dtype == tconv_f64 ? 2 : 3;
+    g->vec = 1;
+    for (int i = 0; i < nwidths; i++) {
+        if (coutg % widths[i] == 0) {
+            g->vec = widths[i];
+            break;
+        }
+    }
+    int64_t nvec_max = coutg / g->vec;
+    if (g->vec > 1) {
+        g->nvec = nvec_max >= 2 ? 2 : 1;
+        g->tw = 8;
+    } else {
+        g->nvec = (int)(coutg < 4 ? coutg : 4);
+        g->tw = 8;
+    }
+    const char *env = getenv("TCONV_OPENCL_TILE");
+    if (env && *env) {
+        int tw = 0, nvec = 0;
+        char *end = NULL;
+        tw = (int)strtol(env, &end, 10);
+        if (end && *end == ',')
+            nvec = (int)strtol(end + 1, NULL, 10);
+        if (tw >= 1 && tw <= 32)
+            g->tw = tw;
+        if (nvec >= 1 && nvec <= 16)
+            g->nvec = nvec;
+    }
+    /* No more W points than a phase has, and few wasted ones at the edge. */
+    int64_t jw = g->ax[2].jmax;
+    if (g->tw > jw)
+        g->tw = (int)jw;
+    int best = g->tw;
+    int64_t best_waste = ceil_div(jw, best) * best - jw;
+    for (int t = g->tw - 1; t >= (g->tw + 1) / 2 && best_waste > 0; t--) {
+        int64_t waste = ceil_div(jw, t) * t - jw;
+        if (waste < best_waste) {
+            best = t;
+            best_waste = waste;
+        }
+    }
+    g->tw = best;
+}
+
+/* a * b * ... with overflow detection; returns 0 on overflow. */
+static int mul_ok(uint64_t *out, int count, const int64_t *factors) {
+    uint64_t r = 1;
+    for (int i = 0; i < count; i++) {
+        if (factors[i] < 0 || __builtin_mul_overflow(r, (uint64_t)factors[i], &r))
+            return 0;
+    }
+    *out = r;
+    return 1;
+}
+
+#define MUL(out, ...)                                                                              \
+    mul_ok((out), (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)),                       \
+           (int64_t[]){__VA_ARGS__})
+
+/* Sizes of the per-tile buffers for nb samples and jdt depth indices. */
+static int tile_sizes(const tconv_canonical_t *p, ocl_geometry_t *g, int64_t nb, int64_t jdt) {
+    const ocl_axis_t *d = &g->ax[0];
+    int64_t e = (int64_t)g->elem;
+    g->xd = jdt + d->max_off - d->min_off;
+    g->rd = g->xd < d->in ? g->xd : d->in;
+    g->odt = d->s * jdt;
+    return MUL(&g->raw_bytes, nb, g->rd, g->ax[1].in, g->ax[2].in, p->in_channels, e) &&
+           MUL(&g->pad_bytes, nb, g->xd, g->xh, g->xw, p->in_channels, e) &&
+           MUL(&g->out_bytes, nb, g->odt, g->ax[1].out, g->ax[2].out, p->out_channels, e);
+}
+
+static int tile_fits(const tconv_canonical_t *p, ocl_geometry_t *g, int64_t nb, int64_t jdt,
+                     uint64_t max_alloc, uint64_t budget) {
+    if (!tile_sizes(p, g, nb, jdt))
+        return 0;
+    uint64_t total = g->raw_bytes + g->pad_bytes + g->out_bytes + g->weight_bytes + g->bias_bytes;
+    return g->raw_bytes <= max_alloc && g->pad_bytes <= max_alloc && g->out_bytes <= max_alloc &&
+           total <= budget;
+}
+
+/* Largest v in [1, hi] with fits(v) (fits is monotone), or 0 if none. */
+#define LARGEST_FITTING(result, hi, fits_expr_of_v)                                                \
+    do {                                                                                           \
+        int64_t lo_ = 1, hi_ = (hi);                                                               \
+        (result) = 0;                                                                              \
+        while (lo_ <= hi_) {                                                                       \
+            int64_t v = lo_ + (hi_ - lo_) / 2;                                                     \
+            if (fits_expr_of_v) {                                                                  \
+                (result) = v;                                                                      \
+                lo_ = v + 1;                                                                       \
+            } else {                                                                               \
+                hi_ = v - 1;                                                                       \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+tconv_status_t ocl_geometry_init(const tconv_canonical_t *p, uint64_t max_alloc,
+                                 uint64_t global_mem, ocl_geometry_t *g, char *msg,
+                                 size_t msg_size) {
+    g->elem = p->dtype == tconv_f64 ? sizeof(double) : sizeof(float);
+    for (int a = 0; a < 3; a++)
+        axis_init(&g->ax[a], p->input_size[a], p->output_size[a], p->kernel_size[a], p->strides[a],
+                  p->dilation[a], p->crop_begin[a]);
+    g->cing = p->in_channels / p->groups;
+    g->coutg = p->out_channels / p->groups;
+    choose_tile(p, g);
+    g->blk = (int64_t)g->vec * g->nvec;
+    g->nocb = ceil_div(g->coutg, g->blk);
+    g->coutg_pad = g->nocb * g->blk;
+    g->wt = ceil_div(g->ax[2].jmax, g->tw);
+    g->xh = g->ax[1].jmax + g->ax[1].max_off - g->ax[1].min_off;
+    g->xw = g->wt * g->tw + g->ax[2].max_off - g->ax[2].min_off;
+
+    int64_t e = (int64_t)g->elem;
+    if (!MUL(&g->weight_bytes, p->groups, g->nocb, p->kernel_size[0], p->kernel_size[1],
+             p->kernel_size[2], g->cing, g->blk, e) ||
+        !MUL(&g->bias_bytes, p->groups, g->coutg_pad, e)) {
+        ocl_msg(msg, msg_size, "packed weight size overflows 64 bits");
+        return tconv_invalid_arguments;
+    }
+    if (max_alloc == 0)
+        max_alloc = UINT64_MAX;
+    /* The kernels index a tile's buffers with 32-bit ints: tile below that. */
+    uint64_t int_cap = (uint64_t)INT32_MAX * g->elem;
+    uint64_t tile_cap = max_alloc < int_cap ? max_alloc : int_cap;
+    uint64_t budget = global_mem ? global_mem - global_mem / 8 : UINT64_MAX;
+    if (g->weight_bytes > tile_cap) {
+        ocl_msg(msg, msg_size,
+                "packed weights need %llu bytes, more than the device's max allocation %llu "
+                "(or the kernels' 32-bit index range)",
+                (unsigned long long)g->weight_bytes, (unsigned long long)tile_cap);
+        return tconv_unimplemented;
+    }
+    /* Whole batch if it fits, else the most samples, else split depth. */
+    int64_t n = p->batch, jd = g->ax[0].jmax;
+    int64_t nb, jdt = jd;
+    LARGEST_FITTING(nb, n, tile_fits(p, g, v, jd, tile_cap, budget));
+    if (nb == 0) {
+        nb = 1;
+        LARGEST_FITTING(jdt, jd, tile_fits(p, g, 1, v, tile_cap, budget));
+        if (jdt == 0) {
+            tile_sizes(p, g, 1, 1);
+            ocl_msg(msg, msg_size,
+                    "one output depth slice of one sample needs buffers of %llu/%llu/%llu bytes "
+                    "(raw input/padded input/output); the device allows %llu per allocation",
+                    (unsigned long long)g->raw_bytes, (unsigned long long)g->pad_bytes,
+                    (unsigned long long)g->out_bytes, (unsigned long long)tile_cap);
+            return tconv_unimplemented;
+        }
+    }
+    g->nb = nb;
+    g->jdt = jdt;
+    tile_sizes(p, g, nb, jdt);
+    g->tiles = ceil_div(n, nb) * ceil_div(jd, jdt);
+    return tconv_success;
+}

@@ -1,0 +1,280 @@
+/* Program builds and their caches (see ocl_program.h, README.md). A cached or
+ * supplied binary is used only when its header matches this device, driver,
+ * source and options exactly; a cache entry that fails any check is rebuilt
+ * from source and rewritten. */
+#include "ocl_program.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ocl_cache_file.h"
+#include "ocl_errors.h"
+#include "ocl_kernel_source.h"
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static char *make_key(const ocl_device_t *dev, const char *options) {
+    const char *fmt = "device=%s\ndriver=%s\nplatform=%s\nsource=%016llx\noptions=%016llx\n";
+    unsigned long long src = (unsigned long long)ocl_kernel_source_hash();
+    unsigned long long opt =
+        (unsigned long long)ocl_fnv1a64(OCL_FNV_OFFSET, options, strlen(options));
+    int n = snprintf(NULL, 0, fmt, dev->name, dev->driver_version, dev->platform_version, src, opt);
+    char *key = malloc((size_t)n + 1);
+    if (key)
+        snprintf(key, (size_t)n + 1, fmt, dev->name, dev->driver_version, dev->platform_version,
+                 src, opt);
+    return key;
+}
+
+/* Writes "<what> on opencl:<i> (<name>): <call>: <ERR> (<n>)\n<build log>". */
+static tconv_status_t build_failure(const ocl_device_t *dev, cl_program prog, cl_int err,
+                                    const char *call, char *msg, size_t msg_size) {
+    char head[512];
+    snprintf(head, sizeof(head), "%s: %s (%d) on opencl:%zu (%s)", call, ocl_error_name(err),
+             (int)err, dev->index, dev->name);
+    size_t log_size = 0;
+    char *log = NULL;
+    if (prog &&
+        clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &log_size) ==
+            CL_SUCCESS &&
+        log_size > 1 && (log = malloc(log_size + 1)) != NULL) {
+        if (clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, log_size, log, NULL) !=
+            CL_SUCCESS)
+            log[0] = '\0';
+        log[log_size] = '\0';
+    }
+    ocl_msg(msg, msg_size, "%s%s%s", head, log && *log ? "; build log: " : "", log ? log : "");
+    free(log);
+    return err == CL_BUILD_PROGRAM_FAILURE ? tconv_runtime_error : ocl_status_from_cl(err);
+}
+
+static tconv_status_t build_from_source(ocl_device_t *dev, const char *options, cl_program *out,
+                                        char *msg, size_t msg_size) {
+    size_t count = 0;
+    const char *const *srcs = ocl_kernel_sources(&count);
+    cl_int err = CL_SUCCESS;
+    cl_program prog =
+        clCreateProgramWithSource(dev->context, (cl_uint)count, (const char **)srcs, NULL, &err);
+    if (err != CL_SUCCESS)
+        return ocl_fail(err, "clCreateProgramWithSource", msg, msg_size);
+    err = clBuildProgram(prog, 1, &dev->id, options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        tconv_status_t status = build_failure(dev, prog, err, "clBuildProgram", msg, msg_size);
+        clReleaseProgram(prog);
+        return status;
+    }
+    *out = prog;
+    return tconv_success;
+}
+
+static tconv_status_t build_from_binary(ocl_device_t *dev, const char *options,
+                                        const unsigned char *bin, size_t len, cl_program *out,
+                                        char *msg, size_t msg_size) {
+    cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
+    cl_program prog =
+        clCreateProgramWithBinary(dev->context, 1, &dev->id, &len, &bin, &bin_status, &err);
+    if (err != CL_SUCCESS || bin_status != CL_SUCCESS) {
+        if (prog)
+            clReleaseProgram(prog);
+        return ocl_fail(err != CL_SUCCESS ? err : bin_status, "clCreateProgramWithBinary", msg,
+                        msg_size);
+    }
+    err = clBuildProgram(prog, 1, &dev->id, options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        tconv_status_t status =
+            build_failure(dev, prog, err, "clBuildProgram (from binary)", msg, msg_size);
+        clReleaseProgram(prog);
+        return status;
+    }
+    *out = prog;
+    return tconv_success;
+}
+
+/* The device binary of a built program (one device). */
+static tconv_status_t program_binary(cl_program prog, unsigned char **bin, size_t *len, char *msg,
+                                     size_t msg_size) {
+    size_t size = 0;
+    cl_int err = clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof(size), &size, NULL);
+    if (err != CL_SUCCESS)
+        return ocl_fail(err, "clGetProgramInfo(CL_PROGRAM_BINARY_SIZES)", msg, msg_size);
+    if (size == 0) {
+        ocl_msg(msg, msg_size, "clGetProgramInfo: the driver returned an empty program binary");
+        return tconv_runtime_error;
+    }
+    unsigned char *buf = malloc(size);
+    if (!buf) {
+        ocl_msg(msg, msg_size, "out of host memory for a %zu-byte program binary", size);
+        return tconv_out_of_memory;
+    }
+    unsigned char *ptrs[1] = {buf};
+    err = clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof(ptrs), ptrs, NULL);
+    if (err != CL_SUCCESS) {
+        free(buf);
+        return ocl_fail(err, "clGetProgramInfo(CL_PROGRAM_BINARIES)", msg, msg_size);
+    }
+    *bin = buf;
+    *len = size;
+    return tconv_success;
+}
+
+/* FPGA flow: the program comes from TCONV_OPENCL_BINARY and nothing else. */
+static tconv_status_t load_supplied_binary(ocl_device_t *dev, const char *path, const char *key,
+                                           const char *options, cl_program *out, char *msg,
+                                           size_t msg_size) {
+    char *found = NULL;
+    unsigned char *bin = NULL;
+    size_t len = 0;
+    char why[1024];
+    ocl_entry_result_t r = ocl_entry_read(path, &found, &bin, &len, why, sizeof(why));
+    if (r != ocl_entry_ok) {
+        ocl_msg(msg, msg_size, "TCONV_OPENCL_BINARY: %s%s", why,
+                r == ocl_entry_missing ? " (the binary flow never compiles from source)" : "");
+        return tconv_runtime_error;
+    }
+    tconv_status_t status = tconv_success;
+    if (ocl_key_diff(key, found, why, sizeof(why))) {
+        ocl_msg(msg, msg_size, "TCONV_OPENCL_BINARY=%s does not match this plan: %s", path, why);
+        status = tconv_runtime_error;
+    } else {
+        char inner[768];
+        status = build_from_binary(dev, options, bin, len, out, inner, sizeof(inner));
+        if (status != tconv_success)
+            ocl_msg(msg, msg_size, "TCONV_OPENCL_BINARY=%s: %s", path, inner);
+    }
+    free(found);
+    free(bin);
+    return status;
+}
+
+/* Disk cache lookup: a usable program, or 0 (missing, corrupt, stale or
+ * refused by the driver; the caller rebuilds and rewrites). */
+static int load_cached(ocl_state_t *st, ocl_device_t *dev, const char *path, const char *key,
+                       const char *options, cl_program *out) {
+    char *found = NULL;
+    unsigned char *bin = NULL;
+    size_t len = 0;
+    char why[1024];
+    int ok = 0;
+    ocl_entry_result_t r = ocl_entry_read(path, &found, &bin, &len, why, sizeof(why));
+    if (r == ocl_entry_corrupt) {
+        OCL_LOG(st, tconv_log_info, "program cache: %s; rebuilding", why);
+    } else if (r == ocl_entry_ok) {
+        if (ocl_key_diff(key, found, why, sizeof(why))) {
+            OCL_LOG(st, tconv_log_info, "program cache: %s is stale (%s); rebuilding", path, why);
+        } else if (build_from_binary(dev, options, bin, len, out, why, sizeof(why)) ==
+                   tconv_success) {
+            ok = 1;
+        } else {
+            OCL_LOG(st, tconv_log_info, "program cache: %s refused (%s); rebuilding", path, why);
+        }
+    }
+    free(found);
+    free(bin);
+    return ok;
+}
+
+static void remember(ocl_state_t *st, ocl_device_t *dev, const char *key, cl_program prog) {
+    ocl_program_entry_t *e = calloc(1, sizeof(*e));
+    if (!e)
+        return;
+    e->key = strdup(key);
+    if (!e->key) {
+        free(e);
+        return;
+    }
+    clRetainProgram(prog);
+    e->program = prog;
+    pthread_mutex_lock(&st->lock);
+    e->next = dev->programs;
+    dev->programs = e;
+    pthread_mutex_unlock(&st->lock);
+}
+
+static cl_program recall(ocl_state_t *st, ocl_device_t *dev, const char *key) {
+    cl_program prog = NULL;
+    pthread_mutex_lock(&st->lock);
+    for (ocl_program_entry_t *e = dev->programs; e && !prog; e = e->next)
+        if (strcmp(e->key, key) == 0) {
+            prog = e->program;
+            clRetainProgram(prog);
+        }
+    pthread_mutex_unlock(&st->lock);
+    return prog;
+}
+
+static tconv_status_t save_binary(cl_program prog, const char *path, const char *key, char *msg,
+                                  size_t msg_size) {
+    unsigned char *bin = NULL;
+    size_t len = 0;
+    tconv_status_t status = program_binary(prog, &bin, &len, msg, msg_size);
+    if (status != tconv_success)
+        return status;
+    char why[1024];
+    if (ocl_entry_write(path, key, bin, len, why, sizeof(why)) != 0) {
+        ocl_msg(msg, msg_size, "%s", why);
+        status = tconv_runtime_error;
+    }
+    free(bin);
+    return status;
+}
+
+tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, const char *options,
+                               cl_program *program, char *msg, size_t msg_size) {
+    char *key = make_key(dev, options);
+    if (!key) {
+        ocl_msg(msg, msg_size, "out of host memory for the program key");
+        return tconv_out_of_memory;
+    }
+    tconv_status_t status = tconv_success;
+    cl_program prog = NULL;
+    double t0 = now_seconds();
+    const char *supplied = getenv("TCONV_OPENCL_BINARY");
+    if (supplied && *supplied) {
+        status = load_supplied_binary(dev, supplied, key, options, &prog, msg, msg_size);
+        if (status == tconv_success)
+            OCL_LOG(st, tconv_log_info, "opencl:%zu: program loaded from TCONV_OPENCL_BINARY=%s",
+                    dev->index, supplied);
+    } else if ((prog = recall(st, dev, key)) == NULL) {
+        char dir[4096], path[4200];
+        int cache = ocl_cache_dir(dir, sizeof(dir));
+        uint64_t key_hash = ocl_fnv1a64(OCL_FNV_OFFSET, key, strlen(key));
+        if (cache)
+            snprintf(path, sizeof(path), "%s/opencl-%016llx.bin", dir,
+                     (unsigned long long)key_hash);
+        if (cache && load_cached(st, dev, path, key, options, &prog)) {
+            OCL_LOG(st, tconv_log_debug, "opencl:%zu: program from cache %s (%.3f s)", dev->index,
+                    path, now_seconds() - t0);
+        } else {
+            status = build_from_source(dev, options, &prog, msg, msg_size);
+            if (status == tconv_success) {
+                OCL_LOG(st, tconv_log_debug, "opencl:%zu: program built from source (%.3f s)",
+                        dev->index, now_seconds() - t0);
+                char why[1024];
+                if (cache && (ocl_make_dirs(dir) != 0 ||
+                              save_binary(prog, path, key, why, sizeof(why)) != tconv_success))
+                    OCL_LOG(st, tconv_log_info, "program cache: not written to %s", dir);
+            }
+        }
+        if (status == tconv_success)
+            remember(st, dev, key, prog);
+    }
+    const char *save = getenv("TCONV_OPENCL_BINARY_SAVE");
+    if (status == tconv_success && save && *save) {
+        char inner[768];
+        status = save_binary(prog, save, key, inner, sizeof(inner));
+        if (status != tconv_success) {
+            ocl_msg(msg, msg_size, "TCONV_OPENCL_BINARY_SAVE=%s: %s", save, inner);
+            clReleaseProgram(prog);
+            prog = NULL;
+        }
+    }
+    free(key);
+    *program = prog;
+    return status;
+}
