@@ -1,0 +1,27 @@
+/* One conformance case: the problem a framework ran, its arrays and what
+ * tconv must do with it (match the golden output, or refuse the arguments). */
+#ifndef TCONV_CONFORMANCE_CASE_H
+#define TCONV_CONFORMANCE_CASE_H
+
+#include <stddef.h>
+
+#include "tconv/tconv.h"
+
+#define CASE_PATH_MAX 1024
+
+typedef struct conformance_case {
+    char name[128];
+    char framework[32];      /**< keras, tensorflow, torch, onnx. */
+    tconv_problem_t problem; /**< As the C API receives it. */
+    char padding_name[32];   /**< The JSON padding word (may be one tconv refuses). */
+    int expect_error;        /**< The framework refused: tconv must refuse too. */
+    double tolerance;        /**< Relative tolerance from the case; 0 = the dtype's default. */
+    /* Absolute paths; "" when the case has no such array. */
+    char input[CASE_PATH_MAX], kernel[CASE_PATH_MAX], bias[CASE_PATH_MAX], output[CASE_PATH_MAX];
+} conformance_case_t;
+
+/** Reads @p json_path (a case description) into @p c; the array paths are
+ *  resolved next to it. Returns 0, or -1 with the reason in @p message. */
+int case_load(const char *json_path, conformance_case_t *c, char *message, size_t message_size);
+
+#endif /* TCONV_CONFORMANCE_CASE_H */
