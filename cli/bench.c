@@ -56,6 +56,13 @@ static int compare_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+void bench_summarize_times(double *times, int count, double *median, double *min, double *max) {
+    qsort(times, (size_t)count, sizeof(double), compare_double);
+    *min = times[0];
+    *max = times[count - 1];
+    *median = count % 2 ? times[count / 2] : 0.5 * (times[count / 2 - 1] + times[count / 2]);
+}
+
 tconv_status_t bench_time_plan(tconv_plan_t plan, const void *input, void *output, int warmup,
                                int repeat, bench_result_t *result) {
     double *times = malloc(sizeof(double) * (size_t)(repeat > 0 ? repeat : 1));
@@ -70,12 +77,8 @@ tconv_status_t bench_time_plan(tconv_plan_t plan, const void *input, void *outpu
         times[i] = bench_now_ms() - start;
     }
     if (st == tconv_success && repeat > 0) {
-        qsort(times, (size_t)repeat, sizeof(double), compare_double);
+        bench_summarize_times(times, repeat, &result->median_ms, &result->min_ms, &result->max_ms);
         result->repeat = repeat;
-        result->min_ms = times[0];
-        result->max_ms = times[repeat - 1];
-        result->median_ms =
-            repeat % 2 ? times[repeat / 2] : 0.5 * (times[repeat / 2 - 1] + times[repeat / 2]);
         result->gflops = result->median_ms > 0 ? result->flops / (result->median_ms * 1e6) : 0.0;
     }
     free(times);

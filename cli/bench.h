@@ -40,6 +40,11 @@ void bench_fill_uniform(void *data, size_t count, tconv_dtype_t dtype, uint64_t 
 tconv_status_t bench_tensor_counts(const tconv_problem_t *problem, size_t *input, size_t *kernel,
                                    size_t *output);
 
+/** The one statistics policy of every timer (tconv and oneDNN alike): sorts
+ *  @p times (@p count >= 1 values, ms) in place and stores the median (mean
+ *  of the middle two for an even count), the minimum and the maximum. */
+void bench_summarize_times(double *times, int count, double *median, double *min, double *max);
+
 /** Runs @p plan @p warmup times, then @p repeat timed times; fills the
  *  timing fields of @p result (median, min, max, gflops from result->flops). */
 tconv_status_t bench_time_plan(tconv_plan_t plan, const void *input, void *output, int warmup,

@@ -1,9 +1,11 @@
-/* `tconv bench`: times one layer given by shapes, with random data. */
+/* `tconv bench`: times one layer given by shapes, with random data; with
+ * --suite, the benchmark suite (bench_suite.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "bench.h"
+#include "bench_suite.h"
 #include "commands.h"
 #include "json.h"
 #include "npy.h"
@@ -26,6 +28,7 @@ void cmd_bench_usage(FILE *out) {
           "  --json                    one JSON object on stdout\n",
           out);
     layer_options_usage(out);
+    bench_suite_usage(out);
 }
 
 typedef struct bench_args {
@@ -163,6 +166,8 @@ static void print_json(const tconv_problem_t *p, const bench_result_t *r, int wa
 }
 
 int cmd_bench(int argc, char **argv) {
+    if (bench_suite_requested(argc, argv))
+        return cmd_bench_suite(argc, argv);
     bench_args_t b = {.repeat = 10, .warmup = 2, .seed = 1};
     cli_layer_options_t opts;
     layer_options_init(&opts);

@@ -1,0 +1,811 @@
+/* `tconv bench --suite`: one table of real-network layers, each timed on
+ * every device with the FMA peak measured just before it and oneDNN's best
+ * case on the same layer in the same run. */
+#include "bench_suite.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "args.h"
+#include "atomic_file.h"
+#include "bench.h"
+#include "bench_peak.h"
+#include "bench_plot.h"
+#include "json.h"
+#include "onednn_timer.h"
+#include "status.h"
+
+#define COMMAND "tconv bench --suite"
+
+/* Seconds of FMA loop per peak measurement (one before every timing). */
+#define SUITE_PEAK_SECONDS 0.2
+
+/* ---------------------------------------------------------------------- */
+/* The layers (docs/benchmarks.md and guide/performance.md list the same)  */
+
+/* One decoder/generator layer as its network states it, PyTorch-style: a
+ * symmetric explicit crop "padding" on every axis and "output_padding" at
+ * the end; input channels_last, bias on, float32. */
+typedef struct suite_layer {
+    const char *name;
+    const char *origin;
+    int64_t batch, in_channels, out_channels;
+    int64_t input_size[3]; /* D, H, W */
+    int64_t kernel_size[3];
+    int64_t strides[3];
+    int64_t padding, output_padding, dilation;
+} suite_layer_t;
+
+static const suite_layer_t suite_layers[] = {
+    {"unet3d_up2", "3D U-Net decoder", 8, 256, 256, {10, 14, 14}, {2, 2, 2}, {2, 2, 2}, 0, 0, 1},
+    {"vnet_up32", "V-Net decoder", 2, 64, 16, {32, 64, 64}, {2, 2, 2}, {2, 2, 2}, 0, 0, 1},
+    {"gan_g3", "3D-GAN generator", 8, 256, 128, {8, 8, 8}, {4, 4, 4}, {2, 2, 2}, 1, 0, 1},
+    {"gan_g5", "3D-GAN generator output", 16, 64, 1, {32, 32, 32}, {4, 4, 4}, {2, 2, 2}, 1, 0, 1},
+    {"nnunet_up4", "nnU-Net decoder", 8, 320, 256, {8, 8, 8}, {2, 2, 2}, {2, 2, 2}, 0, 0, 1},
+    {"nnunet_up1", "nnU-Net decoder", 2, 64, 32, {64, 64, 64}, {2, 2, 2}, {2, 2, 2}, 0, 0, 1},
+    {"nnunet_aniso",
+     "nnU-Net anisotropic decoder",
+     2,
+     64,
+     32,
+     {40, 80, 80},
+     {1, 2, 2},
+     {1, 2, 2},
+     0,
+     0,
+     1},
+    {"keras_k3s2",
+     "Keras Conv3DTranspose k3 s2 same",
+     2,
+     128,
+     64,
+     {16, 32, 32},
+     {3, 3, 3},
+     {2, 2, 2},
+     1,
+     1,
+     1},
+    {"dilated_k3d2",
+     "dilated stride-1 layer",
+     1,
+     64,
+     64,
+     {32, 32, 32},
+     {3, 3, 3},
+     {1, 1, 1},
+     2,
+     0,
+     2},
+};
+#define SUITE_LAYER_COUNT ((int)(sizeof suite_layers / sizeof suite_layers[0]))
+
+/* The problem of a layer. Its FLOP count is checked against the table's own
+ * 2*N*D*H*W*Cin*Cout*kd*kh*kw, so the table and the library cannot drift. */
+static int layer_problem(const suite_layer_t *l, int relu, tconv_problem_t *p) {
+    if (tconv_problem_init(p, 3) != tconv_success)
+        return -1;
+    p->dtype = tconv_f32;
+    p->batch = l->batch;
+    p->in_channels = l->in_channels;
+    p->out_channels = l->out_channels;
+    p->padding = tconv_padding_explicit;
+    p->has_output_padding = 1;
+    for (int a = 0; a < 3; a++) {
+        p->input_size[a] = l->input_size[a];
+        p->kernel_size[a] = l->kernel_size[a];
+        p->strides[a] = l->strides[a];
+        p->dilation[a] = l->dilation;
+        p->pads_begin[a] = p->pads_end[a] = l->padding;
+        p->output_padding[a] = l->output_padding;
+    }
+    p->data_format = tconv_channels_last;
+    p->kernel_layout = tconv_kernel_keras;
+    p->use_bias = 1;
+    p->activation = relu ? tconv_activation_relu : tconv_activation_linear;
+    return 0;
+}
+
+static double layer_flops(const suite_layer_t *l) {
+    double f = 2.0 * (double)l->batch * (double)l->in_channels * (double)l->out_channels;
+    for (int a = 0; a < 3; a++)
+        f *= (double)l->input_size[a] * (double)l->kernel_size[a];
+    return f;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Options                                                                 */
+
+typedef struct suite_options {
+    const char *device; /* "all" or a selector */
+    int64_t repeat, warmup, seed;
+    int json, relu;
+    const char *svg_path;
+    int selected[SUITE_LAYER_COUNT]; /* by --layers; all when not given */
+} suite_options_t;
+
+void bench_suite_usage(FILE *out) {
+    fputs("\nUsage: tconv bench --suite [options]\n"
+          "Times the real-network layers of docs/benchmarks.md (float32, channels_last input,\n"
+          "bias) on every device, with the FMA peak measured before each timing and, when built\n"
+          "with oneDNN, oneDNN's deconvolution on the same layer (its own blocked layouts,\n"
+          "reorders untimed). Progress on stderr; a table (or JSON) on stdout.\n"
+          "  --device SEL|all          all devices (default) or one selector\n"
+          "  --layers NAME,NAME        a subset of the layers (default: all)\n"
+          "  --relu                    fused ReLU for tconv and oneDNN (a post-op)\n"
+          "  --repeat R                timed runs per layer and device (default 10)\n"
+          "  --warmup W                untimed runs first (default 2)\n"
+          "  --seed S                  random seed (default 1)\n"
+          "  --dtype float32           the only type the suite runs\n"
+          "  --json                    one JSON object on stdout\n"
+          "  --svg FILE                a bar chart of GFLOP/s per layer and device, with peak\n"
+          "Layers:",
+          out);
+    for (int i = 0; i < SUITE_LAYER_COUNT; i++)
+        fprintf(out, "%s %s", i ? "," : "", suite_layers[i].name);
+    fputc('\n', out);
+}
+
+int bench_suite_requested(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--suite") == 0)
+            return 1;
+    return 0;
+}
+
+static int parse_layer_names(suite_options_t *o, const char *value) {
+    memset(o->selected, 0, sizeof o->selected);
+    const char *p = value;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        int found = -1;
+        for (int i = 0; i < SUITE_LAYER_COUNT && found < 0; i++)
+            if (strlen(suite_layers[i].name) == len && strncmp(suite_layers[i].name, p, len) == 0)
+                found = i;
+        if (found < 0) {
+            char known[512] = "";
+            for (int i = 0; i < SUITE_LAYER_COUNT; i++)
+                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                         suite_layers[i].name);
+            cli_error(COMMAND, "--layers: unknown layer '%.*s' (known: %s)", (int)len, p, known);
+            return -1;
+        }
+        o->selected[found] = 1;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+/* One option; returns 1 consumed, -1 error (printed), 0 unknown. */
+static int parse_option(suite_options_t *o, cli_args_t *args, const char *name) {
+    const char *value;
+    if (strcmp(name, "--suite") == 0 || strcmp(name, "--json") == 0 ||
+        strcmp(name, "--relu") == 0) {
+        if (cli_args_flag(args) != 0)
+            return -1;
+        if (strcmp(name, "--json") == 0)
+            o->json = 1;
+        else if (strcmp(name, "--relu") == 0)
+            o->relu = 1;
+        return 1;
+    }
+    int64_t *number = strcmp(name, "--repeat") == 0   ? &o->repeat
+                      : strcmp(name, "--warmup") == 0 ? &o->warmup
+                      : strcmp(name, "--seed") == 0   ? &o->seed
+                                                      : NULL;
+    if (!number && strcmp(name, "--device") != 0 && strcmp(name, "--svg") != 0 &&
+        strcmp(name, "--layers") != 0 && strcmp(name, "--dtype") != 0)
+        return 0;
+    if (cli_args_value(args, &value) != 0)
+        return -1;
+    if (number) {
+        if (cli_parse_int64(COMMAND, name, value, number == &o->repeat ? 1 : 0, number) != 0)
+            return -1;
+        if (number != &o->seed && *number > 1000000) {
+            cli_error(COMMAND, "%s: value %lld must be <= 1000000", name, (long long)*number);
+            return -1;
+        }
+        return 1;
+    }
+    if (value[0] == '\0') {
+        cli_error(COMMAND, "%s: must not be empty", name);
+        return -1;
+    }
+    if (strcmp(name, "--device") == 0)
+        o->device = value;
+    else if (strcmp(name, "--svg") == 0)
+        o->svg_path = value;
+    else if (strcmp(name, "--layers") == 0)
+        return parse_layer_names(o, value) == 0 ? 1 : -1;
+    else if (strcmp(value, "float32") != 0 && strcmp(value, "f32") != 0) {
+        cli_error(COMMAND,
+                  "--dtype: '%s': the suite runs float32 only (the type oneDNN and the peak "
+                  "loop measure)",
+                  value);
+        return -1;
+    }
+    return 1;
+}
+
+/* Returns 0, 1 after --help, -1 on error (printed). */
+static int parse_suite_args(int argc, char **argv, suite_options_t *o) {
+    cli_args_t args;
+    const char *name;
+    int rc;
+    cli_args_init(&args, COMMAND, argc, argv, 1);
+    while ((rc = cli_args_next(&args, &name)) == 1) {
+        if (strcmp(name, "--help") == 0) {
+            bench_suite_usage(stdout);
+            return 1;
+        }
+        rc = parse_option(o, &args, name);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            return cli_args_unknown(&args);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Running                                                                 */
+
+/* What ran for one layer besides the devices. */
+typedef struct suite_layer_run {
+    const suite_layer_t *layer;
+    tconv_problem_t problem;
+    tconv_canonical_t canonical;
+    double flops;
+    int onednn_peak_ok;
+    bench_peak_t onednn_peak;     /* measured right before oneDNN's timing */
+    tconv_status_t onednn_status; /* tconv_unimplemented when not built in */
+    onednn_result_t onednn;
+    char onednn_error[256];
+} suite_layer_run_t;
+
+/* One layer on one device. */
+typedef struct suite_row {
+    const suite_layer_run_t *run;
+    char device[64], device_name[128];
+    int device_is_cpu; /* % of the host's peak only means something there */
+    int peak_ok;
+    bench_peak_t peak; /* measured right before this row's timing */
+    tconv_status_t status;
+    char error[1024];
+    bench_result_t timing;
+} suite_row_t;
+
+typedef struct suite {
+    suite_options_t options;
+    tconv_context_t context;
+    char (*targets)[64]; /* selectors: every device id, or the one --device */
+    int target_count;
+    suite_layer_run_t layers[SUITE_LAYER_COUNT];
+    int layer_count;
+    suite_row_t *rows;
+    int row_count;
+    int with_onednn;
+    char onednn_text[128];
+    char date[32];
+} suite_t;
+
+static int find_device_type(tconv_context_t ctx, const char *id, int *is_cpu, char *name,
+                            size_t name_size) {
+    size_t count = 0;
+    tconv_context_get_device_count(ctx, &count);
+    for (size_t i = 0; i < count; i++) {
+        tconv_device_info_t info;
+        memset(&info, 0, sizeof info);
+        if (tconv_context_get_device_info(ctx, i, &info) == tconv_success &&
+            strcmp(info.id, id) == 0) {
+            *is_cpu = info.type == tconv_device_cpu;
+            snprintf(name, name_size, "%s", info.name);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The selectors to run: every device id for "all", else the one given. */
+static int collect_targets(suite_t *s) {
+    size_t count = 0;
+    if (strcmp(s->options.device, "all") != 0) {
+        s->targets = calloc(1, sizeof *s->targets);
+        if (!s->targets)
+            return CLI_EXIT_NO_MEMORY;
+        snprintf(s->targets[0], sizeof s->targets[0], "%s", s->options.device);
+        s->target_count = 1;
+        return CLI_EXIT_OK;
+    }
+    tconv_status_t st = tconv_context_get_device_count(s->context, &count);
+    if (st != tconv_success)
+        return cli_fail_status(COMMAND, "listing devices", st);
+    if (count == 0) {
+        cli_error(COMMAND, "no device found (see tconv devices for the plugin reports)");
+        return CLI_EXIT_RUNTIME;
+    }
+    s->targets = calloc(count, sizeof *s->targets);
+    if (!s->targets)
+        return CLI_EXIT_NO_MEMORY;
+    for (size_t i = 0; i < count; i++) {
+        tconv_device_info_t info;
+        memset(&info, 0, sizeof info);
+        st = tconv_context_get_device_info(s->context, i, &info);
+        if (st != tconv_success)
+            return cli_fail_status(COMMAND, "device info", st);
+        snprintf(s->targets[s->target_count++], sizeof s->targets[0], "%s", info.id);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Problems, canonical forms and FLOP counts of the selected layers. */
+static int prepare_layers(suite_t *s) {
+    for (int i = 0; i < SUITE_LAYER_COUNT; i++) {
+        if (!s->options.selected[i])
+            continue;
+        suite_layer_run_t *r = &s->layers[s->layer_count++];
+        r->layer = &suite_layers[i];
+        tconv_status_t st = tconv_success;
+        if (layer_problem(r->layer, s->options.relu, &r->problem) != 0 ||
+            (st = tconv_problem_resolve(&r->problem, &r->canonical)) != tconv_success ||
+            (st = tconv_problem_get_flops(&r->problem, &r->flops)) != tconv_success)
+            return cli_fail_status(COMMAND, r->layer->name, st);
+        if (fabs(r->flops - layer_flops(r->layer)) > 0.5) {
+            cli_error(COMMAND, "%s: the library counts %.0f FLOP, the suite's table %.0f",
+                      r->layer->name, r->flops, layer_flops(r->layer));
+            return CLI_EXIT_RUNTIME;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+static void run_onednn(const suite_t *s, suite_layer_run_t *r) {
+    r->onednn_status = tconv_unimplemented;
+    if (!s->with_onednn)
+        return;
+    r->onednn_status = onednn_time_layer(&r->canonical, (int)s->options.warmup,
+                                         (int)s->options.repeat, (uint64_t)s->options.seed,
+                                         &r->onednn, r->onednn_error, sizeof r->onednn_error);
+}
+
+static void run_device(const suite_t *s, const suite_layer_run_t *r, const char *target,
+                       suite_row_t *row) {
+    bench_config_t config = {target, (int)s->options.warmup, (int)s->options.repeat,
+                             (uint64_t)s->options.seed};
+    row->run = r;
+    row->status = bench_run_layer(s->context, &r->problem, &config, &row->timing, row->error,
+                                  sizeof row->error);
+    snprintf(row->device, sizeof row->device, "%s",
+             row->timing.device[0] ? row->timing.device : target);
+    snprintf(row->device_name, sizeof row->device_name, "%s", row->timing.device_name);
+    char name[128];
+    if (find_device_type(s->context, row->device, &row->device_is_cpu, name, sizeof name) == 0 &&
+        !row->device_name[0])
+        snprintf(row->device_name, sizeof row->device_name, "%s", name);
+}
+
+static double percent_of_peak(const suite_row_t *row) {
+    if (row->status != tconv_success || !row->device_is_cpu || !row->peak_ok ||
+        !(row->peak.gflops > 0))
+        return NAN;
+    return 100.0 * row->timing.gflops / row->peak.gflops;
+}
+
+static double onednn_gflops(const suite_layer_run_t *r) {
+    return r->onednn_status == tconv_success && r->onednn.median_ms > 0
+               ? r->flops / (r->onednn.median_ms * 1e6)
+               : NAN;
+}
+
+/* oneDNN ms / tconv ms: above 1, tconv is faster. */
+static double onednn_ratio(const suite_row_t *row) {
+    const suite_layer_run_t *r = row->run;
+    if (row->status != tconv_success || r->onednn_status != tconv_success ||
+        !(row->timing.median_ms > 0))
+        return NAN;
+    return r->onednn.median_ms / row->timing.median_ms;
+}
+
+/* One stderr line per layer, once all its measurements are done. */
+static void print_progress(const suite_t *s, int index, const suite_row_t *rows) {
+    const suite_layer_run_t *r = &s->layers[index];
+    char line[2048];
+    size_t n = 0;
+#define APPEND(...)                                                                                \
+    do {                                                                                           \
+        if (n < sizeof line)                                                                       \
+            n += (size_t)snprintf(line + n, sizeof line - n, __VA_ARGS__);                         \
+    } while (0)
+    APPEND("[%d/%d] %s (%.2f GFLOP):", index + 1, s->layer_count, r->layer->name, r->flops * 1e-9);
+    if (s->with_onednn) {
+        if (r->onednn_status == tconv_success)
+            APPEND(" oneDNN %.2f ms %.0f GFLOP/s (%s, peak %.0f);", r->onednn.median_ms,
+                   onednn_gflops(r), r->onednn.implementation,
+                   r->onednn_peak_ok ? r->onednn_peak.gflops : NAN);
+        else
+            APPEND(" %s;", r->onednn_error);
+    }
+    for (int t = 0; t < s->target_count; t++) {
+        const suite_row_t *row = &rows[t];
+        if (row->status == tconv_success)
+            APPEND(" %s %.2f ms %.0f GFLOP/s (peak %.0f);", row->device, row->timing.median_ms,
+                   row->timing.gflops, row->peak_ok ? row->peak.gflops : NAN);
+        else
+            APPEND(" %s failed: %s;", row->device, row->error);
+    }
+#undef APPEND
+    if (n > 0 && n < sizeof line && line[n - 1] == ';')
+        line[n - 1] = '\0';
+    fprintf(stderr, "%s\n", line);
+}
+
+/* The peak right before a timing: a shared machine's speed drifts. */
+static int measure_peak(bench_peak_t *peak) {
+    char message[256];
+    if (bench_peak_measure(SUITE_PEAK_SECONDS, peak, message, sizeof message) != 0) {
+        cli_error(COMMAND, "%s", message);
+        return 0;
+    }
+    return 1;
+}
+
+static int run_suite(suite_t *s) {
+    s->rows = calloc((size_t)s->layer_count * (size_t)s->target_count, sizeof *s->rows);
+    if (!s->rows) {
+        cli_error(COMMAND, "cannot allocate the result rows");
+        return CLI_EXIT_NO_MEMORY;
+    }
+    for (int i = 0; i < s->layer_count; i++) {
+        suite_layer_run_t *r = &s->layers[i];
+        if (s->with_onednn) {
+            r->onednn_peak_ok = measure_peak(&r->onednn_peak);
+            run_onednn(s, r);
+        }
+        suite_row_t *rows = &s->rows[s->row_count];
+        for (int t = 0; t < s->target_count; t++) {
+            rows[t].peak_ok = measure_peak(&rows[t].peak);
+            run_device(s, r, s->targets[t], &rows[t]);
+        }
+        s->row_count += s->target_count;
+        print_progress(s, i, rows);
+    }
+    for (int i = 0; i < s->row_count; i++)
+        if (s->rows[i].status != tconv_success)
+            return cli_exit_code(s->rows[i].status);
+    return CLI_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reports                                                                 */
+
+static const char *activation_text(const suite_t *s) {
+    return s->options.relu ? "relu" : "linear";
+}
+
+static void print_table(const suite_t *s) {
+    printf("# tconv bench --suite, %s: float32, channels_last input, bias, activation %s;\n"
+           "# median of %lld runs after %lld warm-ups; peak: %s FMA loop on %d threads, measured "
+           "right before each timing\n",
+           s->date, activation_text(s), (long long)s->options.repeat, (long long)s->options.warmup,
+           bench_peak_isa(), bench_peak_threads());
+    if (s->with_onednn)
+        printf("# %s: deconvolution forward, layouts of its choice, reorders untimed; "
+               "ratio = oneDNN ms / tconv ms (> 1: tconv faster)\n",
+               s->onednn_text);
+    else
+        printf("# %s\n", s->onednn_text);
+    printf("%-13s %-10s %7s %10s %8s %6s %7s", "layer", "device", "GFLOP", "median_ms", "GFLOP/s",
+           "peak", "%peak");
+    if (s->with_onednn)
+        printf(" %10s %8s %6s", "oneDNN_ms", "oneDNN/s", "ratio");
+    putchar('\n');
+    for (int i = 0; i < s->row_count; i++) {
+        const suite_row_t *row = &s->rows[i];
+        const suite_layer_run_t *r = row->run;
+        printf("%-13s %-10s %7.2f", r->layer->name, row->device, r->flops * 1e-9);
+        if (row->status != tconv_success) {
+            printf(" failed: %s\n", row->error);
+            continue;
+        }
+        double pct = percent_of_peak(row);
+        printf(" %10.3f %8.1f", row->timing.median_ms, row->timing.gflops);
+        if (row->peak_ok)
+            printf(" %6.0f", row->peak.gflops);
+        else
+            printf(" %6s", "-");
+        if (isfinite(pct))
+            printf(" %6.1f%%", pct);
+        else
+            printf(" %7s", "-");
+        if (s->with_onednn) {
+            if (r->onednn_status == tconv_success)
+                printf(" %10.3f %8.1f %6.2f", r->onednn.median_ms, onednn_gflops(r),
+                       onednn_ratio(row));
+            else
+                printf(" %10s %8s %6s", "failed", "-", "-");
+        }
+        putchar('\n');
+    }
+}
+
+static void json_int3(json_writer_t *w, const char *key, const int64_t v[3]) {
+    json_key(w, key);
+    json_begin_array(w);
+    for (int a = 0; a < 3; a++)
+        json_int(w, v[a]);
+    json_end_array(w);
+}
+
+static void json_layer(json_writer_t *w, const suite_layer_run_t *r) {
+    const suite_layer_t *l = r->layer;
+    json_begin_object(w);
+    json_key(w, "name");
+    json_string(w, l->name);
+    json_key(w, "origin");
+    json_string(w, l->origin);
+    json_key(w, "batch");
+    json_int(w, l->batch);
+    json_key(w, "in_channels");
+    json_int(w, l->in_channels);
+    json_key(w, "out_channels");
+    json_int(w, l->out_channels);
+    json_int3(w, "input_size", l->input_size);
+    json_int3(w, "kernel_size", l->kernel_size);
+    json_int3(w, "strides", l->strides);
+    json_key(w, "padding");
+    json_int(w, l->padding);
+    json_key(w, "output_padding");
+    json_int(w, l->output_padding);
+    json_key(w, "dilation");
+    json_int(w, l->dilation);
+    json_int3(w, "output_size", r->canonical.output_size);
+    json_key(w, "flops");
+    json_number(w, r->flops);
+    json_key(w, "onednn");
+    if (r->onednn_status == tconv_success) {
+        json_begin_object(w);
+        json_key(w, "median_ms");
+        json_number(w, r->onednn.median_ms);
+        json_key(w, "min_ms");
+        json_number(w, r->onednn.min_ms);
+        json_key(w, "max_ms");
+        json_number(w, r->onednn.max_ms);
+        json_key(w, "gflops");
+        json_number(w, onednn_gflops(r));
+        json_key(w, "implementation");
+        json_string(w, r->onednn.implementation);
+        json_key(w, "peak_gflops");
+        json_number(w, r->onednn_peak_ok ? r->onednn_peak.gflops : NAN);
+        json_end_object(w);
+    } else if (r->onednn_error[0]) {
+        json_begin_object(w);
+        json_key(w, "error");
+        json_string(w, r->onednn_error);
+        json_end_object(w);
+    } else {
+        json_null(w);
+    }
+    json_end_object(w);
+}
+
+static void json_row(json_writer_t *w, const suite_row_t *row) {
+    const suite_layer_run_t *r = row->run;
+    json_begin_object(w);
+    json_key(w, "layer");
+    json_string(w, r->layer->name);
+    json_key(w, "device");
+    json_string(w, row->device);
+    json_key(w, "device_name");
+    json_string(w, row->device_name);
+    json_key(w, "ok");
+    json_bool(w, row->status == tconv_success);
+    if (row->status != tconv_success) {
+        json_key(w, "error");
+        json_string(w, row->error);
+    } else {
+        json_key(w, "median_ms");
+        json_number(w, row->timing.median_ms);
+        json_key(w, "min_ms");
+        json_number(w, row->timing.min_ms);
+        json_key(w, "max_ms");
+        json_number(w, row->timing.max_ms);
+        json_key(w, "plan_ms");
+        json_number(w, row->timing.plan_ms);
+        json_key(w, "gflops");
+        json_number(w, row->timing.gflops);
+    }
+    json_key(w, "flops");
+    json_number(w, r->flops);
+    json_key(w, "peak_gflops");
+    json_number(w, row->peak_ok ? row->peak.gflops : NAN);
+    json_key(w, "percent_of_peak");
+    json_number(w, percent_of_peak(row));
+    json_key(w, "onednn_median_ms");
+    json_number(w, r->onednn_status == tconv_success ? r->onednn.median_ms : NAN);
+    json_key(w, "onednn_gflops");
+    json_number(w, onednn_gflops(r));
+    json_key(w, "ratio");
+    json_number(w, onednn_ratio(row));
+    json_end_object(w);
+}
+
+static void print_json(const suite_t *s) {
+    json_writer_t w;
+    json_init(&w, stdout);
+    json_begin_object(&w);
+    json_key(&w, "suite");
+    json_string(&w, "tconv bench --suite");
+    json_key(&w, "tconv_version");
+    json_string(&w, tconv_get_version(NULL, NULL, NULL));
+    json_key(&w, "date");
+    json_string(&w, s->date);
+    json_key(&w, "dtype");
+    json_string(&w, "float32");
+    json_key(&w, "data_format");
+    json_string(&w, "channels_last");
+    json_key(&w, "bias");
+    json_bool(&w, 1);
+    json_key(&w, "activation");
+    json_string(&w, activation_text(s));
+    json_key(&w, "repeat");
+    json_int(&w, s->options.repeat);
+    json_key(&w, "warmup");
+    json_int(&w, s->options.warmup);
+    json_key(&w, "seed");
+    json_int(&w, s->options.seed);
+    json_key(&w, "peak_isa");
+    json_string(&w, bench_peak_isa());
+    json_key(&w, "threads");
+    json_int(&w, bench_peak_threads());
+    json_key(&w, "onednn");
+    json_string(&w, s->with_onednn ? s->onednn_text : NULL);
+    json_key(&w, "layers");
+    json_begin_array(&w);
+    for (int i = 0; i < s->layer_count; i++)
+        json_layer(&w, &s->layers[i]);
+    json_end_array(&w);
+    json_key(&w, "rows");
+    json_begin_array(&w);
+    for (int i = 0; i < s->row_count; i++)
+        json_row(&w, &s->rows[i]);
+    json_end_array(&w);
+    json_end_object(&w);
+    json_finish(&w);
+}
+
+/* The mean of the peaks measured during layer @p index (NaN if none). */
+static double mean_peak(const suite_t *s, int index) {
+    const suite_layer_run_t *r = &s->layers[index];
+    double sum = r->onednn_peak_ok ? r->onednn_peak.gflops : 0.0;
+    int count = r->onednn_peak_ok;
+    for (int t = 0; t < s->target_count; t++) {
+        const suite_row_t *row = &s->rows[index * s->target_count + t];
+        if (row->peak_ok) {
+            sum += row->peak.gflops;
+            count++;
+        }
+    }
+    return count ? sum / count : NAN;
+}
+
+/* GFLOP/s per layer (groups) and device (+ oneDNN) with the peak line. */
+static int write_svg(const suite_t *s) {
+    const int series = s->target_count + (s->with_onednn ? 1 : 0);
+    const char **categories = calloc((size_t)s->layer_count, sizeof *categories);
+    const char **names = calloc((size_t)series, sizeof *names);
+    double *values = calloc((size_t)s->layer_count * (size_t)series, sizeof *values);
+    double *peaks = calloc((size_t)s->layer_count, sizeof *peaks);
+    int rc = CLI_EXIT_OK;
+    if (!categories || !names || !values || !peaks) {
+        cli_error(COMMAND, "--svg: out of memory");
+        rc = CLI_EXIT_NO_MEMORY;
+        goto done;
+    }
+    for (int t = 0; t < s->target_count; t++) {
+        names[t] = s->targets[t];
+        /* A selector names the device it resolved to once one row ran. */
+        for (int i = 0; i < s->layer_count; i++)
+            if (s->rows[i * s->target_count + t].status == tconv_success) {
+                names[t] = s->rows[i * s->target_count + t].device;
+                break;
+            }
+    }
+    if (s->with_onednn)
+        names[s->target_count] = "oneDNN";
+    for (int i = 0; i < s->layer_count; i++) {
+        const suite_layer_run_t *r = &s->layers[i];
+        categories[i] = r->layer->name;
+        peaks[i] = mean_peak(s, i);
+        for (int t = 0; t < s->target_count; t++) {
+            const suite_row_t *row = &s->rows[i * s->target_count + t];
+            values[i * series + t] = row->status == tconv_success ? row->timing.gflops : NAN;
+        }
+        if (s->with_onednn)
+            values[i * series + s->target_count] = onednn_gflops(r);
+    }
+    char subtitle[256], message[1024];
+    snprintf(subtitle, sizeof subtitle,
+             "%s; float32, channels_last input, bias, activation %s; median of %lld runs", s->date,
+             activation_text(s), (long long)s->options.repeat);
+    bench_plot_t plot = {"tconv bench --suite: GFLOP/s per layer",
+                         subtitle,
+                         "GFLOP/s",
+                         s->layer_count,
+                         categories,
+                         series,
+                         names,
+                         values,
+                         peaks,
+                         "FMA peak (mean of the layer's measurements)"};
+    if (bench_plot_write_svg(s->options.svg_path, &plot, message, sizeof message) != 0) {
+        cli_error(COMMAND, "%s", message);
+        rc = CLI_EXIT_BAD_INPUT;
+    }
+done:
+    free(categories);
+    free(names);
+    free(values);
+    free(peaks);
+    return rc;
+}
+
+/* Fails early on an unwritable --svg path rather than after minutes of
+ * measurements. */
+static int probe_svg_path(const char *path) {
+    atomic_file_t probe;
+    char message[512];
+    if (atomic_file_open(&probe, path, message, sizeof message) != 0) {
+        cli_error(COMMAND, "--svg %s: %s", path, message);
+        return -1;
+    }
+    atomic_file_abort(&probe);
+    return 0;
+}
+
+int cmd_bench_suite(int argc, char **argv) {
+    suite_t s;
+    memset(&s, 0, sizeof s);
+    s.options = (suite_options_t){.device = "all", .repeat = 10, .warmup = 2, .seed = 1};
+    for (int i = 0; i < SUITE_LAYER_COUNT; i++)
+        s.options.selected[i] = 1;
+    int rc = parse_suite_args(argc, argv, &s.options);
+    if (rc != 0)
+        return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_BAD_INPUT;
+    if (s.options.svg_path && probe_svg_path(s.options.svg_path) != 0)
+        return CLI_EXIT_BAD_INPUT;
+
+    time_t now = time(NULL);
+    struct tm utc;
+    if (gmtime_r(&now, &utc))
+        strftime(s.date, sizeof s.date, "%Y-%m-%d %H:%M UTC", &utc);
+    s.with_onednn = onednn_timer_available();
+    onednn_timer_describe(s.onednn_text, sizeof s.onednn_text);
+
+    tconv_status_t st = tconv_context_create(&s.context, NULL);
+    if (st != tconv_success)
+        return cli_fail_status(COMMAND, "creating the context", st);
+    rc = collect_targets(&s);
+    if (rc == CLI_EXIT_OK)
+        rc = prepare_layers(&s);
+    if (rc == CLI_EXIT_OK) {
+        fprintf(stderr, "%s: %d layers x %d device(s); %s\n", COMMAND, s.layer_count,
+                s.target_count, s.onednn_text);
+        rc = run_suite(&s);
+        if (s.options.json)
+            print_json(&s);
+        else
+            print_table(&s);
+        if (s.options.svg_path) {
+            int svg_rc = write_svg(&s);
+            if (rc == CLI_EXIT_OK)
+                rc = svg_rc;
+        }
+    }
+    free(s.rows);
+    free(s.targets);
+    tconv_context_destroy(s.context);
+    return rc;
+}
