@@ -239,8 +239,15 @@ static void test_float64_round_trips(void **state) {
 
 static void test_mixed_file_and_compute_types(void **state) {
     (void)state;
-    run_cases(tconv_f32, 8, 10, "cpu");  /* <f8 files computed in float32 */
-    run_cases(tconv_f64, 4, 10, "auto"); /* <f4 files computed in float64 */
+    run_cases(tconv_f32, 8, 10, "cpu"); /* <f8 files computed in float32 */
+    run_cases(tconv_f64, 4, 10, "cpu"); /* <f4 files computed in float64 */
+}
+
+static void test_auto_device(void **state) {
+    (void)state;
+    /* Few cases: with several CPU-class devices, auto measures them on each
+     * new problem (seconds per problem when OpenCL programs are built). */
+    run_cases(tconv_f64, 4, 3, "auto");
 }
 
 int main(void) {
@@ -253,6 +260,7 @@ int main(void) {
         cmocka_unit_test(test_float32_round_trips),
         cmocka_unit_test(test_float64_round_trips),
         cmocka_unit_test(test_mixed_file_and_compute_types),
+        cmocka_unit_test(test_auto_device),
     };
     return cmocka_run_group_tests_name("cli_roundtrip", tests, setup, teardown);
 }

@@ -77,10 +77,11 @@ void tc_small_problem(tconv_problem_t *p, tconv_dtype_t dtype);
  *  Returns 0 when the result is right; -1 with a message otherwise. */
 int tc_check_small_plan(tconv_context_t ctx, const char *selector, char *msg, size_t msg_size);
 
-/** Unsets the TCONV_* variables (TCONV_DEVICE, TCONV_PLUGINS,
- *  TCONV_PLUGIN_PATH, TCONV_VERBOSE, TCONV_CPU_ISA, TCONV_NUM_THREADS) a
- *  developer's shell may hold, so every test starts from the same state.
- *  TCONV_CACHE_DIR is kept (ctest points it into the build tree). */
+/** Unsets the TCONV_* variables a developer's shell may hold (device,
+ *  plugins, verbosity, CPU ISA, threads, selection mode, OpenCL tuning), so
+ *  every test starts from the same state. TCONV_CACHE_DIR (ctest points it
+ *  into the build tree) and TCONV_OPENCL_MAX_ALLOC (set by the tiling test
+ *  entry) are kept. */
 void tc_clean_environment(void);
 
 /** Whether @p haystack contains @p needle (case-sensitive); NULL-safe. */
