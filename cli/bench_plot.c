@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "atomic_file.h"
 
@@ -102,7 +103,7 @@ static void write_legend(FILE *out, const bench_plot_t *p) {
         fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">", x + 16, y);
         write_escaped(out, p->series[s]);
         fputs("</text>\n", out);
-        x += 30 + 7.0 * (double)snprintf(NULL, 0, "%s", p->series[s]);
+        x += 30 + 7.0 * (double)strlen(p->series[s]);
     }
     if (p->reference) {
         fprintf(out,
@@ -159,11 +160,32 @@ static void write_groups(FILE *out, const bench_plot_t *p, double y_max) {
     }
 }
 
-static void write_document(FILE *out, const bench_plot_t *p) {
+/* Approximate width of @p text in a sans-serif font of @p size pixels. */
+static double text_width(const char *text, double size) {
+    return text ? 0.6 * size * (double)strlen(text) : 0.0;
+}
+
+/* Wide enough for the bars, the legend and the subtitle. */
+static double document_width(const bench_plot_t *p) {
     const double group_width = PLOT_BAR_WIDTH * p->series_count;
-    double width = PLOT_LEFT + p->category_count * (group_width + PLOT_GROUP_GAP) + PLOT_RIGHT;
-    if (width < 480)
-        width = 480;
+    double bars = PLOT_LEFT + p->category_count * (group_width + PLOT_GROUP_GAP) + PLOT_RIGHT;
+    double legend = PLOT_LEFT + PLOT_RIGHT;
+    for (int s = 0; s < p->series_count; s++)
+        legend += 30 + 7.0 * (double)strlen(p->series[s]);
+    if (p->reference)
+        legend += 28 + text_width(p->reference_label, 12);
+    double subtitle = PLOT_LEFT + text_width(p->subtitle, 11) + PLOT_RIGHT;
+    double title = PLOT_LEFT + text_width(p->title, 15) + PLOT_RIGHT;
+    double width = 480;
+    const double candidates[] = {bars, legend, subtitle, title};
+    for (int i = 0; i < 4; i++)
+        if (candidates[i] > width)
+            width = candidates[i];
+    return ceil(width);
+}
+
+static void write_document(FILE *out, const bench_plot_t *p) {
+    const double width = document_width(p);
     const double height = PLOT_TOP + PLOT_HEIGHT + PLOT_BOTTOM;
     double top = largest_value(p), step = tick_step(top * 1.05);
     double y_max = step * ceil(top * 1.05 / step);

@@ -142,8 +142,16 @@ void bench_suite_usage(FILE *out) {
           "  --svg FILE                a bar chart of GFLOP/s per layer and device, with peak\n"
           "Layers:",
           out);
-    for (int i = 0; i < SUITE_LAYER_COUNT; i++)
-        fprintf(out, "%s %s", i ? "," : "", suite_layers[i].name);
+    int column = 7;
+    for (int i = 0; i < SUITE_LAYER_COUNT; i++) {
+        int width = (int)strlen(suite_layers[i].name) + 2;
+        if (column + width > 80) {
+            fputs("\n       ", out);
+            column = 7;
+        }
+        fprintf(out, " %s%s", suite_layers[i].name, i + 1 < SUITE_LAYER_COUNT ? "," : "");
+        column += width;
+    }
     fputc('\n', out);
 }
 
@@ -313,6 +321,13 @@ static int find_device_type(tconv_context_t ctx, const char *id, int *is_cpu, ch
 static int collect_targets(suite_t *s) {
     size_t count = 0;
     if (strcmp(s->options.device, "all") != 0) {
+        /* A selector that matches nothing fails now, not after the first
+         * layer's oneDNN timing. */
+        size_t index;
+        tconv_status_t st =
+            tconv_context_select_device(s->context, NULL, s->options.device, &index, NULL, 0);
+        if (st != tconv_success)
+            return cli_fail_status(COMMAND, "--device", st);
         s->targets = calloc(1, sizeof *s->targets);
         if (!s->targets)
             return CLI_EXIT_NO_MEMORY;

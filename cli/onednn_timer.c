@@ -11,10 +11,20 @@
 #include <stdlib.h>
 
 #include "bench.h"
+#include "bench_peak.h"
 
 /* oneDNN runs on OpenMP, which libdnnl pulls in; declared weak so that this
- * file needs no OpenMP flags and still reports the thread count. */
+ * file needs no OpenMP flags and still sets and reports the thread count. */
 extern int omp_get_max_threads(void) __attribute__((weak));
+extern void omp_set_num_threads(int threads) __attribute__((weak));
+
+/* Same threads as tconv's host backends (TCONV_NUM_THREADS, else the online
+ * cores) unless the user chose OMP_NUM_THREADS for oneDNN explicitly. */
+static void match_threads(void) {
+    const char *omp = getenv("OMP_NUM_THREADS");
+    if ((omp == NULL || *omp == '\0') && omp_set_num_threads)
+        omp_set_num_threads(bench_peak_threads());
+}
 
 int onednn_timer_available(void) {
     return 1;
@@ -22,6 +32,7 @@ int onednn_timer_available(void) {
 
 void onednn_timer_describe(char *text, size_t text_size) {
     const dnnl_version_t *v = dnnl_version();
+    match_threads();
     int threads = omp_get_max_threads ? omp_get_max_threads() : 0;
     snprintf(text, text_size, "oneDNN %d.%d.%d (OpenMP, %d threads)", v->major, v->minor, v->patch,
              threads);
@@ -183,6 +194,7 @@ tconv_status_t onednn_time_layer(const tconv_canonical_t *c, int warmup, int rep
         return status;
     onednn_session_t s;
     memset(&s, 0, sizeof s);
+    match_threads();
     dnnl_dims_t src_dims, w_dims, dst_dims, strides, dilates, pad_l, pad_r;
     dnnl_dims_t bias_dims = {c->out_channels};
     layer_geometry(c, src_dims, w_dims, dst_dims, strides, dilates, pad_l, pad_r);
