@@ -25,7 +25,9 @@ void onednn_timer_describe(char *text, size_t text_size);
 /** Times oneDNN's deconvolution of @p layer (float32, groups 1; its best
  *  case: source, weights and destination in blocked layouts oneDNN chooses,
  *  random data reordered into them untimed; bias as @p layer says; a ReLU
- *  eltwise post-op when layer->activation is relu). Runs @p warmup untimed
+ *  eltwise post-op when layer->activation is relu). oneDNN's OpenMP threads
+ *  are set to bench_peak_threads() (tconv's host thread count) unless
+ *  OMP_NUM_THREADS is set. Runs @p warmup untimed
  *  executions, then @p repeat timed ones summarised by bench_summarize_times.
  *  @returns tconv_success; tconv_unimplemented when oneDNN is not built in
  *           or cannot express the layer (other dtypes, groups, activations);
