@@ -256,6 +256,11 @@ def keras_activation(name, alpha):
     return name, name
 
 
+def to_numpy(tensor):
+    import keras
+    return np.asarray(keras.ops.convert_to_numpy(tensor))
+
+
 def keras_layer_class(rank):
     import keras
     return {1: keras.layers.Conv1DTranspose, 2: keras.layers.Conv2DTranspose,
@@ -277,18 +282,18 @@ def keras_run(rank, kwargs, x, weights, df):
         layer = cls(data_format=df, **kwargs)
         layer.build(x.shape)
         layer.set_weights(weights)
-        return np.asarray(layer(x)), layer.get_weights(), None
+        return to_numpy(layer(x)), layer.get_weights(), None
     layer = cls(data_format="channels_last", **kwargs)
     xl = np.moveaxis(x, 1, -1)
     layer.build(xl.shape)
     layer.set_weights(weights)
-    y_last = np.moveaxis(np.asarray(layer(xl)), -1, 1)
+    y_last = np.moveaxis(to_numpy(layer(xl)), -1, 1)
     got_weights = layer.get_weights()
     layer = cls(data_format=df, **kwargs)
     try:
         layer.build(x.shape)
         layer.set_weights(weights)
-        y_first = np.asarray(layer(x))
+        y_first = to_numpy(layer(x))
     except Exception as e:  # noqa: BLE001 - TF on CPU lacks some channels_first kernels
         first_line = " ".join(str(e).split())
         first_line = first_line[first_line.find("{{"):][:200]
@@ -452,6 +457,38 @@ def keras_cases(wr):
                             padding=("valid", "same")[j % 2], op=0 if j >= 2 else None,
                             act="relu")
             keras_drawn(wr, f"{cls}_dilation_{j}", rank, draw)
+
+
+def keras_torch_backend_cases(wr):
+    """Keras 'same' with output_padding where the effective kernel is even and
+    output_padding is 0 on that axis: Keras asks for (n-1)*s + op, which the TF
+    backend refuses (TF's SAME needs ceil(L/s) == n), so these run on Keras's
+    torch backend (this process has KERAS_BACKEND=torch)."""
+    specs = [  # rank, n, k, s, d, op
+        (1, 3, 2, 1, 1, 0), (1, 3, 2, 2, 1, 0), (1, 3, 4, 1, 1, 0), (1, 4, 3, 1, 3, 0),
+        (2, (3, 2), (2, 3), (2, 1), 1, (0, 0)), (2, (2, 3), (4, 2), (3, 2), 1, (0, 1)),
+        (3, (2, 3, 2), (2, 3, 4), (2, 2, 1), 1, (0, 1, 0)),
+        (3, (2, 2, 3), (4, 2, 2), (1, 1, 1), 1, (0, 0, 0)),
+        (3, (3, 2, 2), (2, 2, 3), (1, 1, 1), (3, 1, 2), (0, 0, 0)),
+        (3, (2, 3, 2), (2, 4, 2), (3, 2, 3), 1, (0, 0, 2)),
+    ]
+    note = ("Keras 3 on its torch backend: on the TF backend this layer fails at call time "
+            "(same + output_padding 0 with an even effective kernel gives a length TF's SAME "
+            "conv3d_transpose refuses); the torch backend agrees with the TF backend on every "
+            "other Keras case here")
+    for j, (rank, n, k, s, d, op) in enumerate(specs):
+        for dtype in ("float32", "float64") if j % 3 == 0 else ("float32",):
+            name = f"keras{rank}d_torchbackend_same_op_{j}_{dtype}"
+            keras_case(wr, name, rank, filters=2, cin=2, batch=1 + j % 2, n=n, k=k, s=s, d=d,
+                       padding="same", op=op, use_bias=True,
+                       df="channels_first" if j % 4 == 3 else "channels_last",
+                       act=("linear", "relu", "tanh")[j % 3], dtype=dtype)
+            with open(wr.out / f"{name}.json") as f:
+                c = json.load(f)
+            c["note"] = note + ("; " + c["note"] if c.get("note") else "")
+            with open(wr.out / f"{name}.json", "w") as f:
+                json.dump(c, f, indent=1, sort_keys=True)
+                f.write("\n")
 
 
 def keras_error_cases(wr):
@@ -802,19 +839,36 @@ def versions():
     import onnx
     import tensorflow as tf
     import torch
+    if keras.backend.backend() == "torch":
+        return {"keras": f"keras {keras.__version__} (torch backend, torch {torch.__version__})"}
     return {"keras": f"keras {keras.__version__} (tensorflow {tf.__version__})",
             "tensorflow": f"tensorflow {tf.__version__}", "torch": f"torch {torch.__version__}",
             "onnx": f"onnx {onnx.__version__}"}
 
 
 def main():
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        # Keras's messages print Python sets: fix their order across runs.
+        os.execve(sys.executable, [sys.executable, *sys.argv],
+                  dict(os.environ, PYTHONHASHSEED="0"))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(HERE / "data"), help="output directory (emptied)")
+    ap.add_argument("--part", default="all", choices=("all", "keras-torch-backend"),
+                    help="internal: the part a child process with KERAS_BACKEND=torch writes")
     args = ap.parse_args()
     out = Path(args.out)
+    if args.part == "keras-torch-backend":
+        import keras
+        keras.utils.set_random_seed(1234)
+        wr = Writer(out, versions())
+        keras_torch_backend_cases(wr)
+        return
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    import subprocess
+    subprocess.run([sys.executable, __file__, "--out", str(out), "--part", "keras-torch-backend"],
+                   env=dict(os.environ, KERAS_BACKEND="torch"), check=True)
     import keras
     import tensorflow as tf
     tf.config.experimental.enable_op_determinism()
@@ -827,7 +881,10 @@ def main():
     torch_error_cases(wr)
     onnx_backend_cases(wr)
     onnx_reference_cases(wr)
-    (out / "VERSIONS.txt").write_text("".join(f"{k}: {v}\n" for k, v in sorted(wr.versions.items())))
+    import torch
+    lines = [f"{k}: {v}" for k, v in sorted(wr.versions.items())]
+    lines.append(f"keras torch-backend cases: keras {keras.__version__} (torch {torch.__version__})")
+    (out / "VERSIONS.txt").write_text("\n".join(lines) + "\n")
     for k, v in sorted(wr.counts.items()):
         print(f"{k}: {v} cases")
     for message in REFUSED:
