@@ -13,10 +13,13 @@
  * tconv_pad_input; weights are packed on the host as
  * [G][NOCB][KD][KH][KW][CING][BLK] (BLK = VEC*NVEC, zero-padded channels).
  *
- * NDRange: dim0 = G*NOCB channel blocks, dim1 = SH*JH*SW*WT (H phase, H
- * index, W phase, W tile), dim2 = NB*SD*JDT (sample, D phase, D index in this
- * depth tile). Every shape constant is a build option, so tap loops unroll
- * and index math folds. */
+ * NDRange: dim0 = JH*WT (H index, W tile), dim1 = NB*JDT (sample, D index in
+ * this depth tile), dim2 = G*NOCB*SD*SH*SW (channel block, phases), so that
+ * consecutive work-items share one phase's weights (kept in cache) and only
+ * the slowest dimension switches between weight sets. Every shape constant
+ * is a build option, so the register-tile loops unroll and index math folds
+ * (the tap loops are kept rolled: they run few times and unrolling them
+ * multiplied build times). */
 #define BLK (VEC * NVEC)
 
 /* First tap of a phase on one axis (c = phase + crop), or K if none lands. */
@@ -30,20 +33,21 @@ inline int first_tap(const int c, const int s, const int dil, const int sg, cons
 __kernel void tconv_gather(__global const REAL *restrict xp, __global const REAL *restrict wp,
                            __global const REAL *restrict bp, __global REAL *restrict y,
                            const int jd0, const int nvalid) {
-    const int gb = get_global_id(0);
+    const int i0 = get_global_id(0);
     const int i1 = get_global_id(1);
     const int i2 = get_global_id(2);
-    if (gb >= G * NOCB || i1 >= SH * JH * SW * WT || i2 >= NB * SD * JDT)
+    if (i0 >= JH * WT || i1 >= NB * JDT || i2 >= G * NOCB * SD * SH * SW)
         return;
+    const int wt = i0 % WT;
+    const int jh = i0 / WT;
+    const int jdl = i1 % JDT;
+    const int n = i1 / JDT;
+    const int pw = i2 % SW;
+    const int ph = (i2 / SW) % SH;
+    const int pd = (i2 / (SW * SH)) % SD;
+    const int gb = i2 / (SW * SH * SD);
     const int g = gb / NOCB;
     const int ocb = gb % NOCB;
-    const int wt = i1 % WT;
-    const int pw = (i1 / WT) % SW;
-    const int jh = (i1 / (WT * SW)) % JH;
-    const int ph = i1 / (WT * SW * JH);
-    const int jdl = i2 % JDT;
-    const int pd = (i2 / JDT) % SD;
-    const int n = i2 / (JDT * SD);
     const int odl = pd + SD * jdl; /* depth within this tile's output buffer */
     const int od = odl + SD * jd0;
     const int oh = ph + SH * jh;
@@ -65,19 +69,19 @@ __kernel void tconv_gather(__global const REAL *restrict xp, __global const REAL
     __global const REAL *wblock = wp + (size_t)gb * (KD * KH * KW * CING * BLK);
     __global const REAL *xn = xp + (size_t)n * XD * XH * XW * CIN + g * CING;
 
-#pragma unroll
+#pragma unroll 1
     for (int md = 0; md < MTD; md++) {
         const int td = td0 + md * SGD;
         if (td >= KD)
             break;
         const int id = jdl + (cd - td * DD) / SD - MIN_OFF_D;
-#pragma unroll
+#pragma unroll 1
         for (int mh = 0; mh < MTH; mh++) {
             const int th = th0 + mh * SGH;
             if (th >= KH)
                 break;
             const int ih = jh + (ch - th * DH) / SH - MIN_OFF_H;
-#pragma unroll
+#pragma unroll 1
             for (int mw = 0; mw < MTW; mw++) {
                 const int tw = tw0 + mw * SGW;
                 if (tw >= KW)

@@ -154,7 +154,7 @@ static int write_all(int fd, const void *buf, size_t len) {
 }
 
 int ocl_entry_write(const char *path, const char *key, const unsigned char *bin, size_t bin_len,
-                    char *why, size_t why_size) {
+                    unsigned mode, char *why, size_t why_size) {
     ocl_entry_header_t h;
     memcpy(h.magic, ocl_entry_magic, sizeof(h.magic));
     h.version = OCL_ENTRY_VERSION;
@@ -174,8 +174,8 @@ int ocl_entry_write(const char *path, const char *key, const unsigned char *bin,
                 strerror(errno));
         return -1;
     }
-    int ok = write_all(fd, &h, sizeof(h)) && write_all(fd, key, h.key_len) &&
-             write_all(fd, bin, bin_len);
+    int ok = fchmod(fd, (mode_t)mode) == 0 && write_all(fd, &h, sizeof(h)) &&
+             write_all(fd, key, h.key_len) && write_all(fd, bin, bin_len);
     int saved = errno;
     if (close(fd) != 0 && ok) {
         ok = 0;

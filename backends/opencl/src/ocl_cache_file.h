@@ -41,9 +41,10 @@ ocl_entry_result_t ocl_entry_read(const char *path, char **key, unsigned char **
                                   size_t *bin_len, char *why, size_t why_size);
 
 /** Writes an entry atomically (temporary file in the same directory, then
- *  rename). 0 on success, else -1 with the reason in @p why. */
+ *  rename) with permissions @p mode. 0 on success, else -1 with the reason
+ *  in @p why. */
 int ocl_entry_write(const char *path, const char *key, const unsigned char *bin, size_t bin_len,
-                    char *why, size_t why_size);
+                    unsigned mode, char *why, size_t why_size);
 
 /** Compares two key texts; on a difference writes "field: 'a' vs 'b'"
  *  (expected first) into @p why and returns nonzero. */

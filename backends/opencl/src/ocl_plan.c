@@ -255,11 +255,13 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
     pl->pad_global[0] = (size_t)g->xw;
     pl->pad_global[1] = (size_t)g->xh;
     pl->pad_global[2] = (size_t)(g->nb * g->xd);
-    pl->main_global[0] = (size_t)(p->groups * g->nocb);
-    pl->main_global[1] = (size_t)(g->ax[1].s * g->ax[1].jmax * g->ax[2].s * g->wt);
-    pl->main_global[2] = (size_t)(g->nb * g->ax[0].s * g->jdt);
+    pl->main_global[0] = (size_t)(g->ax[1].jmax * g->wt);
+    pl->main_global[1] = (size_t)(g->nb * g->jdt);
+    pl->main_global[2] = (size_t)(p->groups * g->nocb * g->ax[0].s * g->ax[1].s * g->ax[2].s);
     choose_local(pl->pad_global, kernel_wg_size(pl, pl->pad), 64, pl->pad_local);
-    choose_local(pl->main_global, kernel_wg_size(pl, pl->gather), 4, pl->main_local);
+    const char *lt = getenv("TCONV_OPENCL_LOCAL");
+    choose_local(pl->main_global, kernel_wg_size(pl, pl->gather), lt ? (size_t)atoi(lt) : 4,
+                 pl->main_local);
 
     /* Warm-up with no valid sample: drivers such as PoCL compile the
      * work-group function at the first enqueue; do it now, not at execute. */

@@ -20,7 +20,8 @@ static double now_seconds(void) {
 }
 
 static char *make_key(const ocl_device_t *dev, const char *options) {
-    const char *fmt = "device=%s\ndriver=%s\nplatform=%s\nsource=%016llx\noptions=%016llx\n";
+    const char *fmt =
+        "device=%s\ndriver=%s\nplatform=%s\nsource_hash=%016llx\noptions_hash=%016llx\n";
     unsigned long long src = (unsigned long long)ocl_kernel_source_hash();
     unsigned long long opt =
         (unsigned long long)ocl_fnv1a64(OCL_FNV_OFFSET, options, strlen(options));
@@ -208,15 +209,15 @@ static cl_program recall(ocl_state_t *st, ocl_device_t *dev, const char *key) {
     return prog;
 }
 
-static tconv_status_t save_binary(cl_program prog, const char *path, const char *key, char *msg,
-                                  size_t msg_size) {
+static tconv_status_t save_binary(cl_program prog, const char *path, const char *key, unsigned mode,
+                                  char *msg, size_t msg_size) {
     unsigned char *bin = NULL;
     size_t len = 0;
     tconv_status_t status = program_binary(prog, &bin, &len, msg, msg_size);
     if (status != tconv_success)
         return status;
     char why[1024];
-    if (ocl_entry_write(path, key, bin, len, why, sizeof(why)) != 0) {
+    if (ocl_entry_write(path, key, bin, len, mode, why, sizeof(why)) != 0) {
         ocl_msg(msg, msg_size, "%s", why);
         status = tconv_runtime_error;
     }
@@ -256,8 +257,8 @@ tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, const char *o
                 OCL_LOG(st, tconv_log_debug, "opencl:%zu: program built from source (%.3f s)",
                         dev->index, now_seconds() - t0);
                 char why[1024];
-                if (cache && (ocl_make_dirs(dir) != 0 ||
-                              save_binary(prog, path, key, why, sizeof(why)) != tconv_success))
+                if (cache && (ocl_make_dirs(dir) != 0 || save_binary(prog, path, key, 0600, why,
+                                                                     sizeof(why)) != tconv_success))
                     OCL_LOG(st, tconv_log_info, "program cache: not written to %s", dir);
             }
         }
@@ -267,7 +268,7 @@ tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, const char *o
     const char *save = getenv("TCONV_OPENCL_BINARY_SAVE");
     if (status == tconv_success && save && *save) {
         char inner[768];
-        status = save_binary(prog, save, key, inner, sizeof(inner));
+        status = save_binary(prog, save, key, 0644, inner, sizeof(inner));
         if (status != tconv_success) {
             ocl_msg(msg, msg_size, "TCONV_OPENCL_BINARY_SAVE=%s: %s", save, inner);
             clReleaseProgram(prog);
