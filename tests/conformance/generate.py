@@ -15,6 +15,7 @@ so a wrong description never reaches the committed data.
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import zlib
@@ -295,8 +296,8 @@ def keras_run(rank, kwargs, x, weights, df):
         layer.set_weights(weights)
         y_first = to_numpy(layer(x))
     except Exception as e:  # noqa: BLE001 - TF on CPU lacks some channels_first kernels
-        first_line = " ".join(str(e).split())
-        first_line = first_line[first_line.find("{{"):][:200]
+        first_line = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(str(e).split()))
+        first_line = first_line[first_line.find("{{"):][:200].strip()
         return y_last, got_weights, (
             "Keras channels_first raised on the TF CPU backend (" + first_line + "); "
             "golden output computed by the same layer in channels_last with the input "
