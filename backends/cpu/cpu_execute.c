@@ -23,23 +23,31 @@ typedef struct exec_ctx {
 
 /* Bias + activation + store for np points of one tile, channels_last style:
  * acc holds [np][width] sums; point p's nvalid channels go, contiguous, to
- * out + ooff[p] (the output itself, or the channels_first staging rows). */
+ * out + ooff[p] (the output itself, or the channels_first staging rows).
+ * Linear and ReLU are done inline: with few channels per point a call per
+ * point would cost more than the sums. */
 #define DEFINE_EPILOGUE(REAL, SUFFIX)                                                              \
     static void epilogue_##SUFFIX(const cpu_plan_t *plan, const REAL *acc, int np, int64_t width,  \
                                   int64_t nvalid, REAL *out, const ptrdiff_t *ooff, int64_t oc0) { \
-        const REAL *bias = plan->bias ? (const REAL *)plan->bias + oc0 : NULL;                     \
+        static const REAL zero_bias[CPU_NV_MAX * 16];                                              \
+        const REAL *bias = plan->bias ? (const REAL *)plan->bias + oc0 : zero_bias;                \
+        const tconv_activation_t act = plan->p.activation;                                         \
         for (int p = 0; p < np; ++p) {                                                             \
             const REAL *a = acc + p * width;                                                       \
             REAL *o = out + ooff[p];                                                               \
-            if (bias) {                                                                            \
+            if (act == tconv_activation_relu) {                                                    \
                 for (int64_t l = 0; l < nvalid; ++l) {                                             \
-                    o[l] = a[l] + bias[l];                                                         \
+                    REAL v = a[l] + bias[l];                                                       \
+                    o[l] = v > 0 ? v : (REAL)0;                                                    \
                 }                                                                                  \
-            } else {                                                                               \
-                memcpy(o, a, (size_t)nvalid * sizeof(REAL));                                       \
+                continue;                                                                          \
             }                                                                                      \
-            cpu_activation_apply_##SUFFIX(o, (size_t)nvalid, plan->p.activation,                   \
-                                          plan->p.activation_alpha);                               \
+            for (int64_t l = 0; l < nvalid; ++l) {                                                 \
+                o[l] = a[l] + bias[l];                                                             \
+            }                                                                                      \
+            if (act != tconv_activation_linear) {                                                  \
+                cpu_activation_apply_##SUFFIX(o, (size_t)nvalid, act, plan->p.activation_alpha);   \
+            }                                                                                      \
         }                                                                                          \
     }                                                                                              \
                                                                                                    \
@@ -95,6 +103,42 @@ static int box_taps(const cpu_plan_t *plan, const cpu_run_t *d, const cpu_run_t 
     return nt;
 }
 
+/* Offsets of row r (D output it->jd0 + r / h->count of run d, H output
+ * r % h->count of run h) of an item's block starting at row r0: its first
+ * input point, and its output row (in the staging rows when staging). */
+static void row_offsets(const cpu_plan_t *plan, const cpu_item_t *it, const cpu_run_t *d,
+                        const cpu_run_t *h, int64_t r0, int64_t r, int64_t width, ptrdiff_t *x_row,
+                        ptrdiff_t *o_row) {
+    const int64_t jd = it->jd0 + r / h->count, jh = r % h->count;
+    *x_row = (ptrdiff_t)(jd * plan->xc.d + jh * plan->xc.h);
+    if (plan->stage_rows) {
+        *o_row = (ptrdiff_t)((r - r0) * plan->p.output_size[2] * width);
+    } else {
+        *o_row = (ptrdiff_t)((d->o0 + jd * plan->p.strides[0]) * plan->ys.d +
+                             (h->o0 + jh * plan->p.strides[1]) * plan->ys.h);
+    }
+}
+
+/* Input bytes the rows of one pass may read: the W runs (phases) of the pass
+ * then reuse them from L1. Dot tiles stream their inputs as vectors. */
+#define PASS_INPUT_BUDGET (32.0 * 1024)
+
+/* Output rows per pass over the W runs of a box (D run d x H run h): few
+ * enough that the input rows they read fit PASS_INPUT_BUDGET (a pass of R rows
+ * reads d->ntaps x (h->ntaps + R - 1) input rows), yet enough points per W run
+ * for two full tiles of np_max. */
+static int64_t rows_per_pass(const cpu_plan_t *plan, const cpu_run_t *d, const cpu_run_t *h,
+                             int64_t np_max) {
+    const tconv_canonical_t *p = &plan->p;
+    const double row_bytes = (double)p->input_size[2] * (double)plan->cin_g * (double)plan->esize;
+    const int64_t dtaps = d->ntaps > 0 ? d->ntaps : 1, htaps = h->ntaps > 0 ? h->ntaps : 1;
+    int64_t rows = (int64_t)(PASS_INPUT_BUDGET / ((double)dtaps * row_bytes)) - htaps + 1;
+    const int64_t phase_points = (p->output_size[2] + p->strides[2] - 1) / p->strides[2];
+    const int64_t min_rows = (2 * np_max + phase_points - 1) / phase_points;
+    rows = rows > min_rows ? rows : min_rows;
+    return rows > 1 ? rows : 1;
+}
+
 /* Computes work item `it` (see the file comment), reading sample it->n of
  * the input at x_n (in plan->xc strides, input plane plane0 first). */
 static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const char *x_n, int64_t plane0,
@@ -106,11 +150,13 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const char *x_
     const cpu_strides_t *xs = &plan->xc, *ys = &plan->ys;
 
     int64_t g = it->gq / plan->nchunk, q = it->gq % plan->nchunk;
-    int nv = (int)(plan->nblk - q * k->nv_max < k->nv_max ? plan->nblk - q * k->nv_max : k->nv_max);
-    int64_t width = (int64_t)nv * k->vl;
+    int64_t width;
+    int nv = cpu_plan_chunk(plan, q, &width);
     int64_t oc_in_group = q * plan->chunk_cout;
     int64_t nvalid = plan->cout_g - oc_in_group < width ? plan->cout_g - oc_in_group : width;
     int64_t oc0 = g * plan->cout_g + oc_in_group;
+    const cpu_tile_fn tile = plan->dot ? k->dot : k->tile;
+    const int64_t np_max = plan->dot ? k->dot_np_max[nv] : k->np_max[nv];
 
     cpu_tile_args_t args;
     args.x = x_n + (size_t)(g * plan->cin_g * xs->c) * es;
@@ -120,18 +166,18 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const char *x_
     args.cin = plan->cin_g;
     args.x_cstride = xs->c;
     args.w = (const char *)plan->wpack +
-             (size_t)((g * plan->nblk * k->vl + oc_in_group) * plan->taps * plan->cin_g) * es;
+             (size_t)((g * plan->packed_cout_g + oc_in_group) * plan->taps * plan->cin_g) * es;
     args.acc = sc->acc;
     args.nv = nv;
     char *y_base = ctx->y + (size_t)(it->n * ys->n + oc0 * ys->c) * es;
 
     const cpu_run_t *d = &plan->axis[0].runs[it->rd], *h = &plan->axis[1].runs[it->rh];
     const int64_t sd = p->strides[0], sh = p->strides[1], sw = p->strides[2];
-    const int64_t ow_count = p->output_size[2];
-    /* The item's output rows (jd, jh), in blocks: all at once for
-     * channels_last, plan->stage_rows at a time for channels_first. */
+    /* The item's output rows (jd, jh), in passes of a few rows over every W
+     * run (phase), and at most plan->stage_rows at a time for channels_first. */
     const int64_t rows = (it->jd1 - it->jd0) * h->count;
-    const int64_t block = plan->stage_rows ? plan->stage_rows : rows;
+    int64_t block = rows_per_pass(plan, d, h, np_max);
+    block = plan->stage_rows && plan->stage_rows < block ? plan->stage_rows : block;
     char *out = sc->stage ? sc->stage : y_base;
     for (int64_t r0 = 0; r0 < rows; r0 += block) {
         const int64_t rb = rows - r0 < block ? rows - r0 : block;
@@ -141,25 +187,28 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const char *x_
             /* The block's points in (row, jw) order, in equal tiles no larger
              * than the kernel's widest for nv vectors. */
             int64_t points = rb * w->count;
-            int64_t np_max = k->np_max[nv];
             int64_t ntiles = (points + np_max - 1) / np_max;
             int64_t np = (points + ntiles - 1) / ntiles;
+            /* Row r's input and output offsets, updated as the points walk
+             * the rows (no divisions per point). */
             int64_t r = r0, jw = 0;
+            ptrdiff_t x_row = 0, o_row = 0;
+            const ptrdiff_t o_step = sc->stage ? (ptrdiff_t)(sw * width) : (ptrdiff_t)(sw * ys->w);
+            const ptrdiff_t o_first =
+                sc->stage ? (ptrdiff_t)(w->o0 * width) : (ptrdiff_t)(w->o0 * ys->w);
+            row_offsets(plan, it, d, h, r0, r, width, &x_row, &o_row);
             for (int64_t done = 0; done < points; done += args.np) {
                 args.np = (int)(points - done < np ? points - done : np);
                 for (int t = 0; t < args.np; ++t) {
-                    int64_t jd = it->jd0 + r / h->count, jh = r % h->count;
-                    int64_t ow = w->o0 + jw * sw;
-                    sc->xpoint[t] = (ptrdiff_t)(jd * xs->d + jh * xs->h + jw * xs->w);
-                    sc->ooff[t] = sc->stage ? (ptrdiff_t)(((r - r0) * ow_count + ow) * width)
-                                            : (ptrdiff_t)((d->o0 + jd * sd) * ys->d +
-                                                          (h->o0 + jh * sh) * ys->h + ow * ys->w);
+                    sc->xpoint[t] = x_row + (ptrdiff_t)jw * xs->w;
+                    sc->ooff[t] = o_row + o_first + (ptrdiff_t)jw * o_step;
                     if (++jw == w->count) {
                         jw = 0;
                         ++r;
+                        row_offsets(plan, it, d, h, r0, r, width, &x_row, &o_row);
                     }
                 }
-                k->tile(&args);
+                tile(&args);
                 if (p->dtype == tconv_f64) {
                     epilogue_f64(plan, sc->acc, args.np, width, nvalid, (double *)out, sc->ooff,
                                  oc0);

@@ -5,7 +5,9 @@
  * output channels. It accumulates, over a list of taps and the input channels of one
  * group, x[point, c] (broadcast) times the prepacked weights w[tap][c][nv*VL]
  * (contiguous), and stores the raw sums to a scratch tile; the caller adds
- * bias, applies the activation and writes the output (cpu_execute.c). */
+ * bias, applies the activation and writes the output (cpu_execute.c).
+ * When there are too few output channels to fill the vectors, dot tiles put
+ * the input channels in the lanes instead (cpu_kernel_dot_template.h). */
 #ifndef TCONV_CPU_KERNEL_H
 #define TCONV_CPU_KERNEL_H
 
@@ -18,6 +20,8 @@
 #define CPU_NV_MAX 4
 /** Most points in one tile, over all kernels. */
 #define CPU_NP_MAX 16
+/** Most output channels in one dot tile (see cpu_kernel_t.dot). */
+#define CPU_DOT_NCO_MAX 4
 
 typedef struct cpu_tile_args {
     const void *x;           /**< Input base: the box's first point, channel 0 of the group. */
@@ -27,9 +31,11 @@ typedef struct cpu_tile_args {
     int ntaps;               /**< Taps in the lists (0: the tile is all zeros). */
     int64_t cin;             /**< Input channels of the group. */
     ptrdiff_t x_cstride;     /**< Elements between input channels. */
-    const void *w;           /**< Packed weights of the channel chunk: [tap][cin][nv*VL]. */
-    void *acc;               /**< Receives the sums as [np][nv*VL]. */
-    int nv;                  /**< Channel vectors, 1..kernel nv_max. */
+    const void *w;           /**< Packed weights of the channel chunk: [tap][cin][nv*VL]
+                                  (dot tiles: [tap][nv][cin]). */
+    void *acc;               /**< Receives the sums as [np][nv*VL] (dot tiles: [np][nv]). */
+    int nv;                  /**< Channel vectors, 1..kernel nv_max (dot tiles: output
+                                  channels, 1..CPU_DOT_NCO_MAX). */
     int np;                  /**< Points, 1..kernel np_max[nv]. */
 } cpu_tile_args_t;
 
@@ -50,6 +56,11 @@ typedef struct cpu_kernel {
     int nv_max;                 /**< Channel vectors per chunk. */
     int np_max[CPU_NV_MAX + 1]; /**< Most points for nv vectors (index nv). */
     cpu_tile_fn tile;
+    /** Most points of a dot tile for nv output channels (index nv). */
+    int dot_np_max[CPU_DOT_NCO_MAX + 1];
+    /** Dot tile, for a few output channels: input channels in the lanes, each
+     *  output a horizontal sum. Needs x_cstride == 1 (channels contiguous). */
+    cpu_tile_fn dot;
 } cpu_kernel_t;
 
 extern const cpu_kernel_t cpu_kernel_c_f32, cpu_kernel_c_f64;

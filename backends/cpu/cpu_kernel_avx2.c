@@ -10,6 +10,34 @@
 #define TILE_LIST_NV2(M) NP_UPTO_6(M, 2)
 #define TILE_NP_MAX                                                                                \
     { 0, 12, 6, 0, 0 }
+/* Dot tiles: up to 8 or 9 accumulators (two sets when nco x np <= 8). */
+#define DOT_LIST_NCO1(M) DOT_NP_UPTO_4(M, 1)
+#define DOT_LIST_NCO2(M) DOT_NP_UPTO_2(M, 2)
+#define DOT_LIST_NCO3(M) DOT_NP_UPTO_2(M, 3) M(3, 3)
+#define DOT_LIST_NCO4(M) DOT_NP_UPTO_2(M, 4)
+#define DOT_NP_MAX                                                                                 \
+    { 0, 4, 2, 3, 2 }
+
+/* The first n lanes of p (n < lanes), the others zero. */
+static inline __m256 avx2_loadp_ps(const float *p, int n) {
+    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane));
+}
+static inline __m256d avx2_loadp_pd(const double *p, int n) {
+    __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
+    return _mm256_maskload_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lane));
+}
+static inline float avx2_reduce_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+static inline double avx2_reduce_pd(__m256d v) {
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+    return _mm_cvtsd_f64(s);
+}
 
 /* f32: 8 lanes. */
 #define REAL              float
@@ -21,6 +49,10 @@
 #define VFMADD(a, b, acc) _mm256_fmadd_ps(a, b, acc)
 #define VSTOREU(p, v)     _mm256_storeu_ps(p, v)
 #define KNAME(name)       avx2_f32_##name
+#define VADD(a, b)        _mm256_add_ps(a, b)
+#define VLOADP(p, n)      avx2_loadp_ps(p, n)
+#define VREDUCE(v)        avx2_reduce_ps(v)
+#include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
 
 /* f64: 4 lanes. */
@@ -33,11 +65,15 @@
 #define VFMADD(a, b, acc) _mm256_fmadd_pd(a, b, acc)
 #define VSTOREU(p, v)     _mm256_storeu_pd(p, v)
 #define KNAME(name)       avx2_f64_##name
+#define VADD(a, b)        _mm256_add_pd(a, b)
+#define VLOADP(p, n)      avx2_loadp_pd(p, n)
+#define VREDUCE(v)        avx2_reduce_pd(v)
+#include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
 
 const cpu_kernel_t cpu_kernel_avx2_f32 = {
-    cpu_isa_avx2, tconv_f32, 8, 2, TILE_NP_MAX, avx2_f32_tile,
+    cpu_isa_avx2, tconv_f32, 8, 2, TILE_NP_MAX, avx2_f32_tile, DOT_NP_MAX, avx2_f32_dot,
 };
 const cpu_kernel_t cpu_kernel_avx2_f64 = {
-    cpu_isa_avx2, tconv_f64, 4, 2, TILE_NP_MAX, avx2_f64_tile,
+    cpu_isa_avx2, tconv_f64, 4, 2, TILE_NP_MAX, avx2_f64_tile, DOT_NP_MAX, avx2_f64_dot,
 };

@@ -12,6 +12,14 @@
 #define TILE_LIST_NV4(M) NP_UPTO_6(M, 4)
 #define TILE_NP_MAX                                                                                \
     { 0, 16, 12, 8, 6 }
+/* Dot tiles: up to 16 accumulators (two sets when nco x np <= 8), np input
+ * pointers in integer registers. */
+#define DOT_LIST_NCO1(M) DOT_NP_UPTO_8(M, 1)
+#define DOT_LIST_NCO2(M) DOT_NP_UPTO_4(M, 2)
+#define DOT_LIST_NCO3(M) DOT_NP_UPTO_4(M, 3) M(3, 5)
+#define DOT_LIST_NCO4(M) DOT_NP_UPTO_4(M, 4)
+#define DOT_NP_MAX                                                                                 \
+    { 0, 8, 4, 5, 4 }
 
 /* f32: 16 lanes. */
 #define REAL              float
@@ -23,6 +31,10 @@
 #define VFMADD(a, b, acc) _mm512_fmadd_ps(a, b, acc)
 #define VSTOREU(p, v)     _mm512_storeu_ps(p, v)
 #define KNAME(name)       avx512_f32_##name
+#define VADD(a, b)        _mm512_add_ps(a, b)
+#define VLOADP(p, n)      _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), p)
+#define VREDUCE(v)        _mm512_reduce_add_ps(v)
+#include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
 
 /* f64: 8 lanes. */
@@ -35,11 +47,15 @@
 #define VFMADD(a, b, acc) _mm512_fmadd_pd(a, b, acc)
 #define VSTOREU(p, v)     _mm512_storeu_pd(p, v)
 #define KNAME(name)       avx512_f64_##name
+#define VADD(a, b)        _mm512_add_pd(a, b)
+#define VLOADP(p, n)      _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1u), p)
+#define VREDUCE(v)        _mm512_reduce_add_pd(v)
+#include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
 
 const cpu_kernel_t cpu_kernel_avx512_f32 = {
-    cpu_isa_avx512, tconv_f32, 16, 4, TILE_NP_MAX, avx512_f32_tile,
+    cpu_isa_avx512, tconv_f32, 16, 4, TILE_NP_MAX, avx512_f32_tile, DOT_NP_MAX, avx512_f32_dot,
 };
 const cpu_kernel_t cpu_kernel_avx512_f64 = {
-    cpu_isa_avx512, tconv_f64, 8, 4, TILE_NP_MAX, avx512_f64_tile,
+    cpu_isa_avx512, tconv_f64, 8, 4, TILE_NP_MAX, avx512_f64_tile, DOT_NP_MAX, avx512_f64_dot,
 };

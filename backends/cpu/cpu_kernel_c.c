@@ -9,6 +9,13 @@
 #define TILE_LIST_NV2(M) NP_UPTO_4(M, 2)
 #define TILE_NP_MAX                                                                                \
     { 0, 8, 4, 0, 0 }
+/* Dot tiles: up to 8 or 9 accumulators (two sets when nco x np <= 8). */
+#define DOT_LIST_NCO1(M) DOT_NP_UPTO_4(M, 1)
+#define DOT_LIST_NCO2(M) DOT_NP_UPTO_2(M, 2)
+#define DOT_LIST_NCO3(M) DOT_NP_UPTO_2(M, 3) M(3, 3)
+#define DOT_LIST_NCO4(M) DOT_NP_UPTO_2(M, 4)
+#define DOT_NP_MAX                                                                                 \
+    { 0, 4, 2, 3, 2 }
 
 typedef float c_vec_f32 __attribute__((vector_size(16)));
 typedef double c_vec_f64 __attribute__((vector_size(16)));
@@ -23,6 +30,17 @@ static inline c_vec_f64 c_load_f64(const double *p) {
     memcpy(&v, p, sizeof(v));
     return v;
 }
+/* The first n lanes of p (n < lanes), the others zero. */
+static inline c_vec_f32 c_loadp_f32(const float *p, int n) {
+    c_vec_f32 v = {0, 0, 0, 0};
+    memcpy(&v, p, (size_t)n * sizeof(float));
+    return v;
+}
+static inline c_vec_f64 c_loadp_f64(const double *p, int n) {
+    c_vec_f64 v = {0, 0};
+    memcpy(&v, p, (size_t)n * sizeof(double));
+    return v;
+}
 
 /* f32: 4 lanes. */
 #define REAL              float
@@ -34,6 +52,10 @@ static inline c_vec_f64 c_load_f64(const double *p) {
 #define VFMADD(a, b, acc) ((acc) + (a) * (b))
 #define VSTOREU(p, v)     memcpy((p), &(v), sizeof(v))
 #define KNAME(name)       c_f32_##name
+#define VADD(a, b)        ((a) + (b))
+#define VLOADP(p, n)      c_loadp_f32(p, n)
+#define VREDUCE(v)        (((v)[0] + (v)[1]) + ((v)[2] + (v)[3]))
+#include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
 
 /* f64: 2 lanes. */
@@ -46,11 +68,15 @@ static inline c_vec_f64 c_load_f64(const double *p) {
 #define VFMADD(a, b, acc) ((acc) + (a) * (b))
 #define VSTOREU(p, v)     memcpy((p), &(v), sizeof(v))
 #define KNAME(name)       c_f64_##name
+#define VADD(a, b)        ((a) + (b))
+#define VLOADP(p, n)      c_loadp_f64(p, n)
+#define VREDUCE(v)        ((v)[0] + (v)[1])
+#include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
 
 const cpu_kernel_t cpu_kernel_c_f32 = {
-    cpu_isa_c, tconv_f32, 4, 2, TILE_NP_MAX, c_f32_tile,
+    cpu_isa_c, tconv_f32, 4, 2, TILE_NP_MAX, c_f32_tile, DOT_NP_MAX, c_f32_dot,
 };
 const cpu_kernel_t cpu_kernel_c_f64 = {
-    cpu_isa_c, tconv_f64, 2, 2, TILE_NP_MAX, c_f64_tile,
+    cpu_isa_c, tconv_f64, 2, 2, TILE_NP_MAX, c_f64_tile, DOT_NP_MAX, c_f64_dot,
 };

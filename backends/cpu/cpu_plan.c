@@ -262,6 +262,29 @@ static int build_items(cpu_plan_t *plan) {
     return 0;
 }
 
+/* Dot tiles pay when they need fewer vector operations per output point: a
+ * Cout-vectorised tile spends taps x Cin FMAs per vector of (zero-padded)
+ * output channels, a dot tile taps x ceil(Cin/VL) FMAs plus a horizontal sum
+ * (about 2 log2(VL) operations) per output channel. */
+static int choose_dot_tiles(const tconv_canonical_t *p, const cpu_kernel_t *kernel, int64_t cin_g,
+                            int64_t cout_g, int64_t nblk) {
+    if (!kernel->dot) {
+        return 0;
+    }
+    double taps = 1, reduce = 0;
+    for (int a = 0; a < 3; ++a) {
+        taps *= (double)p->kernel_size[a] / (double)p->strides[a];
+    }
+    taps = taps < 1 ? 1 : taps;
+    for (int lanes = kernel->vl; lanes > 1; lanes /= 2) {
+        reduce += 2;
+    }
+    double cin_vectors = (double)((cin_g + kernel->vl - 1) / kernel->vl);
+    double std_cost = taps * (double)cin_g * (double)nblk;
+    double dot_cost = (double)cout_g * (taps * cin_vectors + reduce);
+    return dot_cost < std_cost;
+}
+
 static cpu_strides_t tensor_strides(const tconv_canonical_t *p, int64_t channels,
                                     const int64_t *size) {
     cpu_strides_t s;
@@ -307,15 +330,24 @@ tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *k
     plan->cin_g = p->in_channels / p->groups;
     plan->cout_g = p->out_channels / p->groups;
     plan->nblk = (plan->cout_g + kernel->vl - 1) / kernel->vl;
-    plan->nchunk = (plan->nblk + kernel->nv_max - 1) / kernel->nv_max;
-    plan->chunk_cout = (int64_t)kernel->nv_max * kernel->vl;
+    plan->dot = choose_dot_tiles(p, kernel, plan->cin_g, plan->cout_g, plan->nblk);
+    if (plan->dot) {
+        /* Chunks as equal as they can be, of at most CPU_DOT_NCO_MAX. */
+        plan->nchunk = (plan->cout_g + CPU_DOT_NCO_MAX - 1) / CPU_DOT_NCO_MAX;
+        plan->chunk_cout = (plan->cout_g + plan->nchunk - 1) / plan->nchunk;
+        plan->packed_cout_g = plan->cout_g;
+    } else {
+        plan->nchunk = (plan->nblk + kernel->nv_max - 1) / kernel->nv_max;
+        plan->chunk_cout = (int64_t)kernel->nv_max * kernel->vl;
+        plan->packed_cout_g = plan->nblk * kernel->vl;
+    }
     plan->xs = tensor_strides(p, p->in_channels, p->input_size);
     plan->ys = tensor_strides(p, p->out_channels, p->output_size);
 
     int64_t taps, packed;
     if (mul_checked(p->kernel_size[0], p->kernel_size[1], &taps) ||
         mul_checked(taps, p->kernel_size[2], &taps) ||
-        mul_checked(plan->nblk * kernel->vl, p->groups, &packed) ||
+        mul_checked(plan->packed_cout_g, p->groups, &packed) ||
         mul_checked(packed, plan->cin_g, &packed) || mul_checked(packed, taps, &packed)) {
         cpu_plan_destroy(plan);
         return fail(tconv_invalid_arguments, msg, msg_size,
@@ -403,24 +435,24 @@ tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const 
         return fail(tconv_invalid_arguments, msg, msg_size, "bias is NULL but use_bias is set");
     }
     const int is_f64 = plan->p.dtype == tconv_f64;
-    const int64_t vl = plan->kernel->vl, nv_max = plan->kernel->nv_max;
+    const int64_t cin_g = plan->cin_g;
     size_t dst = 0;
     for (int64_t g = 0; g < plan->p.groups; ++g) {
         for (int64_t q = 0; q < plan->nchunk; ++q) {
-            int64_t nv = plan->nblk - q * nv_max < nv_max ? plan->nblk - q * nv_max : nv_max;
-            int64_t width = nv * vl, j0 = q * plan->chunk_cout;
+            int64_t width, j0 = q * plan->chunk_cout;
+            cpu_plan_chunk(plan, q, &width);
             for (int64_t tap = 0; tap < plan->taps; ++tap) {
-                for (int64_t c = 0; c < plan->cin_g; ++c) {
-                    for (int64_t l = 0; l < width; ++l, ++dst) {
-                        int64_t j = j0 + l;
-                        int inside = j < plan->cout_g;
-                        size_t src = inside ? kernel_index(plan, tap, g, j, c) : 0;
-                        if (is_f64) {
-                            ((double *)plan->wpack)[dst] =
-                                inside ? ((const double *)kernel)[src] : 0;
-                        } else {
-                            ((float *)plan->wpack)[dst] = inside ? ((const float *)kernel)[src] : 0;
-                        }
+                /* Element e of the tap's [cin][width] block ([width][cin] for
+                 * dot tiles). */
+                for (int64_t e = 0; e < cin_g * width; ++e, ++dst) {
+                    int64_t c = plan->dot ? e % cin_g : e / width;
+                    int64_t j = j0 + (plan->dot ? e / cin_g : e % width);
+                    int inside = j < plan->cout_g;
+                    size_t src = inside ? kernel_index(plan, tap, g, j, c) : 0;
+                    if (is_f64) {
+                        ((double *)plan->wpack)[dst] = inside ? ((const double *)kernel)[src] : 0;
+                    } else {
+                        ((float *)plan->wpack)[dst] = inside ? ((const float *)kernel)[src] : 0;
                     }
                 }
             }

@@ -50,9 +50,13 @@ typedef struct cpu_plan {
     size_t esize; /**< Bytes per element. */
 
     int64_t cin_g, cout_g; /**< Channels per group. */
+    /** Dot tiles (kernel->dot): input channels in the lanes, for layers with
+     *  too few output channels to fill a vector. Weights packed [tap][j][cin]. */
+    int dot;
     int64_t nblk;          /**< VL-wide channel blocks per group (Cout/G rounded up). */
-    int64_t nchunk;        /**< Chunks of up to nv_max blocks per group. */
-    int64_t chunk_cout;    /**< Channels in a full chunk: nv_max * VL. */
+    int64_t nchunk;        /**< Channel chunks per group (one tile's channels). */
+    int64_t chunk_cout;    /**< Channels in a full chunk: nv_max * VL (dot: <= CPU_DOT_NCO_MAX). */
+    int64_t packed_cout_g; /**< Packed channels per group: nblk * VL (dot: Cout/G). */
     int64_t taps;          /**< kd * kh * kw. */
     cpu_strides_t xs, ys;  /**< Input and output strides. */
     /** Strides the micro-kernel reads the input with: xs, or for channels_first
@@ -66,7 +70,8 @@ typedef struct cpu_plan {
     int64_t *thread_first; /**< Thread t runs items [thread_first[t], thread_first[t+1]). */
     int64_t *block_planes; /**< Per D block: first and last+1 input plane it reads. */
 
-    void *wpack; /**< [G][chunk][tap][cin_g][nv*VL], zero-padded channels. */
+    void *wpack; /**< [G][chunk][tap][cin_g][nv*VL], zero-padded channels (dot:
+                      [G][chunk][tap][width][cin_g]). */
     void *bias;  /**< Cout values, or NULL. */
     int weights_set;
 
@@ -82,6 +87,20 @@ typedef struct cpu_plan {
     void *thread_slab;         /**< transpose_input: per thread, one block's input planes. */
     size_t slab_elems;         /**< Elements of one thread's slab. */
 } cpu_plan_t;
+
+/** Chunk q of a group: sets *width to its packed channels and returns the
+ *  tile's nv (channel vectors, or for dot tiles output channels). */
+static inline int cpu_plan_chunk(const cpu_plan_t *plan, int64_t q, int64_t *width) {
+    if (plan->dot) {
+        int64_t rest = plan->cout_g - q * plan->chunk_cout;
+        *width = rest < plan->chunk_cout ? rest : plan->chunk_cout;
+        return (int)*width;
+    }
+    const int64_t nv_max = plan->kernel->nv_max;
+    int nv = (int)(plan->nblk - q * nv_max < nv_max ? plan->nblk - q * nv_max : nv_max);
+    *width = (int64_t)nv * plan->kernel->vl;
+    return nv;
+}
 
 /** Checks what the backend needs of @p p; tconv_success or an error with
  *  the field and rule in msg (tconv_unimplemented for an unsupported dtype). */
