@@ -95,9 +95,19 @@ static tconv_status_t stage_failed(tconv_status_t st, const char *stage, char *m
     return st;
 }
 
-tconv_status_t bench_run_layer(tconv_context_t context, const tconv_problem_t *problem,
-                               const bench_config_t *config, bench_result_t *result, char *message,
-                               size_t message_size) {
+void bench_layer_release(bench_layer_t *layer) {
+    tconv_plan_destroy(layer->plan);
+    free(layer->input);
+    free(layer->kernel);
+    free(layer->bias);
+    free(layer->output);
+    memset(layer, 0, sizeof *layer);
+}
+
+tconv_status_t bench_layer_prepare(tconv_context_t context, const tconv_problem_t *problem,
+                                   const bench_config_t *config, bench_layer_t *layer,
+                                   bench_result_t *result, char *message, size_t message_size) {
+    memset(layer, 0, sizeof *layer);
     memset(result, 0, sizeof *result);
     size_t n_in, n_k, n_out;
     tconv_status_t st = bench_tensor_counts(problem, &n_in, &n_k, &n_out);
@@ -109,46 +119,65 @@ tconv_status_t bench_run_layer(tconv_context_t context, const tconv_problem_t *p
 
     size_t item = problem->dtype == tconv_f64 ? sizeof(double) : sizeof(float);
     size_t n_bias = problem->use_bias ? (size_t)problem->out_channels : 0;
-    void *input = malloc(n_in * item), *kernel = malloc(n_k * item);
-    void *bias = n_bias ? malloc(n_bias * item) : NULL, *output = malloc(n_out * item);
-    tconv_plan_t plan = NULL;
-    if (!input || !kernel || !output || (n_bias && !bias)) {
+    layer->input = malloc(n_in * item);
+    layer->kernel = malloc(n_k * item);
+    layer->bias = n_bias ? malloc(n_bias * item) : NULL;
+    layer->output = malloc(n_out * item);
+    if (!layer->input || !layer->kernel || !layer->output || (n_bias && !layer->bias)) {
         snprintf(message, message_size, "memory: cannot allocate the tensors (%zu bytes)",
                  (n_in + n_k + n_out + n_bias) * item);
         st = tconv_out_of_memory;
-        goto done;
+        goto failed;
     }
     uint64_t state = config->seed * 0x9e3779b97f4a7c15ull + 1;
-    bench_fill_uniform(input, n_in, problem->dtype, &state);
-    bench_fill_uniform(kernel, n_k, problem->dtype, &state);
-    bench_fill_uniform(bias, n_bias, problem->dtype, &state);
+    bench_fill_uniform(layer->input, n_in, problem->dtype, &state);
+    bench_fill_uniform(layer->kernel, n_k, problem->dtype, &state);
+    bench_fill_uniform(layer->bias, n_bias, problem->dtype, &state);
 
     double start = bench_now_ms();
-    st = tconv_plan_create(&plan, context, problem, config->selector);
+    st = tconv_plan_create(&layer->plan, context, problem, config->selector);
     if (st != tconv_success) {
         stage_failed(st, "plan", message, message_size);
-        goto done;
+        goto failed;
     }
-    st = tconv_plan_set_weights(plan, kernel, bias);
+    st = tconv_plan_set_weights(layer->plan, layer->kernel, layer->bias);
     if (st != tconv_success) {
         stage_failed(st, "weights", message, message_size);
-        goto done;
+        goto failed;
     }
     result->plan_ms = bench_now_ms() - start;
     tconv_device_info_t info;
     memset(&info, 0, sizeof info);
-    if (tconv_plan_get_device_info(plan, &info) == tconv_success) {
+    if (tconv_plan_get_device_info(layer->plan, &info) == tconv_success) {
         snprintf(result->device, sizeof result->device, "%s", info.id);
         snprintf(result->device_name, sizeof result->device_name, "%s", info.name);
     }
-    st = bench_time_plan(plan, input, output, config->warmup, config->repeat, result);
+    return tconv_success;
+failed:
+    bench_layer_release(layer);
+    return st;
+}
+
+tconv_status_t bench_layer_execute(bench_layer_t *layer, double *ms, char *message,
+                                   size_t message_size) {
+    double start = bench_now_ms();
+    tconv_status_t st = tconv_plan_execute(layer->plan, layer->input, layer->output);
+    *ms = bench_now_ms() - start;
+    return st == tconv_success ? st : stage_failed(st, "execute", message, message_size);
+}
+
+tconv_status_t bench_run_layer(tconv_context_t context, const tconv_problem_t *problem,
+                               const bench_config_t *config, bench_result_t *result, char *message,
+                               size_t message_size) {
+    bench_layer_t layer;
+    tconv_status_t st =
+        bench_layer_prepare(context, problem, config, &layer, result, message, message_size);
+    if (st != tconv_success)
+        return st;
+    st = bench_time_plan(layer.plan, layer.input, layer.output, config->warmup, config->repeat,
+                         result);
     if (st != tconv_success)
         stage_failed(st, "execute", message, message_size);
-done:
-    tconv_plan_destroy(plan);
-    free(input);
-    free(kernel);
-    free(bias);
-    free(output);
+    bench_layer_release(&layer);
     return st;
 }

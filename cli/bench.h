@@ -50,6 +50,28 @@ void bench_summarize_times(double *times, int count, double *median, double *min
 tconv_status_t bench_time_plan(tconv_plan_t plan, const void *input, void *output, int warmup,
                                int repeat, bench_result_t *result);
 
+/** A layer ready to run: seeded random tensors and a plan with its weights. */
+typedef struct bench_layer {
+    tconv_plan_t plan;
+    void *input, *kernel, *bias, *output;
+} bench_layer_t;
+
+/** Allocates and fills the tensors, creates the plan on config->selector and
+ *  sets the weights (config's warmup and repeat are not used). Fills
+ *  result->flops, plan_ms, device and device_name.
+ *  On failure @p message receives "<stage>: <reason>" and nothing is left
+ *  allocated. */
+tconv_status_t bench_layer_prepare(tconv_context_t context, const tconv_problem_t *problem,
+                                   const bench_config_t *config, bench_layer_t *layer,
+                                   bench_result_t *result, char *message, size_t message_size);
+
+/** One tconv_plan_execute of @p layer; @p ms receives its wall time. */
+tconv_status_t bench_layer_execute(bench_layer_t *layer, double *ms, char *message,
+                                   size_t message_size);
+
+/** Destroys the plan and frees the tensors; safe on a released layer. */
+void bench_layer_release(bench_layer_t *layer);
+
 /** The whole benchmark of one layer: random tensors, plan, weights, timing.
  *  On failure @p message receives "<stage>: <reason>" (stage: "plan",
  *  "weights", "execute", "memory"). */

@@ -128,7 +128,7 @@ typedef struct suite_options {
 void bench_suite_usage(FILE *out) {
     fputs("\nUsage: tconv bench --suite [options]\n"
           "Times the real-network layers of docs/benchmarks.md (float32, channels_last input,\n"
-          "bias) on every device, with the FMA peak measured before each timing and, when built\n"
+          "bias) on every device, with the FMA peak measured around each layer and, when built\n"
           "with oneDNN, oneDNN's deconvolution on the same layer (its own blocked layouts,\n"
           "reorders untimed). Progress on stderr; a table (or JSON) on stdout.\n"
           "  --device SEL|all          all devices (default) or one selector\n"
@@ -261,16 +261,22 @@ static int parse_suite_args(int argc, char **argv, suite_options_t *o) {
 /* ---------------------------------------------------------------------- */
 /* Running                                                                 */
 
-/* What ran for one layer besides the devices. */
+/* oneDNN's timing of a layer. */
+typedef struct onednn_timing {
+    double median_ms, min_ms, max_ms;
+    char implementation[128];
+} onednn_timing_t;
+
+/* A layer, its peaks and its oneDNN timing. */
 typedef struct suite_layer_run {
     const suite_layer_t *layer;
     tconv_problem_t problem;
     tconv_canonical_t canonical;
     double flops;
-    int onednn_peak_ok;
-    bench_peak_t onednn_peak;     /* measured right before oneDNN's timing */
+    int peak_ok[2];
+    bench_peak_t peak[2];         /* right before and right after the timed rounds */
     tconv_status_t onednn_status; /* tconv_unimplemented when not built in */
-    onednn_result_t onednn;
+    onednn_timing_t onednn;
     char onednn_error[256];
 } suite_layer_run_t;
 
@@ -279,8 +285,6 @@ typedef struct suite_row {
     const suite_layer_run_t *run;
     char device[64], device_name[128];
     int device_is_cpu; /* % of the host's peak only means something there */
-    int peak_ok;
-    bench_peak_t peak; /* measured right before this row's timing */
     tconv_status_t status;
     char error[1024];
     bench_result_t timing;
@@ -300,21 +304,18 @@ typedef struct suite {
     char date[32];
 } suite_t;
 
-static int find_device_type(tconv_context_t ctx, const char *id, int *is_cpu, char *name,
-                            size_t name_size) {
+/* Whether device @p id is CPU-class (the host's peak applies to it). */
+static int device_is_cpu(tconv_context_t ctx, const char *id) {
     size_t count = 0;
     tconv_context_get_device_count(ctx, &count);
     for (size_t i = 0; i < count; i++) {
         tconv_device_info_t info;
         memset(&info, 0, sizeof info);
         if (tconv_context_get_device_info(ctx, i, &info) == tconv_success &&
-            strcmp(info.id, id) == 0) {
-            *is_cpu = info.type == tconv_device_cpu;
-            snprintf(name, name_size, "%s", info.name);
-            return 0;
-        }
+            strcmp(info.id, id) == 0)
+            return info.type == tconv_device_cpu;
     }
-    return -1;
+    return 0;
 }
 
 /* The selectors to run: every device id for "all", else the one given. */
@@ -377,33 +378,24 @@ static int prepare_layers(suite_t *s) {
     return CLI_EXIT_OK;
 }
 
-static void run_onednn(const suite_t *s, suite_layer_run_t *r) {
-    r->onednn_status = onednn_time_layer(&r->canonical, (int)s->options.warmup,
-                                         (int)s->options.repeat, (uint64_t)s->options.seed,
-                                         &r->onednn, r->onednn_error, sizeof r->onednn_error);
-}
-
-static void run_device(const suite_t *s, const suite_layer_run_t *r, const char *target,
-                       suite_row_t *row) {
-    bench_config_t config = {target, (int)s->options.warmup, (int)s->options.repeat,
-                             (uint64_t)s->options.seed};
-    row->run = r;
-    row->status = bench_run_layer(s->context, &r->problem, &config, &row->timing, row->error,
-                                  sizeof row->error);
-    snprintf(row->device, sizeof row->device, "%s",
-             row->timing.device[0] ? row->timing.device : target);
-    snprintf(row->device_name, sizeof row->device_name, "%s", row->timing.device_name);
-    char name[128];
-    if (find_device_type(s->context, row->device, &row->device_is_cpu, name, sizeof name) == 0 &&
-        !row->device_name[0])
-        snprintf(row->device_name, sizeof row->device_name, "%s", name);
+/* The peak of a layer: the mean of the measurements before and after its
+ * timed rounds (NaN when neither worked). */
+static double layer_peak(const suite_layer_run_t *r) {
+    double sum = 0.0;
+    int count = 0;
+    for (int i = 0; i < 2; i++)
+        if (r->peak_ok[i]) {
+            sum += r->peak[i].gflops;
+            count++;
+        }
+    return count ? sum / count : NAN;
 }
 
 static double percent_of_peak(const suite_row_t *row) {
-    if (row->status != tconv_success || !row->device_is_cpu || !row->peak_ok ||
-        !(row->peak.gflops > 0))
+    double peak = layer_peak(row->run);
+    if (row->status != tconv_success || !row->device_is_cpu || !(peak > 0))
         return NAN;
-    return 100.0 * row->timing.gflops / row->peak.gflops;
+    return 100.0 * row->timing.gflops / peak;
 }
 
 static double onednn_gflops(const suite_layer_run_t *r) {
@@ -431,20 +423,21 @@ static void print_progress(const suite_t *s, int index, const suite_row_t *rows)
         if (n < sizeof line)                                                                       \
             n += (size_t)snprintf(line + n, sizeof line - n, __VA_ARGS__);                         \
     } while (0)
-    APPEND("[%d/%d] %s (%.2f GFLOP):", index + 1, s->layer_count, r->layer->name, r->flops * 1e-9);
+    APPEND("[%d/%d] %s (%.2f GFLOP): peak %.0f/%.0f GFLOP/s;", index + 1, s->layer_count,
+           r->layer->name, r->flops * 1e-9, r->peak_ok[0] ? r->peak[0].gflops : NAN,
+           r->peak_ok[1] ? r->peak[1].gflops : NAN);
     if (s->with_onednn) {
         if (r->onednn_status == tconv_success)
-            APPEND(" oneDNN %.2f ms %.0f GFLOP/s (%s, peak %.0f);", r->onednn.median_ms,
-                   onednn_gflops(r), r->onednn.implementation,
-                   r->onednn_peak_ok ? r->onednn_peak.gflops : NAN);
+            APPEND(" oneDNN %.2f ms %.0f GFLOP/s (%s);", r->onednn.median_ms, onednn_gflops(r),
+                   r->onednn.implementation);
         else
             APPEND(" %s;", r->onednn_error);
     }
     for (int t = 0; t < s->target_count; t++) {
         const suite_row_t *row = &rows[t];
         if (row->status == tconv_success)
-            APPEND(" %s %.2f ms %.0f GFLOP/s (peak %.0f);", row->device, row->timing.median_ms,
-                   row->timing.gflops, row->peak_ok ? row->peak.gflops : NAN);
+            APPEND(" %s %.2f ms %.0f GFLOP/s;", row->device, row->timing.median_ms,
+                   row->timing.gflops);
         else
             APPEND(" %s failed: %s;", row->device, row->error);
     }
@@ -454,7 +447,7 @@ static void print_progress(const suite_t *s, int index, const suite_row_t *rows)
     fprintf(stderr, "%s\n", line);
 }
 
-/* The peak right before a timing: a shared machine's speed drifts. */
+/* The peak next to a layer's timings: a shared machine's speed drifts. */
 static int measure_peak(bench_peak_t *peak) {
     char message[256];
     if (bench_peak_measure(SUITE_PEAK_SECONDS, peak, message, sizeof message) != 0) {
@@ -464,6 +457,104 @@ static int measure_peak(bench_peak_t *peak) {
     return 1;
 }
 
+/* Everything timed on one layer: oneDNN (contender 0) and every device. */
+typedef struct layer_contenders {
+    onednn_layer_t *onednn;
+    bench_layer_t *devices; /* [target_count] */
+    double *times;          /* [1 + target_count][repeat] */
+} layer_contenders_t;
+
+static void prepare_contenders(const suite_t *s, suite_layer_run_t *r, suite_row_t *rows,
+                               layer_contenders_t *c) {
+    r->onednn_status = tconv_unimplemented; /* until prepared */
+    if (s->with_onednn)
+        r->onednn_status = onednn_layer_prepare(
+            &r->canonical, (uint64_t)s->options.seed, &c->onednn, r->onednn.implementation,
+            sizeof r->onednn.implementation, r->onednn_error, sizeof r->onednn_error);
+    for (int t = 0; t < s->target_count; t++) {
+        suite_row_t *row = &rows[t];
+        bench_config_t config = {s->targets[t], (int)s->options.warmup, (int)s->options.repeat,
+                                 (uint64_t)s->options.seed};
+        row->run = r;
+        row->status = bench_layer_prepare(s->context, &r->problem, &config, &c->devices[t],
+                                          &row->timing, row->error, sizeof row->error);
+        snprintf(row->device, sizeof row->device, "%s",
+                 row->timing.device[0] ? row->timing.device : s->targets[t]);
+        snprintf(row->device_name, sizeof row->device_name, "%s", row->timing.device_name);
+        row->device_is_cpu = device_is_cpu(s->context, row->device);
+    }
+}
+
+/* Runs contender @p which once; a failure ends its timing (status kept). */
+static double execute_contender(suite_layer_run_t *r, suite_row_t *rows, layer_contenders_t *c,
+                                int which) {
+    double ms = NAN;
+    if (which == 0) {
+        if (r->onednn_status == tconv_success)
+            r->onednn_status =
+                onednn_layer_execute(c->onednn, &ms, r->onednn_error, sizeof r->onednn_error);
+    } else {
+        suite_row_t *row = &rows[which - 1];
+        if (row->status == tconv_success)
+            row->status =
+                bench_layer_execute(&c->devices[which - 1], &ms, row->error, sizeof row->error);
+    }
+    return ms;
+}
+
+/* Interleaved rounds: every round runs each contender once, starting with a
+ * different one each time, so a change in the machine's load lands on all of
+ * them alike. Warm-up rounds first, then the timed ones between two peak
+ * measurements. */
+static void time_contenders(const suite_t *s, suite_layer_run_t *r, suite_row_t *rows,
+                            layer_contenders_t *c) {
+    const int n = 1 + s->target_count, warmup = (int)s->options.warmup,
+              repeat = (int)s->options.repeat;
+    for (int round = 0; round < warmup + repeat; round++) {
+        if (round == warmup)
+            r->peak_ok[0] = measure_peak(&r->peak[0]);
+        for (int k = 0; k < n; k++) {
+            int which = (round + k) % n;
+            double ms = execute_contender(r, rows, c, which);
+            if (round >= warmup)
+                c->times[which * repeat + (round - warmup)] = ms;
+        }
+    }
+    r->peak_ok[1] = measure_peak(&r->peak[1]);
+    if (r->onednn_status == tconv_success)
+        bench_summarize_times(c->times, repeat, &r->onednn.median_ms, &r->onednn.min_ms,
+                              &r->onednn.max_ms);
+    for (int t = 0; t < s->target_count; t++) {
+        bench_result_t *timing = &rows[t].timing;
+        if (rows[t].status != tconv_success)
+            continue;
+        bench_summarize_times(c->times + (size_t)(t + 1) * (size_t)repeat, repeat,
+                              &timing->median_ms, &timing->min_ms, &timing->max_ms);
+        timing->repeat = repeat;
+        timing->gflops = timing->median_ms > 0 ? timing->flops / (timing->median_ms * 1e6) : 0.0;
+    }
+}
+
+static int run_layer(const suite_t *s, suite_layer_run_t *r, suite_row_t *rows) {
+    layer_contenders_t c = {NULL, NULL, NULL};
+    c.devices = calloc((size_t)s->target_count, sizeof *c.devices);
+    c.times = calloc((size_t)(1 + s->target_count) * (size_t)s->options.repeat, sizeof *c.times);
+    if (!c.devices || !c.times) {
+        free(c.devices);
+        free(c.times);
+        cli_error(COMMAND, "%s: cannot allocate the timing records", r->layer->name);
+        return -1;
+    }
+    prepare_contenders(s, r, rows, &c);
+    time_contenders(s, r, rows, &c);
+    onednn_layer_release(c.onednn);
+    for (int t = 0; t < s->target_count; t++)
+        bench_layer_release(&c.devices[t]);
+    free(c.devices);
+    free(c.times);
+    return 0;
+}
+
 static int run_suite(suite_t *s) {
     s->rows = calloc((size_t)s->layer_count * (size_t)s->target_count, sizeof *s->rows);
     if (!s->rows) {
@@ -471,17 +562,9 @@ static int run_suite(suite_t *s) {
         return CLI_EXIT_NO_MEMORY;
     }
     for (int i = 0; i < s->layer_count; i++) {
-        suite_layer_run_t *r = &s->layers[i];
-        r->onednn_status = tconv_unimplemented; /* until timed */
-        if (s->with_onednn) {
-            r->onednn_peak_ok = measure_peak(&r->onednn_peak);
-            run_onednn(s, r);
-        }
         suite_row_t *rows = &s->rows[s->row_count];
-        for (int t = 0; t < s->target_count; t++) {
-            rows[t].peak_ok = measure_peak(&rows[t].peak);
-            run_device(s, r, s->targets[t], &rows[t]);
-        }
+        if (run_layer(s, &s->layers[i], rows) != 0)
+            return CLI_EXIT_NO_MEMORY;
         s->row_count += s->target_count;
         print_progress(s, i, rows);
     }
@@ -501,7 +584,8 @@ static const char *activation_text(const suite_t *s) {
 static void print_table(const suite_t *s) {
     printf("# tconv bench --suite, %s: float32, channels_last input, bias, activation %s;\n"
            "# median of %lld runs after %lld warm-ups; peak: %s FMA loop on %d threads, measured "
-           "right before each timing\n",
+           "before and after each layer's timed rounds (mean)\n"
+           "# contenders run in interleaved rounds (oneDNN and every device once per round)\n",
            s->date, activation_text(s), (long long)s->options.repeat, (long long)s->options.warmup,
            bench_peak_isa(), bench_peak_threads());
     if (s->with_onednn)
@@ -525,8 +609,8 @@ static void print_table(const suite_t *s) {
         }
         double pct = percent_of_peak(row);
         printf(" %10.3f %8.1f", row->timing.median_ms, row->timing.gflops);
-        if (row->peak_ok)
-            printf(" %6.0f", row->peak.gflops);
+        if (isfinite(layer_peak(r)))
+            printf(" %6.0f", layer_peak(r));
         else
             printf(" %6s", "-");
         if (isfinite(pct))
@@ -577,6 +661,10 @@ static void json_layer(json_writer_t *w, const suite_layer_run_t *r) {
     json_int3(w, "output_size", r->canonical.output_size);
     json_key(w, "flops");
     json_number(w, r->flops);
+    json_key(w, "peak_gflops_before");
+    json_number(w, r->peak_ok[0] ? r->peak[0].gflops : NAN);
+    json_key(w, "peak_gflops_after");
+    json_number(w, r->peak_ok[1] ? r->peak[1].gflops : NAN);
     json_key(w, "onednn");
     if (r->onednn_status == tconv_success) {
         json_begin_object(w);
@@ -590,8 +678,6 @@ static void json_layer(json_writer_t *w, const suite_layer_run_t *r) {
         json_number(w, onednn_gflops(r));
         json_key(w, "implementation");
         json_string(w, r->onednn.implementation);
-        json_key(w, "peak_gflops");
-        json_number(w, r->onednn_peak_ok ? r->onednn_peak.gflops : NAN);
         json_end_object(w);
     } else if (r->onednn_error[0]) {
         json_begin_object(w);
@@ -633,7 +719,7 @@ static void json_row(json_writer_t *w, const suite_row_t *row) {
     json_key(w, "flops");
     json_number(w, r->flops);
     json_key(w, "peak_gflops");
-    json_number(w, row->peak_ok ? row->peak.gflops : NAN);
+    json_number(w, layer_peak(r));
     json_key(w, "percent_of_peak");
     json_number(w, percent_of_peak(row));
     json_key(w, "onednn_median_ms");
@@ -689,21 +775,6 @@ static void print_json(const suite_t *s) {
     json_finish(&w);
 }
 
-/* The mean of the peaks measured during layer @p index (NaN if none). */
-static double mean_peak(const suite_t *s, int index) {
-    const suite_layer_run_t *r = &s->layers[index];
-    double sum = r->onednn_peak_ok ? r->onednn_peak.gflops : 0.0;
-    int count = r->onednn_peak_ok;
-    for (int t = 0; t < s->target_count; t++) {
-        const suite_row_t *row = &s->rows[index * s->target_count + t];
-        if (row->peak_ok) {
-            sum += row->peak.gflops;
-            count++;
-        }
-    }
-    return count ? sum / count : NAN;
-}
-
 /* GFLOP/s per layer (groups) and device (+ oneDNN) with the peak line. */
 static int write_svg(const suite_t *s) {
     const int series = s->target_count + (s->with_onednn ? 1 : 0);
@@ -731,7 +802,7 @@ static int write_svg(const suite_t *s) {
     for (int i = 0; i < s->layer_count; i++) {
         const suite_layer_run_t *r = &s->layers[i];
         categories[i] = r->layer->name;
-        peaks[i] = mean_peak(s, i);
+        peaks[i] = layer_peak(r);
         for (int t = 0; t < s->target_count; t++) {
             const suite_row_t *row = &s->rows[i * s->target_count + t];
             values[i * series + t] = row->status == tconv_success ? row->timing.gflops : NAN;
@@ -752,7 +823,7 @@ static int write_svg(const suite_t *s) {
                          names,
                          values,
                          peaks,
-                         "FMA peak (mean of the layer's measurements)"};
+                         "FMA peak (mean of before and after the layer)"};
     if (bench_plot_write_svg(s->options.svg_path, &plot, message, sizeof message) != 0) {
         cli_error(COMMAND, "%s", message);
         rc = CLI_EXIT_BAD_INPUT;

@@ -1,5 +1,6 @@
 /* oneDNN 2.6 C API: deconvolution forward with format_tag_any layouts, bias,
- * optional ReLU post-op; only the primitive's executions are timed. */
+ * optional ReLU post-op; only the primitive's executions are timed (the
+ * caller times onednn_layer_execute). */
 #include "onednn_timer.h"
 
 #include <stdio.h>
@@ -38,8 +39,8 @@ void onednn_timer_describe(char *text, size_t text_size) {
              threads);
 }
 
-/* Everything one timing owns; released by release_all whatever happened. */
-typedef struct onednn_session {
+/* Everything a prepared layer owns. */
+struct onednn_layer {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     dnnl_primitive_attr_t attr;
@@ -47,10 +48,13 @@ typedef struct onednn_session {
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t deconv;
     dnnl_memory_t src, weights, bias, dst;
-    double *times;
-} onednn_session_t;
+    int nargs;
+    dnnl_exec_arg_t args[4];
+};
 
-static void release_all(onednn_session_t *s) {
+void onednn_layer_release(onednn_layer_t *s) {
+    if (!s)
+        return;
     if (s->src)
         dnnl_memory_destroy(s->src);
     if (s->weights)
@@ -71,7 +75,7 @@ static void release_all(onednn_session_t *s) {
         dnnl_stream_destroy(s->stream);
     if (s->engine)
         dnnl_engine_destroy(s->engine);
-    free(s->times);
+    free(s);
 }
 
 static const char *dnnl_status_text(dnnl_status_t st) {
@@ -115,7 +119,7 @@ static tconv_status_t fail(dnnl_status_t st, const char *call, char *message, si
 
 /* Makes memory of the primitive's chosen layout @p chosen and fills it with
  * random values given in the plain layout @p plain (a reorder, untimed). */
-static dnnl_status_t make_filled_memory(onednn_session_t *s, const dnnl_memory_desc_t *plain,
+static dnnl_status_t make_filled_memory(onednn_layer_t *s, const dnnl_memory_desc_t *plain,
                                         const dnnl_memory_desc_t *chosen, uint64_t *rng,
                                         dnnl_memory_t *out) {
     dnnl_memory_t user = NULL;
@@ -186,14 +190,21 @@ static tconv_status_t check_layer(const tconv_canonical_t *c, char *message, siz
     return tconv_success;
 }
 
-tconv_status_t onednn_time_layer(const tconv_canonical_t *c, int warmup, int repeat, uint64_t seed,
-                                 onednn_result_t *result, char *message, size_t message_size) {
-    memset(result, 0, sizeof *result);
+tconv_status_t onednn_layer_prepare(const tconv_canonical_t *c, uint64_t seed,
+                                    onednn_layer_t **prepared, char *implementation,
+                                    size_t implementation_size, char *message,
+                                    size_t message_size) {
+    *prepared = NULL;
+    if (implementation_size)
+        implementation[0] = '\0';
     tconv_status_t status = check_layer(c, message, message_size);
     if (status != tconv_success)
         return status;
-    onednn_session_t s;
-    memset(&s, 0, sizeof s);
+    onednn_layer_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(message, message_size, "oneDNN: out of memory");
+        return tconv_out_of_memory;
+    }
     match_threads();
     dnnl_dims_t src_dims, w_dims, dst_dims, strides, dilates, pad_l, pad_r;
     dnnl_dims_t bias_dims = {c->out_channels};
@@ -220,63 +231,62 @@ tconv_status_t onednn_time_layer(const tconv_canonical_t *c, int warmup, int rep
                  &desc, dnnl_forward_inference, dnnl_deconvolution_direct, &src_any, &w_any,
                  c->use_bias ? &bias_md : NULL, &dst_any, strides, dilates, pad_l, pad_r),
              "dilated_deconvolution_forward_desc_init");
-    DNNL_TRY(dnnl_engine_create(&s.engine, dnnl_cpu, 0), "engine_create");
-    DNNL_TRY(dnnl_stream_create(&s.stream, s.engine, dnnl_stream_default_flags), "stream_create");
-    DNNL_TRY(dnnl_primitive_attr_create(&s.attr), "primitive_attr_create");
+    DNNL_TRY(dnnl_engine_create(&s->engine, dnnl_cpu, 0), "engine_create");
+    DNNL_TRY(dnnl_stream_create(&s->stream, s->engine, dnnl_stream_default_flags), "stream_create");
+    DNNL_TRY(dnnl_primitive_attr_create(&s->attr), "primitive_attr_create");
     if (c->activation == tconv_activation_relu) {
-        DNNL_TRY(dnnl_post_ops_create(&s.post_ops), "post_ops_create");
-        DNNL_TRY(dnnl_post_ops_append_eltwise(s.post_ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f),
+        DNNL_TRY(dnnl_post_ops_create(&s->post_ops), "post_ops_create");
+        DNNL_TRY(dnnl_post_ops_append_eltwise(s->post_ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f),
                  "post_ops_append_eltwise(relu)");
-        DNNL_TRY(dnnl_primitive_attr_set_post_ops(s.attr, s.post_ops),
+        DNNL_TRY(dnnl_primitive_attr_set_post_ops(s->attr, s->post_ops),
                  "primitive_attr_set_post_ops");
     }
-    DNNL_TRY(dnnl_primitive_desc_create(&s.pd, &desc, s.attr, s.engine, NULL),
+    DNNL_TRY(dnnl_primitive_desc_create(&s->pd, &desc, s->attr, s->engine, NULL),
              "primitive_desc_create(deconvolution)");
     const char *impl = NULL;
-    if (dnnl_primitive_desc_query(s.pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
-        snprintf(result->implementation, sizeof result->implementation, "%s", impl);
-    DNNL_TRY(dnnl_primitive_create(&s.deconv, s.pd), "primitive_create(deconvolution)");
+    if (dnnl_primitive_desc_query(s->pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+        impl)
+        snprintf(implementation, implementation_size, "%s", impl);
+    DNNL_TRY(dnnl_primitive_create(&s->deconv, s->pd), "primitive_create(deconvolution)");
 
     uint64_t rng = seed * 0x9e3779b97f4a7c15ull + 1;
-    DNNL_TRY(make_filled_memory(&s, &src_plain,
-                                dnnl_primitive_desc_query_md(s.pd, dnnl_query_src_md, 0), &rng,
-                                &s.src),
+    DNNL_TRY(make_filled_memory(s, &src_plain,
+                                dnnl_primitive_desc_query_md(s->pd, dnnl_query_src_md, 0), &rng,
+                                &s->src),
              "reorder(src)");
-    DNNL_TRY(make_filled_memory(&s, &w_plain,
-                                dnnl_primitive_desc_query_md(s.pd, dnnl_query_weights_md, 0), &rng,
-                                &s.weights),
+    DNNL_TRY(make_filled_memory(s, &w_plain,
+                                dnnl_primitive_desc_query_md(s->pd, dnnl_query_weights_md, 0), &rng,
+                                &s->weights),
              "reorder(weights)");
     if (c->use_bias)
-        DNNL_TRY(make_filled_memory(&s, &bias_md,
-                                    dnnl_primitive_desc_query_md(s.pd, dnnl_query_weights_md, 1),
-                                    &rng, &s.bias),
+        DNNL_TRY(make_filled_memory(s, &bias_md,
+                                    dnnl_primitive_desc_query_md(s->pd, dnnl_query_weights_md, 1),
+                                    &rng, &s->bias),
                  "reorder(bias)");
-    DNNL_TRY(dnnl_memory_create(&s.dst, dnnl_primitive_desc_query_md(s.pd, dnnl_query_dst_md, 0),
-                                s.engine, DNNL_MEMORY_ALLOCATE),
+    DNNL_TRY(dnnl_memory_create(&s->dst, dnnl_primitive_desc_query_md(s->pd, dnnl_query_dst_md, 0),
+                                s->engine, DNNL_MEMORY_ALLOCATE),
              "memory_create(dst)");
 
-    s.times = malloc(sizeof(double) * (size_t)(repeat > 0 ? repeat : 1));
-    if (!s.times) {
-        snprintf(message, message_size, "oneDNN: cannot allocate %d timings", repeat);
-        status = tconv_out_of_memory;
-        goto done;
-    }
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s.src},
-                               {DNNL_ARG_WEIGHTS, s.weights},
-                               {DNNL_ARG_DST, s.dst},
-                               {DNNL_ARG_BIAS, s.bias}};
-    const int nargs = c->use_bias ? 4 : 3;
-    for (int i = 0; i < warmup + repeat; i++) {
-        double start = bench_now_ms();
-        DNNL_TRY(dnnl_primitive_execute(s.deconv, s.stream, nargs, args), "primitive_execute");
-        DNNL_TRY(dnnl_stream_wait(s.stream), "stream_wait");
-        if (i >= warmup)
-            s.times[i - warmup] = bench_now_ms() - start;
-    }
-    bench_summarize_times(s.times, repeat, &result->median_ms, &result->min_ms, &result->max_ms);
-    status = tconv_success;
+    s->args[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, s->src};
+    s->args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->weights};
+    s->args[2] = (dnnl_exec_arg_t){DNNL_ARG_DST, s->dst};
+    s->args[3] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bias};
+    s->nargs = c->use_bias ? 4 : 3;
+    *prepared = s;
+    return tconv_success;
 done:
-    release_all(&s);
+    onednn_layer_release(s);
+    return status;
+}
+
+tconv_status_t onednn_layer_execute(onednn_layer_t *s, double *ms, char *message,
+                                    size_t message_size) {
+    tconv_status_t status = tconv_success;
+    double start = bench_now_ms();
+    DNNL_TRY(dnnl_primitive_execute(s->deconv, s->stream, s->nargs, s->args), "primitive_execute");
+    DNNL_TRY(dnnl_stream_wait(s->stream), "stream_wait");
+done:
+    *ms = bench_now_ms() - start;
     return status;
 }
 
@@ -290,13 +300,28 @@ void onednn_timer_describe(char *text, size_t text_size) {
     snprintf(text, text_size, "oneDNN: not built in");
 }
 
-tconv_status_t onednn_time_layer(const tconv_canonical_t *layer, int warmup, int repeat,
-                                 uint64_t seed, onednn_result_t *result, char *message,
-                                 size_t message_size) {
-    (void)layer, (void)warmup, (void)repeat, (void)seed;
-    memset(result, 0, sizeof *result);
+tconv_status_t onednn_layer_prepare(const tconv_canonical_t *layer, uint64_t seed,
+                                    onednn_layer_t **prepared, char *implementation,
+                                    size_t implementation_size, char *message,
+                                    size_t message_size) {
+    (void)layer, (void)seed;
+    *prepared = NULL;
+    if (implementation_size)
+        implementation[0] = '\0';
     snprintf(message, message_size, "oneDNN: not built in");
     return tconv_unimplemented;
+}
+
+tconv_status_t onednn_layer_execute(onednn_layer_t *prepared, double *ms, char *message,
+                                    size_t message_size) {
+    (void)prepared;
+    *ms = 0.0;
+    snprintf(message, message_size, "oneDNN: not built in");
+    return tconv_unimplemented;
+}
+
+void onednn_layer_release(onednn_layer_t *prepared) {
+    (void)prepared;
 }
 
 #endif

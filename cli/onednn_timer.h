@@ -1,7 +1,8 @@
-/* Timing oneDNN's forward deconvolution on the same layer, for the benchmark
- * suite's comparison column. oneDNN is optional: without it (configure found
- * no libdnnl, or TCONV_WITH_ONEDNN=OFF) every call reports "oneDNN: not built
- * in" and the suite leaves its columns out. */
+/* oneDNN's forward deconvolution of the same layer, prepared once and then
+ * executed one timed run at a time, for the benchmark suite's comparison.
+ * oneDNN is optional: without it (configure found no libdnnl, or
+ * TCONV_WITH_ONEDNN=OFF) every call reports "oneDNN: not built in" and the
+ * suite leaves its columns out. */
 #ifndef TCONV_CLI_ONEDNN_TIMER_H
 #define TCONV_CLI_ONEDNN_TIMER_H
 
@@ -10,31 +11,37 @@
 
 #include "tconv/tconv.h"
 
-/** Timings of one oneDNN primitive. */
-typedef struct onednn_result {
-    double median_ms, min_ms, max_ms;
-    char implementation[128]; /**< oneDNN's implementation name, e.g. "jit:avx512_core". */
-} onednn_result_t;
-
 /** Nonzero when this build can time oneDNN. */
 int onednn_timer_available(void);
 
 /** "oneDNN 2.6.3 (OpenMP, 2 threads)" or "oneDNN: not built in". */
 void onednn_timer_describe(char *text, size_t text_size);
 
-/** Times oneDNN's deconvolution of @p layer (float32, groups 1; its best
- *  case: source, weights and destination in blocked layouts oneDNN chooses,
- *  random data reordered into them untimed; bias as @p layer says; a ReLU
- *  eltwise post-op when layer->activation is relu). oneDNN's OpenMP threads
- *  are set to bench_peak_threads() (tconv's host thread count) unless
- *  OMP_NUM_THREADS is set. Runs @p warmup untimed
- *  executions, then @p repeat timed ones summarised by bench_summarize_times.
+/** A oneDNN deconvolution ready to execute (opaque). */
+typedef struct onednn_layer onednn_layer_t;
+
+/** Prepares oneDNN's deconvolution of @p layer (float32, groups 1) in its
+ *  best case: source, weights and destination in blocked layouts oneDNN
+ *  chooses, seeded random data reordered into them here (untimed); bias as
+ *  @p layer says; a ReLU eltwise post-op when layer->activation is relu.
+ *  oneDNN's OpenMP threads are set to bench_peak_threads() (tconv's host
+ *  thread count) unless OMP_NUM_THREADS is set.
+ *  @param implementation Receives oneDNN's implementation name, e.g.
+ *         "jit:avx512_core".
  *  @returns tconv_success; tconv_unimplemented when oneDNN is not built in
  *           or cannot express the layer (other dtypes, groups, activations);
  *           tconv_out_of_memory or tconv_runtime_error when oneDNN fails.
- *           @p message says why. */
-tconv_status_t onednn_time_layer(const tconv_canonical_t *layer, int warmup, int repeat,
-                                 uint64_t seed, onednn_result_t *result, char *message,
-                                 size_t message_size);
+ *           @p message says why; nothing is left allocated on failure. */
+tconv_status_t onednn_layer_prepare(const tconv_canonical_t *layer, uint64_t seed,
+                                    onednn_layer_t **prepared, char *implementation,
+                                    size_t implementation_size, char *message, size_t message_size);
+
+/** One execution (dnnl_primitive_execute + dnnl_stream_wait); @p ms
+ *  receives its wall time. */
+tconv_status_t onednn_layer_execute(onednn_layer_t *prepared, double *ms, char *message,
+                                    size_t message_size);
+
+/** Releases everything; NULL is accepted. */
+void onednn_layer_release(onednn_layer_t *prepared);
 
 #endif /* TCONV_CLI_ONEDNN_TIMER_H */
