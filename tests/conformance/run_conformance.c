@@ -416,7 +416,8 @@ static void opencl_absence_reason(tconv_context_t context, char *out, size_t siz
         memset(&r, 0, sizeof r);
         if (tconv_context_get_plugin_report(context, i, &r) == tconv_success &&
             strstr(r.path, "opencl") && r.state != tconv_plugin_loaded && r.message[0])
-            snprintf(out, size, "no OpenCL platform: %s", r.message);
+            snprintf(out, size, "%s%s",
+                     strstr(r.message, "OpenCL platform") ? "" : "no OpenCL platform: ", r.message);
     }
 }
 
