@@ -1,6 +1,6 @@
-/* `tconv bench --suite`: one table of real-network layers, each timed on
- * every device with the FMA peak measured just before it and oneDNN's best
- * case on the same layer in the same run. */
+/* `tconv bench --suite`: the layer table, the options, and the timing of
+ * each layer on every device next to oneDNN's best case (interleaved rounds)
+ * with the FMA peak measured around it. Reports: bench_suite_report.c. */
 #include "bench_suite.h"
 
 #include <math.h>
@@ -12,31 +12,17 @@
 #include "atomic_file.h"
 #include "bench.h"
 #include "bench_peak.h"
-#include "bench_plot.h"
-#include "json.h"
+#include "bench_suite_results.h"
 #include "onednn_timer.h"
 #include "status.h"
 
-#define COMMAND "tconv bench --suite"
+#define COMMAND SUITE_COMMAND
 
-/* Seconds of FMA loop per peak measurement (one before every timing). */
+/* Seconds of FMA loop per peak measurement (two per layer). */
 #define SUITE_PEAK_SECONDS 0.2
 
 /* ---------------------------------------------------------------------- */
 /* The layers (docs/benchmarks.md and guide/performance.md list the same)  */
-
-/* One decoder/generator layer as its network states it, PyTorch-style: a
- * symmetric explicit crop "padding" on every axis and "output_padding" at
- * the end; input channels_last, bias on, float32. */
-typedef struct suite_layer {
-    const char *name;
-    const char *origin;
-    int64_t batch, in_channels, out_channels;
-    int64_t input_size[3]; /* D, H, W */
-    int64_t kernel_size[3];
-    int64_t strides[3];
-    int64_t padding, output_padding, dilation;
-} suite_layer_t;
 
 static const suite_layer_t suite_layers[] = {
     {"unet3d_up2", "3D U-Net decoder", 8, 256, 256, {10, 14, 14}, {2, 2, 2}, {2, 2, 2}, 0, 0, 1},
@@ -80,6 +66,8 @@ static const suite_layer_t suite_layers[] = {
      2},
 };
 #define SUITE_LAYER_COUNT ((int)(sizeof suite_layers / sizeof suite_layers[0]))
+_Static_assert(sizeof suite_layers / sizeof suite_layers[0] <= SUITE_MAX_LAYERS,
+               "raise SUITE_MAX_LAYERS");
 
 /* The problem of a layer. Its FLOP count is checked against the table's own
  * 2*N*D*H*W*Cin*Cout*kd*kh*kw, so the table and the library cannot drift. */
@@ -116,14 +104,6 @@ static double layer_flops(const suite_layer_t *l) {
 
 /* ---------------------------------------------------------------------- */
 /* Options                                                                 */
-
-typedef struct suite_options {
-    const char *device; /* "all" or a selector */
-    int64_t repeat, warmup, seed;
-    int json, relu;
-    const char *svg_path;
-    int selected[SUITE_LAYER_COUNT]; /* by --layers; all when not given */
-} suite_options_t;
 
 void bench_suite_usage(FILE *out) {
     fputs("\nUsage: tconv bench --suite [options]\n"
@@ -261,49 +241,6 @@ static int parse_suite_args(int argc, char **argv, suite_options_t *o) {
 /* ---------------------------------------------------------------------- */
 /* Running                                                                 */
 
-/* oneDNN's timing of a layer. */
-typedef struct onednn_timing {
-    double median_ms, min_ms, max_ms;
-    char implementation[128];
-} onednn_timing_t;
-
-/* A layer, its peaks and its oneDNN timing. */
-typedef struct suite_layer_run {
-    const suite_layer_t *layer;
-    tconv_problem_t problem;
-    tconv_canonical_t canonical;
-    double flops;
-    int peak_ok[2];
-    bench_peak_t peak[2];         /* right before and right after the timed rounds */
-    tconv_status_t onednn_status; /* tconv_unimplemented when not built in */
-    onednn_timing_t onednn;
-    char onednn_error[256];
-} suite_layer_run_t;
-
-/* One layer on one device. */
-typedef struct suite_row {
-    const suite_layer_run_t *run;
-    char device[64], device_name[128];
-    int device_is_cpu; /* % of the host's peak only means something there */
-    tconv_status_t status;
-    char error[1024];
-    bench_result_t timing;
-} suite_row_t;
-
-typedef struct suite {
-    suite_options_t options;
-    tconv_context_t context;
-    char (*targets)[64]; /* selectors: every device id, or the one --device */
-    int target_count;
-    suite_layer_run_t layers[SUITE_LAYER_COUNT];
-    int layer_count;
-    suite_row_t *rows;
-    int row_count;
-    int with_onednn;
-    char onednn_text[128];
-    char date[32];
-} suite_t;
-
 /* Whether device @p id is CPU-class (the host's peak applies to it). */
 static int device_is_cpu(tconv_context_t ctx, const char *id) {
     size_t count = 0;
@@ -378,41 +315,6 @@ static int prepare_layers(suite_t *s) {
     return CLI_EXIT_OK;
 }
 
-/* The peak of a layer: the mean of the measurements before and after its
- * timed rounds (NaN when neither worked). */
-static double layer_peak(const suite_layer_run_t *r) {
-    double sum = 0.0;
-    int count = 0;
-    for (int i = 0; i < 2; i++)
-        if (r->peak_ok[i]) {
-            sum += r->peak[i].gflops;
-            count++;
-        }
-    return count ? sum / count : NAN;
-}
-
-static double percent_of_peak(const suite_row_t *row) {
-    double peak = layer_peak(row->run);
-    if (row->status != tconv_success || !row->device_is_cpu || !(peak > 0))
-        return NAN;
-    return 100.0 * row->timing.gflops / peak;
-}
-
-static double onednn_gflops(const suite_layer_run_t *r) {
-    return r->onednn_status == tconv_success && r->onednn.median_ms > 0
-               ? r->flops / (r->onednn.median_ms * 1e6)
-               : NAN;
-}
-
-/* oneDNN ms / tconv ms: above 1, tconv is faster. */
-static double onednn_ratio(const suite_row_t *row) {
-    const suite_layer_run_t *r = row->run;
-    if (row->status != tconv_success || r->onednn_status != tconv_success ||
-        !(row->timing.median_ms > 0))
-        return NAN;
-    return r->onednn.median_ms / row->timing.median_ms;
-}
-
 /* One stderr line per layer, once all its measurements are done. */
 static void print_progress(const suite_t *s, int index, const suite_row_t *rows) {
     const suite_layer_run_t *r = &s->layers[index];
@@ -428,8 +330,8 @@ static void print_progress(const suite_t *s, int index, const suite_row_t *rows)
            r->peak_ok[1] ? r->peak[1].gflops : NAN);
     if (s->with_onednn) {
         if (r->onednn_status == tconv_success)
-            APPEND(" oneDNN %.2f ms %.0f GFLOP/s (%s);", r->onednn.median_ms, onednn_gflops(r),
-                   r->onednn.implementation);
+            APPEND(" oneDNN %.2f ms %.0f GFLOP/s (%s);", r->onednn.median_ms,
+                   suite_onednn_gflops(r), r->onednn.implementation);
         else
             APPEND(" %s;", r->onednn_error);
     }
@@ -574,268 +476,6 @@ static int run_suite(suite_t *s) {
     return CLI_EXIT_OK;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Reports                                                                 */
-
-static const char *activation_text(const suite_t *s) {
-    return s->options.relu ? "relu" : "linear";
-}
-
-static void print_table(const suite_t *s) {
-    printf("# tconv bench --suite, %s: float32, channels_last input, bias, activation %s;\n"
-           "# median of %lld runs after %lld warm-ups; peak: %s FMA loop on %d threads, measured "
-           "before and after each layer's timed rounds (mean)\n"
-           "# contenders run in interleaved rounds (oneDNN and every device once per round)\n",
-           s->date, activation_text(s), (long long)s->options.repeat, (long long)s->options.warmup,
-           bench_peak_isa(), bench_peak_threads());
-    if (s->with_onednn)
-        printf("# %s: deconvolution forward, layouts of its choice, reorders untimed; "
-               "ratio = oneDNN ms / tconv ms (> 1: tconv faster)\n",
-               s->onednn_text);
-    else
-        printf("# %s\n", s->onednn_text);
-    printf("%-13s %-10s %7s %10s %8s %6s %7s", "layer", "device", "GFLOP", "median_ms", "GFLOP/s",
-           "peak", "%peak");
-    if (s->with_onednn)
-        printf(" %10s %8s %6s", "oneDNN_ms", "oneDNN/s", "ratio");
-    putchar('\n');
-    for (int i = 0; i < s->row_count; i++) {
-        const suite_row_t *row = &s->rows[i];
-        const suite_layer_run_t *r = row->run;
-        printf("%-13s %-10s %7.2f", r->layer->name, row->device, r->flops * 1e-9);
-        if (row->status != tconv_success) {
-            printf(" failed: %s\n", row->error);
-            continue;
-        }
-        double pct = percent_of_peak(row);
-        printf(" %10.3f %8.1f", row->timing.median_ms, row->timing.gflops);
-        if (isfinite(layer_peak(r)))
-            printf(" %6.0f", layer_peak(r));
-        else
-            printf(" %6s", "-");
-        if (isfinite(pct))
-            printf(" %6.1f%%", pct);
-        else
-            printf(" %7s", "-");
-        if (s->with_onednn) {
-            if (r->onednn_status == tconv_success)
-                printf(" %10.3f %8.1f %6.2f", r->onednn.median_ms, onednn_gflops(r),
-                       onednn_ratio(row));
-            else
-                printf(" %10s %8s %6s", "failed", "-", "-");
-        }
-        putchar('\n');
-    }
-}
-
-static void json_int3(json_writer_t *w, const char *key, const int64_t v[3]) {
-    json_key(w, key);
-    json_begin_array(w);
-    for (int a = 0; a < 3; a++)
-        json_int(w, v[a]);
-    json_end_array(w);
-}
-
-static void json_layer(json_writer_t *w, const suite_layer_run_t *r) {
-    const suite_layer_t *l = r->layer;
-    json_begin_object(w);
-    json_key(w, "name");
-    json_string(w, l->name);
-    json_key(w, "origin");
-    json_string(w, l->origin);
-    json_key(w, "batch");
-    json_int(w, l->batch);
-    json_key(w, "in_channels");
-    json_int(w, l->in_channels);
-    json_key(w, "out_channels");
-    json_int(w, l->out_channels);
-    json_int3(w, "input_size", l->input_size);
-    json_int3(w, "kernel_size", l->kernel_size);
-    json_int3(w, "strides", l->strides);
-    json_key(w, "padding");
-    json_int(w, l->padding);
-    json_key(w, "output_padding");
-    json_int(w, l->output_padding);
-    json_key(w, "dilation");
-    json_int(w, l->dilation);
-    json_int3(w, "output_size", r->canonical.output_size);
-    json_key(w, "flops");
-    json_number(w, r->flops);
-    json_key(w, "peak_gflops_before");
-    json_number(w, r->peak_ok[0] ? r->peak[0].gflops : NAN);
-    json_key(w, "peak_gflops_after");
-    json_number(w, r->peak_ok[1] ? r->peak[1].gflops : NAN);
-    json_key(w, "onednn");
-    if (r->onednn_status == tconv_success) {
-        json_begin_object(w);
-        json_key(w, "median_ms");
-        json_number(w, r->onednn.median_ms);
-        json_key(w, "min_ms");
-        json_number(w, r->onednn.min_ms);
-        json_key(w, "max_ms");
-        json_number(w, r->onednn.max_ms);
-        json_key(w, "gflops");
-        json_number(w, onednn_gflops(r));
-        json_key(w, "implementation");
-        json_string(w, r->onednn.implementation);
-        json_end_object(w);
-    } else if (r->onednn_error[0]) {
-        json_begin_object(w);
-        json_key(w, "error");
-        json_string(w, r->onednn_error);
-        json_end_object(w);
-    } else {
-        json_null(w);
-    }
-    json_end_object(w);
-}
-
-static void json_row(json_writer_t *w, const suite_row_t *row) {
-    const suite_layer_run_t *r = row->run;
-    json_begin_object(w);
-    json_key(w, "layer");
-    json_string(w, r->layer->name);
-    json_key(w, "device");
-    json_string(w, row->device);
-    json_key(w, "device_name");
-    json_string(w, row->device_name);
-    json_key(w, "ok");
-    json_bool(w, row->status == tconv_success);
-    if (row->status != tconv_success) {
-        json_key(w, "error");
-        json_string(w, row->error);
-    } else {
-        json_key(w, "median_ms");
-        json_number(w, row->timing.median_ms);
-        json_key(w, "min_ms");
-        json_number(w, row->timing.min_ms);
-        json_key(w, "max_ms");
-        json_number(w, row->timing.max_ms);
-        json_key(w, "plan_ms");
-        json_number(w, row->timing.plan_ms);
-        json_key(w, "gflops");
-        json_number(w, row->timing.gflops);
-    }
-    json_key(w, "flops");
-    json_number(w, r->flops);
-    json_key(w, "peak_gflops");
-    json_number(w, layer_peak(r));
-    json_key(w, "percent_of_peak");
-    json_number(w, percent_of_peak(row));
-    json_key(w, "onednn_median_ms");
-    json_number(w, r->onednn_status == tconv_success ? r->onednn.median_ms : NAN);
-    json_key(w, "onednn_gflops");
-    json_number(w, onednn_gflops(r));
-    json_key(w, "ratio");
-    json_number(w, onednn_ratio(row));
-    json_end_object(w);
-}
-
-static void print_json(const suite_t *s) {
-    json_writer_t w;
-    json_init(&w, stdout);
-    json_begin_object(&w);
-    json_key(&w, "suite");
-    json_string(&w, "tconv bench --suite");
-    json_key(&w, "tconv_version");
-    json_string(&w, tconv_get_version(NULL, NULL, NULL));
-    json_key(&w, "date");
-    json_string(&w, s->date);
-    json_key(&w, "dtype");
-    json_string(&w, "float32");
-    json_key(&w, "data_format");
-    json_string(&w, "channels_last");
-    json_key(&w, "bias");
-    json_bool(&w, 1);
-    json_key(&w, "activation");
-    json_string(&w, activation_text(s));
-    json_key(&w, "repeat");
-    json_int(&w, s->options.repeat);
-    json_key(&w, "warmup");
-    json_int(&w, s->options.warmup);
-    json_key(&w, "seed");
-    json_int(&w, s->options.seed);
-    json_key(&w, "peak_isa");
-    json_string(&w, bench_peak_isa());
-    json_key(&w, "threads");
-    json_int(&w, bench_peak_threads());
-    json_key(&w, "onednn");
-    json_string(&w, s->with_onednn ? s->onednn_text : NULL);
-    json_key(&w, "layers");
-    json_begin_array(&w);
-    for (int i = 0; i < s->layer_count; i++)
-        json_layer(&w, &s->layers[i]);
-    json_end_array(&w);
-    json_key(&w, "rows");
-    json_begin_array(&w);
-    for (int i = 0; i < s->row_count; i++)
-        json_row(&w, &s->rows[i]);
-    json_end_array(&w);
-    json_end_object(&w);
-    json_finish(&w);
-}
-
-/* GFLOP/s per layer (groups) and device (+ oneDNN) with the peak line. */
-static int write_svg(const suite_t *s) {
-    const int series = s->target_count + (s->with_onednn ? 1 : 0);
-    const char **categories = calloc((size_t)s->layer_count, sizeof *categories);
-    const char **names = calloc((size_t)series, sizeof *names);
-    double *values = calloc((size_t)s->layer_count * (size_t)series, sizeof *values);
-    double *peaks = calloc((size_t)s->layer_count, sizeof *peaks);
-    int rc = CLI_EXIT_OK;
-    if (!categories || !names || !values || !peaks) {
-        cli_error(COMMAND, "--svg: out of memory");
-        rc = CLI_EXIT_NO_MEMORY;
-        goto done;
-    }
-    for (int t = 0; t < s->target_count; t++) {
-        names[t] = s->targets[t];
-        /* A selector names the device it resolved to once one row ran. */
-        for (int i = 0; i < s->layer_count; i++)
-            if (s->rows[i * s->target_count + t].status == tconv_success) {
-                names[t] = s->rows[i * s->target_count + t].device;
-                break;
-            }
-    }
-    if (s->with_onednn)
-        names[s->target_count] = "oneDNN";
-    for (int i = 0; i < s->layer_count; i++) {
-        const suite_layer_run_t *r = &s->layers[i];
-        categories[i] = r->layer->name;
-        peaks[i] = layer_peak(r);
-        for (int t = 0; t < s->target_count; t++) {
-            const suite_row_t *row = &s->rows[i * s->target_count + t];
-            values[i * series + t] = row->status == tconv_success ? row->timing.gflops : NAN;
-        }
-        if (s->with_onednn)
-            values[i * series + s->target_count] = onednn_gflops(r);
-    }
-    char subtitle[256], message[1024];
-    snprintf(subtitle, sizeof subtitle,
-             "%s; float32, channels_last input, bias, activation %s; median of %lld runs", s->date,
-             activation_text(s), (long long)s->options.repeat);
-    bench_plot_t plot = {"tconv bench --suite: GFLOP/s per layer",
-                         subtitle,
-                         "GFLOP/s",
-                         s->layer_count,
-                         categories,
-                         series,
-                         names,
-                         values,
-                         peaks,
-                         "FMA peak (mean of before and after the layer)"};
-    if (bench_plot_write_svg(s->options.svg_path, &plot, message, sizeof message) != 0) {
-        cli_error(COMMAND, "%s", message);
-        rc = CLI_EXIT_BAD_INPUT;
-    }
-done:
-    free(categories);
-    free(names);
-    free(values);
-    free(peaks);
-    return rc;
-}
-
 /* Fails early on an unwritable --svg path rather than after minutes of
  * measurements. */
 static int probe_svg_path(const char *path) {
@@ -879,11 +519,11 @@ int cmd_bench_suite(int argc, char **argv) {
                 s.target_count, s.onednn_text);
         rc = run_suite(&s);
         if (s.options.json)
-            print_json(&s);
+            suite_print_json(&s);
         else
-            print_table(&s);
+            suite_print_table(&s);
         if (s.options.svg_path) {
-            int svg_rc = write_svg(&s);
+            int svg_rc = suite_write_svg(&s);
             if (rc == CLI_EXIT_OK)
                 rc = svg_rc;
         }
