@@ -7,6 +7,7 @@
 #include "error.h"
 #include "log.h"
 #include "plugin_loader.h"
+#include "selection_cache.h"
 
 bool tconv_copy_sized(void *dst, size_t dst_struct_size, const void *src, size_t src_size) {
     size_t n = dst_struct_size == 0 ? src_size : dst_struct_size;
@@ -21,6 +22,7 @@ bool tconv_copy_sized(void *dst, size_t dst_struct_size, const void *src, size_t
 
 static void context_free(struct tconv_context *ctx) {
     tconv_plugins_unload(ctx);
+    tconv_selection_cache_destroy(ctx->selection_cache);
     free(ctx->devices);
     free(ctx->reports);
     free(ctx);
@@ -44,6 +46,7 @@ TCONV_API tconv_status_t tconv_context_create(tconv_context_t *context, const ch
         return tconv_set_error(tconv_out_of_memory, "out of memory allocating the context");
     atomic_init(&ctx->refcount, 1);
     tconv_host_init(&ctx->host);
+    ctx->selection_cache = tconv_selection_cache_create(); /* optional: NULL keeps nothing */
     tconv_status_t st = tconv_plugins_load(ctx, search_path);
     if (st != tconv_success) {
         context_free(ctx);

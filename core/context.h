@@ -25,6 +25,8 @@ typedef struct tconv_device_entry {
     tconv_device_info_t info;
 } tconv_device_entry_t;
 
+struct tconv_selection_cache; /* selection_cache.h */
+
 struct tconv_context {
     atomic_int refcount; /* the user's reference plus one per live plan */
     tconv_host_t host;   /* services given to every plugin; lives as long as they do */
@@ -35,6 +37,8 @@ struct tconv_context {
     tconv_plugin_report_t *reports;
     size_t report_count;
     size_t report_capacity;
+    /* Measured CPU-device decisions per problem shape (NULL: none kept). */
+    struct tconv_selection_cache *selection_cache;
 };
 
 /* Reference counting: plans keep their context (and its plugins) alive. */

@@ -8,6 +8,7 @@
 #include "context.h"
 #include "error.h"
 #include "log.h"
+#include "measure.h"
 #include "problem.h"
 #include "selection.h"
 
@@ -36,13 +37,28 @@ static tconv_status_t backend_error(const char *id, const char *what, int status
 }
 
 /* Tries the selected devices in order; returns the index of the one whose
- * plan_create accepted, SIZE_MAX if all declined, or sets *error. */
+ * plan_create accepted, SIZE_MAX if all declined, or sets *error. When the
+ * tries reach two or more CPU-class devices placed by automatic ranking,
+ * those are first told apart by measurement (measure.h); the measured
+ * winner's plan is kept rather than built again. */
 static size_t create_on_first_accepting(struct tconv_context *ctx, tconv_selection_t *sel,
                                         const tconv_canonical_t *canonical,
                                         tconv_backend_plan_t *backend_plan, tconv_status_t *error) {
     *error = tconv_success;
+    bool measured = false;
     for (size_t i = 0; i < sel->count; i++) {
+        const size_t run = measured ? 0 : tconv_measure_run_length(ctx, sel, i);
+        if (run >= 2) {
+            measured = true;
+            *error = tconv_measure_decide(ctx, sel, i, run, canonical, backend_plan);
+            if (*error != tconv_success)
+                return SIZE_MAX;
+            if (*backend_plan != NULL)
+                return sel->order[i];
+        }
         const size_t d = sel->order[i];
+        if (sel->declined[d] != NULL) /* declined while measured */
+            continue;
         const tconv_backend_t *b = tconv_device_backend(ctx, d);
         char msg[1024] = "";
         int st = b->plan_create(tconv_device_state(ctx, d), ctx->devices[d].backend_device,

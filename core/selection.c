@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "measure.h"
 #include "strbuf.h"
 
 typedef enum term_kind { TERM_AUTO, TERM_ID, TERM_BACKEND, TERM_CLASS } term_kind_t;
@@ -304,7 +305,8 @@ static bool alloc_selection(tconv_selection_t *sel, size_t n) {
     sel->est_seconds = calloc(m, sizeof *sel->est_seconds);
     sel->excluded = calloc(m, sizeof *sel->excluded);
     sel->declined = calloc(m, sizeof *sel->declined);
-    return sel->order && sel->est_seconds && sel->excluded && sel->declined;
+    sel->by_auto = calloc(m, sizeof *sel->by_auto);
+    return sel->order && sel->est_seconds && sel->excluded && sel->declined && sel->by_auto;
 }
 
 /* Appends the not yet placed, usable devices matching @p t: in auto-rank
@@ -317,6 +319,7 @@ static void place_term(const struct tconv_context *ctx, const term_t *t, bool *p
             !term_matches(t, &ctx->devices[d].info))
             continue;
         placed[d] = true;
+        sel->by_auto[d] = t->kind == TERM_AUTO;
         sel->order[sel->count++] = d;
     }
     if (t->kind != TERM_AUTO && t->kind != TERM_CLASS) /* ids and backends: listing order */
@@ -420,14 +423,9 @@ bool tconv_selection_decline(tconv_selection_t *sel, size_t device, const char *
 }
 
 static void append_seconds(tconv_strbuf_t *sb, double s) {
-    if (s < 1e-6)
-        tconv_strbuf_appendf(sb, ", est %.3g ns", s * 1e9);
-    else if (s < 1e-3)
-        tconv_strbuf_appendf(sb, ", est %.3g us", s * 1e6);
-    else if (s < 1.0)
-        tconv_strbuf_appendf(sb, ", est %.3g ms", s * 1e3);
-    else
-        tconv_strbuf_appendf(sb, ", est %.3g s", s);
+    char text[32];
+    tconv_format_seconds(s, text, sizeof text);
+    tconv_strbuf_appendf(sb, ", est %s", text);
 }
 
 char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selection_t *sel,
@@ -450,6 +448,8 @@ char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selec
             append_seconds(&sb, sel->est_seconds[d]);
         tconv_strbuf_appendf(&sb, ")");
     }
+    if (sel->measure_note != NULL)
+        tconv_strbuf_appendf(&sb, "; %s", sel->measure_note);
     if (chosen < ctx->device_count)
         tconv_strbuf_appendf(&sb, "; chose %s.", ctx->devices[chosen].info.id);
     else
@@ -484,6 +484,8 @@ void tconv_selection_free(tconv_selection_t *sel) {
     free(sel->order);
     free(sel->est_seconds);
     free(sel->excluded);
+    free(sel->by_auto);
+    free(sel->measure_note);
     memset(sel, 0, sizeof *sel);
 }
 
@@ -508,7 +510,19 @@ TCONV_API tconv_status_t tconv_context_select_device(tconv_context_t context,
     tconv_status_t st = tconv_select(context, problem ? &canonical : NULL, selector, &sel);
     if (st != tconv_success)
         return st;
-    const size_t chosen = sel.count > 0 ? sel.order[0] : SIZE_MAX;
+    /* With a problem, close CPU-class candidates at the top are told apart
+     * the way a plan would (measured or remembered); the plans are dropped. */
+    const size_t run = problem ? tconv_measure_run_length(context, &sel, 0) : 0;
+    if (run >= 2)
+        st = tconv_measure_decide(context, &sel, 0, run, &canonical, NULL);
+    if (st != tconv_success) {
+        tconv_selection_free(&sel);
+        return st;
+    }
+    size_t chosen = SIZE_MAX;
+    for (size_t i = 0; i < sel.count && chosen == SIZE_MAX; i++)
+        if (sel.declined[sel.order[i]] == NULL)
+            chosen = sel.order[i];
     char *text = tconv_selection_explain(context, &sel, chosen);
     tconv_selection_free(&sel);
     if (text == NULL)

@@ -18,6 +18,8 @@ typedef struct tconv_selection {
     double *est_seconds; /* per device: the backend's estimate, < 0 unknown */
     bool *excluded;      /* per device: removed by a "-term" */
     char **declined;     /* per device: reason it declined (malloc'd) or NULL */
+    bool *by_auto;       /* per device: placed by automatic ranking ("auto") */
+    char *measure_note;  /* how CPU devices were told apart (measure.h), or NULL */
 } tconv_selection_t;
 
 /* Orders the context's devices for @p problem (NULL: rank without asking the

@@ -1,0 +1,455 @@
+/* Measured choice between CPU-class devices (measure.h). Each candidate gets
+ * a real plan, zero weights and a zero input; one warm-up run, then up to
+ * three timed runs interleaved across the candidates (so a burst of load
+ * from elsewhere on the machine hits them alike), median per candidate.
+ * A run of a sub-millisecond problem is a batch of executes (about 2 ms);
+ * after a run slower than 0.5 s a candidate is not run again. */
+#include "measure.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "error.h"
+#include "log.h"
+#include "problem.h"
+#include "selection_cache.h"
+#include "strbuf.h"
+
+#define TIMED_RUNS 3
+/* A run slower than this is measured once only: the difference it could
+ * reveal no longer pays for the time spent finding it. */
+#define SLOW_RUN_SECONDS 0.5
+/* A timed run of a tiny problem repeats the execute until it lasts about
+ * this long, so thread wake-ups and timer jitter do not decide. */
+#define MIN_SAMPLE_SECONDS 2e-3
+#define MAX_BATCH          64
+
+typedef enum select_mode { MODE_AUTO, MODE_MODEL, MODE_MEASURE } select_mode_t;
+
+typedef struct candidate {
+    size_t device;
+    tconv_backend_plan_t plan; /* NULL once it failed (then it is declined) */
+    double runs[TIMED_RUNS];
+    int run_count;
+    int max_runs;
+    int batch;     /* executes per timed run */
+    double median; /* < 0 until measured */
+} candidate_t;
+
+typedef struct zero_tensors {
+    void *input, *output, *kernel, *bias;
+} zero_tensors_t;
+
+void tconv_format_seconds(double s, char *buf, size_t size) {
+    if (s < 1e-6)
+        snprintf(buf, size, "%.3g ns", s * 1e9);
+    else if (s < 1e-3)
+        snprintf(buf, size, "%.3g us", s * 1e6);
+    else if (s < 1.0)
+        snprintf(buf, size, "%.3g ms", s * 1e3);
+    else
+        snprintf(buf, size, "%.3g s", s);
+}
+
+static select_mode_t select_mode(void) {
+    const char *v = getenv("TCONV_SELECT");
+    if (v == NULL || v[0] == '\0' || strcasecmp(v, "auto") == 0)
+        return MODE_AUTO;
+    if (strcasecmp(v, "model") == 0)
+        return MODE_MODEL;
+    if (strcasecmp(v, "measure") == 0)
+        return MODE_MEASURE;
+    tconv_log(1, "TCONV_SELECT = '%s': must be auto, model or measure; using auto", v);
+    return MODE_AUTO;
+}
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+size_t tconv_measure_run_length(const struct tconv_context *ctx, const tconv_selection_t *sel,
+                                size_t first) {
+    size_t n = 0;
+    while (first + n < sel->count && n < TCONV_MEASURED_MAX) {
+        size_t d = sel->order[first + n];
+        if (!sel->by_auto[d] || sel->declined[d] != NULL ||
+            ctx->devices[d].info.type != tconv_device_cpu)
+            break;
+        n++;
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Running the candidates                                                   */
+
+/* Bytes of the kernel; the resolution already checked that it fits. */
+static size_t kernel_bytes(const tconv_canonical_t *c) {
+    return (size_t)c->in_channels * (size_t)(c->out_channels / c->groups) *
+           (size_t)c->kernel_size[0] * (size_t)c->kernel_size[1] * (size_t)c->kernel_size[2] *
+           tconv_dtype_size(c->dtype);
+}
+
+static double total_tensor_bytes(const tconv_canonical_t *c) {
+    return (double)tconv_canonical_input_bytes(c) + (double)tconv_canonical_output_bytes(c) +
+           (double)kernel_bytes(c) + (double)c->out_channels * (double)tconv_dtype_size(c->dtype);
+}
+
+static bool zero_tensors_alloc(const tconv_canonical_t *c, zero_tensors_t *z) {
+    z->input = calloc(1, tconv_canonical_input_bytes(c) ? tconv_canonical_input_bytes(c) : 1);
+    z->output = malloc(tconv_canonical_output_bytes(c) ? tconv_canonical_output_bytes(c) : 1);
+    z->kernel = calloc(1, kernel_bytes(c) ? kernel_bytes(c) : 1);
+    z->bias = c->use_bias ? calloc((size_t)c->out_channels, tconv_dtype_size(c->dtype)) : NULL;
+    return z->input && z->output && z->kernel && (z->bias || !c->use_bias);
+}
+
+static void zero_tensors_free(zero_tensors_t *z) {
+    free(z->input);
+    free(z->output);
+    free(z->kernel);
+    free(z->bias);
+}
+
+/* Records why @p cand dropped out and releases its plan. */
+static bool drop_candidate(const struct tconv_context *ctx, tconv_selection_t *sel,
+                           candidate_t *cand, const char *stage, int status, const char *msg) {
+    const char *id = ctx->devices[cand->device].info.id;
+    char reason[1200];
+    if (status == tconv_unimplemented)
+        snprintf(reason, sizeof reason, "%s declined: %s", stage, msg[0] ? msg : "no reason given");
+    else
+        snprintf(reason, sizeof reason, "%s failed (%s) while measuring: %s", stage,
+                 tconv_status_name(tconv_status_sanitize(status)), msg[0] ? msg : "no message");
+    tconv_log(1, "%s: %s", id, reason);
+    if (cand->plan != NULL)
+        tconv_device_backend(ctx, cand->device)->plan_destroy(cand->plan);
+    cand->plan = NULL;
+    return tconv_selection_decline(sel, cand->device, reason);
+}
+
+/* @p count executes of @p cand; *seconds receives the time of one. False
+ * (and the candidate dropped) on failure. */
+static bool timed_run(const struct tconv_context *ctx, tconv_selection_t *sel, candidate_t *cand,
+                      const zero_tensors_t *z, int count, double *seconds, bool *oom) {
+    char msg[1024] = "";
+    const tconv_backend_t *b = tconv_device_backend(ctx, cand->device);
+    int st = tconv_success;
+    double start = now_seconds();
+    for (int i = 0; i < count && st == tconv_success; i++)
+        st = b->plan_execute(cand->plan, z->input, z->output, msg, sizeof msg);
+    *seconds = (now_seconds() - start) / count;
+    msg[sizeof msg - 1] = '\0';
+    if (st == tconv_success)
+        return true;
+    *oom |= !drop_candidate(ctx, sel, cand, "plan_execute", st, msg);
+    return false;
+}
+
+/* Plan, zero weights, one warm-up run and (unless slow) one run to size
+ * the batch; false when it dropped out. */
+static bool prepare_candidate(const struct tconv_context *ctx, tconv_selection_t *sel,
+                              candidate_t *cand, const tconv_canonical_t *c,
+                              const zero_tensors_t *z, bool *oom) {
+    const tconv_backend_t *b = tconv_device_backend(ctx, cand->device);
+    char msg[1024] = "";
+    int st =
+        b->plan_create(tconv_device_state(ctx, cand->device),
+                       ctx->devices[cand->device].backend_device, c, &cand->plan, msg, sizeof msg);
+    msg[sizeof msg - 1] = '\0';
+    if (st != tconv_success) {
+        cand->plan = NULL;
+        *oom |= !drop_candidate(ctx, sel, cand, "plan_create", st, msg);
+        return false;
+    }
+    st = b->plan_set_weights(cand->plan, z->kernel, z->bias, msg, sizeof msg);
+    msg[sizeof msg - 1] = '\0';
+    if (st != tconv_success) {
+        *oom |= !drop_candidate(ctx, sel, cand, "plan_set_weights", st, msg);
+        return false;
+    }
+    double warm_up, probe;
+    cand->batch = 1;
+    cand->max_runs = 1;
+    if (!timed_run(ctx, sel, cand, z, 1, &warm_up, oom))
+        return false;
+    if (warm_up > SLOW_RUN_SECONDS) /* the first run may include one-time costs */
+        return true;
+    if (!timed_run(ctx, sel, cand, z, 1, &probe, oom))
+        return false;
+    cand->max_runs = TIMED_RUNS;
+    if (probe > 0 && probe < MIN_SAMPLE_SECONDS)
+        cand->batch = probe * MAX_BATCH < MIN_SAMPLE_SECONDS
+                          ? MAX_BATCH
+                          : (int)(MIN_SAMPLE_SECONDS / probe) + 1;
+    return true;
+}
+
+static int compare_sizes(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_of(candidate_t *cand) {
+    qsort(cand->runs, (size_t)cand->run_count, sizeof cand->runs[0], compare_doubles);
+    int n = cand->run_count;
+    return n % 2 ? cand->runs[n / 2] : 0.5 * (cand->runs[n / 2 - 1] + cand->runs[n / 2]);
+}
+
+/* Measures every candidate; those that fail are declined (plan NULL). */
+static bool measure_candidates(const struct tconv_context *ctx, tconv_selection_t *sel,
+                               candidate_t *cands, size_t n, const tconv_canonical_t *c,
+                               const zero_tensors_t *z) {
+    bool oom = false;
+    for (size_t k = 0; k < n; k++)
+        prepare_candidate(ctx, sel, &cands[k], c, z, &oom);
+    for (int round = 0; round < TIMED_RUNS; round++) {
+        for (size_t k = 0; k < n; k++) {
+            candidate_t *cand = &cands[k];
+            double s;
+            if (cand->plan == NULL || cand->run_count >= cand->max_runs ||
+                !timed_run(ctx, sel, cand, z, cand->batch, &s, &oom))
+                continue;
+            cand->runs[cand->run_count++] = s;
+            if (s > SLOW_RUN_SECONDS)
+                cand->max_runs = cand->run_count;
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        candidate_t *cand = &cands[k];
+        if (cand->plan == NULL)
+            continue;
+        cand->median = median_of(cand);
+        char runs[160] = "", median[32];
+        for (int r = 0; r < cand->run_count; r++) {
+            char t[32];
+            tconv_format_seconds(cand->runs[r], t, sizeof t);
+            size_t used = strlen(runs);
+            snprintf(runs + used, sizeof runs - used, "%s%s", r ? ", " : "", t);
+        }
+        tconv_format_seconds(cand->median, median, sizeof median);
+        tconv_log(1, "%s: measured %s (median of runs %s; %d execute(s) per run)",
+                  ctx->devices[cand->device].info.id, median, runs, cand->batch);
+    }
+    return !oom;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Ordering and explaining                                                  */
+
+/* Puts the candidates in the order: measured or remembered ones by time,
+ * then the rest as they were (the model order). Time < 0 means none. */
+static void reorder_run(tconv_selection_t *sel, size_t first, const size_t *devices,
+                        const double *seconds, size_t n) {
+    size_t idx[TCONV_MEASURED_MAX];
+    for (size_t k = 0; k < n; k++)
+        idx[k] = k;
+    for (size_t i = 1; i < n; i++) { /* stable insertion sort, timed first */
+        size_t key = idx[i], j = i;
+        while (j > 0) {
+            double a = seconds[key], b = seconds[idx[j - 1]];
+            bool before = a >= 0 && (b < 0 || a < b);
+            if (!before)
+                break;
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = key;
+    }
+    for (size_t k = 0; k < n; k++)
+        sel->order[first + k] = devices[idx[k]];
+}
+
+/* "measured cpu:0 1.73 ms vs opencl:0 2.41 ms for this problem (<where>)" */
+static void note_times(const tconv_measured_t *d, tconv_strbuf_t *sb) {
+    size_t idx[TCONV_MEASURED_MAX], n = d->count;
+    for (size_t k = 0; k < n; k++)
+        idx[k] = k;
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && d->seconds[idx[j]] < d->seconds[idx[j - 1]]; j--) {
+            size_t t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    tconv_strbuf_appendf(sb, "measured");
+    for (size_t k = 0; k < n; k++) {
+        char t[32];
+        tconv_format_seconds(d->seconds[idx[k]], t, sizeof t);
+        tconv_strbuf_appendf(sb, "%s %s %s", k ? " vs" : "", d->ids[idx[k]], t);
+    }
+    tconv_strbuf_appendf(sb, " for this problem");
+}
+
+static bool set_note(tconv_selection_t *sel, tconv_strbuf_t *sb) {
+    free(sel->measure_note);
+    sel->measure_note = tconv_strbuf_take(sb);
+    return sel->measure_note != NULL;
+}
+
+static tconv_status_t out_of_memory(void) {
+    return tconv_set_error(tconv_out_of_memory, "out of memory choosing between CPU devices");
+}
+
+/* Keeps the order the model gave and says why nothing was measured. */
+static tconv_status_t decide_by_model(const struct tconv_context *ctx, tconv_selection_t *sel,
+                                      size_t first, size_t n, const char *why) {
+    tconv_strbuf_t sb = {0};
+    for (size_t k = 0; k < n; k++)
+        tconv_strbuf_appendf(&sb, "%s%s", k ? " vs " : "",
+                             ctx->devices[sel->order[first + k]].info.id);
+    tconv_strbuf_appendf(&sb, " by the backends' estimates (measurement skipped: %s)", why);
+    return set_note(sel, &sb) ? tconv_success : out_of_memory();
+}
+
+/* The remembered decision @p d orders the run, if it names a candidate. */
+static bool apply_remembered(const struct tconv_context *ctx, tconv_selection_t *sel, size_t first,
+                             size_t n, const tconv_measured_t *d) {
+    size_t devices[TCONV_MEASURED_MAX];
+    double seconds[TCONV_MEASURED_MAX];
+    bool winner_present = false;
+    for (size_t k = 0; k < n; k++) {
+        devices[k] = sel->order[first + k];
+        seconds[k] = -1.0;
+        for (size_t i = 0; i < d->count; i++)
+            if (strcmp(d->ids[i], ctx->devices[devices[k]].info.id) == 0)
+                seconds[k] = d->seconds[i];
+        winner_present |= strcmp(d->winner, ctx->devices[devices[k]].info.id) == 0;
+    }
+    if (winner_present)
+        reorder_run(sel, first, devices, seconds, n);
+    return winner_present;
+}
+
+/* Measures the run, reorders it, remembers the decision; keeps the winner's
+ * plan in *winner_plan when asked. */
+static tconv_status_t decide_by_measuring(const struct tconv_context *ctx, tconv_selection_t *sel,
+                                          size_t first, size_t n, const tconv_canonical_t *c,
+                                          const char *key, const char *file,
+                                          const char *no_file_why,
+                                          tconv_backend_plan_t *winner_plan) {
+    zero_tensors_t z = {0};
+    if (!zero_tensors_alloc(c, &z)) {
+        zero_tensors_free(&z);
+        return decide_by_model(ctx, sel, first, n, "out of memory for the zero tensors");
+    }
+    candidate_t cands[TCONV_MEASURED_MAX];
+    size_t devices[TCONV_MEASURED_MAX] = {0};
+    double seconds[TCONV_MEASURED_MAX] = {0};
+    memset(cands, 0, sizeof cands);
+    for (size_t k = 0; k < n; k++) {
+        cands[k].device = devices[k] = sel->order[first + k];
+        cands[k].median = -1.0;
+    }
+    bool ok = measure_candidates(ctx, sel, cands, n, c, &z);
+    zero_tensors_free(&z);
+
+    tconv_measured_t d;
+    memset(&d, 0, sizeof d);
+    size_t best = SIZE_MAX;
+    for (size_t k = 0; k < n; k++) {
+        seconds[k] = cands[k].median;
+        if (cands[k].plan == NULL)
+            continue;
+        snprintf(d.ids[d.count], sizeof d.ids[0], "%s", ctx->devices[cands[k].device].info.id);
+        d.seconds[d.count++] = cands[k].median;
+        if (best == SIZE_MAX || cands[k].median < cands[best].median)
+            best = k;
+    }
+    reorder_run(sel, first, devices, seconds, n);
+    for (size_t k = 0; k < n; k++)
+        if (cands[k].plan != NULL && (k != best || winner_plan == NULL))
+            tconv_device_backend(ctx, cands[k].device)->plan_destroy(cands[k].plan);
+    if (winner_plan != NULL)
+        *winner_plan = best == SIZE_MAX ? NULL : cands[best].plan;
+
+    tconv_strbuf_t sb = {0};
+    if (d.count < 2) { /* nothing to compare: the others declined */
+        tconv_strbuf_appendf(&sb, "measured: only %s ran, the others declined",
+                             d.count ? d.ids[0] : "none");
+    } else {
+        snprintf(d.winner, sizeof d.winner, "%s", ctx->devices[cands[best].device].info.id);
+        tconv_selection_cache_store(ctx->selection_cache, key, &d);
+        note_times(&d, &sb);
+        char why[600], shown[4200];
+        if (file == NULL) {
+            tconv_strbuf_appendf(&sb, " (not cached on disk: %s)", no_file_why);
+        } else if (tconv_selection_file_store(file, key, &d, why, sizeof why)) {
+            tconv_selection_file_display(file, shown, sizeof shown);
+            tconv_strbuf_appendf(&sb, " (cached in %s)", shown);
+        } else {
+            tconv_log(1, "selection cache not written: %s", why);
+            tconv_strbuf_appendf(&sb, " (not cached on disk: %s)", why);
+        }
+    }
+    if (!set_note(sel, &sb) || !ok) {
+        if (winner_plan != NULL && *winner_plan != NULL)
+            tconv_device_backend(ctx, cands[best].device)->plan_destroy(*winner_plan);
+        if (winner_plan != NULL)
+            *winner_plan = NULL;
+        return out_of_memory();
+    }
+    return tconv_success;
+}
+
+tconv_status_t tconv_measure_decide(const struct tconv_context *ctx, tconv_selection_t *sel,
+                                    size_t first, size_t n, const tconv_canonical_t *c,
+                                    tconv_backend_plan_t *winner_plan) {
+    if (winner_plan != NULL)
+        *winner_plan = NULL;
+    const select_mode_t mode = select_mode();
+    if (mode == MODE_MODEL)
+        return decide_by_model(ctx, sel, first, n, "TCONV_SELECT=model");
+    const double bytes = total_tensor_bytes(c);
+    if (bytes > (double)TCONV_MEASURE_MAX_BYTES) {
+        char why[128];
+        snprintf(why, sizeof why, "the tensors take %.0f MiB, more than the %zu MiB limit",
+                 bytes / 1048576.0, TCONV_MEASURE_MAX_BYTES >> 20);
+        return decide_by_model(ctx, sel, first, n, why);
+    }
+
+    /* The key lists the candidates in listing order, whatever the model said. */
+    const tconv_device_info_t *infos[TCONV_MEASURED_MAX];
+    size_t sorted[TCONV_MEASURED_MAX];
+    memcpy(sorted, sel->order + first, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, compare_sizes);
+    for (size_t k = 0; k < n; k++)
+        infos[k] = &ctx->devices[sorted[k]].info;
+    char *key = tconv_selection_key(c, infos, n, ctx->host.num_threads);
+    if (key == NULL)
+        return out_of_memory();
+    char path[4096], why[256] = "";
+    const bool have_file = tconv_selection_file_path(path, sizeof path, why, sizeof why);
+
+    tconv_status_t st = tconv_success;
+    tconv_measured_t d;
+    char from[4300] = ""; /* where a remembered decision came from */
+    if (mode != MODE_MEASURE && tconv_selection_cache_lookup(ctx->selection_cache, key, &d) &&
+        apply_remembered(ctx, sel, first, n, &d)) {
+        snprintf(from, sizeof from, "in this process");
+    } else if (mode != MODE_MEASURE && have_file && tconv_selection_file_lookup(path, key, &d) &&
+               apply_remembered(ctx, sel, first, n, &d)) {
+        tconv_selection_cache_store(ctx->selection_cache, key, &d);
+        tconv_selection_file_display(path, from, sizeof from);
+    }
+    if (from[0] != '\0') {
+        tconv_strbuf_t sb = {0};
+        note_times(&d, &sb);
+        tconv_strbuf_appendf(&sb, " (from cache %s)", from);
+        if (!set_note(sel, &sb))
+            st = out_of_memory();
+    } else {
+        st = decide_by_measuring(ctx, sel, first, n, c, key, have_file ? path : NULL, why,
+                                 winner_plan);
+    }
+    free(key);
+    return st;
+}

@@ -1,0 +1,43 @@
+/* Measured choice between CPU-class devices (the native backend and OpenCL
+ * CPU devices such as PoCL), whose model estimates are too close to tell
+ * apart: each one runs the problem on zeros and the fastest median wins.
+ * Decisions are remembered per problem shape (selection_cache.h).
+ *
+ * TCONV_SELECT: unset or "auto" measures unless a remembered decision
+ * exists; "model" never measures (the backends' estimates decide);
+ * "measure" always measures and refreshes the remembered decision. */
+#ifndef TCONV_CORE_MEASURE_H
+#define TCONV_CORE_MEASURE_H
+
+#include <stddef.h>
+
+#include "context.h"
+#include "selection.h"
+
+/* Problems whose four tensors together exceed this are never measured:
+ * the buffers and the runs would cost more than a wrong guess. */
+#define TCONV_MEASURE_MAX_BYTES ((size_t)256 << 20)
+
+/* How many devices, from position @p first of the selection order on, form
+ * a run that automatic ranking placed, that are CPU-class and that have not
+ * declined. Measuring makes sense for a run of two or more. */
+size_t tconv_measure_run_length(const struct tconv_context *context,
+                                const tconv_selection_t *selection, size_t first);
+
+/* Orders the run of @p length devices at position @p first of the selection
+ * order fastest first: from a remembered decision, by measurement, or (with
+ * TCONV_SELECT=model or a problem too large) not at all. Devices that fail
+ * while measured are recorded as declined. Sets selection->measure_note to
+ * the explanation. When it measured and @p winner_plan is not NULL,
+ * *winner_plan receives the plan of the device now first in the run (its
+ * weights are zeros); otherwise every plan it made is destroyed and
+ * *winner_plan is NULL. Fails only when out of memory. */
+tconv_status_t tconv_measure_decide(const struct tconv_context *context,
+                                    tconv_selection_t *selection, size_t first, size_t length,
+                                    const tconv_canonical_t *problem,
+                                    tconv_backend_plan_t *winner_plan);
+
+/* Seconds as "1.73 ms", "850 us", "12.5 ns" or "2.1 s" (3 significant digits). */
+void tconv_format_seconds(double seconds, char *buf, size_t size);
+
+#endif /* TCONV_CORE_MEASURE_H */

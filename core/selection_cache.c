@@ -1,0 +1,427 @@
+/* Remembered measured selections (selection_cache.h). The file has one line
+ * per decision, fields separated by tabs:
+ *     key  winner  id=seconds,id=seconds...  fnv1a64(first three fields)
+ * Anything that does not parse, or whose checksum or times disagree, is
+ * ignored: a half-written or hand-edited line can never steer selection. */
+#include "selection_cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "array.h"
+#include "strbuf.h"
+
+#define FILE_NAME "selection-v1.tsv"
+/* Bounds that keep a corrupt or runaway file from costing much. */
+#define MAX_FILE_BYTES     (4u << 20)
+#define MAX_FILE_LINES     2000
+#define MAX_MEMORY_ENTRIES 4096
+
+/* ---------------------------------------------------------------------- */
+/* Key                                                                      */
+
+/* Device strings come from drivers: escape what would break the line format. */
+static void append_escaped(tconv_strbuf_t *sb, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f || strchr("%;|=,", *p) != NULL)
+            tconv_strbuf_appendf(sb, "%%%02X", *p);
+        else
+            tconv_strbuf_appendf(sb, "%c", *p);
+    }
+}
+
+static void append_axes(tconv_strbuf_t *sb, const char *name, const int64_t v[3]) {
+    tconv_strbuf_appendf(sb, " %s%" PRId64 "x%" PRId64 "x%" PRId64, name, v[0], v[1], v[2]);
+}
+
+char *tconv_selection_key(const tconv_canonical_t *c, const tconv_device_info_t *const *devices,
+                          size_t count, int host_threads) {
+    tconv_strbuf_t sb = {0};
+    const char *activation = tconv_activation_name(c->activation);
+    tconv_strbuf_appendf(
+        &sb, "tconv %s;threads %d;rank%d %s n%" PRId64 " ci%" PRId64 " co%" PRId64 " g%" PRId64,
+        TCONV_VERSION_STRING, host_threads, c->spatial_rank,
+        c->dtype == tconv_f64   ? "f64"
+        : c->dtype == tconv_f32 ? "f32"
+                                : "dt?",
+        c->batch, c->in_channels, c->out_channels, c->groups);
+    append_axes(&sb, "in", c->input_size);
+    append_axes(&sb, "k", c->kernel_size);
+    append_axes(&sb, "s", c->strides);
+    append_axes(&sb, "d", c->dilation);
+    append_axes(&sb, "crop", c->crop_begin);
+    append_axes(&sb, "out", c->output_size);
+    tconv_strbuf_appendf(&sb, " df%d kl%d bias%d %s(%d) alpha%a", (int)c->data_format,
+                         (int)c->kernel_layout, c->use_bias ? 1 : 0, activation ? activation : "?",
+                         (int)c->activation, c->activation_alpha);
+    for (size_t i = 0; i < count; i++) {
+        const tconv_device_info_t *d = devices[i];
+        tconv_strbuf_appendf(&sb, ";%s=", d->id);
+        append_escaped(&sb, d->name);
+        tconv_strbuf_appendf(&sb, "|");
+        append_escaped(&sb, d->driver_version);
+        tconv_strbuf_appendf(&sb, "|%" PRIu32, d->compute_units);
+    }
+    return tconv_strbuf_take(&sb);
+}
+
+/* ---------------------------------------------------------------------- */
+/* In-process table                                                         */
+
+typedef struct memory_entry {
+    char *key;
+    tconv_measured_t decision;
+} memory_entry_t;
+
+struct tconv_selection_cache {
+    pthread_mutex_t lock;
+    memory_entry_t *entries;
+    size_t count;
+    size_t capacity;
+};
+
+tconv_selection_cache_t *tconv_selection_cache_create(void) {
+    tconv_selection_cache_t *cache = calloc(1, sizeof *cache);
+    if (cache != NULL && pthread_mutex_init(&cache->lock, NULL) != 0) {
+        free(cache);
+        return NULL;
+    }
+    return cache;
+}
+
+void tconv_selection_cache_destroy(tconv_selection_cache_t *cache) {
+    if (cache == NULL)
+        return;
+    for (size_t i = 0; i < cache->count; i++)
+        free(cache->entries[i].key);
+    free(cache->entries);
+    pthread_mutex_destroy(&cache->lock);
+    free(cache);
+}
+
+static memory_entry_t *find_entry(tconv_selection_cache_t *cache, const char *key) {
+    for (size_t i = 0; i < cache->count; i++)
+        if (strcmp(cache->entries[i].key, key) == 0)
+            return &cache->entries[i];
+    return NULL;
+}
+
+bool tconv_selection_cache_lookup(tconv_selection_cache_t *cache, const char *key,
+                                  tconv_measured_t *found) {
+    if (cache == NULL)
+        return false;
+    pthread_mutex_lock(&cache->lock);
+    memory_entry_t *e = find_entry(cache, key);
+    if (e != NULL)
+        *found = e->decision;
+    pthread_mutex_unlock(&cache->lock);
+    return e != NULL;
+}
+
+void tconv_selection_cache_store(tconv_selection_cache_t *cache, const char *key,
+                                 const tconv_measured_t *decision) {
+    if (cache == NULL)
+        return;
+    pthread_mutex_lock(&cache->lock);
+    memory_entry_t *e = find_entry(cache, key);
+    if (e != NULL) {
+        e->decision = *decision;
+    } else {
+        char *copy = strdup(key);
+        if (copy != NULL && cache->count == MAX_MEMORY_ENTRIES) { /* forget the oldest */
+            free(cache->entries[0].key);
+            memmove(cache->entries, cache->entries + 1,
+                    (cache->count - 1) * sizeof *cache->entries);
+            cache->count--;
+        }
+        if (copy != NULL && tconv_array_reserve_one((void **)&cache->entries, &cache->capacity,
+                                                    cache->count, sizeof *cache->entries)) {
+            cache->entries[cache->count].key = copy;
+            cache->entries[cache->count].decision = *decision;
+            cache->count++;
+        } else {
+            free(copy); /* out of memory: remembering is optional */
+        }
+    }
+    pthread_mutex_unlock(&cache->lock);
+}
+
+/* ---------------------------------------------------------------------- */
+/* File location                                                            */
+
+bool tconv_selection_file_path(char *path, size_t size, char *why, size_t why_size) {
+    const char *dir = getenv("TCONV_CACHE_DIR");
+    int n;
+    if (dir != NULL && dir[0] != '\0') {
+        if (strcmp(dir, "off") == 0) {
+            snprintf(why, why_size, "TCONV_CACHE_DIR=off");
+            return false;
+        }
+        n = snprintf(path, size, "%s/" FILE_NAME, dir);
+    } else if ((dir = getenv("XDG_CACHE_HOME")) != NULL && dir[0] == '/') {
+        n = snprintf(path, size, "%s/tconv/" FILE_NAME, dir);
+    } else if ((dir = getenv("HOME")) != NULL && dir[0] != '\0') {
+        n = snprintf(path, size, "%s/.cache/tconv/" FILE_NAME, dir);
+    } else {
+        snprintf(why, why_size, "no cache directory: TCONV_CACHE_DIR and HOME are unset");
+        return false;
+    }
+    if (n < 0 || (size_t)n >= size) {
+        snprintf(why, why_size, "cache directory path longer than %zu bytes", size - 1);
+        return false;
+    }
+    return true;
+}
+
+void tconv_selection_file_display(const char *path, char *out, size_t size) {
+    const char *home = getenv("HOME");
+    size_t len = home ? strlen(home) : 0;
+    while (len > 1 && home[len - 1] == '/')
+        len--;
+    if (len > 1 && strncmp(path, home, len) == 0 && path[len] == '/')
+        snprintf(out, size, "~%s", path + len);
+    else
+        snprintf(out, size, "%s", path);
+}
+
+/* mkdir -p of the directory part of @p path, new directories mode 0700. */
+static bool make_parent_dirs(const char *path, char *why, size_t why_size) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        snprintf(why, why_size, "path too long");
+        return false;
+    }
+    char *slash = strrchr(buf, '/');
+    if (slash == NULL || slash == buf)
+        return true;
+    *slash = '\0';
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+            snprintf(why, why_size, "cannot create directory %s: %s", buf, strerror(errno));
+            return false;
+        }
+        *p = saved;
+        if (saved == '\0')
+            break;
+    }
+    struct stat st;
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(why, why_size, "%s is not a directory", buf);
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lines                                                                    */
+
+static uint64_t fnv1a64(const char *data, size_t len) {
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        hash ^= (unsigned char)data[i];
+        hash *= 0x100000001b3ULL;
+    }
+    return hash;
+}
+
+/* "id=seconds,..." into @p d; false on anything unexpected. */
+static bool parse_times(char *text, tconv_measured_t *d) {
+    d->count = 0;
+    for (char *item = strtok(text, ","); item != NULL; item = strtok(NULL, ",")) {
+        char *eq = strchr(item, '=');
+        if (eq == NULL || eq == item || (size_t)(eq - item) >= sizeof d->ids[0] ||
+            d->count == TCONV_MEASURED_MAX)
+            return false;
+        char *end;
+        errno = 0;
+        double s = strtod(eq + 1, &end);
+        if (*end != '\0' || errno != 0 || !isfinite(s) || s <= 0.0 || s > 1e6)
+            return false;
+        memcpy(d->ids[d->count], item, (size_t)(eq - item));
+        d->ids[d->count][eq - item] = '\0';
+        d->seconds[d->count] = s;
+        d->count++;
+    }
+    return d->count >= 2;
+}
+
+/* Splits one line (modified in place) into its key and decision. The winner
+ * must be listed and have the smallest time. */
+static bool parse_line(char *line, const char **key, tconv_measured_t *d) {
+    char *field[4];
+    size_t n = 0;
+    char *p = line;
+    while (n < 4) {
+        field[n++] = p;
+        p = strchr(p, '\t');
+        if (p == NULL)
+            break;
+        *p++ = '\0';
+    }
+    if (n != 4 || p != NULL)
+        return false;
+    if (strlen(field[3]) != 16 || field[0][0] == '\0')
+        return false;
+    char *end;
+    errno = 0;
+    uint64_t sum = strtoull(field[3], &end, 16);
+    if (*end != '\0' || errno != 0)
+        return false;
+    /* The checksum covers "key\twinner\ttimes": rebuild the tabs for it. */
+    size_t covered = (size_t)(field[2] - field[0]) + strlen(field[2]);
+    field[1][-1] = '\t';
+    field[2][-1] = '\t';
+    bool sum_ok = fnv1a64(field[0], covered) == sum;
+    field[1][-1] = '\0';
+    field[2][-1] = '\0';
+    if (!sum_ok || strlen(field[1]) >= sizeof d->winner)
+        return false;
+    memset(d, 0, sizeof *d);
+    if (!parse_times(field[2], d))
+        return false;
+    snprintf(d->winner, sizeof d->winner, "%s", field[1]);
+    size_t w = SIZE_MAX;
+    for (size_t i = 0; i < d->count; i++)
+        if (strcmp(d->ids[i], d->winner) == 0)
+            w = i;
+    if (w == SIZE_MAX)
+        return false;
+    for (size_t i = 0; i < d->count; i++)
+        if (d->seconds[i] < d->seconds[w])
+            return false;
+    *key = field[0];
+    return true;
+}
+
+/* The line for @p d, with its checksum and newline (malloc'd), or NULL. */
+static char *format_line(const char *key, const tconv_measured_t *d) {
+    tconv_strbuf_t sb = {0};
+    tconv_strbuf_appendf(&sb, "%s\t%s\t", key, d->winner);
+    for (size_t i = 0; i < d->count; i++)
+        tconv_strbuf_appendf(&sb, "%s%s=%.9g", i ? "," : "", d->ids[i], d->seconds[i]);
+    const char *text = tconv_strbuf_text(&sb);
+    uint64_t sum = fnv1a64(text, strlen(text));
+    tconv_strbuf_appendf(&sb, "\t%016" PRIx64 "\n", sum);
+    return tconv_strbuf_take(&sb);
+}
+
+/* Reads at most MAX_FILE_BYTES of the file (NUL-terminated, malloc'd);
+ * NULL when it is missing or unreadable. */
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return NULL;
+    char *buf = malloc(MAX_FILE_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, MAX_FILE_BYTES, f) : 0;
+    fclose(f);
+    if (buf != NULL)
+        buf[n] = '\0';
+    return buf;
+}
+
+bool tconv_selection_file_lookup(const char *path, const char *key, tconv_measured_t *found) {
+    char *text = read_file(path);
+    if (text == NULL)
+        return false;
+    bool any = false;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        const char *line_key;
+        tconv_measured_t d;
+        if (parse_line(line, &line_key, &d) && strcmp(line_key, key) == 0) {
+            *found = d; /* the last one wins: it is the newest */
+            any = true;
+        }
+    }
+    free(text);
+    return any;
+}
+
+/* Whether a line of the old file stays: well-formed and for another key. */
+static bool keep_line(const char *line, const char *key) {
+    char *probe = strdup(line); /* parse_line cuts its argument into fields */
+    const char *k;
+    tconv_measured_t d;
+    bool keep = probe != NULL && parse_line(probe, &k, &d) && strcmp(k, key) != 0;
+    free(probe);
+    return keep;
+}
+
+/* Writes the newest MAX_FILE_LINES - 1 kept lines of @p old, then @p line. */
+static void write_merged(FILE *f, char *old, const char *key, const char *line) {
+    char **kept = NULL;
+    size_t count = 0, capacity = 0;
+    char *save = NULL;
+    for (char *l = old ? strtok_r(old, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save))
+        if (keep_line(l, key) &&
+            tconv_array_reserve_one((void **)&kept, &capacity, count, sizeof *kept))
+            kept[count++] = l;
+    for (size_t i = count > MAX_FILE_LINES - 1 ? count - (MAX_FILE_LINES - 1) : 0; i < count; i++)
+        fprintf(f, "%s\n", kept[i]);
+    free(kept);
+    fputs(line, f);
+}
+
+bool tconv_selection_file_store(const char *path, const char *key, const tconv_measured_t *d,
+                                char *why, size_t why_size) {
+    if (!make_parent_dirs(path, why, why_size))
+        return false;
+    char *line = format_line(key, d);
+    char lock_path[4200], tmp_path[4200];
+    if (line == NULL) {
+        snprintf(why, why_size, "out of memory");
+        return false;
+    }
+    snprintf(lock_path, sizeof lock_path, "%s.lock", path);
+    snprintf(tmp_path, sizeof tmp_path, "%s.XXXXXX", path);
+    /* The lock only serialises tconv's own writers; the rename alone already
+     * keeps readers from ever seeing a half-written file. */
+    int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd >= 0)
+        flock(lock_fd, LOCK_EX);
+    bool ok = false;
+    int fd = mkstemp(tmp_path);
+    if (fd < 0) {
+        snprintf(why, why_size, "cannot create a temporary file next to %s: %s", path,
+                 strerror(errno));
+    } else {
+        FILE *f = fdopen(fd, "w");
+        if (f == NULL) {
+            close(fd);
+        } else {
+            char *old = read_file(path);
+            write_merged(f, old, key, line);
+            free(old);
+            ok = !ferror(f);
+            ok = fclose(f) == 0 && ok;
+        }
+        if (!ok)
+            snprintf(why, why_size, "cannot write %s: %s", tmp_path, strerror(errno));
+        else if (rename(tmp_path, path) != 0) {
+            snprintf(why, why_size, "cannot rename %s to %s: %s", tmp_path, path, strerror(errno));
+            ok = false;
+        }
+        if (!ok)
+            unlink(tmp_path);
+    }
+    if (lock_fd >= 0) {
+        flock(lock_fd, LOCK_UN);
+        close(lock_fd);
+    }
+    free(line);
+    return ok;
+}

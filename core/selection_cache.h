@@ -1,0 +1,63 @@
+/* Remembered outcomes of measured device selection, per problem shape:
+ * an in-process table (one per context, mutex-protected) and a small text
+ * file, selection-v1.tsv, in the tconv cache directory. */
+#ifndef TCONV_CORE_SELECTION_CACHE_H
+#define TCONV_CORE_SELECTION_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tconv/tconv.h"
+
+/* Most devices one measured decision compares. */
+#define TCONV_MEASURED_MAX 8
+
+/* One decision: the median time of every device that ran, and the winner. */
+typedef struct tconv_measured {
+    size_t count;
+    char ids[TCONV_MEASURED_MAX][64];
+    double seconds[TCONV_MEASURED_MAX]; /* median of the timed runs, > 0 */
+    char winner[64];                    /* one of ids, with the smallest time */
+} tconv_measured_t;
+
+/* The cache key: the whole canonical problem, the candidates (id, name,
+ * driver version, compute units), the host thread count and the library
+ * version. Free of tabs and newlines. Returns a malloc'd string or NULL when
+ * out of memory. */
+char *tconv_selection_key(const tconv_canonical_t *problem,
+                          const tconv_device_info_t *const *devices, size_t count,
+                          int host_threads);
+
+/* ---- in-process table ---- */
+typedef struct tconv_selection_cache tconv_selection_cache_t;
+
+/* NULL when out of memory (callers then simply do without). */
+tconv_selection_cache_t *tconv_selection_cache_create(void);
+void tconv_selection_cache_destroy(tconv_selection_cache_t *cache);
+/* NULL @p cache is accepted by both and finds / keeps nothing. */
+bool tconv_selection_cache_lookup(tconv_selection_cache_t *cache, const char *key,
+                                  tconv_measured_t *found);
+void tconv_selection_cache_store(tconv_selection_cache_t *cache, const char *key,
+                                 const tconv_measured_t *decision);
+
+/* ---- the file ---- */
+
+/* Path of selection-v1.tsv: in $TCONV_CACHE_DIR ("off": no file), else
+ * $XDG_CACHE_HOME/tconv, else $HOME/.cache/tconv. False when there is none;
+ * @p why then says so. Creates nothing. */
+bool tconv_selection_file_path(char *path, size_t size, char *why, size_t why_size);
+
+/* The last well-formed line of the file with this key. Malformed lines
+ * (bad field count, checksum, times, unknown winner) are ignored. */
+bool tconv_selection_file_lookup(const char *path, const char *key, tconv_measured_t *found);
+
+/* Adds (or replaces) the line for @p key: creates the directory (mode 0700),
+ * takes an advisory lock, drops malformed lines, writes a temporary file and
+ * renames it over the old one. False with the reason in @p why on failure. */
+bool tconv_selection_file_store(const char *path, const char *key, const tconv_measured_t *decision,
+                                char *why, size_t why_size);
+
+/* @p path with a leading $HOME shown as "~", for messages. */
+void tconv_selection_file_display(const char *path, char *out, size_t size);
+
+#endif /* TCONV_CORE_SELECTION_CACHE_H */
