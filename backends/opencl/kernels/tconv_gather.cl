@@ -20,8 +20,6 @@
  * is a build option, so the register-tile loops unroll and index math folds
  * (the tap loops are kept rolled: they run few times and unrolling them
  * multiplied build times). */
-#define BLK (VEC * NVEC)
-
 /* First tap of a phase on one axis (c = phase + crop), or K if none lands. */
 inline int first_tap(const int c, const int s, const int dil, const int sg, const int k) {
     for (int t = 0; t < sg && t < k; t++)
@@ -30,13 +28,16 @@ inline int first_tap(const int c, const int s, const int dil, const int sg, cons
     return k;
 }
 
+#if !WVEC
+#define BLK (VEC * NVEC)
+
 __kernel void tconv_gather(__global const REAL *restrict xp, __global const REAL *restrict wp,
                            __global const REAL *restrict bp, __global REAL *restrict y,
                            const int jd0, const int nvalid) {
     const int i0 = get_global_id(0);
     const int i1 = get_global_id(1);
     const int i2 = get_global_id(2);
-    if (i0 >= JH * WT || i1 >= NB * JDT || i2 >= G * NOCB * SD * SH * SW)
+    if (i0 >= JHT * WT || i1 >= NB * JDT || i2 >= G * NOCB * SD * SH * SW)
         return;
     const int wt = i0 % WT;
     const int jh = i0 / WT;
@@ -143,3 +144,4 @@ __kernel void tconv_gather(__global const REAL *restrict xp, __global const REAL
         }
     }
 }
+#endif /* !WVEC */

@@ -53,39 +53,65 @@ static void axis_init(ocl_axis_t *a, int64_t in, int64_t out, int64_t k, int64_t
     }
 }
 
-/* Register tile: TCONV_OPENCL_TILE="tw,nvec" overrides (for tuning). */
-static void choose_tile(const tconv_canonical_t *p, ocl_geometry_t *g) {
-    const int64_t coutg = g->coutg;
+/* Channel path: vectors of VEC output channels, NVEC of them per work-item. */
+static void choose_channel_tile(const tconv_canonical_t *p, ocl_geometry_t *g) {
     const int widths32[] = {16, 8, 4}, widths64[] = {8, 4};
     const int *widths = p->dtype == tconv_f64 ? widths64 : widths32;
     int nwidths = p->dtype == tconv_f64 ? 2 : 3;
     g->vec = 1;
     for (int i = 0; i < nwidths; i++) {
-        if (coutg % widths[i] == 0) {
+        if (g->coutg % widths[i] == 0) {
             g->vec = widths[i];
             break;
         }
     }
-    int64_t nvec_max = coutg / g->vec;
-    if (g->vec > 1) {
-        g->nvec = nvec_max >= 2 ? 2 : 1;
-        g->tw = 8;
-    } else {
-        g->nvec = (int)(coutg < 4 ? coutg : 4);
-        g->tw = 8;
-    }
+    if (g->vec > 1)
+        g->nvec = g->coutg / g->vec >= 2 ? 2 : 1;
+    else
+        g->nvec = (int)(g->coutg < 4 ? g->coutg : 4);
+    g->tw = 8;
+}
+
+/* W path: vectors of VEC outputs along W, TW/VEC of them, TH rows of H and
+ * NVEC output channels per work-item, at least 8 accumulators in flight. */
+static void choose_w_tile(ocl_geometry_t *g, int full) {
+    g->vec = g->ax[2].jmax >= full ? full : full / 2;
+    g->nvec = (int)(g->coutg < 4 ? g->coutg : 4);
+    int twn = g->ax[2].jmax >= 2 * g->vec ? 2 : 1;
+    g->tw = g->vec * twn;
+    int chains = g->nvec * twn;
+    g->th = chains >= 8 ? 1 : 8 / chains;
+}
+
+/* Register tile. TCONV_OPENCL_TILE="tw,nvec[,th]" overrides it (tuning). */
+static void choose_tile(const tconv_canonical_t *p, ocl_geometry_t *g) {
+    const int full = p->dtype == tconv_f64 ? 8 : 16; /* lanes of a 512-bit vector */
+    g->th = 1;
+    g->wvec = g->coutg % full != 0 && g->ax[2].jmax >= full / 2;
+    if (g->wvec)
+        choose_w_tile(g, full);
+    else
+        choose_channel_tile(p, g);
     const char *env = getenv("TCONV_OPENCL_TILE");
     if (env && *env) {
-        int tw = 0, nvec = 0;
-        char *end = NULL;
-        tw = (int)strtol(env, &end, 10);
-        if (end && *end == ',')
-            nvec = (int)strtol(end + 1, NULL, 10);
-        if (tw >= 1 && tw <= 32)
-            g->tw = tw;
-        if (nvec >= 1 && nvec <= 16)
-            g->nvec = nvec;
+        int v[3] = {0, 0, 0};
+        char *end = (char *)env;
+        for (int i = 0; i < 3 && *end; i++) {
+            v[i] = (int)strtol(end, &end, 10);
+            if (*end == ',')
+                end++;
+        }
+        if (v[0] >= 1 && v[0] <= 64 && (!g->wvec || v[0] % g->vec == 0))
+            g->tw = v[0];
+        if (v[1] >= 1 && v[1] <= 16)
+            g->nvec = v[1];
+        if (v[2] >= 1 && v[2] <= 16 && g->wvec)
+            g->th = v[2];
     }
+    if (g->th > g->ax[1].jmax)
+        g->th = (int)g->ax[1].jmax;
+    if (g->wvec)
+        return;
     /* No more W points than a phase has, and few wasted ones at the edge. */
     int64_t jw = g->ax[2].jmax;
     if (g->tw > jw)
@@ -164,11 +190,12 @@ tconv_status_t ocl_geometry_init(const tconv_canonical_t *p, uint64_t max_alloc,
     g->cing = p->in_channels / p->groups;
     g->coutg = p->out_channels / p->groups;
     choose_tile(p, g);
-    g->blk = (int64_t)g->vec * g->nvec;
+    g->blk = g->wvec ? g->nvec : (int64_t)g->vec * g->nvec;
     g->nocb = ceil_div(g->coutg, g->blk);
     g->coutg_pad = g->nocb * g->blk;
     g->wt = ceil_div(g->ax[2].jmax, g->tw);
-    g->xh = g->ax[1].jmax + g->ax[1].max_off - g->ax[1].min_off;
+    g->jht = ceil_div(g->ax[1].jmax, g->th);
+    g->xh = g->jht * g->th + g->ax[1].max_off - g->ax[1].min_off;
     g->xw = g->wt * g->tw + g->ax[2].max_off - g->ax[2].min_off;
 
     int64_t e = (int64_t)g->elem;

@@ -24,14 +24,17 @@ typedef struct ocl_axis {
 typedef struct ocl_geometry {
     ocl_axis_t ax[3]; /**< D, H, W. */
     size_t elem;      /**< Bytes per element. */
+    int wvec;         /**< 1: vectors run along W (few or odd output channels). */
     int vec;          /**< Lanes per accumulator vector (1 = scalar path). */
-    int nvec;         /**< Vectors of output channels per work-item. */
+    int nvec;         /**< Channel path: vectors of channels; W path: channels per work-item. */
     int tw;           /**< Outputs along W per work-item. */
+    int th;           /**< Outputs along H per work-item (W path; 1 otherwise). */
     int64_t cing, coutg;
-    int64_t blk;       /**< vec * nvec channels per block. */
+    int64_t blk;       /**< Channels per block: vec * nvec (channel path), nvec (W path). */
     int64_t nocb;      /**< Channel blocks per group. */
     int64_t coutg_pad; /**< nocb * blk. */
     int64_t wt;        /**< W tiles per phase: ceil(jmax_w / tw). */
+    int64_t jht;       /**< H tiles per phase: ceil(jmax_h / th). */
     int64_t xh, xw;    /**< Padded input tile H, W. */
     /* Tiling. */
     int64_t nb;    /**< Samples per tile. */

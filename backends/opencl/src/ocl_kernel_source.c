@@ -7,11 +7,13 @@
 #include "ocl_cache_file.h"
 #include "pad_input.cl.h"
 #include "tconv_gather.cl.h"
+#include "tconv_gather_wvec.cl.h"
 
 static const char *const ocl_sources[] = {
     tconv_ocl_src_activation_cl,
     tconv_ocl_src_pad_input_cl,
     tconv_ocl_src_tconv_gather_cl,
+    tconv_ocl_src_tconv_gather_wvec_cl,
 };
 
 const char *const *ocl_kernel_sources(size_t *count) {

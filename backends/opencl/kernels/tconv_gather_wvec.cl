@@ -1,0 +1,145 @@
+/* The W path of the gather (WVEC = 1), for few or odd output channels per
+ * group, where vectors of channels would be mostly empty: VT vectors hold
+ * VEC consecutive outputs along W of one phase (inputs j..j+VEC-1, which are
+ * contiguous in the padded (NB, XD, XH, CIN, XW) tile), and a work-item
+ * computes TW/VEC such vectors times TH rows of H times NVEC output channels,
+ * broadcasting one weight per channel. Same phase and tap rules, NDRange
+ * order, weight packing ([G][NOCB][KD][KH][KW][CING][NVEC]) and epilogue as
+ * the channel path in tconv_gather.cl (first_tap is defined there). */
+#if WVEC
+#define TWN (TW / VEC)
+
+__kernel void tconv_gather(__global const REAL *restrict xp, __global const REAL *restrict wp,
+                           __global const REAL *restrict bp, __global REAL *restrict y,
+                           const int jd0, const int nvalid) {
+    const int i0 = get_global_id(0);
+    const int i1 = get_global_id(1);
+    const int i2 = get_global_id(2);
+    if (i0 >= JHT * WT || i1 >= NB * JDT || i2 >= G * NOCB * SD * SH * SW)
+        return;
+    const int wt = i0 % WT;
+    const int jh0 = (i0 / WT) * TH;
+    const int jdl = i1 % JDT;
+    const int n = i1 / JDT;
+    const int pw = i2 % SW;
+    const int ph = (i2 / SW) % SH;
+    const int pd = (i2 / (SW * SH)) % SD;
+    const int gb = i2 / (SW * SH * SD);
+    const int g = gb / NOCB;
+    const int ocb = gb % NOCB;
+    const int odl = pd + SD * jdl;
+    const int od = odl + SD * jd0;
+    const int oh0 = ph + SH * jh0;
+    const int ow0 = pw + SW * TW * wt;
+    if (n >= nvalid || od >= OD || oh0 >= OH || ow0 >= OW)
+        return;
+
+    VT acc[NVEC][TH][TWN];
+#pragma unroll
+    for (int c = 0; c < NVEC; c++)
+#pragma unroll
+        for (int r = 0; r < TH; r++)
+#pragma unroll
+            for (int q = 0; q < TWN; q++)
+                acc[c][r][q] = V(0.0);
+
+    const int cd = pd + CROP_D, ch = ph + CROP_H, cw = pw + CROP_W;
+    const int td0 = first_tap(cd, SD, DD, SGD, KD);
+    const int th0 = first_tap(ch, SH, DH, SGH, KH);
+    const int tw0 = first_tap(cw, SW, DW, SGW, KW);
+    __global const REAL *wblock = wp + (size_t)gb * (KD * KH * KW * CING * NVEC);
+    __global const REAL *xn = xp + (size_t)n * XD * XH * CIN * XW + (size_t)g * CING * XW;
+
+#pragma unroll 1
+    for (int md = 0; md < MTD; md++) {
+        const int td = td0 + md * SGD;
+        if (td >= KD)
+            break;
+        const int id = jdl + (cd - td * DD) / SD - MIN_OFF_D;
+#pragma unroll 1
+        for (int mh = 0; mh < MTH; mh++) {
+            const int th = th0 + mh * SGH;
+            if (th >= KH)
+                break;
+            const int ih = jh0 + (ch - th * DH) / SH - MIN_OFF_H;
+#pragma unroll 1
+            for (int mw = 0; mw < MTW; mw++) {
+                const int tw = tw0 + mw * SGW;
+                if (tw >= KW)
+                    break;
+                const int iw = TW * wt + (cw - tw * DW) / SW - MIN_OFF_W;
+                __global const REAL *xs = xn + ((size_t)id * XH + ih) * CIN * XW + iw;
+                __global const REAL *ws = wblock + ((td * KH + th) * KW + tw) * (CING * NVEC);
+                for (int ic = 0; ic < CING; ic++) {
+                    VT xv[TH][TWN];
+#pragma unroll
+                    for (int r = 0; r < TH; r++)
+#pragma unroll
+                        for (int q = 0; q < TWN; q++)
+                            xv[r][q] = VLOAD(xs + ((size_t)r * CIN + ic) * XW + q * VEC);
+#pragma unroll
+                    for (int c = 0; c < NVEC; c++) {
+                        const VT w = (VT)(ws[ic * NVEC + c]);
+#pragma unroll
+                        for (int r = 0; r < TH; r++)
+#pragma unroll
+                            for (int q = 0; q < TWN; q++)
+                                acc[c][r][q] = fma(xv[r][q], w, acc[c][r][q]);
+                    }
+                }
+            }
+        }
+    }
+
+    /* Epilogue: bias, activation, one store per output (lanes are W points
+     * SW apart; contiguous only for channels-first with SW == 1). */
+#pragma unroll
+    for (int c = 0; c < NVEC; c++) {
+        const int ocl = ocb * NVEC + c;
+        if (ocl >= COUTG)
+            break;
+        const int oc = g * COUTG + ocl;
+#if USE_BIAS
+        const VT b = (VT)(bp[g * COUTG_PAD + ocl]);
+#endif
+#pragma unroll
+        for (int r = 0; r < TH; r++) {
+            const int oh = oh0 + SH * r;
+            if (oh >= OH)
+                break;
+#pragma unroll
+            for (int q = 0; q < TWN; q++) {
+                const int owq = ow0 + SW * VEC * q;
+                if (owq >= OW)
+                    break;
+#if USE_BIAS
+                const VT v = activate(acc[c][r][q] + b);
+#else
+                const VT v = activate(acc[c][r][q]);
+#endif
+#if OUT_CL
+                __global REAL *yo =
+                    y + ((((size_t)n * ODT + odl) * OH + oh) * OW + owq) * COUT + oc;
+#define OUT_STEP ((size_t)SW * COUT)
+#else
+                __global REAL *yo = y + ((((size_t)n * COUT + oc) * ODT + odl) * OH + oh) * OW + owq;
+#define OUT_STEP ((size_t)SW)
+#if SW == 1
+                if (owq + VEC <= OW) {
+                    VSTORE(v, yo);
+                    continue;
+                }
+#endif
+#endif
+                REAL lanes[VEC];
+                VSTORE(v, lanes);
+#pragma unroll
+                for (int l = 0; l < VEC; l++)
+                    if (owq + SW * l < OW)
+                        yo[l * OUT_STEP] = lanes[l];
+#undef OUT_STEP
+            }
+        }
+    }
+}
+#endif /* WVEC */
