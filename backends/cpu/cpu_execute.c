@@ -21,36 +21,8 @@ typedef struct exec_ctx {
     char *y;
 } exec_ctx_t;
 
-/* Bias + activation + store for np points of one tile, channels_last style:
- * acc holds [np][width] sums; point p's nvalid channels go, contiguous, to
- * out + ooff[p] (the output itself, or the channels_first staging rows).
- * Linear and ReLU are done inline: with few channels per point a call per
- * point would cost more than the sums. */
+/* channels_first: copying staged rows out, one contiguous W row per channel. */
 #define DEFINE_EPILOGUE(REAL, SUFFIX)                                                              \
-    static void epilogue_##SUFFIX(const cpu_plan_t *plan, const REAL *acc, int np, int64_t width,  \
-                                  int64_t nvalid, REAL *out, const ptrdiff_t *ooff, int64_t oc0) { \
-        static const REAL zero_bias[CPU_NV_MAX * 16];                                              \
-        const REAL *bias = plan->bias ? (const REAL *)plan->bias + oc0 : zero_bias;                \
-        const tconv_activation_t act = plan->p.activation;                                         \
-        for (int p = 0; p < np; ++p) {                                                             \
-            const REAL *a = acc + p * width;                                                       \
-            REAL *o = out + ooff[p];                                                               \
-            if (act == tconv_activation_relu) {                                                    \
-                for (int64_t l = 0; l < nvalid; ++l) {                                             \
-                    REAL v = a[l] + bias[l];                                                       \
-                    o[l] = v > 0 ? v : (REAL)0;                                                    \
-                }                                                                                  \
-                continue;                                                                          \
-            }                                                                                      \
-            for (int64_t l = 0; l < nvalid; ++l) {                                                 \
-                o[l] = a[l] + bias[l];                                                             \
-            }                                                                                      \
-            if (act != tconv_activation_linear) {                                                  \
-                cpu_activation_apply_##SUFFIX(o, (size_t)nvalid, act, plan->p.activation_alpha);   \
-            }                                                                                      \
-        }                                                                                          \
-    }                                                                                              \
-                                                                                                   \
     /* channels_first: copies `rows` staged output rows ([row][ow][width]) to                      \
      * the output, one contiguous W row per channel. row_off[r] locates row r. */                  \
     static void flush_rows_##SUFFIX(const cpu_plan_t *plan, const REAL *stage, int64_t rows,       \
@@ -76,8 +48,7 @@ typedef struct thread_scratch {
     ptrdiff_t *xoff, *woff;   /* per tap */
     ptrdiff_t *xpoint, *ooff; /* per tile point */
     ptrdiff_t *row_off;       /* per staged row (channels_first) */
-    void *acc;
-    void *stage; /* channels_first: staged output rows */
+    void *stage;              /* channels_first: staged output rows */
 } thread_scratch_t;
 
 /* Fills the tap lists of the box (D run d, H run h, W run w): input offsets
@@ -119,8 +90,9 @@ static void row_offsets(const cpu_plan_t *plan, const cpu_item_t *it, const cpu_
     }
 }
 
-/* Input bytes the rows of one pass may read: the W runs (phases) of the pass
- * then reuse them from L1. Dot tiles stream their inputs as vectors. */
+/* Input bytes the rows of one pass of dot tiles may read: the W runs (phases)
+ * of the pass then reuse them from L1 (dot tiles load their inputs as whole
+ * vectors; the other tiles broadcast them and take every row in one pass). */
 #define PASS_INPUT_BUDGET (32.0 * 1024)
 
 /* Output rows per pass over the W runs of a box (D run d x H run h): few
@@ -167,8 +139,14 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const char *x_
     args.x_cstride = xs->c;
     args.w = (const char *)plan->wpack +
              (size_t)((g * plan->packed_cout_g + oc_in_group) * plan->taps * plan->cin_g) * es;
-    args.acc = sc->acc;
     args.nv = nv;
+    args.ooff = sc->ooff;
+    args.bias = (const char *)plan->bias + (size_t)(g * plan->packed_cout_g + oc_in_group) * es;
+    args.nvalid = (int)nvalid;
+    args.relu = p->activation == tconv_activation_relu;
+    /* Any other activation is applied in place after the tile. */
+    const int post_activation =
+        p->activation != tconv_activation_relu && p->activation != tconv_activation_linear;
     char *y_base = ctx->y + (size_t)(it->n * ys->n + oc0 * ys->c) * es;
 
     const cpu_run_t *d = &plan->axis[0].runs[it->rd], *h = &plan->axis[1].runs[it->rh];
@@ -176,9 +154,10 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const char *x_
     /* The item's output rows (jd, jh), in passes of a few rows over every W
      * run (phase), and at most plan->stage_rows at a time for channels_first. */
     const int64_t rows = (it->jd1 - it->jd0) * h->count;
-    int64_t block = rows_per_pass(plan, d, h, np_max);
+    int64_t block = plan->dot ? rows_per_pass(plan, d, h, np_max) : rows;
     block = plan->stage_rows && plan->stage_rows < block ? plan->stage_rows : block;
     char *out = sc->stage ? sc->stage : y_base;
+    args.out = out;
     for (int64_t r0 = 0; r0 < rows; r0 += block) {
         const int64_t rb = rows - r0 < block ? rows - r0 : block;
         for (int64_t rw = 0; rw < plan->axis[2].nruns; ++rw) {
@@ -209,12 +188,14 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const char *x_
                     }
                 }
                 tile(&args);
-                if (p->dtype == tconv_f64) {
-                    epilogue_f64(plan, sc->acc, args.np, width, nvalid, (double *)out, sc->ooff,
-                                 oc0);
-                } else {
-                    epilogue_f32(plan, sc->acc, args.np, width, nvalid, (float *)out, sc->ooff,
-                                 oc0);
+                for (int t = 0; post_activation && t < args.np; ++t) {
+                    if (p->dtype == tconv_f64) {
+                        cpu_activation_apply_f64((double *)out + sc->ooff[t], (size_t)nvalid,
+                                                 p->activation, p->activation_alpha);
+                    } else {
+                        cpu_activation_apply_f32((float *)out + sc->ooff[t], (size_t)nvalid,
+                                                 p->activation, p->activation_alpha);
+                    }
                 }
             }
         }
@@ -264,7 +245,6 @@ static void execute_job(void *opaque, size_t thread_index, size_t thread_count) 
     sc.woff = sc.xoff + plan->taps;
     sc.xpoint = sc.woff + plan->taps;
     sc.ooff = sc.xpoint + CPU_NP_MAX;
-    sc.acc = (char *)plan->thread_acc + thread_index * plan->acc_stride;
     sc.row_off = sc.ooff + CPU_NP_MAX;
     sc.stage = plan->stage_rows
                    ? (char *)plan->thread_stage + thread_index * plan->stage_elems * plan->esize

@@ -4,8 +4,8 @@
  * edges in the same way; anywhere in a box of the output) x nv vectors of VL
  * output channels. It accumulates, over a list of taps and the input channels of one
  * group, x[point, c] (broadcast) times the prepacked weights w[tap][c][nv*VL]
- * (contiguous), and stores the raw sums to a scratch tile; the caller adds
- * bias, applies the activation and writes the output (cpu_execute.c).
+ * (contiguous), then adds the bias, applies ReLU if asked and writes the output
+ * points (cpu_execute.c applies any other activation in place after it).
  * When there are too few output channels to fill the vectors, dot tiles put
  * the input channels in the lanes instead (cpu_kernel_dot_template.h). */
 #ifndef TCONV_CPU_KERNEL_H
@@ -33,10 +33,15 @@ typedef struct cpu_tile_args {
     ptrdiff_t x_cstride;     /**< Elements between input channels. */
     const void *w;           /**< Packed weights of the channel chunk: [tap][cin][nv*VL]
                                   (dot tiles: [tap][nv][cin]). */
-    void *acc;               /**< Receives the sums as [np][nv*VL] (dot tiles: [np][nv]). */
     int nv;                  /**< Channel vectors, 1..kernel nv_max (dot tiles: output
                                   channels, 1..CPU_DOT_NCO_MAX). */
     int np;                  /**< Points, 1..kernel np_max[nv]. */
+    /* The epilogue, fused: out[ooff[p] + l] = act(sum + bias[l]) for l < nvalid. */
+    void *out;             /**< Output base (the output, or channels_first staging rows). */
+    const ptrdiff_t *ooff; /**< Per tile point: element offset of its first channel. */
+    const void *bias;      /**< The chunk's bias, zero-padded to nv*VL (zeros if none). */
+    int nvalid;            /**< Channels to store: nv*VL or fewer (dot tiles: nv). */
+    int relu;              /**< Nonzero: max(0, .) after the bias; else linear. */
 } cpu_tile_args_t;
 
 typedef void (*cpu_tile_fn)(const cpu_tile_args_t *args);

@@ -18,14 +18,19 @@
 #define DOT_NP_MAX                                                                                 \
     { 0, 4, 2, 3, 2 }
 
+/* Masks of the first n lanes, for masked loads and stores. */
+static inline __m256i avx2_lanes_epi32(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline __m256i avx2_lanes_epi64(int n) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+}
 /* The first n lanes of p (n < lanes), the others zero. */
 static inline __m256 avx2_loadp_ps(const float *p, int n) {
-    __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane));
+    return _mm256_maskload_ps(p, avx2_lanes_epi32(n));
 }
 static inline __m256d avx2_loadp_pd(const double *p, int n) {
-    __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
-    return _mm256_maskload_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), lane));
+    return _mm256_maskload_pd(p, avx2_lanes_epi64(n));
 }
 static inline float avx2_reduce_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -49,6 +54,8 @@ static inline double avx2_reduce_pd(__m256d v) {
 #define VFMADD(a, b, acc) _mm256_fmadd_ps(a, b, acc)
 #define VSTOREU(p, v)     _mm256_storeu_ps(p, v)
 #define KNAME(name)       avx2_f32_##name
+#define VMAX(a, b)        _mm256_max_ps(a, b)
+#define VSTOREP(p, v, n)  _mm256_maskstore_ps(p, avx2_lanes_epi32(n), v)
 #define VADD(a, b)        _mm256_add_ps(a, b)
 #define VLOADP(p, n)      avx2_loadp_ps(p, n)
 #define VREDUCE(v)        avx2_reduce_ps(v)
@@ -65,6 +72,8 @@ static inline double avx2_reduce_pd(__m256d v) {
 #define VFMADD(a, b, acc) _mm256_fmadd_pd(a, b, acc)
 #define VSTOREU(p, v)     _mm256_storeu_pd(p, v)
 #define KNAME(name)       avx2_f64_##name
+#define VMAX(a, b)        _mm256_max_pd(a, b)
+#define VSTOREP(p, v, n)  _mm256_maskstore_pd(p, avx2_lanes_epi64(n), v)
 #define VADD(a, b)        _mm256_add_pd(a, b)
 #define VLOADP(p, n)      avx2_loadp_pd(p, n)
 #define VREDUCE(v)        avx2_reduce_pd(v)

@@ -31,6 +31,8 @@
 #define VFMADD(a, b, acc) _mm512_fmadd_ps(a, b, acc)
 #define VSTOREU(p, v)     _mm512_storeu_ps(p, v)
 #define KNAME(name)       avx512_f32_##name
+#define VMAX(a, b)        _mm512_max_ps(a, b)
+#define VSTOREP(p, v, n)  _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1u), v)
 #define VADD(a, b)        _mm512_add_ps(a, b)
 #define VLOADP(p, n)      _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), p)
 #define VREDUCE(v)        _mm512_reduce_add_ps(v)
@@ -47,6 +49,8 @@
 #define VFMADD(a, b, acc) _mm512_fmadd_pd(a, b, acc)
 #define VSTOREU(p, v)     _mm512_storeu_pd(p, v)
 #define KNAME(name)       avx512_f64_##name
+#define VMAX(a, b)        _mm512_max_pd(a, b)
+#define VSTOREP(p, v, n)  _mm512_mask_storeu_pd(p, (__mmask8)((1u << (n)) - 1u), v)
 #define VADD(a, b)        _mm512_add_pd(a, b)
 #define VLOADP(p, n)      _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1u), p)
 #define VREDUCE(v)        _mm512_reduce_add_pd(v)

@@ -42,6 +42,22 @@ static inline c_vec_f64 c_loadp_f64(const double *p, int n) {
     return v;
 }
 
+/* Lane-wise a > b ? a : b (so max(NaN, 0) is 0, as ReLU wants). */
+static inline c_vec_f32 c_max_f32(c_vec_f32 a, c_vec_f32 b) {
+    c_vec_f32 r;
+    for (int l = 0; l < 4; ++l) {
+        r[l] = a[l] > b[l] ? a[l] : b[l];
+    }
+    return r;
+}
+static inline c_vec_f64 c_max_f64(c_vec_f64 a, c_vec_f64 b) {
+    c_vec_f64 r;
+    for (int l = 0; l < 2; ++l) {
+        r[l] = a[l] > b[l] ? a[l] : b[l];
+    }
+    return r;
+}
+
 /* f32: 4 lanes. */
 #define REAL              float
 #define VEC               c_vec_f32
@@ -52,6 +68,8 @@ static inline c_vec_f64 c_loadp_f64(const double *p, int n) {
 #define VFMADD(a, b, acc) ((acc) + (a) * (b))
 #define VSTOREU(p, v)     memcpy((p), &(v), sizeof(v))
 #define KNAME(name)       c_f32_##name
+#define VMAX(a, b)        c_max_f32(a, b)
+#define VSTOREP(p, v, n)  memcpy((p), &(v), (size_t)(n) * sizeof(float))
 #define VADD(a, b)        ((a) + (b))
 #define VLOADP(p, n)      c_loadp_f32(p, n)
 #define VREDUCE(v)        (((v)[0] + (v)[1]) + ((v)[2] + (v)[3]))
@@ -68,6 +86,8 @@ static inline c_vec_f64 c_loadp_f64(const double *p, int n) {
 #define VFMADD(a, b, acc) ((acc) + (a) * (b))
 #define VSTOREU(p, v)     memcpy((p), &(v), sizeof(v))
 #define KNAME(name)       c_f64_##name
+#define VMAX(a, b)        c_max_f64(a, b)
+#define VSTOREP(p, v, n)  memcpy((p), &(v), (size_t)(n) * sizeof(double))
 #define VADD(a, b)        ((a) + (b))
 #define VLOADP(p, n)      c_loadp_f64(p, n)
 #define VREDUCE(v)        ((v)[0] + (v)[1])

@@ -1,9 +1,8 @@
 /* Body of the dot micro-kernels (few output channels), included by
  * cpu_kernel_<isa>.c once per dtype, before cpu_kernel_template.h (which
- * #undefs the shared macros). The includer defines, besides the shared
- * REAL, VEC, VL, VZERO, VLOADU, VFMADD and KNAME:
+ * #undefs every macro below). The includer defines, besides the shared
+ * REAL, VEC, VL, VZERO, VLOADU, VFMADD, VADD and KNAME:
  *   VLOADP(p, n)       loads n < VL elements, the other lanes zero
- *   VADD(a, b)         lane-wise sum
  *   VREDUCE(v)         the sum of the lanes of v, as a REAL
  *   DOT_LIST_NCO<n>(M) for n = 1..CPU_DOT_NCO_MAX: M(n, np) for each np tile
  *
@@ -73,11 +72,13 @@
                 DOT_STEP(NCO, NP, full, last, DOT_LOAD_TAIL);                                      \
             }                                                                                      \
         }                                                                                          \
-        REAL *out = (REAL *)a->acc;                                                                \
+        const REAL *bias = (const REAL *)a->bias;                                                  \
         DOT_UNROLL for (int p = 0; p < NP; ++p) {                                                  \
+            REAL *o = (REAL *)a->out + a->ooff[p];                                                 \
             DOT_UNROLL for (int j = 0; j < NCO; ++j) {                                             \
                 VEC sum = last ? VADD(acc[0][p][j], acc[last][p][j]) : acc[0][p][j];               \
-                out[p * NCO + j] = VREDUCE(sum);                                                   \
+                REAL r = VREDUCE(sum) + bias[j];                                                   \
+                o[j] = a->relu && !(r > 0) ? (REAL)0 : r;                                          \
             }                                                                                      \
         }                                                                                          \
     }
@@ -127,6 +128,3 @@ static void KNAME(dot)(const cpu_tile_args_t *a) {
 #undef DOT_NP_UPTO_4
 #undef DOT_NP_UPTO_6
 #undef DOT_NP_UPTO_8
-#undef VLOADP
-#undef VADD
-#undef VREDUCE

@@ -1,7 +1,8 @@
 /* Body of a micro-kernel family, included by cpu_kernel_<isa>.c once per
  * dtype. The includer defines:
  *   REAL, VEC, VL                 element type, vector type, lanes
- *   VZERO(), VLOADU(p), VSET1(s), VFMADD(a, b, acc), VSTOREU(p, v)
+ *   VZERO(), VLOADU(p), VSET1(s), VFMADD(a, b, acc), VSTOREU(p, v), VADD(a, b),
+ *   VMAX(a, b), VSTOREP(p, v, n) (the first n lanes)
  *   KNAME(name)                   prefixes names with the ISA and dtype
  *   TILE_LIST_NV<n>(M)            for every nv: M(nv, np) for each np tile
  * The template #undefs the per-dtype macros at its end, so the next
@@ -44,10 +45,22 @@
                 wp += NV * VL;                                                                     \
             }                                                                                      \
         }                                                                                          \
-        REAL *out = (REAL *)a->acc;                                                                \
+        const REAL *bias = (const REAL *)a->bias;                                                  \
+        VEC bv[NV];                                                                                \
+        TILE_UNROLL for (int v = 0; v < NV; ++v) {                                                 \
+            bv[v] = VLOADU(bias + v * VL);                                                         \
+        }                                                                                          \
+        const int last_lanes = a->nvalid - (NV - 1) * VL;                                          \
         TILE_UNROLL for (int p = 0; p < NP; ++p) {                                                 \
+            REAL *o = (REAL *)a->out + a->ooff[p];                                                 \
             TILE_UNROLL for (int v = 0; v < NV; ++v) {                                             \
-                VSTOREU(out + (p * NV + v) * VL, acc[p][v]);                                       \
+                VEC r = VADD(acc[p][v], bv[v]);                                                    \
+                r = a->relu ? VMAX(r, VZERO()) : r;                                                \
+                if (v < NV - 1 || last_lanes == VL) {                                              \
+                    VSTOREU(o + v * VL, r);                                                        \
+                } else {                                                                           \
+                    VSTOREP(o + v * VL, r, last_lanes);                                            \
+                }                                                                                  \
             }                                                                                      \
         }                                                                                          \
     }
@@ -116,4 +129,9 @@ static void KNAME(tile)(const cpu_tile_args_t *a) {
 #undef VSET1
 #undef VFMADD
 #undef VSTOREU
+#undef VADD
+#undef VMAX
+#undef VSTOREP
+#undef VLOADP
+#undef VREDUCE
 #undef KNAME

@@ -367,19 +367,17 @@ tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *k
     }
     plan->offsets_stride =
         ((size_t)(2 * taps + 2 * CPU_NP_MAX + plan->stage_rows) + 7) & ~(size_t)7;
-    plan->acc_stride = ((size_t)CPU_NP_MAX * CPU_NV_MAX * 16 * plan->esize + 63) & ~(size_t)63;
 
     plan->wpack = aligned_alloc(64, (((size_t)packed * plan->esize) + 63) & ~(size_t)63);
-    plan->bias = p->use_bias ? malloc((size_t)p->out_channels * plan->esize) : NULL;
+    plan->bias = calloc((size_t)(p->groups * plan->packed_cout_g), plan->esize);
     plan->thread_offsets = malloc(plan->nthreads * plan->offsets_stride * sizeof(ptrdiff_t));
-    plan->thread_acc = aligned_alloc(64, plan->nthreads * plan->acc_stride);
     if (plan->stage_rows) {
         plan->thread_stage = malloc(plan->nthreads * plan->stage_elems * plan->esize);
     }
-    if (!plan->wpack || (p->use_bias && !plan->bias) || !plan->thread_offsets ||
-        (plan->stage_rows && !plan->thread_stage) || !plan->thread_acc ||
-        build_axis_runs(p, 0, &plan->axis[0]) || build_axis_runs(p, 1, &plan->axis[1]) ||
-        build_axis_runs(p, 2, &plan->axis[2]) || build_items(plan)) {
+    if (!plan->wpack || !plan->bias || !plan->thread_offsets ||
+        (plan->stage_rows && !plan->thread_stage) || build_axis_runs(p, 0, &plan->axis[0]) ||
+        build_axis_runs(p, 1, &plan->axis[1]) || build_axis_runs(p, 2, &plan->axis[2]) ||
+        build_items(plan)) {
         cpu_plan_destroy(plan);
         return fail(tconv_out_of_memory, msg, msg_size,
                     "cpu plan: allocating %lld packed weights and tap tables failed",
@@ -459,7 +457,11 @@ tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const 
         }
     }
     if (plan->p.use_bias) {
-        memcpy(plan->bias, bias, (size_t)plan->p.out_channels * plan->esize);
+        for (int64_t g = 0; g < plan->p.groups; ++g) {
+            memcpy((char *)plan->bias + (size_t)(g * plan->packed_cout_g) * plan->esize,
+                   (const char *)bias + (size_t)(g * plan->cout_g) * plan->esize,
+                   (size_t)plan->cout_g * plan->esize);
+        }
     }
     plan->weights_set = 1;
     return tconv_success;
@@ -482,6 +484,5 @@ void cpu_plan_destroy(cpu_plan_t *plan) {
     free(plan->wpack);
     free(plan->bias);
     free(plan->thread_offsets);
-    free(plan->thread_acc);
     free(plan);
 }

@@ -72,15 +72,14 @@ typedef struct cpu_plan {
 
     void *wpack; /**< [G][chunk][tap][cin_g][nv*VL], zero-padded channels (dot:
                       [G][chunk][tap][width][cin_g]). */
-    void *bias;  /**< Cout values, or NULL. */
+    void *bias;  /**< [G][packed_cout_g]: the bias, zero-padded like the weights (zeros
+                      without one). */
     int weights_set;
 
     size_t nthreads;
     ptrdiff_t *thread_offsets; /**< Per thread: 2*taps (x, w), 2*CPU_NP_MAX (point in,
                                     out), stage_rows (row out). */
     size_t offsets_stride;     /**< Entries between threads' offsets. */
-    void *thread_acc;          /**< Per thread: one tile of sums. */
-    size_t acc_stride;         /**< Bytes between threads' tiles. */
     int64_t stage_rows;        /**< channels_first: output rows staged per flush (else 0). */
     void *thread_stage;        /**< Per thread: stage_rows x out W x chunk channels. */
     size_t stage_elems;        /**< Elements of one thread's staging rows. */
