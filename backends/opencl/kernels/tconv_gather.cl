@@ -13,13 +13,49 @@
  * tconv_pad_input; weights are packed on the host as
  * [G][NOCB][KD][KH][KW][CING][BLK] (BLK = VEC*NVEC, zero-padded channels).
  *
- * NDRange: dim0 = JH*WT (H index, W tile), dim1 = NB*JDT (sample, D index in
- * this depth tile), dim2 = G*NOCB*SD*SH*SW (channel block, phases), so that
- * consecutive work-items share one phase's weights (kept in cache) and only
- * the slowest dimension switches between weight sets. Every shape constant
+ * NDRange (decoded by GATHER_IDS): dim0 = JHT*WT (H tile, W tile), dim1 =
+ * NB*JDT (sample, D index in this depth tile), dim2 = G*NOCB*SD*SH*SW
+ * (channel block, phases): consecutive work-items share one phase's weights
+ * (kept in cache) and only the slowest dimension switches weight sets. When
+ * all weights are small (PHASE_FAST), the phases move to the fastest
+ * position of dim0 instead, so the phases reuse each input from cache rather
+ * than streaming the whole input once per phase. Every shape constant
  * is a build option, so the register-tile loops unroll and index math folds
  * (the tap loops are kept rolled: they run few times and unrolling them
  * multiplied build times). */
+#if PHASE_FAST
+#define GATHER_GLOBAL0 (SD * SH * SW * JHT * WT)
+#define GATHER_GLOBAL2 (G * NOCB)
+#define GATHER_PHASE_IDX i0
+#define GATHER_TILE_IDX (i0 / (SD * SH * SW))
+#define GATHER_BLOCK_IDX i2
+#else
+#define GATHER_GLOBAL0 (JHT * WT)
+#define GATHER_GLOBAL2 (G * NOCB * SD * SH * SW)
+#define GATHER_PHASE_IDX i2
+#define GATHER_TILE_IDX i0
+#define GATHER_BLOCK_IDX (i2 / (SD * SH * SW))
+#endif
+
+/* Decodes the work-item's ids into W tile wt, H tile jht, depth index jdl,
+ * sample n, phases pw/ph/pd and channel block gb (group g, block ocb). */
+#define GATHER_IDS                                                                                 \
+    const int i0 = get_global_id(0);                                                               \
+    const int i1 = get_global_id(1);                                                               \
+    const int i2 = get_global_id(2);                                                               \
+    if (i0 >= GATHER_GLOBAL0 || i1 >= NB * JDT || i2 >= GATHER_GLOBAL2)                            \
+        return;                                                                                    \
+    const int wt = GATHER_TILE_IDX % WT;                                                           \
+    const int jht = GATHER_TILE_IDX / WT;                                                          \
+    const int jdl = i1 % JDT;                                                                      \
+    const int n = i1 / JDT;                                                                        \
+    const int pw = GATHER_PHASE_IDX % SW;                                                          \
+    const int ph = (GATHER_PHASE_IDX / SW) % SH;                                                   \
+    const int pd = (GATHER_PHASE_IDX / (SW * SH)) % SD;                                            \
+    const int gb = GATHER_BLOCK_IDX;                                                               \
+    const int g = gb / NOCB;                                                                       \
+    const int ocb = gb % NOCB
+
 /* First tap of a phase on one axis (c = phase + crop), or K if none lands. */
 inline int first_tap(const int c, const int s, const int dil, const int sg, const int k) {
     for (int t = 0; t < sg && t < k; t++)
@@ -34,21 +70,8 @@ inline int first_tap(const int c, const int s, const int dil, const int sg, cons
 __kernel void tconv_gather(__global const REAL *restrict xp, __global const REAL *restrict wp,
                            __global const REAL *restrict bp, __global REAL *restrict y,
                            const int jd0, const int nvalid) {
-    const int i0 = get_global_id(0);
-    const int i1 = get_global_id(1);
-    const int i2 = get_global_id(2);
-    if (i0 >= JHT * WT || i1 >= NB * JDT || i2 >= G * NOCB * SD * SH * SW)
-        return;
-    const int wt = i0 % WT;
-    const int jh = i0 / WT;
-    const int jdl = i1 % JDT;
-    const int n = i1 / JDT;
-    const int pw = i2 % SW;
-    const int ph = (i2 / SW) % SH;
-    const int pd = (i2 / (SW * SH)) % SD;
-    const int gb = i2 / (SW * SH * SD);
-    const int g = gb / NOCB;
-    const int ocb = gb % NOCB;
+    GATHER_IDS;
+    const int jh = jht; /* TH == 1 on this path */
     const int odl = pd + SD * jdl; /* depth within this tile's output buffer */
     const int od = odl + SD * jd0;
     const int oh = ph + SH * jh;

@@ -4,29 +4,16 @@
  * contiguous in the padded (NB, XD, XH, CIN, XW) tile), and a work-item
  * computes TW/VEC such vectors times TH rows of H times NVEC output channels,
  * broadcasting one weight per channel. Same phase and tap rules, NDRange
- * order, weight packing ([G][NOCB][KD][KH][KW][CING][NVEC]) and epilogue as
- * the channel path in tconv_gather.cl (first_tap is defined there). */
+ * order (GATHER_IDS), weight packing ([G][NOCB][KD][KH][KW][CING][NVEC]) and epilogue as
+ * the channel path in tconv_gather.cl (where first_tap and GATHER_IDS are). */
 #if WVEC
 #define TWN (TW / VEC)
 
 __kernel void tconv_gather(__global const REAL *restrict xp, __global const REAL *restrict wp,
                            __global const REAL *restrict bp, __global REAL *restrict y,
                            const int jd0, const int nvalid) {
-    const int i0 = get_global_id(0);
-    const int i1 = get_global_id(1);
-    const int i2 = get_global_id(2);
-    if (i0 >= JHT * WT || i1 >= NB * JDT || i2 >= G * NOCB * SD * SH * SW)
-        return;
-    const int wt = i0 % WT;
-    const int jh0 = (i0 / WT) * TH;
-    const int jdl = i1 % JDT;
-    const int n = i1 / JDT;
-    const int pw = i2 % SW;
-    const int ph = (i2 / SW) % SH;
-    const int pd = (i2 / (SW * SH)) % SD;
-    const int gb = i2 / (SW * SH * SD);
-    const int g = gb / NOCB;
-    const int ocb = gb % NOCB;
+    GATHER_IDS;
+    const int jh0 = jht * TH;
     const int odl = pd + SD * jdl;
     const int od = odl + SD * jd0;
     const int oh0 = ph + SH * jh0;

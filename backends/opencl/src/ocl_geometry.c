@@ -205,6 +205,8 @@ tconv_status_t ocl_geometry_init(const tconv_canonical_t *p, uint64_t max_alloc,
         ocl_msg(msg, msg_size, "packed weight size overflows 64 bits");
         return tconv_invalid_arguments;
     }
+    /* Weights that stay in a core's cache let the phases share each input. */
+    g->phase_fast = g->weight_bytes <= 256 * 1024;
     if (max_alloc == 0)
         max_alloc = UINT64_MAX;
     /* The kernels index a tile's buffers with 32-bit ints: tile below that. */

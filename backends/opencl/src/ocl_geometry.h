@@ -35,6 +35,7 @@ typedef struct ocl_geometry {
     int64_t coutg_pad; /**< nocb * blk. */
     int64_t wt;        /**< W tiles per phase: ceil(jmax_w / tw). */
     int64_t jht;       /**< H tiles per phase: ceil(jmax_h / th). */
+    int phase_fast;    /**< Phases vary fastest in the NDRange (small weights). */
     int64_t xh, xw;    /**< Padded input tile H, W. */
     /* Tiling. */
     int64_t nb;    /**< Samples per tile. */

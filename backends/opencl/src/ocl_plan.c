@@ -109,6 +109,7 @@ static int build_options(const tconv_canonical_t *p, const ocl_geometry_t *g, ch
     OPT(&o, "JHT", g->jht);
     OPT(&o, "TH", g->th);
     OPT(&o, "WVEC", g->wvec);
+    OPT(&o, "PHASE_FAST", g->phase_fast);
     OPT(&o, "WT", g->wt);
     OPT(&o, "ODT", g->odt);
     OPT(&o, "XD", g->xd);
@@ -231,9 +232,10 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
         return tconv_runtime_error;
     }
     OCL_LOG(pl->st, tconv_log_debug,
-            "opencl:%zu: %s path, vec %d x %d, tw %d, th %d, %lld tile(s) of %lld sample(s) x %lld depth; %s",
-            dev->index, g->wvec ? "W" : "channel", g->vec, g->nvec, g->tw, g->th, (long long)g->tiles, (long long)g->nb,
-            (long long)g->odt, options);
+            "opencl:%zu: %s path, vec %d x %d, tw %d, th %d, %lld tile(s) of %lld sample(s) x %lld "
+            "depth; %s",
+            dev->index, g->wvec ? "W" : "channel", g->vec, g->nvec, g->tw, g->th,
+            (long long)g->tiles, (long long)g->nb, (long long)g->odt, options);
     s = ocl_program_get(pl->st, dev, options, &pl->program, msg, msg_size);
     if (s == tconv_success)
         s = create_kernel(pl, "tconv_pad_input", &pl->pad, msg, msg_size);
@@ -257,9 +259,11 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
     pl->pad_global[0] = (size_t)g->xw;
     pl->pad_global[1] = (size_t)g->xh;
     pl->pad_global[2] = (size_t)(g->nb * g->xd);
-    pl->main_global[0] = (size_t)(g->jht * g->wt);
+    size_t phases = (size_t)(g->ax[0].s * g->ax[1].s * g->ax[2].s);
+    size_t blocks = (size_t)(p->groups * g->nocb);
+    pl->main_global[0] = (size_t)(g->jht * g->wt) * (g->phase_fast ? phases : 1);
     pl->main_global[1] = (size_t)(g->nb * g->jdt);
-    pl->main_global[2] = (size_t)(p->groups * g->nocb * g->ax[0].s * g->ax[1].s * g->ax[2].s);
+    pl->main_global[2] = blocks * (g->phase_fast ? 1 : phases);
     choose_local(pl->pad_global, kernel_wg_size(pl, pl->pad), 64, pl->pad_local);
     const char *lt = getenv("TCONV_OPENCL_LOCAL");
     choose_local(pl->main_global, kernel_wg_size(pl, pl->gather), lt ? (size_t)atoi(lt) : 4,
