@@ -236,7 +236,8 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
             "depth; %s",
             dev->index, g->wvec ? "W" : "channel", g->vec, g->nvec, g->tw, g->th,
             (long long)g->tiles, (long long)g->nb, (long long)g->odt, options);
-    s = ocl_program_get(pl->st, dev, options, &pl->program, msg, msg_size);
+    int fresh = 0;
+    s = ocl_program_get(pl->st, dev, options, &pl->program, &fresh, msg, msg_size);
     if (s == tconv_success)
         s = create_kernel(pl, "tconv_pad_input", &pl->pad, msg, msg_size);
     if (s == tconv_success)
@@ -274,6 +275,8 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
     s = enqueue_tile(pl, 0, 0, 0, msg, msg_size);
     if (s == tconv_success && (err = clFinish(pl->queue)) != CL_SUCCESS)
         s = ocl_fail(err, "clFinish", msg, msg_size);
+    if (s == tconv_success)
+        s = ocl_program_persist(pl->st, dev, options, pl->program, fresh, msg, msg_size);
     return s;
 }
 

@@ -225,8 +225,19 @@ static tconv_status_t save_binary(cl_program prog, const char *path, const char 
     return status;
 }
 
+/* Path of the cache entry for @p key, or 0 when the disk cache is off. */
+static int cache_path(const char *key, char *dir, size_t dir_size, char *path, size_t path_size) {
+    if (!ocl_cache_dir(dir, dir_size))
+        return 0;
+    uint64_t key_hash = ocl_fnv1a64(OCL_FNV_OFFSET, key, strlen(key));
+    return snprintf(path, path_size, "%s/opencl-%016llx.bin", dir, (unsigned long long)key_hash) <
+           (int)path_size;
+}
+
 tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, const char *options,
-                               cl_program *program, char *msg, size_t msg_size) {
+                               cl_program *program, int *fresh, char *msg, size_t msg_size) {
+    *program = NULL;
+    *fresh = 0;
     char *key = make_key(dev, options);
     if (!key) {
         ocl_msg(msg, msg_size, "out of host memory for the program key");
@@ -243,39 +254,45 @@ tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, const char *o
                     dev->index, supplied);
     } else if ((prog = recall(st, dev, key)) == NULL) {
         char dir[4096], path[4200];
-        int cache = ocl_cache_dir(dir, sizeof(dir));
-        uint64_t key_hash = ocl_fnv1a64(OCL_FNV_OFFSET, key, strlen(key));
-        if (cache)
-            snprintf(path, sizeof(path), "%s/opencl-%016llx.bin", dir,
-                     (unsigned long long)key_hash);
+        int cache = cache_path(key, dir, sizeof(dir), path, sizeof(path));
         if (cache && load_cached(st, dev, path, key, options, &prog)) {
             OCL_LOG(st, tconv_log_debug, "opencl:%zu: program from cache %s (%.3f s)", dev->index,
                     path, now_seconds() - t0);
         } else {
             status = build_from_source(dev, options, &prog, msg, msg_size);
-            if (status == tconv_success) {
+            *fresh = status == tconv_success;
+            if (status == tconv_success)
                 OCL_LOG(st, tconv_log_debug, "opencl:%zu: program built from source (%.3f s)",
                         dev->index, now_seconds() - t0);
-                char why[1024];
-                if (cache && (ocl_make_dirs(dir) != 0 || save_binary(prog, path, key, 0600, why,
-                                                                     sizeof(why)) != tconv_success))
-                    OCL_LOG(st, tconv_log_info, "program cache: not written to %s", dir);
-            }
         }
         if (status == tconv_success)
             remember(st, dev, key, prog);
     }
-    const char *save = getenv("TCONV_OPENCL_BINARY_SAVE");
-    if (status == tconv_success && save && *save) {
-        char inner[768];
-        status = save_binary(prog, save, key, 0644, inner, sizeof(inner));
-        if (status != tconv_success) {
-            ocl_msg(msg, msg_size, "TCONV_OPENCL_BINARY_SAVE=%s: %s", save, inner);
-            clReleaseProgram(prog);
-            prog = NULL;
-        }
-    }
     free(key);
     *program = prog;
+    return status;
+}
+
+tconv_status_t ocl_program_persist(ocl_state_t *st, ocl_device_t *dev, const char *options,
+                                   cl_program program, int fresh, char *msg, size_t msg_size) {
+    char *key = make_key(dev, options);
+    if (!key) {
+        ocl_msg(msg, msg_size, "out of host memory for the program key");
+        return tconv_out_of_memory;
+    }
+    char dir[4096], path[4200], why[1024];
+    if (fresh && cache_path(key, dir, sizeof(dir), path, sizeof(path)) &&
+        (ocl_make_dirs(dir) != 0 ||
+         save_binary(program, path, key, 0600, why, sizeof(why)) != tconv_success))
+        OCL_LOG(st, tconv_log_info, "program cache: not written to %s", dir);
+    tconv_status_t status = tconv_success;
+    const char *save = getenv("TCONV_OPENCL_BINARY_SAVE");
+    if (save && *save) {
+        char inner[768];
+        status = save_binary(program, save, key, 0644, inner, sizeof(inner));
+        if (status != tconv_success)
+            ocl_msg(msg, msg_size, "TCONV_OPENCL_BINARY_SAVE=%s: %s", save, inner);
+    }
+    free(key);
     return status;
 }

@@ -7,9 +7,16 @@
 #include "ocl_state.h"
 
 /** Returns a built program (the caller releases it) for @p dev, whose
- *  context must exist. Honours TCONV_CACHE_DIR, TCONV_OPENCL_BINARY and
- *  TCONV_OPENCL_BINARY_SAVE (see README.md). */
+ *  context must exist: from TCONV_OPENCL_BINARY when set (never from
+ *  source), else from memory, the disk cache (TCONV_CACHE_DIR) or source.
+ *  *fresh is set when it was built from source in this call. */
 tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, const char *options,
-                               cl_program *program, char *msg, size_t msg_size);
+                               cl_program *program, int *fresh, char *msg, size_t msg_size);
+
+/** After the program's kernels ran once (drivers such as PoCL then include
+ *  the compiled work-group functions in the binary): writes the disk cache
+ *  entry when @p fresh, and the TCONV_OPENCL_BINARY_SAVE file when set. */
+tconv_status_t ocl_program_persist(ocl_state_t *st, ocl_device_t *dev, const char *options,
+                                   cl_program program, int fresh, char *msg, size_t msg_size);
 
 #endif /* TCONV_OCL_PROGRAM_H */
