@@ -246,10 +246,11 @@ static bool measure_candidates(const struct tconv_context *ctx, tconv_selection_
 /* ---------------------------------------------------------------------- */
 /* Ordering and explaining                                                  */
 
-/* Puts the candidates in the order: measured or remembered ones by time,
- * then the rest as they were (the model order). Time < 0 means none. */
+/* Puts the candidates in the order: devices[winner] first, then measured
+ * or remembered ones by time, then the rest as they were (the model order).
+ * Time < 0 means none. */
 static void reorder_run(tconv_selection_t *sel, size_t first, const size_t *devices,
-                        const double *seconds, size_t n) {
+                        const double *seconds, size_t n, size_t winner) {
     size_t idx[TCONV_MEASURED_MAX];
     for (size_t k = 0; k < n; k++)
         idx[k] = k;
@@ -257,7 +258,7 @@ static void reorder_run(tconv_selection_t *sel, size_t first, const size_t *devi
         size_t key = idx[i], j = i;
         while (j > 0) {
             double a = seconds[key], b = seconds[idx[j - 1]];
-            bool before = a >= 0 && (b < 0 || a < b);
+            bool before = key == winner || (idx[j - 1] != winner && a >= 0 && (b < 0 || a < b));
             if (!before)
                 break;
             idx[j] = idx[j - 1];
@@ -287,6 +288,9 @@ static void note_times(const tconv_measured_t *d, tconv_strbuf_t *sb) {
         tconv_strbuf_appendf(sb, "%s %s %s", k ? " vs" : "", d->ids[idx[k]], t);
     }
     tconv_strbuf_appendf(sb, " for this problem");
+    if (strcmp(d->winner, d->ids[idx[0]]) != 0)
+        tconv_strbuf_appendf(sb, " (within %.0f%%: the native backend is preferred)",
+                             TCONV_MEASURED_TIE_MARGIN * 100);
 }
 
 static bool set_note(tconv_selection_t *sel, tconv_strbuf_t *sb) {
@@ -315,18 +319,19 @@ static bool apply_remembered(const struct tconv_context *ctx, tconv_selection_t 
                              size_t n, const tconv_measured_t *d) {
     size_t devices[TCONV_MEASURED_MAX];
     double seconds[TCONV_MEASURED_MAX];
-    bool winner_present = false;
+    size_t winner = SIZE_MAX;
     for (size_t k = 0; k < n; k++) {
         devices[k] = sel->order[first + k];
         seconds[k] = -1.0;
         for (size_t i = 0; i < d->count; i++)
             if (strcmp(d->ids[i], ctx->devices[devices[k]].info.id) == 0)
                 seconds[k] = d->seconds[i];
-        winner_present |= strcmp(d->winner, ctx->devices[devices[k]].info.id) == 0;
+        if (strcmp(d->winner, ctx->devices[devices[k]].info.id) == 0)
+            winner = k;
     }
-    if (winner_present)
-        reorder_run(sel, first, devices, seconds, n);
-    return winner_present;
+    if (winner != SIZE_MAX)
+        reorder_run(sel, first, devices, seconds, n, winner);
+    return winner != SIZE_MAX;
 }
 
 /* Measures the run, reorders it, remembers the decision; keeps the winner's
@@ -364,7 +369,16 @@ static tconv_status_t decide_by_measuring(const struct tconv_context *ctx, tconv
         if (best == SIZE_MAX || cands[k].median < cands[best].median)
             best = k;
     }
-    reorder_run(sel, first, devices, seconds, n);
+    /* A near tie goes to the host-native device: it needs no kernel build in
+     * the next process and no copies, and the difference may be noise. */
+    for (size_t k = 0; k < n && best != SIZE_MAX; k++)
+        if (cands[k].plan != NULL &&
+            (ctx->devices[cands[k].device].info.flags & TCONV_DEVICE_FLAG_HOST_NATIVE) &&
+            cands[k].median <= cands[best].median * (1.0 + TCONV_MEASURED_TIE_MARGIN)) {
+            best = k;
+            break;
+        }
+    reorder_run(sel, first, devices, seconds, n, best);
     for (size_t k = 0; k < n; k++)
         if (cands[k].plan != NULL && (k != best || winner_plan == NULL))
             tconv_device_backend(ctx, cands[k].device)->plan_destroy(cands[k].plan);

@@ -12,7 +12,12 @@
 /* Most devices one measured decision compares. */
 #define TCONV_MEASURED_MAX 8
 
-/* One decision: the median time of every device that ran, and the winner. */
+/* A host-native device within this fraction of the fastest time wins (the
+ * difference is within noise, and it needs no kernel build or copies). */
+#define TCONV_MEASURED_TIE_MARGIN 0.05
+
+/* One decision: the median time of every device that ran, and the winner
+ * (the fastest, or a host-native device within the tie margin of it). */
 typedef struct tconv_measured {
     size_t count;
     char ids[TCONV_MEASURED_MAX][64];

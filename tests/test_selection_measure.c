@@ -209,6 +209,59 @@ static void test_corrupt_file_is_ignored(void **state) {
     free(text);
 }
 
+static uint64_t fnv1a64(const char *text) {
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (; *text; text++) {
+        hash ^= (unsigned char)*text;
+        hash *= 0x100000001b3ULL;
+    }
+    return hash;
+}
+
+/* Writes a well-checksummed line for @p key naming @p winner with the times
+ * of the two devices, as the core writes them. */
+static void write_line(const char *key, const char *winner, double t0, double t1) {
+    char body[8192], text[8300];
+    snprintf(body, sizeof body, "%s\t%s\t%s=%.9g,%s=%.9g", key, winner, cpu_ids[0], t0, cpu_ids[1],
+             t1);
+    snprintf(text, sizeof text, "%s\t%016llx\n", body, (unsigned long long)fnv1a64(body));
+    spit(cache_file, text);
+}
+
+/* A line whose winner is much slower than another device is never trusted,
+ * even with a good checksum; a host-native winner within 5% is (a near tie
+ * goes to the native backend), and the reason says so. */
+static void test_winner_must_be_fastest_or_native_tie(void **state) {
+    (void)state;
+    tconv_problem_t p;
+    begin_two_cpu_case(&p);
+    char id[64], reason[4096];
+    tconv_context_t ctx = new_context();
+    plan_auto(ctx, &p, id, sizeof id, reason, sizeof reason);
+    tconv_context_destroy(ctx);
+    char *text = slurp(cache_file);
+    char *tab = strchr(text, '\t');
+    assert_non_null(tab);
+    *tab = '\0'; /* text is now the key */
+
+    write_line(text, cpu_ids[0], 2e-3, 1e-3); /* cpu_ids[0] "won" at twice the time */
+    ctx = new_context();
+    plan_auto(ctx, &p, id, sizeof id, reason, sizeof reason);
+    assert_false(tc_contains(reason, "from cache"));
+    tconv_context_destroy(ctx);
+
+    if (strcmp(cpu_ids[0], "cpu:0") == 0) { /* the native backend is listed first */
+        write_line(text, "cpu:0", 1.04e-3, 1e-3);
+        ctx = new_context();
+        plan_auto(ctx, &p, id, sizeof id, reason, sizeof reason);
+        assert_string_equal(id, "cpu:0");
+        assert_true(tc_contains(reason, "from cache"));
+        assert_true(tc_contains(reason, "within 5%: the native backend is preferred"));
+        tconv_context_destroy(ctx);
+    }
+    free(text);
+}
+
 /* TCONV_SELECT=model never measures nor writes; =measure measures although
  * the file has the answer; TCONV_CACHE_DIR=off still measures. */
 static void test_select_modes(void **state) {
@@ -338,6 +391,7 @@ int main(void) {
         cmocka_unit_test(test_first_plan_measures_and_caches),
         cmocka_unit_test(test_second_context_reads_file),
         cmocka_unit_test(test_corrupt_file_is_ignored),
+        cmocka_unit_test(test_winner_must_be_fastest_or_native_tie),
         cmocka_unit_test(test_select_modes),
         cmocka_unit_test(test_no_measurement_where_not_wanted),
         cmocka_unit_test(test_single_cpu_device_not_measured),
