@@ -6,6 +6,7 @@
  * after a run slower than 0.5 s a candidate is not run again. */
 #include "measure.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,21 @@ static select_mode_t select_mode(void) {
         return MODE_MEASURE;
     tconv_log(1, "TCONV_SELECT = '%s': must be auto, model or measure; using auto", v);
     return MODE_AUTO;
+}
+
+/* TCONV_SELECT_MIN_MS, else TCONV_MEASURE_MIN_SECONDS. */
+static double measure_min_seconds(void) {
+    const char *v = getenv("TCONV_SELECT_MIN_MS");
+    if (v == NULL || v[0] == '\0')
+        return TCONV_MEASURE_MIN_SECONDS;
+    char *end = NULL;
+    const double ms = strtod(v, &end);
+    if (*end != '\0' || !(ms >= 0) || !isfinite(ms)) {
+        tconv_log(1, "TCONV_SELECT_MIN_MS = '%s': must be a number >= 0; using %g", v,
+                  TCONV_MEASURE_MIN_SECONDS * 1e3);
+        return TCONV_MEASURE_MIN_SECONDS;
+    }
+    return ms * 1e-3;
 }
 
 static double now_seconds(void) {
@@ -414,6 +430,30 @@ static tconv_status_t decide_by_measuring(const struct tconv_context *ctx, tconv
     return tconv_success;
 }
 
+/* True when every candidate's estimate is known and below @p limit. */
+static bool all_estimates_below(const tconv_selection_t *sel, size_t first, size_t n,
+                                double limit) {
+    for (size_t k = 0; k < n; k++) {
+        const double est = sel->est_seconds[sel->order[first + k]];
+        if (est < 0 || est >= limit)
+            return false;
+    }
+    return true;
+}
+
+/* Moves the first host-native candidate of the run to its front. */
+static void prefer_native(const struct tconv_context *ctx, tconv_selection_t *sel, size_t first,
+                          size_t n) {
+    for (size_t k = 0; k < n; k++) {
+        const size_t d = sel->order[first + k];
+        if (ctx->devices[d].info.flags & TCONV_DEVICE_FLAG_HOST_NATIVE) {
+            memmove(sel->order + first + 1, sel->order + first, k * sizeof *sel->order);
+            sel->order[first] = d;
+            return;
+        }
+    }
+}
+
 tconv_status_t tconv_measure_decide(const struct tconv_context *ctx, tconv_selection_t *sel,
                                     size_t first, size_t n, const tconv_canonical_t *c,
                                     tconv_backend_plan_t *winner_plan) {
@@ -422,6 +462,15 @@ tconv_status_t tconv_measure_decide(const struct tconv_context *ctx, tconv_selec
     const select_mode_t mode = select_mode();
     if (mode == MODE_MODEL)
         return decide_by_model(ctx, sel, first, n, "TCONV_SELECT=model");
+    const double min_seconds = measure_min_seconds();
+    if (mode == MODE_AUTO && all_estimates_below(sel, first, n, min_seconds)) {
+        prefer_native(ctx, sel, first, n);
+        char why[128];
+        snprintf(why, sizeof why,
+                 "estimated under %.3g ms, too small to pay for a measurement; native first",
+                 min_seconds * 1e3);
+        return decide_by_model(ctx, sel, first, n, why);
+    }
     const double bytes = total_tensor_bytes(c);
     if (bytes > (double)TCONV_MEASURE_MAX_BYTES) {
         char why[128];

@@ -17,6 +17,10 @@
 /* Problems whose four tensors together exceed this are never measured:
  * the buffers and the runs would cost more than a wrong guess. */
 #define TCONV_MEASURE_MAX_BYTES ((size_t)256 << 20)
+/* Below this estimated time (seconds) on the fastest candidate the choice
+ * cannot pay for a measurement, which may cost a kernel build of seconds on
+ * an OpenCL device: the host-native backend is taken without measuring. */
+#define TCONV_MEASURE_MIN_SECONDS 1e-3
 
 /* How many devices, from position @p first of the selection order on, form
  * a run that automatic ranking placed, that are CPU-class and that have not

@@ -90,6 +90,24 @@ static void begin_two_cpu_case(tconv_problem_t *p) {
     }
     use_fresh_cache_dir();
     tc_small_problem(p, tconv_f32);
+    /* The small problem is below the default threshold: measure it anyway. */
+    setenv("TCONV_SELECT_MIN_MS", "0", 1);
+}
+
+/* By default a problem estimated under 1 ms is not worth a measurement (it
+ * may cost an OpenCL kernel build): the native backend is taken. */
+static void test_tiny_problem_prefers_native_unmeasured(void **state) {
+    (void)state;
+    tconv_problem_t p;
+    begin_two_cpu_case(&p);
+    unsetenv("TCONV_SELECT_MIN_MS");
+    tconv_context_t ctx = new_context();
+    char id[64], reason[4096];
+    plan_auto(ctx, &p, id, sizeof id, reason, sizeof reason);
+    assert_string_equal(id, "cpu:0");
+    assert_true(tc_contains(reason, "too small to pay for a measurement"));
+    assert_false(file_exists(cache_file));
+    tconv_context_destroy(ctx);
 }
 
 /* First plan measures (and its kept plan computes the right result), writes
@@ -389,6 +407,7 @@ int main(void) {
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_plan_measures_and_caches),
+        cmocka_unit_test(test_tiny_problem_prefers_native_unmeasured),
         cmocka_unit_test(test_second_context_reads_file),
         cmocka_unit_test(test_corrupt_file_is_ignored),
         cmocka_unit_test(test_winner_must_be_fastest_or_native_tie),
