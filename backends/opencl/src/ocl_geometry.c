@@ -241,5 +241,20 @@ tconv_status_t ocl_geometry_init(const tconv_canonical_t *p, uint64_t max_alloc,
     g->jdt = jdt;
     tile_sizes(p, g, nb, jdt);
     g->tiles = ceil_div(n, nb) * ceil_div(jd, jdt);
+    if (g->tiles == 1) {
+        /* One tile: make the raw input and output buffers exactly the
+         * caller's tensors, so a host-memory device can use them in place. */
+        ocl_geometry_t exact = *g;
+        exact.rd = g->ax[0].in;
+        exact.odt = g->ax[0].out;
+        if (MUL(&exact.raw_bytes, n, exact.rd, g->ax[1].in, g->ax[2].in, p->in_channels, e) &&
+            MUL(&exact.out_bytes, n, exact.odt, g->ax[1].out, g->ax[2].out, p->out_channels, e) &&
+            exact.raw_bytes <= tile_cap &&
+            exact.raw_bytes + exact.pad_bytes + exact.out_bytes + g->weight_bytes + g->bias_bytes <=
+                budget) {
+            *g = exact;
+            g->exact = 1;
+        }
+    }
     return tconv_success;
 }

@@ -44,6 +44,8 @@ typedef struct ocl_geometry {
     int64_t rd;    /**< Raw input depth uploaded per tile (at most). */
     int64_t odt;   /**< Output depth per tile buffer: s_d * jdt. */
     int64_t tiles; /**< Number of tiles. */
+    int exact;     /**< One tile whose raw input and output buffers are laid out exactly
+                        as the caller's tensors (rd = input depth, odt = output depth). */
     uint64_t raw_bytes, pad_bytes, out_bytes, weight_bytes, bias_bytes;
 } ocl_geometry_t;
 

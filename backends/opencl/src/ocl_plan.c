@@ -26,6 +26,7 @@ typedef struct ocl_plan {
     size_t pad_global[3], pad_local[3];
     size_t main_global[3], main_local[3];
     int weights_set;
+    int in_place; /**< Kernels use the caller's input/output memory (CL_MEM_USE_HOST_PTR). */
     pthread_mutex_t lock; /**< One execute at a time (shared buffers and kernel args). */
 } ocl_plan_t;
 
@@ -180,10 +181,10 @@ static size_t kernel_wg_size(ocl_plan_t *pl, cl_kernel k) {
 }
 
 /* Sets the arguments and enqueues both kernels for one tile. */
-static tconv_status_t enqueue_tile(ocl_plan_t *pl, cl_int jd0, cl_int r0, cl_int nvalid, char *msg,
-                                   size_t msg_size) {
+static tconv_status_t enqueue_tile(ocl_plan_t *pl, cl_mem raw, cl_mem out, cl_int jd0, cl_int r0,
+                                   cl_int nvalid, char *msg, size_t msg_size) {
     cl_int err = CL_SUCCESS;
-    err |= clSetKernelArg(pl->pad, 0, sizeof(cl_mem), &pl->raw);
+    err |= clSetKernelArg(pl->pad, 0, sizeof(cl_mem), &raw);
     err |= clSetKernelArg(pl->pad, 1, sizeof(cl_mem), &pl->xpad);
     err |= clSetKernelArg(pl->pad, 2, sizeof(cl_int), &jd0);
     err |= clSetKernelArg(pl->pad, 3, sizeof(cl_int), &r0);
@@ -193,7 +194,7 @@ static tconv_status_t enqueue_tile(ocl_plan_t *pl, cl_int jd0, cl_int r0, cl_int
     err |= clSetKernelArg(pl->gather, 0, sizeof(cl_mem), &pl->xpad);
     err |= clSetKernelArg(pl->gather, 1, sizeof(cl_mem), &pl->weights);
     err |= clSetKernelArg(pl->gather, 2, sizeof(cl_mem), &pl->bias);
-    err |= clSetKernelArg(pl->gather, 3, sizeof(cl_mem), &pl->out);
+    err |= clSetKernelArg(pl->gather, 3, sizeof(cl_mem), &out);
     err |= clSetKernelArg(pl->gather, 4, sizeof(cl_int), &jd0);
     err |= clSetKernelArg(pl->gather, 5, sizeof(cl_int), &nvalid);
     if (err != CL_SUCCESS)
@@ -226,16 +227,20 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
         pl->queue = NULL;
         return ocl_fail(err, "clCreateCommandQueue", msg, msg_size);
     }
+    /* Host-memory devices (CPU drivers, integrated GPUs) run a one-tile plan
+     * on the caller's arrays in place; others get their own buffers. */
+    pl->in_place = g->exact && dev->host_unified && getenv("TCONV_OPENCL_NO_IN_PLACE") == NULL;
     char options[4096];
     if (!build_options(p, g, options, sizeof(options))) {
         ocl_msg(msg, msg_size, "build options exceed %zu characters", sizeof(options));
         return tconv_runtime_error;
     }
-    OCL_LOG(pl->st, tconv_log_debug,
-            "opencl:%zu: %s path, vec %d x %d, tw %d, th %d, %lld tile(s) of %lld sample(s) x %lld "
-            "depth; %s",
-            dev->index, g->wvec ? "W" : "channel", g->vec, g->nvec, g->tw, g->th,
-            (long long)g->tiles, (long long)g->nb, (long long)g->odt, options);
+    OCL_LOG(
+        pl->st, tconv_log_debug,
+        "opencl:%zu: %s path%s, vec %d x %d, tw %d, th %d, %lld tile(s) of %lld sample(s) x %lld "
+        "depth; %s",
+        dev->index, g->wvec ? "W" : "channel", pl->in_place ? ", in place" : "", g->vec, g->nvec,
+        g->tw, g->th, (long long)g->tiles, (long long)g->nb, (long long)g->odt, options);
     int fresh = 0;
     s = ocl_program_get(pl->st, dev, options, &pl->program, &fresh, msg, msg_size);
     if (s == tconv_success)
@@ -272,7 +277,8 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
 
     /* Warm-up with no valid sample: drivers such as PoCL compile the
      * work-group function at the first enqueue; do it now, not at execute. */
-    s = enqueue_tile(pl, 0, 0, 0, msg, msg_size);
+    s = enqueue_tile(pl, pl->in_place ? pl->xpad : pl->raw, pl->in_place ? pl->xpad : pl->out, 0, 0,
+                     0, msg, msg_size);
     if (s == tconv_success && (err = clFinish(pl->queue)) != CL_SUCCESS)
         s = ocl_fail(err, "clFinish", msg, msg_size);
     if (s == tconv_success)
@@ -397,8 +403,8 @@ static tconv_status_t run_tiles(ocl_plan_t *pl, const void *input, void *output,
                 if (err != CL_SUCCESS)
                     return ocl_fail(err, "clEnqueueWriteBufferRect(input)", msg, msg_size);
             }
-            tconv_status_t s =
-                enqueue_tile(pl, (cl_int)jd0, (cl_int)r0, (cl_int)nvalid, msg, msg_size);
+            tconv_status_t s = enqueue_tile(pl, pl->raw, pl->out, (cl_int)jd0, (cl_int)r0,
+                                            (cl_int)nvalid, msg, msg_size);
             if (s != tconv_success)
                 return s;
             int64_t od0 = ad->s * jd0;
@@ -414,6 +420,39 @@ static tconv_status_t run_tiles(ocl_plan_t *pl, const void *input, void *output,
     return tconv_success;
 }
 
+/* One tile on the caller's memory: the kernels read the input and write
+ * the output in place; mapping the output makes it coherent for the host. */
+static tconv_status_t run_in_place(ocl_plan_t *pl, const void *input, void *output, char *msg,
+                                   size_t msg_size) {
+    const ocl_geometry_t *g = &pl->geo;
+    cl_int err = CL_SUCCESS;
+    tconv_status_t s = tconv_success;
+    cl_mem in = clCreateBuffer(pl->dev->context, CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR,
+                               (size_t)g->raw_bytes, (void *)input, &err);
+    if (err != CL_SUCCESS)
+        return ocl_fail(err, "clCreateBuffer(input, CL_MEM_USE_HOST_PTR)", msg, msg_size);
+    cl_mem out = clCreateBuffer(pl->dev->context, CL_MEM_WRITE_ONLY | CL_MEM_USE_HOST_PTR,
+                                (size_t)g->out_bytes, output, &err);
+    if (err != CL_SUCCESS) {
+        clReleaseMemObject(in);
+        return ocl_fail(err, "clCreateBuffer(output, CL_MEM_USE_HOST_PTR)", msg, msg_size);
+    }
+    s = enqueue_tile(pl, in, out, 0, 0, (cl_int)pl->p.batch, msg, msg_size);
+    if (s == tconv_success) {
+        void *mapped = clEnqueueMapBuffer(pl->queue, out, CL_TRUE, CL_MAP_READ, 0,
+                                          (size_t)g->out_bytes, 0, NULL, NULL, &err);
+        if (err != CL_SUCCESS)
+            s = ocl_fail(err, "clEnqueueMapBuffer(output)", msg, msg_size);
+        else if ((err = clEnqueueUnmapMemObject(pl->queue, out, mapped, 0, NULL, NULL)) !=
+                 CL_SUCCESS)
+            s = ocl_fail(err, "clEnqueueUnmapMemObject(output)", msg, msg_size);
+    }
+    clFinish(pl->queue);
+    clReleaseMemObject(in);
+    clReleaseMemObject(out);
+    return s;
+}
+
 tconv_status_t ocl_plan_execute(tconv_backend_plan_t plan, const void *input, void *output,
                                 char *msg, size_t msg_size) {
     ocl_plan_t *pl = plan;
@@ -427,7 +466,8 @@ tconv_status_t ocl_plan_execute(tconv_backend_plan_t plan, const void *input, vo
         ocl_msg(msg, msg_size, "plan_execute before plan_set_weights");
         s = tconv_invalid_arguments;
     } else {
-        s = run_tiles(pl, input, output, msg, msg_size);
+        s = pl->in_place ? run_in_place(pl, input, output, msg, msg_size)
+                         : run_tiles(pl, input, output, msg, msg_size);
         /* Always drain the queue: the host pointers must not be used after return. */
         cl_int err = clFinish(pl->queue);
         if (s == tconv_success && err != CL_SUCCESS)
