@@ -64,6 +64,37 @@ inline int first_tap(const int c, const int s, const int dil, const int sg, cons
     return k;
 }
 
+/* Opens the loops over the taps that land on this work-item's phase (close
+ * them with TAP_LOOP_END). Inside: td/th/tw, the padded input indices id,
+ * ih, iw of the work-item's first output (H row JH0) and tap, the tap's
+ * index (td*KH + th)*KW + tw. The loops stay rolled (see above). */
+#define TAP_LOOP_BEGIN(JH0)                                                                        \
+    const int cd = pd + CROP_D, ch = ph + CROP_H, cw = pw + CROP_W;                                \
+    const int td0 = first_tap(cd, SD, DD, SGD, KD);                                                \
+    const int th0 = first_tap(ch, SH, DH, SGH, KH);                                                \
+    const int tw0 = first_tap(cw, SW, DW, SGW, KW);                                                \
+    _Pragma("unroll 1") for (int md = 0; md < MTD; md++) {                                         \
+        const int td = td0 + md * SGD;                                                             \
+        if (td >= KD)                                                                              \
+            break;                                                                                 \
+        const int id = jdl + (cd - td * DD) / SD - MIN_OFF_D;                                      \
+        _Pragma("unroll 1") for (int mh = 0; mh < MTH; mh++) {                                     \
+            const int th = th0 + mh * SGH;                                                         \
+            if (th >= KH)                                                                          \
+                break;                                                                             \
+            const int ih = (JH0) + (ch - th * DH) / SH - MIN_OFF_H;                                \
+            _Pragma("unroll 1") for (int mw = 0; mw < MTW; mw++) {                                 \
+                const int tw = tw0 + mw * SGW;                                                     \
+                if (tw >= KW)                                                                      \
+                    break;                                                                         \
+                const int iw = TW * wt + (cw - tw * DW) / SW - MIN_OFF_W;                          \
+                const int tap = (td * KH + th) * KW + tw;
+
+#define TAP_LOOP_END                                                                               \
+    }                                                                                              \
+    }                                                                                              \
+    }
+
 #if !WVEC
 #define BLK (VEC * NVEC)
 
@@ -86,49 +117,26 @@ __kernel void tconv_gather(__global const REAL *restrict xp, __global const REAL
         for (int v = 0; v < NVEC; v++)
             acc[u][v] = V(0.0);
 
-    const int cd = pd + CROP_D, ch = ph + CROP_H, cw = pw + CROP_W;
-    const int td0 = first_tap(cd, SD, DD, SGD, KD);
-    const int th0 = first_tap(ch, SH, DH, SGH, KH);
-    const int tw0 = first_tap(cw, SW, DW, SGW, KW);
     __global const REAL *wblock = wp + (size_t)gb * (KD * KH * KW * CING * BLK);
     __global const REAL *xn = xp + (size_t)n * XD * XH * XW * CIN + g * CING;
 
-#pragma unroll 1
-    for (int md = 0; md < MTD; md++) {
-        const int td = td0 + md * SGD;
-        if (td >= KD)
-            break;
-        const int id = jdl + (cd - td * DD) / SD - MIN_OFF_D;
-#pragma unroll 1
-        for (int mh = 0; mh < MTH; mh++) {
-            const int th = th0 + mh * SGH;
-            if (th >= KH)
-                break;
-            const int ih = jh + (ch - th * DH) / SH - MIN_OFF_H;
-#pragma unroll 1
-            for (int mw = 0; mw < MTW; mw++) {
-                const int tw = tw0 + mw * SGW;
-                if (tw >= KW)
-                    break;
-                const int iw = TW * wt + (cw - tw * DW) / SW - MIN_OFF_W;
-                __global const REAL *xs = xn + (((size_t)id * XH + ih) * XW + iw) * CIN;
-                __global const REAL *ws = wblock + ((td * KH + th) * KW + tw) * (CING * BLK);
-                for (int ic = 0; ic < CING; ic++) {
-                    VT wv[NVEC];
+    TAP_LOOP_BEGIN(jh)
+        __global const REAL *xs = xn + (((size_t)id * XH + ih) * XW + iw) * CIN;
+        __global const REAL *ws = wblock + tap * (CING * BLK);
+        for (int ic = 0; ic < CING; ic++) {
+            VT wv[NVEC];
 #pragma unroll
-                    for (int v = 0; v < NVEC; v++)
-                        wv[v] = VLOAD(ws + ic * BLK + v * VEC);
+            for (int v = 0; v < NVEC; v++)
+                wv[v] = VLOAD(ws + ic * BLK + v * VEC);
 #pragma unroll
-                    for (int u = 0; u < TW; u++) {
-                        const VT a = (VT)(xs[u * CIN + ic]);
+            for (int u = 0; u < TW; u++) {
+                const VT a = (VT)(xs[u * CIN + ic]);
 #pragma unroll
-                        for (int v = 0; v < NVEC; v++)
-                            acc[u][v] = fma(a, wv[v], acc[u][v]);
-                    }
-                }
+                for (int v = 0; v < NVEC; v++)
+                    acc[u][v] = fma(a, wv[v], acc[u][v]);
             }
         }
-    }
+    TAP_LOOP_END
 
     /* Epilogue: bias, activation, one store per output. */
 #pragma unroll

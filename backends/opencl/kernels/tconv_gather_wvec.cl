@@ -30,53 +30,30 @@ __kernel void tconv_gather(__global const REAL *restrict xp, __global const REAL
             for (int q = 0; q < TWN; q++)
                 acc[c][r][q] = V(0.0);
 
-    const int cd = pd + CROP_D, ch = ph + CROP_H, cw = pw + CROP_W;
-    const int td0 = first_tap(cd, SD, DD, SGD, KD);
-    const int th0 = first_tap(ch, SH, DH, SGH, KH);
-    const int tw0 = first_tap(cw, SW, DW, SGW, KW);
     __global const REAL *wblock = wp + (size_t)gb * (KD * KH * KW * CING * NVEC);
     __global const REAL *xn = xp + (size_t)n * XD * XH * CIN * XW + (size_t)g * CING * XW;
 
-#pragma unroll 1
-    for (int md = 0; md < MTD; md++) {
-        const int td = td0 + md * SGD;
-        if (td >= KD)
-            break;
-        const int id = jdl + (cd - td * DD) / SD - MIN_OFF_D;
-#pragma unroll 1
-        for (int mh = 0; mh < MTH; mh++) {
-            const int th = th0 + mh * SGH;
-            if (th >= KH)
-                break;
-            const int ih = jh0 + (ch - th * DH) / SH - MIN_OFF_H;
-#pragma unroll 1
-            for (int mw = 0; mw < MTW; mw++) {
-                const int tw = tw0 + mw * SGW;
-                if (tw >= KW)
-                    break;
-                const int iw = TW * wt + (cw - tw * DW) / SW - MIN_OFF_W;
-                __global const REAL *xs = xn + ((size_t)id * XH + ih) * CIN * XW + iw;
-                __global const REAL *ws = wblock + ((td * KH + th) * KW + tw) * (CING * NVEC);
-                for (int ic = 0; ic < CING; ic++) {
-                    VT xv[TH][TWN];
+    TAP_LOOP_BEGIN(jh0)
+        __global const REAL *xs = xn + ((size_t)id * XH + ih) * CIN * XW + iw;
+        __global const REAL *ws = wblock + tap * (CING * NVEC);
+        for (int ic = 0; ic < CING; ic++) {
+            VT xv[TH][TWN];
 #pragma unroll
-                    for (int r = 0; r < TH; r++)
+            for (int r = 0; r < TH; r++)
 #pragma unroll
-                        for (int q = 0; q < TWN; q++)
-                            xv[r][q] = VLOAD(xs + ((size_t)r * CIN + ic) * XW + q * VEC);
+                for (int q = 0; q < TWN; q++)
+                    xv[r][q] = VLOAD(xs + ((size_t)r * CIN + ic) * XW + q * VEC);
 #pragma unroll
-                    for (int c = 0; c < NVEC; c++) {
-                        const VT w = (VT)(ws[ic * NVEC + c]);
+            for (int c = 0; c < NVEC; c++) {
+                const VT w = (VT)(ws[ic * NVEC + c]);
 #pragma unroll
-                        for (int r = 0; r < TH; r++)
+                for (int r = 0; r < TH; r++)
 #pragma unroll
-                            for (int q = 0; q < TWN; q++)
-                                acc[c][r][q] = fma(xv[r][q], w, acc[c][r][q]);
-                    }
-                }
+                    for (int q = 0; q < TWN; q++)
+                        acc[c][r][q] = fma(xv[r][q], w, acc[c][r][q]);
             }
         }
-    }
+    TAP_LOOP_END
 
     /* Epilogue: bias, activation, one store per output (lanes are W points
      * SW apart; contiguous only for channels-first with SW == 1). */
