@@ -65,9 +65,23 @@ static void opt_add(options_t *o, const char *fmt, ...) {
 
 #define OPT(o, name, value) opt_add((o), " -D" name "=%lld", (long long)(value))
 
-/* Activation parameter as an exact, typed literal (hex float). */
+/* Activation parameter as an exact, typed literal (hex float); 0 for the
+ * activations that ignore it, so their plans share one cache entry. */
 static void opt_alpha(options_t *o, const tconv_canonical_t *p) {
-    double a = p->activation_alpha;
+    int uses_alpha = 0;
+    switch (p->activation) {
+    case tconv_activation_leaky_relu:
+    case tconv_activation_elu:
+    case tconv_activation_celu:
+    case tconv_activation_hard_shrink:
+    case tconv_activation_soft_shrink:
+    case tconv_activation_squareplus:
+        uses_alpha = 1;
+        break;
+    default:
+        break;
+    }
+    double a = uses_alpha ? p->activation_alpha : 0.0;
     if (p->dtype == tconv_f64)
         opt_add(o, " -DALPHA=%a", a);
     else
