@@ -5,7 +5,5 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$here/build}"
 
-"$here/scripts/install-deps.sh"
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release
-cmake --build "$build" -j "$(nproc)"
+"$here/scripts/build.sh" "$build"
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
