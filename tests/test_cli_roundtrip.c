@@ -243,6 +243,41 @@ static void test_mixed_file_and_compute_types(void **state) {
     run_cases(tconv_f64, 4, 10, "cpu"); /* <f4 files computed in float64 */
 }
 
+/* Whether the context sees a device of @p backend. */
+static int have_backend(const char *backend) {
+    tconv_context_t ctx = NULL;
+    if (tconv_context_create(&ctx, NULL) != tconv_success)
+        return 0;
+    size_t count = 0, found = 0;
+    tconv_context_get_device_count(ctx, &count);
+    for (size_t i = 0; i < count; i++) {
+        tconv_device_info_t info;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        if (tconv_context_get_device_info(ctx, i, &info) == tconv_success &&
+            strcmp(info.backend, backend) == 0)
+            found++;
+    }
+    tconv_context_destroy(ctx);
+    return found > 0;
+}
+
+/* `tconv run --device opencl` on the same seeded configurations as the cpu
+ * round trips above. Without an OpenCL platform this is a visible skip,
+ * except under CI=true, where PoCL must be installed. */
+static void test_opencl_round_trips(void **state) {
+    (void)state;
+    if (!have_backend("opencl")) {
+        const char *ci = getenv("CI");
+        if (ci != NULL && (strcmp(ci, "true") == 0 || strcmp(ci, "1") == 0))
+            fail_msg("CI=true but no OpenCL device: PoCL (pocl-opencl-icd) must be installed");
+        print_message("skipped: no OpenCL platform (no device of backend 'opencl')\n");
+        skip();
+    }
+    run_cases(tconv_f32, 4, 60, "opencl");
+    run_cases(tconv_f64, 8, 40, "opencl");
+}
+
 static void test_auto_device(void **state) {
     (void)state;
     /* Few cases: with several CPU-class devices, auto measures them on each
@@ -261,6 +296,7 @@ int main(void) {
         cmocka_unit_test(test_float64_round_trips),
         cmocka_unit_test(test_mixed_file_and_compute_types),
         cmocka_unit_test(test_auto_device),
+        cmocka_unit_test(test_opencl_round_trips),
     };
     return cmocka_run_group_tests_name("cli_roundtrip", tests, setup, teardown);
 }
