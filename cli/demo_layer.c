@@ -9,22 +9,18 @@ tconv_status_t demo_layer_problem(tconv_problem_t *p) {
     tconv_status_t st = tconv_problem_init(p, 3);
     if (st != tconv_success)
         return st;
-    p->dtype = tconv_f32;
-    p->batch = 1;
+    /* tconv_problem_init gave float32, groups 1, dilation 1, channels_last and
+     * the Keras kernel layout; set only what differs. */
     p->in_channels = 64;
     p->out_channels = 32;
-    p->groups = 1;
     for (int i = 0; i < 3; i++) {
         p->input_size[i] = 16;
         p->kernel_size[i] = 3;
         p->strides[i] = 2;
-        p->dilation[i] = 1;
         p->output_padding[i] = 1;
     }
     p->padding = tconv_padding_same;
     p->has_output_padding = 1;
-    p->data_format = tconv_channels_last;
-    p->kernel_layout = tconv_kernel_keras;
     p->use_bias = 1;
     p->activation = tconv_activation_relu;
     return tconv_success;
