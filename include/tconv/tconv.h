@@ -62,8 +62,7 @@ TCONV_API const char *tconv_status_name(tconv_status_t status);
  *                     before everything else; NULL or "" for none.
  *  @returns tconv_success even when no device was found (see the plugin
  *           reports); an error only when the context itself cannot be made. */
-TCONV_API tconv_status_t tconv_context_create(tconv_context_t *context,
-                                              const char *search_path);
+TCONV_API tconv_status_t tconv_context_create(tconv_context_t *context, const char *search_path);
 
 /** Releases the context. Plans made from it keep it (and its plugins) alive
  *  until they are destroyed. NULL is accepted and ignored. */
@@ -72,8 +71,7 @@ TCONV_API void tconv_context_destroy(tconv_context_t context);
 /** Number of devices the loaded plugins expose.
  *  @param context The context. Must not be NULL.
  *  @param count Receives the count. Must not be NULL. */
-TCONV_API tconv_status_t tconv_context_get_device_count(tconv_context_t context,
-                                                        size_t *count);
+TCONV_API tconv_status_t tconv_context_get_device_count(tconv_context_t context, size_t *count);
 
 /** Properties of one device.
  *  @param context The context. Must not be NULL.
@@ -81,21 +79,20 @@ TCONV_API tconv_status_t tconv_context_get_device_count(tconv_context_t context,
  *               then backend index (stable, never directory order).
  *  @param info Receives the properties; set info->struct_size first (or use
  *              a zero-initialised struct: 0 means sizeof). Must not be NULL. */
-TCONV_API tconv_status_t tconv_context_get_device_info(
-    tconv_context_t context, size_t index, tconv_device_info_t *info);
+TCONV_API tconv_status_t tconv_context_get_device_info(tconv_context_t context, size_t index,
+                                                       tconv_device_info_t *info);
 
 /** Number of plugin candidate files considered (loaded, skipped or failed).
  *  @param context The context. Must not be NULL.
  *  @param count Receives the count. Must not be NULL. */
-TCONV_API tconv_status_t tconv_context_get_plugin_count(tconv_context_t context,
-                                                        size_t *count);
+TCONV_API tconv_status_t tconv_context_get_plugin_count(tconv_context_t context, size_t *count);
 
 /** What happened to one plugin candidate file, and why.
  *  @param context The context. Must not be NULL.
  *  @param index 0 <= index < plugin count.
  *  @param report Receives the report. Must not be NULL. */
-TCONV_API tconv_status_t tconv_context_get_plugin_report(
-    tconv_context_t context, size_t index, tconv_plugin_report_t *report);
+TCONV_API tconv_status_t tconv_context_get_plugin_report(tconv_context_t context, size_t index,
+                                                         tconv_plugin_report_t *report);
 
 /** Chooses the device a plan for @p problem would run on, without making the
  *  plan, and explains the choice.
@@ -108,10 +105,10 @@ TCONV_API tconv_status_t tconv_context_get_plugin_report(
  *  @param reason Receives a one-paragraph explanation (ranking and every
  *                declined device with its reason); NULL to skip.
  *  @param reason_size Size of @p reason in bytes. */
-TCONV_API tconv_status_t tconv_context_select_device(
-    tconv_context_t context, const tconv_problem_t *problem,
-    const char *selector, size_t *device_index, char *reason,
-    size_t reason_size);
+TCONV_API tconv_status_t tconv_context_select_device(tconv_context_t context,
+                                                     const tconv_problem_t *problem,
+                                                     const char *selector, size_t *device_index,
+                                                     char *reason, size_t reason_size);
 
 /* ---------------------------------------------------------------------- */
 /* Problem description                                                     */
@@ -122,8 +119,7 @@ TCONV_API tconv_status_t tconv_context_select_device(
  *  linear activation with its default parameter, float32.
  *  @param problem The problem to fill. Must not be NULL.
  *  @param spatial_rank 1, 2 or 3. */
-TCONV_API tconv_status_t tconv_problem_init(tconv_problem_t *problem,
-                                            int spatial_rank);
+TCONV_API tconv_status_t tconv_problem_init(tconv_problem_t *problem, int spatial_rank);
 
 /** Validates @p problem and resolves it into the canonical form every backend
  *  computes (per-axis begin crop and output length).
@@ -140,24 +136,23 @@ TCONV_API tconv_status_t tconv_problem_resolve(const tconv_problem_t *problem,
  *  @param kernel_dims Receives the kernel shape; NULL to skip.
  *  @param output_dims Receives the output shape; NULL to skip.
  *  @param ndims Receives 2 + spatial_rank; NULL to skip. */
-TCONV_API tconv_status_t tconv_problem_get_shapes(
-    const tconv_problem_t *problem, int64_t input_dims[TCONV_MAX_DIMS],
-    int64_t kernel_dims[TCONV_MAX_DIMS], int64_t output_dims[TCONV_MAX_DIMS],
-    int *ndims);
+TCONV_API tconv_status_t tconv_problem_get_shapes(const tconv_problem_t *problem,
+                                                  int64_t input_dims[TCONV_MAX_DIMS],
+                                                  int64_t kernel_dims[TCONV_MAX_DIMS],
+                                                  int64_t output_dims[TCONV_MAX_DIMS], int *ndims);
 
 /** Number of floating-point operations of one forward pass,
  *  2*N*D*H*W*Cin*(Cout/groups)*kd*kh*kw (the convention oneDNN reports).
  *  @param problem The problem. Must not be NULL.
  *  @param flops Receives the count. Must not be NULL. */
-TCONV_API tconv_status_t tconv_problem_get_flops(const tconv_problem_t *problem,
-                                                 double *flops);
+TCONV_API tconv_status_t tconv_problem_get_flops(const tconv_problem_t *problem, double *flops);
 
 /** Parses an activation name (case-insensitive; Keras spellings such as
  *  "swish" and "hard_swish" are accepted).
  *  @param name The name. Must not be NULL.
  *  @param activation Receives the kind. Must not be NULL. */
-TCONV_API tconv_status_t tconv_activation_from_name(
-    const char *name, tconv_activation_t *activation);
+TCONV_API tconv_status_t tconv_activation_from_name(const char *name,
+                                                    tconv_activation_t *activation);
 
 /** The canonical name of an activation, or NULL for an unknown value. */
 TCONV_API const char *tconv_activation_name(tconv_activation_t activation);
@@ -182,10 +177,8 @@ TCONV_API double tconv_activation_default_alpha(tconv_activation_t activation);
  *         backends, e.g. "auto,-opencl".
  *  @returns tconv_no_device when nothing matches or every candidate
  *           declined (the message lists each one's reason). */
-TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan,
-                                           tconv_context_t context,
-                                           const tconv_problem_t *problem,
-                                           const char *selector);
+TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan, tconv_context_t context,
+                                           const tconv_problem_t *problem, const char *selector);
 
 /** Hands the weights (and bias) to the plan, which copies or packs them; the
  *  caller may free its buffers afterwards. May be called again to swap
@@ -195,8 +188,7 @@ TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan,
  *                NULL.
  *  @param bias Cout values of the problem's dtype; must be NULL exactly when
  *              the problem has use_bias = 0. */
-TCONV_API tconv_status_t tconv_plan_set_weights(tconv_plan_t plan,
-                                                const void *kernel,
+TCONV_API tconv_status_t tconv_plan_set_weights(tconv_plan_t plan, const void *kernel,
                                                 const void *bias);
 
 /** Runs the forward pass on host memory. One thread at a time per plan;
@@ -205,14 +197,12 @@ TCONV_API tconv_status_t tconv_plan_set_weights(tconv_plan_t plan,
  *  @param input Input in the problem's data format and dtype. Not NULL.
  *  @param output Output buffer of the size tconv_problem_get_shapes gives.
  *                Not NULL, must not overlap @p input. */
-TCONV_API tconv_status_t tconv_plan_execute(tconv_plan_t plan,
-                                            const void *input, void *output);
+TCONV_API tconv_status_t tconv_plan_execute(tconv_plan_t plan, const void *input, void *output);
 
 /** Properties of the device the plan runs on.
  *  @param plan The plan. Must not be NULL.
  *  @param info Receives the properties. Must not be NULL. */
-TCONV_API tconv_status_t tconv_plan_get_device_info(tconv_plan_t plan,
-                                                    tconv_device_info_t *info);
+TCONV_API tconv_status_t tconv_plan_get_device_info(tconv_plan_t plan, tconv_device_info_t *info);
 
 /** Why the plan's device was chosen (same text as tconv_context_select_device).
  *  @returns Storage owned by the plan; never NULL. */
@@ -221,8 +211,7 @@ TCONV_API const char *tconv_plan_get_selection_reason(tconv_plan_t plan);
 /** The canonical form the plan computes.
  *  @param plan The plan. Must not be NULL.
  *  @param resolved Receives it. Must not be NULL. */
-TCONV_API tconv_status_t tconv_plan_get_canonical(tconv_plan_t plan,
-                                                  tconv_canonical_t *resolved);
+TCONV_API tconv_status_t tconv_plan_get_canonical(tconv_plan_t plan, tconv_canonical_t *resolved);
 
 /** Releases the plan. NULL is accepted and ignored. */
 TCONV_API void tconv_plan_destroy(tconv_plan_t plan);

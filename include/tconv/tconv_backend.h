@@ -46,9 +46,9 @@ typedef enum tconv_log_level {
 
 /** Services the core offers a plugin (passed to init, valid until fini). */
 typedef struct tconv_host {
-    size_t struct_size;  /**< sizeof(tconv_host_t) as the core knows it. */
-    uint32_t abi_major;  /**< Core's TCONV_BACKEND_ABI_MAJOR. */
-    uint32_t abi_minor;  /**< Core's TCONV_BACKEND_ABI_MINOR. */
+    size_t struct_size; /**< sizeof(tconv_host_t) as the core knows it. */
+    uint32_t abi_major; /**< Core's TCONV_BACKEND_ABI_MAJOR. */
+    uint32_t abi_minor; /**< Core's TCONV_BACKEND_ABI_MINOR. */
     /** printf-style logging, shown according to TCONV_VERBOSE. */
     void (*log)(tconv_log_level_t level, const char *backend, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -68,10 +68,10 @@ typedef void *tconv_backend_plan_t;
  *  get_device_info, plan_create, plan_set_weights, plan_execute,
  *  plan_destroy. Optional: query (NULL: accepts everything, speed unknown). */
 typedef struct tconv_backend {
-    size_t struct_size; /**< sizeof(tconv_backend_t) as the plugin was built. */
-    uint32_t abi_major; /**< TCONV_BACKEND_ABI_MAJOR the plugin was built with. */
-    uint32_t abi_minor; /**< TCONV_BACKEND_ABI_MINOR the plugin was built with. */
-    const char *name;   /**< Short backend name, [a-z0-9_]+, e.g. "opencl". */
+    size_t struct_size;      /**< sizeof(tconv_backend_t) as the plugin was built. */
+    uint32_t abi_major;      /**< TCONV_BACKEND_ABI_MAJOR the plugin was built with. */
+    uint32_t abi_minor;      /**< TCONV_BACKEND_ABI_MINOR the plugin was built with. */
+    const char *name;        /**< Short backend name, [a-z0-9_]+, e.g. "opencl". */
     const char *description; /**< One line for `tconv devices`. */
 
     /** Initialises one instance (a context may create several over time).
@@ -79,8 +79,8 @@ typedef struct tconv_backend {
      *  right answer when there is no hardware (say why in msg).
      *  @param host Core services, valid until fini.
      *  @param state Receives the instance state. */
-    tconv_status_t (*init)(const tconv_host_t *host, tconv_backend_state_t *state,
-                           char *msg, size_t msg_size);
+    tconv_status_t (*init)(const tconv_host_t *host, tconv_backend_state_t *state, char *msg,
+                           size_t msg_size);
     /** Releases the instance; called after every plan of it is destroyed. */
     void (*fini)(tconv_backend_state_t state);
 
@@ -95,22 +95,21 @@ typedef struct tconv_backend {
      *  (with an estimated time in seconds, or a negative value if unknown),
      *  tconv_unimplemented to decline with the reason in msg. Cheap. */
     tconv_status_t (*query)(tconv_backend_state_t state, size_t device,
-                            const tconv_canonical_t *problem, double *est_seconds,
-                            char *msg, size_t msg_size);
+                            const tconv_canonical_t *problem, double *est_seconds, char *msg,
+                            size_t msg_size);
 
     /** Prepares a plan (may compile kernels, build index tables). May decline
      *  with tconv_unimplemented; the core then tries the next device. */
     tconv_status_t (*plan_create)(tconv_backend_state_t state, size_t device,
-                                  const tconv_canonical_t *problem,
-                                  tconv_backend_plan_t *plan, char *msg,
-                                  size_t msg_size);
+                                  const tconv_canonical_t *problem, tconv_backend_plan_t *plan,
+                                  char *msg, size_t msg_size);
     /** Copies/packs weights (layout and dtype as in the problem); bias is
      *  NULL exactly when problem->use_bias is 0. */
     tconv_status_t (*plan_set_weights)(tconv_backend_plan_t plan, const void *kernel,
                                        const void *bias, char *msg, size_t msg_size);
     /** Forward pass on host memory; called only after plan_set_weights. */
-    tconv_status_t (*plan_execute)(tconv_backend_plan_t plan, const void *input,
-                                   void *output, char *msg, size_t msg_size);
+    tconv_status_t (*plan_execute)(tconv_backend_plan_t plan, const void *input, void *output,
+                                   char *msg, size_t msg_size);
     /** Releases a plan. */
     void (*plan_destroy)(tconv_backend_plan_t plan);
     /* ABI 1.0 ends here. Append new slots below and bump the minor. */

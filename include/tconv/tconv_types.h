@@ -91,13 +91,13 @@ typedef enum tconv_activation {
  *  tconv_problem_init() first. Spatial arrays hold spatial_rank values in
  *  (D,) H, W order; further entries are ignored. */
 typedef struct tconv_problem {
-    size_t struct_size;       /**< sizeof(tconv_problem_t); set by tconv_problem_init. */
-    int spatial_rank;         /**< 1, 2 or 3 (lower ranks run as 3-D with unit axes). */
-    tconv_dtype_t dtype;      /**< Element type of input, kernel, bias and output. */
-    int64_t batch;            /**< N >= 1. */
-    int64_t in_channels;      /**< Cin >= 1, divisible by groups. */
-    int64_t out_channels;     /**< Cout >= 1 (Keras "filters"), divisible by groups. */
-    int64_t groups;           /**< >= 1. */
+    size_t struct_size;   /**< sizeof(tconv_problem_t); set by tconv_problem_init. */
+    int spatial_rank;     /**< 1, 2 or 3 (lower ranks run as 3-D with unit axes). */
+    tconv_dtype_t dtype;  /**< Element type of input, kernel, bias and output. */
+    int64_t batch;        /**< N >= 1. */
+    int64_t in_channels;  /**< Cin >= 1, divisible by groups. */
+    int64_t out_channels; /**< Cout >= 1 (Keras "filters"), divisible by groups. */
+    int64_t groups;       /**< >= 1. */
     int64_t input_size[TCONV_MAX_SPATIAL];     /**< Input spatial lengths, >= 1. */
     int64_t kernel_size[TCONV_MAX_SPATIAL];    /**< >= 1. */
     int64_t strides[TCONV_MAX_SPATIAL];        /**< >= 1. */
@@ -112,7 +112,7 @@ typedef struct tconv_problem {
     tconv_kernel_layout_t kernel_layout;       /**< Kernel layout. */
     int use_bias;                              /**< Nonzero: add a bias of Cout values. */
     tconv_activation_t activation;             /**< Fused activation. */
-    double activation_alpha; /**< Activation parameter; NaN = Keras's default. */
+    double activation_alpha;                   /**< Activation parameter; NaN = Keras's default. */
 } tconv_problem_t;
 
 /** The canonical form every backend computes (guide: semantics.md). Always
@@ -124,19 +124,19 @@ typedef struct tconv_problem {
  *  Layouts (3-D): input (N,D,H,W,Cin) or (N,Cin,D,H,W); output likewise with
  *  Cout; kernel (kd,kh,kw,Cout/G,Cin) or (Cin,Cout/G,kd,kh,kw); bias (Cout). */
 typedef struct tconv_canonical {
-    size_t struct_size;       /**< sizeof(tconv_canonical_t). */
-    int spatial_rank;         /**< Rank the user asked for (informative). */
-    tconv_dtype_t dtype;      /**< Element type. */
-    int64_t batch;            /**< N. */
-    int64_t in_channels;      /**< Cin. */
-    int64_t out_channels;     /**< Cout. */
-    int64_t groups;           /**< G; Cin/G inputs feed each of Cout/G outputs. */
-    int64_t input_size[3];    /**< D, H, W of the input. */
-    int64_t kernel_size[3];   /**< kd, kh, kw. */
-    int64_t strides[3];       /**< sd, sh, sw. */
-    int64_t dilation[3];      /**< dd, dh, dw. */
-    int64_t crop_begin[3];    /**< Begin crop per axis; may be negative (ONNX output_shape). */
-    int64_t output_size[3];   /**< Output D, H, W. */
+    size_t struct_size;     /**< sizeof(tconv_canonical_t). */
+    int spatial_rank;       /**< Rank the user asked for (informative). */
+    tconv_dtype_t dtype;    /**< Element type. */
+    int64_t batch;          /**< N. */
+    int64_t in_channels;    /**< Cin. */
+    int64_t out_channels;   /**< Cout. */
+    int64_t groups;         /**< G; Cin/G inputs feed each of Cout/G outputs. */
+    int64_t input_size[3];  /**< D, H, W of the input. */
+    int64_t kernel_size[3]; /**< kd, kh, kw. */
+    int64_t strides[3];     /**< sd, sh, sw. */
+    int64_t dilation[3];    /**< dd, dh, dw. */
+    int64_t crop_begin[3];  /**< Begin crop per axis; may be negative (ONNX output_shape). */
+    int64_t output_size[3]; /**< Output D, H, W. */
     tconv_data_format_t data_format;     /**< Input/output layout. */
     tconv_kernel_layout_t kernel_layout; /**< Kernel layout. */
     int use_bias;                        /**< Nonzero: bias present. */
@@ -153,29 +153,30 @@ typedef enum tconv_device_type {
 } tconv_device_type_t;
 
 /** tconv_device_info_t.flags bits. */
-#define TCONV_DEVICE_FLAG_HOST_NATIVE 0x1u    /**< Runs in-process on host memory (no copies). */
-#define TCONV_DEVICE_FLAG_UNIFIED_MEMORY 0x2u /**< Shares memory with the host (integrated GPU). */
+#define TCONV_DEVICE_FLAG_HOST_NATIVE    0x1u /**< Runs in-process on host memory (no copies). */
+#define TCONV_DEVICE_FLAG_UNIFIED_MEMORY 0x2u /**< Shares memory with the host (integrated GPU).   \
+                                               */
 
 /** Device properties. Strings are NUL-terminated; numbers 0 when unknown. */
 typedef struct tconv_device_info {
-    size_t struct_size;             /**< sizeof(tconv_device_info_t) (0 accepted as sizeof). */
-    char id[64];                    /**< "<backend>:<index>", e.g. "opencl:0" (set by the core). */
-    char backend[32];               /**< Backend (plugin) name (set by the core). */
-    uint32_t index;                 /**< Index within the backend (set by the core). */
-    tconv_device_type_t type;       /**< Device class. */
-    uint32_t flags;                 /**< TCONV_DEVICE_FLAG_* bits. */
-    char name[128];                 /**< Device name. */
-    char vendor[128];               /**< Vendor. */
-    char driver_version[64];        /**< Driver/backend version. */
-    char language_version[64];      /**< E.g. "OpenCL C 1.2"; "" if none. */
-    uint32_t compute_units;         /**< Cores / compute units. */
-    uint32_t clock_mhz;             /**< Nominal clock. */
-    uint64_t global_mem_bytes;      /**< Global memory. */
-    uint64_t local_mem_bytes;       /**< Local / shared memory per unit. */
-    uint64_t max_alloc_bytes;       /**< Largest single allocation. */
-    uint64_t max_work_group_size;   /**< Largest work-group; 0 for none. */
-    uint32_t dtypes;                /**< TCONV_DTYPE_BIT(dtype) of supported dtypes. */
-    uint32_t has_fp16;              /**< Nonzero if half precision is supported. */
+    size_t struct_size;           /**< sizeof(tconv_device_info_t) (0 accepted as sizeof). */
+    char id[64];                  /**< "<backend>:<index>", e.g. "opencl:0" (set by the core). */
+    char backend[32];             /**< Backend (plugin) name (set by the core). */
+    uint32_t index;               /**< Index within the backend (set by the core). */
+    tconv_device_type_t type;     /**< Device class. */
+    uint32_t flags;               /**< TCONV_DEVICE_FLAG_* bits. */
+    char name[128];               /**< Device name. */
+    char vendor[128];             /**< Vendor. */
+    char driver_version[64];      /**< Driver/backend version. */
+    char language_version[64];    /**< E.g. "OpenCL C 1.2"; "" if none. */
+    uint32_t compute_units;       /**< Cores / compute units. */
+    uint32_t clock_mhz;           /**< Nominal clock. */
+    uint64_t global_mem_bytes;    /**< Global memory. */
+    uint64_t local_mem_bytes;     /**< Local / shared memory per unit. */
+    uint64_t max_alloc_bytes;     /**< Largest single allocation. */
+    uint64_t max_work_group_size; /**< Largest work-group; 0 for none. */
+    uint32_t dtypes;              /**< TCONV_DTYPE_BIT(dtype) of supported dtypes. */
+    uint32_t has_fp16;            /**< Nonzero if half precision is supported. */
 } tconv_device_info_t;
 
 /** What the core did with a plugin candidate file. */
@@ -187,29 +188,29 @@ typedef enum tconv_plugin_state {
 
 /** Why (reason code of a plugin report). */
 typedef enum tconv_plugin_reason {
-    tconv_plugin_ok = 0,            /**< Loaded. */
-    tconv_plugin_not_found = 1,     /**< The file does not exist or is not readable. */
-    tconv_plugin_open_failed = 2,   /**< The dynamic loader refused it (message has dlerror). */
-    tconv_plugin_no_entry = 3,      /**< No tconv_backend_entry symbol. */
-    tconv_plugin_abi_mismatch = 4,  /**< ABI major differs (found/wanted in the report). */
-    tconv_plugin_bad_table = 5,     /**< The function table is malformed (size, NULL slots). */
-    tconv_plugin_init_failed = 6,   /**< Its init returned an error (message has its text). */
-    tconv_plugin_no_devices = 7,    /**< It loaded but exposes no device. */
-    tconv_plugin_excluded = 8,      /**< Excluded by TCONV_DEVICE / selector terms. */
-    tconv_plugin_duplicate = 9,     /**< Same file, or same backend name, already loaded. */
+    tconv_plugin_ok = 0,           /**< Loaded. */
+    tconv_plugin_not_found = 1,    /**< The file does not exist or is not readable. */
+    tconv_plugin_open_failed = 2,  /**< The dynamic loader refused it (message has dlerror). */
+    tconv_plugin_no_entry = 3,     /**< No tconv_backend_entry symbol. */
+    tconv_plugin_abi_mismatch = 4, /**< ABI major differs (found/wanted in the report). */
+    tconv_plugin_bad_table = 5,    /**< The function table is malformed (size, NULL slots). */
+    tconv_plugin_init_failed = 6,  /**< Its init returned an error (message has its text). */
+    tconv_plugin_no_devices = 7,   /**< It loaded but exposes no device. */
+    tconv_plugin_excluded = 8,     /**< Excluded by TCONV_DEVICE / selector terms. */
+    tconv_plugin_duplicate = 9,    /**< Same file, or same backend name, already loaded. */
 } tconv_plugin_reason_t;
 
 /** Report for one plugin candidate file. */
 typedef struct tconv_plugin_report {
-    size_t struct_size;          /**< sizeof(tconv_plugin_report_t) (0 accepted as sizeof). */
-    char path[1024];             /**< Absolute path of the candidate. */
-    char name[32];               /**< Backend name, if the table was read; else "". */
-    tconv_plugin_state_t state;  /**< Loaded, skipped or failed. */
+    size_t struct_size;           /**< sizeof(tconv_plugin_report_t) (0 accepted as sizeof). */
+    char path[1024];              /**< Absolute path of the candidate. */
+    char name[32];                /**< Backend name, if the table was read; else "". */
+    tconv_plugin_state_t state;   /**< Loaded, skipped or failed. */
     tconv_plugin_reason_t reason; /**< Reason code. */
-    char message[512];           /**< Human-readable reason. */
-    uint32_t abi_major;          /**< ABI major the plugin declared (0 if unknown). */
-    uint32_t abi_minor;          /**< ABI minor the plugin declared. */
-    size_t device_count;         /**< Devices it exposes. */
+    char message[512];            /**< Human-readable reason. */
+    uint32_t abi_major;           /**< ABI major the plugin declared (0 if unknown). */
+    uint32_t abi_minor;           /**< ABI minor the plugin declared. */
+    size_t device_count;          /**< Devices it exposes. */
 } tconv_plugin_report_t;
 
 /** Opaque context (plugins and devices). */
