@@ -6,12 +6,12 @@
 
 #include "cpu_kernel.h"
 
-#define TILE_LIST_NV1(M) NP_UPTO_16(M, 1)
+#define TILE_LIST_NV1(M) NP_UPTO_12(M, 1)
 #define TILE_LIST_NV2(M) NP_UPTO_12(M, 2)
 #define TILE_LIST_NV3(M) NP_UPTO_8(M, 3)
 #define TILE_LIST_NV4(M) NP_UPTO_6(M, 4)
 #define TILE_NP_MAX                                                                                \
-    { 0, 16, 12, 8, 6 }
+    { 0, 12, 12, 8, 6 }
 /* Dot tiles: up to 16 accumulators (two sets when nco x np <= 8), np input
  * pointers in integer registers. */
 #define DOT_LIST_NCO1(M) DOT_NP_UPTO_8(M, 1)
