@@ -88,6 +88,26 @@ int cli_args_unknown(cli_args_t *args) {
     return -1;
 }
 
+int cli_args_parse(const char *command, int argc, char **argv, void (*usage)(FILE *out),
+                   cli_option_fn option, void *state) {
+    cli_args_t args;
+    const char *name;
+    int rc;
+    cli_args_init(&args, command, argc, argv, 1);
+    while ((rc = cli_args_next(&args, &name)) == 1) {
+        if (strcmp(name, "--help") == 0) {
+            usage(stdout);
+            return 1;
+        }
+        rc = option(state, &args, name);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            return cli_args_unknown(&args);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Strict numbers                                                          */
 

@@ -39,6 +39,16 @@ int cli_args_flag(cli_args_t *args);
 /** Reports the current option as unknown; returns -1. */
 int cli_args_unknown(cli_args_t *args);
 
+/** Takes one option of a command: 1 taken, 0 not this command's, -1 error
+ *  (printed). @p state is the command's own. */
+typedef int (*cli_option_fn)(void *state, cli_args_t *args, const char *name);
+
+/** Walks argv[1..argc) of @p command: "--help" prints @p usage to stdout and
+ *  returns 1; every other option goes to @p option, and one it does not take
+ *  is an error. @returns 0 when all were taken, 1 after --help, -1 (printed). */
+int cli_args_parse(const char *command, int argc, char **argv, void (*usage)(FILE *out),
+                   cli_option_fn option, void *state);
+
 /* ---------------------------------------------------------------------- */
 /* Strict numbers                                                          */
 

@@ -141,8 +141,9 @@ static int parse_layer_names(suite_options_t *o, const char *value) {
     }
 }
 
-/* One option; returns 1 consumed, -1 error (printed), 0 unknown. */
-static int parse_option(suite_options_t *o, cli_args_t *args, const char *name) {
+/* One option of `tconv bench --suite` (cli_option_fn): 1 taken, 0 not ours, -1 error. */
+static int parse_option(void *state, cli_args_t *args, const char *name) {
+    suite_options_t *o = state;
     const char *value;
     if (strcmp(name, "--suite") == 0 || strcmp(name, "--json") == 0 ||
         strcmp(name, "--relu") == 0) {
@@ -194,22 +195,7 @@ static int parse_option(suite_options_t *o, cli_args_t *args, const char *name) 
 
 /* Returns 0, 1 after --help, -1 on error (printed). */
 static int parse_suite_args(int argc, char **argv, suite_options_t *o) {
-    cli_args_t args;
-    const char *name;
-    int rc;
-    cli_args_init(&args, COMMAND, argc, argv, 1);
-    while ((rc = cli_args_next(&args, &name)) == 1) {
-        if (strcmp(name, "--help") == 0) {
-            bench_suite_usage(stdout);
-            return 1;
-        }
-        rc = parse_option(o, &args, name);
-        if (rc < 0)
-            return -1;
-        if (rc == 0)
-            return cli_args_unknown(&args);
-    }
-    return rc < 0 ? -1 : 0;
+    return cli_args_parse(COMMAND, argc, argv, bench_suite_usage, parse_option, o);
 }
 
 /* ---------------------------------------------------------------------- */

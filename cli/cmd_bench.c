@@ -73,27 +73,24 @@ static int parse_bench_option(bench_args_t *b, cli_args_t *args, const char *nam
     return 1;
 }
 
+typedef struct bench_parse {
+    bench_args_t *bench;
+    cli_layer_options_t *opts;
+} bench_parse_t;
+
+/* One option of `tconv bench` (cli_option_fn). */
+static int bench_option(void *state, cli_args_t *args, const char *name) {
+    bench_parse_t *p = state;
+    const int rc = parse_bench_option(p->bench, args, name);
+    return rc != 0 ? rc : layer_options_parse(p->opts, args, name);
+}
+
 /* Returns 0, 1 after --help, -1 on error (printed). */
 static int parse_args(int argc, char **argv, bench_args_t *b, cli_layer_options_t *opts) {
-    cli_args_t args;
-    const char *name;
-    int rc;
-    cli_args_init(&args, COMMAND, argc, argv, 1);
-    while ((rc = cli_args_next(&args, &name)) == 1) {
-        if (strcmp(name, "--help") == 0) {
-            cmd_bench_usage(stdout);
-            return 1;
-        }
-        rc = parse_bench_option(b, &args, name);
-        if (rc == 0)
-            rc = layer_options_parse(opts, &args, name);
-        if (rc < 0)
-            return -1;
-        if (rc == 0)
-            return cli_args_unknown(&args);
-    }
-    if (rc < 0)
-        return -1;
+    bench_parse_t p = {b, opts};
+    const int rc = cli_args_parse(COMMAND, argc, argv, cmd_bench_usage, bench_option, &p);
+    if (rc != 0)
+        return rc;
     const char *missing = !b->input_shape.count   ? "--input-shape"
                           : !b->filters           ? "--filters"
                           : !b->kernel_size.count ? "--kernel-size"

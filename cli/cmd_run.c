@@ -39,42 +39,42 @@ typedef struct run_files {
     int verbose;
 } run_files_t;
 
+typedef struct run_args {
+    run_files_t *files;
+    cli_layer_options_t *opts;
+} run_args_t;
+
+/* One option of `tconv run` (cli_option_fn). */
+static int run_option(void *state, cli_args_t *args, const char *name) {
+    run_args_t *r = state;
+    const char **file = strcmp(name, "--input") == 0    ? &r->files->input
+                        : strcmp(name, "--kernel") == 0 ? &r->files->kernel
+                        : strcmp(name, "--bias") == 0   ? &r->files->bias
+                        : strcmp(name, "--output") == 0 ? &r->files->output
+                                                        : NULL;
+    if (strcmp(name, "--verbose") == 0) {
+        if (cli_args_flag(args) != 0)
+            return -1;
+        r->files->verbose = 1;
+        return 1;
+    }
+    if (file == NULL)
+        return layer_options_parse(r->opts, args, name);
+    if (cli_args_value(args, file) != 0)
+        return -1;
+    if ((*file)[0] == '\0') {
+        cli_error(COMMAND, "%s: the file name is empty", name);
+        return -1;
+    }
+    return 1;
+}
+
 /* Parses the command line; returns 0, 1 after --help, or -1 (printed). */
 static int parse_run_args(int argc, char **argv, run_files_t *files, cli_layer_options_t *opts) {
-    cli_args_t args;
-    const char *name;
-    int rc;
-    cli_args_init(&args, COMMAND, argc, argv, 1);
-    while ((rc = cli_args_next(&args, &name)) == 1) {
-        const char **file = strcmp(name, "--input") == 0    ? &files->input
-                            : strcmp(name, "--kernel") == 0 ? &files->kernel
-                            : strcmp(name, "--bias") == 0   ? &files->bias
-                            : strcmp(name, "--output") == 0 ? &files->output
-                                                            : NULL;
-        if (strcmp(name, "--help") == 0) {
-            cmd_run_usage(stdout);
-            return 1;
-        } else if (strcmp(name, "--verbose") == 0) {
-            if (cli_args_flag(&args) != 0)
-                return -1;
-            files->verbose = 1;
-        } else if (file) {
-            if (cli_args_value(&args, file) != 0)
-                return -1;
-            if ((*file)[0] == '\0') {
-                cli_error(COMMAND, "%s: the file name is empty", name);
-                return -1;
-            }
-        } else {
-            rc = layer_options_parse(opts, &args, name);
-            if (rc < 0)
-                return -1;
-            if (rc == 0)
-                return cli_args_unknown(&args);
-        }
-    }
-    if (rc < 0)
-        return -1;
+    run_args_t r = {files, opts};
+    const int rc = cli_args_parse(COMMAND, argc, argv, cmd_run_usage, run_option, &r);
+    if (rc != 0)
+        return rc;
     const char *missing = !files->input    ? "--input"
                           : !files->kernel ? "--kernel"
                           : !files->output ? "--output"
