@@ -51,6 +51,20 @@ static inline const tconv_backend_t *tconv_device_backend(const struct tconv_con
     return &context->plugins[context->devices[device].plugin].table;
 }
 
+/* The first pass @p problem asks for that @p backend's table lacks
+ * ("backward_data", "backward_weights"), or NULL when it has them all (or
+ * @p problem is NULL). */
+static inline const char *tconv_backend_missing_pass(const tconv_backend_t *backend,
+                                                     const tconv_canonical_t *problem) {
+    if (problem == NULL)
+        return NULL;
+    if ((problem->passes & TCONV_PASS_BACKWARD_DATA) && backend->plan_backward_data == NULL)
+        return "backward_data";
+    if ((problem->passes & TCONV_PASS_BACKWARD_WEIGHTS) && backend->plan_backward_weights == NULL)
+        return "backward_weights";
+    return NULL;
+}
+
 static inline tconv_backend_state_t tconv_device_state(const struct tconv_context *context,
                                                        size_t device) {
     return context->plugins[context->devices[device].plugin].state;

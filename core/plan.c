@@ -1,10 +1,12 @@
 /* Plans: a resolved problem bound to the first device (in selector order)
  * whose backend accepts it; weights and execution are forwarded to it. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "activation_eval.h"
 #include "context.h"
 #include "error.h"
 #include "log.h"
@@ -17,9 +19,22 @@ struct tconv_plan {
     size_t device;                 /* index into context->devices */
     const tconv_backend_t *backend;
     tconv_backend_plan_t backend_plan;
-    tconv_canonical_t canonical;
+    tconv_canonical_t canonical; /* what the user asked for */
+    /* What the backend computes: the same, but with a linear activation when
+     * the plan has a backward pass and the core applies the activation
+     * (core_activation), so the backend's forward pass yields the
+     * pre-activation z. */
+    tconv_canonical_t backend_canonical;
+    bool core_activation;
     size_t input_bytes;
     size_t output_bytes;
+    size_t kernel_bytes;
+    size_t bias_bytes; /* 0 without bias */
+    /* Backward-pass workspace, allocated at plan creation: z and then dL/dz
+     * (output_bytes, only with core_activation), and dL/dw, dL/db staged
+     * there until every backend call succeeded (nothing written on failure). */
+    void *grad_output_workspace;
+    void *grad_weights_workspace;
     int weights_set;
     char *reason; /* selection explanation */
 };
@@ -97,13 +112,46 @@ TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan, tconv_context_t c
         free(p);
         return st;
     }
+    p->backend_canonical = p->canonical;
+    const uint32_t backward = TCONV_PASS_BACKWARD_DATA | TCONV_PASS_BACKWARD_WEIGHTS;
+    if ((p->canonical.passes & backward) && p->canonical.activation != tconv_activation_linear) {
+        p->core_activation = true;
+        p->backend_canonical.activation = tconv_activation_linear;
+        p->backend_canonical.activation_alpha = 0.0;
+    }
+    p->input_bytes = tconv_canonical_input_bytes(&p->canonical);
+    p->output_bytes = tconv_canonical_output_bytes(&p->canonical);
+    p->kernel_bytes = tconv_canonical_kernel_bytes(&p->canonical);
+    p->bias_bytes = p->canonical.use_bias
+                        ? (size_t)p->canonical.out_channels * tconv_dtype_size(p->canonical.dtype)
+                        : 0;
+    if (p->canonical.passes & backward) {
+        if (p->core_activation)
+            p->grad_output_workspace = malloc(p->output_bytes ? p->output_bytes : 1);
+        p->grad_weights_workspace = malloc(p->kernel_bytes + p->bias_bytes);
+        if ((p->core_activation && p->grad_output_workspace == NULL) ||
+            p->grad_weights_workspace == NULL) {
+            const size_t bytes =
+                (p->core_activation ? p->output_bytes : 0) + p->kernel_bytes + p->bias_bytes;
+            free(p->grad_output_workspace);
+            free(p->grad_weights_workspace);
+            free(p);
+            return tconv_set_error(tconv_out_of_memory,
+                                   "out of memory allocating the backward-pass workspace (%zu "
+                                   "bytes)",
+                                   bytes);
+        }
+    }
     tconv_selection_t sel;
-    st = tconv_select(context, &p->canonical, selector, &sel);
+    st = tconv_select(context, &p->backend_canonical, selector, &sel);
     if (st != tconv_success) {
+        free(p->grad_output_workspace);
+        free(p->grad_weights_workspace);
         free(p);
         return st;
     }
-    size_t chosen = create_on_first_accepting(context, &sel, &p->canonical, &p->backend_plan, &st);
+    size_t chosen =
+        create_on_first_accepting(context, &sel, &p->backend_canonical, &p->backend_plan, &st);
     if (st == tconv_success) {
         p->reason = tconv_selection_explain(context, &sel, chosen);
         if (p->reason == NULL)
@@ -118,14 +166,14 @@ TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan, tconv_context_t c
     tconv_selection_free(&sel);
     if (st != tconv_success) {
         free(p->reason);
+        free(p->grad_output_workspace);
+        free(p->grad_weights_workspace);
         free(p);
         return st;
     }
     p->context = context;
     p->device = chosen;
     p->backend = tconv_device_backend(context, chosen);
-    p->input_bytes = tconv_canonical_input_bytes(&p->canonical);
-    p->output_bytes = tconv_canonical_output_bytes(&p->canonical);
     tconv_context_retain(context);
     *plan = p;
     return tconv_success;
@@ -175,6 +223,133 @@ TCONV_API tconv_status_t tconv_plan_execute(tconv_plan_t plan, const void *input
     msg[sizeof msg - 1] = '\0';
     if (st != tconv_success)
         return backend_error(device_id(plan), "plan_execute failed", st, msg);
+    if (plan->core_activation) /* the backend returned the pre-activation */
+        tconv_activation_forward(plan->canonical.dtype, output,
+                                 plan->output_bytes / tconv_dtype_size(plan->canonical.dtype),
+                                 plan->canonical.activation, plan->canonical.activation_alpha);
+    return tconv_success;
+}
+
+/* A buffer of a call, for the overlap check. */
+typedef struct named_buffer {
+    const char *name;
+    const void *data; /* NULL: not given */
+    size_t bytes;
+    bool written;
+} named_buffer_t;
+
+/* Every written buffer must not overlap any other given buffer. */
+static tconv_status_t require_disjoint(const named_buffer_t *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (b[i].data == NULL || !b[i].written)
+            continue;
+        for (size_t j = 0; j < n; j++) {
+            if (j == i || b[j].data == NULL || (b[j].written && j < i))
+                continue;
+            if (ranges_overlap(b[i].data, b[i].bytes, b[j].data, b[j].bytes))
+                return tconv_set_error(tconv_invalid_arguments,
+                                       "%s: overlaps %s (%zu bytes at %p and %zu bytes at %p); "
+                                       "use separate buffers",
+                                       b[i].name, b[j].name, b[i].bytes, b[i].data, b[j].bytes,
+                                       b[j].data);
+        }
+    }
+    return tconv_success;
+}
+
+/* The arguments of tconv_plan_execute_backward against the plan's passes. */
+static tconv_status_t check_backward_arguments(const struct tconv_plan *plan, const void *input,
+                                               const void *grad_output, const void *grad_input,
+                                               const void *grad_kernel, const void *grad_bias) {
+    TCONV_REQUIRE_NONNULL(grad_output);
+    if (grad_input == NULL && grad_kernel == NULL && grad_bias == NULL)
+        return tconv_set_error(tconv_invalid_arguments,
+                               "grad_input, grad_kernel, grad_bias: all NULL; ask for at least "
+                               "one gradient");
+    const uint32_t passes = plan->canonical.passes;
+    if (grad_input != NULL && !(passes & TCONV_PASS_BACKWARD_DATA))
+        return tconv_set_error(tconv_invalid_arguments,
+                               "grad_input: the plan was made without TCONV_PASS_BACKWARD_DATA "
+                               "(problem.passes = 0x%x); set it before tconv_plan_create",
+                               passes);
+    if ((grad_kernel != NULL || grad_bias != NULL) && !(passes & TCONV_PASS_BACKWARD_WEIGHTS))
+        return tconv_set_error(tconv_invalid_arguments,
+                               "%s: the plan was made without TCONV_PASS_BACKWARD_WEIGHTS "
+                               "(problem.passes = 0x%x); set it before tconv_plan_create",
+                               grad_kernel != NULL ? "grad_kernel" : "grad_bias", passes);
+    if (grad_bias != NULL && !plan->canonical.use_bias)
+        return tconv_set_error(tconv_invalid_arguments,
+                               "grad_bias: must be NULL when the problem has use_bias = 0");
+    if (input == NULL && grad_kernel != NULL)
+        return tconv_set_error(tconv_invalid_arguments,
+                               "input: must not be NULL when grad_kernel is asked for (dL/dw "
+                               "sums input * dL/dz)");
+    if (input == NULL && plan->core_activation)
+        return tconv_set_error(tconv_invalid_arguments,
+                               "input: must not be NULL with activation '%s' (its derivative is "
+                               "taken at the pre-activation, recomputed from the input)",
+                               tconv_activation_name(plan->canonical.activation));
+    if (!plan->weights_set)
+        return tconv_set_error(tconv_invalid_arguments,
+                               "weights not set: call tconv_plan_set_weights first");
+    const named_buffer_t buffers[] = {
+        {"input", input, plan->input_bytes, false},
+        {"grad_output", grad_output, plan->output_bytes, false},
+        {"grad_input", grad_input, plan->input_bytes, true},
+        {"grad_kernel", grad_kernel, plan->kernel_bytes, true},
+        {"grad_bias", grad_bias, plan->bias_bytes, true},
+    };
+    return require_disjoint(buffers, sizeof buffers / sizeof buffers[0]);
+}
+
+TCONV_API tconv_status_t tconv_plan_execute_backward(tconv_plan_t plan, const void *input,
+                                                     const void *grad_output, void *grad_input,
+                                                     void *grad_kernel, void *grad_bias) {
+    TCONV_REQUIRE_NONNULL(plan);
+    tconv_status_t status =
+        check_backward_arguments(plan, input, grad_output, grad_input, grad_kernel, grad_bias);
+    if (status != tconv_success)
+        return status;
+    const tconv_backend_t *b = plan->backend;
+    char msg[1024] = "";
+    int st;
+
+    /* dL/dz = dL/dy * act'(z), z recomputed by the backend's forward pass. */
+    const void *grad_z = grad_output;
+    if (plan->core_activation) {
+        void *z = plan->grad_output_workspace;
+        st = b->plan_execute(plan->backend_plan, input, z, msg, sizeof msg);
+        msg[sizeof msg - 1] = '\0';
+        if (st != tconv_success)
+            return backend_error(device_id(plan), "plan_execute (pre-activation) failed", st, msg);
+        tconv_activation_backward(plan->canonical.dtype, z, grad_output, z,
+                                  plan->output_bytes / tconv_dtype_size(plan->canonical.dtype),
+                                  plan->canonical.activation, plan->canonical.activation_alpha);
+        grad_z = z;
+    }
+
+    /* Weights first, into the plan's workspace: they are small, and the
+     * caller's buffers are then written only once every call succeeded. */
+    unsigned char *staged_kernel = plan->grad_weights_workspace;
+    unsigned char *staged_bias = staged_kernel + plan->kernel_bytes;
+    if (grad_kernel != NULL || grad_bias != NULL) {
+        st = b->plan_backward_weights(plan->backend_plan, input, grad_z,
+                                      grad_kernel != NULL ? staged_kernel : NULL,
+                                      grad_bias != NULL ? staged_bias : NULL, msg, sizeof msg);
+        msg[sizeof msg - 1] = '\0';
+        if (st != tconv_success)
+            return backend_error(device_id(plan), "plan_backward_weights failed", st, msg);
+    }
+    if (grad_input != NULL) {
+        st = b->plan_backward_data(plan->backend_plan, grad_z, grad_input, msg, sizeof msg);
+        msg[sizeof msg - 1] = '\0';
+        if (st != tconv_success)
+            return backend_error(device_id(plan), "plan_backward_data failed", st, msg);
+    }
+    if (grad_kernel != NULL)
+        memcpy(grad_kernel, staged_kernel, plan->kernel_bytes);
+    if (grad_bias != NULL)
+        memcpy(grad_bias, staged_bias, plan->bias_bytes);
     return tconv_success;
 }
 
@@ -202,6 +377,8 @@ TCONV_API void tconv_plan_destroy(tconv_plan_t plan) {
         return;
     plan->backend->plan_destroy(plan->backend_plan);
     struct tconv_context *ctx = plan->context;
+    free(plan->grad_output_workspace);
+    free(plan->grad_weights_workspace);
     free(plan->reason);
     free(plan);
     tconv_context_release(ctx); /* may fini the backend and close its module */

@@ -36,6 +36,12 @@ size_t tconv_canonical_output_bytes(const tconv_canonical_t *c) {
     return canonical_elements(c, c->out_channels, c->output_size) * tconv_dtype_size(c->dtype);
 }
 
+size_t tconv_canonical_kernel_bytes(const tconv_canonical_t *c) {
+    return (size_t)c->in_channels * (size_t)(c->out_channels / c->groups) *
+           (size_t)c->kernel_size[0] * (size_t)c->kernel_size[1] * (size_t)c->kernel_size[2] *
+           tconv_dtype_size(c->dtype);
+}
+
 TCONV_API tconv_status_t tconv_problem_init(tconv_problem_t *problem, int spatial_rank) {
     TCONV_REQUIRE_NONNULL(problem);
     if (spatial_rank < 1 || spatial_rank > TCONV_MAX_SPATIAL)
@@ -62,6 +68,25 @@ TCONV_API tconv_status_t tconv_problem_init(tconv_problem_t *problem, int spatia
     problem->use_bias = 0;
     problem->activation = tconv_activation_linear;
     problem->activation_alpha = NAN;
+    problem->passes = TCONV_PASS_FORWARD;
+    return tconv_success;
+}
+
+/* The passes a problem asks for; callers built before the field existed
+ * (struct_size short of it) get the forward pass. */
+static tconv_status_t resolve_passes(const tconv_problem_t *p, uint32_t *passes) {
+    const size_t end = offsetof(tconv_problem_t, passes) + sizeof p->passes;
+    if (p->struct_size < end) {
+        *passes = TCONV_PASS_FORWARD;
+        return tconv_success;
+    }
+    if (p->passes & ~TCONV_PASS_TRAINING)
+        return tconv_set_error(
+            tconv_invalid_arguments,
+            "passes = 0x%x: unknown bits 0x%x (allowed: TCONV_PASS_FORWARD "
+            "0x1, TCONV_PASS_BACKWARD_DATA 0x2, TCONV_PASS_BACKWARD_WEIGHTS 0x4)",
+            p->passes, p->passes & ~TCONV_PASS_TRAINING);
+    *passes = p->passes | TCONV_PASS_FORWARD; /* the forward pass is always available */
     return tconv_success;
 }
 
@@ -351,6 +376,9 @@ TCONV_API tconv_status_t tconv_problem_resolve(const tconv_problem_t *problem,
     c.use_bias = p->use_bias ? 1 : 0;
     c.activation = p->activation;
     st = tconv_activation_validate(p->activation, p->activation_alpha, &c.activation_alpha);
+    if (st != tconv_success)
+        return st;
+    st = resolve_passes(p, &c.passes);
     if (st != tconv_success)
         return st;
     st = check_tensor_sizes(&c);

@@ -16,6 +16,7 @@ size_t tconv_dtype_size(tconv_dtype_t dtype);
  * resolution already checked that they fit). */
 size_t tconv_canonical_input_bytes(const tconv_canonical_t *c);
 size_t tconv_canonical_output_bytes(const tconv_canonical_t *c);
+size_t tconv_canonical_kernel_bytes(const tconv_canonical_t *c);
 
 /* Validates an activation and its parameter; resolves NaN alpha to the
  * default. Sets the last error on failure. */

@@ -224,6 +224,15 @@ static bool query_device(const struct tconv_context *ctx, const tconv_canonical_
                          size_t d, tconv_selection_t *sel) {
     const tconv_backend_t *b = tconv_device_backend(ctx, d);
     sel->est_seconds[d] = -1.0;
+    const char *missing = tconv_backend_missing_pass(b, problem);
+    if (missing != NULL) {
+        char reason[300];
+        snprintf(reason, sizeof reason,
+                 "backend '%s' (plugin ABI %u.%u) has no %s pass, which problem.passes asks for",
+                 b->name, b->abi_major, b->abi_minor, missing);
+        tconv_log(2, "%s: %s", ctx->devices[d].info.id, reason);
+        return tconv_selection_decline(sel, d, reason);
+    }
     if (problem == NULL || b->query == NULL)
         return true;
     char msg[512] = "";

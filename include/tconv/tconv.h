@@ -8,6 +8,7 @@
  *   tconv_plan_create()         validate, resolve shapes, pick a device, prepare
  *   tconv_plan_set_weights()    hand over (and let the backend pack) weights
  *   tconv_plan_execute()        run the forward pass, as often as needed
+ *   tconv_plan_execute_backward()  gradients (plans made with passes set)
  *   tconv_plan_destroy(), tconv_context_destroy()
  *
  * Every function returns a tconv_status_t; on failure a message naming the
@@ -198,6 +199,32 @@ TCONV_API tconv_status_t tconv_plan_set_weights(tconv_plan_t plan, const void *k
  *  @param output Output buffer of the size tconv_problem_get_shapes gives.
  *                Not NULL, must not overlap @p input. */
 TCONV_API tconv_status_t tconv_plan_execute(tconv_plan_t plan, const void *input, void *output);
+
+/** Runs the backward pass on host memory: for y = act(conv_transpose(x, w)
+ *  + b) and dL/dy, computes any subset of dL/dx, dL/dw and dL/db. The
+ *  activation's derivative is taken at the pre-activation z, which is
+ *  recomputed from @p input with one forward pass (activations other than
+ *  linear only); the plan keeps one output-sized workspace for it. Same
+ *  thread rule as tconv_plan_execute; nothing is written on failure.
+ *  @param plan The plan, with weights set, created with problem->passes
+ *              holding TCONV_PASS_BACKWARD_DATA for @p grad_input and
+ *              TCONV_PASS_BACKWARD_WEIGHTS for @p grad_kernel / @p grad_bias.
+ *  @param input The forward input x (input's shape, layout and dtype).
+ *               Needed for @p grad_kernel and for any activation other
+ *               than linear; may be NULL otherwise.
+ *  @param grad_output dL/dy, in the output's shape, layout and dtype. Not
+ *                     NULL.
+ *  @param grad_input Receives dL/dx (input's shape and layout); NULL = not
+ *                    wanted.
+ *  @param grad_kernel Receives dL/dw (kernel's shape and layout); NULL = not
+ *                     wanted.
+ *  @param grad_bias Receives dL/db (out_channels values); NULL = not wanted;
+ *                   must be NULL when the problem has use_bias = 0.
+ *  At least one of the three outputs must be given; outputs must not
+ *  overlap each other or the inputs. */
+TCONV_API tconv_status_t tconv_plan_execute_backward(tconv_plan_t plan, const void *input,
+                                                     const void *grad_output, void *grad_input,
+                                                     void *grad_kernel, void *grad_bias);
 
 /** Properties of the device the plan runs on.
  *  @param plan The plan. Must not be NULL.

@@ -29,7 +29,7 @@ extern "C" {
 #endif
 
 #define TCONV_BACKEND_ABI_MAJOR 1 /**< Changes only on incompatible changes. */
-#define TCONV_BACKEND_ABI_MINOR 0 /**< Grows when slots are appended. */
+#define TCONV_BACKEND_ABI_MINOR 1 /**< Grows when slots are appended. */
 
 /** Name of the symbol every plugin exports. */
 #define TCONV_BACKEND_ENTRY_SYMBOL "tconv_backend_entry"
@@ -66,7 +66,9 @@ typedef void *tconv_backend_plan_t;
 
 /** The function table. Required slots: name, init, fini, get_device_count,
  *  get_device_info, plan_create, plan_set_weights, plan_execute,
- *  plan_destroy. Optional: query (NULL: accepts everything, speed unknown). */
+ *  plan_destroy. Optional: query (NULL: accepts everything, speed unknown),
+ *  and the ABI 1.1 backward slots (NULL or absent: no backward pass; the core
+ *  then skips the device for problems whose passes ask for one). */
 typedef struct tconv_backend {
     size_t struct_size;      /**< sizeof(tconv_backend_t) as the plugin was built. */
     uint32_t abi_major;      /**< TCONV_BACKEND_ABI_MAJOR the plugin was built with. */
@@ -112,7 +114,34 @@ typedef struct tconv_backend {
                                    char *msg, size_t msg_size);
     /** Releases a plan. */
     void (*plan_destroy)(tconv_backend_plan_t plan);
-    /* ABI 1.0 ends here. Append new slots below and bump the minor. */
+    /* ABI 1.0 ends here. */
+
+    /* ABI 1.1: the backward pass. The core calls these only on plans whose
+     * problem->passes has the pass's bit, and only after plan_set_weights.
+     * The activation never reaches a backend's backward pass: for a plan
+     * with a backward pass the core creates the backend plan with a linear
+     * activation (the backend's forward pass then returns the
+     * pre-activation z = conv_transpose(x, w) + b) and applies the
+     * activation and its derivative itself, so @p grad_output below is
+     * dL/dz, in the output's layout and dtype.
+     * A plan_create that cannot do a requested backward pass declines with
+     * tconv_unimplemented. Outputs are overwritten, not accumulated. */
+
+    /** Optional. dL/dx (input's shape and layout) from dL/dz:
+     *  dx[n, ci, i] = sum over taps t and the group's output channels o of
+     *  dz[n, o, i*stride + t*dilation - crop_begin] * w[ci, o, t]. */
+    tconv_status_t (*plan_backward_data)(tconv_backend_plan_t plan, const void *grad_output,
+                                         void *grad_input, char *msg, size_t msg_size);
+    /** Optional. dL/dw (kernel's shape and layout) and dL/db (Cout values)
+     *  from the forward input x and dL/dz:
+     *  dw[ci, o, t] = sum over n, i of x[n, ci, i] * dz[n, o, i*stride + t*dilation - crop_begin],
+     *  db[o] = sum over n and output points of dz[n, o, .].
+     *  Either output may be NULL (not wanted), never both; @p grad_bias is
+     *  NULL whenever problem->use_bias is 0. */
+    tconv_status_t (*plan_backward_weights)(tconv_backend_plan_t plan, const void *input,
+                                            const void *grad_output, void *grad_kernel,
+                                            void *grad_bias, char *msg, size_t msg_size);
+    /* ABI 1.1 ends here. Append new slots below and bump the minor. */
 } tconv_backend_t;
 
 /** Signature of the entry symbol. */

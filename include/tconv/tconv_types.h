@@ -87,6 +87,17 @@ typedef enum tconv_activation {
 /** Number of tconv_activation_t values. */
 #define TCONV_ACTIVATION_COUNT 25
 
+/** tconv_problem_t.passes bits: which passes a plan is made for. The
+ *  forward pass is always available; a plan runs a backward pass only when
+ *  its bit is set, so device selection can skip devices without it (as
+ *  oneDNN's prop_kind forward_inference / forward_training). */
+#define TCONV_PASS_FORWARD          0x1u /**< y = act(conv_transpose(x, w) + b). */
+#define TCONV_PASS_BACKWARD_DATA    0x2u /**< dL/dx from dL/dy. */
+#define TCONV_PASS_BACKWARD_WEIGHTS 0x4u /**< dL/dw and dL/db from x and dL/dy. */
+/** Every pass one training step needs. */
+#define TCONV_PASS_TRAINING                                                                        \
+    (TCONV_PASS_FORWARD | TCONV_PASS_BACKWARD_DATA | TCONV_PASS_BACKWARD_WEIGHTS)
+
 /** A transposed-convolution problem, as a framework user states it. Fill with
  *  tconv_problem_init() first. Spatial arrays hold spatial_rank values in
  *  (D,) H, W order; further entries are ignored. */
@@ -113,6 +124,9 @@ typedef struct tconv_problem {
     int use_bias;                              /**< Nonzero: add a bias of Cout values. */
     tconv_activation_t activation;             /**< Fused activation. */
     double activation_alpha;                   /**< Activation parameter; NaN = Keras's default. */
+    /* Appended in 0.2 (read only when struct_size covers it; older callers
+     * get TCONV_PASS_FORWARD). */
+    uint32_t passes; /**< TCONV_PASS_* bits; tconv_problem_init sets TCONV_PASS_FORWARD. */
 } tconv_problem_t;
 
 /** The canonical form every backend computes (guide: semantics.md). Always
@@ -142,6 +156,8 @@ typedef struct tconv_canonical {
     int use_bias;                        /**< Nonzero: bias present. */
     tconv_activation_t activation;       /**< Fused activation. */
     double activation_alpha;             /**< Its parameter (resolved, never NaN). */
+    /* Appended in plugin ABI 1.1 (a 1.0 plugin never reads it). */
+    uint32_t passes; /**< TCONV_PASS_* bits the plan must run (forward always set). */
 } tconv_canonical_t;
 
 /** Device classes, from the backend's device query. */
@@ -153,9 +169,10 @@ typedef enum tconv_device_type {
 } tconv_device_type_t;
 
 /** tconv_device_info_t.flags bits. */
-#define TCONV_DEVICE_FLAG_HOST_NATIVE    0x1u /**< Runs in-process on host memory (no copies). */
-#define TCONV_DEVICE_FLAG_UNIFIED_MEMORY 0x2u /**< Shares memory with the host (integrated GPU).   \
-                                               */
+#define TCONV_DEVICE_FLAG_HOST_NATIVE 0x1u /**< Runs in-process on host memory (no copies). */
+#define TCONV_DEVICE_FLAG_UNIFIED_MEMORY                                                           \
+    0x2u /**< Shares memory with the host (integrated GPU).                                        \
+          */
 
 /** Device properties. Strings are NUL-terminated; numbers 0 when unknown. */
 typedef struct tconv_device_info {
