@@ -17,6 +17,14 @@
 #define NPY_ALIGN              64
 #define NPY_MAX_HEADER_LEN     (1u << 20) /* far above any real header; bounds the allocation */
 #define NPY_GROWTH_AXIS_DIGITS 21         /* NumPy leaves room to grow axis 0 in place */
+#define NPY_PREAMBLE_MAX       12         /* magic, version, 4-byte length (versions 2.0, 3.0) */
+/* The shortest dict parse_dict accepts: a header length below its length
+ * cannot be valid, and refusing it early keeps every header extent at least
+ * as long as the preamble the reader has already read. */
+#define NPY_SHORTEST_DICT  "{'descr':'<f4','fortran_order':False,'shape':()}"
+#define NPY_MIN_HEADER_LEN (sizeof NPY_SHORTEST_DICT - 1)
+_Static_assert(10 + NPY_MIN_HEADER_LEN >= NPY_PREAMBLE_MAX,
+               "a version 1.0 header extent must cover the preamble read ahead");
 
 static npy_status_t fail(npy_status_t status, char *message, size_t size, const char *fmt, ...) {
     if (message && size) {
@@ -67,6 +75,10 @@ static npy_status_t parse_header_extent(const unsigned char *bytes, size_t avail
         parse_preamble(bytes, available, prefix_len, header_len, &major, message, size);
     if (st != npy_ok)
         return st;
+    if (*header_len < NPY_MIN_HEADER_LEN)
+        return fail(npy_bad_input, message, size,
+                    "header length %u: too short for the header dict (at least %zu bytes: %s)",
+                    *header_len, NPY_MIN_HEADER_LEN, NPY_SHORTEST_DICT);
     if ((uint64_t)*prefix_len + *header_len > file_size)
         return fail(npy_bad_input, message, size,
                     "header length %u extends beyond the end of the file (%llu bytes)", *header_len,
@@ -340,7 +352,7 @@ static npy_status_t read_open_file(int fd, npy_dtype_t want, npy_array_t *array,
         return fail(npy_bad_input, message, size, "not a regular file");
     uint64_t file_size = (uint64_t)st.st_size;
 
-    unsigned char preamble[12];
+    unsigned char preamble[NPY_PREAMBLE_MAX];
     size_t got = file_size < sizeof preamble ? (size_t)file_size : sizeof preamble;
     int rc = read_fully(fd, preamble, got);
     if (rc != 0)
@@ -352,6 +364,8 @@ static npy_status_t read_open_file(int fd, npy_dtype_t want, npy_array_t *array,
     if (status != npy_ok)
         return status;
 
+    /* total >= got: parse_header_extent refuses a header shorter than
+     * NPY_MIN_HEADER_LEN (see the static assertion above). */
     size_t total = prefix_len + header_len;
     unsigned char *header = malloc(total);
     if (!header)

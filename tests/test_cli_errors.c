@@ -2,7 +2,8 @@
  *   - every bad argument or bad .npy exits 2 with a message naming the
  *     argument (missing --input, bad or miscounted --strides, unknown
  *     activation or padding, channel mismatch, truncated file, bad magic,
- *     lying header, big-endian, integer dtype, Fortran order);
+ *     lying header, header length too short, big-endian, integer dtype,
+ *     Fortran order);
  *   - a device that does not exist exits 3;
  *   - an existing output file is left byte-identical by a failed run;
  *   - `tconv devices` (text and --json) lists cpu:0, `tconv demo` passes,
@@ -216,6 +217,14 @@ static void test_bad_npy_files_exit_2(void **state) {
     expect_run_fails(2, "--input", path, w_ok, NULL, NULL, NULL);
     PATH(path, "bad_does_not_exist.npy");
     expect_run_fails(2, "--input", path, w_ok, NULL, NULL, NULL);
+    /* Header length 0 with a long tail: refused as too short, not read past. */
+    PATH(path, "bad_header_len0.npy");
+    f = fopen(path, "wb");
+    fwrite("\x93NUMPY\x01\x00\x00\x00", 1, 10, f);
+    for (int i = 0; i < 4096; i++)
+        fputc('A', f);
+    fclose(f);
+    expect_run_fails(2, "header length 0: too short", path, w_ok, NULL, NULL, NULL);
     /* A bad kernel file is named as the kernel. */
     expect_run_fails(2, "--kernel", x_ok, bad_file("bad_kernel.npy", good, 5), NULL, NULL, NULL);
 }

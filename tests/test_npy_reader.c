@@ -1,0 +1,111 @@
+/* The CLI's .npy reader (cli/npy.c, linked in directly) on hostile files:
+ *   - a version 1.0 header length of 0 or 1 followed by a long tail is
+ *     refused as too short (it used to overflow the header buffer and read
+ *     the tail into the heap);
+ *   - a good file still reads back (the checks do not refuse real headers).
+ * Run it under -fsanitize=address too: a refusal is not enough, the reader
+ * must not touch memory it does not own. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "npy.h"
+#include "npy_test_io.h"
+
+static char dir[256];
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/tconv_npy_reader_XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Writes @p head (head_len bytes) followed by @p tail_len bytes of 'A'. */
+static const char *write_file(const char *name, const void *head, size_t head_len,
+                              size_t tail_len) {
+    static char path[300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(head, 1, head_len, f), head_len);
+    for (size_t i = 0; i < tail_len; i++)
+        fputc('A', f);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+/* npy_read of @p path must fail with @p want and a message containing @p word. */
+static void expect_read_fails(const char *path, npy_status_t want, const char *word) {
+    npy_array_t array;
+    char message[512] = "";
+    npy_status_t st = npy_read(path, npy_f32, &array, message, sizeof message);
+    if (st != want || !strstr(message, word))
+        fail_msg("%s: status %d (want %d), message \"%s\" (want it to contain \"%s\")", path, st,
+                 want, message, word);
+    assert_null(array.data);
+    print_message("%s: %s\n", path, message);
+}
+
+static void test_header_length_below_the_preamble(void **state) {
+    (void)state;
+    /* Magic, version 1.0, header length 0 (then 1), then 5000 bytes that a
+     * wrapped length would have read into a 10-byte buffer. */
+    const unsigned char zero[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 0, 0};
+    const unsigned char one[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, 1, 0};
+    expect_read_fails(write_file("len0.npy", zero, sizeof zero, 5000), npy_bad_input,
+                      "header length 0: too short");
+    expect_read_fails(write_file("len1.npy", one, sizeof one, 5000), npy_bad_input,
+                      "header length 1: too short");
+    /* Exactly 11 and 12 bytes: the preamble read ahead covers the whole file. */
+    expect_read_fails(write_file("len0_short.npy", zero, sizeof zero, 1), npy_bad_input,
+                      "header length 0: too short");
+    expect_read_fails(write_file("len1_short.npy", one, sizeof one, 2), npy_bad_input,
+                      "header length 1: too short");
+    /* Version 2.0 with a 4-byte length of 1. */
+    const unsigned char two[12] = {0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0, 1, 0, 0, 0};
+    expect_read_fails(write_file("v2_len1.npy", two, sizeof two, 5000), npy_bad_input,
+                      "header length 1: too short");
+}
+
+static void test_good_file_reads_back(void **state) {
+    (void)state;
+    char path[300];
+    snprintf(path, sizeof path, "%s/good.npy", dir);
+    const int64_t shape[2] = {2, 3};
+    const double values[6] = {1, 2, 3, 4, 5, 6};
+    assert_int_equal(tn_write(path, 4, shape, 2, values), 0);
+    npy_array_t array;
+    char message[512] = "";
+    npy_status_t st = npy_read(path, npy_f64, &array, message, sizeof message);
+    if (st != npy_ok)
+        fail_msg("%s: %s", path, message);
+    assert_int_equal(array.ndim, 2);
+    assert_int_equal(array.shape[0], 2);
+    assert_int_equal(array.shape[1], 3);
+    assert_int_equal(array.count, 6);
+    for (int i = 0; i < 6; i++)
+        assert_true(((const double *)array.data)[i] == values[i]);
+    npy_array_free(&array);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_header_length_below_the_preamble),
+        cmocka_unit_test(test_good_file_reads_back),
+    };
+    return cmocka_run_group_tests_name("npy_reader", tests, setup, teardown);
+}
