@@ -162,8 +162,10 @@ static npy_status_t parse_descr(cursor_t *c, npy_array_t *array, char *message, 
     return npy_ok;
 }
 
-/* One non-negative integer of a shape tuple (Python 2's "3L" accepted). */
-static npy_status_t parse_dim(cursor_t *c, int64_t *dim, char *message, size_t size) {
+/* Shape entry @p index: a non-negative integer that fits in int64 (Python
+ * 2's "3L" accepted). The overflow test comes before each step, so no digit
+ * string wraps around to a small value. */
+static npy_status_t parse_dim(cursor_t *c, int index, int64_t *dim, char *message, size_t size) {
     skip_space(c);
     const char *start = c->p;
     if (c->p < c->end && (*c->p == '-' || *c->p == '+'))
@@ -175,20 +177,23 @@ static npy_status_t parse_dim(cursor_t *c, int64_t *dim, char *message, size_t s
     if (len == 0)
         return fail(npy_bad_input, message, size, "header 'shape' is not a tuple of integers");
     if (start[0] == '-')
-        return fail(npy_bad_input, message, size, "shape entry '%.*s' is negative", len, start);
-    uint64_t value = 0;
+        return fail(npy_bad_input, message, size, "shape[%d] = %.*s: is negative", index, len,
+                    start);
+    int64_t value = 0;
     for (int i = 0; i < len; i++) {
         if (start[i] < '0' || start[i] > '9')
             return fail(npy_bad_input, message, size,
-                        "shape entry '%.*s' is not a non-negative integer", len, start);
-        value = value * 10 + (uint64_t)(start[i] - '0');
-        if (value > (uint64_t)INT64_MAX)
-            return fail(npy_bad_input, message, size, "shape entry '%.*s' is too large", len,
-                        start);
+                        "shape[%d] = %.*s: is not a non-negative integer", index, len, start);
+        int digit = start[i] - '0';
+        if (value > (INT64_MAX - digit) / 10)
+            return fail(npy_bad_input, message, size,
+                        "shape[%d] = %.*s: does not fit in int64 (at most %lld)", index, len, start,
+                        (long long)INT64_MAX);
+        value = value * 10 + digit;
     }
     if (c->p < c->end && *c->p == 'L')
         c->p++;
-    *dim = (int64_t)value;
+    *dim = value;
     return npy_ok;
 }
 
@@ -200,7 +205,7 @@ static npy_status_t parse_shape(cursor_t *c, npy_array_t *array, char *message, 
         if (ndim == NPY_MAX_DIMS)
             return fail(npy_bad_input, message, size, "shape has more than %d dimensions",
                         NPY_MAX_DIMS);
-        npy_status_t st = parse_dim(c, &array->shape[ndim], message, size);
+        npy_status_t st = parse_dim(c, ndim, &array->shape[ndim], message, size);
         if (st != npy_ok)
             return st;
         ndim++;
@@ -281,16 +286,30 @@ npy_status_t npy_parse_header(const unsigned char *bytes, size_t available, uint
     if (st != npy_ok)
         return st;
 
-    uint64_t count = 1;
+    /* Like NumPy, the nonzero dimensions times the item size must fit even
+     * when a zero dimension makes the array empty; the bound is size_t, the
+     * type the data is allocated and read with. */
+    uint64_t itemsize = (uint64_t)array->dtype;
+    uint64_t max_count = (uint64_t)SIZE_MAX / itemsize, nonzero_product = 1;
+    int empty = 0;
     for (int i = 0; i < array->ndim; i++) {
         uint64_t dim = (uint64_t)array->shape[i];
-        if (dim != 0 && count > UINT64_MAX / dim)
-            return fail(npy_bad_input, message, message_size, "shape product overflows");
-        count *= dim;
+        if (dim == 0) {
+            empty = 1;
+            continue;
+        }
+        if (nonzero_product > max_count / dim) {
+            char shape[256];
+            npy_shape_text(array->shape, array->ndim, shape, sizeof shape);
+            return fail(npy_bad_input, message, message_size,
+                        "shape %s: shape[%d] = %lld makes the data size overflow (%llu-byte items, "
+                        "at most %llu items)",
+                        shape, i, (long long)array->shape[i], (unsigned long long)itemsize,
+                        (unsigned long long)max_count);
+        }
+        nonzero_product *= dim;
     }
-    uint64_t itemsize = (uint64_t)array->dtype;
-    if (count > (uint64_t)SIZE_MAX / itemsize || count > UINT64_MAX / itemsize)
-        return fail(npy_bad_input, message, message_size, "shape product overflows");
+    uint64_t count = empty ? 0 : nonzero_product;
     uint64_t need = count * itemsize;
     uint64_t have = file_size - prefix_len - header_len;
     if (need != have) {
@@ -331,6 +350,8 @@ static npy_status_t read_error(int rc, char *message, size_t size) {
 
 /* Converts count items from src (dtype from) into a new buffer of dtype to. */
 static void *convert(const void *src, npy_dtype_t from, npy_dtype_t to, size_t count) {
+    if (count > SIZE_MAX / (size_t)to) /* widening f4 to f8 doubles the size */
+        return NULL;
     void *dst = malloc(count ? count * (size_t)to : 1);
     if (!dst)
         return NULL;

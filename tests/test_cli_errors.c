@@ -2,8 +2,8 @@
  *   - every bad argument or bad .npy exits 2 with a message naming the
  *     argument (missing --input, bad or miscounted --strides, unknown
  *     activation or padding, channel mismatch, truncated file, bad magic,
- *     lying header, header length too short, big-endian, integer dtype,
- *     Fortran order);
+ *     lying header, header length too short, a dimension beyond int64,
+ *     big-endian, integer dtype, Fortran order);
  *   - a device that does not exist exits 3;
  *   - an existing output file is left byte-identical by a failed run;
  *   - `tconv devices` (text and --json) lists cpu:0, `tconv demo` passes,
@@ -217,6 +217,13 @@ static void test_bad_npy_files_exit_2(void **state) {
     expect_run_fails(2, "--input", path, w_ok, NULL, NULL, NULL);
     PATH(path, "bad_does_not_exist.npy");
     expect_run_fails(2, "--input", path, w_ok, NULL, NULL, NULL);
+    /* A dimension of 2^65 + 1 (it used to wrap to 1 and the run succeeded). */
+    expect_run_fails(
+        2, "shape[2] = 36893488147419103233",
+        bad_file(
+            "bad_dim_2p65.npy",
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 36893488147419103233), }", 8),
+        w_ok, NULL, NULL, NULL);
     /* Header length 0 with a long tail: refused as too short, not read past. */
     PATH(path, "bad_header_len0.npy");
     f = fopen(path, "wb");

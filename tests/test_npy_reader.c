@@ -2,6 +2,8 @@
  *   - a version 1.0 header length of 0 or 1 followed by a long tail is
  *     refused as too short (it used to overflow the header buffer and read
  *     the tail into the heap);
+ *   - a dimension above INT64_MAX (2^65 + 1 used to wrap to 1) or a shape
+ *     whose data size overflows size_t is refused, naming the dimension;
  *   - a good file still reads back (the checks do not refuse real headers).
  * Run it under -fsanitize=address too: a refusal is not enough, the reader
  * must not touch memory it does not own. */
@@ -81,6 +83,47 @@ static void test_header_length_below_the_preamble(void **state) {
                       "header length 1: too short");
 }
 
+/* A header with shape text @p shape, dtype '<f4', and @p data_bytes of data. */
+static const char *shape_file(const char *name, const char *shape, size_t data_bytes) {
+    static char path[300];
+    char dict[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape);
+    unsigned char *data = calloc(1, data_bytes + 1);
+    assert_non_null(data);
+    assert_int_equal(tn_write_raw(path, dict, data, data_bytes), 0);
+    free(data);
+    return path;
+}
+
+static void test_dimensions_beyond_int64_or_size_t(void **state) {
+    (void)state;
+    /* 2^65 + 1 used to wrap to 1: read as (2, 1, 1), which these 8 bytes fit. */
+    expect_read_fails(shape_file("dim_2p65.npy", "(2, 1, 36893488147419103233)", 8), npy_bad_input,
+                      "shape[2] = 36893488147419103233: does not fit in int64");
+    expect_read_fails(shape_file("dim_2p63.npy", "(9223372036854775808,)", 8), npy_bad_input,
+                      "shape[0] = 9223372036854775808: does not fit in int64");
+    expect_read_fails(shape_file("dim_2p64p1.npy", "(18446744073709551617, 1)", 4), npy_bad_input,
+                      "shape[0] = 18446744073709551617: does not fit in int64");
+    /* INT64_MAX fits int64 but not as a count of 4-byte items. */
+    expect_read_fails(shape_file("dim_max.npy", "(9223372036854775807,)", 8), npy_bad_input,
+                      "shape[0] = 9223372036854775807 makes the data size overflow");
+    /* Each dimension fits; their product does not. */
+    expect_read_fails(shape_file("dim_product.npy", "(4294967296, 4294967296)", 8), npy_bad_input,
+                      "shape[1] = 4294967296 makes the data size overflow");
+    /* As in NumPy, a zero dimension does not excuse the others' overflow. */
+    expect_read_fails(shape_file("dim_product_zero.npy", "(4294967296, 0, 4294967296)", 0),
+                      npy_bad_input, "shape[2] = 4294967296 makes the data size overflow");
+    /* An empty array is fine. */
+    npy_array_t array;
+    char message[512] = "";
+    const char *path = shape_file("empty.npy", "(0, 5)", 0);
+    if (npy_read(path, npy_f32, &array, message, sizeof message) != npy_ok)
+        fail_msg("%s: %s", path, message);
+    assert_int_equal(array.count, 0);
+    npy_array_free(&array);
+}
+
 static void test_good_file_reads_back(void **state) {
     (void)state;
     char path[300];
@@ -105,6 +148,7 @@ static void test_good_file_reads_back(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_length_below_the_preamble),
+        cmocka_unit_test(test_dimensions_beyond_int64_or_size_t),
         cmocka_unit_test(test_good_file_reads_back),
     };
     return cmocka_run_group_tests_name("npy_reader", tests, setup, teardown);
