@@ -13,7 +13,10 @@ static inline bool tconv_array_reserve_one(void **items, size_t *capacity, size_
     if (count < *capacity)
         return true;
     size_t cap = *capacity ? 2 * *capacity : 8;
-    void *grown = realloc(*items, cap * elem_size);
+    size_t bytes;
+    if (cap < *capacity || __builtin_mul_overflow(cap, elem_size, &bytes))
+        return false; /* the doubled size would wrap: as good as out of memory */
+    void *grown = realloc(*items, bytes);
     if (grown == NULL)
         return false;
     *items = grown;

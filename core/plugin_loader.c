@@ -21,6 +21,11 @@
 #define ABI_1_0_TABLE_SIZE                                                                         \
     (offsetof(tconv_backend_t, plan_destroy) + sizeof(((tconv_backend_t *)0)->plan_destroy))
 
+/* Most devices one plugin may expose. A count above it is a plugin bug (a
+ * corrupt counter, an unsigned -1): such a plugin is refused rather than
+ * letting its count size the device table. Documented in docs/internals.md. */
+#define TCONV_MAX_DEVICES_PER_PLUGIN 4096
+
 /* libltdl keeps global state (module list, error string) and is not
  * thread-safe: one init for the process, and every lt_dl* call, plus the
  * plugin's entry/init that run while a module is half-registered, under one
@@ -287,6 +292,13 @@ static bool load_candidate(struct tconv_context *ctx, const tconv_candidate_t *c
         p.table.fini(p.state);
         goto close;
     }
+    if (count > TCONV_MAX_DEVICES_PER_PLUGIN) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_bad_table,
+                      "get_device_count returned %zu: more than the limit of %d devices per plugin",
+                      count, TCONV_MAX_DEVICES_PER_PLUGIN);
+        p.table.fini(p.state);
+        goto close;
+    }
     tconv_loaded_plugin_t *grown =
         realloc(ctx->plugins, (ctx->plugin_count + 1) * sizeof *ctx->plugins);
     if (grown == NULL) {
@@ -322,10 +334,14 @@ static void sort_plugins_by_name(struct tconv_context *ctx) {
     }
 }
 
+/* Fills ctx->devices. False when out of memory, or when the device counts
+ * do not add up in a size_t (the per-plugin cap makes that unreachable, but
+ * a wrapped sum would size the table too small for the loop below). */
 static bool enumerate_devices(struct tconv_context *ctx) {
     size_t total = 0;
     for (size_t i = 0; i < ctx->plugin_count; i++)
-        total += ctx->plugins[i].device_count;
+        if (__builtin_add_overflow(total, ctx->plugins[i].device_count, &total))
+            return false;
     ctx->devices = calloc(total ? total : 1, sizeof *ctx->devices);
     if (ctx->devices == NULL)
         return false;

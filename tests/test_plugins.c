@@ -3,8 +3,9 @@
  * state, reason code and message; the good plugins around them keep working
  * in the same context (cpu:0 runs a plan correctly); declines move selection
  * on with the reason kept; execution failures reach the caller with the
- * plugin's message; search_path, TCONV_PLUGINS and TCONV_PLUGIN_PATH,
- * relative paths, duplicates, and never the current directory. */
+ * plugin's message; absurd device counts are refused; search_path,
+ * TCONV_PLUGINS and TCONV_PLUGIN_PATH, relative paths, duplicates, and never
+ * the current directory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,6 +89,21 @@ static void expect_cpu_works(tconv_context_t ctx) {
         fail_msg("cpu:0 next to the faulty plugins: %s", msg);
 }
 
+/* A plugin whose get_device_count claims more than the core's per-plugin
+ * limit (4096, docs/internals.md) is refused with bad_table and the count in
+ * its message; it must not size the device table (a wrapped sum overflowed
+ * the heap, a billion entries failed the whole context). */
+static void expect_device_count_refused(tconv_context_t ctx, const char *file, size_t count) {
+    char text[160];
+    snprintf(text, sizeof text,
+             "get_device_count returned %zu: more than the limit of 4096 devices per plugin",
+             count);
+    expect_report(ctx, file, tconv_plugin_failed, tconv_plugin_bad_table, text);
+    tconv_plugin_report_t r;
+    assert_true(find_report(ctx, file, &r));
+    assert_int_equal(r.device_count, 0);
+}
+
 /* Checks the reports of every plugin in the faulty directory. */
 static void expect_faulty_directory_reports(tconv_context_t ctx) {
     expect_report(ctx, "wrong_abi", tconv_plugin_failed, tconv_plugin_abi_mismatch, "ABI");
@@ -108,6 +124,8 @@ static void expect_faulty_directory_reports(tconv_context_t ctx) {
     expect_report(ctx, "twin_a", tconv_plugin_loaded, tconv_plugin_ok, NULL);
     expect_report(ctx, "twin_b", tconv_plugin_skipped, tconv_plugin_duplicate, "twin");
     expect_report(ctx, "junk", tconv_plugin_failed, tconv_plugin_open_failed, NULL);
+    expect_device_count_refused(ctx, "count_max", SIZE_MAX);
+    expect_device_count_refused(ctx, "count_billion", 1000000000);
     assert_true(find_report(ctx, "decliner", &r));
     assert_int_equal(r.device_count, 1);
     assert_string_equal(r.name, "decliner");
@@ -123,6 +141,8 @@ static void expect_faulty_directory_reports(tconv_context_t ctx) {
     assert_false(has_device(ctx, "init_fails:0"));
     assert_false(has_device(ctx, "no_devices:0"));
     assert_false(has_device(ctx, "null_slot:0"));
+    assert_false(has_device(ctx, "count_max:0"));
+    assert_false(has_device(ctx, "count_billion:0"));
 }
 
 static void test_search_path_reports(void **state) {
@@ -182,6 +202,29 @@ static void test_plugins_environment_files(void **state) {
     expect_report(ctx, "decliner", tconv_plugin_failed, tconv_plugin_not_found, "relative");
     assert_false(find_report(ctx, "exec_fails", &r));
     assert_false(has_device(ctx, "decliner:0"));
+    expect_cpu_works(ctx);
+    tconv_context_destroy(ctx);
+}
+
+/* The huge-count plugins alone next to the real ones: the context is
+ * created, lists exactly the real devices, and cpu:0 computes. */
+static void test_huge_device_counts_refused(void **state) {
+    (void)state;
+    tconv_context_t real;
+    assert_int_equal(tconv_context_create(&real, NULL), tconv_success);
+    size_t real_devices = 0;
+    assert_int_equal(tconv_context_get_device_count(real, &real_devices), tconv_success);
+    tconv_context_destroy(real);
+
+    tconv_context_t ctx;
+    assert_int_equal(tconv_context_create(&ctx, DIR "/tconv_backend_count_max.so:" DIR
+                                                    "/tconv_backend_count_billion.so"),
+                     tconv_success);
+    expect_device_count_refused(ctx, "count_max", SIZE_MAX);
+    expect_device_count_refused(ctx, "count_billion", 1000000000);
+    size_t devices = 0;
+    assert_int_equal(tconv_context_get_device_count(ctx, &devices), tconv_success);
+    assert_int_equal(devices, real_devices);
     expect_cpu_works(ctx);
     tconv_context_destroy(ctx);
 }
@@ -323,6 +366,7 @@ int main(void) {
         cmocka_unit_test(test_search_path_reports),
         cmocka_unit_test(test_plugin_path_environment),
         cmocka_unit_test(test_plugins_environment_files),
+        cmocka_unit_test(test_huge_device_counts_refused),
         cmocka_unit_test(test_never_the_current_directory),
         cmocka_unit_test(test_duplicates_first_wins),
         cmocka_unit_test(test_decline_moves_on_with_reason),
