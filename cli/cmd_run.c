@@ -1,16 +1,13 @@
 /* `tconv run`: one transposed convolution on .npy files. Shapes come from
  * the arrays; options say how to read them and what padding rule applies.
  * The output is written atomically: a failed run leaves no trace. */
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "args.h"
-#include "atomic_file.h"
 #include "bench.h"
 #include "commands.h"
+#include "layer_io.h"
 #include "npy.h"
 #include "status.h"
 
@@ -86,108 +83,6 @@ static int parse_run_args(int argc, char **argv, run_files_t *files, cli_layer_o
     return 0;
 }
 
-/* Reads one array; maps .npy failures to exit codes with the argument named. */
-static int load_array(const char *option, const char *path, tconv_dtype_t dtype,
-                      npy_array_t *array) {
-    char message[512];
-    npy_status_t st =
-        npy_read(path, dtype == tconv_f64 ? npy_f64 : npy_f32, array, message, sizeof message);
-    if (st == npy_ok)
-        return CLI_EXIT_OK;
-    cli_error(COMMAND, "%s: %s: %s", option, path, message);
-    return st == npy_no_memory ? CLI_EXIT_NO_MEMORY : CLI_EXIT_BAD_INPUT;
-}
-
-/* Kernel size, Cout/G and the kernel's Cin by layout; checks them against
- * the input. */
-static int apply_kernel_shape(const npy_array_t *kernel, const npy_array_t *input,
-                              tconv_problem_t *p) {
-    int rank = p->spatial_rank;
-    if (kernel->ndim != input->ndim) {
-        cli_error(COMMAND, "--kernel: rank %d does not match --input rank %d (kernel: %s)",
-                  kernel->ndim, input->ndim,
-                  p->kernel_layout == tconv_kernel_keras ? "k..., Cout/G, Cin"
-                                                         : "Cin, Cout/G, k...");
-        return -1;
-    }
-    for (int i = 0; i < kernel->ndim; i++) {
-        if (kernel->shape[i] < 1) {
-            cli_error(COMMAND, "--kernel: dimension %d is %lld: every dimension must be >= 1", i,
-                      (long long)kernel->shape[i]);
-            return -1;
-        }
-    }
-    int keras = p->kernel_layout == tconv_kernel_keras;
-    int64_t kernel_cin = keras ? kernel->shape[rank + 1] : kernel->shape[0];
-    int64_t cout_per_group = keras ? kernel->shape[rank] : kernel->shape[1];
-    for (int i = 0; i < rank; i++)
-        p->kernel_size[i] = kernel->shape[keras ? i : 2 + i];
-    if (kernel_cin != p->in_channels) {
-        cli_error(COMMAND,
-                  "--kernel: in_channels %lld (%s axis, %s layout) does not match --input "
-                  "channels %lld",
-                  (long long)kernel_cin, keras ? "last" : "first", keras ? "keras" : "torch",
-                  (long long)p->in_channels);
-        return -1;
-    }
-    if (cout_per_group > INT64_MAX / p->groups) {
-        cli_error(COMMAND, "--kernel: groups * Cout/G overflows");
-        return -1;
-    }
-    p->out_channels = p->groups * cout_per_group;
-    return 0;
-}
-
-static int check_bias(const npy_array_t *bias, const tconv_problem_t *p) {
-    if (bias->ndim != 1 || bias->shape[0] != p->out_channels) {
-        char shape[128];
-        npy_shape_text(bias->shape, bias->ndim, shape, sizeof shape);
-        cli_error(COMMAND, "--bias: expected shape (%lld,) (Cout = groups * kernel Cout/G), got %s",
-                  (long long)p->out_channels, shape);
-        return -1;
-    }
-    return 0;
-}
-
-/* Refuses an output path whose directory cannot take the file, before any
- * time is spent computing. */
-static int check_output_directory(const char *path) {
-    char *copy = strdup(path);
-    if (!copy)
-        return CLI_EXIT_NO_MEMORY;
-    const char *dir = dirname(copy);
-    struct stat st;
-    int ok = 0;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        cli_error(COMMAND, "--output: %s: is a directory", path);
-    else if (access(dir, W_OK | X_OK) != 0)
-        cli_error(COMMAND, "--output: %s: the directory '%s' is not writable or does not exist",
-                  path, dir);
-    else
-        ok = 1;
-    free(copy);
-    return ok ? CLI_EXIT_OK : CLI_EXIT_BAD_INPUT;
-}
-
-static int write_output(const char *path, const npy_array_t *out) {
-    char message[512];
-    atomic_file_t af;
-    if (atomic_file_open(&af, path, message, sizeof message) != 0) {
-        cli_error(COMMAND, "--output: %s: %s", path, message);
-        return CLI_EXIT_BAD_INPUT;
-    }
-    if (npy_write(af.file, out, message, sizeof message) != npy_ok) {
-        atomic_file_abort(&af);
-        cli_error(COMMAND, "--output: %s: %s", path, message);
-        return CLI_EXIT_RUNTIME;
-    }
-    if (atomic_file_commit(&af, message, sizeof message) != 0) {
-        cli_error(COMMAND, "--output: %s: %s", path, message);
-        return CLI_EXIT_RUNTIME;
-    }
-    return CLI_EXIT_OK;
-}
-
 /* Plans and runs the problem on the selected device into out->data. */
 static int compute(const tconv_problem_t *p, const char *selector, const npy_array_t *input,
                    const npy_array_t *kernel, const npy_array_t *bias, npy_array_t *out,
@@ -234,32 +129,15 @@ done:
 static int prepare(const cli_layer_options_t *opts, const npy_array_t *input,
                    const npy_array_t *kernel, const npy_array_t *bias, tconv_problem_t *p,
                    npy_array_t *out) {
-    if (layer_problem_from_input(opts, COMMAND, "--input", input->shape, input->ndim, p) != 0 ||
-        apply_kernel_shape(kernel, input, p) != 0)
-        return CLI_EXIT_BAD_INPUT;
-    p->use_bias = bias != NULL;
-    if (bias && check_bias(bias, p) != 0)
-        return CLI_EXIT_BAD_INPUT;
-    tconv_canonical_t canonical;
-    tconv_status_t st = tconv_problem_resolve(p, &canonical);
-    if (st != tconv_success)
-        return cli_fail_status(COMMAND, "invalid layer", st);
-    size_t n_in, n_k, n_out;
-    st = bench_tensor_counts(p, &n_in, &n_k, &n_out);
+    int rc = layer_problem_from_arrays(COMMAND, opts, input, kernel, bias, p);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    int64_t shape[TCONV_MAX_DIMS];
+    int ndim = 0;
+    tconv_status_t st = tconv_problem_get_shapes(p, NULL, NULL, shape, &ndim);
     if (st != tconv_success)
         return cli_fail_status(COMMAND, "output shape", st);
-    memset(out, 0, sizeof *out);
-    st = tconv_problem_get_shapes(p, NULL, NULL, out->shape, &out->ndim);
-    if (st != tconv_success)
-        return cli_fail_status(COMMAND, "output shape", st);
-    out->dtype = p->dtype == tconv_f64 ? npy_f64 : npy_f32;
-    out->count = n_out;
-    out->data = malloc(n_out ? n_out * (size_t)out->dtype : 1);
-    if (!out->data) {
-        cli_error(COMMAND, "--output: out of memory for %zu values", n_out);
-        return CLI_EXIT_NO_MEMORY;
-    }
-    return CLI_EXIT_OK;
+    return layer_alloc_array(COMMAND, "--output", p->dtype, shape, ndim, out);
 }
 
 int cmd_run(int argc, char **argv) {
@@ -269,23 +147,23 @@ int cmd_run(int argc, char **argv) {
     int rc = parse_run_args(argc, argv, &files, &opts);
     if (rc != 0)
         return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_BAD_INPUT;
-    if ((rc = check_output_directory(files.output)) != CLI_EXIT_OK)
+    if ((rc = layer_check_output_path(COMMAND, "--output", files.output)) != CLI_EXIT_OK)
         return rc;
 
     npy_array_t input = {0}, kernel = {0}, bias = {0}, out = {0};
     tconv_problem_t problem;
-    rc = load_array("--input", files.input, opts.dtype, &input);
+    rc = layer_load_array(COMMAND, "--input", files.input, opts.dtype, &input);
     if (rc == CLI_EXIT_OK)
-        rc = load_array("--kernel", files.kernel, opts.dtype, &kernel);
+        rc = layer_load_array(COMMAND, "--kernel", files.kernel, opts.dtype, &kernel);
     if (rc == CLI_EXIT_OK && files.bias)
-        rc = load_array("--bias", files.bias, opts.dtype, &bias);
+        rc = layer_load_array(COMMAND, "--bias", files.bias, opts.dtype, &bias);
     if (rc == CLI_EXIT_OK)
         rc = prepare(&opts, &input, &kernel, files.bias ? &bias : NULL, &problem, &out);
     if (rc == CLI_EXIT_OK)
         rc = compute(&problem, opts.device, &input, &kernel, files.bias ? &bias : NULL, &out,
                      files.verbose);
     if (rc == CLI_EXIT_OK)
-        rc = write_output(files.output, &out);
+        rc = layer_write_output(COMMAND, "--output", files.output, &out);
     npy_array_free(&input);
     npy_array_free(&kernel);
     npy_array_free(&bias);

@@ -7,11 +7,13 @@
 
 int cmd_devices(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_backward(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
 void cmd_devices_usage(FILE *out);
 void cmd_run_usage(FILE *out);
+void cmd_backward_usage(FILE *out);
 void cmd_bench_usage(FILE *out);
 void cmd_demo_usage(FILE *out);
 

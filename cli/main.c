@@ -17,6 +17,7 @@ typedef struct command {
 static const command_t commands[] = {
     {"devices", cmd_devices, cmd_devices_usage, "list devices, the auto choice and plugin reports"},
     {"run", cmd_run, cmd_run_usage, "transposed convolution of .npy arrays"},
+    {"backward", cmd_backward, cmd_backward_usage, "gradients of a layer for dL/dy (.npy arrays)"},
     {"bench", cmd_bench, cmd_bench_usage, "time one layer on random data"},
     {"demo", cmd_demo, cmd_demo_usage, "a 3-D decoder layer: device choice, speed, accuracy"},
 };
