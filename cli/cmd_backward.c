@@ -148,40 +148,20 @@ static int compute(tconv_problem_t *p, const char *selector, const npy_array_t *
         p->passes |= TCONV_PASS_BACKWARD_DATA;
     if (f->grads[GRAD_KERNEL] || f->grads[GRAD_BIAS])
         p->passes |= TCONV_PASS_BACKWARD_WEIGHTS;
-    tconv_context_t ctx = NULL;
-    tconv_plan_t plan = NULL;
-    tconv_status_t st = tconv_context_create(&ctx, NULL);
+    layer_plan_t lp;
+    int rc = layer_plan_open(COMMAND, p, selector, kernel, bias, &lp);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const double start = bench_now_ms();
+    tconv_status_t st =
+        tconv_plan_execute_backward(lp.plan, input->data, grad_output->data, grads[GRAD_INPUT].data,
+                                    grads[GRAD_KERNEL].data, grads[GRAD_BIAS].data);
     if (st != tconv_success)
-        return cli_fail_status(COMMAND, "creating the context", st);
-    int rc = CLI_EXIT_OK;
-    double start = bench_now_ms();
-    st = tconv_plan_create(&plan, ctx, p, selector);
-    if (st != tconv_success) {
-        rc = cli_fail_status(COMMAND, "plan", st);
-        goto done;
-    }
-    st = tconv_plan_set_weights(plan, kernel->data, bias ? bias->data : NULL);
-    if (st != tconv_success) {
-        rc = cli_fail_status(COMMAND, "weights", st);
-        goto done;
-    }
-    double planned = bench_now_ms();
-    st = tconv_plan_execute_backward(plan, input->data, grad_output->data, grads[GRAD_INPUT].data,
-                                     grads[GRAD_KERNEL].data, grads[GRAD_BIAS].data);
-    if (st != tconv_success) {
         rc = cli_fail_status(COMMAND, "backward", st);
-        goto done;
-    }
-    if (f->verbose) {
-        tconv_device_info_t info;
-        memset(&info, 0, sizeof info);
-        tconv_plan_get_device_info(plan, &info);
-        fprintf(stderr, "%s: device %s (%s); plan %.2f ms, backward %.2f ms\n", COMMAND, info.id,
-                info.name, planned - start, bench_now_ms() - planned);
-    }
-done:
-    tconv_plan_destroy(plan);
-    tconv_context_destroy(ctx);
+    else if (f->verbose)
+        fprintf(stderr, "%s: device %s (%s); plan %.2f ms, backward %.2f ms\n", COMMAND,
+                lp.device.id, lp.device.name, lp.plan_ms, bench_now_ms() - start);
+    layer_plan_close(&lp);
     return rc;
 }
 

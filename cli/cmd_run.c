@@ -87,41 +87,21 @@ static int parse_run_args(int argc, char **argv, run_files_t *files, cli_layer_o
 static int compute(const tconv_problem_t *p, const char *selector, const npy_array_t *input,
                    const npy_array_t *kernel, const npy_array_t *bias, npy_array_t *out,
                    int verbose) {
-    tconv_context_t ctx = NULL;
-    tconv_plan_t plan = NULL;
-    tconv_status_t st = tconv_context_create(&ctx, NULL);
-    if (st != tconv_success)
-        return cli_fail_status(COMMAND, "creating the context", st);
-    int rc = CLI_EXIT_OK;
-    double start = bench_now_ms();
-    st = tconv_plan_create(&plan, ctx, p, selector);
-    if (st != tconv_success) {
-        rc = cli_fail_status(COMMAND, "plan", st);
-        goto done;
-    }
-    st = tconv_plan_set_weights(plan, kernel->data, bias ? bias->data : NULL);
-    if (st != tconv_success) {
-        rc = cli_fail_status(COMMAND, "weights", st);
-        goto done;
-    }
-    double planned = bench_now_ms();
-    st = tconv_plan_execute(plan, input->data, out->data);
+    layer_plan_t lp;
+    int rc = layer_plan_open(COMMAND, p, selector, kernel, bias, &lp);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const double start = bench_now_ms();
+    tconv_status_t st = tconv_plan_execute(lp.plan, input->data, out->data);
     if (st != tconv_success) {
         rc = cli_fail_status(COMMAND, "execute", st);
-        goto done;
-    }
-    if (verbose) {
-        tconv_device_info_t info;
-        memset(&info, 0, sizeof info);
-        tconv_plan_get_device_info(plan, &info);
+    } else if (verbose) {
         char shape[256];
         npy_shape_text(out->shape, out->ndim, shape, sizeof shape);
         fprintf(stderr, "%s: device %s (%s); output %s; plan %.2f ms, execute %.2f ms\n", COMMAND,
-                info.id, info.name, shape, planned - start, bench_now_ms() - planned);
+                lp.device.id, lp.device.name, shape, lp.plan_ms, bench_now_ms() - start);
     }
-done:
-    tconv_plan_destroy(plan);
-    tconv_context_destroy(ctx);
+    layer_plan_close(&lp);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "bench.h"
 #include "status.h"
 
 /* Reads one array; maps .npy failures to exit codes with the argument named. */
@@ -152,4 +153,30 @@ int layer_alloc_array(const char *command, const char *option, tconv_dtype_t dty
         return CLI_EXIT_NO_MEMORY;
     }
     return CLI_EXIT_OK;
+}
+
+int layer_plan_open(const char *command, const tconv_problem_t *p, const char *selector,
+                    const npy_array_t *kernel, const npy_array_t *bias, layer_plan_t *lp) {
+    memset(lp, 0, sizeof *lp);
+    tconv_status_t st = tconv_context_create(&lp->context, NULL);
+    if (st != tconv_success)
+        return cli_fail_status(command, "creating the context", st);
+    const double start = bench_now_ms();
+    st = tconv_plan_create(&lp->plan, lp->context, p, selector);
+    if (st == tconv_success)
+        st = tconv_plan_set_weights(lp->plan, kernel->data, bias ? bias->data : NULL);
+    lp->plan_ms = bench_now_ms() - start;
+    if (st != tconv_success) {
+        int rc = cli_fail_status(command, lp->plan ? "weights" : "plan", st);
+        layer_plan_close(lp);
+        return rc;
+    }
+    tconv_plan_get_device_info(lp->plan, &lp->device);
+    return CLI_EXIT_OK;
+}
+
+void layer_plan_close(layer_plan_t *lp) {
+    tconv_plan_destroy(lp->plan);
+    tconv_context_destroy(lp->context);
+    memset(lp, 0, sizeof *lp);
 }

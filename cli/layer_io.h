@@ -44,4 +44,22 @@ int layer_problem_from_arrays(const char *command, const cli_layer_options_t *op
 int layer_alloc_array(const char *command, const char *option, tconv_dtype_t dtype,
                       const int64_t *shape, int ndim, npy_array_t *array);
 
+/** A context and a plan with its weights set, for one command's run. */
+typedef struct layer_plan {
+    tconv_context_t context;
+    tconv_plan_t plan;
+    tconv_device_info_t device; /**< The plan's device. */
+    double plan_ms;             /**< Time to create the plan and set the weights. */
+} layer_plan_t;
+
+/** Creates a context and a plan for @p p on @p selector, and sets the
+ *  weights (@p bias NULL for none).
+ *  @returns CLI_EXIT_OK, or the exit code of the failure (printed; nothing
+ *           to close). */
+int layer_plan_open(const char *command, const tconv_problem_t *p, const char *selector,
+                    const npy_array_t *kernel, const npy_array_t *bias, layer_plan_t *lp);
+
+/** Destroys the plan and the context. */
+void layer_plan_close(layer_plan_t *lp);
+
 #endif /* TCONV_CLI_LAYER_IO_H */
