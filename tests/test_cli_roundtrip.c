@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "cli_command.h"
 #include "npy_test_io.h"
 #include "process.h"
 #include "test_support.h"
@@ -34,84 +35,6 @@ static int teardown(void **state) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
     return system(cmd) == 0 ? 0 : -1;
-}
-
-/* Appends "v0,v1,..." of @p rank values to @p out. */
-static void list(char *out, size_t size, const int64_t *v, int rank) {
-    size_t used = 0;
-    for (int i = 0; i < rank; i++)
-        used += (size_t)snprintf(out + used, size - used, "%s%lld", i ? "," : "", (ll)v[i]);
-}
-
-typedef struct cli_args {
-    char *argv[64];
-    int argc;
-    char storage[64][320];
-} cli_args_t;
-
-static void push(cli_args_t *a, const char *s) {
-    snprintf(a->storage[a->argc], sizeof a->storage[a->argc], "%s", s);
-    a->argv[a->argc] = a->storage[a->argc];
-    a->argc++;
-    a->argv[a->argc] = NULL;
-}
-
-static void push2(cli_args_t *a, const char *opt, const char *value) {
-    push(a, opt);
-    push(a, value);
-}
-
-/* The CLI options that state problem @p p (shapes come from the files). */
-static void problem_to_args(const tconv_problem_t *p, cli_args_t *a) {
-    char buf[128];
-    int r = p->spatial_rank;
-    list(buf, sizeof buf, p->strides, r);
-    push2(a, "--strides", buf);
-    list(buf, sizeof buf, p->dilation, r);
-    push2(a, "--dilation-rate", buf);
-    int has_shape = p->output_shape[0] != 0;
-    switch (p->padding) {
-    case tconv_padding_valid:
-    case tconv_padding_same:
-        push2(a, "--padding", p->padding == tconv_padding_valid ? "valid" : "same");
-        break;
-    case tconv_padding_explicit:
-        if (!has_shape) {
-            int64_t pads[6];
-            memcpy(pads, p->pads_begin, sizeof(int64_t) * (size_t)r);
-            memcpy(pads + r, p->pads_end, sizeof(int64_t) * (size_t)r);
-            list(buf, sizeof buf, pads, 2 * r);
-            push2(a, "--padding", buf);
-        } else {
-            push2(a, "--auto-pad", "notset");
-        }
-        break;
-    case tconv_padding_same_upper:
-        push2(a, "--auto-pad", "same_upper");
-        break;
-    case tconv_padding_same_lower:
-        push2(a, "--auto-pad", "same_lower");
-        break;
-    }
-    if (has_shape) {
-        list(buf, sizeof buf, p->output_shape, r);
-        push2(a, "--output-shape", buf);
-    }
-    if (p->has_output_padding) {
-        list(buf, sizeof buf, p->output_padding, r);
-        push2(a, "--output-padding", buf);
-    }
-    snprintf(buf, sizeof buf, "%lld", (ll)p->groups);
-    push2(a, "--groups", buf);
-    push2(a, "--data-format",
-          p->data_format == tconv_channels_first ? "channels_first" : "channels_last");
-    push2(a, "--kernel-layout", p->kernel_layout == tconv_kernel_torch ? "torch" : "keras");
-    push2(a, "--activation", tconv_activation_name(p->activation));
-    if (!isnan(p->activation_alpha)) {
-        snprintf(buf, sizeof buf, "%.17g", p->activation_alpha);
-        push2(a, "--activation-alpha", buf);
-    }
-    push2(a, "--dtype", p->dtype == tconv_f64 ? "float64" : "float32");
 }
 
 /* Runs one problem through the CLI with files stored as @p file_item-byte
@@ -140,16 +63,16 @@ static int run_one(const tconv_problem_t *p, int case_index, int file_item, cons
     if (p->use_bias)
         tn_write(b, file_item, bias_dim, 1, t.bias);
 
-    cli_args_t a = {.argc = 0};
-    push(&a, TCONV_TEST_CLI);
-    push(&a, "run");
-    push2(&a, "--input", x);
-    push2(&a, "--kernel", w);
+    tc_cli_command_t a = {.argc = 0};
+    tc_cli_push(&a, TCONV_TEST_CLI);
+    tc_cli_push(&a, "run");
+    tc_cli_push2(&a, "--input", x);
+    tc_cli_push2(&a, "--kernel", w);
     if (p->use_bias)
-        push2(&a, "--bias", b);
-    push2(&a, "--output", y);
-    push2(&a, "--device", device);
-    problem_to_args(p, &a);
+        tc_cli_push2(&a, "--bias", b);
+    tc_cli_push2(&a, "--output", y);
+    tc_cli_push2(&a, "--device", device);
+    tc_cli_push_layer_options(&a, p);
     tp_format(a.argv, cmdline, sizeof cmdline);
 
     int result = -1;
