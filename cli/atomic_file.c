@@ -1,13 +1,19 @@
-/* Temporary file + fsync + rename. */
+/* Temporary file + fsync + rename for regular files; in place for
+ * everything else a path can name (devices, FIFOs). Symbolic links are
+ * followed first, so the link stays a link and its target is replaced. */
 #include "atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define TEMP_SUFFIX      ".tmp.XXXXXX"
+#define MAX_SYMLINK_HOPS 40 /* the kernel's own limit before ELOOP */
 
 static void release(atomic_file_t *af) {
     free(af->temp_path);
@@ -15,48 +21,184 @@ static void release(atomic_file_t *af) {
     memset(af, 0, sizeof *af);
 }
 
-/* mkstemp makes 0600 files; give the result the mode a plain fopen would. */
+/* Length of the directory part of @p path including its final '/'; 0 for a
+ * name in the current directory. */
+static size_t directory_length(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? (size_t)(slash - path) + 1 : 0;
+}
+
+/* The path a write to @p path lands on: symbolic links in the last component
+ * followed, a relative link text taken from its link's directory. A dangling
+ * link leads to the file it would create. Returns a malloc'd path, or NULL
+ * with errno (ENOMEM, ELOOP, ENAMETOOLONG or readlink's). */
+static char *follow_symlinks(const char *path) {
+    char *current = strdup(path);
+    for (int hops = 0; current != NULL; hops++) {
+        struct stat st;
+        if (lstat(current, &st) != 0 || !S_ISLNK(st.st_mode))
+            return current; /* not a link, or missing: the caller's stat reports it */
+        char link[PATH_MAX];
+        ssize_t n = hops < MAX_SYMLINK_HOPS ? readlink(current, link, sizeof link) : -1;
+        if (hops >= MAX_SYMLINK_HOPS || n == (ssize_t)sizeof link) {
+            errno = hops >= MAX_SYMLINK_HOPS ? ELOOP : ENAMETOOLONG;
+            n = -1;
+        }
+        if (n < 0) {
+            int err = errno;
+            free(current);
+            errno = err;
+            return NULL;
+        }
+        size_t keep = link[0] == '/' ? 0 : directory_length(current);
+        char *next = malloc(keep + (size_t)n + 1);
+        if (next) {
+            memcpy(next, current, keep);
+            memcpy(next + keep, link, (size_t)n);
+            next[keep + (size_t)n] = '\0';
+        }
+        free(current);
+        current = next;
+    }
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* Fills @p message with "<what>: <errno text>", naming the link's target
+ * when @p resolved is not the path the user gave. */
+static void describe_failure(const char *given, const char *resolved, const char *what, int err,
+                             char *message, size_t message_size) {
+    if (resolved && strcmp(given, resolved) != 0)
+        snprintf(message, message_size, "%s (the link's target %s): %s", what, resolved,
+                 strerror(err));
+    else
+        snprintf(message, message_size, "%s: %s", what, strerror(err));
+}
+
+static int open_failed(atomic_file_t *af, const char *given, const char *what, int err,
+                       char *message, size_t message_size) {
+    describe_failure(given, af->target_path, what, err, message, message_size);
+    if (af->file)
+        fclose(af->file);
+    release(af);
+    errno = err;
+    return -1;
+}
+
+/* mkstemp makes 0600 files; give a new file the mode a plain fopen would. */
 static void apply_umask_mode(int fd) {
     mode_t mask = umask(0);
     umask(mask);
     (void)fchmod(fd, 0666 & ~mask);
 }
 
-int atomic_file_open(atomic_file_t *af, const char *target_path, char *message,
-                     size_t message_size) {
-    memset(af, 0, sizeof *af);
-    size_t len = strlen(target_path);
-    af->target_path = strdup(target_path);
-    af->temp_path = malloc(len + sizeof ".tmp.XXXXXX");
-    if (!af->target_path || !af->temp_path) {
-        snprintf(message, message_size, "out of memory");
-        release(af);
-        errno = ENOMEM;
-        return -1;
+/* The replacement keeps the replaced file's owner and mode, as writing into
+ * it would. Best effort: only root may give a file away, and a file that
+ * stays ours with a narrower group is still the user's own file. Owner
+ * first: chown clears the set-id bits that chmod then restores. */
+static void keep_owner_and_mode(int fd, const struct stat *old) {
+    (void)fchown(fd, old->st_uid, old->st_gid);
+    (void)fchmod(fd, old->st_mode & 07777);
+}
+
+/* Devices and FIFOs cannot be replaced: /dev/null stays /dev/null. */
+static int open_in_place(atomic_file_t *af, const char *given, char *message, size_t message_size) {
+    int fd = open(af->target_path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return open_failed(af, given, "cannot open for writing", errno, message, message_size);
+    af->file = fdopen(fd, "wb");
+    if (!af->file) {
+        int err = errno;
+        close(fd);
+        return open_failed(af, given, "cannot open for writing", err, message, message_size);
     }
-    memcpy(af->temp_path, target_path, len);
-    memcpy(af->temp_path + len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    return 0;
+}
+
+static int open_temporary(atomic_file_t *af, const char *given, const struct stat *existing,
+                          char *message, size_t message_size) {
+    size_t len = strlen(af->target_path);
+    af->temp_path = malloc(len + sizeof TEMP_SUFFIX);
+    if (!af->temp_path)
+        return open_failed(af, given, "cannot name a temporary file", ENOMEM, message,
+                           message_size);
+    memcpy(af->temp_path, af->target_path, len);
+    memcpy(af->temp_path + len, TEMP_SUFFIX, sizeof TEMP_SUFFIX);
     int fd = mkstemp(af->temp_path);
     if (fd < 0) {
-        int err = errno;
-        snprintf(message, message_size, "cannot create a temporary file next to it: %s",
-                 strerror(err));
-        release(af);
-        errno = err;
-        return -1;
+        free(af->temp_path);
+        af->temp_path = NULL;
+        return open_failed(af, given, "cannot create a temporary file next to it", errno, message,
+                           message_size);
     }
-    apply_umask_mode(fd);
+    if (existing)
+        keep_owner_and_mode(fd, existing);
+    else
+        apply_umask_mode(fd);
     af->file = fdopen(fd, "wb");
     if (!af->file) {
         int err = errno;
         close(fd);
         unlink(af->temp_path);
-        snprintf(message, message_size, "cannot open the temporary file: %s", strerror(err));
-        release(af);
+        return open_failed(af, given, "cannot open the temporary file", err, message, message_size);
+    }
+    return 0;
+}
+
+int atomic_file_open(atomic_file_t *af, const char *target_path, char *message,
+                     size_t message_size) {
+    memset(af, 0, sizeof *af);
+    af->target_path = follow_symlinks(target_path);
+    if (!af->target_path)
+        return open_failed(af, target_path, "cannot follow the symbolic link", errno, message,
+                           message_size);
+    struct stat st;
+    int exists = lstat(af->target_path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
+        return open_failed(af, target_path, "cannot write to it", EISDIR, message, message_size);
+    if (exists && !S_ISREG(st.st_mode))
+        return open_in_place(af, target_path, message, message_size);
+    return open_temporary(af, target_path, exists ? &st : NULL, message, message_size);
+}
+
+int atomic_file_check(const char *target_path, char *message, size_t message_size) {
+    char *resolved = follow_symlinks(target_path);
+    if (!resolved) {
+        int err = errno;
+        describe_failure(target_path, NULL, "cannot follow the symbolic link", err, message,
+                         message_size);
         errno = err;
         return -1;
     }
-    return 0;
+    struct stat st;
+    int exists = lstat(resolved, &st) == 0, err = 0;
+    const char *what = NULL;
+    if (exists && S_ISDIR(st.st_mode)) {
+        what = "cannot write to it";
+        err = EISDIR;
+    } else if (exists && !S_ISREG(st.st_mode)) {
+        if (access(resolved, W_OK) != 0) {
+            what = "cannot write to it";
+            err = errno;
+        }
+    } else {
+        /* The temporary file goes into the directory: it must take a new name. */
+        size_t dir_len = directory_length(resolved);
+        size_t cut = dir_len > 1 ? dir_len - 1 : dir_len; /* "/" stays, "d/" becomes "d" */
+        char saved = resolved[cut];
+        resolved[cut] = '\0';
+        if (access(dir_len ? resolved : ".", W_OK | X_OK) != 0) {
+            err = errno;
+            snprintf(message, message_size, "the directory '%s' is not writable: %s",
+                     dir_len ? resolved : ".", strerror(err));
+        }
+        resolved[cut] = saved;
+    }
+    if (what)
+        describe_failure(target_path, resolved, what, err, message, message_size);
+    free(resolved);
+    errno = err;
+    return err ? -1 : 0;
 }
 
 /* Makes the rename itself durable; failure here is not worth failing the run. */
@@ -74,10 +216,12 @@ static void sync_directory(const char *path) {
 
 int atomic_file_commit(atomic_file_t *af, char *message, size_t message_size) {
     const char *step = "write";
+    int in_place = af->temp_path == NULL;
     int failed = fflush(af->file) != 0 || ferror(af->file);
     if (!failed) {
         step = "fsync";
-        failed = fsync(fileno(af->file)) != 0;
+        /* Character devices and FIFOs have nothing to sync (EINVAL). */
+        failed = fsync(fileno(af->file)) != 0 && !(in_place && errno == EINVAL);
     }
     int err = errno;
     if (fclose(af->file) != 0 && !failed) {
@@ -86,19 +230,21 @@ int atomic_file_commit(atomic_file_t *af, char *message, size_t message_size) {
         err = errno;
     }
     af->file = NULL;
-    if (!failed && rename(af->temp_path, af->target_path) != 0) {
+    if (!failed && !in_place && rename(af->temp_path, af->target_path) != 0) {
         step = "rename";
         failed = 1;
         err = errno;
     }
     if (failed) {
         snprintf(message, message_size, "%s failed: %s", step, strerror(err));
-        unlink(af->temp_path);
+        if (!in_place)
+            unlink(af->temp_path);
         release(af);
         errno = err;
         return -1;
     }
-    sync_directory(af->target_path);
+    if (!in_place)
+        sync_directory(af->target_path);
     release(af);
     return 0;
 }

@@ -1,6 +1,9 @@
 /* Replacing a file atomically: write a temporary file in the same directory,
- * fsync it, then rename it over the target. A failed run never leaves a
- * partial file and never touches an existing one. */
+ * fsync it, then rename it over the target, which keeps its owner and mode.
+ * A failed run never leaves a partial file and never touches an existing
+ * one. A symbolic link is followed (its target is replaced, the link stays);
+ * a path that names neither a regular file nor nothing (a device such as
+ * /dev/null, a FIFO) cannot be replaced and is written in place. */
 #ifndef TCONV_CLI_ATOMIC_FILE_H
 #define TCONV_CLI_ATOMIC_FILE_H
 
@@ -9,18 +12,25 @@
 
 typedef struct atomic_file {
     FILE *file;        /**< Write here between open and commit/abort. */
-    char *temp_path;   /**< "<target>.tmp.XXXXXX". */
-    char *target_path; /**< The final name. */
+    char *temp_path;   /**< The temporary file; NULL when writing in place. */
+    char *target_path; /**< The final name, symbolic links followed. */
 } atomic_file_t;
 
-/** Creates the temporary file next to @p target_path.
- *  @returns 0, or -1 with a message (errno text). */
+/** Creates the temporary file next to @p target_path (or, for a device or
+ *  FIFO, opens it for writing: a FIFO blocks until it has a reader).
+ *  @returns 0, or -1 with a message and errno set. */
 int atomic_file_open(atomic_file_t *af, const char *target_path, char *message,
                      size_t message_size);
 
+/** Checks, creating nothing, that atomic_file_open can be expected to work
+ *  on @p target_path: not a directory, and its directory writable (or, when
+ *  written in place, the file itself). For failing early, before the work
+ *  that produces the data. @returns 0, or -1 with a message and errno set. */
+int atomic_file_check(const char *target_path, char *message, size_t message_size);
+
 /** Flushes, fsyncs and renames the temporary file onto the target; on
  *  failure removes the temporary file. Releases @p af either way.
- *  @returns 0, or -1 with a message. */
+ *  @returns 0, or -1 with a message and errno set. */
 int atomic_file_commit(atomic_file_t *af, char *message, size_t message_size);
 
 /** Closes and removes the temporary file; releases @p af. Safe to call on a

@@ -3,11 +3,9 @@
  * "<command>: --option: file: rule" and returned as an exit code (status.h). */
 #include "layer_io.h"
 
-#include <libgen.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "atomic_file.h"
 #include "bench.h"
@@ -76,24 +74,15 @@ int layer_check_bias(const char *command, const npy_array_t *bias, const tconv_p
     return 0;
 }
 
-/* Refuses an output path whose directory cannot take the file, before any
- * time is spent computing. */
+/* Refuses an output path that cannot take the file (atomic_file_check),
+ * before any time is spent computing. */
 int layer_check_output_path(const char *command, const char *option, const char *path) {
-    char *copy = strdup(path);
-    if (!copy)
-        return CLI_EXIT_NO_MEMORY;
-    const char *dir = dirname(copy);
-    struct stat st;
-    int ok = 0;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        cli_error(command, "%s: %s: is a directory", option, path);
-    else if (access(dir, W_OK | X_OK) != 0)
-        cli_error(command, "%s: %s: the directory '%s' is not writable or does not exist", option,
-                  path, dir);
-    else
-        ok = 1;
-    free(copy);
-    return ok ? CLI_EXIT_OK : CLI_EXIT_BAD_INPUT;
+    char message[512];
+    if (atomic_file_check(path, message, sizeof message) == 0)
+        return CLI_EXIT_OK;
+    const int err = errno;
+    cli_error(command, "%s: %s: %s", option, path, message);
+    return err == ENOMEM ? CLI_EXIT_NO_MEMORY : CLI_EXIT_BAD_INPUT;
 }
 
 int layer_write_output(const char *command, const char *option, const char *path,

@@ -23,8 +23,9 @@ int layer_apply_kernel_shape(const char *command, const npy_array_t *kernel,
 /** Checks that @p bias has shape (Cout,). @returns 0, or -1 (printed). */
 int layer_check_bias(const char *command, const npy_array_t *bias, const tconv_problem_t *p);
 
-/** Refuses an output path whose directory cannot take the file, before any
- *  time is spent computing. @returns CLI_EXIT_OK or CLI_EXIT_BAD_INPUT. */
+/** Refuses an output path that cannot take the file (a directory, an
+ *  unwritable directory or device), before any time is spent computing.
+ *  @returns CLI_EXIT_OK, or the exit code of the failure (printed). */
 int layer_check_output_path(const char *command, const char *option, const char *path);
 
 /** Writes @p out to @p path atomically (temporary file, then rename).

@@ -6,6 +6,9 @@
  *     big-endian, integer dtype, Fortran order);
  *   - a device that does not exist exits 3;
  *   - an existing output file is left byte-identical by a failed run;
+ *   - --output naming a device (/dev/null) or a symbolic link writes through
+ *     it, leaving the device and the link in place; an existing file's mode
+ *     (0600) is kept;
  *   - `tconv devices` (text and --json) lists cpu:0, `tconv demo` passes,
  *     `tconv bench --json` prints median_ms and gflops. */
 #include <setjmp.h>
@@ -15,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -236,6 +241,79 @@ static void test_bad_npy_files_exit_2(void **state) {
     expect_run_fails(2, "--kernel", x_ok, bad_file("bad_kernel.npy", good, 5), NULL, NULL, NULL);
 }
 
+/* `tconv run` on the good arrays into @p output must exit 0. */
+static void expect_run_writes(const char *output) {
+    char *out, *err;
+    int rc =
+        run_cli(&out, &err, "run", "--input", x_ok, "--kernel", w_ok, "--output", output, NULL);
+    if (rc != 0)
+        fail_msg("tconv run --output %s: exit %d: %s", output, rc, err);
+    free(out);
+    free(err);
+}
+
+static void expect_null_device(const char *path) {
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
+        fail_msg("%s is no longer the null character device (mode %o)", path, (unsigned)st.st_mode);
+}
+
+static void expect_valid_output(const char *path) {
+    double *values = NULL;
+    int64_t shape[8];
+    int ndim = 0, item = 0;
+    char message[256];
+    if (tn_read(path, &values, shape, &ndim, &item, message, sizeof message) != 0)
+        fail_msg("%s: not the run's output: %s", path, message);
+    free(values);
+}
+
+/* --output naming a device, a symbolic link or a file with a narrow mode:
+ * the device stays a device, the link a link, the mode is kept. */
+static void test_output_targets(void **state) {
+    (void)state;
+    /* Its own directory: the other tests check theirs for stray files. */
+    char targets[64] = "/tmp/tconv_cli_targets_XXXXXX", node[128], link[128], real[128],
+         secret[128];
+    assert_non_null(mkdtemp(targets));
+    /* A private null device first (root only): were it replaced, only this
+     * directory would suffer; then /dev/null itself. */
+    snprintf(node, sizeof node, "%s/null", targets);
+    if (mknod(node, S_IFCHR | 0666, makedev(1, 3)) == 0) {
+        expect_run_writes(node);
+        expect_null_device(node);
+    }
+    expect_run_writes("/dev/null");
+    expect_null_device("/dev/null");
+
+    snprintf(real, sizeof real, "%s/real.npy", targets);
+    snprintf(link, sizeof link, "%s/link.npy", targets);
+    assert_int_equal(symlink("real.npy", link), 0);
+    expect_run_writes(link); /* creates real.npy through the dangling link */
+    expect_run_writes(link); /* replaces it */
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    if (!S_ISLNK(st.st_mode))
+        fail_msg("--output %s: the symbolic link was replaced by a file", link);
+    expect_valid_output(real);
+
+    snprintf(secret, sizeof secret, "%s/secret.npy", targets);
+    FILE *f = fopen(secret, "wb");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(chmod(secret, 0600), 0);
+    expect_run_writes(secret);
+    assert_int_equal(stat(secret, &st), 0);
+    if ((st.st_mode & 07777) != 0600)
+        fail_msg("--output %s: mode %o after the run, was 0600", secret,
+                 (unsigned)(st.st_mode & 07777));
+    expect_valid_output(secret);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", targets);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_bad_device_exits_3(void **state) {
     (void)state;
     expect_run_fails(3, "nosuch", x_ok, w_ok, "--device", "nosuch:0", NULL);
@@ -289,9 +367,9 @@ int main(void) {
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sanity_run_succeeds),  cmocka_unit_test(test_bad_arguments_exit_2),
-        cmocka_unit_test(test_bad_npy_files_exit_2), cmocka_unit_test(test_bad_device_exits_3),
-        cmocka_unit_test(test_devices_command),      cmocka_unit_test(test_demo_command),
-        cmocka_unit_test(test_bench_json),
+        cmocka_unit_test(test_bad_npy_files_exit_2), cmocka_unit_test(test_output_targets),
+        cmocka_unit_test(test_bad_device_exits_3),   cmocka_unit_test(test_devices_command),
+        cmocka_unit_test(test_demo_command),         cmocka_unit_test(test_bench_json),
     };
     return cmocka_run_group_tests_name("cli_errors", tests, setup, teardown);
 }

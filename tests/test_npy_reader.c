@@ -20,20 +20,18 @@
 
 #include "npy.h"
 #include "npy_test_io.h"
+#include "temp_dir.h"
 
 static char dir[256];
 
 static int setup(void **state) {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/tconv_npy_reader_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return tc_temp_dir_create(dir, sizeof dir, "npy_reader");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tc_temp_dir_remove(dir);
 }
 
 /* Writes @p head (head_len bytes) followed by @p tail_len bytes of 'A'. */
