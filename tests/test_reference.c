@@ -2,7 +2,11 @@
  * results, so the ground truth the other suites trust is trustworthy:
  * scatter positions, stride, dilation, positive and negative crops, groups,
  * bias, both kernel layouts and data formats, and every activation at known
- * points. Depends on nothing but the reference and tconv_types.h. */
+ * points. The backward reference: 1-D cases computed on paper, every
+ * activation's derivative at known points and kinks, and its gradients
+ * against central differences of the forward reference on random problems.
+ * Depends on nothing but the reference, tconv_types.h and the tests' seeded
+ * random generator. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +17,7 @@
 #include <cmocka.h>
 
 #include "reference/tconv_reference.h"
+#include "test_support.h"
 
 /* A 1-D (W only) problem with one channel in and out. */
 static tconv_canonical_t one_d(int64_t n, int64_t k, int64_t s, int64_t d, int64_t crop,
@@ -242,6 +247,416 @@ static void test_activations_at_known_points(void **state) {
     }
 }
 
+/* ---- the backward reference --------------------------------------------- */
+
+/* Runs the backward reference on a 1-D problem and checks the three
+ * gradients (Cin = Cout = 1, so db has one value). */
+static void check_backward(const tconv_canonical_t *c, const double *x, const double *w,
+                           const double *b, const double *dy, const double *want_dx,
+                           const double *want_dw, double want_db) {
+    double dx[8], dw[8], db[1];
+    tconv_reference_backward(c, x, w, b, dy, dx, dw, db);
+    assert_values(dx, want_dx, (int)c->input_size[2]);
+    assert_values(dw, want_dw, (int)c->kernel_size[2]);
+    assert_values(db, &want_db, 1);
+}
+
+static void test_backward_stride_by_hand(void **state) {
+    (void)state;
+    /* y = [1, 2, 5, 4, 6] from x = [1, 2], w = [1, 2, 3], stride 2 (o = 2i + t):
+     *   dx[i] = sum_t dy[2i + t] w[t]:  dx0 = 1*1 + 2*2 + 3*3 = 14, dx1 = 3*1 + 4*2 + 5*3 = 26;
+     *   dw[t] = sum_i x[i] dy[2i + t]:  dw = [1 + 2*3, 2 + 2*4, 3 + 2*5] = [7, 10, 13];
+     *   db = sum dy = 15. A flipped kernel would give dx0 = 10. */
+    tconv_canonical_t c = one_d(2, 3, 2, 1, 0, 5);
+    c.use_bias = 1;
+    const double x[] = {1, 2}, w[] = {1, 2, 3}, b[] = {0.5}, dy[] = {1, 2, 3, 4, 5};
+    const double dx[] = {14, 26}, dw[] = {7, 10, 13};
+    check_backward(&c, x, w, b, dy, dx, dw, 15);
+    /* Any subset of the outputs may be asked for. */
+    double only_dx[2];
+    tconv_reference_backward(&c, x, w, b, dy, only_dx, NULL, NULL);
+    assert_values(only_dx, dx, 2);
+}
+
+static void test_backward_relu_kink_by_hand(void **state) {
+    (void)state;
+    /* Same problem with bias -2 and relu: z = [-1, 0, 3, 2, 4], and relu'(0)
+     * = 0, so dz = [0, 0, 3, 4, 5]:
+     *   dx = [3*3, 3*1 + 4*2 + 5*3] = [9, 26];
+     *   dw = [2*3, 2*4, 1*3 + 2*5] = [6, 8, 13];  db = 12.
+     * With relu'(0) = 1, dx0 would be 2*2 + 9 = 13. */
+    tconv_canonical_t c = one_d(2, 3, 2, 1, 0, 5);
+    c.use_bias = 1;
+    c.activation = tconv_activation_relu;
+    const double x[] = {1, 2}, w[] = {1, 2, 3}, b[] = {-2}, dy[] = {1, 2, 3, 4, 5};
+    const double dx[] = {9, 26}, dw[] = {6, 8, 13};
+    check_backward(&c, x, w, b, dy, dx, dw, 12);
+}
+
+static void test_backward_crops_by_hand(void **state) {
+    (void)state;
+    const double x[] = {1, 2}, w[] = {1, 2, 3};
+    /* Crop 1, length 3 (o = 2i + t - 1): x0 feeds o = 0, 1 with t = 1, 2;
+     * x1 feeds o = 1, 2 with t = 0, 1 (its tap 2 falls off the end):
+     *   dx = [1*2 + 2*3, 2*1 + 3*2] = [8, 8];  dw = [2*2, 1*1 + 2*3, 1*2] = [4, 7, 2]. */
+    tconv_canonical_t cropped = one_d(2, 3, 2, 1, 1, 3);
+    const double dy3[] = {1, 2, 3}, dx3[] = {8, 8}, dw3[] = {4, 7, 2};
+    check_backward(&cropped, x, w, NULL, dy3, dx3, dw3, 6);
+    /* Crop -1, length 6 (o = 2i + t + 1): o = 0 gets no product but still
+     * counts for the bias:
+     *   dx = [2*1 + 3*2 + 4*3, 4*1 + 5*2 + 6*3] = [20, 32];
+     *   dw = [2 + 2*4, 3 + 2*5, 4 + 2*6] = [10, 13, 16];  db = 21. */
+    tconv_canonical_t padded = one_d(2, 3, 2, 1, -1, 6);
+    const double dy6[] = {1, 2, 3, 4, 5, 6}, dx6[] = {20, 32}, dw6[] = {10, 13, 16};
+    check_backward(&padded, x, w, NULL, dy6, dx6, dw6, 21);
+}
+
+static void test_backward_dilation_by_hand(void **state) {
+    (void)state;
+    /* o = i + 2t: dx = [dy0 + 10 dy2, dy1 + 10 dy3] = [31, 42];
+     * dw = [x0 dy0 + x1 dy1, x0 dy2 + x1 dy3] = [5, 11]. */
+    tconv_canonical_t c = one_d(2, 2, 1, 2, 0, 4);
+    const double x[] = {1, 2}, w[] = {1, 10}, dy[] = {1, 2, 3, 4};
+    const double dx[] = {31, 42}, dw[] = {5, 11};
+    check_backward(&c, x, w, NULL, dy, dx, dw, 10);
+}
+
+static void test_backward_group_mapping_by_hand(void **state) {
+    (void)state;
+    /* Cin = 4, Cout = 2, groups 2 (inputs 0,1 feed output 0; 2,3 output 1),
+     * torch kernel w[ic], channels_first, one point:
+     *   dx[ic] = w[ic] dy[g] = [1, 10, 200, 2000];  dw[ic] = x[ic] dy[g] = [1, 2, 6, 8];
+     *   db = dy = [1, 2]. */
+    tconv_canonical_t c = one_d(1, 1, 1, 1, 0, 1);
+    c.in_channels = 4;
+    c.out_channels = 2;
+    c.groups = 2;
+    c.use_bias = 1;
+    c.kernel_layout = tconv_kernel_torch;
+    c.data_format = tconv_channels_first;
+    const double x[] = {1, 2, 3, 4}, w[] = {1, 10, 100, 1000}, b[] = {0, 0}, dy[] = {1, 2};
+    const double want_dx[] = {1, 10, 200, 2000}, want_dw[] = {1, 2, 6, 8}, want_db[] = {1, 2};
+    double dx[4], dw[4], db[2];
+    tconv_reference_backward(&c, x, w, b, dy, dx, dw, db);
+    assert_values(dx, want_dx, 4);
+    assert_values(dw, want_dw, 4);
+    assert_values(db, want_db, 2);
+}
+
+static void test_backward_abs_by_hand(void **state) {
+    (void)state;
+    /* The stride problem with signs: terms of dx0 are m0|w0|, m1|w1|, m2|w2|. */
+    tconv_canonical_t c = one_d(2, 3, 2, 1, 0, 5);
+    const double x[] = {1, -2}, w[] = {-1, 2, -3}, m[] = {1, 2, 3, 4, 5};
+    const double want_dx[] = {14, 26}, want_dw[] = {7, 10, 13};
+    double dx[2], dw[3], db[1];
+    tconv_reference_backward_abs(&c, x, w, m, dx, dw, db);
+    assert_values(dx, want_dx, 2);
+    assert_values(dw, want_dw, 3);
+    assert_values(db, (const double[]){15}, 1);
+}
+
+static void test_activation_grads_at_known_points(void **state) {
+    (void)state;
+    static const struct {
+        tconv_activation_t act;
+        double alpha, x, want;
+    } cases[] = {
+        {tconv_activation_linear, 0, -3.5, 1},
+        /* Kinks: the clipped pieces count their end points as outside. */
+        {tconv_activation_relu, 0, 0, 0},
+        {tconv_activation_relu, 0, 2, 1},
+        {tconv_activation_relu6, 0, 0, 0},
+        {tconv_activation_relu6, 0, 6, 0},
+        {tconv_activation_relu6, 0, 5.5, 1},
+        {tconv_activation_leaky_relu, 0.2, 0, 0.2},
+        {tconv_activation_leaky_relu, 0.2, -1, 0.2},
+        {tconv_activation_leaky_relu, 0.2, 1, 1},
+        {tconv_activation_elu, 0.5, 0, 0.5},
+        {tconv_activation_elu, 1, -1, 0.36787944117144233},
+        {tconv_activation_selu, 0, 1, 1.0507009873554805},
+        {tconv_activation_selu, 0, -1, 0.646768603034814},
+        {tconv_activation_sigmoid, 0, 0, 0.25},
+        {tconv_activation_sigmoid, 0, 1, 0.19661193324148185},
+        {tconv_activation_hard_sigmoid, 0, 3, 0},
+        {tconv_activation_hard_sigmoid, 0, -3, 0},
+        {tconv_activation_hard_sigmoid, 0, 1, 1.0 / 6},
+        {tconv_activation_hard_silu, 0, -3, 0},
+        {tconv_activation_hard_silu, 0, 3, 1},
+        {tconv_activation_hard_silu, 0, 1.5, 1},
+        {tconv_activation_hard_silu, 0, 0, 0.5},
+        {tconv_activation_tanh, 0, 0.5, 0.7864477329659274},
+        {tconv_activation_softplus, 0, 0, 0.5},
+        {tconv_activation_softsign, 0, 1, 0.25},
+        {tconv_activation_softsign, 0, -3, 0.0625},
+        {tconv_activation_silu, 0, 1, 0.9276705118714867},
+        {tconv_activation_gelu, 0, 0, 0.5},
+        {tconv_activation_gelu, 0, 1, 1.0833154705876864},
+        {tconv_activation_exponential, 0, 1, 2.718281828459045},
+        {tconv_activation_log_sigmoid, 0, 0, 0.5},
+        {tconv_activation_log_sigmoid, 0, 1, 0.2689414213699951},
+        {tconv_activation_mish, 0, 0, 0.6},
+        {tconv_activation_celu, 2, -2, 0.36787944117144233},
+        {tconv_activation_celu, 2, 0, 1},
+        {tconv_activation_hard_tanh, 0, 1, 0},
+        {tconv_activation_hard_tanh, 0, -1, 0},
+        {tconv_activation_hard_tanh, 0, 0.3, 1},
+        {tconv_activation_hard_shrink, 0.5, 0.5, 0},
+        {tconv_activation_hard_shrink, 0.5, -0.5, 0},
+        {tconv_activation_hard_shrink, 0.5, -0.6, 1},
+        {tconv_activation_soft_shrink, 0.5, 0.5, 0},
+        {tconv_activation_soft_shrink, 0.5, 1, 1},
+        {tconv_activation_tanh_shrink, 0, 1, 0.5800256583859739},
+        {tconv_activation_sparse_plus, 0, 0, 0.5},
+        {tconv_activation_sparse_plus, 0, -1, 0},
+        {tconv_activation_sparse_plus, 0, 1, 1},
+        {tconv_activation_squareplus, 4, 0, 0.5},
+        {tconv_activation_squareplus, 4, 1.5, 0.8},
+        {tconv_activation_gelu_tanh, 0, 0, 0.5},
+        {tconv_activation_gelu_tanh, 0, 1, 1.0829640838457826},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double got = tconv_reference_activation_grad(cases[i].act, cases[i].alpha, cases[i].x);
+        if (fabs(got - cases[i].want) > 1e-15 * fmax(1, fabs(cases[i].want)))
+            fail_msg("derivative of activation %d alpha %g at %g: got %.17g, want %.17g",
+                     (int)cases[i].act, cases[i].alpha, cases[i].x, got, cases[i].want);
+    }
+}
+
+/* The default parameter of the activations that have one (Keras's). */
+static double default_alpha(tconv_activation_t act) {
+    switch (act) {
+    case tconv_activation_leaky_relu:
+        return 0.3;
+    case tconv_activation_hard_shrink:
+    case tconv_activation_soft_shrink:
+        return 0.5;
+    case tconv_activation_squareplus:
+        return 4;
+    default:
+        return 1;
+    }
+}
+
+static void test_activation_grads_nan_and_limits(void **state) {
+    (void)state;
+    /* The limits of act' at -inf and +inf (alpha: the default_alpha). */
+    static const struct {
+        tconv_activation_t act;
+        double at_minus_inf, at_plus_inf;
+    } limits[] = {
+        {tconv_activation_linear, 1, 1},
+        {tconv_activation_relu, 0, 1},
+        {tconv_activation_relu6, 0, 0},
+        {tconv_activation_leaky_relu, 0.3, 1},
+        {tconv_activation_elu, 0, 1},
+        {tconv_activation_selu, 0, 1.0507009873554805},
+        {tconv_activation_sigmoid, 0, 0},
+        {tconv_activation_hard_sigmoid, 0, 0},
+        {tconv_activation_hard_silu, 0, 1},
+        {tconv_activation_tanh, 0, 0},
+        {tconv_activation_softplus, 0, 1},
+        {tconv_activation_softsign, 0, 0},
+        {tconv_activation_silu, 0, 1},
+        {tconv_activation_gelu, 0, 1},
+        {tconv_activation_exponential, 0, INFINITY},
+        {tconv_activation_log_sigmoid, 1, 0},
+        {tconv_activation_mish, 0, 1},
+        {tconv_activation_celu, 0, 1},
+        {tconv_activation_hard_tanh, 0, 0},
+        {tconv_activation_hard_shrink, 1, 1},
+        {tconv_activation_soft_shrink, 1, 1},
+        {tconv_activation_tanh_shrink, 1, 1},
+        {tconv_activation_sparse_plus, 0, 1},
+        {tconv_activation_squareplus, 0, 1},
+        {tconv_activation_gelu_tanh, 0, 1},
+    };
+    assert_int_equal(sizeof limits / sizeof limits[0], TCONV_ACTIVATION_COUNT);
+    for (int a = 0; a < TCONV_ACTIVATION_COUNT; a++) {
+        tconv_activation_t act = limits[a].act;
+        double alpha = default_alpha(act);
+        if (!isnan(tconv_reference_activation_grad(act, alpha, NAN)))
+            fail_msg("activation %d: derivative at NaN is not NaN", (int)act);
+        /* +-inf and huge values give the limit, never NaN (no inf * 0). */
+        const double far[] = {-INFINITY, -1e300, -1e10, 1e10, 1e300, INFINITY};
+        for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+            double got = tconv_reference_activation_grad(act, alpha, far[i]);
+            double want = far[i] < 0 ? limits[a].at_minus_inf : limits[a].at_plus_inf;
+            if (act == tconv_activation_exponential && isfinite(far[i]) && far[i] > 0)
+                want = exp(far[i]); /* e^1e10 is already inf */
+            if (!(got == want || fabs(got - want) < 1e-15))
+                fail_msg("activation %d: derivative at %g is %.17g, want the limit %g", (int)act,
+                         far[i], got, want);
+        }
+    }
+}
+
+/* ---- finite differences -------------------------------------------------- */
+
+/* The points where activation @p act (with parameter @p alpha) is not twice
+ * differentiable: next to them a central difference is off by O(h) or
+ * worse, so the random problems keep away from them. */
+static int activation_nonsmooth_points(tconv_activation_t act, double alpha, double points[2]) {
+    switch (act) {
+    case tconv_activation_relu:
+    case tconv_activation_leaky_relu:
+    case tconv_activation_elu:
+    case tconv_activation_selu:
+    case tconv_activation_softsign:
+    case tconv_activation_celu:
+        points[0] = 0;
+        return 1;
+    case tconv_activation_relu6:
+        points[0] = 0;
+        points[1] = 6;
+        return 2;
+    case tconv_activation_hard_sigmoid:
+    case tconv_activation_hard_silu:
+        points[0] = -3;
+        points[1] = 3;
+        return 2;
+    case tconv_activation_hard_tanh:
+    case tconv_activation_sparse_plus:
+        points[0] = -1;
+        points[1] = 1;
+        return 2;
+    case tconv_activation_hard_shrink:
+    case tconv_activation_soft_shrink:
+        points[0] = -alpha;
+        points[1] = alpha;
+        return 2;
+    default:
+        return 0;
+    }
+}
+
+/* A random small canonical problem of rank 1 to 3: groups, strides,
+ * dilations, positive and negative crops, both layouts and formats, bias
+ * on or off. */
+static tconv_canonical_t random_canonical(tc_rng_t *rng, tconv_activation_t act) {
+    tconv_canonical_t c = one_d(1, 1, 1, 1, 0, 1);
+    c.spatial_rank = (int)tc_rng_range(rng, 1, 3);
+    c.batch = tc_rng_range(rng, 1, 2);
+    c.groups = tc_rng_range(rng, 1, 2);
+    c.in_channels = c.groups * tc_rng_range(rng, 1, 2);
+    c.out_channels = c.groups * tc_rng_range(rng, 1, 2);
+    for (int a = 3 - c.spatial_rank; a < 3; a++) {
+        c.input_size[a] = tc_rng_range(rng, 1, 3);
+        c.kernel_size[a] = tc_rng_range(rng, 1, 3);
+        c.strides[a] = tc_rng_range(rng, 1, 3);
+        c.dilation[a] = tc_rng_range(rng, 1, 2);
+        int64_t span =
+            (c.input_size[a] - 1) * c.strides[a] + (c.kernel_size[a] - 1) * c.dilation[a] + 1;
+        c.crop_begin[a] = tc_rng_range(rng, -1, span / 2);
+        int64_t crop_end = tc_rng_range(rng, -1, span / 2);
+        c.output_size[a] = span - c.crop_begin[a] - crop_end;
+        if (c.output_size[a] < 1)
+            c.output_size[a] = 1;
+    }
+    c.data_format = tc_rng_range(rng, 0, 1) ? tconv_channels_first : tconv_channels_last;
+    c.kernel_layout = tc_rng_range(rng, 0, 1) ? tconv_kernel_torch : tconv_kernel_keras;
+    c.activation = act;
+    c.activation_alpha = default_alpha(act) * (tc_rng_range(rng, 0, 1) ? 1 : 0.5);
+    /* Without a bias, output points no product reaches have z = 0 exactly:
+     * activations not smooth at 0 need the bias to move them off it. */
+    double points[2];
+    int count = activation_nonsmooth_points(act, c.activation_alpha, points);
+    c.use_bias = (count > 0 && points[0] == 0) || tc_rng_range(rng, 0, 1);
+    return c;
+}
+
+/* sum over o of dy[o] * (y(+h)[o] - y(-h)[o]) / 2h after nudging *value by
+ * +-h: the central difference of L = sum dy * y along that value. Summing
+ * the differences (outputs the value does not reach cancel exactly) keeps
+ * the rounding of L out of the quotient. */
+static double central_difference(const tconv_canonical_t *c, double *x, double *w, double *b,
+                                 const double *dy, double *value, double *y_up, double *y_down) {
+    const double h = 1e-6, saved = *value;
+    *value = saved + h;
+    tconv_reference_forward(c, x, w, b, y_up);
+    *value = saved - h;
+    tconv_reference_forward(c, x, w, b, y_down);
+    *value = saved;
+    double sum = 0;
+    for (int64_t o = 0; o < tconv_reference_output_count(c); o++)
+        sum += dy[o] * (y_up[o] - y_down[o]);
+    return sum / (2 * h);
+}
+
+/* Whether every pre-activation value of (c, x, w, b) is at least @p margin
+ * away from the activation's non-smooth points. */
+static int away_from_kinks(const tconv_canonical_t *c, const double *x, const double *w,
+                           const double *b, double *z, double margin) {
+    double kinks[2];
+    int count = activation_nonsmooth_points(c->activation, c->activation_alpha, kinks);
+    if (count == 0)
+        return 1;
+    tconv_canonical_t linear = *c;
+    linear.activation = tconv_activation_linear;
+    tconv_reference_forward(&linear, x, w, b, z);
+    for (int64_t o = 0; o < tconv_reference_output_count(c); o++)
+        for (int k = 0; k < count; k++)
+            if (fabs(z[o] - kinks[k]) < margin)
+                return 0;
+    return 1;
+}
+
+enum { fd_max = 4096 };
+
+/* Compares each analytic gradient element with its central difference. */
+static void check_gradient(const char *name, int act, int trial, const double *analytic,
+                           int64_t count, const tconv_canonical_t *c, double *x, double *w,
+                           double *b, const double *dy, double *target, double *y_up,
+                           double *y_down) {
+    for (int64_t i = 0; i < count; i++) {
+        double fd = central_difference(c, x, w, b, dy, &target[i], y_up, y_down);
+        if (!(fabs(fd - analytic[i]) <= 1e-6 * fmax(1, fabs(analytic[i]))))
+            fail_msg("activation %d (alpha %g) trial %d: %s[%lld] = %.12g, central difference "
+                     "%.12g (rank %d, groups %lld, format %d, layout %d)",
+                     act, c->activation_alpha, trial, name, (long long)i, analytic[i], fd,
+                     c->spatial_rank, (long long)c->groups, (int)c->data_format,
+                     (int)c->kernel_layout);
+    }
+}
+
+static void test_backward_matches_finite_differences(void **state) {
+    (void)state;
+    static double x[fd_max], w[fd_max], b[fd_max], dy[fd_max], z[fd_max];
+    static double dx[fd_max], dw[fd_max], db[fd_max], y_up[fd_max], y_down[fd_max];
+    tc_rng_t rng;
+    tc_rng_seed(&rng, 1234);
+    for (int a = 0; a < TCONV_ACTIVATION_COUNT; a++) {
+        for (int trial = 0; trial < 3; trial++) {
+            tconv_canonical_t c;
+            int attempts = 0;
+            do { /* redraw until no pre-activation sits next to a kink */
+                c = random_canonical(&rng, (tconv_activation_t)a);
+                assert_true(tconv_reference_output_count(&c) <= fd_max);
+                for (int64_t i = 0; i < tconv_reference_input_count(&c); i++)
+                    x[i] = 2 * tc_rng_signed_unit(&rng);
+                for (int64_t i = 0; i < tconv_reference_kernel_count(&c); i++)
+                    w[i] = tc_rng_signed_unit(&rng);
+                for (int64_t i = 0; i < c.out_channels; i++) /* 0: the same z without bias */
+                    b[i] = c.use_bias ? tc_rng_signed_unit(&rng) : 0;
+                for (int64_t i = 0; i < tconv_reference_output_count(&c); i++)
+                    dy[i] = tc_rng_signed_unit(&rng);
+                assert_true(++attempts < 100);
+            } while (!away_from_kinks(&c, x, w, b, z, 1e-3));
+            tconv_reference_backward(&c, x, w, b, dy, dx, dw, db);
+            check_gradient("dx", a, trial, dx, tconv_reference_input_count(&c), &c, x, w, b, dy, x,
+                           y_up, y_down);
+            check_gradient("dw", a, trial, dw, tconv_reference_kernel_count(&c), &c, x, w, b, dy, w,
+                           y_up, y_down);
+            /* dL/db is computed with or without a bias in the forward pass;
+             * nudge it in a problem that has one (b = 0 when c has none). */
+            tconv_canonical_t with_bias = c;
+            with_bias.use_bias = 1;
+            check_gradient("db", a, trial, db, c.out_channels, &with_bias, x, w, b, dy, b, y_up,
+                           y_down);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stride_scatter),
@@ -252,6 +667,15 @@ int main(void) {
         cmocka_unit_test(test_group_channel_mapping),
         cmocka_unit_test(test_layouts_agree),
         cmocka_unit_test(test_activations_at_known_points),
+        cmocka_unit_test(test_backward_stride_by_hand),
+        cmocka_unit_test(test_backward_relu_kink_by_hand),
+        cmocka_unit_test(test_backward_crops_by_hand),
+        cmocka_unit_test(test_backward_dilation_by_hand),
+        cmocka_unit_test(test_backward_group_mapping_by_hand),
+        cmocka_unit_test(test_backward_abs_by_hand),
+        cmocka_unit_test(test_activation_grads_at_known_points),
+        cmocka_unit_test(test_activation_grads_nan_and_limits),
+        cmocka_unit_test(test_backward_matches_finite_differences),
     };
     return cmocka_run_group_tests_name("reference", tests, NULL, NULL);
 }
