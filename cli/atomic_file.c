@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TEMP_SUFFIX      ".tmp.XXXXXX"
+/* The temporary file's name in the target's directory: short, so that any
+ * name the directory takes (up to NAME_MAX) can be the target. */
+#define TEMP_NAME        ".tconv-XXXXXX"
 #define MAX_SYMLINK_HOPS 40 /* the kernel's own limit before ELOOP */
 
 static void release(atomic_file_t *af) {
@@ -117,13 +119,13 @@ static int open_in_place(atomic_file_t *af, const char *given, char *message, si
 
 static int open_temporary(atomic_file_t *af, const char *given, const struct stat *existing,
                           char *message, size_t message_size) {
-    size_t len = strlen(af->target_path);
-    af->temp_path = malloc(len + sizeof TEMP_SUFFIX);
+    size_t dir_len = directory_length(af->target_path);
+    af->temp_path = malloc(dir_len + sizeof TEMP_NAME);
     if (!af->temp_path)
         return open_failed(af, given, "cannot name a temporary file", ENOMEM, message,
                            message_size);
-    memcpy(af->temp_path, af->target_path, len);
-    memcpy(af->temp_path + len, TEMP_SUFFIX, sizeof TEMP_SUFFIX);
+    memcpy(af->temp_path, af->target_path, dir_len);
+    memcpy(af->temp_path + dir_len, TEMP_NAME, sizeof TEMP_NAME);
     int fd = mkstemp(af->temp_path);
     if (fd < 0) {
         free(af->temp_path);

@@ -12,7 +12,7 @@
 
 typedef struct atomic_file {
     FILE *file;        /**< Write here between open and commit/abort. */
-    char *temp_path;   /**< The temporary file; NULL when writing in place. */
+    char *temp_path;   /**< "<target's directory>/.tconv-XXXXXX"; NULL when in place. */
     char *target_path; /**< The final name, symbolic links followed. */
 } atomic_file_t;
 

@@ -6,6 +6,7 @@
  *     stays a link with the same text and its target gets the data;
  *   - an existing file's mode (0600) and, as root, owner are kept; a new
  *     file gets 0666 & ~umask;
+ *   - a name of 245 to 255 bytes works (the temporary name is short);
  *   - a directory is refused; nothing is left behind in any case. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -231,6 +232,25 @@ static void test_existing_mode_and_owner_kept(void **state) {
     expect_only(d, "secret.npy", "new.npy", NULL);
 }
 
+/* Names of 245 to 255 bytes used to fail: the temporary name was the
+ * target's name plus a suffix, past NAME_MAX. */
+static void test_long_names(void **state) {
+    (void)state;
+    const char *d = subdir("long_names");
+    char name[256], path[600];
+    for (size_t len = 245; len <= 255; len += 5) {
+        memset(name, 'n', len);
+        memcpy(name + len - 4, ".npy", 5);
+        snprintf(path, sizeof path, "%s/%s", d, name);
+        write_through(path);
+        expect_contents(path, PAYLOAD);
+        write_through(path); /* replacing it too */
+        expect_contents(path, PAYLOAD);
+        assert_int_equal(unlink(path), 0);
+    }
+    expect_only(d, NULL);
+}
+
 static void test_directory_refused(void **state) {
     (void)state;
     const char *d = subdir("dir_target");
@@ -254,6 +274,7 @@ int main(void) {
         cmocka_unit_test(test_fifo_written_in_place),
         cmocka_unit_test(test_symlink_stays_a_link),
         cmocka_unit_test(test_existing_mode_and_owner_kept),
+        cmocka_unit_test(test_long_names),
         cmocka_unit_test(test_directory_refused),
     };
     return cmocka_run_group_tests_name("atomic_file", tests, setup, teardown);

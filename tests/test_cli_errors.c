@@ -8,7 +8,7 @@
  *   - an existing output file is left byte-identical by a failed run;
  *   - --output naming a device (/dev/null) or a symbolic link writes through
  *     it, leaving the device and the link in place; an existing file's mode
- *     (0600) is kept;
+ *     (0600) is kept; a 250-byte output name works;
  *   - `tconv devices` (text and --json) lists cpu:0, `tconv demo` passes,
  *     `tconv bench --json` prints median_ms and gflops. */
 #include <setjmp.h>
@@ -270,7 +270,7 @@ static void expect_valid_output(const char *path) {
 }
 
 /* --output naming a device, a symbolic link or a file with a narrow mode:
- * the device stays a device, the link a link, the mode is kept. */
+ * the device stays a device, the link a link, the mode is kept; a long name. */
 static void test_output_targets(void **state) {
     (void)state;
     /* Its own directory: the other tests check theirs for stray files. */
@@ -309,6 +309,14 @@ static void test_output_targets(void **state) {
         fail_msg("--output %s: mode %o after the run, was 0600", secret,
                  (unsigned)(st.st_mode & 07777));
     expect_valid_output(secret);
+
+    /* A 250-byte name (the temporary name used to be it plus 11 bytes). */
+    char long_name[400];
+    int n = snprintf(long_name, sizeof long_name, "%s/", targets);
+    memset(long_name + n, 'y', 246);
+    memcpy(long_name + n + 246, ".npy", 5);
+    expect_run_writes(long_name);
+    expect_valid_output(long_name);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", targets);
     assert_int_equal(system(cmd), 0);
