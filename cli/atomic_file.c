@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "signal_cleanup.h"
+
 /* The temporary file's name in the target's directory: short, so that any
  * name the directory takes (up to NAME_MAX) can be the target. */
 #define TEMP_NAME        ".tconv-XXXXXX"
@@ -21,6 +23,15 @@ static void release(atomic_file_t *af) {
     free(af->temp_path);
     free(af->target_path);
     memset(af, 0, sizeof *af);
+    af->cleanup_handle = -1;
+}
+
+/* Unlinks the temporary file, then forgets it for the signal handler (in
+ * this order: a signal in between finds a file to remove or none at all). */
+static void remove_temporary(atomic_file_t *af) {
+    unlink(af->temp_path);
+    signal_cleanup_remove(af->cleanup_handle);
+    af->cleanup_handle = -1;
 }
 
 /* Length of the directory part of @p path including its final '/'; 0 for a
@@ -133,6 +144,7 @@ static int open_temporary(atomic_file_t *af, const char *given, const struct sta
         return open_failed(af, given, "cannot create a temporary file next to it", errno, message,
                            message_size);
     }
+    af->cleanup_handle = signal_cleanup_add(af->temp_path);
     if (existing)
         keep_owner_and_mode(fd, existing);
     else
@@ -141,7 +153,7 @@ static int open_temporary(atomic_file_t *af, const char *given, const struct sta
     if (!af->file) {
         int err = errno;
         close(fd);
-        unlink(af->temp_path);
+        remove_temporary(af);
         return open_failed(af, given, "cannot open the temporary file", err, message, message_size);
     }
     return 0;
@@ -150,6 +162,7 @@ static int open_temporary(atomic_file_t *af, const char *given, const struct sta
 int atomic_file_open(atomic_file_t *af, const char *target_path, char *message,
                      size_t message_size) {
     memset(af, 0, sizeof *af);
+    af->cleanup_handle = -1;
     af->target_path = follow_symlinks(target_path);
     if (!af->target_path)
         return open_failed(af, target_path, "cannot follow the symbolic link", errno, message,
@@ -240,13 +253,15 @@ int atomic_file_commit(atomic_file_t *af, char *message, size_t message_size) {
     if (failed) {
         snprintf(message, message_size, "%s failed: %s", step, strerror(err));
         if (!in_place)
-            unlink(af->temp_path);
+            remove_temporary(af);
         release(af);
         errno = err;
         return -1;
     }
-    if (!in_place)
+    if (!in_place) {
+        signal_cleanup_remove(af->cleanup_handle); /* renamed: nothing left to remove */
         sync_directory(af->target_path);
+    }
     release(af);
     return 0;
 }
@@ -257,6 +272,6 @@ void atomic_file_abort(atomic_file_t *af) {
         af->file = NULL;
     }
     if (af->temp_path)
-        unlink(af->temp_path);
+        remove_temporary(af);
     release(af);
 }

@@ -3,7 +3,9 @@
  * A failed run never leaves a partial file and never touches an existing
  * one. A symbolic link is followed (its target is replaced, the link stays);
  * a path that names neither a regular file nor nothing (a device such as
- * /dev/null, a FIFO) cannot be replaced and is written in place. */
+ * /dev/null, a FIFO) cannot be replaced and is written in place. SIGINT,
+ * SIGTERM or SIGHUP during the write removes the temporary file
+ * (signal_cleanup.h). */
 #ifndef TCONV_CLI_ATOMIC_FILE_H
 #define TCONV_CLI_ATOMIC_FILE_H
 
@@ -11,9 +13,10 @@
 #include <stdio.h>
 
 typedef struct atomic_file {
-    FILE *file;        /**< Write here between open and commit/abort. */
-    char *temp_path;   /**< "<target's directory>/.tconv-XXXXXX"; NULL when in place. */
-    char *target_path; /**< The final name, symbolic links followed. */
+    FILE *file;         /**< Write here between open and commit/abort. */
+    char *temp_path;    /**< "<target's directory>/.tconv-XXXXXX"; NULL when in place. */
+    char *target_path;  /**< The final name, symbolic links followed. */
+    int cleanup_handle; /**< The temporary file's signal_cleanup registration, or -1. */
 } atomic_file_t;
 
 /** Creates the temporary file next to @p target_path (or, for a device or

@@ -7,8 +7,11 @@
  *   - an existing file's mode (0600) and, as root, owner are kept; a new
  *     file gets 0666 & ~umask;
  *   - a name of 245 to 255 bytes works (the temporary name is short);
+ *   - SIGTERM, SIGINT or SIGHUP mid-write removes the temporary file and
+ *     still ends the process by that signal; an ignored SIGHUP is left so;
  *   - a directory is refused; nothing is left behind in any case. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -251,6 +254,51 @@ static void test_long_names(void **state) {
     expect_only(d, NULL);
 }
 
+/* A child opens @p name in @p d, writes, and raises @p sig (with
+ * @p ignored set to SIG_IGN first when nonzero); it commits if it survives.
+ * Returns the child's wait status. */
+static int write_then_raise(const char *d, const char *name, int sig, int ignored) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", d, name);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        if (ignored)
+            signal(ignored, SIG_IGN);
+        atomic_file_t af;
+        char message[512];
+        if (atomic_file_open(&af, path, message, sizeof message) != 0)
+            _exit(10);
+        for (int i = 0; i < 4096; i++)
+            fputs(PAYLOAD, af.file);
+        fflush(af.file);
+        raise(sig);
+        _exit(atomic_file_commit(&af, message, sizeof message) == 0 ? 0 : 11);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    return status;
+}
+
+/* A signal that ends the process mid-write removes the temporary file and
+ * still ends it by that signal; an ignored one stays ignored. */
+static void test_signal_removes_temporary(void **state) {
+    (void)state;
+    const char *d = subdir("signals");
+    const int signals[] = {SIGTERM, SIGINT, SIGHUP};
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        int status = write_then_raise(d, "y.npy", signals[i], 0);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != signals[i])
+            fail_msg("signal %d: the child was not ended by it (status %#x)", signals[i], status);
+        expect_only(d, NULL);
+    }
+    /* Under nohup: SIGHUP ignored, the write completes. */
+    int status = write_then_raise(d, "y.npy", SIGHUP, SIGHUP);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("an ignored SIGHUP ended the write (status %#x)", status);
+    expect_only(d, "y.npy", NULL);
+}
+
 static void test_directory_refused(void **state) {
     (void)state;
     const char *d = subdir("dir_target");
@@ -275,6 +323,7 @@ int main(void) {
         cmocka_unit_test(test_symlink_stays_a_link),
         cmocka_unit_test(test_existing_mode_and_owner_kept),
         cmocka_unit_test(test_long_names),
+        cmocka_unit_test(test_signal_removes_temporary),
         cmocka_unit_test(test_directory_refused),
     };
     return cmocka_run_group_tests_name("atomic_file", tests, setup, teardown);
