@@ -364,13 +364,31 @@ static void *convert(const void *src, npy_dtype_t from, npy_dtype_t to, size_t c
     return dst;
 }
 
+static const char *file_kind(mode_t mode) {
+    return S_ISDIR(mode)    ? "a directory"
+           : S_ISFIFO(mode) ? "a FIFO"
+           : S_ISCHR(mode)  ? "a character device"
+           : S_ISBLK(mode)  ? "a block device"
+           : S_ISSOCK(mode) ? "a socket"
+                            : "not a regular file";
+}
+
+/* The size comes from fstat and must match the header exactly, so only a
+ * regular file will do. It was opened non-blocking (a FIFO would otherwise
+ * have blocked in open until a writer came); reads block again from here. */
 static npy_status_t read_open_file(int fd, npy_dtype_t want, npy_array_t *array, char *message,
                                    size_t size) {
     struct stat st;
     if (fstat(fd, &st) != 0)
         return fail(npy_io_error, message, size, "cannot stat: %s", strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return fail(npy_bad_input, message, size, "not a regular file");
+        return fail(npy_bad_input, message, size,
+                    "is %s: .npy input must be a regular file (its size is checked against the "
+                    "header)",
+                    file_kind(st.st_mode));
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+        return fail(npy_io_error, message, size, "cannot clear O_NONBLOCK: %s", strerror(errno));
     uint64_t file_size = (uint64_t)st.st_size;
 
     unsigned char preamble[NPY_PREAMBLE_MAX];
@@ -425,7 +443,7 @@ static npy_status_t read_open_file(int fd, npy_dtype_t want, npy_array_t *array,
 npy_status_t npy_read(const char *path, npy_dtype_t want, npy_array_t *array, char *message,
                       size_t message_size) {
     memset(array, 0, sizeof *array);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return fail(npy_cannot_open, message, message_size, "cannot open: %s", strerror(errno));
     npy_status_t status = read_open_file(fd, want, array, message, message_size);

@@ -3,7 +3,7 @@
  *     argument (missing --input, bad or miscounted --strides, unknown
  *     activation or padding, channel mismatch, truncated file, bad magic,
  *     lying header, header length too short, a dimension beyond int64,
- *     big-endian, integer dtype, Fortran order);
+ *     big-endian, integer dtype, Fortran order, a FIFO as input);
  *   - a device that does not exist exits 3;
  *   - an existing output file is left byte-identical by a failed run;
  *   - --output naming a device (/dev/null) or a symbolic link writes through
@@ -322,6 +322,35 @@ static void test_output_targets(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* --input naming a FIFO exits 2 at once (it used to wait forever for a
+ * writer); /usr/bin/timeout turns a hang into exit 124. */
+static void test_fifo_input_refused(void **state) {
+    (void)state;
+    char fifo[300];
+    PATH(fifo, "bad_fifo.npy");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    plant_output();
+    char *argv[] = {"/usr/bin/timeout",
+                    "10",
+                    (char *)TCONV_TEST_CLI,
+                    "run",
+                    "--input",
+                    fifo,
+                    "--kernel",
+                    w_ok,
+                    "--output",
+                    out_path,
+                    NULL};
+    char *out, *err;
+    int rc = tp_run(argv, &out, &err);
+    if (rc != 2 || !tc_contains(err, "--input") || !tc_contains(err, "is a FIFO"))
+        fail_msg("--input FIFO: exit %d (want 2; 124 is a hang), stderr \"%s\"", rc,
+                 err ? err : "");
+    free(out);
+    free(err);
+    expect_output_untouched("--input FIFO");
+}
+
 static void test_bad_device_exits_3(void **state) {
     (void)state;
     expect_run_fails(3, "nosuch", x_ok, w_ok, "--device", "nosuch:0", NULL);
@@ -376,8 +405,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sanity_run_succeeds),  cmocka_unit_test(test_bad_arguments_exit_2),
         cmocka_unit_test(test_bad_npy_files_exit_2), cmocka_unit_test(test_output_targets),
-        cmocka_unit_test(test_bad_device_exits_3),   cmocka_unit_test(test_devices_command),
-        cmocka_unit_test(test_demo_command),         cmocka_unit_test(test_bench_json),
+        cmocka_unit_test(test_fifo_input_refused),   cmocka_unit_test(test_bad_device_exits_3),
+        cmocka_unit_test(test_devices_command),      cmocka_unit_test(test_demo_command),
+        cmocka_unit_test(test_bench_json),
     };
     return cmocka_run_group_tests_name("cli_errors", tests, setup, teardown);
 }

@@ -4,6 +4,8 @@
  *     the tail into the heap);
  *   - a dimension above INT64_MAX (2^65 + 1 used to wrap to 1) or a shape
  *     whose data size overflows size_t is refused, naming the dimension;
+ *   - a FIFO (it used to block forever), a directory or a device is
+ *     refused at once as not a regular file;
  *   - a good file still reads back (the checks do not refuse real headers).
  * Run it under -fsanitize=address too: a refusal is not enough, the reader
  * must not touch memory it does not own. */
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -122,6 +125,20 @@ static void test_dimensions_beyond_int64_or_size_t(void **state) {
     npy_array_free(&array);
 }
 
+/* A FIFO used to block npy_read in open() forever (no writer ever comes);
+ * it and a directory are refused at once. */
+static void test_non_regular_files_refused(void **state) {
+    (void)state;
+    char fifo[300];
+    snprintf(fifo, sizeof fifo, "%s/pipe.npy", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10); /* a hang ends the test (SIGALRM) instead of stalling ctest */
+    expect_read_fails(fifo, npy_bad_input, "is a FIFO: .npy input must be a regular file");
+    expect_read_fails(dir, npy_bad_input, "is a directory");
+    expect_read_fails("/dev/null", npy_bad_input, "is a character device");
+    alarm(0);
+}
+
 static void test_good_file_reads_back(void **state) {
     (void)state;
     char path[300];
@@ -147,6 +164,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_length_below_the_preamble),
         cmocka_unit_test(test_dimensions_beyond_int64_or_size_t),
+        cmocka_unit_test(test_non_regular_files_refused),
         cmocka_unit_test(test_good_file_reads_back),
     };
     return cmocka_run_group_tests_name("npy_reader", tests, setup, teardown);
