@@ -344,6 +344,10 @@ void tc_tensors_poison_output(tc_tensors_t *t) {
     }
 }
 
+double tc_element(const void *buffer, tconv_dtype_t dtype, int64_t i) {
+    return dtype == tconv_f64 ? ((const double *)buffer)[i] : (double)((const float *)buffer)[i];
+}
+
 /* How much the activation can amplify an error in its input near x: the
  * larger one-sided slope over a step h. A jump (hard_shrink at +-alpha) gives
  * a huge slope, which rightly accepts either side of the jump. */
@@ -355,23 +359,32 @@ static double activation_gain(const tconv_canonical_t *c, double x, double h) {
     return slope > 1 ? slope : 1;
 }
 
+/* |got - want| / divisor; +INFINITY for a NaN or infinite got where want
+ * is finite, 0 when both are the same infinity. */
+static double element_error(double got, double want, double divisor) {
+    double err = isfinite(got) ? fabs(got - want) / divisor : INFINITY;
+    return !isfinite(want) && got == want ? 0 : err;
+}
+
+/* Keeps the largest error (a NaN error counts as larger) and its index;
+ * returns nonzero once it is infinite: nothing can be worse. */
+static int keep_worst(double err, int64_t i, double *max_err, int64_t *worst) {
+    if (!(err <= *max_err)) {
+        *max_err = err;
+        *worst = i;
+    }
+    return isinf(*max_err);
+}
+
 double tc_tensors_max_error(const tc_tensors_t *t, int64_t *worst) {
     double max_err = 0;
     *worst = 0;
     for (int64_t i = 0; i < t->out_count; i++) {
-        double y = t->canonical.dtype == tconv_f64 ? ((const double *)t->dev_out)[i]
-                                                   : (double)((const float *)t->dev_out)[i];
+        double y = tc_element(t->dev_out, t->canonical.dtype, i);
         double scale = t->ref_abs[i] > 1 ? t->ref_abs[i] : 1;
         double gain = activation_gain(&t->canonical, t->ref_pre[i], 1e-4 * scale);
-        double err = isfinite(y) ? fabs(y - t->ref[i]) / (scale * gain) : INFINITY;
-        if (!isfinite(t->ref[i]) && y == t->ref[i])
-            err = 0;
-        if (!(err <= max_err)) {
-            max_err = err;
-            *worst = i;
-            if (isinf(err))
-                break;
-        }
+        if (keep_worst(element_error(y, t->ref[i], scale * gain), i, &max_err, worst))
+            break;
     }
     return max_err;
 }
@@ -443,4 +456,94 @@ int tc_check_small_plan(tconv_context_t ctx, const char *selector, char *msg, si
     }
     tc_tensors_free(&t);
     return result;
+}
+
+/* ---- gradients */
+
+const char *tc_gradient_name(tc_gradient_t which) {
+    static const char *const names[] = {"grad_input", "grad_kernel", "grad_bias"};
+    return (unsigned)which < tc_grad_count ? names[which] : "?";
+}
+
+/* How much the device's dL/dz at output point o may differ from the
+ * reference's, per unit of |dL/dy|: its act' is taken at its own z, which
+ * may be off by the forward tolerance. */
+static double grad_z_weight(const tconv_canonical_t *c, double z, double z_abs, double tolerance) {
+    double h = tolerance * (z_abs > 1 ? z_abs : 1);
+    double here = tconv_reference_activation_grad(c->activation, c->activation_alpha, z);
+    double up = tconv_reference_activation_grad(c->activation, c->activation_alpha, z + h);
+    double down = tconv_reference_activation_grad(c->activation, c->activation_alpha, z - h);
+    double moves = fmax(fabs(up - here), fabs(down - here));
+    return fmax(1, fabs(here)) + moves / tolerance;
+}
+
+int tc_gradients_make(const tc_tensors_t *t, tc_rng_t *rng, tc_gradients_t *g, char *msg,
+                      size_t msg_size) {
+    memset(g, 0, sizeof *g);
+    const tconv_canonical_t *c = &t->canonical;
+    size_t es = c->dtype == tconv_f64 ? sizeof(double) : sizeof(float);
+    g->count[tc_grad_input] = t->in_count;
+    g->count[tc_grad_kernel] = t->kernel_count;
+    g->count[tc_grad_bias] = c->out_channels;
+    g->grad_out = alloc_values(t->out_count, sizeof(double));
+    g->dev_grad_out = alloc_values(t->out_count, es);
+    double *weights = alloc_values(t->out_count, sizeof(double));
+    int ok = g->grad_out && g->dev_grad_out && weights;
+    for (int k = 0; k < tc_grad_count; k++) {
+        g->ref[k] = alloc_values(g->count[k], sizeof(double));
+        g->scale[k] = alloc_values(g->count[k], sizeof(double));
+        g->dev[k] = alloc_values(g->count[k], es);
+        ok = ok && g->ref[k] && g->scale[k] && g->dev[k];
+    }
+    if (!ok) {
+        snprintf(msg, msg_size, "out of host memory for the gradient tensors");
+        free(weights);
+        tc_gradients_free(g);
+        return -1;
+    }
+    fill(rng, c->dtype, t->out_count, g->grad_out, g->dev_grad_out);
+    tconv_reference_backward(c, t->in, t->kernel, t->bias, g->grad_out, g->ref[tc_grad_input],
+                             g->ref[tc_grad_kernel], g->ref[tc_grad_bias]);
+    double tolerance = tc_tolerance(c->dtype);
+    for (int64_t o = 0; o < t->out_count; o++)
+        weights[o] =
+            fabs(g->grad_out[o]) * grad_z_weight(c, t->ref_pre[o], t->ref_abs[o], tolerance);
+    tconv_reference_backward_abs(c, t->in, t->kernel, weights, g->scale[tc_grad_input],
+                                 g->scale[tc_grad_kernel], g->scale[tc_grad_bias]);
+    free(weights);
+    return 0;
+}
+
+void tc_gradients_free(tc_gradients_t *g) {
+    free(g->grad_out);
+    free(g->dev_grad_out);
+    for (int k = 0; k < tc_grad_count; k++) {
+        free(g->ref[k]);
+        free(g->scale[k]);
+        free(g->dev[k]);
+    }
+    memset(g, 0, sizeof *g);
+}
+
+void tc_gradients_poison(tc_gradients_t *g, tconv_dtype_t dtype) {
+    for (int k = 0; k < tc_grad_count; k++)
+        for (int64_t i = 0; i < g->count[k]; i++) {
+            if (dtype == tconv_f64)
+                ((double *)g->dev[k])[i] = NAN;
+            else
+                ((float *)g->dev[k])[i] = NAN;
+        }
+}
+
+double tc_gradients_max_error(const tc_gradients_t *g, tc_gradient_t which, tconv_dtype_t dtype,
+                              int64_t *worst) {
+    double max_err = 0;
+    *worst = 0;
+    for (int64_t i = 0; i < g->count[which]; i++) {
+        double got = tc_element(g->dev[which], dtype, i);
+        double scale = g->scale[which][i] > 1 ? g->scale[which][i] : 1;
+        if (keep_worst(element_error(got, g->ref[which][i], scale), i, &max_err, worst))
+            break;
+    }
+    return max_err;
 }

@@ -52,6 +52,9 @@ void tc_tensors_free(tc_tensors_t *t);
  *  files. */
 void tc_tensors_round_to_float(tc_tensors_t *t);
 
+/** Element @p i of a buffer of @p dtype, as a double. */
+double tc_element(const void *buffer, tconv_dtype_t dtype, int64_t i);
+
 /** Fills dev_out with NaN, so an element the device never writes shows. */
 void tc_tensors_poison_output(tc_tensors_t *t);
 
@@ -86,5 +89,49 @@ void tc_clean_environment(void);
 
 /** Whether @p haystack contains @p needle (case-sensitive); NULL-safe. */
 int tc_contains(const char *haystack, const char *needle);
+
+/* ---- gradients: dL/dy, the reference gradients and their error scales */
+
+/** The three gradients, in the order of tconv_plan_execute_backward. */
+typedef enum tc_gradient {
+    tc_grad_input,
+    tc_grad_kernel,
+    tc_grad_bias,
+    tc_grad_count
+} tc_gradient_t;
+
+typedef struct tc_gradients {
+    int64_t count[tc_grad_count]; /* elements: input's, kernel's, out_channels */
+    double *grad_out;             /* dL/dy in float64 (rounded to float for f32) */
+    void *dev_grad_out;           /* the same in the problem's dtype */
+    double *ref[tc_grad_count];   /* the reference gradients */
+    double *scale[tc_grad_count]; /* per element: the sum of |terms| its error is relative to */
+    void *dev[tc_grad_count];     /* output buffers in the problem's dtype */
+} tc_gradients_t;
+
+/** The name of a gradient as the API calls it ("grad_input", ...). */
+const char *tc_gradient_name(tc_gradient_t which);
+
+/** Random dL/dy for the problem of @p t (made with tc_tensors_make), the
+ *  reference gradients (tconv_reference_backward; dL/db even without a
+ *  bias) and their error scales. An element's scale is the sum of |terms|
+ *  of its sum (tconv_reference_backward_abs) with every output point
+ *  weighted by |dL/dy| * (max(1, |act'(z)|) + u / tolerance), where u is how
+ *  much act' moves when z moves by its own tolerance (tolerance * max(1,
+ *  sum|terms| of z)): the device computes act' at its own z, so near a kink
+ *  either side is right, as tc_tensors_max_error's slope allows in the
+ *  forward pass. Returns 0, or -1 with a message. */
+int tc_gradients_make(const tc_tensors_t *t, tc_rng_t *rng, tc_gradients_t *g, char *msg,
+                      size_t msg_size);
+void tc_gradients_free(tc_gradients_t *g);
+
+/** Fills the output buffers with NaN, so an element never written shows. */
+void tc_gradients_poison(tc_gradients_t *g, tconv_dtype_t dtype);
+
+/** The largest error |got - ref| / max(1, scale) of gradient @p which;
+ *  *worst receives its index. A NaN or infinite element where the
+ *  reference is finite gives +INFINITY. */
+double tc_gradients_max_error(const tc_gradients_t *g, tc_gradient_t which, tconv_dtype_t dtype,
+                              int64_t *worst);
 
 #endif /* TCONV_TEST_SUPPORT_H */

@@ -1,0 +1,71 @@
+/* The driver the seeded random suites share (test_forward_random,
+ * test_backward_random): the command line, the context and the devices of
+ * one backend (skips and failures when there are none), and the loop that
+ * runs every case on every device for one dtype and prints a summary. */
+#ifndef TCONV_RANDOM_SUITE_H
+#define TCONV_RANDOM_SUITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tconv/tconv.h"
+#include "test_support.h"
+
+#define TC_SUITE_MAX_DEVICES 16
+
+typedef struct tc_suite {
+    const char *program; /* for the usage line */
+    const char *backend; /* --backend NAME (default "cpu") */
+    const char *isa;     /* --isa avx512|avx2|c: sets TCONV_CPU_ISA, checked in effect */
+    const char *plugin;  /* --plugin PATH: an extra plugin, via the context's search_path */
+    int allow_decline;   /* --allow-decline: a plan the device declines counts as declined */
+    int cases;           /* --cases N */
+    uint64_t seed;       /* --seed S */
+    tconv_context_t ctx;
+    size_t device_count;
+    tconv_device_info_t devices[TC_SUITE_MAX_DEVICES];
+} tc_suite_t;
+
+/** Parses the options into @p s (whose fields hold the defaults), creates
+ *  the context and collects the devices of s->backend, printing them.
+ *  Returns -1 when the suite can run; otherwise the exit code to return: 2
+ *  for bad usage, 77 (skip) when there is no OpenCL platform (a failure,
+ *  1, under CI=true) or the CPU lacks the --isa asked for, 1 for any other
+ *  failure (message on stderr). */
+int tc_suite_open(tc_suite_t *s, int argc, char **argv);
+
+/** Destroys the context. */
+void tc_suite_close(tc_suite_t *s);
+
+/** One case on one device: returns 0 when right (with its error in
+ *  *max_err), 1 when the device declined it (only with allow_decline), -1
+ *  when it failed (after printing why). @p p is a fresh random problem the
+ *  case may adjust (e.g. its passes). */
+typedef int (*tc_suite_case_fn)(const tc_suite_t *s, const tconv_device_info_t *dev,
+                                tconv_problem_t *p, int case_index, tc_rng_t *rng, double *max_err);
+
+/** Optional: prints what a suite measured beyond the summary line after
+ *  every dtype's run. */
+typedef void (*tc_suite_summary_fn)(const tc_suite_t *s, tconv_dtype_t dtype);
+
+/** The whole program: tc_suite_open, then the cmocka group @p group_name
+ *  with one test per dtype (f32, f64), each tc_suite_run_dtype with
+ *  @p run_case, then @p summary (may be NULL); returns the exit code. */
+int tc_suite_main(tc_suite_t *s, int argc, char **argv, const char *group_name,
+                  tc_suite_case_fn run_case, tc_suite_summary_fn summary);
+
+/** Makes the case's plan: tconv_plan_create on @p dev (which it must run
+ *  on) and tconv_plan_set_weights with t's kernel and bias. Returns 0 with
+ *  *plan ready; 1 when the device declined (tconv_no_device) and
+ *  s->allow_decline is set; -1 after printing @p where and the failure. */
+int tc_suite_plan(const tc_suite_t *s, const tconv_device_info_t *dev, const tconv_problem_t *p,
+                  const tc_tensors_t *t, const char *where, tconv_plan_t *plan);
+
+/** Runs s->cases random problems of @p dtype (tc_random_problem, seeded
+ *  from s->seed and the dtype) on every device that supports the dtype,
+ *  prints a line per device (cases, failures, declines, largest error) and
+ *  returns the number of failures (a device that declined every case
+ *  counts as one). */
+int tc_suite_run_dtype(const tc_suite_t *s, tconv_dtype_t dtype, tc_suite_case_fn run_case);
+
+#endif /* TCONV_RANDOM_SUITE_H */
