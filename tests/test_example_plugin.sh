@@ -3,12 +3,15 @@
 #   1. install tconv (headers, libtconv, CMake package) into a prefix;
 #   2. configure and build plugins/example against it with find_package(tconv);
 #   3. load the built plugin with TCONV_PLUGINS into the installed `tconv`;
-#   4. `tconv run --device example` must match `--device cpu` (float64).
+#   4. `tconv run --device example` must match `--device cpu` (float64);
+#   5. the random forward and backward suites pass on the example device.
 # Usage: test_example_plugin.sh <tconv build dir> <source dir> <tests bin dir>
-#   (the tests bin dir holds npy_random, npy_compare and test_forward_random)
+#   (the tests bin dir holds npy_random, npy_compare, test_forward_random and
+#   test_backward_random)
 set -euo pipefail
 build="$1" source="$2" bin="$3"
 npy_random="$bin/npy_random" compare="$bin/npy_compare" forward_random="$bin/test_forward_random"
+backward_random="$bin/test_backward_random"
 tmp="$(mktemp -d /tmp/tconv_example_plugin.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
 unset TCONV_DEVICE TCONV_PLUGINS TCONV_PLUGIN_PATH TCONV_VERBOSE TCONV_CPU_ISA
@@ -53,4 +56,7 @@ TCONV_PLUGINS="$plugin" "$tmp/prefix/bin/tconv" run "${common[@]}" --device cpu 
 
 step "the random forward suite on the example device"
 "$forward_random" --backend example --plugin "$plugin" --cases 150
+
+step "the random backward suite on the example device (ABI 1.1 slots)"
+"$backward_random" --backend example --plugin "$plugin" --cases 150
 echo "PASSED"

@@ -11,8 +11,9 @@
  *   4. Never crash, never print: write a message into (msg, msg_size) and
  *      return a status. The core prefixes the device id.
  *
- * The arithmetic lives in example_compute.c (a direct loop on the host); a
- * real backend replaces it with its device code and keeps this file's shape. */
+ * The arithmetic lives in example_compute.c (direct loops on the host, for
+ * the forward pass and both backward passes); a real backend replaces it
+ * with its device code and keeps this file's shape. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,36 @@ static tconv_status_t example_plan_execute(tconv_backend_plan_t plan, const void
     return tconv_success;
 }
 
+/* The backward passes (ABI 1.1). The core calls them only on plans made
+ * with the pass's bit in problem->passes and after plan_set_weights; it
+ * creates those plans with a linear activation and applies the activation's
+ * derivative itself, so grad_output is dL/dz, the gradient at conv + bias.
+ * A device that cannot run a backward pass leaves the slot NULL (the core
+ * then skips it for training problems), or declines in plan_create when
+ * problem->passes asks for what it cannot do. */
+static tconv_status_t example_plan_backward_data(tconv_backend_plan_t plan, const void *grad_output,
+                                                 void *grad_input, char *msg, size_t msg_size) {
+    example_plan_t *p = plan;
+    if (p->kernel == NULL) {
+        set_message(msg, msg_size, "weights not set");
+        return tconv_invalid_arguments;
+    }
+    example_backward_data(&p->problem, p->kernel, grad_output, grad_input);
+    return tconv_success;
+}
+
+static tconv_status_t example_plan_backward_weights(tconv_backend_plan_t plan, const void *input,
+                                                    const void *grad_output, void *grad_kernel,
+                                                    void *grad_bias, char *msg, size_t msg_size) {
+    example_plan_t *p = plan;
+    if (p->kernel == NULL) {
+        set_message(msg, msg_size, "weights not set");
+        return tconv_invalid_arguments;
+    }
+    example_backward_weights(&p->problem, input, grad_output, grad_kernel, grad_bias);
+    return tconv_success;
+}
+
 static void example_plan_destroy(tconv_backend_plan_t plan) {
     example_plan_t *p = plan;
     if (p == NULL)
@@ -193,6 +224,9 @@ static const tconv_backend_t example_table = {
     .plan_set_weights = example_plan_set_weights,
     .plan_execute = example_plan_execute,
     .plan_destroy = example_plan_destroy,
+    /* ABI 1.1 (abi_minor = TCONV_BACKEND_ABI_MINOR >= 1): the backward pass. */
+    .plan_backward_data = example_plan_backward_data,
+    .plan_backward_weights = example_plan_backward_weights,
 };
 
 TCONV_BACKEND_EXPORT const tconv_backend_t *tconv_backend_entry(void);

@@ -2,8 +2,10 @@
  * example_compute.h). For every output element it gathers the (input, tap)
  * pairs that land on it: along each axis, o = i*stride + t*dilation - crop,
  * so for a tap t the input index is i = (o + crop - t*dilation) / stride,
- * valid when the division is exact and 0 <= i < input length. Simple and
- * correct rather than fast: a real vendor backend puts its device here. */
+ * valid when the division is exact and 0 <= i < input length. The backward
+ * passes walk the same pairs the other way round: from an input point i and
+ * a tap t to the output point o they feed. Simple and correct rather than
+ * fast: a real vendor backend puts its device here. */
 #include "example_compute.h"
 
 #include <math.h>
@@ -32,6 +34,13 @@ static int64_t source(const tconv_canonical_t *p, int axis, int64_t o, int64_t t
         return -1;
     int64_t i = num / p->strides[axis];
     return i < p->input_size[axis] ? i : -1;
+}
+
+/* Output index along one axis fed by input i through tap t, or -1 if it
+ * falls outside the output (cropped away). */
+static int64_t target(const tconv_canonical_t *p, int axis, int64_t i, int64_t t) {
+    int64_t o = i * p->strides[axis] + t * p->dilation[axis] - p->crop_begin[axis];
+    return o >= 0 && o < p->output_size[axis] ? o : -1;
 }
 
 static double softplus(double x) {
@@ -110,6 +119,14 @@ size_t example_kernel_bytes(const tconv_canonical_t *p) {
 /* Accumulates in double for both dtypes: exact enough, and one code path. */
 #define LOAD(ptr, i) (f64 ? ((const double *)(ptr))[i] : (double)((const float *)(ptr))[i])
 
+/* Stores v into element i of a float or double buffer. */
+static void store(void *buffer, int f64, int64_t i, double v) {
+    if (f64)
+        ((double *)buffer)[i] = v;
+    else
+        ((float *)buffer)[i] = (float)v;
+}
+
 void example_forward(const tconv_canonical_t *p, const void *kernel, const void *bias,
                      const void *input, void *output) {
     const int f64 = p->dtype == tconv_f64;
@@ -145,11 +162,120 @@ void example_forward(const tconv_canonical_t *p, const void *kernel, const void 
                             }
                         }
                         double v = activate(p->activation, p->activation_alpha, acc);
-                        int64_t o = data_index(p->data_format, p->out_channels, os, n, oc, z, y, x);
-                        if (f64)
-                            ((double *)output)[o] = v;
-                        else
-                            ((float *)output)[o] = (float)v;
+                        store(output, f64,
+                              data_index(p->data_format, p->out_channels, os, n, oc, z, y, x), v);
                     }
         }
+}
+
+/* dx[n, ic, i] = sum over taps t and the output channels oc of ic's group of
+ * dz[n, oc, o(i, t)] * w[ic, oc, t]: one sum per input element, in a fixed
+ * order (taps, then channels), so results never depend on anything else. */
+void example_backward_data(const tconv_canonical_t *p, const void *kernel, const void *grad_output,
+                           void *grad_input) {
+    const int f64 = p->dtype == tconv_f64;
+    const int64_t cin_g = p->in_channels / p->groups, cout_g = p->out_channels / p->groups;
+    const int64_t *is = p->input_size, *ks = p->kernel_size;
+    for (int64_t n = 0; n < p->batch; n++)
+        for (int64_t ic = 0; ic < p->in_channels; ic++) {
+            const int64_t g = ic / cin_g;
+            for (int64_t iz = 0; iz < is[0]; iz++)
+                for (int64_t iy = 0; iy < is[1]; iy++)
+                    for (int64_t ix = 0; ix < is[2]; ix++) {
+                        double acc = 0.0;
+                        for (int64_t tz = 0; tz < ks[0]; tz++) {
+                            int64_t z = target(p, 0, iz, tz);
+                            if (z < 0)
+                                continue;
+                            for (int64_t ty = 0; ty < ks[1]; ty++) {
+                                int64_t y = target(p, 1, iy, ty);
+                                if (y < 0)
+                                    continue;
+                                for (int64_t tx = 0; tx < ks[2]; tx++) {
+                                    int64_t x = target(p, 2, ix, tx);
+                                    if (x < 0)
+                                        continue;
+                                    for (int64_t j = 0; j < cout_g; j++) {
+                                        int64_t oc = g * cout_g + j;
+                                        acc += LOAD(grad_output,
+                                                    data_index(p->data_format, p->out_channels,
+                                                               p->output_size, n, oc, z, y, x)) *
+                                               LOAD(kernel, kernel_index(p, ic, j, tz, ty, tx));
+                                    }
+                                }
+                            }
+                        }
+                        store(grad_input, f64,
+                              data_index(p->data_format, p->in_channels, is, n, ic, iz, iy, ix),
+                              acc);
+                    }
+        }
+}
+
+/* dw[ic, oc, t] = sum over n and input points i of x[n, ic, i] * dz[n, oc,
+ * o(i, t)]: one sum per kernel element, over the batch and the input points
+ * in order. */
+static void kernel_gradient(const tconv_canonical_t *p, const void *input, const void *grad_output,
+                            void *grad_kernel) {
+    const int f64 = p->dtype == tconv_f64;
+    const int64_t cin_g = p->in_channels / p->groups, cout_g = p->out_channels / p->groups;
+    const int64_t *is = p->input_size, *ks = p->kernel_size;
+    for (int64_t ic = 0; ic < p->in_channels; ic++) {
+        const int64_t g = ic / cin_g;
+        for (int64_t j = 0; j < cout_g; j++) {
+            const int64_t oc = g * cout_g + j;
+            for (int64_t tz = 0; tz < ks[0]; tz++)
+                for (int64_t ty = 0; ty < ks[1]; ty++)
+                    for (int64_t tx = 0; tx < ks[2]; tx++) {
+                        double acc = 0.0;
+                        for (int64_t n = 0; n < p->batch; n++)
+                            for (int64_t iz = 0; iz < is[0]; iz++) {
+                                int64_t z = target(p, 0, iz, tz);
+                                if (z < 0)
+                                    continue;
+                                for (int64_t iy = 0; iy < is[1]; iy++) {
+                                    int64_t y = target(p, 1, iy, ty);
+                                    if (y < 0)
+                                        continue;
+                                    for (int64_t ix = 0; ix < is[2]; ix++) {
+                                        int64_t x = target(p, 2, ix, tx);
+                                        if (x < 0)
+                                            continue;
+                                        acc +=
+                                            LOAD(input, data_index(p->data_format, p->in_channels,
+                                                                   is, n, ic, iz, iy, ix)) *
+                                            LOAD(grad_output,
+                                                 data_index(p->data_format, p->out_channels,
+                                                            p->output_size, n, oc, z, y, x));
+                                    }
+                                }
+                            }
+                        store(grad_kernel, f64, kernel_index(p, ic, j, tz, ty, tx), acc);
+                    }
+        }
+    }
+}
+
+/* db[oc] = sum over n and every output point of dz[n, oc, .], in order. */
+static void bias_gradient(const tconv_canonical_t *p, const void *grad_output, void *grad_bias) {
+    const int f64 = p->dtype == tconv_f64;
+    const int64_t *os = p->output_size;
+    for (int64_t oc = 0; oc < p->out_channels; oc++) {
+        double acc = 0.0;
+        for (int64_t n = 0; n < p->batch; n++)
+            for (int64_t z = 0; z < os[0]; z++)
+                for (int64_t y = 0; y < os[1]; y++)
+                    for (int64_t x = 0; x < os[2]; x++)
+                        acc += LOAD(grad_output, data_index(p->data_format, p->out_channels, os, n,
+                                                            oc, z, y, x));
+        store(grad_bias, f64, oc, acc);
+    }
+}
+
+void example_backward_weights(const tconv_canonical_t *p, const void *input,
+                              const void *grad_output, void *grad_kernel, void *grad_bias) {
+    if (grad_kernel != NULL)
+        kernel_gradient(p, input, grad_output, grad_kernel);
+    if (grad_bias != NULL)
+        bias_gradient(p, grad_output, grad_bias);
 }
