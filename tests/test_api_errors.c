@@ -1,7 +1,9 @@
 /* Misuse of the public API: NULL arguments to every function (each refused
  * with invalid_arguments and a message naming the parameter), execute before
  * weights, bias present/absent against use_bias, overlapping buffers, outputs
- * untouched on failure, thread-local last error, status names, version. */
+ * untouched on failure, thread-local last error, status names, version; and
+ * the rules of tconv_plan_execute_backward (each refusal names the argument
+ * and the rule and writes no gradient) and of problem.passes. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -265,6 +267,223 @@ static void test_status_names_and_version(void **state) {
     assert_string_equal(tconv_get_version(NULL, NULL, NULL), v);
 }
 
+/* ---- tconv_plan_execute_backward ------------------------------------------ */
+
+/* A training plan for the small problem (on cpu) with its tensors and
+ * gradient buffers. */
+typedef struct training {
+    tconv_problem_t p;
+    tc_tensors_t t;
+    tc_gradients_t g;
+    tconv_plan_t plan;
+} training_t;
+
+#define GRADIENT_SENTINEL 4242.0f
+
+static void fill_gradients(training_t *f) {
+    for (int k = 0; k < tc_grad_count; k++)
+        for (int64_t i = 0; i < f->g.count[k]; i++)
+            ((float *)f->g.dev[k])[i] = GRADIENT_SENTINEL;
+}
+
+/* Makes the plan with @p passes; weights are set when @p set_weights. */
+static void training_make(training_t *f, uint32_t passes, int use_bias,
+                          tconv_activation_t activation, int set_weights) {
+    char msg[1024];
+    tc_small_problem(&f->p, tconv_f32);
+    f->p.use_bias = use_bias;
+    f->p.activation = activation;
+    f->p.passes = passes;
+    tc_rng_t rng;
+    tc_rng_seed(&rng, 11);
+    assert_int_equal(tc_tensors_make(&f->p, &rng, &f->t, msg, sizeof msg), 0);
+    assert_int_equal(tc_gradients_make(&f->t, &rng, &f->g, msg, sizeof msg), 0);
+    f->plan = NULL;
+    tconv_status_t st = tconv_plan_create(&f->plan, ctx, &f->p, "cpu");
+    if (st != tconv_success)
+        fail_msg("training plan (passes 0x%x) on cpu: %s: %s", passes, tconv_status_name(st),
+                 tconv_get_last_error());
+    if (set_weights)
+        assert_int_equal(
+            tconv_plan_set_weights(f->plan, f->t.dev_kernel, use_bias ? f->t.dev_bias : NULL),
+            tconv_success);
+    fill_gradients(f);
+}
+
+static void training_free(training_t *f) {
+    tconv_plan_destroy(f->plan);
+    tc_gradients_free(&f->g);
+    tc_tensors_free(&f->t);
+}
+
+/* The refused call left every gradient buffer as fill_gradients made it. */
+static void expect_gradients_untouched(const training_t *f, const char *call) {
+    for (int k = 0; k < tc_grad_count; k++)
+        for (int64_t i = 0; i < f->g.count[k]; i++)
+            if (((const float *)f->g.dev[k])[i] != GRADIENT_SENTINEL)
+                fail_msg("%s: %s[%lld] was written by a refused call", call,
+                         tc_gradient_name((tc_gradient_t)k), (long long)i);
+}
+
+/* The call returned invalid_arguments, its message names @p argument and
+ * states the rule (contains @p rule), and no gradient buffer was written. */
+#define EXPECT_BACKWARD_REFUSED(f, call, argument, rule)                                           \
+    do {                                                                                           \
+        tconv_status_t st_ = (call);                                                               \
+        const char *msg_ = tconv_get_last_error();                                                 \
+        if (st_ != tconv_invalid_arguments)                                                        \
+            fail_msg("%s: returned %s, want invalid_arguments (%s)", #call,                        \
+                     tconv_status_name(st_), msg_);                                                \
+        if (!tc_contains(msg_, argument) || !tc_contains(msg_, rule))                              \
+            fail_msg("%s: message \"%s\" does not name '%s' and the rule '%s'", #call, msg_,       \
+                     argument, rule);                                                              \
+        expect_gradients_untouched(f, #call);                                                      \
+    } while (0)
+
+static void test_backward_argument_rules(void **state) {
+    (void)state;
+    training_t f;
+    training_make(&f, TCONV_PASS_TRAINING, 1, tconv_activation_linear, 1);
+    void *x = f.t.dev_in, *dy = f.g.dev_grad_out;
+    void *dx = f.g.dev[tc_grad_input], *dw = f.g.dev[tc_grad_kernel], *db = f.g.dev[tc_grad_bias];
+
+    EXPECT_BACKWARD_REFUSED(&f, tconv_plan_execute_backward(NULL, x, dy, dx, dw, db), "plan",
+                            "must not be NULL");
+    EXPECT_BACKWARD_REFUSED(&f, tconv_plan_execute_backward(f.plan, x, NULL, dx, dw, db),
+                            "grad_output", "must not be NULL");
+    EXPECT_BACKWARD_REFUSED(&f, tconv_plan_execute_backward(f.plan, x, dy, NULL, NULL, NULL),
+                            "grad_input, grad_kernel, grad_bias", "at least one");
+    EXPECT_BACKWARD_REFUSED(&f, tconv_plan_execute_backward(f.plan, NULL, dy, NULL, dw, NULL),
+                            "input", "grad_kernel");
+    /* Linear, no dL/dw: input is not needed, and the call runs. */
+    assert_int_equal(tconv_plan_execute_backward(f.plan, NULL, dy, dx, NULL, db), tconv_success);
+    training_free(&f);
+}
+
+static void test_backward_outputs_need_their_pass(void **state) {
+    (void)state;
+    training_t data_only, weights_only, forward_only;
+    training_make(&data_only, TCONV_PASS_FORWARD | TCONV_PASS_BACKWARD_DATA, 1,
+                  tconv_activation_linear, 1);
+    training_make(&weights_only, TCONV_PASS_FORWARD | TCONV_PASS_BACKWARD_WEIGHTS, 1,
+                  tconv_activation_linear, 1);
+    training_make(&forward_only, TCONV_PASS_FORWARD, 1, tconv_activation_linear, 1);
+    training_t *d = &data_only, *w = &weights_only, *o = &forward_only;
+
+    EXPECT_BACKWARD_REFUSED(w,
+                            tconv_plan_execute_backward(w->plan, w->t.dev_in, w->g.dev_grad_out,
+                                                        w->g.dev[tc_grad_input], NULL, NULL),
+                            "grad_input", "without TCONV_PASS_BACKWARD_DATA");
+    EXPECT_BACKWARD_REFUSED(d,
+                            tconv_plan_execute_backward(d->plan, d->t.dev_in, d->g.dev_grad_out,
+                                                        NULL, d->g.dev[tc_grad_kernel], NULL),
+                            "grad_kernel", "without TCONV_PASS_BACKWARD_WEIGHTS");
+    EXPECT_BACKWARD_REFUSED(d,
+                            tconv_plan_execute_backward(d->plan, d->t.dev_in, d->g.dev_grad_out,
+                                                        NULL, NULL, d->g.dev[tc_grad_bias]),
+                            "grad_bias", "without TCONV_PASS_BACKWARD_WEIGHTS");
+    /* A forward-only plan (the default passes) has no backward pass at all. */
+    EXPECT_BACKWARD_REFUSED(o,
+                            tconv_plan_execute_backward(o->plan, o->t.dev_in, o->g.dev_grad_out,
+                                                        o->g.dev[tc_grad_input], NULL, NULL),
+                            "grad_input", "without TCONV_PASS_BACKWARD_DATA");
+    /* Each plan runs the pass it was made for. */
+    assert_int_equal(tconv_plan_execute_backward(d->plan, d->t.dev_in, d->g.dev_grad_out,
+                                                 d->g.dev[tc_grad_input], NULL, NULL),
+                     tconv_success);
+    assert_int_equal(tconv_plan_execute_backward(w->plan, w->t.dev_in, w->g.dev_grad_out, NULL,
+                                                 w->g.dev[tc_grad_kernel], w->g.dev[tc_grad_bias]),
+                     tconv_success);
+    training_free(d);
+    training_free(w);
+    training_free(o);
+}
+
+static void test_backward_bias_input_and_weights_rules(void **state) {
+    (void)state;
+    training_t no_bias, relu, unweighted;
+    training_make(&no_bias, TCONV_PASS_TRAINING, 0, tconv_activation_linear, 1);
+    training_make(&relu, TCONV_PASS_TRAINING, 1, tconv_activation_relu, 1);
+    training_make(&unweighted, TCONV_PASS_TRAINING, 1, tconv_activation_linear, 0);
+    training_t *n = &no_bias, *r = &relu, *u = &unweighted;
+
+    EXPECT_BACKWARD_REFUSED(n,
+                            tconv_plan_execute_backward(n->plan, n->t.dev_in, n->g.dev_grad_out,
+                                                        NULL, n->g.dev[tc_grad_kernel],
+                                                        n->g.dev[tc_grad_bias]),
+                            "grad_bias", "use_bias = 0");
+    /* dL/dx alone needs no input when linear, but act' is taken at z. */
+    EXPECT_BACKWARD_REFUSED(r,
+                            tconv_plan_execute_backward(r->plan, NULL, r->g.dev_grad_out,
+                                                        r->g.dev[tc_grad_input], NULL, NULL),
+                            "input", "activation 'relu'");
+    EXPECT_BACKWARD_REFUSED(u,
+                            tconv_plan_execute_backward(u->plan, u->t.dev_in, u->g.dev_grad_out,
+                                                        u->g.dev[tc_grad_input], NULL, NULL),
+                            "weights not set", "tconv_plan_set_weights");
+    /* After weights the same call runs. */
+    assert_int_equal(tconv_plan_set_weights(u->plan, u->t.dev_kernel, u->t.dev_bias),
+                     tconv_success);
+    assert_int_equal(tconv_plan_execute_backward(u->plan, u->t.dev_in, u->g.dev_grad_out,
+                                                 u->g.dev[tc_grad_input], NULL, NULL),
+                     tconv_success);
+    training_free(n);
+    training_free(r);
+    training_free(u);
+}
+
+static void test_backward_overlapping_buffers(void **state) {
+    (void)state;
+    training_t f;
+    training_make(&f, TCONV_PASS_TRAINING, 1, tconv_activation_linear, 1);
+    void *x = f.t.dev_in, *dy = f.g.dev_grad_out;
+    void *dx = f.g.dev[tc_grad_input], *dw = f.g.dev[tc_grad_kernel], *db = f.g.dev[tc_grad_bias];
+    float *dy_copy = malloc((size_t)f.t.out_count * sizeof(float));
+    float *x_copy = malloc((size_t)f.t.in_count * sizeof(float));
+    memcpy(dy_copy, dy, (size_t)f.t.out_count * sizeof(float));
+    memcpy(x_copy, x, (size_t)f.t.in_count * sizeof(float));
+
+    /* An output on an input, or inside another output. */
+    EXPECT_BACKWARD_REFUSED(&f, tconv_plan_execute_backward(f.plan, x, dy, x, NULL, NULL),
+                            "grad_input", "overlaps input");
+    EXPECT_BACKWARD_REFUSED(&f,
+                            tconv_plan_execute_backward(f.plan, x, dy, NULL, (float *)dy + 1, NULL),
+                            "grad_kernel", "overlaps grad_output");
+    EXPECT_BACKWARD_REFUSED(&f,
+                            tconv_plan_execute_backward(f.plan, x, dy, NULL, dw, (float *)dw + 2),
+                            "grad_kernel", "overlaps grad_bias");
+    EXPECT_BACKWARD_REFUSED(
+        &f, tconv_plan_execute_backward(f.plan, x, dy, dx, NULL, (float *)dx + f.t.in_count - 1),
+        "grad_input", "overlaps grad_bias");
+    /* The inputs were not written either. */
+    assert_memory_equal(dy, dy_copy, (size_t)f.t.out_count * sizeof(float));
+    assert_memory_equal(x, x_copy, (size_t)f.t.in_count * sizeof(float));
+    /* Separate buffers: fine. */
+    assert_int_equal(tconv_plan_execute_backward(f.plan, x, dy, dx, dw, db), tconv_success);
+    free(dy_copy);
+    free(x_copy);
+    training_free(&f);
+}
+
+static void test_unknown_passes_bits(void **state) {
+    (void)state;
+    tconv_problem_t p;
+    tc_small_problem(&p, tconv_f32);
+    p.passes = TCONV_PASS_TRAINING | 0x10u;
+    tconv_plan_t plan = NULL;
+    tconv_status_t st = tconv_plan_create(&plan, ctx, &p, "cpu");
+    const char *msg = tconv_get_last_error();
+    if (st != tconv_invalid_arguments || !tc_contains(msg, "passes = 0x17") ||
+        !tc_contains(msg, "unknown bits 0x10"))
+        fail_msg("passes 0x17: %s \"%s\", want invalid_arguments naming passes and the unknown "
+                 "bits 0x10",
+                 tconv_status_name(st), msg);
+    assert_null(plan);
+    tconv_canonical_t c;
+    assert_int_equal(tconv_problem_resolve(&p, &c), tconv_invalid_arguments);
+    assert_true(tc_contains(tconv_get_last_error(), "unknown bits 0x10"));
+}
+
 int main(void) {
     tc_clean_environment();
     const struct CMUnitTest tests[] = {
@@ -274,6 +493,11 @@ int main(void) {
         cmocka_unit_test(test_overlapping_buffers),
         cmocka_unit_test(test_last_error_is_thread_local),
         cmocka_unit_test(test_status_names_and_version),
+        cmocka_unit_test(test_backward_argument_rules),
+        cmocka_unit_test(test_backward_outputs_need_their_pass),
+        cmocka_unit_test(test_backward_bias_input_and_weights_rules),
+        cmocka_unit_test(test_backward_overlapping_buffers),
+        cmocka_unit_test(test_unknown_passes_bits),
     };
     return cmocka_run_group_tests_name("api_errors", tests, setup, teardown);
 }
