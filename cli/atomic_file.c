@@ -81,7 +81,9 @@ static char *follow_symlinks(const char *path) {
  * when @p resolved is not the path the user gave. */
 static void describe_failure(const char *given, const char *resolved, const char *what, int err,
                              char *message, size_t message_size) {
-    if (resolved && strcmp(given, resolved) != 0)
+    if (err == ENOMEM) /* from strdup or malloc here, whatever step was under way */
+        snprintf(message, message_size, "out of memory");
+    else if (resolved && strcmp(given, resolved) != 0)
         snprintf(message, message_size, "%s (the link's target %s): %s", what, resolved,
                  strerror(err));
     else

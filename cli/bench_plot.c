@@ -2,6 +2,7 @@
  * labels. No dependencies: the output is text any browser renders. */
 #include "bench_plot.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -217,6 +218,7 @@ int bench_plot_write_svg(const char *path, const bench_plot_t *plot, char *messa
     atomic_file_t file;
     if (plot->category_count < 1 || plot->series_count < 1) {
         snprintf(message, message_size, "--svg %s: nothing to plot", path);
+        errno = EINVAL;
         return -1;
     }
     if (atomic_file_open(&file, path, reason, sizeof reason) != 0) {

@@ -20,7 +20,8 @@ typedef struct bench_plot {
 } bench_plot_t;
 
 /** Writes @p plot as an SVG document to @p path (temporary file + rename).
- *  @returns 0, or -1 with @p message naming the path and the failure. */
+ *  @returns 0, or -1 with @p message naming the path and the failure, and
+ *           errno set (EINVAL: nothing to plot). */
 int bench_plot_write_svg(const char *path, const bench_plot_t *plot, char *message,
                          size_t message_size);
 

@@ -3,6 +3,7 @@
  * with the FMA peak measured around it. Reports: bench_suite_report.c. */
 #include "bench_suite.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,7 +229,7 @@ static int collect_targets(suite_t *s) {
             return cli_fail_status(COMMAND, "--device", st);
         s->targets = calloc(1, sizeof *s->targets);
         if (!s->targets)
-            return CLI_EXIT_NO_MEMORY;
+            return cli_error_out_of_memory(COMMAND, "--device");
         snprintf(s->targets[0], sizeof s->targets[0], "%s", s->options.device);
         s->target_count = 1;
         return CLI_EXIT_OK;
@@ -242,7 +243,7 @@ static int collect_targets(suite_t *s) {
     }
     s->targets = calloc(count, sizeof *s->targets);
     if (!s->targets)
-        return CLI_EXIT_NO_MEMORY;
+        return cli_error_out_of_memory(COMMAND, "listing devices");
     for (size_t i = 0; i < count; i++) {
         tconv_device_info_t info;
         memset(&info, 0, sizeof info);
@@ -442,10 +443,11 @@ static int run_suite(suite_t *s) {
 static int probe_svg_path(const char *path) {
     char message[512];
     if (atomic_file_check(path, message, sizeof message) != 0) {
+        const int err = errno;
         cli_error(COMMAND, "--svg %s: %s", path, message);
-        return -1;
+        return cli_exit_code_for_errno(err);
     }
-    return 0;
+    return CLI_EXIT_OK;
 }
 
 int cmd_bench_suite(int argc, char **argv) {
@@ -457,8 +459,8 @@ int cmd_bench_suite(int argc, char **argv) {
     int rc = parse_suite_args(argc, argv, &s.options);
     if (rc != 0)
         return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_BAD_INPUT;
-    if (s.options.svg_path && probe_svg_path(s.options.svg_path) != 0)
-        return CLI_EXIT_BAD_INPUT;
+    if (s.options.svg_path && (rc = probe_svg_path(s.options.svg_path)) != CLI_EXIT_OK)
+        return rc;
 
     time_t now = time(NULL);
     struct tm utc;

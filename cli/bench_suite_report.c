@@ -2,6 +2,7 @@
  * (cli/bench_plot.c), and the figures derived from the timings. */
 #include "bench_suite_results.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,8 +294,9 @@ int suite_write_svg(const suite_t *s) {
                          peaks,
                          "FMA peak (mean of before and after the layer)"};
     if (bench_plot_write_svg(s->options.svg_path, &plot, message, sizeof message) != 0) {
+        const int err = errno;
         cli_error(SUITE_COMMAND, "%s", message);
-        rc = CLI_EXIT_BAD_INPUT;
+        rc = cli_exit_code_for_errno(err);
     }
 done:
     free(categories);

@@ -3,6 +3,7 @@
  * same options); dL/dy comes in, any subset of dL/dx, dL/dw, dL/db goes
  * out. Every output is written to a temporary file first and all are
  * renamed only when every one was written: a failed run leaves no trace. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,7 +178,7 @@ static int write_results(const backward_files_t *f, const npy_array_t *grads) {
         if (!f->grads[g])
             continue;
         if (atomic_file_open(&files[g], f->grads[g], message, sizeof message) != 0)
-            rc = CLI_EXIT_BAD_INPUT;
+            rc = cli_exit_code_for_errno(errno);
         else if (npy_write(files[g].file, &grads[g], message, sizeof message) != npy_ok)
             rc = CLI_EXIT_RUNTIME;
         if (rc != CLI_EXIT_OK)

@@ -20,7 +20,9 @@ int layer_load_array(const char *command, const char *option, const char *path, 
     if (st == npy_ok)
         return CLI_EXIT_OK;
     cli_error(command, "%s: %s: %s", option, path, message);
-    return st == npy_no_memory ? CLI_EXIT_NO_MEMORY : CLI_EXIT_BAD_INPUT;
+    return st == npy_no_memory  ? CLI_EXIT_NO_MEMORY
+           : st == npy_io_error ? CLI_EXIT_RUNTIME
+                                : CLI_EXIT_BAD_INPUT;
 }
 
 /* Kernel size, Cout/G and the kernel's Cin by layout; checks them against
@@ -81,8 +83,10 @@ int layer_check_output_path(const char *command, const char *option, const char 
     if (atomic_file_check(path, message, sizeof message) == 0)
         return CLI_EXIT_OK;
     const int err = errno;
+    if (err == ENOMEM)
+        return cli_error_out_of_memory(command, option);
     cli_error(command, "%s: %s: %s", option, path, message);
-    return err == ENOMEM ? CLI_EXIT_NO_MEMORY : CLI_EXIT_BAD_INPUT;
+    return cli_exit_code_for_errno(err);
 }
 
 int layer_write_output(const char *command, const char *option, const char *path,
@@ -90,8 +94,11 @@ int layer_write_output(const char *command, const char *option, const char *path
     char message[512];
     atomic_file_t af;
     if (atomic_file_open(&af, path, message, sizeof message) != 0) {
+        const int err = errno; /* ENOSPC, EDQUOT: exit 3, not a bad argument */
+        if (err == ENOMEM)
+            return cli_error_out_of_memory(command, option);
         cli_error(command, "%s: %s: %s", option, path, message);
-        return CLI_EXIT_BAD_INPUT;
+        return cli_exit_code_for_errno(err);
     }
     if (npy_write(af.file, out, message, sizeof message) != npy_ok) {
         atomic_file_abort(&af);

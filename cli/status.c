@@ -1,8 +1,11 @@
 /* Status to exit code, and error printing in one format. */
 #include "status.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 int cli_exit_code(tconv_status_t status) {
     switch (status) {
@@ -18,6 +21,50 @@ int cli_exit_code(tconv_status_t status) {
     default:
         return CLI_EXIT_RUNTIME;
     }
+}
+
+int cli_exit_code_for_errno(int err) {
+    switch (err) {
+    case ENOMEM:
+        return CLI_EXIT_NO_MEMORY;
+    case EACCES:
+    case EPERM:
+    case ENOENT:
+    case ENOTDIR:
+    case EISDIR:
+    case ENAMETOOLONG:
+    case ELOOP:
+    case EROFS:
+    case ENXIO:
+    case ETXTBSY:
+    case EEXIST:
+        return CLI_EXIT_BAD_INPUT;
+    default:
+        return CLI_EXIT_RUNTIME;
+    }
+}
+
+/* Straight to the descriptor: stdio may want a buffer, and memory is what
+ * just ran out. */
+static void write_text(const char *text) {
+    size_t len = strlen(text);
+    while (len > 0) {
+        ssize_t n = write(STDERR_FILENO, text, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        text += n;
+        len -= (size_t)n;
+    }
+}
+
+int cli_error_out_of_memory(const char *command, const char *what) {
+    write_text(command);
+    write_text(": ");
+    write_text(what);
+    write_text(": out of memory\n");
+    return CLI_EXIT_NO_MEMORY;
 }
 
 int cli_fail_status(const char *command, const char *what, tconv_status_t status) {

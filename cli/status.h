@@ -14,6 +14,16 @@ enum {
 /** The exit code for a library status. */
 int cli_exit_code(tconv_status_t status);
 
+/** The exit code for a failed system call on a path the user gave: a path
+ *  that cannot be used as given (EACCES, ENOENT, EISDIR, EROFS, ...) is a bad
+ *  argument; ENOMEM is out of memory; anything else (ENOSPC, EDQUOT, EIO,
+ *  EMFILE, ...) is a runtime failure of this machine, not of the arguments. */
+int cli_exit_code_for_errno(int err);
+
+/** Prints "<command>: <what>: out of memory" to stderr without allocating
+ *  (plain writes of the given strings) and returns CLI_EXIT_NO_MEMORY. */
+int cli_error_out_of_memory(const char *command, const char *what);
+
 /** Prints "<command>: <what>: <last library error>" (or the status name when
  *  the library gave no text) to stderr and returns the exit code. */
 int cli_fail_status(const char *command, const char *what, tconv_status_t status);

@@ -4,13 +4,17 @@
  *     activation or padding, channel mismatch, truncated file, bad magic,
  *     lying header, header length too short, a dimension beyond int64,
  *     big-endian, integer dtype, Fortran order, a FIFO as input);
- *   - a device that does not exist exits 3;
+ *   - a device that does not exist exits 3; so does a full disk or quota
+ *     when creating the output (tests/fault_inject.c makes mkstemp fail);
+ *   - each allocation of the CLI failing in turn gives exit 0 or exit 4 with
+ *     an "out of memory" message, never a silent 4;
  *   - an existing output file is left byte-identical by a failed run;
  *   - --output naming a device (/dev/null) or a symbolic link writes through
  *     it, leaving the device and the link in place; an existing file's mode
  *     (0600) is kept; a 250-byte output name works;
  *   - `tconv devices` (text and --json) lists cpu:0, `tconv demo` passes,
  *     `tconv bench --json` prints median_ms and gflops. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -351,6 +355,85 @@ static void test_fifo_input_refused(void **state) {
     expect_output_untouched("--input FIFO");
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define FAULT_INJECTION_USABLE 0 /* the sanitizer's allocator must come first */
+#else
+#define FAULT_INJECTION_USABLE 1
+#endif
+
+/* `tconv run` into out_path with tests/fault_inject.c preloaded and the
+ * environment variable @p name set to @p value. */
+static int run_with_fault(const char *name, const char *value, char **out, char **err) {
+    char *argv[] = {(char *)TCONV_TEST_CLI,
+                    "run",
+                    "--input",
+                    x_ok,
+                    "--kernel",
+                    w_ok,
+                    "--output",
+                    out_path,
+                    NULL};
+    setenv("LD_PRELOAD", TCONV_TEST_FAULT_INJECT, 1);
+    setenv(name, value, 1);
+    int rc = tp_run(argv, out, err);
+    unsetenv(name);
+    unsetenv("LD_PRELOAD");
+    return rc;
+}
+
+/* The temporary output file cannot be created: a full disk or quota is a
+ * runtime failure (exit 3; it used to be 2), a refused permission a bad
+ * argument (exit 2). The existing output stays as it was. */
+static void test_output_creation_failures(void **state) {
+    (void)state;
+    if (!FAULT_INJECTION_USABLE)
+        skip();
+    const struct { int err, code; } cases[] = {{ENOSPC, 3}, {EDQUOT, 3}, {EACCES, 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        plant_output();
+        char value[16], *out, *err;
+        snprintf(value, sizeof value, "%d", cases[i].err);
+        int rc = run_with_fault("TCONV_FAULT_MKSTEMP_ERRNO", value, &out, &err);
+        if (rc != cases[i].code || !tc_contains(err, "--output") ||
+            !tc_contains(err, strerror(cases[i].err)))
+            fail_msg("mkstemp failing with %s: exit %d (want %d), stderr \"%s\"",
+                     strerror(cases[i].err), rc, cases[i].code, err ? err : "");
+        print_message("exit %d: %s", rc, err);
+        free(out);
+        free(err);
+        expect_output_untouched("mkstemp failing");
+    }
+}
+
+/* Each allocation the CLI itself makes fails in turn (the first, then only
+ * the second, ...): every run either copes or exits 4 with a message (the
+ * very first one used to exit 4 silently), never anything else. */
+static void test_out_of_memory_always_said(void **state) {
+    (void)state;
+    if (!FAULT_INJECTION_USABLE)
+        skip();
+    int k = 1;
+    for (; k <= 200; k++) {
+        char value[16], *out, *err;
+        snprintf(value, sizeof value, "%d", k);
+        int rc = run_with_fault("TCONV_FAULT_ALLOC", value, &out, &err);
+        const int past_the_last = tc_contains(err, "failed none");
+        if (!tc_contains(err, "fault_inject:"))
+            fail_msg("the fault injection module was not loaded: exit %d, stderr \"%s\"", rc,
+                     err ? err : "");
+        if (past_the_last ? rc != 0 : !(rc == 0 || (rc == 4 && tc_contains(err, "out of memory"))))
+            fail_msg("allocation %d failing: exit %d (want 0, or 4 with a message), stderr "
+                     "\"%s\"",
+                     k, rc, err ? err : "");
+        free(out);
+        free(err);
+        if (past_the_last)
+            break;
+    }
+    assert_true(k > 1 && k <= 200);
+    print_message("%d allocations in tconv run, each failed once\n", k - 1);
+}
+
 static void test_bad_device_exits_3(void **state) {
     (void)state;
     expect_run_fails(3, "nosuch", x_ok, w_ok, "--device", "nosuch:0", NULL);
@@ -403,10 +486,16 @@ int main(void) {
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sanity_run_succeeds),  cmocka_unit_test(test_bad_arguments_exit_2),
-        cmocka_unit_test(test_bad_npy_files_exit_2), cmocka_unit_test(test_output_targets),
-        cmocka_unit_test(test_fifo_input_refused),   cmocka_unit_test(test_bad_device_exits_3),
-        cmocka_unit_test(test_devices_command),      cmocka_unit_test(test_demo_command),
+        cmocka_unit_test(test_sanity_run_succeeds),
+        cmocka_unit_test(test_bad_arguments_exit_2),
+        cmocka_unit_test(test_bad_npy_files_exit_2),
+        cmocka_unit_test(test_output_targets),
+        cmocka_unit_test(test_fifo_input_refused),
+        cmocka_unit_test(test_output_creation_failures),
+        cmocka_unit_test(test_out_of_memory_always_said),
+        cmocka_unit_test(test_bad_device_exits_3),
+        cmocka_unit_test(test_devices_command),
+        cmocka_unit_test(test_demo_command),
         cmocka_unit_test(test_bench_json),
     };
     return cmocka_run_group_tests_name("cli_errors", tests, setup, teardown);
