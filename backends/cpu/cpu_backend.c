@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cpu_backward.h"
 #include "cpu_device.h"
 #include "cpu_kernel.h"
 #include "cpu_plan.h"
@@ -153,6 +154,13 @@ static tconv_status_t cpu_plan_create_slot(tconv_backend_state_t state, size_t d
     }
     cpu_plan_t *plan = NULL;
     status = cpu_plan_create(p, cpu_kernel_select(st->isa, p->dtype), pool, &plan, msg, msg_size);
+    if (status == tconv_success) {
+        status = cpu_backward_create(plan, msg, msg_size);
+        if (status != tconv_success) {
+            cpu_plan_destroy(plan);
+            plan = NULL;
+        }
+    }
     if (status == tconv_success && st->host && st->host->log) {
         st->host->log(tconv_log_debug, backend_name,
                       "plan: %s %s tiles, runs D/H/W %lld/%lld/%lld, %lld work items, %lld "
@@ -177,7 +185,14 @@ static tconv_status_t cpu_plan_execute_slot(tconv_backend_plan_t plan, const voi
 }
 
 static void cpu_plan_destroy_slot(tconv_backend_plan_t plan) {
+    cpu_backward_destroy(plan);
     cpu_plan_destroy(plan);
+}
+
+static tconv_status_t cpu_plan_backward_weights_slot(tconv_backend_plan_t plan, const void *input,
+                                                     const void *grad_output, void *grad_kernel,
+                                                     void *grad_bias, char *msg, size_t msg_size) {
+    return cpu_backward_weights(plan, input, grad_output, grad_kernel, grad_bias, msg, msg_size);
 }
 
 static const tconv_backend_t cpu_backend = {
@@ -195,6 +210,7 @@ static const tconv_backend_t cpu_backend = {
     .plan_set_weights = cpu_plan_set_weights_slot,
     .plan_execute = cpu_plan_execute_slot,
     .plan_destroy = cpu_plan_destroy_slot,
+    .plan_backward_weights = cpu_plan_backward_weights_slot,
 };
 
 TCONV_BACKEND_EXPORT const tconv_backend_t *tconv_backend_entry(void) {

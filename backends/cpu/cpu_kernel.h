@@ -46,6 +46,32 @@ typedef struct cpu_tile_args {
 
 typedef void (*cpu_tile_fn)(const cpu_tile_args_t *args);
 
+/** The backward weights tile (cpu_kernel_bwd_weights_template.h): nm
+ *  broadcast channels x nv vectors of VL channels, summed over a box of points. */
+typedef struct cpu_wgrad_args {
+    const void *a;        /**< Broadcast operand at the box's first point, first of its nm
+                               channels (contiguous). */
+    const void *b;        /**< Vector operand at the box's first point, first of its
+                               channels (contiguous). */
+    ptrdiff_t a_step[3];  /**< Elements between consecutive points of a along D, H, W. */
+    ptrdiff_t b_step[3];  /**< The same for b. */
+    int64_t count[3];     /**< Points of the box along D, H, W (each >= 1). */
+    int nm;               /**< Broadcast channels, 1..kernel np_max[nv]. */
+    int nv;               /**< Channel vectors, 1..kernel nv_max. */
+    int tail;             /**< Channels of b in the last vector, 1..VL (masked loads). */
+    void *acc;            /**< acc[m * acc_stride + l] += sum over the box of
+                               a[m] * b[l], l < nv*VL (lanes past the channels of b load
+                               zeros: the caller's rows are padded to nv*VL). */
+    ptrdiff_t acc_stride; /**< Elements between the nm rows of acc. */
+} cpu_wgrad_args_t;
+
+typedef void (*cpu_wgrad_fn)(const cpu_wgrad_args_t *args);
+/** acc[l] += sum over r < rows of src[r * row_stride + l], l < width. */
+typedef void (*cpu_colsum_fn)(const void *src, int64_t rows, ptrdiff_t row_stride, int64_t width,
+                              void *acc);
+/** Sum of src[0..n) (one value of the kernel's dtype into *sum). */
+typedef void (*cpu_spansum_fn)(const void *src, int64_t n, void *sum);
+
 /** Instruction sets, best last. */
 typedef enum cpu_isa {
     cpu_isa_c = 0,      /**< Portable C (GCC vector extensions). */
@@ -66,6 +92,12 @@ typedef struct cpu_kernel {
     /** Dot tile, for a few output channels: input channels in the lanes, each
      *  output a horizontal sum. Needs x_cstride == 1 (channels contiguous). */
     cpu_tile_fn dot;
+    /** Backward weights tiles; the widest nm for nv vectors is np_max[nv]. */
+    cpu_wgrad_fn wgrad;
+    /** Column sums of rows of channels (bias gradient, channels_last). */
+    cpu_colsum_fn colsum;
+    /** Sum of a contiguous span (bias gradient, channels_first). */
+    cpu_spansum_fn spansum;
 } cpu_kernel_t;
 
 extern const cpu_kernel_t cpu_kernel_c_f32, cpu_kernel_c_f64;

@@ -59,6 +59,7 @@ static inline double avx2_reduce_pd(__m256d v) {
 #define VADD(a, b)        _mm256_add_ps(a, b)
 #define VLOADP(p, n)      avx2_loadp_ps(p, n)
 #define VREDUCE(v)        avx2_reduce_ps(v)
+#include "cpu_kernel_bwd_weights_template.h"
 #include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
 
@@ -77,12 +78,33 @@ static inline double avx2_reduce_pd(__m256d v) {
 #define VADD(a, b)        _mm256_add_pd(a, b)
 #define VLOADP(p, n)      avx2_loadp_pd(p, n)
 #define VREDUCE(v)        avx2_reduce_pd(v)
+#include "cpu_kernel_bwd_weights_template.h"
 #include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
 
 const cpu_kernel_t cpu_kernel_avx2_f32 = {
-    cpu_isa_avx2, tconv_f32, 8, 2, TILE_NP_MAX, avx2_f32_tile, DOT_NP_MAX, avx2_f32_dot,
+    .isa = cpu_isa_avx2,
+    .dtype = tconv_f32,
+    .vl = 8,
+    .nv_max = 2,
+    .np_max = TILE_NP_MAX,
+    .tile = avx2_f32_tile,
+    .dot_np_max = DOT_NP_MAX,
+    .dot = avx2_f32_dot,
+    .wgrad = avx2_f32_wgrad,
+    .colsum = avx2_f32_colsum,
+    .spansum = avx2_f32_spansum,
 };
 const cpu_kernel_t cpu_kernel_avx2_f64 = {
-    cpu_isa_avx2, tconv_f64, 4, 2, TILE_NP_MAX, avx2_f64_tile, DOT_NP_MAX, avx2_f64_dot,
+    .isa = cpu_isa_avx2,
+    .dtype = tconv_f64,
+    .vl = 4,
+    .nv_max = 2,
+    .np_max = TILE_NP_MAX,
+    .tile = avx2_f64_tile,
+    .dot_np_max = DOT_NP_MAX,
+    .dot = avx2_f64_dot,
+    .wgrad = avx2_f64_wgrad,
+    .colsum = avx2_f64_colsum,
+    .spansum = avx2_f64_spansum,
 };

@@ -36,6 +36,7 @@
 #define VADD(a, b)        _mm512_add_ps(a, b)
 #define VLOADP(p, n)      _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), p)
 #define VREDUCE(v)        _mm512_reduce_add_ps(v)
+#include "cpu_kernel_bwd_weights_template.h"
 #include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
 
@@ -54,12 +55,33 @@
 #define VADD(a, b)        _mm512_add_pd(a, b)
 #define VLOADP(p, n)      _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1u), p)
 #define VREDUCE(v)        _mm512_reduce_add_pd(v)
+#include "cpu_kernel_bwd_weights_template.h"
 #include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
 
 const cpu_kernel_t cpu_kernel_avx512_f32 = {
-    cpu_isa_avx512, tconv_f32, 16, 4, TILE_NP_MAX, avx512_f32_tile, DOT_NP_MAX, avx512_f32_dot,
+    .isa = cpu_isa_avx512,
+    .dtype = tconv_f32,
+    .vl = 16,
+    .nv_max = 4,
+    .np_max = TILE_NP_MAX,
+    .tile = avx512_f32_tile,
+    .dot_np_max = DOT_NP_MAX,
+    .dot = avx512_f32_dot,
+    .wgrad = avx512_f32_wgrad,
+    .colsum = avx512_f32_colsum,
+    .spansum = avx512_f32_spansum,
 };
 const cpu_kernel_t cpu_kernel_avx512_f64 = {
-    cpu_isa_avx512, tconv_f64, 8, 4, TILE_NP_MAX, avx512_f64_tile, DOT_NP_MAX, avx512_f64_dot,
+    .isa = cpu_isa_avx512,
+    .dtype = tconv_f64,
+    .vl = 8,
+    .nv_max = 4,
+    .np_max = TILE_NP_MAX,
+    .tile = avx512_f64_tile,
+    .dot_np_max = DOT_NP_MAX,
+    .dot = avx512_f64_dot,
+    .wgrad = avx512_f64_wgrad,
+    .colsum = avx512_f64_colsum,
+    .spansum = avx512_f64_spansum,
 };

@@ -73,6 +73,7 @@ static inline c_vec_f64 c_max_f64(c_vec_f64 a, c_vec_f64 b) {
 #define VADD(a, b)        ((a) + (b))
 #define VLOADP(p, n)      c_loadp_f32(p, n)
 #define VREDUCE(v)        (((v)[0] + (v)[1]) + ((v)[2] + (v)[3]))
+#include "cpu_kernel_bwd_weights_template.h"
 #include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
 
@@ -91,12 +92,33 @@ static inline c_vec_f64 c_max_f64(c_vec_f64 a, c_vec_f64 b) {
 #define VADD(a, b)        ((a) + (b))
 #define VLOADP(p, n)      c_loadp_f64(p, n)
 #define VREDUCE(v)        ((v)[0] + (v)[1])
+#include "cpu_kernel_bwd_weights_template.h"
 #include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
 
 const cpu_kernel_t cpu_kernel_c_f32 = {
-    cpu_isa_c, tconv_f32, 4, 2, TILE_NP_MAX, c_f32_tile, DOT_NP_MAX, c_f32_dot,
+    .isa = cpu_isa_c,
+    .dtype = tconv_f32,
+    .vl = 4,
+    .nv_max = 2,
+    .np_max = TILE_NP_MAX,
+    .tile = c_f32_tile,
+    .dot_np_max = DOT_NP_MAX,
+    .dot = c_f32_dot,
+    .wgrad = c_f32_wgrad,
+    .colsum = c_f32_colsum,
+    .spansum = c_f32_spansum,
 };
 const cpu_kernel_t cpu_kernel_c_f64 = {
-    cpu_isa_c, tconv_f64, 2, 2, TILE_NP_MAX, c_f64_tile, DOT_NP_MAX, c_f64_dot,
+    .isa = cpu_isa_c,
+    .dtype = tconv_f64,
+    .vl = 2,
+    .nv_max = 2,
+    .np_max = TILE_NP_MAX,
+    .tile = c_f64_tile,
+    .dot_np_max = DOT_NP_MAX,
+    .dot = c_f64_dot,
+    .wgrad = c_f64_wgrad,
+    .colsum = c_f64_colsum,
+    .spansum = c_f64_spansum,
 };

@@ -85,6 +85,9 @@ typedef struct cpu_plan {
     size_t stage_elems;        /**< Elements of one thread's staging rows. */
     void *thread_slab;         /**< transpose_input: per thread, one block's input planes. */
     size_t slab_elems;         /**< Elements of one thread's slab. */
+
+    /** Backward passes (cpu_backward.h), made when p.passes asks for them. */
+    struct cpu_wgrad *backward_weights;
 } cpu_plan_t;
 
 /** Chunk q of a group: sets *width to its packed channels and returns the

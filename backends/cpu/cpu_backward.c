@@ -1,0 +1,75 @@
+/* Entry points of the CPU backend's backward passes: what plan creation,
+ * set_weights and the two ABI 1.1 slots call (see cpu_backward.h). */
+#include "cpu_backward.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* The passes the core asked for; a core older than the field asks for none. */
+static uint32_t requested_passes(const tconv_canonical_t *p) {
+    const size_t end = offsetof(tconv_canonical_t, passes) + sizeof p->passes;
+    return p->struct_size >= end ? p->passes : TCONV_PASS_FORWARD;
+}
+
+tconv_status_t cpu_backward_create(cpu_plan_t *plan, char *msg, size_t msg_size) {
+    const uint32_t passes = requested_passes(&plan->p);
+    if (!(passes & (TCONV_PASS_BACKWARD_DATA | TCONV_PASS_BACKWARD_WEIGHTS))) {
+        return tconv_success;
+    }
+    if (plan->p.activation != tconv_activation_linear) {
+        snprintf(msg, msg_size,
+                 "activation %d with a backward pass: the cpu backend computes backward "
+                 "passes "
+                 "of the linear pre-activation only (the core applies the activation)",
+                 (int)plan->p.activation);
+        return tconv_unimplemented;
+    }
+    if (passes & TCONV_PASS_BACKWARD_DATA) {
+        snprintf(msg, msg_size, "the cpu backend has no backward data pass yet");
+        return tconv_unimplemented;
+    }
+    return cpu_wgrad_create(plan, &plan->backward_weights, msg, msg_size);
+}
+
+tconv_status_t cpu_backward_weights(cpu_plan_t *plan, const void *input, const void *grad_output,
+                                    void *grad_kernel, void *grad_bias, char *msg,
+                                    size_t msg_size) {
+    if (!plan->backward_weights) {
+        snprintf(msg, msg_size,
+                 "plan_backward_weights: the plan was made without "
+                 "TCONV_PASS_BACKWARD_WEIGHTS");
+        return tconv_invalid_arguments;
+    }
+    if (!grad_output || (!grad_kernel && !grad_bias) || (grad_kernel && !input)) {
+        snprintf(msg, msg_size, "plan_backward_weights: %s",
+                 !grad_output                 ? "grad_output is NULL"
+                 : !grad_kernel && !grad_bias ? "grad_kernel and grad_bias are both NULL"
+                                              : "input is NULL but grad_kernel is asked for");
+        return tconv_invalid_arguments;
+    }
+    if (grad_bias && !plan->p.use_bias) {
+        snprintf(msg, msg_size, "plan_backward_weights: grad_bias must be NULL without a bias");
+        return tconv_invalid_arguments;
+    }
+    cpu_wgrad_execute(plan, plan->backward_weights, input, grad_output, grad_kernel, grad_bias);
+    return tconv_success;
+}
+
+void cpu_backward_destroy(cpu_plan_t *plan) {
+    if (!plan) {
+        return;
+    }
+    cpu_wgrad_destroy(plan->backward_weights);
+    plan->backward_weights = NULL;
+}
+
+void cpu_split_by_cost(const double *prefix, int64_t count, size_t nthreads, int64_t *first) {
+    int64_t item = 0;
+    for (size_t t = 0; t <= nthreads; ++t) {
+        double target = prefix[count] * (double)t / (double)nthreads;
+        while (item < count && prefix[item] < target) {
+            ++item;
+        }
+        first[t] = t == nthreads ? count : item;
+    }
+}

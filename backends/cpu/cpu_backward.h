@@ -1,0 +1,54 @@
+/* The CPU backend's backward passes (plugin ABI 1.1), made at plan creation
+ * when p.passes asks for them and kept by the forward plan:
+ *   - backward weights (cpu_backward_weights.c): per tap a GEMM of x^T with
+ *     the tap's strided view of dz, reduced over batch and space by register
+ *     tiles (cpu_kernel_bwd_weights_template.h), and the bias gradient.
+ * The activation never reaches them (the core applies it and its derivative).
+ */
+#ifndef TCONV_CPU_BACKWARD_H
+#define TCONV_CPU_BACKWARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu_plan.h"
+
+/** Makes the passes plan->p.passes asks for (nothing for a forward-only
+ *  plan). Declines (tconv_unimplemented) a backward pass with a non-linear
+ *  activation: the core never asks for one. */
+tconv_status_t cpu_backward_create(cpu_plan_t *plan, char *msg, size_t msg_size);
+/** dL/dw (the kernel's layout) and dL/db from x and dL/dz; either may be NULL.
+ */
+tconv_status_t cpu_backward_weights(cpu_plan_t *plan, const void *input, const void *grad_output,
+                                    void *grad_kernel, void *grad_bias, char *msg, size_t msg_size);
+/** Releases what cpu_backward_create made; the plan itself stays. */
+void cpu_backward_destroy(cpu_plan_t *plan);
+
+/* Shared by the two passes. */
+
+typedef struct cpu_wgrad cpu_wgrad_t;
+/** The backward weights tables and workspace of @p fwd
+ * (cpu_backward_weights.c). */
+tconv_status_t cpu_wgrad_create(const cpu_plan_t *fwd, cpu_wgrad_t **out, char *msg,
+                                size_t msg_size);
+/** Runs the backward weights pass; grad_kernel or grad_bias may be NULL. */
+void cpu_wgrad_execute(const cpu_plan_t *fwd, cpu_wgrad_t *wg, const void *input,
+                       const void *grad_output, void *grad_kernel, void *grad_bias);
+void cpu_wgrad_destroy(cpu_wgrad_t *wg);
+
+/** Index of w[ic, j, tap] (input channel ic, output channel j of ic's
+ *  group) in the problem's kernel layout. */
+static inline size_t cpu_kernel_element(const tconv_canonical_t *p, int64_t taps, int64_t tap,
+                                        int64_t ic, int64_t j) {
+    const int64_t cout_g = p->out_channels / p->groups;
+    if (p->kernel_layout == tconv_kernel_keras) {
+        return (size_t)((tap * cout_g + j) * p->in_channels + ic);
+    }
+    return (size_t)((ic * cout_g + j) * taps + tap);
+}
+
+/** Splits `count` items into equal-cost contiguous ranges: thread t runs
+ *  [first[t], first[t+1]); prefix[i] is the cost of items [0, i). */
+void cpu_split_by_cost(const double *prefix, int64_t count, size_t nthreads, int64_t *first);
+
+#endif /* TCONV_CPU_BACKWARD_H */

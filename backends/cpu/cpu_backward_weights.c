@@ -1,0 +1,676 @@
+/* The backward weights pass:
+ *     dw[ci, o, t] = sum over n, i of x[n, i, ci] * dz[n, i*s + t*d - c, o]
+ *     db[o] = sum over n and output points of dz[n, ., o]
+ * For one tap the points i it reaches form a box (per axis an interval), so
+ * dw of the tap is a GEMM of x^T (Cin/G x points) with the tap's strided
+ * view of dz (points x Cout/G), reduced over the points. Register tiles
+ * (cpu_kernel_bwd_weights_template.h) hold nm x nv vectors of sums: the
+ * vectors run over whichever of Cin/G and Cout/G fills them better (dz's
+ * channels when tied), nm channels of the other are broadcast.
+ *
+ * Work: a unit is (group, vector chunk, broadcast tile, tap), a disjoint
+ * block of dw. The input points are cut into blocks (sample, D planes,
+ * H rows; about BLOCK_BYTES of x and dz) and the blocks into `nsplits`
+ * contiguous splits. A piece is (split, unit); each thread takes a
+ * contiguous, equal-cost range of pieces in (split, unit) order and, for
+ * each block of a split, runs its units of that split over the block, so
+ * the block stays in cache while every tap and channel tile reads it.
+ * channels_first data is first transposed, block by block, into a
+ * per-thread channels_last slab (only the channels the thread's units use).
+ *
+ * Determinism: each piece sums into its own region of the accumulators of
+ * its split (no two threads write the same element, nothing is atomic), in
+ * a fixed order of blocks and points; dw is then the splits' sums added in
+ * split order. nsplits, the blocks and the units depend only on the problem
+ * and the kernel ISA, never on the thread count, so the result is
+ * bit-identical for any number of threads. db: channels_last sums fixed
+ * chunks of rows into partial rows, added in chunk order; channels_first sums
+ * each channel's spans in sample order. Also bit-identical across thread
+ * counts.
+ *
+ * Workspace (allocated at plan creation): the accumulators, nsplits x G x
+ * kd*kh*kw x M x V elements (M, V: Cin/G and Cout/G in tile order, V rounded
+ * up to the vector length; nsplits is 1 unless the problem has fewer than
+ * MIN_PIECES units), the db partial rows (at most DB_MAX_CHUNKS x Cout),
+ * for channels_first one x slab and one dz slab per thread (about
+ * BLOCK_BYTES each), and the unit, block and thread tables. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_backward.h"
+
+/* x and dz bytes one block aims at (fits the L2 cache with room to spare). */
+#define BLOCK_BYTES (512.0 * 1024)
+/* Fewer units than this: the blocks are split so there are enough pieces
+ * for the threads to balance (a constant, so that the result does not
+ * depend on the thread count). */
+#define MIN_PIECES 64
+/* db, channels_last: rows per partial sum aimed at, and most partials. */
+#define DB_CHUNK_ROWS 256
+#define DB_MAX_CHUNKS 64
+
+/* One disjoint block of dw: taps tap, group g, broadcast channels
+ * [m0, m0+nm) and vector channels [v0, v0 + nv*VL) of the group (the last
+ * vector holds `tail` of them). */
+typedef struct wg_unit {
+    int64_t g, tap, m0, v0;
+    int nm, nv, tail;
+} wg_unit_t;
+
+/* Input points of sample n, D planes [d0, d1), H rows [h0, h1), every W;
+ * and the dz planes and rows [zd0, zd1) x [zh0, zh1) any tap of it reads. */
+typedef struct wg_block {
+    int64_t n, d0, d1, h0, h1;
+    int64_t zd0, zd1, zh0, zh1;
+} wg_block_t;
+
+struct cpu_wgrad {
+    int vec_cout;           /* 1: vectors over Cout/G (dz), broadcasts over Cin/G (x) */
+    int64_t mch, vch, vpad; /* broadcast and vector channels per group; vch padded */
+    wg_unit_t *units;
+    int64_t nunits;
+    int64_t *tap_range[3]; /* per axis and tap: input points [lo, hi) it reaches */
+    wg_block_t *blocks;
+    int64_t nblocks;
+    int64_t nsplits;
+    int64_t *split_first;  /* split s: blocks [split_first[s], split_first[s+1]) */
+    int64_t *thread_first; /* thread t: pieces (s * nunits + u) [first[t],
+                              first[t+1]) */
+    void *acc;             /* [nsplits][G][taps][mch][vpad] */
+    size_t acc_elems;      /* per split */
+    /* channels_first */
+    int64_t *thread_channels; /* per thread: x channels [0],[1), dz channels [2],[3) */
+    void *slab;               /* per thread: x slab then dz slab */
+    size_t x_slab_elems, z_slab_elems;
+    /* db */
+    int64_t db_rows, db_chunks; /* channels_last: rows of Cout and their chunks */
+    void *db_partial;           /* [db_chunks][Cout] */
+};
+
+/* ceil(a / b) for b > 0 and any a. */
+static int64_t ceil_div(int64_t a, int64_t b) {
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+/* Input points [lo, hi) tap t reaches on axis a: 0 <= i*s + t*d - c < L. */
+static void tap_interval(const tconv_canonical_t *p, int a, int64_t t, int64_t *lo, int64_t *hi) {
+    const int64_t s = p->strides[a], shift = t * p->dilation[a] - p->crop_begin[a];
+    int64_t l = ceil_div(-shift, s), h = ceil_div(p->output_size[a] - shift, s);
+    l = l < 0 ? 0 : l;
+    h = h > p->input_size[a] ? p->input_size[a] : h;
+    *lo = l;
+    *hi = h > l ? h : l;
+}
+
+/* The tap's extent [lo, hi) on axis a clipped to [b0, b1); 0 when empty. */
+static int64_t clip(const cpu_wgrad_t *wg, int a, int64_t t, int64_t b0, int64_t b1, int64_t *lo) {
+    int64_t l = wg->tap_range[a][2 * t], h = wg->tap_range[a][2 * t + 1];
+    *lo = l > b0 ? l : b0;
+    h = h < b1 ? h : b1;
+    return h > *lo ? h - *lo : 0;
+}
+
+static void tap_axes(const tconv_canonical_t *p, int64_t tap, int64_t t[3]) {
+    t[2] = tap % p->kernel_size[2];
+    t[1] = tap / p->kernel_size[2] % p->kernel_size[1];
+    t[0] = tap / (p->kernel_size[2] * p->kernel_size[1]);
+}
+
+/* Units in (group, vector chunk, broadcast tile, tap) order. */
+static int build_units(const cpu_plan_t *fwd, cpu_wgrad_t *wg) {
+    const cpu_kernel_t *k = fwd->kernel;
+    const int64_t nvblk = (wg->vch + k->vl - 1) / k->vl;
+    const int64_t nvq = (nvblk + k->nv_max - 1) / k->nv_max;
+    int64_t count = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+        for (int64_t g = 0; g < fwd->p.groups; ++g) {
+            for (int64_t vq = 0; vq < nvq; ++vq) {
+                const int nv =
+                    (int)(nvblk - vq * k->nv_max < k->nv_max ? nvblk - vq * k->nv_max : k->nv_max);
+                const int64_t v0 = vq * k->nv_max * k->vl;
+                const int64_t ntiles = (wg->mch + k->np_max[nv] - 1) / k->np_max[nv];
+                for (int64_t mt = 0; mt < ntiles; ++mt) {
+                    const int64_t m0 = wg->mch * mt / ntiles, m1 = wg->mch * (mt + 1) / ntiles;
+                    for (int64_t tap = 0; tap < fwd->taps; ++tap, ++count) {
+                        if (pass == 1) {
+                            int64_t last = wg->vch - v0 - (int64_t)(nv - 1) * k->vl;
+                            wg->units[count] = (wg_unit_t){g,
+                                                           tap,
+                                                           m0,
+                                                           v0,
+                                                           (int)(m1 - m0),
+                                                           nv,
+                                                           (int)(last < k->vl ? last : k->vl)};
+                        }
+                    }
+                }
+            }
+        }
+        if (pass == 0) {
+            wg->units = malloc((size_t)count * sizeof(wg_unit_t));
+            if (!wg->units) {
+                return -1;
+            }
+            wg->nunits = count;
+            count = 0;
+        }
+    }
+    return 0;
+}
+
+/* The dz range [z0, z1) the taps of axis a read from input points [b0, b1). */
+static void block_dz_range(const tconv_canonical_t *p, const cpu_wgrad_t *wg, int a, int64_t b0,
+                           int64_t b1, int64_t *z0, int64_t *z1) {
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (int64_t t = 0; t < p->kernel_size[a]; ++t) {
+        int64_t i0, n = clip(wg, a, t, b0, b1, &i0);
+        if (n) {
+            const int64_t shift = t * p->dilation[a] - p->crop_begin[a];
+            lo = i0 * p->strides[a] + shift < lo ? i0 * p->strides[a] + shift : lo;
+            hi = (i0 + n - 1) * p->strides[a] + shift + 1 > hi
+                     ? (i0 + n - 1) * p->strides[a] + shift + 1
+                     : hi;
+        }
+    }
+    *z0 = lo <= hi ? lo : 0;
+    *z1 = lo <= hi ? hi : 0;
+}
+
+/* Blocks of (sample, D planes, H rows) of about BLOCK_BYTES of x and dz,
+ * fine enough for nsplits = min(ceil(MIN_PIECES / units), blocks) splits. */
+static int build_blocks(const cpu_plan_t *fwd, cpu_wgrad_t *wg) {
+    const tconv_canonical_t *p = &fwd->p;
+    const int64_t nd = p->input_size[0], nh = p->input_size[1];
+    const double x_row = (double)(p->input_size[2] * p->in_channels);
+    const double z_row =
+        (double)(p->strides[0] * p->strides[1] * p->output_size[2] * p->out_channels);
+    int64_t rows = (int64_t)(BLOCK_BYTES / ((x_row + z_row) * (double)fwd->esize));
+    rows = rows < 1 ? 1 : rows;
+    int64_t hb = rows < nh ? rows : nh;
+    int64_t db = rows < nh ? 1 : (rows / nh < nd ? rows / nh : nd);
+    const int64_t want = (MIN_PIECES + wg->nunits - 1) / wg->nunits;
+    int64_t count;
+    for (;;) {
+        count = p->batch * ((nd + db - 1) / db) * ((nh + hb - 1) / hb);
+        if (count >= want || (db == 1 && hb == 1)) {
+            break;
+        }
+        if (db > 1) {
+            db = (db + 1) / 2;
+        } else {
+            hb = (hb + 1) / 2;
+        }
+    }
+    wg->blocks = malloc((size_t)count * sizeof(wg_block_t));
+    wg->nsplits = want < count ? want : count;
+    wg->split_first = malloc((size_t)(wg->nsplits + 1) * sizeof(int64_t));
+    if (!wg->blocks || !wg->split_first) {
+        return -1;
+    }
+    int64_t b = 0;
+    for (int64_t n = 0; n < p->batch; ++n) {
+        for (int64_t d0 = 0; d0 < nd; d0 += db) {
+            for (int64_t h0 = 0; h0 < nh; h0 += hb, ++b) {
+                wg_block_t *blk = &wg->blocks[b];
+                blk->n = n;
+                blk->d0 = d0;
+                blk->d1 = d0 + db < nd ? d0 + db : nd;
+                blk->h0 = h0;
+                blk->h1 = h0 + hb < nh ? h0 + hb : nh;
+                block_dz_range(p, wg, 0, blk->d0, blk->d1, &blk->zd0, &blk->zd1);
+                block_dz_range(p, wg, 1, blk->h0, blk->h1, &blk->zh0, &blk->zh1);
+            }
+        }
+    }
+    wg->nblocks = count;
+    for (int64_t s = 0; s <= wg->nsplits; ++s) {
+        wg->split_first[s] = count * s / wg->nsplits;
+    }
+    return 0;
+}
+
+/* Points of tap `tap` in block b. */
+static double block_tap_points(const tconv_canonical_t *p, const cpu_wgrad_t *wg,
+                               const wg_block_t *b, int64_t tap) {
+    int64_t t[3], lo;
+    tap_axes(p, tap, t);
+    return (double)clip(wg, 0, t[0], b->d0, b->d1, &lo) *
+           (double)clip(wg, 1, t[1], b->h0, b->h1, &lo) *
+           (double)clip(wg, 2, t[2], 0, p->input_size[2], &lo);
+}
+
+/* The threads' equal-cost ranges of pieces, and (channels_first) the
+ * channels each thread's units read. */
+static int split_pieces(const cpu_plan_t *fwd, cpu_wgrad_t *wg) {
+    const tconv_canonical_t *p = &fwd->p;
+    const int64_t taps = fwd->taps, npieces = wg->nsplits * wg->nunits;
+    double *tap_points = calloc((size_t)taps, sizeof(double));
+    double *prefix = malloc((size_t)(npieces + 1) * sizeof(double));
+    wg->thread_first = malloc((fwd->nthreads + 1) * sizeof(int64_t));
+    if (!tap_points || !prefix || !wg->thread_first) {
+        free(tap_points);
+        free(prefix);
+        return -1;
+    }
+    prefix[0] = 0;
+    for (int64_t s = 0; s < wg->nsplits; ++s) {
+        const int64_t b0 = wg->split_first[s], b1 = wg->split_first[s + 1];
+        for (int64_t tap = 0; tap < taps; ++tap) {
+            tap_points[tap] = 0;
+            for (int64_t b = b0; b < b1; ++b) {
+                tap_points[tap] += block_tap_points(p, wg, &wg->blocks[b], tap);
+            }
+        }
+        for (int64_t u = 0; u < wg->nunits; ++u) {
+            const wg_unit_t *un = &wg->units[u];
+            const double fmas = (double)(un->nm * un->nv);
+            const int64_t i = s * wg->nunits + u;
+            prefix[i + 1] = prefix[i] + tap_points[un->tap] * fmas + (double)(b1 - b0) * 64.0;
+        }
+    }
+    cpu_split_by_cost(prefix, npieces, fwd->nthreads, wg->thread_first);
+    free(tap_points);
+    free(prefix);
+    return 0;
+}
+
+/* channels_first: each thread's channel ranges and a slab as large as the
+ * largest block (x: planes x rows x W x Cin; dz: likewise with Cout). */
+static int alloc_slabs(const cpu_plan_t *fwd, cpu_wgrad_t *wg) {
+    const tconv_canonical_t *p = &fwd->p;
+    size_t x_elems = 0, z_elems = 0;
+    for (int64_t b = 0; b < wg->nblocks; ++b) {
+        const wg_block_t *blk = &wg->blocks[b];
+        size_t xe =
+            (size_t)((blk->d1 - blk->d0) * (blk->h1 - blk->h0) * p->input_size[2] * p->in_channels);
+        size_t ze = (size_t)((blk->zd1 - blk->zd0) * (blk->zh1 - blk->zh0) * p->output_size[2] *
+                             p->out_channels);
+        x_elems = xe > x_elems ? xe : x_elems;
+        z_elems = ze > z_elems ? ze : z_elems;
+    }
+    wg->x_slab_elems = x_elems;
+    wg->z_slab_elems = z_elems;
+    wg->slab = malloc(fwd->nthreads * (x_elems + z_elems + 1) * fwd->esize);
+    wg->thread_channels = malloc(fwd->nthreads * 4 * sizeof(int64_t));
+    if (!wg->slab || !wg->thread_channels) {
+        return -1;
+    }
+    for (size_t t = 0; t < fwd->nthreads; ++t) {
+        int64_t *ch = &wg->thread_channels[4 * t];
+        ch[0] = ch[2] = INT64_MAX;
+        ch[1] = ch[3] = INT64_MIN;
+        for (int64_t i = wg->thread_first[t]; i < wg->thread_first[t + 1]; ++i) {
+            const wg_unit_t *u = &wg->units[i % wg->nunits];
+            const int64_t m1 = u->m0 + u->nm;
+            const int64_t v1 = u->v0 + (u->nv - 1) * fwd->kernel->vl + u->tail;
+            const int64_t x0 = wg->vec_cout ? u->m0 : u->v0, x1 = wg->vec_cout ? m1 : v1;
+            const int64_t z0 = wg->vec_cout ? u->v0 : u->m0, z1 = wg->vec_cout ? v1 : m1;
+            const int64_t xg = u->g * fwd->cin_g, zg = u->g * fwd->cout_g;
+            ch[0] = xg + x0 < ch[0] ? xg + x0 : ch[0];
+            ch[1] = xg + x1 > ch[1] ? xg + x1 : ch[1];
+            ch[2] = zg + z0 < ch[2] ? zg + z0 : ch[2];
+            ch[3] = zg + z1 > ch[3] ? zg + z1 : ch[3];
+        }
+    }
+    return 0;
+}
+
+tconv_status_t cpu_wgrad_create(const cpu_plan_t *fwd, cpu_wgrad_t **out, char *msg,
+                                size_t msg_size) {
+    const tconv_canonical_t *p = &fwd->p;
+    const int64_t vl = fwd->kernel->vl;
+    *out = NULL;
+    cpu_wgrad_t *wg = calloc(1, sizeof(*wg));
+    if (!wg) {
+        snprintf(msg, msg_size, "cpu plan: allocating the backward weights plan failed");
+        return tconv_out_of_memory;
+    }
+    /* Vectors over the channels that waste fewer lanes. */
+    const int64_t cin_g = fwd->cin_g, cout_g = fwd->cout_g;
+    wg->vec_cout = cin_g * ((cout_g + vl - 1) / vl) <= cout_g * ((cin_g + vl - 1) / vl);
+    wg->mch = wg->vec_cout ? cin_g : cout_g;
+    wg->vch = wg->vec_cout ? cout_g : cin_g;
+    wg->vpad = (wg->vch + vl - 1) / vl * vl;
+    int failed = build_units(fwd, wg);
+    for (int a = 0; a < 3 && !failed; ++a) {
+        wg->tap_range[a] = malloc((size_t)(2 * p->kernel_size[a]) * sizeof(int64_t));
+        failed = !wg->tap_range[a];
+        for (int64_t t = 0; !failed && t < p->kernel_size[a]; ++t) {
+            tap_interval(p, a, t, &wg->tap_range[a][2 * t], &wg->tap_range[a][2 * t + 1]);
+        }
+    }
+    failed = failed || build_blocks(fwd, wg) || split_pieces(fwd, wg) ||
+             (p->data_format == tconv_channels_first && alloc_slabs(fwd, wg));
+    if (!failed) {
+        wg->acc_elems = (size_t)(p->groups * fwd->taps * wg->mch * wg->vpad);
+        wg->acc =
+            aligned_alloc(64, ((wg->nsplits * wg->acc_elems * fwd->esize) + 63) & ~(size_t)63);
+        int64_t points = p->output_size[0] * p->output_size[1] * p->output_size[2];
+        wg->db_rows = p->batch * points;
+        wg->db_chunks = (wg->db_rows + DB_CHUNK_ROWS - 1) / DB_CHUNK_ROWS;
+        wg->db_chunks = wg->db_chunks < DB_MAX_CHUNKS ? wg->db_chunks : DB_MAX_CHUNKS;
+        wg->db_partial = malloc((size_t)(wg->db_chunks * p->out_channels) * fwd->esize);
+        failed = !wg->acc || !wg->db_partial;
+    }
+    if (failed) {
+        cpu_wgrad_destroy(wg);
+        snprintf(msg, msg_size,
+                 "cpu plan: allocating the backward weights tables and workspace "
+                 "failed");
+        return tconv_out_of_memory;
+    }
+    *out = wg;
+    return tconv_success;
+}
+
+void cpu_wgrad_destroy(cpu_wgrad_t *wg) {
+    if (!wg) {
+        return;
+    }
+    free(wg->units);
+    for (int a = 0; a < 3; ++a) {
+        free(wg->tap_range[a]);
+    }
+    free(wg->blocks);
+    free(wg->split_first);
+    free(wg->thread_first);
+    free(wg->acc);
+    free(wg->thread_channels);
+    free(wg->slab);
+    free(wg->db_partial);
+    free(wg);
+}
+
+/* ---- execution */
+
+/* Where a block's points are read: a tensor of one sample, or a slab
+ * (channels_last, starting at plane d0 and row h0). */
+typedef struct wg_view {
+    const char *base;
+    int64_t d0, h0;
+    ptrdiff_t sd, sh, sw;
+} wg_view_t;
+
+typedef struct wg_ctx {
+    const cpu_plan_t *fwd;
+    cpu_wgrad_t *wg;
+    const char *x, *z;
+    void *grad_kernel, *grad_bias;
+} wg_ctx_t;
+
+/* Copies channels [c0, c1) of D planes [d0, d1) x H rows [h0, h1) of sample
+ * n of a channels_first tensor (s: its strides, width W, C channels) into a
+ * channels_last box [d - d0][h - h0][w][C]. */
+static void transpose_box(const char *src, const cpu_strides_t *s, int64_t n, int64_t channels,
+                          int64_t width, const int64_t c[2], const int64_t d[2], const int64_t h[2],
+                          char *dst, size_t es) {
+    for (int64_t ch = c[0]; ch < c[1]; ++ch) {
+        for (int64_t pd = d[0]; pd < d[1]; ++pd) {
+            for (int64_t ph = h[0]; ph < h[1]; ++ph) {
+                const size_t from = (size_t)(n * s->n + ch * s->c + pd * s->d + ph * s->h);
+                const size_t to =
+                    (size_t)(((pd - d[0]) * (h[1] - h[0]) + ph - h[0]) * width * channels + ch);
+                if (es == sizeof(float)) {
+                    const float *in = (const float *)src + from;
+                    float *o = (float *)dst + to;
+                    for (int64_t w = 0; w < width; ++w) {
+                        o[w * channels] = in[w];
+                    }
+                } else {
+                    const double *in = (const double *)src + from;
+                    double *o = (double *)dst + to;
+                    for (int64_t w = 0; w < width; ++w) {
+                        o[w * channels] = in[w];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The views of block b: the tensors themselves (channels_last) or the
+ * thread's slabs, filled with the thread's channels (channels_first). */
+static void block_views(const wg_ctx_t *ctx, const wg_block_t *b, size_t thread, wg_view_t *xv,
+                        wg_view_t *zv) {
+    const cpu_plan_t *fwd = ctx->fwd;
+    const tconv_canonical_t *p = &fwd->p;
+    const cpu_wgrad_t *wg = ctx->wg;
+    const size_t es = fwd->esize;
+    if (p->data_format == tconv_channels_last) {
+        *xv = (wg_view_t){
+            ctx->x + (size_t)(b->n * fwd->xs.n) * es, 0, 0, fwd->xs.d, fwd->xs.h, fwd->xs.w};
+        *zv = (wg_view_t){
+            ctx->z + (size_t)(b->n * fwd->ys.n) * es, 0, 0, fwd->ys.d, fwd->ys.h, fwd->ys.w};
+        return;
+    }
+    char *xslab = (char *)wg->slab + thread * (wg->x_slab_elems + wg->z_slab_elems + 1) * es;
+    char *zslab = xslab + wg->x_slab_elems * es;
+    const int64_t *ch = &wg->thread_channels[4 * thread];
+    const int64_t xd[2] = {b->d0, b->d1}, xh[2] = {b->h0, b->h1};
+    const int64_t zd[2] = {b->zd0, b->zd1}, zh[2] = {b->zh0, b->zh1};
+    if (ch[0] < ch[1] && ctx->x) {
+        transpose_box(ctx->x, &fwd->xs, b->n, p->in_channels, p->input_size[2], &ch[0], xd, xh,
+                      xslab, es);
+    }
+    if (ch[2] < ch[3]) {
+        transpose_box(ctx->z, &fwd->ys, b->n, p->out_channels, p->output_size[2], &ch[2], zd, zh,
+                      zslab, es);
+    }
+    const ptrdiff_t xw = (ptrdiff_t)p->in_channels, zw = (ptrdiff_t)p->out_channels;
+    const ptrdiff_t xrow = xw * (ptrdiff_t)p->input_size[2];
+    const ptrdiff_t zrow = zw * (ptrdiff_t)p->output_size[2];
+    *xv = (wg_view_t){xslab, b->d0, b->h0, xrow * (b->h1 - b->h0), xrow, xw};
+    *zv = (wg_view_t){zslab, b->zd0, b->zh0, zrow * (b->zh1 - b->zh0), zrow, zw};
+}
+
+/* Adds unit u's products over the points of block b to acc (its split's). */
+static void run_unit(const wg_ctx_t *ctx, const wg_unit_t *u, const wg_block_t *b,
+                     const wg_view_t *xv, const wg_view_t *zv, char *acc) {
+    const cpu_plan_t *fwd = ctx->fwd;
+    const tconv_canonical_t *p = &fwd->p;
+    const cpu_wgrad_t *wg = ctx->wg;
+    const size_t es = fwd->esize;
+    int64_t t[3], i0[3], cnt[3];
+    tap_axes(p, u->tap, t);
+    cnt[0] = clip(wg, 0, t[0], b->d0, b->d1, &i0[0]);
+    cnt[1] = clip(wg, 1, t[1], b->h0, b->h1, &i0[1]);
+    cnt[2] = clip(wg, 2, t[2], 0, p->input_size[2], &i0[2]);
+    if (!cnt[0] || !cnt[1] || !cnt[2]) {
+        return;
+    }
+    int64_t o0[3];
+    for (int a = 0; a < 3; ++a) {
+        o0[a] = i0[a] * p->strides[a] + t[a] * p->dilation[a] - p->crop_begin[a];
+    }
+    const int64_t xc = u->g * fwd->cin_g + (wg->vec_cout ? u->m0 : u->v0);
+    const int64_t zc = u->g * fwd->cout_g + (wg->vec_cout ? u->v0 : u->m0);
+    const char *xp =
+        xv->base +
+        (size_t)((i0[0] - xv->d0) * xv->sd + (i0[1] - xv->h0) * xv->sh + i0[2] * xv->sw + xc) * es;
+    const char *zp =
+        zv->base +
+        (size_t)((o0[0] - zv->d0) * zv->sd + (o0[1] - zv->h0) * zv->sh + o0[2] * zv->sw + zc) * es;
+    const ptrdiff_t xstep[3] = {xv->sd, xv->sh, xv->sw};
+    const ptrdiff_t zstep[3] = {zv->sd * p->strides[0], zv->sh * p->strides[1],
+                                zv->sw * p->strides[2]};
+    cpu_wgrad_args_t args;
+    args.a = wg->vec_cout ? xp : zp;
+    args.b = wg->vec_cout ? zp : xp;
+    for (int a = 0; a < 3; ++a) {
+        args.a_step[a] = wg->vec_cout ? xstep[a] : zstep[a];
+        args.b_step[a] = wg->vec_cout ? zstep[a] : xstep[a];
+        args.count[a] = cnt[a];
+    }
+    args.nm = u->nm;
+    args.nv = u->nv;
+    args.tail = u->tail;
+    args.acc =
+        acc + (size_t)(((u->g * fwd->taps + u->tap) * wg->mch + u->m0) * wg->vpad + u->v0) * es;
+    args.acc_stride = (ptrdiff_t)wg->vpad;
+    fwd->kernel->wgrad(&args);
+}
+
+/* Zeroes unit u's block of acc. */
+static void zero_unit(const cpu_plan_t *fwd, const cpu_wgrad_t *wg, const wg_unit_t *u, char *acc) {
+    const size_t es = fwd->esize;
+    for (int m = 0; m < u->nm; ++m) {
+        size_t at =
+            (size_t)(((u->g * fwd->taps + u->tap) * wg->mch + u->m0 + m) * wg->vpad + u->v0);
+        memset(acc + at * es, 0, (size_t)u->nv * (size_t)fwd->kernel->vl * es);
+    }
+}
+
+/* The thread's pieces, split by split: zero their sums, then block by block
+ * every unit over the block. */
+static void weights_share(const wg_ctx_t *ctx, size_t thread) {
+    const cpu_plan_t *fwd = ctx->fwd;
+    cpu_wgrad_t *wg = ctx->wg;
+    const int64_t first = wg->thread_first[thread], last = wg->thread_first[thread + 1];
+    if (first == last) {
+        return;
+    }
+    for (int64_t s = first / wg->nunits; s <= (last - 1) / wg->nunits; ++s) {
+        const int64_t u0 = (first > s * wg->nunits ? first : s * wg->nunits) - s * wg->nunits;
+        const int64_t u1 =
+            (last < (s + 1) * wg->nunits ? last : (s + 1) * wg->nunits) - s * wg->nunits;
+        char *acc = (char *)wg->acc + (size_t)s * wg->acc_elems * fwd->esize;
+        for (int64_t u = u0; u < u1; ++u) {
+            zero_unit(fwd, wg, &wg->units[u], acc);
+        }
+        for (int64_t b = wg->split_first[s]; b < wg->split_first[s + 1]; ++b) {
+            wg_view_t xv, zv;
+            block_views(ctx, &wg->blocks[b], thread, &xv, &zv);
+            for (int64_t u = u0; u < u1; ++u) {
+                run_unit(ctx, &wg->units[u], &wg->blocks[b], &xv, &zv, acc);
+            }
+        }
+    }
+}
+
+/* db, first half. channels_last: the thread's chunks of rows into partial
+ * rows. channels_first: the thread's channels, whole. */
+static void bias_share(const wg_ctx_t *ctx, size_t thread, size_t threads) {
+    const cpu_plan_t *fwd = ctx->fwd;
+    const tconv_canonical_t *p = &fwd->p;
+    const cpu_wgrad_t *wg = ctx->wg;
+    const size_t es = fwd->esize;
+    const int64_t cout = p->out_channels;
+    if (p->data_format == tconv_channels_last) {
+        const int64_t c0 = wg->db_chunks * (int64_t)thread / (int64_t)threads;
+        const int64_t c1 = wg->db_chunks * (int64_t)(thread + 1) / (int64_t)threads;
+        for (int64_t c = c0; c < c1; ++c) {
+            const int64_t r0 = wg->db_rows * c / wg->db_chunks;
+            const int64_t r1 = wg->db_rows * (c + 1) / wg->db_chunks;
+            char *row = (char *)wg->db_partial + (size_t)(c * cout) * es;
+            memset(row, 0, (size_t)cout * es);
+            fwd->kernel->colsum(ctx->z + (size_t)(r0 * cout) * es, r1 - r0, (ptrdiff_t)cout, cout,
+                                row);
+        }
+        return;
+    }
+    const int64_t points = p->output_size[0] * p->output_size[1] * p->output_size[2];
+    const int64_t o0 = cout * (int64_t)thread / (int64_t)threads;
+    const int64_t o1 = cout * (int64_t)(thread + 1) / (int64_t)threads;
+    for (int64_t o = o0; o < o1; ++o) {
+        double part64 = 0;
+        float part32 = 0;
+        for (int64_t n = 0; n < p->batch; ++n) {
+            const char *span = ctx->z + (size_t)(n * fwd->ys.n + o * fwd->ys.c) * es;
+            if (es == sizeof(float)) {
+                float s;
+                fwd->kernel->spansum(span, points, &s);
+                part32 += s;
+            } else {
+                double s;
+                fwd->kernel->spansum(span, points, &s);
+                part64 += s;
+            }
+        }
+        if (es == sizeof(float)) {
+            ((float *)ctx->grad_bias)[o] = part32;
+        } else {
+            ((double *)ctx->grad_bias)[o] = part64;
+        }
+    }
+}
+
+static void sums_job(void *opaque, size_t thread, size_t threads) {
+    const wg_ctx_t *ctx = opaque;
+    if (ctx->grad_kernel) {
+        weights_share(ctx, thread);
+    }
+    if (ctx->grad_bias) {
+        bias_share(ctx, thread, threads);
+    }
+}
+
+/* dw in the kernel's layout: the splits' sums added in split order; db
+ * (channels_last): the partial rows added in chunk order. */
+static void unpack_job(void *opaque, size_t thread, size_t threads) {
+    const wg_ctx_t *ctx = opaque;
+    const cpu_plan_t *fwd = ctx->fwd;
+    const tconv_canonical_t *p = &fwd->p;
+    const cpu_wgrad_t *wg = ctx->wg;
+    const int is_f64 = p->dtype == tconv_f64;
+    if (ctx->grad_kernel) {
+        const int64_t pairs = p->groups * fwd->taps;
+        const int64_t q0 = pairs * (int64_t)thread / (int64_t)threads;
+        const int64_t q1 = pairs * (int64_t)(thread + 1) / (int64_t)threads;
+        for (int64_t q = q0; q < q1; ++q) {
+            const int64_t g = q / fwd->taps, tap = q % fwd->taps;
+            for (int64_t m = 0; m < wg->mch; ++m) {
+                for (int64_t v = 0; v < wg->vch; ++v) {
+                    const size_t at = (size_t)((q * wg->mch + m) * wg->vpad + v);
+                    const int64_t j = wg->vec_cout ? m : v, o = wg->vec_cout ? v : m;
+                    const size_t dst = cpu_kernel_element(p, fwd->taps, tap, g * fwd->cin_g + j, o);
+                    if (is_f64) {
+                        const double *acc = wg->acc;
+                        double sum = acc[at];
+                        for (int64_t s = 1; s < wg->nsplits; ++s) {
+                            sum += acc[(size_t)s * wg->acc_elems + at];
+                        }
+                        ((double *)ctx->grad_kernel)[dst] = sum;
+                    } else {
+                        const float *acc = wg->acc;
+                        float sum = acc[at];
+                        for (int64_t s = 1; s < wg->nsplits; ++s) {
+                            sum += acc[(size_t)s * wg->acc_elems + at];
+                        }
+                        ((float *)ctx->grad_kernel)[dst] = sum;
+                    }
+                }
+            }
+        }
+    }
+    if (ctx->grad_bias && p->data_format == tconv_channels_last) {
+        const int64_t cout = p->out_channels;
+        const int64_t o0 = cout * (int64_t)thread / (int64_t)threads;
+        const int64_t o1 = cout * (int64_t)(thread + 1) / (int64_t)threads;
+        for (int64_t o = o0; o < o1; ++o) {
+            if (is_f64) {
+                const double *part = wg->db_partial;
+                double sum = 0;
+                for (int64_t c = 0; c < wg->db_chunks; ++c) {
+                    sum += part[c * cout + o];
+                }
+                ((double *)ctx->grad_bias)[o] = sum;
+            } else {
+                const float *part = wg->db_partial;
+                float sum = 0;
+                for (int64_t c = 0; c < wg->db_chunks; ++c) {
+                    sum += part[c * cout + o];
+                }
+                ((float *)ctx->grad_bias)[o] = sum;
+            }
+        }
+    }
+}
+
+void cpu_wgrad_execute(const cpu_plan_t *fwd, cpu_wgrad_t *wg, const void *input,
+                       const void *grad_output, void *grad_kernel, void *grad_bias) {
+    wg_ctx_t ctx = {fwd, wg, input, grad_output, grad_kernel, grad_bias};
+    cpu_thread_pool_run(fwd->pool, sums_job, &ctx);
+    cpu_thread_pool_run(fwd->pool, unpack_job, &ctx);
+}
