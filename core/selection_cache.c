@@ -2,7 +2,15 @@
  * per decision, fields separated by tabs:
  *     key  winner  id=seconds,id=seconds...  fnv1a64(first three fields)
  * Anything that does not parse, or whose checksum or times disagree, is
- * ignored: a half-written or hand-edited line can never steer selection. */
+ * ignored: a half-written or hand-edited line can never steer selection.
+ *
+ * Thread and process safety: many contexts, in many threads and processes,
+ * read and write the same file. Parsing keeps no hidden state (strtok_r
+ * only); writers serialise on an flock of "<file>.lock" and, under it, read
+ * the current file, merge their line in and rename a complete new file over
+ * it, so no writer loses another's lines and readers never see a partial
+ * file. Something other than a regular file at the path (a FIFO, a
+ * directory) is never opened for blocking I/O: it counts as no cache. */
 #include "selection_cache.h"
 
 #include <errno.h>
@@ -19,6 +27,7 @@
 #include <unistd.h>
 
 #include "array.h"
+#include "log.h"
 #include "strbuf.h"
 
 #define FILE_NAME "selection-v1.tsv"
@@ -241,7 +250,10 @@ static uint64_t fnv1a64(const char *data, size_t len) {
 /* "id=seconds,..." into @p d; false on anything unexpected. */
 static bool parse_times(char *text, tconv_measured_t *d) {
     d->count = 0;
-    for (char *item = strtok(text, ","); item != NULL; item = strtok(NULL, ",")) {
+    /* strtok_r, never strtok: other threads parse their own copies at the
+     * same time, and strtok's hidden cursor would hop between them. */
+    char *save = NULL;
+    for (char *item = strtok_r(text, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
         if (eq == NULL || eq == item || (size_t)(eq - item) >= sizeof d->ids[0] ||
             d->count == TCONV_MEASURED_MAX)
@@ -319,23 +331,76 @@ static char *format_line(const char *key, const tconv_measured_t *d) {
     return tconv_strbuf_take(&sb);
 }
 
-/* Reads at most MAX_FILE_BYTES of the file (NUL-terminated, malloc'd);
- * NULL when it is missing or unreadable. */
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return NULL;
+typedef enum file_read_result {
+    FILE_READ,     /* *text holds the contents */
+    FILE_MISSING,  /* no file yet: an empty cache */
+    FILE_UNUSABLE, /* not a regular file, unreadable, or out of memory: why says */
+} file_read_result_t;
+
+/* Opens @p path for reading without ever blocking (a FIFO would wait for a
+ * writer forever) and only if it is a regular file. Returns the descriptor,
+ * or -1 with FILE_MISSING or FILE_UNUSABLE (and the reason) in *result. */
+static int open_regular_file(const char *path, int flags, file_read_result_t *result, char *why,
+                             size_t why_size) {
+    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        *result = errno == ENOENT ? FILE_MISSING : FILE_UNUSABLE;
+        snprintf(why, why_size, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        *result = FILE_UNUSABLE;
+        snprintf(why, why_size, "%s is not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads at most MAX_FILE_BYTES of the file into *text (NUL-terminated,
+ * malloc'd). */
+static file_read_result_t read_file(const char *path, char **text, char *why, size_t why_size) {
+    *text = NULL;
+    file_read_result_t result;
+    int fd = open_regular_file(path, O_RDONLY, &result, why, why_size);
+    if (fd < 0)
+        return result;
     char *buf = malloc(MAX_FILE_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, MAX_FILE_BYTES, f) : 0;
-    fclose(f);
-    if (buf != NULL)
-        buf[n] = '\0';
-    return buf;
+    size_t used = 0;
+    result = FILE_READ;
+    while (buf != NULL && used < MAX_FILE_BYTES) {
+        ssize_t n = read(fd, buf + used, MAX_FILE_BYTES - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(why, why_size, "cannot read %s: %s", path, strerror(errno));
+            result = FILE_UNUSABLE;
+        }
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+    }
+    close(fd);
+    if (buf == NULL) {
+        snprintf(why, why_size, "out of memory reading %s", path);
+        return FILE_UNUSABLE;
+    }
+    if (result != FILE_READ) {
+        free(buf);
+        return result;
+    }
+    buf[used] = '\0';
+    *text = buf;
+    return FILE_READ;
 }
 
 bool tconv_selection_file_lookup(const char *path, const char *key, tconv_measured_t *found) {
-    char *text = read_file(path);
-    if (text == NULL)
+    char *text, why[600];
+    file_read_result_t result = read_file(path, &text, why, sizeof why);
+    if (result == FILE_UNUSABLE)
+        tconv_log(1, "selection cache ignored: %s", why);
+    if (result != FILE_READ)
         return false;
     bool any = false;
     char *save = NULL;
@@ -376,23 +441,58 @@ static void write_merged(FILE *f, char *old, const char *key, const char *line) 
     fputs(line, f);
 }
 
+/* Takes the writers' lock, "<path>.lock" (created if needed, a regular
+ * file only). Returns its descriptor, or -1 with the reason. Every call
+ * opens the file anew: flock locks belong to an open file description, so
+ * threads of one process exclude each other as processes do. */
+static int lock_writers(const char *path, char *why, size_t why_size) {
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s.lock", path);
+    file_read_result_t result;
+    int fd = open_regular_file(lock_path, O_RDWR | O_CREAT, &result, why, why_size);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            snprintf(why, why_size, "cannot lock %s: %s", lock_path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static void unlock_writers(int lock_fd) {
+    flock(lock_fd, LOCK_UN);
+    close(lock_fd);
+}
+
 bool tconv_selection_file_store(const char *path, const char *key, const tconv_measured_t *d,
                                 char *why, size_t why_size) {
     if (!make_parent_dirs(path, why, why_size))
         return false;
     char *line = format_line(key, d);
-    char lock_path[4200], tmp_path[4200];
+    char tmp_path[4200];
     if (line == NULL) {
         snprintf(why, why_size, "out of memory");
         return false;
     }
-    snprintf(lock_path, sizeof lock_path, "%s.lock", path);
     snprintf(tmp_path, sizeof tmp_path, "%s.XXXXXX", path);
-    /* The lock only serialises tconv's own writers; the rename alone already
-     * keeps readers from ever seeing a half-written file. */
-    int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock_fd >= 0)
-        flock(lock_fd, LOCK_EX);
+    /* Unlocked, two writers would each merge into the file as it was before
+     * either wrote, and the second rename would drop the first one's line. */
+    int lock_fd = lock_writers(path, why, why_size);
+    if (lock_fd < 0) {
+        free(line);
+        return false;
+    }
+    /* Whatever stands at the path must be read before it is replaced: an
+     * unreadable file or a FIFO is left alone rather than clobbered. */
+    char *old = NULL;
+    if (read_file(path, &old, why, why_size) == FILE_UNUSABLE) {
+        unlock_writers(lock_fd);
+        free(line);
+        return false;
+    }
     bool ok = false;
     int fd = mkstemp(tmp_path);
     if (fd < 0) {
@@ -403,9 +503,7 @@ bool tconv_selection_file_store(const char *path, const char *key, const tconv_m
         if (f == NULL) {
             close(fd);
         } else {
-            char *old = read_file(path);
             write_merged(f, old, key, line);
-            free(old);
             ok = !ferror(f);
             ok = fclose(f) == 0 && ok;
         }
@@ -418,10 +516,8 @@ bool tconv_selection_file_store(const char *path, const char *key, const tconv_m
         if (!ok)
             unlink(tmp_path);
     }
-    if (lock_fd >= 0) {
-        flock(lock_fd, LOCK_UN);
-        close(lock_fd);
-    }
+    unlock_writers(lock_fd);
+    free(old);
     free(line);
     return ok;
 }

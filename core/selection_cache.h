@@ -53,12 +53,18 @@ void tconv_selection_cache_store(tconv_selection_cache_t *cache, const char *key
 bool tconv_selection_file_path(char *path, size_t size, char *why, size_t why_size);
 
 /* The last well-formed line of the file with this key. Malformed lines
- * (bad field count, checksum, times, unknown winner) are ignored. */
+ * (bad field count, checksum, times, unknown winner) are ignored. Something
+ * other than a regular file at @p path (a FIFO, a directory) is never read
+ * (it would block) and counts as no cache, logged at TCONV_VERBOSE=1. Safe to
+ * call from any number of threads. */
 bool tconv_selection_file_lookup(const char *path, const char *key, tconv_measured_t *found);
 
 /* Adds (or replaces) the line for @p key: creates the directory (mode 0700),
- * takes an advisory lock, drops malformed lines, writes a temporary file and
- * renames it over the old one. False with the reason in @p why on failure. */
+ * takes the writers' flock on "<path>.lock", merges into the current file
+ * (dropping malformed lines), writes a temporary file and renames it over the
+ * old one, so concurrent writers in any threads and processes keep each
+ * other's lines. False with the reason in @p why on failure, also when the
+ * lock cannot be taken or @p path is not a regular file (left untouched). */
 bool tconv_selection_file_store(const char *path, const char *key, const tconv_measured_t *decision,
                                 char *why, size_t why_size);
 

@@ -3,7 +3,8 @@
  * them on the problem, keeps the winner's plan, remembers the decision in
  * TCONV_CACHE_DIR/selection-v1.tsv and in the context, ignores corrupt
  * lines, and obeys TCONV_SELECT=model / measure. With a single CPU device
- * nothing is measured. Each test uses its own fresh cache directory. */
+ * nothing is measured. A FIFO or directory at the file's path is no cache.
+ * Each test uses its own fresh cache directory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "selection_file.h"
 #include "test_support.h"
 
 static char cache_root[4096];
@@ -227,22 +229,12 @@ static void test_corrupt_file_is_ignored(void **state) {
     free(text);
 }
 
-static uint64_t fnv1a64(const char *text) {
-    uint64_t hash = 0xcbf29ce484222325ULL;
-    for (; *text; text++) {
-        hash ^= (unsigned char)*text;
-        hash *= 0x100000001b3ULL;
-    }
-    return hash;
-}
-
 /* Writes a well-checksummed line for @p key naming @p winner with the times
  * of the two devices, as the core writes them. */
 static void write_line(const char *key, const char *winner, double t0, double t1) {
-    char body[8192], text[8300];
-    snprintf(body, sizeof body, "%s\t%s\t%s=%.9g,%s=%.9g", key, winner, cpu_ids[0], t0, cpu_ids[1],
-             t1);
-    snprintf(text, sizeof text, "%s\t%016llx\n", body, (unsigned long long)fnv1a64(body));
+    char text[8300];
+    assert_int_equal(
+        tc_selection_line(text, sizeof text, key, winner, cpu_ids[0], t0, cpu_ids[1], t1), 0);
     spit(cache_file, text);
 }
 
@@ -358,6 +350,38 @@ static void test_no_measurement_where_not_wanted(void **state) {
     tconv_context_destroy(ctx);
 }
 
+/* Plans @p p with auto while something of file type @p type (S_IFIFO,
+ * S_IFDIR) stands where the cache file belongs: the plan is measured, not
+ * cached, and that thing stays. */
+static void expect_measured_not_cached(const tconv_problem_t *p, mode_t type) {
+    alarm(60); /* a blocking open must fail the test, not hang it */
+    tconv_context_t ctx = new_context();
+    char id[64], reason[4096];
+    plan_auto(ctx, p, id, sizeof id, reason, sizeof reason);
+    tconv_context_destroy(ctx);
+    alarm(0);
+    assert_true(tc_contains(reason, "measured "));
+    assert_true(tc_contains(reason, "not cached on disk"));
+    assert_true(tc_contains(reason, "is not a regular file"));
+    struct stat st;
+    assert_int_equal(stat(cache_file, &st), 0);
+    assert_int_equal(st.st_mode & S_IFMT, type);
+}
+
+/* Something other than a regular file where the cache file belongs is no
+ * cache: a FIFO would block the first read until some writer came (forever),
+ * and neither it nor a directory may be replaced. */
+static void test_non_regular_cache_file_is_no_cache(void **state) {
+    (void)state;
+    tconv_problem_t p;
+    begin_two_cpu_case(&p);
+    assert_int_equal(mkfifo(cache_file, 0600), 0);
+    expect_measured_not_cached(&p, S_IFIFO);
+    assert_int_equal(unlink(cache_file), 0);
+    assert_int_equal(mkdir(cache_file, 0700), 0);
+    expect_measured_not_cached(&p, S_IFDIR);
+}
+
 /* One CPU-class device: nothing to compare, so nothing is measured. */
 static void test_single_cpu_device_not_measured(void **state) {
     (void)state;
@@ -414,6 +438,7 @@ int main(void) {
         cmocka_unit_test(test_select_modes),
         cmocka_unit_test(test_no_measurement_where_not_wanted),
         cmocka_unit_test(test_single_cpu_device_not_measured),
+        cmocka_unit_test(test_non_regular_cache_file_is_no_cache),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[4300];
