@@ -42,7 +42,8 @@ static inline c_vec_f64 c_loadp_f64(const double *p, int n) {
     return v;
 }
 
-/* Lane-wise a > b ? a : b (so max(NaN, 0) is 0, as ReLU wants). */
+/* Lane-wise a > b ? a : b: b when either is NaN, as x86's max (the ReLU
+ * of the kernels is VMAX(0, r), which keeps a NaN r). */
 static inline c_vec_f32 c_max_f32(c_vec_f32 a, c_vec_f32 b) {
     c_vec_f32 r;
     for (int l = 0; l < 4; ++l) {

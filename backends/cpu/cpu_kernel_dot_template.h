@@ -78,7 +78,7 @@
             DOT_UNROLL for (int j = 0; j < NCO; ++j) {                                             \
                 VEC sum = last ? VADD(acc[0][p][j], acc[last][p][j]) : acc[0][p][j];               \
                 REAL r = VREDUCE(sum) + bias[j];                                                   \
-                o[j] = a->relu && !(r > 0) ? (REAL)0 : r;                                          \
+                o[j] = a->relu && r < 0 ? (REAL)0 : r; /* a NaN r stays NaN */                     \
             }                                                                                      \
         }                                                                                          \
     }

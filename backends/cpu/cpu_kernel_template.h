@@ -2,7 +2,8 @@
  * dtype. The includer defines:
  *   REAL, VEC, VL                 element type, vector type, lanes
  *   VZERO(), VLOADU(p), VSET1(s), VFMADD(a, b, acc), VSTOREU(p, v), VADD(a, b),
- *   VMAX(a, b), VSTOREP(p, v, n) (the first n lanes)
+ *   VMAX(a, b) (lane-wise a > b ? a : b, so b when either is NaN, as x86's
+ *   max does), VSTOREP(p, v, n) (the first n lanes)
  *   KNAME(name)                   prefixes names with the ISA and dtype
  *   TILE_LIST_NV<n>(M)            for every nv: M(nv, np) for each np tile
  * The template #undefs the per-dtype macros at its end, so the next
@@ -55,7 +56,7 @@
             REAL *o = (REAL *)a->out + a->ooff[p];                                                 \
             TILE_UNROLL for (int v = 0; v < NV; ++v) {                                             \
                 VEC r = VADD(acc[p][v], bv[v]);                                                    \
-                r = a->relu ? VMAX(r, VZERO()) : r;                                                \
+                r = a->relu ? VMAX(VZERO(), r) : r; /* a NaN r stays NaN */                        \
                 if (v < NV - 1 || last_lanes == VL) {                                              \
                     VSTOREU(o + v * VL, r);                                                        \
                 } else {                                                                           \
