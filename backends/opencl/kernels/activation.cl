@@ -6,7 +6,12 @@
  *   VEC       lanes of VT (1 = scalar path)
  *   ACT       tconv_activation_t value      ALPHA  its parameter, a typed literal
  * The vector ternary operator selects per lane, so one expression serves the
- * scalar and the vector paths. */
+ * scalar and the vector paths.
+ *
+ * Special values (docs/semantics.md, "Activations at special values"): NaN
+ * in gives NaN out, so no fmax/fmin/clamp where a NaN would be replaced;
+ * +-inf gives the limit and huge inputs the saturated value: no inf * 0
+ * (act_gated), no cancellation in the tails, a tanh that reaches +-1. */
 #ifdef USE_F64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #define LIT(c) c
@@ -40,16 +45,42 @@ inline VT act_sigmoid(VT x) {
 }
 
 inline VT act_hard_sigmoid(VT x) {
-    return clamp(x / V(6.0) + V(0.5), V(0.0), V(1.0));
+    const VT y = x / V(6.0) + V(0.5);
+    return y < V(0.0) ? V(0.0) : (y > V(1.0) ? V(1.0) : y);
+}
+
+/* tanh that is exactly +-1 where the rounded tanh is (|x| above 9.01 in
+ * float, 19.06 in double): PoCL's float tanh stops 1 ulp short of 1, even
+ * at inf, and 1 + tanh or x - tanh would keep that ulp. */
+#ifdef USE_F64
+#define TANH_SATURATED 19.1
+#else
+#define TANH_SATURATED 9.1f
+#endif
+inline VT act_tanh(VT x) {
+    return fabs(x) > (VT)(TANH_SATURATED) ? copysign(V(1.0), x) : tanh(x);
+}
+
+/* x * gate for the x * g(x) activations (silu, gelu, mish, ...), whose gate
+ * is 0 at -inf: there the result is the limit 0, not -inf * 0 = NaN. */
+inline VT act_gated(VT x, VT gate) {
+    return gate == V(0.0) ? V(0.0) : x * gate;
+}
+
+/* (x + sqrt(x^2 + b)) / 2 without overflow in x^2 or in the sum, and for
+ * x < 0 as (b/2) / (sqrt(x^2 + b) - x), which does not cancel. */
+inline VT act_squareplus(VT x) {
+    const VT root = hypot(x, sqrt(VALPHA));
+    return x >= V(0.0) ? x * V(0.5) + root * V(0.5) : VALPHA * V(0.5) / (root - x);
 }
 
 inline VT activate(VT x) {
 #if ACT == 0 /* linear */
     return x;
 #elif ACT == 1 /* relu */
-    return fmax(x, V(0.0));
+    return x < V(0.0) ? V(0.0) : x;
 #elif ACT == 2 /* relu6 */
-    return fmin(fmax(x, V(0.0)), V(6.0));
+    return x < V(0.0) ? V(0.0) : (x > V(6.0) ? V(6.0) : x);
 #elif ACT == 3 /* leaky_relu */
     return x >= V(0.0) ? x : VALPHA * x;
 #elif ACT == 4 /* elu */
@@ -62,40 +93,40 @@ inline VT activate(VT x) {
 #elif ACT == 7 /* hard_sigmoid */
     return act_hard_sigmoid(x);
 #elif ACT == 8 /* hard_silu */
-    return x * act_hard_sigmoid(x);
+    return act_gated(x, act_hard_sigmoid(x));
 #elif ACT == 9 /* tanh */
-    return tanh(x);
+    return act_tanh(x);
 #elif ACT == 10 /* softplus */
     return act_softplus(x);
 #elif ACT == 11 /* softsign */
-    return x / (V(1.0) + fabs(x));
+    return isinf(x) ? copysign(V(1.0), x) : x / (V(1.0) + fabs(x));
 #elif ACT == 12 /* silu */
-    return x * act_sigmoid(x);
-#elif ACT == 13 /* gelu (erf) */
-    return V(0.5) * x * (V(1.0) + erf(x * V(0.70710678118654752440084436210485)));
+    return act_gated(x, act_sigmoid(x));
+#elif ACT == 13 /* gelu (erf): (1 + erf(x/sqrt 2)) / 2 = erfc(-x/sqrt 2) / 2, exact for x < 0 */
+    return act_gated(x, V(0.5) * erfc(x * V(-0.70710678118654752440084436210485)));
 #elif ACT == 14 /* exponential */
     return exp(x);
 #elif ACT == 15 /* log_sigmoid */
     return -act_softplus(-x);
 #elif ACT == 16 /* mish */
-    return x * tanh(act_softplus(x));
-#elif ACT == 17 /* celu */
-    return fmax(x, V(0.0)) + fmin(V(0.0), VALPHA * expm1(x / VALPHA));
+    return act_gated(x, act_tanh(act_softplus(x)));
+#elif ACT == 17 /* celu: max(x,0) + min(0, alpha*expm1(x/alpha)) for any alpha != 0 */
+    return x > V(0.0) ? x : VALPHA * expm1(x / VALPHA);
 #elif ACT == 18 /* hard_tanh */
-    return clamp(x, V(-1.0), V(1.0));
+    return x < V(-1.0) ? V(-1.0) : (x > V(1.0) ? V(1.0) : x);
 #elif ACT == 19 /* hard_shrink */
-    return fabs(x) > VALPHA ? x : V(0.0);
+    return fabs(x) <= VALPHA ? V(0.0) : x;
 #elif ACT == 20 /* soft_shrink */
     return x - clamp(x, -VALPHA, VALPHA);
 #elif ACT == 21 /* tanh_shrink */
-    return x - tanh(x);
+    return x - act_tanh(x);
 #elif ACT == 22 /* sparse_plus */
     return x <= V(-1.0) ? V(0.0) : (x < V(1.0) ? (x + V(1.0)) * (x + V(1.0)) * V(0.25) : x);
 #elif ACT == 23 /* squareplus */
-    return (x + sqrt(x * x + VALPHA)) * V(0.5);
-#elif ACT == 24 /* gelu, tanh approximation */
-    return V(0.5) * x *
-           (V(1.0) + tanh(V(0.79788456080286535587989211986876) * (x + V(0.044715) * x * x * x)));
+    return act_squareplus(x);
+#elif ACT == 24 /* gelu, tanh approximation: (1 + tanh(u)) / 2 = sigmoid(2u), exact for x < 0 */
+    return act_gated(
+        x, act_sigmoid(V(1.5957691216057307117597842397375) * (x + V(0.044715) * x * x * x)));
 #else
 #error "unknown ACT"
 #endif
