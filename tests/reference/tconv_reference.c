@@ -15,11 +15,22 @@ static double softplus(double x) {
     return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
 }
 
+/* x * gate(x) for the activations whose gate is 0 at -inf (silu, gelu,
+ * mish, ...): the limit there is 0, which x * gate would make -inf * 0. */
+static double times_gate(double x, double gate) {
+    return gate == 0 ? 0 : x * gate;
+}
+
 double tconv_reference_activation(tconv_activation_t act, double alpha, double x) {
     /* SELU constants from Klambauer et al. (as in Keras). */
     const double selu_alpha = 1.6732632423543772848170429916717;
     const double selu_scale = 1.0507009873554804934193349852946;
     const double pi = 3.14159265358979323846264338327950288;
+    /* The rule for special values (docs/semantics.md): NaN in gives NaN out,
+     * +-inf the limit, huge inputs the saturated value. The formulas below
+     * are written so nothing cancels (expm1, not exp - 1; erfc, not 1 + erf). */
+    if (isnan(x))
+        return x;
     switch (act) {
     case tconv_activation_linear:
         return x;
@@ -30,9 +41,9 @@ double tconv_reference_activation(tconv_activation_t act, double alpha, double x
     case tconv_activation_leaky_relu:
         return x >= 0 ? x : alpha * x;
     case tconv_activation_elu:
-        return x > 0 ? x : alpha * (exp(x) - 1);
+        return x > 0 ? x : alpha * expm1(x);
     case tconv_activation_selu:
-        return selu_scale * (x > 0 ? x : selu_alpha * (exp(x) - 1));
+        return selu_scale * (x > 0 ? x : selu_alpha * expm1(x));
     case tconv_activation_sigmoid:
         return 1 / (1 + exp(-x));
     case tconv_activation_hard_sigmoid: {
@@ -41,26 +52,26 @@ double tconv_reference_activation(tconv_activation_t act, double alpha, double x
     }
     case tconv_activation_hard_silu: {
         double v = x / 6 + 0.5;
-        return x * (v < 0 ? 0 : (v > 1 ? 1 : v));
+        return times_gate(x, v < 0 ? 0 : (v > 1 ? 1 : v));
     }
     case tconv_activation_tanh:
         return tanh(x);
     case tconv_activation_softplus:
         return softplus(x);
     case tconv_activation_softsign:
-        return x / (1 + fabs(x));
+        return isinf(x) ? copysign(1.0, x) : x / (1 + fabs(x));
     case tconv_activation_silu:
-        return x / (1 + exp(-x));
+        return times_gate(x, 1 / (1 + exp(-x)));
     case tconv_activation_gelu:
-        return x / 2 * (1 + erf(x / sqrt(2.0)));
+        return times_gate(x, erfc(-x / sqrt(2.0)) / 2);
     case tconv_activation_exponential:
         return exp(x);
     case tconv_activation_log_sigmoid:
         return -softplus(-x);
     case tconv_activation_mish:
-        return x * tanh(softplus(x));
+        return times_gate(x, tanh(softplus(x)));
     case tconv_activation_celu: {
-        double neg = alpha * (exp(x / alpha) - 1);
+        double neg = alpha * expm1(x / alpha);
         return (x > 0 ? x : 0) + (neg < 0 ? neg : 0);
     }
     case tconv_activation_hard_tanh:
@@ -73,10 +84,16 @@ double tconv_reference_activation(tconv_activation_t act, double alpha, double x
         return x - tanh(x);
     case tconv_activation_sparse_plus:
         return x <= -1 ? 0 : (x < 1 ? (x + 1) * (x + 1) / 4 : x);
-    case tconv_activation_squareplus:
-        return (x + sqrt(x * x + alpha)) / 2;
-    case tconv_activation_gelu_tanh:
-        return 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x * x * x)));
+    case tconv_activation_squareplus: {
+        /* For x < 0, (x + r)/2 = (b/2)/(r - x), r = sqrt(x^2 + b). */
+        double r = hypot(x, sqrt(alpha));
+        return x >= 0 ? x / 2 + r / 2 : alpha / 2 / (r - x);
+    }
+    case tconv_activation_gelu_tanh: {
+        /* (1 + tanh(u))/2 = 1/(1 + exp(-2u)). */
+        double u = sqrt(2 / pi) * (x + 0.044715 * x * x * x);
+        return times_gate(x, 1 / (1 + exp(-2 * u)));
+    }
     }
     return NAN; /* unknown activation: make any comparison fail loudly */
 }
