@@ -42,6 +42,11 @@ void tc_clean_environment(void) {
         unsetenv(names[i]);
 }
 
+int tc_in_ci(void) {
+    const char *ci = getenv("CI");
+    return ci != NULL && (strcmp(ci, "true") == 0 || strcmp(ci, "1") == 0);
+}
+
 int tc_contains(const char *haystack, const char *needle) {
     return haystack && needle && strstr(haystack, needle) != NULL;
 }

@@ -87,6 +87,10 @@ int tc_check_small_plan(tconv_context_t ctx, const char *selector, char *msg, si
  *  entry) are kept. */
 void tc_clean_environment(void);
 
+/** Whether the tests run under CI (CI=true or CI=1): there a device a test
+ *  needs and cannot find (PoCL's opencl:0) is a failure instead of a skip. */
+int tc_in_ci(void);
+
 /** Whether @p haystack contains @p needle (case-sensitive); NULL-safe. */
 int tc_contains(const char *haystack, const char *needle);
 
