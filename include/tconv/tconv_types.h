@@ -55,7 +55,8 @@ typedef enum tconv_padding {
     tconv_padding_same_lower = 4, /**< ONNX auto_pad SAME_LOWER. */
 } tconv_padding_t;
 
-/** Fused element-wise activation applied to conv + bias (Keras semantics). */
+/** Fused element-wise activation applied to conv + bias (Keras semantics).
+ *  All: NaN in gives NaN out, +-inf the limit, huge |x| the saturated value (semantics.md). */
 typedef enum tconv_activation {
     tconv_activation_linear = 0,       /**< x */
     tconv_activation_relu = 1,         /**< max(x, 0) */
