@@ -35,6 +35,8 @@ tconv_status_t cpu_wgrad_create(const cpu_plan_t *fwd, cpu_wgrad_t **out, char *
 void cpu_wgrad_execute(const cpu_plan_t *fwd, cpu_wgrad_t *wg, const void *input,
                        const void *grad_output, void *grad_kernel, void *grad_bias);
 void cpu_wgrad_destroy(cpu_wgrad_t *wg);
+/** One line on how the pass is cut into work, as snprintf. */
+int cpu_wgrad_describe(const cpu_wgrad_t *wg, char *buf, size_t size);
 
 /** Index of w[ic, j, tap] (input channel ic, output channel j of ic's
  *  group) in the problem's kernel layout. */

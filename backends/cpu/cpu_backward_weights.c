@@ -8,7 +8,7 @@
  * vectors run over whichever of Cin/G and Cout/G fills them better (dz's
  * channels when tied), nm channels of the other are broadcast.
  *
- * Work: a unit is (group, vector chunk, broadcast tile, tap), a disjoint
+ * Work: a unit is (group, vector chunk, tap, broadcast tile), a disjoint
  * block of dw. The input points are cut into blocks (sample, D planes,
  * H rows; about BLOCK_BYTES of x and dz) and the blocks into `nsplits`
  * contiguous splits. A piece is (split, unit); each thread takes a
@@ -76,8 +76,7 @@ struct cpu_wgrad {
     int64_t nblocks;
     int64_t nsplits;
     int64_t *split_first;  /* split s: blocks [split_first[s], split_first[s+1]) */
-    int64_t *thread_first; /* thread t: pieces (s * nunits + u) [first[t],
-                              first[t+1]) */
+    int64_t *thread_first; /* thread t: pieces (s * nunits + u) [first[t], first[t+1]) */
     void *acc;             /* [nsplits][G][taps][mch][vpad] */
     size_t acc_elems;      /* per split */
     /* channels_first */
@@ -118,7 +117,8 @@ static void tap_axes(const tconv_canonical_t *p, int64_t tap, int64_t t[3]) {
     t[0] = tap / (p->kernel_size[2] * p->kernel_size[1]);
 }
 
-/* Units in (group, vector chunk, broadcast tile, tap) order. */
+/* Units in (group, vector chunk, tap, broadcast tile) order: the tiles of
+ * one tap read the same view of dz one after the other. */
 static int build_units(const cpu_plan_t *fwd, cpu_wgrad_t *wg) {
     const cpu_kernel_t *k = fwd->kernel;
     const int64_t nvblk = (wg->vch + k->vl - 1) / k->vl;
@@ -131,18 +131,21 @@ static int build_units(const cpu_plan_t *fwd, cpu_wgrad_t *wg) {
                     (int)(nvblk - vq * k->nv_max < k->nv_max ? nvblk - vq * k->nv_max : k->nv_max);
                 const int64_t v0 = vq * k->nv_max * k->vl;
                 const int64_t ntiles = (wg->mch + k->np_max[nv] - 1) / k->np_max[nv];
-                for (int64_t mt = 0; mt < ntiles; ++mt) {
-                    const int64_t m0 = wg->mch * mt / ntiles, m1 = wg->mch * (mt + 1) / ntiles;
-                    for (int64_t tap = 0; tap < fwd->taps; ++tap, ++count) {
+                for (int64_t tap = 0; tap < fwd->taps; ++tap) {
+                    for (int64_t mt = 0; mt < ntiles; ++mt, ++count) {
+                        const int64_t m0 = wg->mch * mt / ntiles;
+                        const int64_t m1 = wg->mch * (mt + 1) / ntiles;
+                        const int64_t last = wg->vch - v0 - (int64_t)(nv - 1) * k->vl;
                         if (pass == 1) {
-                            int64_t last = wg->vch - v0 - (int64_t)(nv - 1) * k->vl;
-                            wg->units[count] = (wg_unit_t){g,
-                                                           tap,
-                                                           m0,
-                                                           v0,
-                                                           (int)(m1 - m0),
-                                                           nv,
-                                                           (int)(last < k->vl ? last : k->vl)};
+                            wg->units[count] = (wg_unit_t){
+                                .g = g,
+                                .tap = tap,
+                                .m0 = m0,
+                                .v0 = v0,
+                                .nm = (int)(m1 - m0),
+                                .nv = nv,
+                                .tail = (int)(last < k->vl ? last : k->vl),
+                            };
                         }
                     }
                 }
@@ -357,12 +360,18 @@ tconv_status_t cpu_wgrad_create(const cpu_plan_t *fwd, cpu_wgrad_t **out, char *
     if (failed) {
         cpu_wgrad_destroy(wg);
         snprintf(msg, msg_size,
-                 "cpu plan: allocating the backward weights tables and workspace "
-                 "failed");
+                 "cpu plan: allocating the backward weights tables and workspace failed");
         return tconv_out_of_memory;
     }
     *out = wg;
     return tconv_success;
+}
+
+int cpu_wgrad_describe(const cpu_wgrad_t *wg, char *buf, size_t size) {
+    return snprintf(buf, size,
+                    "backward weights: vectors over %s, %lld units, %lld blocks in %lld splits",
+                    wg->vec_cout ? "Cout" : "Cin", (long long)wg->nunits, (long long)wg->nblocks,
+                    (long long)wg->nsplits);
 }
 
 void cpu_wgrad_destroy(cpu_wgrad_t *wg) {
