@@ -77,13 +77,19 @@ static char *follow_symlinks(const char *path) {
     return NULL;
 }
 
-/* Fills @p message with "<what>: <errno text>", naming the link's target
- * when @p resolved is not the path the user gave. */
+/* Fills @p message with "<what>: <errno text>" ("is a directory" for a
+ * directory), naming the link's target when @p resolved is not the path the
+ * user gave. */
 static void describe_failure(const char *given, const char *resolved, const char *what, int err,
                              char *message, size_t message_size) {
+    const int through_link = resolved && strcmp(given, resolved) != 0;
     if (err == ENOMEM) /* from strdup or malloc here, whatever step was under way */
         snprintf(message, message_size, "out of memory");
-    else if (resolved && strcmp(given, resolved) != 0)
+    else if (err == EISDIR)
+        snprintf(message, message_size, "%s%s%sis a directory",
+                 through_link ? "the link's target " : "", through_link ? resolved : "",
+                 through_link ? " " : "");
+    else if (through_link)
         snprintf(message, message_size, "%s (the link's target %s): %s", what, resolved,
                  strerror(err));
     else
@@ -206,7 +212,8 @@ int atomic_file_check(const char *target_path, char *message, size_t message_siz
         resolved[cut] = '\0';
         if (access(dir_len ? resolved : ".", W_OK | X_OK) != 0) {
             err = errno;
-            snprintf(message, message_size, "the directory '%s' is not writable: %s",
+            snprintf(message, message_size,
+                     "the directory '%s' is not writable or does not exist: %s",
                      dir_len ? resolved : ".", strerror(err));
         }
         resolved[cut] = saved;

@@ -305,9 +305,9 @@ static void test_directory_refused(void **state) {
     atomic_file_t af;
     char message[512] = "";
     assert_int_equal(atomic_file_open(&af, d, message, sizeof message), -1);
-    assert_non_null(strstr(message, "Is a directory"));
+    assert_non_null(strstr(message, "is a directory"));
     assert_int_equal(atomic_file_check(d, message, sizeof message), -1);
-    assert_non_null(strstr(message, "Is a directory"));
+    assert_non_null(strstr(message, "is a directory"));
     char inside[512];
     snprintf(inside, sizeof inside, "%s/missing_dir/y.npy", d);
     assert_int_equal(atomic_file_check(inside, message, sizeof message), -1);
