@@ -163,8 +163,8 @@ static tconv_status_t cpu_plan_create_slot(tconv_backend_state_t state, size_t d
     }
     if (status == tconv_success && st->host && st->host->log) {
         st->host->log(tconv_log_debug, backend_name,
-                      "plan: %s %s tiles, runs D/H/W %lld/%lld/%lld, %lld work items, %lld "
-                      "channel chunks of %lld, %zu threads",
+                      "plan: %s %s tiles, runs D/H/W %lld/%lld/%lld, %lld work items per sample, "
+                      "%lld channel chunks of %lld, %zu threads",
                       cpu_isa_name(st->isa), plan->dot ? "dot" : "channel-vector",
                       (long long)plan->axis[0].nruns, (long long)plan->axis[1].nruns,
                       (long long)plan->axis[2].nruns, (long long)plan->nitems,

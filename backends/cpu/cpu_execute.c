@@ -111,10 +111,10 @@ static int64_t rows_per_pass(const cpu_plan_t *plan, const cpu_run_t *d, const c
     return rows > 1 ? rows : 1;
 }
 
-/* Computes work item `it` (see the file comment), reading sample it->n of
- * the input at x_n (in plan->xc strides, input plane plane0 first). */
-static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const char *x_n, int64_t plane0,
-                     const thread_scratch_t *sc) {
+/* Computes work item `it` (see the file comment) of sample n, reading that
+ * sample's input at x_n (in plan->xc strides, input plane plane0 first). */
+static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, const char *x_n,
+                     int64_t plane0, const thread_scratch_t *sc) {
     const cpu_plan_t *plan = ctx->plan;
     const tconv_canonical_t *p = &plan->p;
     const cpu_kernel_t *k = plan->kernel;
@@ -147,7 +147,7 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, const char *x_
     /* Any other activation is applied in place after the tile. */
     const int post_activation =
         p->activation != tconv_activation_relu && p->activation != tconv_activation_linear;
-    char *y_base = ctx->y + (size_t)(it->n * ys->n + oc0 * ys->c) * es;
+    char *y_base = ctx->y + (size_t)(n * ys->n + oc0 * ys->c) * es;
 
     const cpu_run_t *d = &plan->axis[0].runs[it->rd], *h = &plan->axis[1].runs[it->rh];
     const int64_t sd = p->strides[0], sh = p->strides[1], sw = p->strides[2];
@@ -253,20 +253,29 @@ static void execute_job(void *opaque, size_t thread_index, size_t thread_count) 
                      ? (char *)plan->thread_slab + thread_index * plan->slab_elems * plan->esize
                      : NULL;
     int64_t slab_n = -1, slab_block = -1;
-    for (int64_t i = plan->thread_first[thread_index]; i < plan->thread_first[thread_index + 1];
-         ++i) {
+    /* The thread's range of the batch's items: item m * nitems + i is
+     * plan->items[i] of sample m + items[i].n (cpu_plan.h). */
+    const int64_t first = plan->thread_first[thread_index];
+    const int64_t end = plan->thread_first[thread_index + 1];
+    int64_t m = first / plan->nitems, i = first % plan->nitems;
+    for (int64_t v = first; v < end; ++v) {
         const cpu_item_t *it = &plan->items[i];
+        const int64_t n = m + it->n;
         if (!slab) {
-            run_item(ctx, it, ctx->x + (size_t)(it->n * plan->xs.n) * plan->esize, 0, &sc);
-            continue;
+            run_item(ctx, it, n, ctx->x + (size_t)(n * plan->xs.n) * plan->esize, 0, &sc);
+        } else {
+            const int64_t *range = &plan->block_planes[2 * it->block];
+            if (n != slab_n || it->block != slab_block) {
+                transpose_slab(plan, ctx->x, n, range, slab);
+                slab_n = n;
+                slab_block = it->block;
+            }
+            run_item(ctx, it, n, slab, range[0], &sc);
         }
-        const int64_t *range = &plan->block_planes[2 * it->block];
-        if (it->n != slab_n || it->block != slab_block) {
-            transpose_slab(plan, ctx->x, it->n, range, slab);
-            slab_n = it->n;
-            slab_block = it->block;
+        if (++i == plan->nitems) {
+            i = 0;
+            ++m;
         }
-        run_item(ctx, it, slab, range[0], &sc);
     }
 }
 

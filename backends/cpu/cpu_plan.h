@@ -28,8 +28,9 @@ typedef struct cpu_axis_runs {
     int64_t *in0;
 } cpu_axis_runs_t;
 
-/** A unit of parallel work: one channel chunk of one group, one sample, the
- *  box of a D run (outputs jd0..jd1-1 of it) x an H run x the whole W axis. */
+/** A unit of parallel work: one channel chunk of one group, one sample
+ *  (relative: see cpu_plan_t.thread_first), the box of a D run (outputs
+ *  jd0..jd1-1 of it) x an H run x the whole W axis. */
 typedef struct cpu_item {
     int64_t gq; /**< group * nchunk + chunk */
     int64_t n;
@@ -65,9 +66,15 @@ typedef struct cpu_plan {
     int transpose_input; /**< channels_first: read through the slab. */
 
     cpu_axis_runs_t axis[3]; /**< D, H, W runs. */
-    cpu_item_t *items;       /**< Work items, (n, D block, chunk, D run, H run) order. */
+    /** Work items, (n, D block, chunk, D run, H run) order. A forward plan
+     *  lists one sample's (n = 0): every sample has the same ones. */
+    cpu_item_t *items;
     int64_t nitems;
-    int64_t *thread_first; /**< Thread t runs items [thread_first[t], thread_first[t+1]). */
+    /** Thread t runs the items [thread_first[t], thread_first[t+1]) of the
+     *  batch's list, whose item m * nitems + i is items[i] for sample
+     *  m + items[i].n (a list of every sample's items just stops at nitems). */
+    int64_t *thread_first;
+    int64_t nblocks;       /**< D blocks. */
     int64_t *block_planes; /**< Per D block: first and last+1 input plane it reads. */
 
     void *wpack; /**< [G][chunk][tap][cin_g][nv*VL], zero-padded channels (dot:
