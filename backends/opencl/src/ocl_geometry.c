@@ -24,6 +24,20 @@ static int64_t ceil_div(int64_t a, int64_t b) {
     return (a + b - 1) / b;
 }
 
+/* Offset (p + crop - t*d) / s of tap t in the phase p it belongs to,
+ * p = (t*d - crop) mod s; it does not grow with t. */
+static int64_t tap_offset(const ocl_axis_t *a, int64_t t, int64_t *phase) {
+    int64_t c = t * a->d - a->crop;
+    *phase = floor_mod(c, a->s);
+    return (*phase - c) / a->s;
+}
+
+/* Every tap belongs to one phase; the padding bounds are the offsets of the
+ * first and the last tap whose phase owns outputs (p < min(s, out)). The
+ * phases of taps repeat every sg taps, so each is within sg taps of its end
+ * of the kernel, and when out >= s (every phase owns outputs) they are taps
+ * 0 and k-1: the scans stop at once. Cost: O(min(k, sg)) at most, for an
+ * output shorter than the stride; never O(s x k). */
 static void axis_init(ocl_axis_t *a, int64_t in, int64_t out, int64_t k, int64_t s, int64_t d,
                       int64_t crop) {
     a->in = in;
@@ -37,20 +51,44 @@ static void axis_init(ocl_axis_t *a, int64_t in, int64_t out, int64_t k, int64_t
     a->jmax = ceil_div(out, s);
     a->has_taps = 0;
     a->min_off = a->max_off = 0;
-    /* Only phases that own outputs matter; taps of a phase are t0 + m*sg. */
-    for (int64_t p = 0; p < s && p < out; p++) {
-        for (int64_t t = 0; t < k; t++) {
-            int64_t c = p + crop - t * d;
-            if (floor_mod(c, s) != 0)
-                continue;
-            int64_t off = c / s; /* exact */
-            if (!a->has_taps || off < a->min_off)
-                a->min_off = off;
-            if (!a->has_taps || off > a->max_off)
-                a->max_off = off;
-            a->has_taps = 1;
-        }
+    const int64_t phases = s < out ? s : out, scan = a->sg < k ? a->sg : k;
+    int64_t phase, first = -1, last = -1;
+    for (int64_t t = 0; t < scan && first < 0; t++) {
+        a->max_off = tap_offset(a, t, &phase);
+        first = phase < phases ? t : -1;
     }
+    for (int64_t t = k - 1; t >= k - scan && last < 0; t--) {
+        a->min_off = tap_offset(a, t, &phase);
+        last = phase < phases ? t : -1;
+    }
+    a->has_taps = first >= 0;
+    if (!a->has_taps)
+        a->min_off = a->max_off = 0;
+}
+
+/* The kernels compute indices in 32-bit ints, as sums of up to four of
+ * these quantities of an axis: each stays below 2^29. */
+#define AXIS_LIMIT ((int64_t)1 << 29)
+
+static const char axis_letters[3] = {'D', 'H', 'W'};
+
+static tconv_status_t check_axis_range(const tconv_canonical_t *p, int a, char *msg,
+                                       size_t msg_size) {
+    int64_t reach;
+    if (__builtin_mul_overflow(p->kernel_size[a] - 1, p->dilation[a], &reach) ||
+        reach >= AXIS_LIMIT || p->input_size[a] >= AXIS_LIMIT || p->output_size[a] >= AXIS_LIMIT ||
+        p->strides[a] >= AXIS_LIMIT || p->crop_begin[a] >= AXIS_LIMIT ||
+        p->crop_begin[a] <= -AXIS_LIMIT) {
+        ocl_msg(msg, msg_size,
+                "axis %c: input %lld, output %lld, stride %lld, crop %lld and kernel reach "
+                "(kernel-1)*dilation %.0f must stay below 2^29 (the kernels index with 32-bit "
+                "ints)",
+                axis_letters[a], (long long)p->input_size[a], (long long)p->output_size[a],
+                (long long)p->strides[a], (long long)p->crop_begin[a],
+                (double)(p->kernel_size[a] - 1) * (double)p->dilation[a]);
+        return tconv_unimplemented;
+    }
+    return tconv_success;
 }
 
 /* Channel path: vectors of VEC output channels, NVEC of them per work-item. */
@@ -180,10 +218,39 @@ static int tile_fits(const tconv_canonical_t *p, ocl_geometry_t *g, int64_t nb, 
         }                                                                                          \
     } while (0)
 
+/* The kernels' work-item ids and their NDRange sizes are 32-bit ints:
+ * every dimension of both launches (ocl_plan.c) must stay below 2^31. */
+static tconv_status_t check_ndrange(const tconv_canonical_t *p, const ocl_geometry_t *g, char *msg,
+                                    size_t msg_size) {
+    uint64_t phases, dims[6];
+    int ok = MUL(&phases, g->ax[0].s, g->ax[1].s, g->ax[2].s) &&
+             MUL(&dims[0], g->jht, g->wt, g->phase_fast ? (int64_t)phases : 1) &&
+             MUL(&dims[1], g->nb, g->jdt) &&
+             MUL(&dims[2], p->groups, g->nocb, g->phase_fast ? 1 : (int64_t)phases) &&
+             MUL(&dims[3], g->xw) && MUL(&dims[4], g->xh) && MUL(&dims[5], g->nb, g->xd);
+    for (int i = 0; ok && i < 6; i++)
+        ok = dims[i] <= INT32_MAX;
+    if (!ok) {
+        ocl_msg(msg, msg_size,
+                "the launch needs 2^31 or more work-items along one dimension (phases %lld x "
+                "%lld x %lld, padded input tile %lld x %lld); the kernels index them with "
+                "32-bit ints",
+                (long long)g->ax[0].s, (long long)g->ax[1].s, (long long)g->ax[2].s,
+                (long long)g->xh, (long long)g->xw);
+        return tconv_unimplemented;
+    }
+    return tconv_success;
+}
+
 tconv_status_t ocl_geometry_init(const tconv_canonical_t *p, uint64_t max_alloc,
                                  uint64_t global_mem, ocl_geometry_t *g, char *msg,
                                  size_t msg_size) {
     g->elem = p->dtype == tconv_f64 ? sizeof(double) : sizeof(float);
+    for (int a = 0; a < 3; a++) {
+        tconv_status_t s = check_axis_range(p, a, msg, msg_size);
+        if (s != tconv_success)
+            return s;
+    }
     for (int a = 0; a < 3; a++)
         axis_init(&g->ax[a], p->input_size[a], p->output_size[a], p->kernel_size[a], p->strides[a],
                   p->dilation[a], p->crop_begin[a]);
@@ -240,6 +307,9 @@ tconv_status_t ocl_geometry_init(const tconv_canonical_t *p, uint64_t max_alloc,
     g->nb = nb;
     g->jdt = jdt;
     tile_sizes(p, g, nb, jdt);
+    tconv_status_t s = check_ndrange(p, g, msg, msg_size);
+    if (s != tconv_success)
+        return s;
     g->tiles = ceil_div(n, nb) * ceil_div(jd, jdt);
     if (g->tiles == 1) {
         /* One tile: make the raw input and output buffers exactly the
