@@ -51,16 +51,41 @@ static tconv_status_t backend_error(const char *id, const char *what, int status
     return tconv_set_error(st, "%s: %s", id, msg[0] ? msg : what);
 }
 
+/* Devices the selector let compete: those to try and those that declined
+ * already (in query). */
+static size_t devices_considered(const tconv_selection_t *sel) {
+    size_t n = sel->count;
+    for (size_t d = 0; d < sel->device_count; d++)
+        n += sel->declined[d] != NULL;
+    return n;
+}
+
+/* Sets the error for a selection whose every device ran out of memory. */
+static tconv_status_t all_out_of_memory(const struct tconv_context *ctx,
+                                        const tconv_selection_t *sel) {
+    char *why = tconv_selection_explain(ctx, sel, SIZE_MAX);
+    tconv_status_t st =
+        tconv_set_error(tconv_out_of_memory, "every device ran out of memory creating the plan: %s",
+                        why ? why : "(out of memory explaining the selection)");
+    free(why);
+    return st;
+}
+
 /* Tries the selected devices in order; returns the index of the one whose
  * plan_create accepted, SIZE_MAX if all declined, or sets *error. When the
  * tries reach two or more CPU-class devices placed by automatic ranking,
  * those are first told apart by measurement (measure.h); the measured
- * winner's plan is kept rather than built again. */
+ * winner's plan is kept rather than built again. When the selector lets
+ * more than one device compete, one that runs out of memory is passed over
+ * like one that declines (the next may well have the memory); the error is
+ * out of memory only when every device ran out of it. */
 static size_t create_on_first_accepting(struct tconv_context *ctx, tconv_selection_t *sel,
                                         const tconv_canonical_t *canonical,
                                         tconv_backend_plan_t *backend_plan, tconv_status_t *error) {
     *error = tconv_success;
     bool measured = false;
+    const size_t considered = devices_considered(sel);
+    size_t out_of_memory = 0;
     for (size_t i = 0; i < sel->count; i++) {
         const size_t run = measured ? 0 : tconv_measure_run_length(ctx, sel, i);
         if (run >= 2) {
@@ -81,20 +106,24 @@ static size_t create_on_first_accepting(struct tconv_context *ctx, tconv_selecti
         msg[sizeof msg - 1] = '\0';
         if (st == tconv_success)
             return d;
-        if (st == tconv_unimplemented) {
+        const bool ran_out = st == tconv_out_of_memory && considered > 1;
+        if (st == tconv_unimplemented || ran_out) {
             char reason[1100];
-            snprintf(reason, sizeof reason, "plan_create declined: %s",
-                     msg[0] ? msg : "no reason given");
+            snprintf(reason, sizeof reason, "plan_create %s: %s",
+                     ran_out ? "ran out of memory" : "declined", msg[0] ? msg : "no reason given");
             tconv_log(1, "%s: %s", ctx->devices[d].info.id, reason);
             if (!tconv_selection_decline(sel, d, reason)) {
                 *error = tconv_set_error(tconv_out_of_memory, "out of memory creating a plan");
                 return SIZE_MAX;
             }
+            out_of_memory += ran_out;
             continue;
         }
         *error = backend_error(ctx->devices[d].info.id, "plan_create failed", st, msg);
         return SIZE_MAX;
     }
+    if (out_of_memory > 0 && out_of_memory == considered)
+        *error = all_out_of_memory(ctx, sel);
     return SIZE_MAX;
 }
 
