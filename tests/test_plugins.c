@@ -71,18 +71,6 @@ static void expect_report(tconv_context_t ctx, const char *file, tconv_plugin_st
                  text ? text : "(anything)");
 }
 
-static int has_device(tconv_context_t ctx, const char *id) {
-    size_t count = 0;
-    tconv_context_get_device_count(ctx, &count);
-    for (size_t i = 0; i < count; i++) {
-        tconv_device_info_t info;
-        memset(&info, 0, sizeof info);
-        if (tconv_context_get_device_info(ctx, i, &info) == tconv_success && !strcmp(info.id, id))
-            return 1;
-    }
-    return 0;
-}
-
 static void expect_cpu_works(tconv_context_t ctx) {
     char msg[2048];
     if (tc_check_small_plan(ctx, "cpu:0", msg, sizeof msg) != 0)
@@ -132,17 +120,17 @@ static void expect_faulty_directory_reports(tconv_context_t ctx) {
     assert_int_equal(r.abi_major, 1);
 
     /* Devices: exactly the loaded plugins'. */
-    assert_true(has_device(ctx, "cpu:0"));
-    assert_true(has_device(ctx, "decliner:0"));
-    assert_true(has_device(ctx, "exec_fails:0"));
-    assert_true(has_device(ctx, "twin:0"));
-    assert_false(has_device(ctx, "twin:1"));
-    assert_false(has_device(ctx, "wrong_abi:0"));
-    assert_false(has_device(ctx, "init_fails:0"));
-    assert_false(has_device(ctx, "no_devices:0"));
-    assert_false(has_device(ctx, "null_slot:0"));
-    assert_false(has_device(ctx, "count_max:0"));
-    assert_false(has_device(ctx, "count_billion:0"));
+    assert_true(tc_has_device(ctx, "cpu:0"));
+    assert_true(tc_has_device(ctx, "decliner:0"));
+    assert_true(tc_has_device(ctx, "exec_fails:0"));
+    assert_true(tc_has_device(ctx, "twin:0"));
+    assert_false(tc_has_device(ctx, "twin:1"));
+    assert_false(tc_has_device(ctx, "wrong_abi:0"));
+    assert_false(tc_has_device(ctx, "init_fails:0"));
+    assert_false(tc_has_device(ctx, "no_devices:0"));
+    assert_false(tc_has_device(ctx, "null_slot:0"));
+    assert_false(tc_has_device(ctx, "count_max:0"));
+    assert_false(tc_has_device(ctx, "count_billion:0"));
 }
 
 static void test_search_path_reports(void **state) {
@@ -201,7 +189,7 @@ static void test_plugins_environment_files(void **state) {
     assert_int_equal(st, tconv_success);
     expect_report(ctx, "decliner", tconv_plugin_failed, tconv_plugin_not_found, "relative");
     assert_false(find_report(ctx, "exec_fails", &r));
-    assert_false(has_device(ctx, "decliner:0"));
+    assert_false(tc_has_device(ctx, "decliner:0"));
     expect_cpu_works(ctx);
     tconv_context_destroy(ctx);
 }

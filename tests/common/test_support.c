@@ -51,6 +51,19 @@ int tc_contains(const char *haystack, const char *needle) {
     return haystack && needle && strstr(haystack, needle) != NULL;
 }
 
+int tc_has_device(tconv_context_t ctx, const char *id) {
+    size_t count = 0;
+    tconv_context_get_device_count(ctx, &count);
+    for (size_t i = 0; i < count; i++) {
+        tconv_device_info_t info;
+        memset(&info, 0, sizeof info);
+        info.struct_size = sizeof info;
+        if (tconv_context_get_device_info(ctx, i, &info) == tconv_success && !strcmp(info.id, id))
+            return 1;
+    }
+    return 0;
+}
+
 /* Appends printf output to (buf, size) at *used, never overflowing. */
 static void append(char *buf, size_t size, size_t *used, const char *fmt, ...) {
     if (*used >= size)

@@ -94,6 +94,9 @@ int tc_in_ci(void);
 /** Whether @p haystack contains @p needle (case-sensitive); NULL-safe. */
 int tc_contains(const char *haystack, const char *needle);
 
+/** Whether @p ctx has the device @p id ("cpu:0"). */
+int tc_has_device(tconv_context_t ctx, const char *id);
+
 /* ---- gradients: dL/dy, the reference gradients and their error scales */
 
 /** The three gradients, in the order of tconv_plan_execute_backward. */
