@@ -4,12 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "common/monotonic_clock.h"
 
 double bench_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+    return tconv_monotonic_seconds() * 1e3;
 }
 
 void bench_fill_uniform(void *data, size_t count, tconv_dtype_t dtype, uint64_t *state) {

@@ -2,42 +2,27 @@
  * on every thread the host backends would use, for a fixed wall time. */
 #include "bench_peak.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "bench.h"
+#include "common/cpu_features.h"
+#include "common/host_threads.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define PEAK_X86 1
 #endif
 
-/* Same bound as the core's TCONV_NUM_THREADS rule. */
-#define PEAK_MAX_THREADS 4096
 /* Iterations between clock reads: tens of microseconds, so the clock costs
  * nothing and the deadline is overshot by little. */
 #define PEAK_CHUNK 16384
 
 int bench_peak_threads(void) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 1)
-        cores = 1;
-    if (cores > PEAK_MAX_THREADS)
-        cores = PEAK_MAX_THREADS;
-    const char *v = getenv("TCONV_NUM_THREADS");
-    if (v == NULL || *v == '\0')
-        return (int)cores;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n < 1 || n > PEAK_MAX_THREADS)
-        return (int)cores;
-    return (int)n;
+    return tconv_host_threads(NULL); /* the core's rule for host backends */
 }
 
 /* Each kernel runs @p iterations of its chains and returns a value that
@@ -135,10 +120,11 @@ typedef struct peak_kernel {
 
 static peak_kernel_t choose_kernel(void) {
 #if PEAK_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
+    /* The features each kernel's target attribute names. */
+    const unsigned have = tconv_cpu_features();
+    if (tconv_cpu_has_all(have, TCONV_CPU_AVX512F))
         return (peak_kernel_t){"avx512f", fma_avx512, AVX512_CHAINS * 16 * 2};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (tconv_cpu_has_all(have, TCONV_CPU_AVX2 | TCONV_CPU_FMA))
         return (peak_kernel_t){"avx2+fma", fma_avx2, AVX2_CHAINS * 8 * 2};
 #endif
     return (peak_kernel_t){"scalar", fma_scalar, SCALAR_CHAINS * 2};

@@ -4,13 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_dir.h"
 #include "error.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "selection_cache.h"
 
-bool tconv_copy_sized(void *dst, size_t dst_struct_size, const void *src, size_t src_size) {
-    size_t n = dst_struct_size == 0 ? src_size : dst_struct_size;
+bool tconv_copy_sized(void *dst, size_t dst_struct_size, size_t legacy_size, const void *src,
+                      size_t src_size) {
+    size_t n = dst_struct_size == 0 ? legacy_size : dst_struct_size;
     if (n < sizeof(size_t))
         return false;
     if (n > src_size)
@@ -23,6 +25,7 @@ bool tconv_copy_sized(void *dst, size_t dst_struct_size, const void *src, size_t
 static void context_free(struct tconv_context *ctx) {
     tconv_plugins_unload(ctx);
     tconv_selection_cache_destroy(ctx->selection_cache);
+    free(ctx->cache_dir);
     free(ctx->devices);
     free(ctx->reports);
     free(ctx);
@@ -46,6 +49,8 @@ TCONV_API tconv_status_t tconv_context_create(tconv_context_t *context, const ch
         return tconv_set_error(tconv_out_of_memory, "out of memory allocating the context");
     atomic_init(&ctx->refcount, 1);
     tconv_host_init(&ctx->host);
+    ctx->cache_dir = tconv_cache_dir_resolve(ctx->cache_dir_why, sizeof ctx->cache_dir_why);
+    ctx->host.cache_dir = ctx->cache_dir;
     ctx->selection_cache = tconv_selection_cache_create(); /* optional: NULL keeps nothing */
     tconv_status_t st = tconv_plugins_load(ctx, search_path);
     if (st != tconv_success) {
@@ -71,13 +76,14 @@ TCONV_API tconv_status_t tconv_context_get_device_count(tconv_context_t context,
 /* Copies item @p index of a table into a caller's struct that starts with
  * struct_size (@p what names both in messages: "info", "device"). */
 static tconv_status_t copy_indexed(const char *what, const char *table, size_t index, size_t count,
-                                   void *dst, const void *src, size_t src_size) {
+                                   void *dst, const void *src, size_t src_size,
+                                   size_t legacy_size) {
     if (index >= count)
         return tconv_set_error(tconv_invalid_arguments, "index = %zu: must be < the %s count (%zu)",
                                index, table, count);
     size_t dst_size;
     memcpy(&dst_size, dst, sizeof dst_size);
-    if (!tconv_copy_sized(dst, dst_size, src, src_size))
+    if (!tconv_copy_sized(dst, dst_size, legacy_size, src, src_size))
         return tconv_set_error(tconv_invalid_arguments,
                                "%s->struct_size = %zu: must be 0 or >= %zu", what, dst_size,
                                sizeof(size_t));
@@ -90,7 +96,7 @@ TCONV_API tconv_status_t tconv_context_get_device_info(tconv_context_t context, 
     TCONV_REQUIRE_NONNULL(info);
     return copy_indexed("info", "device", index, context->device_count, info,
                         index < context->device_count ? &context->devices[index].info : NULL,
-                        sizeof(tconv_device_info_t));
+                        sizeof(tconv_device_info_t), TCONV_DEVICE_INFO_SIZE_0_1);
 }
 
 TCONV_API tconv_status_t tconv_context_get_plugin_count(tconv_context_t context, size_t *count) {
@@ -106,5 +112,5 @@ TCONV_API tconv_status_t tconv_context_get_plugin_report(tconv_context_t context
     TCONV_REQUIRE_NONNULL(report);
     return copy_indexed("report", "plugin", index, context->report_count, report,
                         index < context->report_count ? &context->reports[index] : NULL,
-                        sizeof(tconv_plugin_report_t));
+                        sizeof(tconv_plugin_report_t), TCONV_PLUGIN_REPORT_SIZE_0_1);
 }

@@ -39,6 +39,10 @@ struct tconv_context {
     size_t report_capacity;
     /* Measured CPU-device decisions per problem shape (NULL: none kept). */
     struct tconv_selection_cache *selection_cache;
+    /* The cache directory (cache_dir.h), also host.cache_dir; NULL: caching
+     * is off, and cache_dir_why says why. */
+    char *cache_dir;
+    char cache_dir_why[320];
 };
 
 /* Reference counting: plans keep their context (and its plugins) alive. */
@@ -70,9 +74,19 @@ static inline tconv_backend_state_t tconv_device_state(const struct tconv_contex
     return context->plugins[context->devices[device].plugin].state;
 }
 
+/* Sizes of the output structs in tconv 0.1, the first release: what a
+ * caller's struct_size of 0 means (a zero-initialised struct of a 0.1
+ * caller), so a struct that grows later is never written past an old
+ * caller's end. Up to the last 0.1 field. */
+#define TCONV_DEVICE_INFO_SIZE_0_1 (offsetof(tconv_device_info_t, has_fp16) + sizeof(uint32_t))
+#define TCONV_PLUGIN_REPORT_SIZE_0_1                                                               \
+    (offsetof(tconv_plugin_report_t, device_count) + sizeof(size_t))
+
 /* Copies @p src into a caller's struct of which only @p dst_struct_size bytes
- * may be written (0 = the full struct), keeping that size in the copy.
- * Returns false when the size is too small to hold struct_size itself. */
-bool tconv_copy_sized(void *dst, size_t dst_struct_size, const void *src, size_t src_size);
+ * may be written (0 = @p legacy_size, the struct's tconv 0.1 size), keeping
+ * that size in the copy. Returns false when the size is too small to hold
+ * struct_size itself. */
+bool tconv_copy_sized(void *dst, size_t dst_struct_size, size_t legacy_size, const void *src,
+                      size_t src_size);
 
 #endif /* TCONV_CORE_CONTEXT_H */

@@ -1,15 +1,12 @@
 /* TCONV_VERBOSE logging and the host services struct handed to plugins. */
 #include "log.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-/* Upper bound for TCONV_NUM_THREADS: beyond it the value is surely a typo. */
-#define MAX_THREADS 4096
+#include "common/host_threads.h"
 
 int tconv_verbose_level(void) {
     const char *v = getenv("TCONV_VERBOSE");
@@ -65,21 +62,12 @@ static void host_log(tconv_log_level_t level, const char *backend, const char *f
 
 /* TCONV_NUM_THREADS if it is a sane positive integer, else the online cores. */
 static int host_threads(void) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 1)
-        cores = 1;
-    const char *v = getenv("TCONV_NUM_THREADS");
-    if (v == NULL || *v == '\0')
-        return (int)(cores > MAX_THREADS ? MAX_THREADS : cores);
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n < 1 || n > MAX_THREADS) {
-        tconv_log(1, "TCONV_NUM_THREADS = '%s': must be an integer in 1..%d; using %ld", v,
-                  MAX_THREADS, cores);
-        return (int)(cores > MAX_THREADS ? MAX_THREADS : cores);
-    }
-    return (int)n;
+    const char *rejected;
+    const int threads = tconv_host_threads(&rejected);
+    if (rejected != NULL)
+        tconv_log(1, "TCONV_NUM_THREADS = '%s': must be an integer in 1..%d; using %d", rejected,
+                  TCONV_MAX_THREADS, threads);
+    return threads;
 }
 
 void tconv_host_init(tconv_host_t *host) {

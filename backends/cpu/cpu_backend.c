@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/host_threads.h"
 #include "cpu_backward.h"
 #include "cpu_device.h"
 #include "cpu_kernel.h"
@@ -49,9 +50,8 @@ static tconv_status_t cpu_init(const tconv_host_t *host, tconv_backend_state_t *
     }
     st->host = host;
     st->isa = isa;
-    long threads =
-        host && host->num_threads > 0 ? host->num_threads : sysconf(_SC_NPROCESSORS_ONLN);
-    st->num_threads = threads > 0 ? (size_t)threads : 1;
+    st->num_threads =
+        (size_t)(host && host->num_threads > 0 ? host->num_threads : tconv_online_cores());
     pthread_mutex_init(&st->pool_lock, NULL);
     if (host && host->log) {
         host->log(tconv_log_debug, backend_name, "kernels %s, %zu threads", cpu_isa_name(isa),

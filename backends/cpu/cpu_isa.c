@@ -1,20 +1,25 @@
 /* Runtime choice of the micro-kernel family: the best the CPU supports, or the
- * one TCONV_CPU_ISA names (tests force each in turn). */
+ * one TCONV_CPU_ISA names (tests force each in turn). A family is "supported"
+ * only when the CPU has every feature its file is compiled for. */
 #include <string.h>
 
+#include "common/cpu_features.h"
 #include "cpu_kernel.h"
 
-cpu_isa_t cpu_isa_detect(void) {
+cpu_isa_t cpu_isa_for_features(unsigned features) {
 #ifdef TCONV_CPU_X86_KERNELS
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
+    if (tconv_cpu_has_all(features, cpu_kernel_avx512_features)) {
         return cpu_isa_avx512;
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (tconv_cpu_has_all(features, cpu_kernel_avx2_features)) {
         return cpu_isa_avx2;
     }
 #endif
     return cpu_isa_c;
+}
+
+cpu_isa_t cpu_isa_detect(void) {
+    return cpu_isa_for_features(tconv_cpu_features());
 }
 
 static const char *const isa_names[] = {"c", "avx2", "avx512"};

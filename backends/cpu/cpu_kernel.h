@@ -76,7 +76,7 @@ typedef void (*cpu_spansum_fn)(const void *src, int64_t n, void *sum);
 typedef enum cpu_isa {
     cpu_isa_c = 0,      /**< Portable C (GCC vector extensions). */
     cpu_isa_avx2 = 1,   /**< AVX2 + FMA. */
-    cpu_isa_avx512 = 2, /**< AVX-512F. */
+    cpu_isa_avx512 = 2, /**< AVX-512F + VL + DQ. */
 } cpu_isa_t;
 
 /** One micro-kernel: an ISA and dtype with its tile shapes. */
@@ -103,8 +103,16 @@ typedef struct cpu_kernel {
 extern const cpu_kernel_t cpu_kernel_c_f32, cpu_kernel_c_f64;
 extern const cpu_kernel_t cpu_kernel_avx2_f32, cpu_kernel_avx2_f64;
 extern const cpu_kernel_t cpu_kernel_avx512_f32, cpu_kernel_avx512_f64;
+/** The common/cpu_features.h bits each SIMD family is compiled for (from its
+ *  #pragma GCC target): the family runs only on a CPU with all of them. */
+extern const unsigned cpu_kernel_avx2_features, cpu_kernel_avx512_features;
 
-/** Best ISA this CPU runs. */
+/** Best ISA a CPU with the common/cpu_features.h bits @p features runs:
+ *  a SIMD family needs every feature it is compiled for (AVX-512F alone
+ *  does not run the AVX-512 kernels, which use VL and DQ instructions). */
+cpu_isa_t cpu_isa_for_features(unsigned features);
+/** Best ISA this CPU runs (tconv_cpu_features, which tests narrow with
+ *  TCONV_CPU_ISA_MASK). */
 cpu_isa_t cpu_isa_detect(void);
 /** Parses TCONV_CPU_ISA ("avx512", "avx2", "c"); returns 0 and sets *isa, or
  *  -1 for an unknown name. */

@@ -4,7 +4,12 @@
 
 #include <immintrin.h>
 
+#include "common/target_features.h"
 #include "cpu_kernel.h"
+
+/* Every feature this file is compiled for (AVX-512F, VL, DQ and what they
+ * imply): cpu_isa_detect requires them all, not just avx512f. */
+const unsigned cpu_kernel_avx512_features = TCONV_CPU_TARGET_FEATURES;
 
 #define TILE_LIST_NV1(M) NP_UPTO_12(M, 1)
 #define TILE_LIST_NV2(M) NP_UPTO_12(M, 2)

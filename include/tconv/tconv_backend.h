@@ -57,6 +57,14 @@ typedef struct tconv_host {
     /** Number of host threads a CPU backend should use (from TCONV_NUM_THREADS
      *  or the number of online cores). */
     int num_threads;
+    /* Appended after ABI 1.1: read it only when struct_size covers it
+     * (offsetof(tconv_host_t, cache_dir) + sizeof(const char *)); an older
+     * core passes a shorter struct, and the plugin then caches nothing. */
+    /** The directory where a plugin may keep files across processes (an
+     *  absolute path the core resolved from TCONV_CACHE_DIR, XDG_CACHE_HOME or
+     *  HOME, perhaps not created yet), or NULL: caching is off. Plugins use
+     *  it rather than reading the environment themselves. */
+    const char *cache_dir;
 } tconv_host_t;
 
 /** Opaque per-instance backend state (what init returns). */

@@ -24,49 +24,11 @@ typedef struct ocl_entry_header {
 
 static const char ocl_entry_magic[8] = {'T', 'C', 'O', 'N', 'V', 'C', 'L', 'B'};
 
-uint64_t ocl_fnv1a64(uint64_t hash, const void *data, size_t len) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        hash ^= p[i];
-        hash *= 0x100000001b3ULL;
-    }
-    return hash;
-}
-
-int ocl_cache_dir(char *out, size_t size) {
-    const char *dir = getenv("TCONV_CACHE_DIR");
-    int n;
-    if (dir && *dir) {
-        if (strcmp(dir, "off") == 0)
-            return 0;
-        n = snprintf(out, size, "%s", dir);
-    } else if ((dir = getenv("XDG_CACHE_HOME")) && *dir) {
-        n = snprintf(out, size, "%s/tconv", dir);
-    } else if ((dir = getenv("HOME")) && *dir) {
-        n = snprintf(out, size, "%s/.cache/tconv", dir);
-    } else {
-        return 0;
-    }
-    return n > 0 && (size_t)n < size;
-}
-
-int ocl_make_dirs(const char *path) {
-    char buf[4096];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-        return -1;
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            *p = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-                return -1;
-            *p = saved;
-            if (saved == '\0')
-                break;
-        }
-    }
-    struct stat st;
-    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+const char *ocl_cache_dir(const tconv_host_t *host) {
+    const size_t end = offsetof(tconv_host_t, cache_dir) + sizeof host->cache_dir;
+    if (host == NULL || host->struct_size < end)
+        return NULL;
+    return host->cache_dir;
 }
 
 static int read_all(FILE *f, void *buf, size_t len) {

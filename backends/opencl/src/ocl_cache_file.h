@@ -15,19 +15,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OCL_FNV_OFFSET    0xcbf29ce484222325ULL
+#include "common/fnv1a.h"
+#include "tconv/tconv_backend.h"
+
+#define OCL_FNV_OFFSET    TCONV_FNV1A64_OFFSET
 #define OCL_ENTRY_VERSION 1u
 
-/** FNV-1a 64 of @p len bytes, continuing from @p hash (start: OCL_FNV_OFFSET). */
-uint64_t ocl_fnv1a64(uint64_t hash, const void *data, size_t len);
+/** FNV-1a 64 of @p len bytes, continuing from @p hash (start: OCL_FNV_OFFSET):
+ *  the shared common/fnv1a.h hash under this backend's name. */
+static inline uint64_t ocl_fnv1a64(uint64_t hash, const void *data, size_t len) {
+    return tconv_fnv1a64(hash, data, len);
+}
 
-/** The program cache directory: $TCONV_CACHE_DIR ("off" disables), else
- *  $XDG_CACHE_HOME/tconv, else $HOME/.cache/tconv. Returns 0 when disabled
- *  or not determinable. Does not create it. */
-int ocl_cache_dir(char *out, size_t size);
-
-/** mkdir -p with mode 0700 for the directories it creates. 0 on success. */
-int ocl_make_dirs(const char *path);
+/** The program cache directory: the core's (tconv_host_t.cache_dir, from
+ *  TCONV_CACHE_DIR, XDG_CACHE_HOME or HOME), or NULL when caching is off or
+ *  the core is too old to pass one (host->struct_size short of the field).
+ *  Never read from the environment here: one rule for every cache. */
+const char *ocl_cache_dir(const tconv_host_t *host);
 
 typedef enum ocl_entry_result {
     ocl_entry_ok = 0,

@@ -7,17 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/make_dirs.h"
+#include "common/monotonic_clock.h"
 #include "ocl_cache_file.h"
 #include "ocl_errors.h"
 #include "ocl_kernel_source.h"
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static char *make_key(const ocl_device_t *dev, const char *options) {
     const char *fmt =
@@ -225,9 +220,11 @@ static tconv_status_t save_binary(cl_program prog, const char *path, const char 
     return status;
 }
 
-/* Path of the cache entry for @p key, or 0 when the disk cache is off. */
-static int cache_path(const char *key, char *dir, size_t dir_size, char *path, size_t path_size) {
-    if (!ocl_cache_dir(dir, dir_size))
+/* Path of the cache entry for @p key in the core's cache directory, or 0
+ * when the disk cache is off. */
+static int cache_path(const ocl_state_t *st, const char *key, char *path, size_t path_size) {
+    const char *dir = ocl_cache_dir(st->host);
+    if (!dir)
         return 0;
     uint64_t key_hash = ocl_fnv1a64(OCL_FNV_OFFSET, key, strlen(key));
     return snprintf(path, path_size, "%s/opencl-%016llx.bin", dir, (unsigned long long)key_hash) <
@@ -245,25 +242,25 @@ tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, const char *o
     }
     tconv_status_t status = tconv_success;
     cl_program prog = NULL;
-    double t0 = now_seconds();
-    const char *supplied = getenv("TCONV_OPENCL_BINARY");
+    double t0 = tconv_monotonic_seconds();
+    const char *supplied = secure_getenv("TCONV_OPENCL_BINARY");
     if (supplied && *supplied) {
         status = load_supplied_binary(dev, supplied, key, options, &prog, msg, msg_size);
         if (status == tconv_success)
             OCL_LOG(st, tconv_log_info, "opencl:%zu: program loaded from TCONV_OPENCL_BINARY=%s",
                     dev->index, supplied);
     } else if ((prog = recall(st, dev, key)) == NULL) {
-        char dir[4096], path[4200];
-        int cache = cache_path(key, dir, sizeof(dir), path, sizeof(path));
+        char path[4200];
+        int cache = cache_path(st, key, path, sizeof(path));
         if (cache && load_cached(st, dev, path, key, options, &prog)) {
             OCL_LOG(st, tconv_log_debug, "opencl:%zu: program from cache %s (%.3f s)", dev->index,
-                    path, now_seconds() - t0);
+                    path, tconv_monotonic_seconds() - t0);
         } else {
             status = build_from_source(dev, options, &prog, msg, msg_size);
             *fresh = status == tconv_success;
             if (status == tconv_success)
                 OCL_LOG(st, tconv_log_debug, "opencl:%zu: program built from source (%.3f s)",
-                        dev->index, now_seconds() - t0);
+                        dev->index, tconv_monotonic_seconds() - t0);
         }
         if (status == tconv_success)
             remember(st, dev, key, prog);
@@ -280,13 +277,13 @@ tconv_status_t ocl_program_persist(ocl_state_t *st, ocl_device_t *dev, const cha
         ocl_msg(msg, msg_size, "out of host memory for the program key");
         return tconv_out_of_memory;
     }
-    char dir[4096], path[4200], why[1024];
-    if (fresh && cache_path(key, dir, sizeof(dir), path, sizeof(path)) &&
-        (ocl_make_dirs(dir) != 0 ||
+    char path[4200], why[1024] = "";
+    if (fresh && cache_path(st, key, path, sizeof(path)) &&
+        (!tconv_make_dirs(ocl_cache_dir(st->host), why, sizeof(why)) ||
          save_binary(program, path, key, 0600, why, sizeof(why)) != tconv_success))
-        OCL_LOG(st, tconv_log_info, "program cache: not written to %s", dir);
+        OCL_LOG(st, tconv_log_info, "program cache: not written to %s: %s", path, why);
     tconv_status_t status = tconv_success;
-    const char *save = getenv("TCONV_OPENCL_BINARY_SAVE");
+    const char *save = secure_getenv("TCONV_OPENCL_BINARY_SAVE");
     if (save && *save) {
         char inner[768];
         status = save_binary(program, save, key, 0644, inner, sizeof(inner));
