@@ -394,11 +394,17 @@ TCONV_API const char *tconv_plan_get_selection_reason(tconv_plan_t plan) {
     return plan->reason;
 }
 
-TCONV_API tconv_status_t tconv_plan_get_canonical(tconv_plan_t plan, tconv_canonical_t *resolved) {
+TCONV_API tconv_status_t tconv_plan_get_canonical_sized(tconv_plan_t plan,
+                                                        tconv_canonical_t *resolved,
+                                                        size_t resolved_size) {
     TCONV_REQUIRE_NONNULL(plan);
     TCONV_REQUIRE_NONNULL(resolved);
-    *resolved = plan->canonical;
-    return tconv_success;
+    return tconv_canonical_write(resolved, resolved_size, "resolved", &plan->canonical);
+}
+
+/* The 0.1 entry point (tconv.h makes the plain name a macro). */
+TCONV_API tconv_status_t(tconv_plan_get_canonical)(tconv_plan_t plan, tconv_canonical_t *resolved) {
+    return tconv_plan_get_canonical_sized(plan, resolved, TCONV_CANONICAL_SIZE_0_1);
 }
 
 TCONV_API void tconv_plan_destroy(tconv_plan_t plan) {

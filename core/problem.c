@@ -42,34 +42,64 @@ size_t tconv_canonical_kernel_bytes(const tconv_canonical_t *c) {
            tconv_dtype_size(c->dtype);
 }
 
-TCONV_API tconv_status_t tconv_problem_init(tconv_problem_t *problem, int spatial_rank) {
+tconv_status_t tconv_canonical_write(tconv_canonical_t *out, size_t size, const char *what,
+                                     const tconv_canonical_t *c) {
+    if (size < TCONV_CANONICAL_SIZE_0_1)
+        return tconv_set_error(tconv_invalid_arguments,
+                               "%s size = %zu: must be >= %zu (sizeof(tconv_canonical_t) of tconv "
+                               "0.1)",
+                               what, size, (size_t)TCONV_CANONICAL_SIZE_0_1);
+    const size_t n = size < sizeof *c ? size : sizeof *c;
+    memcpy(out, c, n); /* never past the caller's struct */
+    out->struct_size = n;
+    return tconv_success;
+}
+
+/* The exported names are macros in tconv.h; the parentheses keep them from
+ * expanding here, where the 0.1 entry points are defined. */
+TCONV_API tconv_status_t tconv_problem_init_sized(tconv_problem_t *problem, size_t struct_size,
+                                                  int spatial_rank) {
     TCONV_REQUIRE_NONNULL(problem);
+    if (struct_size < TCONV_PROBLEM_SIZE_0_1)
+        return tconv_set_error(tconv_invalid_arguments,
+                               "struct_size = %zu: must be >= %zu (sizeof(tconv_problem_t) of "
+                               "tconv 0.1)",
+                               struct_size, (size_t)TCONV_PROBLEM_SIZE_0_1);
     if (spatial_rank < 1 || spatial_rank > TCONV_MAX_SPATIAL)
         return tconv_set_error(tconv_invalid_arguments, "spatial_rank = %d: must be 1, 2 or 3",
                                spatial_rank);
-    memset(problem, 0, sizeof *problem);
-    problem->struct_size = sizeof *problem;
-    problem->spatial_rank = spatial_rank;
-    problem->dtype = tconv_f32;
-    problem->batch = 1;
-    problem->in_channels = 1;
-    problem->out_channels = 1;
-    problem->groups = 1;
+    tconv_problem_t d;
+    memset(&d, 0, sizeof d);
+    d.spatial_rank = spatial_rank;
+    d.dtype = tconv_f32;
+    d.batch = 1;
+    d.in_channels = 1;
+    d.out_channels = 1;
+    d.groups = 1;
     for (int i = 0; i < TCONV_MAX_SPATIAL; i++) {
-        problem->input_size[i] = 1;
-        problem->kernel_size[i] = 1;
-        problem->strides[i] = 1;
-        problem->dilation[i] = 1;
+        d.input_size[i] = 1;
+        d.kernel_size[i] = 1;
+        d.strides[i] = 1;
+        d.dilation[i] = 1;
     }
-    problem->padding = tconv_padding_valid;
-    problem->has_output_padding = 0;
-    problem->data_format = tconv_channels_last;
-    problem->kernel_layout = tconv_kernel_keras;
-    problem->use_bias = 0;
-    problem->activation = tconv_activation_linear;
-    problem->activation_alpha = NAN;
-    problem->passes = TCONV_PASS_FORWARD;
+    d.padding = tconv_padding_valid;
+    d.has_output_padding = 0;
+    d.data_format = tconv_channels_last;
+    d.kernel_layout = tconv_kernel_keras;
+    d.use_bias = 0;
+    d.activation = tconv_activation_linear;
+    d.activation_alpha = NAN;
+    d.passes = TCONV_PASS_FORWARD;
+    /* Exactly the caller's bytes: a newer caller's unknown fields become 0,
+     * an older caller's struct is never written past its end. */
+    memset(problem, 0, struct_size);
+    memcpy(problem, &d, struct_size < sizeof d ? struct_size : sizeof d);
+    problem->struct_size = struct_size;
     return tconv_success;
+}
+
+TCONV_API tconv_status_t(tconv_problem_init)(tconv_problem_t *problem, int spatial_rank) {
+    return tconv_problem_init_sized(problem, TCONV_PROBLEM_SIZE_0_1, spatial_rank);
 }
 
 /* The passes a problem asks for; callers built before the field existed
@@ -334,8 +364,9 @@ static tconv_status_t check_tensor_sizes(const tconv_canonical_t *c) {
     return tconv_success;
 }
 
-TCONV_API tconv_status_t tconv_problem_resolve(const tconv_problem_t *problem,
-                                               tconv_canonical_t *resolved) {
+TCONV_API tconv_status_t tconv_problem_resolve_sized(const tconv_problem_t *problem,
+                                                     tconv_canonical_t *resolved,
+                                                     size_t resolved_size) {
     TCONV_REQUIRE_NONNULL(problem);
     TCONV_REQUIRE_NONNULL(resolved);
     const tconv_problem_t *p = problem;
@@ -384,8 +415,12 @@ TCONV_API tconv_status_t tconv_problem_resolve(const tconv_problem_t *problem,
     st = check_tensor_sizes(&c);
     if (st != tconv_success)
         return st;
-    *resolved = c;
-    return tconv_success;
+    return tconv_canonical_write(resolved, resolved_size, "resolved", &c);
+}
+
+TCONV_API tconv_status_t(tconv_problem_resolve)(const tconv_problem_t *problem,
+                                                tconv_canonical_t *resolved) {
+    return tconv_problem_resolve_sized(problem, resolved, TCONV_CANONICAL_SIZE_0_1);
 }
 
 /* Writes (N, C, spatial...) or (N, spatial..., C) of the user's rank. */

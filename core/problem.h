@@ -6,8 +6,19 @@
 
 #include "tconv/tconv.h"
 
-/* Smallest struct_size a caller may pass: everything up to the last field. */
-#define TCONV_PROBLEM_MIN_SIZE (offsetof(tconv_problem_t, activation_alpha) + sizeof(double))
+/* Sizes of the structs in tconv 0.1, the first release: the smallest
+ * struct_size a caller may pass, and what the 0.1 entry points (the exported
+ * tconv_problem_init, tconv_problem_resolve, tconv_plan_get_canonical; see
+ * tconv.h) assume. Fields appended since (passes) lie beyond them. */
+#define TCONV_PROBLEM_SIZE_0_1   (offsetof(tconv_problem_t, activation_alpha) + sizeof(double))
+#define TCONV_CANONICAL_SIZE_0_1 (offsetof(tconv_canonical_t, activation_alpha) + sizeof(double))
+#define TCONV_PROBLEM_MIN_SIZE   TCONV_PROBLEM_SIZE_0_1
+
+/* Writes the first @p size bytes of @p c into the caller's @p out (at most
+ * sizeof(tconv_canonical_t)), with out->struct_size = the bytes written.
+ * Fails (naming @p what) when @p size is below the 0.1 size. */
+tconv_status_t tconv_canonical_write(tconv_canonical_t *out, size_t size, const char *what,
+                                     const tconv_canonical_t *c);
 
 /* Bytes of one element of @p dtype (the dtype must be valid). */
 size_t tconv_dtype_size(tconv_dtype_t dtype);

@@ -78,8 +78,9 @@ TCONV_API tconv_status_t tconv_context_get_device_count(tconv_context_t context,
  *  @param context The context. Must not be NULL.
  *  @param index 0 <= index < device count. Devices are ordered by plugin name
  *               then backend index (stable, never directory order).
- *  @param info Receives the properties; set info->struct_size first (or use
- *              a zero-initialised struct: 0 means sizeof). Must not be NULL. */
+ *  @param info Receives the properties; set info->struct_size first to the
+ *              bytes the caller's struct has (sizeof); only those are
+ *              written. 0 means the tconv 0.1 size. Must not be NULL. */
 TCONV_API tconv_status_t tconv_context_get_device_info(tconv_context_t context, size_t index,
                                                        tconv_device_info_t *info);
 
@@ -91,7 +92,9 @@ TCONV_API tconv_status_t tconv_context_get_plugin_count(tconv_context_t context,
 /** What happened to one plugin candidate file, and why.
  *  @param context The context. Must not be NULL.
  *  @param index 0 <= index < plugin count.
- *  @param report Receives the report. Must not be NULL. */
+ *  @param report Receives the report; set report->struct_size first (sizeof;
+ *                0 means the tconv 0.1 size): only that many bytes are
+ *                written. Must not be NULL. */
 TCONV_API tconv_status_t tconv_context_get_plugin_report(tconv_context_t context, size_t index,
                                                          tconv_plugin_report_t *report);
 
@@ -114,20 +117,53 @@ TCONV_API tconv_status_t tconv_context_select_device(tconv_context_t context,
 /* ---------------------------------------------------------------------- */
 /* Problem description                                                     */
 
+/* Struct sizes across versions. Structs only grow at their end, and each
+ * carries struct_size: the library reads and writes only the bytes the
+ * caller's struct_size covers. The three calls below have no struct_size
+ * argument of their own, so each is a macro passing sizeof of the struct as
+ * the caller's header knows it to a *_sized function; the exported function
+ * of the plain name is the one binaries built against tconv 0.1 call, and
+ * it assumes the 0.1 size (the struct without the fields appended since).
+ * Taking the plain name's address (&tconv_problem_init) gets that 0.1
+ * function too. */
+
 /** Fills @p problem with defaults for a spatial rank: batch 1, one channel in
  *  and out, kernel 1, strides 1, dilation 1, groups 1, Keras "valid" padding
  *  with output_padding None, channels_last, Keras kernel layout, no bias,
- *  linear activation with its default parameter, float32.
+ *  linear activation with its default parameter, float32, the forward pass.
+ *  Writes exactly @p struct_size bytes (fields it does not know are zeroed)
+ *  and sets problem->struct_size to it.
  *  @param problem The problem to fill. Must not be NULL.
+ *  @param struct_size The caller's sizeof(tconv_problem_t); at least the 0.1
+ *                     size (the struct up to activation_alpha).
  *  @param spatial_rank 1, 2 or 3. */
+TCONV_API tconv_status_t tconv_problem_init_sized(tconv_problem_t *problem, size_t struct_size,
+                                                  int spatial_rank);
+/** tconv 0.1's entry point: tconv_problem_init_sized with the 0.1 size. */
 TCONV_API tconv_status_t tconv_problem_init(tconv_problem_t *problem, int spatial_rank);
+/** Fills @p problem with defaults (tconv_problem_init_sized with this header's size). */
+#define tconv_problem_init(problem, spatial_rank)                                                  \
+    tconv_problem_init_sized((problem), sizeof(tconv_problem_t), (spatial_rank))
 
 /** Validates @p problem and resolves it into the canonical form every backend
- *  computes (per-axis begin crop and output length).
+ *  computes (per-axis begin crop and output length). Reads only the fields
+ *  problem->struct_size covers (older callers get the defaults of newer
+ *  fields, e.g. passes = TCONV_PASS_FORWARD).
  *  @param problem The problem. Must not be NULL.
- *  @param resolved Receives the canonical form. Must not be NULL. */
+ *  @param resolved Receives the canonical form: @p resolved_size bytes, with
+ *                  resolved->struct_size set to the bytes written. Must not
+ *                  be NULL.
+ *  @param resolved_size The caller's sizeof(tconv_canonical_t); at least the
+ *                       0.1 size (up to activation_alpha). */
+TCONV_API tconv_status_t tconv_problem_resolve_sized(const tconv_problem_t *problem,
+                                                     tconv_canonical_t *resolved,
+                                                     size_t resolved_size);
+/** tconv 0.1's entry point: tconv_problem_resolve_sized with the 0.1 size. */
 TCONV_API tconv_status_t tconv_problem_resolve(const tconv_problem_t *problem,
                                                tconv_canonical_t *resolved);
+/** Resolves @p problem (tconv_problem_resolve_sized with this header's size). */
+#define tconv_problem_resolve(problem, resolved)                                                   \
+    tconv_problem_resolve_sized((problem), (resolved), sizeof(tconv_canonical_t))
 
 /** Shapes of the four tensors, in the problem's layouts, without running.
  *  Each shape has 2 + spatial_rank dimensions; entries past ndims are 1.
@@ -237,8 +273,19 @@ TCONV_API const char *tconv_plan_get_selection_reason(tconv_plan_t plan);
 
 /** The canonical form the plan computes.
  *  @param plan The plan. Must not be NULL.
- *  @param resolved Receives it. Must not be NULL. */
+ *  @param resolved Receives it: @p resolved_size bytes, with
+ *                  resolved->struct_size set to the bytes written. Must not
+ *                  be NULL.
+ *  @param resolved_size The caller's sizeof(tconv_canonical_t); at least the
+ *                       0.1 size. */
+TCONV_API tconv_status_t tconv_plan_get_canonical_sized(tconv_plan_t plan,
+                                                        tconv_canonical_t *resolved,
+                                                        size_t resolved_size);
+/** tconv 0.1's entry point: tconv_plan_get_canonical_sized with the 0.1 size. */
 TCONV_API tconv_status_t tconv_plan_get_canonical(tconv_plan_t plan, tconv_canonical_t *resolved);
+/** The plan's canonical form (tconv_plan_get_canonical_sized with this header's size). */
+#define tconv_plan_get_canonical(plan, resolved)                                                   \
+    tconv_plan_get_canonical_sized((plan), (resolved), sizeof(tconv_canonical_t))
 
 /** Releases the plan. NULL is accepted and ignored. */
 TCONV_API void tconv_plan_destroy(tconv_plan_t plan);

@@ -103,7 +103,7 @@ typedef enum tconv_activation {
  *  tconv_problem_init() first. Spatial arrays hold spatial_rank values in
  *  (D,) H, W order; further entries are ignored. */
 typedef struct tconv_problem {
-    size_t struct_size;   /**< sizeof(tconv_problem_t); set by tconv_problem_init. */
+    size_t struct_size;   /**< Caller's sizeof(tconv_problem_t); set by tconv_problem_init. */
     int spatial_rank;     /**< 1, 2 or 3 (lower ranks run as 3-D with unit axes). */
     tconv_dtype_t dtype;  /**< Element type of input, kernel, bias and output. */
     int64_t batch;        /**< N >= 1. */
@@ -139,7 +139,7 @@ typedef struct tconv_problem {
  *  Layouts (3-D): input (N,D,H,W,Cin) or (N,Cin,D,H,W); output likewise with
  *  Cout; kernel (kd,kh,kw,Cout/G,Cin) or (Cin,Cout/G,kd,kh,kw); bias (Cout). */
 typedef struct tconv_canonical {
-    size_t struct_size;     /**< sizeof(tconv_canonical_t). */
+    size_t struct_size;     /**< Bytes of it written (the caller's size, at most sizeof). */
     int spatial_rank;       /**< Rank the user asked for (informative). */
     tconv_dtype_t dtype;    /**< Element type. */
     int64_t batch;          /**< N. */
@@ -177,7 +177,7 @@ typedef enum tconv_device_type {
 
 /** Device properties. Strings are NUL-terminated; numbers 0 when unknown. */
 typedef struct tconv_device_info {
-    size_t struct_size;           /**< sizeof(tconv_device_info_t) (0 accepted as sizeof). */
+    size_t struct_size;           /**< Caller's sizeof(tconv_device_info_t); 0: the 0.1 size. */
     char id[64];                  /**< "<backend>:<index>", e.g. "opencl:0" (set by the core). */
     char backend[32];             /**< Backend (plugin) name (set by the core). */
     uint32_t index;               /**< Index within the backend (set by the core). */
@@ -220,7 +220,7 @@ typedef enum tconv_plugin_reason {
 
 /** Report for one plugin candidate file. */
 typedef struct tconv_plugin_report {
-    size_t struct_size;           /**< sizeof(tconv_plugin_report_t) (0 accepted as sizeof). */
+    size_t struct_size;           /**< Caller's sizeof(tconv_plugin_report_t); 0: the 0.1 size. */
     char path[1024];              /**< Absolute path of the candidate. */
     char name[32];                /**< Backend name, if the table was read; else "". */
     tconv_plugin_state_t state;   /**< Loaded, skipped or failed. */
