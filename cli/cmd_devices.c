@@ -45,7 +45,7 @@ static const char *plugin_state_name(tconv_plugin_state_t state) {
 static const char *plugin_reason_name(tconv_plugin_reason_t reason) {
     static const char *const names[] = {"ok",           "not_found", "open_failed", "no_entry",
                                         "abi_mismatch", "bad_table", "init_failed", "no_devices",
-                                        "excluded",     "duplicate"};
+                                        "excluded",     "duplicate", "insecure"};
     return (unsigned)reason < sizeof names / sizeof names[0] ? names[reason] : "unknown";
 }
 

@@ -29,6 +29,17 @@ char *tconv_os_library_dir(void);
  * that cannot be read yields zero files. */
 bool tconv_os_list_plugin_files(const char *dir, char ***paths, size_t *count);
 
+/* Whether a plugin file (@p directory false) or a directory to scan for
+ * plugins may be trusted: it must be owned by this user (the effective uid)
+ * or root and not be writable by other users, or anyone could make the
+ * process run their code. A file's directory must also be owned by this user
+ * or root and not writable by others, unless it has the sticky bit (as /tmp:
+ * others cannot replace a file they do not own there); a directory to scan
+ * may not be world-writable even with the sticky bit (others could add
+ * files to it). @p path should be a real path (symbolic links resolved).
+ * False with the reason in @p why. */
+bool tconv_os_plugin_path_trusted(const char *path, bool directory, char *why, size_t why_size);
+
 /* Opens @p path with every symbol bound now and local scope, so a plugin with
  * an unresolved symbol is refused here with the loader's message instead of
  * crashing at its first call (libltdl itself opens lazily). Returns a handle

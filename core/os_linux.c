@@ -4,11 +4,13 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "array.h"
 #include "tconv/tconv.h"
@@ -49,6 +51,49 @@ char *tconv_os_library_dir(void) {
     else
         *slash = '\0';
     return real;
+}
+
+/* Owner and mode rules of tconv_os_plugin_path_trusted for one path. */
+static bool owner_and_mode_trusted(const char *path, const char *what, bool sticky_ok, char *why,
+                                   size_t why_size) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(why, why_size, "%s %s: %s", what, path, strerror(errno));
+        return false;
+    }
+    const uid_t me = geteuid();
+    if (st.st_uid != me && st.st_uid != 0) {
+        snprintf(why, why_size,
+                 "%s %s is owned by uid %lu, neither this user (uid %lu) nor root: refused (its "
+                 "owner could make this process run any code)",
+                 what, path, (unsigned long)st.st_uid, (unsigned long)me);
+        return false;
+    }
+    if ((st.st_mode & S_IWOTH) && !(sticky_ok && (st.st_mode & S_ISVTX))) {
+        snprintf(why, why_size,
+                 "%s %s is writable by every user (mode %04o): refused (anyone could make this "
+                 "process run any code; chmod o-w it)",
+                 what, path, (unsigned)(st.st_mode & 07777));
+        return false;
+    }
+    return true;
+}
+
+bool tconv_os_plugin_path_trusted(const char *path, bool directory, char *why, size_t why_size) {
+    if (directory)
+        return owner_and_mode_trusted(path, "plugin directory", false, why, why_size);
+    if (!owner_and_mode_trusted(path, "plugin file", false, why, why_size))
+        return false;
+    char parent[PATH_MAX];
+    if (snprintf(parent, sizeof parent, "%s", path) >= (int)sizeof parent) {
+        snprintf(why, why_size, "plugin file path longer than %zu bytes", sizeof parent - 1);
+        return false;
+    }
+    char *slash = strrchr(parent, '/');
+    if (slash == NULL)
+        return true; /* relative paths are refused before this */
+    slash[slash == parent ? 1 : 0] = '\0';
+    return owner_and_mode_trusted(parent, "the plugin file's directory", true, why, why_size);
 }
 
 static bool is_plugin_name(const char *name) {

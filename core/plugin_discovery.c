@@ -28,7 +28,19 @@ static bool push_candidate(tconv_candidate_list_t *list, const char *path, size_
     copy[path_len] = '\0';
     list->items[list->count].path = copy;
     list->items[list->count].listed = listed;
+    list->items[list->count].refused = NULL;
     list->count++;
+    return true;
+}
+
+/* A directory that is not scanned, for the loader to report. */
+static bool push_refused_directory(tconv_candidate_list_t *list, const char *dir, const char *why) {
+    char *reason = strdup(why);
+    if (reason == NULL || !push_candidate(list, dir, strlen(dir), true)) {
+        free(reason);
+        return false;
+    }
+    list->items[list->count - 1].refused = reason;
     return true;
 }
 
@@ -60,6 +72,14 @@ static bool scan_directory(tconv_candidate_list_t *list, seen_dirs_t *seen, cons
         if (!oom)
             tconv_log(2, "plugin directory %s: already searched", dir);
         return !oom;
+    }
+    char *real = tconv_os_realpath(dir);
+    char why[1200];
+    const bool trusted = real == NULL || tconv_os_plugin_path_trusted(real, true, why, sizeof why);
+    free(real);
+    if (!trusted) {
+        tconv_log(1, "plugin directory %s: not searched: %s", dir, why);
+        return push_refused_directory(list, dir, why);
     }
     char **files;
     size_t count;
@@ -119,8 +139,8 @@ static bool add_default_dir(tconv_candidate_list_t *list, seen_dirs_t *seen, con
 bool tconv_discover_candidates(const char *search_path, tconv_candidate_list_t *list) {
     seen_dirs_t seen = {NULL, 0};
     bool ok = add_path_list(list, &seen, search_path, "search_path") &&
-              add_path_list(list, &seen, getenv("TCONV_PLUGINS"), "TCONV_PLUGINS") &&
-              add_path_list(list, &seen, getenv("TCONV_PLUGIN_PATH"), "TCONV_PLUGIN_PATH");
+              add_path_list(list, &seen, secure_getenv("TCONV_PLUGINS"), "TCONV_PLUGINS") &&
+              add_path_list(list, &seen, secure_getenv("TCONV_PLUGIN_PATH"), "TCONV_PLUGIN_PATH");
     if (ok) {
         char *libdir = tconv_os_library_dir();
         if (libdir != NULL) {
@@ -144,8 +164,10 @@ bool tconv_discover_candidates(const char *search_path, tconv_candidate_list_t *
 }
 
 void tconv_candidate_list_free(tconv_candidate_list_t *list) {
-    for (size_t i = 0; i < list->count; i++)
+    for (size_t i = 0; i < list->count; i++) {
         free(list->items[i].path);
+        free(list->items[i].refused);
+    }
     free(list->items);
     list->items = NULL;
     list->count = list->capacity = 0;

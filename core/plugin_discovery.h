@@ -8,6 +8,10 @@
 typedef struct tconv_candidate {
     char *path;  /* as listed or found (absolute unless the user gave a relative one) */
     bool listed; /* named explicitly rather than found by scanning a directory */
+    /* Not NULL: a directory refused before it was scanned (untrusted, see
+     * tconv_os_plugin_path_trusted); the loader reports it failed with
+     * tconv_plugin_insecure and this reason (malloc'd). */
+    char *refused;
 } tconv_candidate_t;
 
 typedef struct tconv_candidate_list {
@@ -16,11 +20,14 @@ typedef struct tconv_candidate_list {
     size_t capacity;
 } tconv_candidate_list_t;
 
-/* Candidates in search order: @p search_path, TCONV_PLUGINS, TCONV_PLUGIN_PATH,
- * <dir of libtconv>/tconv, the compiled-in plugin directory. Directories
- * contribute their tconv_backend_*.so files sorted; a directory reached twice
- * is scanned once. Relative and missing entries are kept as candidates so the
- * loader reports them. Returns false only when out of memory. */
+/* Candidates in search order: @p search_path, TCONV_PLUGINS, TCONV_PLUGIN_PATH
+ * (both read with secure_getenv: never from a set-user-ID caller's
+ * environment), <dir of libtconv>/tconv, the compiled-in plugin directory.
+ * Directories contribute their tconv_backend_*.so files sorted; a directory
+ * reached twice is scanned once; an untrusted directory is not scanned but
+ * becomes a refused candidate. Relative and missing entries are kept as
+ * candidates so the loader reports them. Returns false only when out of
+ * memory. */
 bool tconv_discover_candidates(const char *search_path, tconv_candidate_list_t *list);
 
 void tconv_candidate_list_free(tconv_candidate_list_t *list);

@@ -167,7 +167,8 @@ static bool name_already_loaded(const struct tconv_context *ctx, const char *nam
     return false;
 }
 
-/* Refusals before anything is opened: relative, missing, duplicate. Returns
+/* Refusals before anything is opened: relative, missing, untrusted (owner,
+ * mode: tconv_os_plugin_path_trusted), duplicate. Returns
  * false with the report finished; on success records the real path. */
 static bool check_path(const tconv_candidate_t *cand, seen_files_t *seen, tconv_plugin_report_t *r,
                        bool *oom) {
@@ -176,10 +177,20 @@ static bool check_path(const tconv_candidate_t *cand, seen_files_t *seen, tconv_
                       "relative path refused: %s (plugin paths must be absolute)", cand->path);
         return false;
     }
+    if (cand->refused != NULL) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_insecure, "%s", cand->refused);
+        return false;
+    }
     char *real = tconv_os_realpath(cand->path);
     if (real == NULL || access(real, R_OK) != 0) {
         finish_report(r, tconv_plugin_failed, tconv_plugin_not_found, "%s: %s", cand->path,
                       strerror(errno));
+        free(real);
+        return false;
+    }
+    char why[1200];
+    if (!tconv_os_plugin_path_trusted(real, false, why, sizeof why)) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_insecure, "%s", why);
         free(real);
         return false;
     }

@@ -216,6 +216,8 @@ typedef enum tconv_plugin_reason {
     tconv_plugin_no_devices = 7,   /**< It loaded but exposes no device. */
     tconv_plugin_excluded = 8,     /**< Excluded by TCONV_DEVICE / selector terms. */
     tconv_plugin_duplicate = 9,    /**< Same file, or same backend name, already loaded. */
+    tconv_plugin_insecure = 10,    /**< The file or its directory is writable by other users or
+                                        owned by a user other than this one or root: refused. */
 } tconv_plugin_reason_t;
 
 /** Report for one plugin candidate file. */
