@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/monotonic_clock.h"
 #include "error.h"
 #include "log.h"
 #include "problem.h"
@@ -44,17 +45,6 @@ typedef struct zero_tensors {
     void *input, *output, *kernel, *bias;
 } zero_tensors_t;
 
-void tconv_format_seconds(double s, char *buf, size_t size) {
-    if (s < 1e-6)
-        snprintf(buf, size, "%.3g ns", s * 1e9);
-    else if (s < 1e-3)
-        snprintf(buf, size, "%.3g us", s * 1e6);
-    else if (s < 1.0)
-        snprintf(buf, size, "%.3g ms", s * 1e3);
-    else
-        snprintf(buf, size, "%.3g s", s);
-}
-
 static select_mode_t select_mode(void) {
     const char *v = getenv("TCONV_SELECT");
     if (v == NULL || v[0] == '\0' || strcasecmp(v, "auto") == 0)
@@ -80,12 +70,6 @@ static double measure_min_seconds(void) {
         return TCONV_MEASURE_MIN_SECONDS;
     }
     return ms * 1e-3;
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 size_t tconv_measure_run_length(const struct tconv_context *ctx, const tconv_selection_t *sel,
@@ -155,10 +139,10 @@ static bool timed_run(const struct tconv_context *ctx, tconv_selection_t *sel, c
     char msg[1024] = "";
     const tconv_backend_t *b = tconv_device_backend(ctx, cand->device);
     int st = tconv_success;
-    double start = now_seconds();
+    double start = tconv_monotonic_seconds();
     for (int i = 0; i < count && st == tconv_success; i++)
         st = b->plan_execute(cand->plan, z->input, z->output, msg, sizeof msg);
-    *seconds = (now_seconds() - start) / count;
+    *seconds = (tconv_monotonic_seconds() - start) / count;
     msg[sizeof msg - 1] = '\0';
     if (st == tconv_success)
         return true;
@@ -350,13 +334,23 @@ static bool apply_remembered(const struct tconv_context *ctx, tconv_selection_t 
     return winner != SIZE_MAX;
 }
 
+/* The time @p previous recorded for device @p id, or -1. */
+static double previous_seconds(const tconv_measured_t *previous, const char *id) {
+    for (size_t i = 0; previous != NULL && i < previous->count; i++)
+        if (strcmp(previous->ids[i], id) == 0)
+            return previous->seconds[i];
+    return -1.0;
+}
+
 /* Measures the run, reorders it, remembers the decision; keeps the winner's
- * plan in *winner_plan when asked. */
+ * plan in *winner_plan when asked. With @p previous (a close call measured
+ * before), each device keeps its best time over both, and @p again says why
+ * it was measured again. */
 static tconv_status_t decide_by_measuring(const struct tconv_context *ctx, tconv_selection_t *sel,
                                           size_t first, size_t n, const tconv_canonical_t *c,
                                           const char *key, const char *file,
-                                          const char *no_file_why,
-                                          tconv_backend_plan_t *winner_plan) {
+                                          const char *no_file_why, const tconv_measured_t *previous,
+                                          const char *again, tconv_backend_plan_t *winner_plan) {
     zero_tensors_t z = {0};
     if (!zero_tensors_alloc(c, &z)) {
         zero_tensors_free(&z);
@@ -380,11 +374,21 @@ static tconv_status_t decide_by_measuring(const struct tconv_context *ctx, tconv
         seconds[k] = cands[k].median;
         if (cands[k].plan == NULL)
             continue;
-        snprintf(d.ids[d.count], sizeof d.ids[0], "%s", ctx->devices[cands[k].device].info.id);
-        d.seconds[d.count++] = cands[k].median;
+        /* Noise only ever adds time: the best of the measurements is the
+         * closest to the truth. */
+        const char *id = ctx->devices[cands[k].device].info.id;
+        const double before = previous_seconds(previous, id);
+        if (before > 0 && before < seconds[k])
+            seconds[k] = cands[k].median = before;
+        snprintf(d.ids[d.count], sizeof d.ids[0], "%s", id);
+        d.seconds[d.count++] = seconds[k];
         if (best == SIZE_MAX || cands[k].median < cands[best].median)
             best = k;
     }
+    d.measured_at = (int64_t)time(NULL);
+    d.measurements = previous != NULL && previous->measurements < TCONV_MEASURED_COUNT_MAX
+                         ? previous->measurements + 1
+                         : 1;
     /* A near tie goes to the host-native device: it needs no kernel build in
      * the next process and no copies, and the difference may be noise. */
     for (size_t k = 0; k < n && best != SIZE_MAX; k++)
@@ -409,6 +413,8 @@ static tconv_status_t decide_by_measuring(const struct tconv_context *ctx, tconv
         snprintf(d.winner, sizeof d.winner, "%s", ctx->devices[cands[best].device].info.id);
         tconv_selection_cache_store(ctx->selection_cache, key, &d);
         note_times(&d, &sb);
+        if (again[0] != '\0')
+            tconv_strbuf_appendf(&sb, " (measured again: %s)", again);
         char why[600], shown[4200];
         if (file == NULL) {
             tconv_strbuf_appendf(&sb, " (not cached on disk: %s)", no_file_why);
@@ -428,6 +434,63 @@ static tconv_status_t decide_by_measuring(const struct tconv_context *ctx, tconv
         return out_of_memory();
     }
     return tconv_success;
+}
+
+typedef enum remembered_use {
+    USE_REMEMBERED, /* trusted: no measurement */
+    MEASURE_AGAIN,  /* a close call: measure, keep the best times of both */
+    MEASURE_ANEW,   /* too old (or dated in the future): measure from scratch */
+} remembered_use_t;
+
+/* The winner's lead: the smallest gap to another device's time, as a
+ * fraction of the faster of the two. */
+static double winner_margin(const tconv_measured_t *d) {
+    double w = -1.0, margin = INFINITY;
+    for (size_t i = 0; i < d->count; i++)
+        if (strcmp(d->ids[i], d->winner) == 0)
+            w = d->seconds[i];
+    for (size_t i = 0; i < d->count && w > 0; i++) {
+        if (strcmp(d->ids[i], d->winner) == 0)
+            continue;
+        const double gap = fabs(d->seconds[i] - w) / fmin(d->seconds[i], w);
+        margin = fmin(margin, gap);
+    }
+    return margin;
+}
+
+/* Whether the remembered decision @p d is used as it is (measure.h); @p why
+ * receives the reason when it is not. */
+static remembered_use_t remembered_use(const tconv_measured_t *d, int64_t now, char *why,
+                                       size_t why_size) {
+    const int64_t age = now - d->measured_at;
+    if (age > TCONV_MEASURE_MAX_AGE_SECONDS) {
+        snprintf(why, why_size, "the cached decision is %lld days old, more than the %d-day limit",
+                 (long long)(age / 86400), TCONV_MEASURE_MAX_AGE_SECONDS / 86400);
+        return MEASURE_ANEW;
+    }
+    if (age < -86400) { /* the clock went back, or the line is bogus */
+        snprintf(why, why_size, "the cached decision is dated in the future");
+        return MEASURE_ANEW;
+    }
+    const double margin = winner_margin(d);
+    if (margin < TCONV_MEASURE_CLOSE_MARGIN && d->measurements < TCONV_MEASURE_MAX_MEASUREMENTS) {
+        snprintf(why, why_size,
+                 "a close call, the winner led by %.1f%% (under %.0f%%); measurement %u of at "
+                 "most %d, best times kept",
+                 margin * 100, TCONV_MEASURE_CLOSE_MARGIN * 100, d->measurements + 1,
+                 TCONV_MEASURE_MAX_MEASUREMENTS);
+        return MEASURE_AGAIN;
+    }
+    return USE_REMEMBERED;
+}
+
+/* Whether the remembered decision @p d names a device of the run as winner. */
+static bool names_candidate(const struct tconv_context *ctx, const tconv_selection_t *sel,
+                            size_t first, size_t n, const tconv_measured_t *d) {
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(d->winner, ctx->devices[sel->order[first + k]].info.id) == 0)
+            return true;
+    return false;
 }
 
 /* True when every candidate's estimate is known and below @p limit. */
@@ -489,21 +552,28 @@ tconv_status_t tconv_measure_decide(const struct tconv_context *ctx, tconv_selec
     char *key = tconv_selection_key(c, infos, n, ctx->host.num_threads);
     if (key == NULL)
         return out_of_memory();
-    char path[4096], why[256] = "";
-    const bool have_file = tconv_selection_file_path(path, sizeof path, why, sizeof why);
+    char path[4096], why[400] = "";
+    const bool have_file = tconv_selection_file_path(ctx->cache_dir, ctx->cache_dir_why, path,
+                                                     sizeof path, why, sizeof why);
 
     tconv_status_t st = tconv_success;
     tconv_measured_t d;
     char from[4300] = ""; /* where a remembered decision came from */
     if (mode != MODE_MEASURE && tconv_selection_cache_lookup(ctx->selection_cache, key, &d) &&
-        apply_remembered(ctx, sel, first, n, &d)) {
+        names_candidate(ctx, sel, first, n, &d)) {
         snprintf(from, sizeof from, "in this process");
     } else if (mode != MODE_MEASURE && have_file && tconv_selection_file_lookup(path, key, &d) &&
-               apply_remembered(ctx, sel, first, n, &d)) {
-        tconv_selection_cache_store(ctx->selection_cache, key, &d);
+               names_candidate(ctx, sel, first, n, &d)) {
         tconv_selection_file_display(path, from, sizeof from);
     }
-    if (from[0] != '\0') {
+    char again[300] = "";
+    const remembered_use_t use = from[0] != '\0'
+                                     ? remembered_use(&d, (int64_t)time(NULL), again, sizeof again)
+                                     : MEASURE_ANEW;
+    if (use == USE_REMEMBERED) {
+        apply_remembered(ctx, sel, first, n, &d);
+        if (strcmp(from, "in this process") != 0)
+            tconv_selection_cache_store(ctx->selection_cache, key, &d);
         tconv_strbuf_t sb = {0};
         note_times(&d, &sb);
         tconv_strbuf_appendf(&sb, " (from cache %s)", from);
@@ -511,7 +581,7 @@ tconv_status_t tconv_measure_decide(const struct tconv_context *ctx, tconv_selec
             st = out_of_memory();
     } else {
         st = decide_by_measuring(ctx, sel, first, n, c, key, have_file ? path : NULL, why,
-                                 winner_plan);
+                                 use == MEASURE_AGAIN ? &d : NULL, again, winner_plan);
     }
     free(key);
     return st;

@@ -5,7 +5,14 @@
  *
  * TCONV_SELECT: unset or "auto" measures unless a remembered decision
  * exists; "model" never measures (the backends' estimates decide);
- * "measure" always measures and refreshes the remembered decision. */
+ * "measure" always measures and refreshes the remembered decision.
+ *
+ * A remembered decision is measured again, and the best time of each device
+ * over the measurements kept, while the winner's lead is a close call
+ * (under TCONV_MEASURE_CLOSE_MARGIN) and it was measured fewer than
+ * TCONV_MEASURE_MAX_MEASUREMENTS times: one noisy run must not decide for
+ * ever. A decision older than TCONV_MEASURE_MAX_AGE_SECONDS (or dated in the
+ * future) is measured anew: drivers, kernels and machines change. */
 #ifndef TCONV_CORE_MEASURE_H
 #define TCONV_CORE_MEASURE_H
 
@@ -21,6 +28,13 @@
  * cannot pay for a measurement, which may cost a kernel build of seconds on
  * an OpenCL device: the host-native backend is taken without measuring. */
 #define TCONV_MEASURE_MIN_SECONDS 1e-3
+/* A winner ahead of every other device by less than this fraction of the
+ * faster time is a close call, measured again. */
+#define TCONV_MEASURE_CLOSE_MARGIN 0.20
+/* How often a close call is measured at most (the first time included). */
+#define TCONV_MEASURE_MAX_MEASUREMENTS 3
+/* Age after which a remembered decision is measured anew: 30 days. */
+#define TCONV_MEASURE_MAX_AGE_SECONDS (30 * 24 * 3600)
 
 /* How many devices, from position @p first of the selection order on, form
  * a run that automatic ranking placed, that are CPU-class and that have not
@@ -40,8 +54,5 @@ tconv_status_t tconv_measure_decide(const struct tconv_context *context,
                                     tconv_selection_t *selection, size_t first, size_t length,
                                     const tconv_canonical_t *problem,
                                     tconv_backend_plan_t *winner_plan);
-
-/* Seconds as "1.73 ms", "850 us", "12.5 ns" or "2.1 s" (3 significant digits). */
-void tconv_format_seconds(double seconds, char *buf, size_t size);
 
 #endif /* TCONV_CORE_MEASURE_H */

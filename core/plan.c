@@ -1,5 +1,7 @@
 /* Plans: a resolved problem bound to the first device (in selector order)
- * whose backend accepts it; weights and execution are forwarded to it. */
+ * whose backend accepts it; weights and execution are forwarded to it. The
+ * device choice here is also tconv_context_select_device's, so the device
+ * it names is the one a plan gets. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -127,6 +129,66 @@ static size_t create_on_first_accepting(struct tconv_context *ctx, tconv_selecti
     return SIZE_MAX;
 }
 
+/* The one device choice, shared by tconv_plan_create and
+ * tconv_context_select_device: the selector's order (selection.h), CPU-class
+ * runs told apart by measurement (measure.h), then the first device whose
+ * plan_create accepts. With @p canonical NULL no backend is asked: the first
+ * device of the order. On success *chosen is the device, *backend_plan its
+ * plan (NULL without a problem) and *reason the explanation (malloc'd).
+ * Fails with no_device when no device accepts (the message explains), else
+ * with the selection's or the backend's error. */
+static tconv_status_t choose_device(struct tconv_context *ctx, const tconv_canonical_t *canonical,
+                                    const char *selector, size_t *chosen,
+                                    tconv_backend_plan_t *backend_plan, char **reason) {
+    *chosen = SIZE_MAX;
+    *backend_plan = NULL;
+    *reason = NULL;
+    tconv_selection_t sel;
+    tconv_status_t st = tconv_select(ctx, canonical, selector, &sel);
+    if (st != tconv_success)
+        return st;
+    size_t device = SIZE_MAX;
+    if (canonical != NULL)
+        device = create_on_first_accepting(ctx, &sel, canonical, backend_plan, &st);
+    for (size_t i = 0; canonical == NULL && i < sel.count && device == SIZE_MAX; i++)
+        if (sel.declined[sel.order[i]] == NULL)
+            device = sel.order[i];
+    if (st == tconv_success) {
+        char *text = tconv_selection_explain(ctx, &sel, device);
+        if (text == NULL)
+            st = tconv_set_error(tconv_out_of_memory, "out of memory explaining the selection");
+        else if (device == SIZE_MAX)
+            st = tconv_set_error(tconv_no_device, "no device accepts the problem: %s", text);
+        else
+            tconv_log(1, "%s", text);
+        if (st == tconv_success)
+            *reason = text;
+        else
+            free(text);
+        if (st != tconv_success && *backend_plan != NULL) {
+            tconv_device_backend(ctx, device)->plan_destroy(*backend_plan);
+            *backend_plan = NULL;
+        }
+    }
+    tconv_selection_free(&sel);
+    if (st == tconv_success)
+        *chosen = device;
+    return st;
+}
+
+/* What the backend computes for @p canonical: the same, but with a linear
+ * activation when a backward pass is asked for and the activation is not
+ * linear (the core then applies it). Returns whether it does. */
+static bool backend_form(const tconv_canonical_t *canonical, tconv_canonical_t *backend) {
+    *backend = *canonical;
+    const uint32_t backward = TCONV_PASS_BACKWARD_DATA | TCONV_PASS_BACKWARD_WEIGHTS;
+    if (!(canonical->passes & backward) || canonical->activation == tconv_activation_linear)
+        return false;
+    backend->activation = tconv_activation_linear;
+    backend->activation_alpha = 0.0;
+    return true;
+}
+
 TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan, tconv_context_t context,
                                            const tconv_problem_t *problem, const char *selector) {
     TCONV_REQUIRE_NONNULL(plan);
@@ -141,13 +203,8 @@ TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan, tconv_context_t c
         free(p);
         return st;
     }
-    p->backend_canonical = p->canonical;
+    p->core_activation = backend_form(&p->canonical, &p->backend_canonical);
     const uint32_t backward = TCONV_PASS_BACKWARD_DATA | TCONV_PASS_BACKWARD_WEIGHTS;
-    if ((p->canonical.passes & backward) && p->canonical.activation != tconv_activation_linear) {
-        p->core_activation = true;
-        p->backend_canonical.activation = tconv_activation_linear;
-        p->backend_canonical.activation_alpha = 0.0;
-    }
     p->input_bytes = tconv_canonical_input_bytes(&p->canonical);
     p->output_bytes = tconv_canonical_output_bytes(&p->canonical);
     p->kernel_bytes = tconv_canonical_kernel_bytes(&p->canonical);
@@ -171,30 +228,10 @@ TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan, tconv_context_t c
                                    bytes);
         }
     }
-    tconv_selection_t sel;
-    st = tconv_select(context, &p->backend_canonical, selector, &sel);
+    size_t chosen;
+    st = choose_device(context, &p->backend_canonical, selector, &chosen, &p->backend_plan,
+                       &p->reason);
     if (st != tconv_success) {
-        free(p->grad_output_workspace);
-        free(p->grad_weights_workspace);
-        free(p);
-        return st;
-    }
-    size_t chosen =
-        create_on_first_accepting(context, &sel, &p->backend_canonical, &p->backend_plan, &st);
-    if (st == tconv_success) {
-        p->reason = tconv_selection_explain(context, &sel, chosen);
-        if (p->reason == NULL)
-            st = tconv_set_error(tconv_out_of_memory, "out of memory explaining the selection");
-        else if (chosen == SIZE_MAX)
-            st = tconv_set_error(tconv_no_device, "no device accepts the problem: %s", p->reason);
-        else
-            tconv_log(1, "%s", p->reason);
-        if (st != tconv_success && chosen != SIZE_MAX)
-            tconv_device_backend(context, chosen)->plan_destroy(p->backend_plan);
-    }
-    tconv_selection_free(&sel);
-    if (st != tconv_success) {
-        free(p->reason);
         free(p->grad_output_workspace);
         free(p->grad_weights_workspace);
         free(p);
@@ -417,4 +454,36 @@ TCONV_API void tconv_plan_destroy(tconv_plan_t plan) {
     free(plan->reason);
     free(plan);
     tconv_context_release(ctx); /* may fini the backend and close its module */
+}
+
+TCONV_API tconv_status_t tconv_context_select_device(tconv_context_t context,
+                                                     const tconv_problem_t *problem,
+                                                     const char *selector, size_t *device_index,
+                                                     char *reason, size_t reason_size) {
+    TCONV_REQUIRE_NONNULL(context);
+    TCONV_REQUIRE_NONNULL(device_index);
+    if (reason != NULL && reason_size > 0)
+        reason[0] = '\0';
+    tconv_canonical_t canonical, backend;
+    if (problem != NULL) {
+        tconv_status_t st = tconv_problem_resolve(problem, &canonical);
+        if (st != tconv_success)
+            return st;
+        backend_form(&canonical, &backend);
+    }
+    /* Exactly what tconv_plan_create would do; the plan is then dropped. */
+    size_t chosen;
+    tconv_backend_plan_t plan;
+    char *text;
+    tconv_status_t st =
+        choose_device(context, problem ? &backend : NULL, selector, &chosen, &plan, &text);
+    if (st != tconv_success)
+        return st;
+    if (plan != NULL)
+        tconv_device_backend(context, chosen)->plan_destroy(plan);
+    *device_index = chosen;
+    if (reason != NULL && reason_size > 0)
+        snprintf(reason, reason_size, "%s", text);
+    free(text);
+    return tconv_success;
 }

@@ -13,7 +13,6 @@
 
 #include "error.h"
 #include "log.h"
-#include "measure.h"
 #include "strbuf.h"
 
 typedef enum term_kind { TERM_AUTO, TERM_ID, TERM_BACKEND, TERM_CLASS } term_kind_t;
@@ -201,7 +200,8 @@ static const char *class_label(const tconv_device_info_t *info, char *buf, size_
     return "unknown type";
 }
 
-/* True if device a should be tried before device b under automatic ranking. */
+/* True if device a should be tried before device b by class (and, within
+ * the CPU class, by estimate, then native first). */
 static bool ranks_before(const struct tconv_context *ctx, const double *est, size_t a, size_t b) {
     const tconv_device_info_t *ia = &ctx->devices[a].info, *ib = &ctx->devices[b].info;
     int ca = class_score(ia), cb = class_score(ib);
@@ -285,20 +285,49 @@ static const tconv_plugin_report_t *unusable_plugin(const struct tconv_context *
     return NULL;
 }
 
-static tconv_status_t no_match_error(const struct tconv_context *ctx, const char *where,
-                                     const term_t *t) {
+/* Says why term @p t matches no device: "'x': no such device" or, for a
+ * backend whose plugin is not in use, "'x': backend 'x' has no usable device
+ * (plugin <path> failed: <why>)". True when the plugin explains it. */
+static bool describe_no_match(const struct tconv_context *ctx, const term_t *t,
+                              tconv_strbuf_t *sb) {
     const tconv_plugin_report_t *r = NULL;
     if (t->kind == TERM_ID || t->kind == TERM_BACKEND)
         r = unusable_plugin(ctx, t->backend);
-    tconv_strbuf_t sb = {0};
     if (r != NULL)
-        tconv_strbuf_appendf(&sb, "%s: '%s': backend '%s' has no usable device (plugin %s %s: %s)",
-                             where, t->text, t->backend, r->path,
+        tconv_strbuf_appendf(sb, "'%s': backend '%s' has no usable device (plugin %s %s: %s)",
+                             t->text, t->backend, r->path,
                              r->state == tconv_plugin_skipped ? "skipped" : "failed", r->message);
     else
-        tconv_strbuf_appendf(&sb, "%s: '%s': no such device; devices: ", where, t->text);
-    if (r == NULL)
+        tconv_strbuf_appendf(sb, "'%s': no such device", t->text);
+    return r != NULL;
+}
+
+static tconv_status_t no_match_error(const struct tconv_context *ctx, const char *where,
+                                     const term_t *t) {
+    tconv_strbuf_t sb = {0};
+    tconv_strbuf_appendf(&sb, "%s: ", where);
+    if (!describe_no_match(ctx, t, &sb)) {
+        tconv_strbuf_appendf(&sb, "; devices: ");
         list_devices(ctx, &sb);
+    }
+    tconv_status_t st = tconv_set_error(tconv_no_device, "%s", tconv_strbuf_text(&sb));
+    tconv_strbuf_free(&sb);
+    return st;
+}
+
+/* A list none of whose terms matches a device. */
+static tconv_status_t no_term_matches_error(const struct tconv_context *ctx, const char *where,
+                                            const term_t *terms, size_t count) {
+    tconv_strbuf_t sb = {0};
+    tconv_strbuf_appendf(&sb, "%s: no term matches a device:", where);
+    for (size_t i = 0, n = 0; i < count; i++) {
+        if (terms[i].exclude)
+            continue;
+        tconv_strbuf_appendf(&sb, "%s ", n++ ? ";" : "");
+        describe_no_match(ctx, &terms[i], &sb);
+    }
+    tconv_strbuf_appendf(&sb, "; devices: ");
+    list_devices(ctx, &sb);
     tconv_status_t st = tconv_set_error(tconv_no_device, "%s", tconv_strbuf_text(&sb));
     tconv_strbuf_free(&sb);
     return st;
@@ -316,6 +345,34 @@ static bool alloc_selection(tconv_selection_t *sel, size_t n) {
     sel->declined = calloc(m, sizeof *sel->declined);
     sel->by_auto = calloc(m, sizeof *sel->by_auto);
     return sel->order && sel->est_seconds && sel->excluded && sel->declined && sel->by_auto;
+}
+
+/* Across classes, where the backends gave estimates, the faster estimate
+ * goes first: the devices placed from @p first on that have one are sorted
+ * by it (stably) among the places the class order gave them, and devices
+ * without one keep their place. A plugin's estimate of a class above the
+ * CPU's (custom, accelerator) that is far slower than the native CPU's no
+ * longer wins on class alone. */
+static void order_estimated_by_time(tconv_selection_t *sel, size_t first) {
+    for (size_t i = first + 1; i < sel->count; i++) {
+        const size_t key = sel->order[i];
+        const double est = sel->est_seconds[key];
+        if (est < 0)
+            continue;
+        /* Move key back over the estimated devices slower than it, leaving
+         * the unestimated ones where they are. */
+        size_t slot = i;
+        for (size_t j = i; j-- > first;) {
+            const size_t other = sel->order[j];
+            if (sel->est_seconds[other] < 0)
+                continue;
+            if (sel->est_seconds[other] <= est)
+                break;
+            sel->order[slot] = other;
+            slot = j;
+        }
+        sel->order[slot] = key;
+    }
 }
 
 /* Appends the not yet placed, usable devices matching @p t: in auto-rank
@@ -341,6 +398,7 @@ static void place_term(const struct tconv_context *ctx, const term_t *t, bool *p
         }
         sel->order[j] = key;
     }
+    order_estimated_by_time(sel, first);
 }
 
 tconv_status_t tconv_select(const struct tconv_context *ctx, const tconv_canonical_t *problem,
@@ -370,8 +428,9 @@ tconv_status_t tconv_select(const struct tconv_context *ctx, const tconv_canonic
         tconv_selection_free(sel);
         return st;
     }
-    size_t positive = 0;
+    size_t positive = 0, unmatched = 0, last_unmatched = 0;
     bool any_auto = false;
+    tconv_strbuf_t skipped = {0};
     for (size_t i = 0; i < term_count; i++) {
         if (terms[i].exclude) {
             for (size_t d = 0; d < ctx->device_count; d++)
@@ -385,10 +444,22 @@ tconv_status_t tconv_select(const struct tconv_context *ctx, const tconv_canonic
         for (size_t d = 0; d < ctx->device_count && !matched; d++)
             matched = term_matches(&terms[i], &ctx->devices[d].info);
         if (!matched) {
-            st = no_match_error(ctx, where, &terms[i]);
-            goto done;
+            /* In a list, a term naming no device is passed over like a device
+             * that declines ("gpu,cpu" on a machine without a GPU). */
+            tconv_strbuf_appendf(&skipped, "%s", unmatched++ ? ", " : "skipped ");
+            describe_no_match(ctx, &terms[i], &skipped);
+            last_unmatched = i;
         }
     }
+    if (unmatched > 0 && positive == 1)
+        st = no_match_error(ctx, where, &terms[last_unmatched]);
+    else if (unmatched > 0 && unmatched == positive)
+        st = no_term_matches_error(ctx, where, terms, term_count);
+    else if (unmatched > 0 && (sel->skipped_note = tconv_strbuf_take(&skipped)) == NULL)
+        st = tconv_set_error(tconv_out_of_memory, "out of memory selecting a device");
+    tconv_strbuf_free(&skipped);
+    if (st != tconv_success)
+        goto done;
     const term_t auto_term = {.kind = TERM_AUTO, .text = "auto"};
     sel->ranked_only = positive == 0 || (positive == 1 && any_auto && term_count == 1);
     snprintf(sel->label, sizeof sel->label, "%s", plain_auto ? "auto" : where);
@@ -457,6 +528,8 @@ char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selec
             append_seconds(&sb, sel->est_seconds[d]);
         tconv_strbuf_appendf(&sb, ")");
     }
+    if (sel->skipped_note != NULL)
+        tconv_strbuf_appendf(&sb, "; %s", sel->skipped_note);
     if (sel->measure_note != NULL)
         tconv_strbuf_appendf(&sb, "; %s", sel->measure_note);
     if (chosen < ctx->device_count)
@@ -495,55 +568,6 @@ void tconv_selection_free(tconv_selection_t *sel) {
     free(sel->excluded);
     free(sel->by_auto);
     free(sel->measure_note);
+    free(sel->skipped_note);
     memset(sel, 0, sizeof *sel);
-}
-
-/* ---------------------------------------------------------------------- */
-/* Public entry point                                                       */
-
-TCONV_API tconv_status_t tconv_context_select_device(tconv_context_t context,
-                                                     const tconv_problem_t *problem,
-                                                     const char *selector, size_t *device_index,
-                                                     char *reason, size_t reason_size) {
-    TCONV_REQUIRE_NONNULL(context);
-    TCONV_REQUIRE_NONNULL(device_index);
-    if (reason != NULL && reason_size > 0)
-        reason[0] = '\0';
-    tconv_canonical_t canonical;
-    if (problem != NULL) {
-        tconv_status_t st = tconv_problem_resolve(problem, &canonical);
-        if (st != tconv_success)
-            return st;
-    }
-    tconv_selection_t sel;
-    tconv_status_t st = tconv_select(context, problem ? &canonical : NULL, selector, &sel);
-    if (st != tconv_success)
-        return st;
-    /* With a problem, close CPU-class candidates at the top are told apart
-     * the way a plan would (measured or remembered); the plans are dropped. */
-    const size_t run = problem ? tconv_measure_run_length(context, &sel, 0) : 0;
-    if (run >= 2)
-        st = tconv_measure_decide(context, &sel, 0, run, &canonical, NULL);
-    if (st != tconv_success) {
-        tconv_selection_free(&sel);
-        return st;
-    }
-    size_t chosen = SIZE_MAX;
-    for (size_t i = 0; i < sel.count && chosen == SIZE_MAX; i++)
-        if (sel.declined[sel.order[i]] == NULL)
-            chosen = sel.order[i];
-    char *text = tconv_selection_explain(context, &sel, chosen);
-    tconv_selection_free(&sel);
-    if (text == NULL)
-        return tconv_set_error(tconv_out_of_memory, "out of memory explaining the selection");
-    tconv_log(1, "%s", text);
-    if (chosen == SIZE_MAX) {
-        st = tconv_set_error(tconv_no_device, "no device accepts the problem: %s", text);
-    } else {
-        *device_index = chosen;
-        if (reason != NULL && reason_size > 0)
-            snprintf(reason, reason_size, "%s", text);
-    }
-    free(text);
-    return st;
 }

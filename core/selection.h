@@ -20,12 +20,16 @@ typedef struct tconv_selection {
     char **declined;     /* per device: reason it declined (malloc'd) or NULL */
     bool *by_auto;       /* per device: placed by automatic ranking ("auto") */
     char *measure_note;  /* how CPU devices were told apart (measure.h), or NULL */
+    char *skipped_note;  /* list terms that matched no device and were passed over, or NULL */
 } tconv_selection_t;
 
 /* Orders the context's devices for @p problem (NULL: rank without asking the
  * backends) under @p selector (NULL/"auto": TCONV_DEVICE, else auto). Fails
- * with invalid_arguments for bad syntax and no_device for a term that
- * matches nothing; an empty order is not an error here. */
+ * with invalid_arguments for bad syntax, and with no_device when the only
+ * term, or every term of a list, matches nothing (a list passes over a term
+ * that matches nothing, noted in skipped_note); an empty order is not an
+ * error here. The device choice itself (measurement, plan_create) is
+ * tconv_choose_device's, in plan.c. */
 tconv_status_t tconv_select(const struct tconv_context *context, const tconv_canonical_t *problem,
                             const char *selector, tconv_selection_t *selection);
 

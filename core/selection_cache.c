@@ -1,6 +1,10 @@
 /* Remembered measured selections (selection_cache.h). The file has one line
  * per decision, fields separated by tabs:
- *     key  winner  id=seconds,id=seconds...  fnv1a64(first three fields)
+ *     key  winner  id=seconds,id=seconds...  measured_at  measurements
+ *     fnv1a64(first five fields)
+ * measured_at is the Unix time of the last measurement, measurements how
+ * often the decision was measured (measure.c measures a close call again and
+ * an old one anew).
  * Anything that does not parse, or whose checksum or times disagree, is
  * ignored: a half-written or hand-edited line can never steer selection.
  *
@@ -27,10 +31,14 @@
 #include <unistd.h>
 
 #include "array.h"
+#include "common/fnv1a.h"
+#include "common/make_dirs.h"
 #include "log.h"
 #include "strbuf.h"
 
-#define FILE_NAME "selection-v1.tsv"
+/* v2 added measured_at and measurements; v1 files are left alone. */
+#define FILE_NAME "selection-v2.tsv"
+#define FIELDS    6
 /* Bounds that keep a corrupt or runaway file from costing much. */
 #define MAX_FILE_BYTES     (4u << 20)
 #define MAX_FILE_LINES     2000
@@ -168,23 +176,13 @@ void tconv_selection_cache_store(tconv_selection_cache_t *cache, const char *key
 /* ---------------------------------------------------------------------- */
 /* File location                                                            */
 
-bool tconv_selection_file_path(char *path, size_t size, char *why, size_t why_size) {
-    const char *dir = getenv("TCONV_CACHE_DIR");
-    int n;
-    if (dir != NULL && dir[0] != '\0') {
-        if (strcmp(dir, "off") == 0) {
-            snprintf(why, why_size, "TCONV_CACHE_DIR=off");
-            return false;
-        }
-        n = snprintf(path, size, "%s/" FILE_NAME, dir);
-    } else if ((dir = getenv("XDG_CACHE_HOME")) != NULL && dir[0] == '/') {
-        n = snprintf(path, size, "%s/tconv/" FILE_NAME, dir);
-    } else if ((dir = getenv("HOME")) != NULL && dir[0] != '\0') {
-        n = snprintf(path, size, "%s/.cache/tconv/" FILE_NAME, dir);
-    } else {
-        snprintf(why, why_size, "no cache directory: TCONV_CACHE_DIR and HOME are unset");
+bool tconv_selection_file_path(const char *dir, const char *dir_why, char *path, size_t size,
+                               char *why, size_t why_size) {
+    if (dir == NULL) {
+        snprintf(why, why_size, "%s", dir_why);
         return false;
     }
+    const int n = snprintf(path, size, "%s/" FILE_NAME, dir);
     if (n < 0 || (size_t)n >= size) {
         snprintf(why, why_size, "cache directory path longer than %zu bytes", size - 1);
         return false;
@@ -205,46 +203,35 @@ void tconv_selection_file_display(const char *path, char *out, size_t size) {
 
 /* mkdir -p of the directory part of @p path, new directories mode 0700. */
 static bool make_parent_dirs(const char *path, char *why, size_t why_size) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash == path)
+        return true;
+    if ((size_t)(slash - path) >= sizeof dir) {
         snprintf(why, why_size, "path too long");
         return false;
     }
-    char *slash = strrchr(buf, '/');
-    if (slash == NULL || slash == buf)
-        return true;
-    *slash = '\0';
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
-            snprintf(why, why_size, "cannot create directory %s: %s", buf, strerror(errno));
-            return false;
-        }
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(why, why_size, "%s is not a directory", buf);
-        return false;
-    }
-    return true;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    return tconv_make_dirs(dir, why, why_size);
 }
 
 /* ---------------------------------------------------------------------- */
 /* Lines                                                                    */
 
 static uint64_t fnv1a64(const char *data, size_t len) {
-    uint64_t hash = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        hash ^= (unsigned char)data[i];
-        hash *= 0x100000001b3ULL;
-    }
-    return hash;
+    return tconv_fnv1a64(TCONV_FNV1A64_OFFSET, data, len);
+}
+
+/* A decimal integer field in [min, max]. */
+static bool parse_integer(const char *text, long long min, long long max, long long *value) {
+    char *end;
+    errno = 0;
+    const long long v = strtoll(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 || v < min || v > max)
+        return false;
+    *value = v;
+    return true;
 }
 
 /* "id=seconds,..." into @p d; false on anything unexpected. */
@@ -274,37 +261,42 @@ static bool parse_times(char *text, tconv_measured_t *d) {
 /* Splits one line (modified in place) into its key and decision. The winner
  * must be listed and have the smallest time, up to the tie margin. */
 static bool parse_line(char *line, const char **key, tconv_measured_t *d) {
-    char *field[4];
+    char *field[FIELDS];
     size_t n = 0;
     char *p = line;
-    while (n < 4) {
+    while (n < FIELDS) {
         field[n++] = p;
         p = strchr(p, '\t');
         if (p == NULL)
             break;
         *p++ = '\0';
     }
-    if (n != 4 || p != NULL)
+    if (n != FIELDS || p != NULL)
         return false;
-    if (strlen(field[3]) != 16 || field[0][0] == '\0')
+    char *sum_text = field[FIELDS - 1];
+    if (strlen(sum_text) != 16 || field[0][0] == '\0')
         return false;
     char *end;
     errno = 0;
-    uint64_t sum = strtoull(field[3], &end, 16);
+    uint64_t sum = strtoull(sum_text, &end, 16);
     if (*end != '\0' || errno != 0)
         return false;
-    /* The checksum covers "key\twinner\ttimes": rebuild the tabs for it. */
-    size_t covered = (size_t)(field[2] - field[0]) + strlen(field[2]);
-    field[1][-1] = '\t';
-    field[2][-1] = '\t';
-    bool sum_ok = fnv1a64(field[0], covered) == sum;
-    field[1][-1] = '\0';
-    field[2][-1] = '\0';
+    /* The checksum covers every field before it: rebuild the tabs for it. */
+    const size_t covered = (size_t)(sum_text - 1 - field[0]);
+    for (size_t i = 1; i < FIELDS - 1; i++)
+        field[i][-1] = '\t';
+    const bool sum_ok = fnv1a64(field[0], covered) == sum;
+    for (size_t i = 1; i < FIELDS - 1; i++)
+        field[i][-1] = '\0';
     if (!sum_ok || strlen(field[1]) >= sizeof d->winner)
         return false;
     memset(d, 0, sizeof *d);
-    if (!parse_times(field[2], d))
+    long long measured_at, measurements;
+    if (!parse_times(field[2], d) || !parse_integer(field[3], 0, INT64_MAX, &measured_at) ||
+        !parse_integer(field[4], 1, TCONV_MEASURED_COUNT_MAX, &measurements))
         return false;
+    d->measured_at = measured_at;
+    d->measurements = (unsigned)measurements;
     snprintf(d->winner, sizeof d->winner, "%s", field[1]);
     size_t w = SIZE_MAX;
     for (size_t i = 0; i < d->count; i++)
@@ -325,6 +317,7 @@ static char *format_line(const char *key, const tconv_measured_t *d) {
     tconv_strbuf_appendf(&sb, "%s\t%s\t", key, d->winner);
     for (size_t i = 0; i < d->count; i++)
         tconv_strbuf_appendf(&sb, "%s%s=%.9g", i ? "," : "", d->ids[i], d->seconds[i]);
+    tconv_strbuf_appendf(&sb, "\t%" PRId64 "\t%u", d->measured_at, d->measurements);
     const char *text = tconv_strbuf_text(&sb);
     uint64_t sum = fnv1a64(text, strlen(text));
     tconv_strbuf_appendf(&sb, "\t%016" PRIx64 "\n", sum);

@@ -1,11 +1,14 @@
 /* Remembered outcomes of measured device selection, per problem shape:
  * an in-process table (one per context, mutex-protected) and a small text
- * file, selection-v1.tsv, in the tconv cache directory. */
+ * file, selection-v2.tsv, in the tconv cache directory (cache_dir.h). The
+ * policy of when a remembered decision is measured again (small margin,
+ * age) is measure.c's. */
 #ifndef TCONV_CORE_SELECTION_CACHE_H
 #define TCONV_CORE_SELECTION_CACHE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tconv/tconv.h"
 
@@ -16,13 +19,18 @@
  * difference is within noise, and it needs no kernel build or copies). */
 #define TCONV_MEASURED_TIE_MARGIN 0.05
 
-/* One decision: the median time of every device that ran, and the winner
- * (the fastest, or a host-native device within the tie margin of it). */
+/* Most measurements one decision records (more are counted as this many). */
+#define TCONV_MEASURED_COUNT_MAX 1000
+
+/* One decision: the time of every device that ran, and the winner (the
+ * fastest, or a host-native device within the tie margin of it). */
 typedef struct tconv_measured {
     size_t count;
     char ids[TCONV_MEASURED_MAX][64];
-    double seconds[TCONV_MEASURED_MAX]; /* median of the timed runs, > 0 */
+    double seconds[TCONV_MEASURED_MAX]; /* best median over the measurements, > 0 */
     char winner[64];                    /* one of ids, with the smallest time */
+    int64_t measured_at;                /* wall clock (Unix seconds) of the last measurement */
+    unsigned measurements;              /* how often it was measured, 1..COUNT_MAX */
 } tconv_measured_t;
 
 /* The cache key: the whole canonical problem, the candidates (id, name,
@@ -47,10 +55,13 @@ void tconv_selection_cache_store(tconv_selection_cache_t *cache, const char *key
 
 /* ---- the file ---- */
 
-/* Path of selection-v1.tsv: in $TCONV_CACHE_DIR ("off": no file), else
- * $XDG_CACHE_HOME/tconv, else $HOME/.cache/tconv. False when there is none;
- * @p why then says so. Creates nothing. */
-bool tconv_selection_file_path(char *path, size_t size, char *why, size_t why_size);
+/* Path of selection-v2.tsv in the cache directory @p dir (the context's,
+ * cache_dir.h). False when @p dir is NULL (no cache: @p dir_why says why,
+ * copied to @p why) or the path does not fit. Creates nothing. Files of
+ * older formats (selection-v1.tsv, without the time and count of the
+ * measurements) are neither read nor removed. */
+bool tconv_selection_file_path(const char *dir, const char *dir_why, char *path, size_t size,
+                               char *why, size_t why_size);
 
 /* The last well-formed line of the file with this key. Malformed lines
  * (bad field count, checksum, times, unknown winner) are ignored. Something
@@ -59,7 +70,8 @@ bool tconv_selection_file_path(char *path, size_t size, char *why, size_t why_si
  * call from any number of threads. */
 bool tconv_selection_file_lookup(const char *path, const char *key, tconv_measured_t *found);
 
-/* Adds (or replaces) the line for @p key: creates the directory (mode 0700),
+/* Adds (or replaces) the line for @p key: creates the directory (mode 0700,
+ * mkdir -p),
  * takes the writers' flock on "<path>.lock", merges into the current file
  * (dropping malformed lines), writes a temporary file and renames it over the
  * old one, so concurrent writers in any threads and processes keep each

@@ -60,3 +60,14 @@ void tconv_strbuf_free(tconv_strbuf_t *sb) {
     sb->length = sb->capacity = 0;
     sb->failed = false;
 }
+
+void tconv_format_seconds(double s, char *buf, size_t size) {
+    if (s < 1e-6)
+        snprintf(buf, size, "%.3g ns", s * 1e9);
+    else if (s < 1e-3)
+        snprintf(buf, size, "%.3g us", s * 1e6);
+    else if (s < 1.0)
+        snprintf(buf, size, "%.3g ms", s * 1e3);
+    else
+        snprintf(buf, size, "%.3g s", s);
+}

@@ -1,4 +1,5 @@
-/* A growable string for explanation texts (selection reasons, decline lists). */
+/* A growable string for explanation texts (selection reasons, decline lists),
+ * and the formatting of times in them. */
 #ifndef TCONV_CORE_STRBUF_H
 #define TCONV_CORE_STRBUF_H
 
@@ -22,5 +23,8 @@ const char *tconv_strbuf_text(const tconv_strbuf_t *sb);
 char *tconv_strbuf_take(tconv_strbuf_t *sb);
 
 void tconv_strbuf_free(tconv_strbuf_t *sb);
+
+/* Seconds as "1.73 ms", "850 us", "12.5 ns" or "2.1 s" (3 significant digits). */
+void tconv_format_seconds(double seconds, char *buf, size_t size);
 
 #endif /* TCONV_CORE_STRBUF_H */

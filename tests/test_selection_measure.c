@@ -1,7 +1,7 @@
 /* Measured selection between CPU-class devices (core/measure.c): with two
  * or more CPU-class devices (the native backend and PoCL), `auto` measures
  * them on the problem, keeps the winner's plan, remembers the decision in
- * TCONV_CACHE_DIR/selection-v1.tsv and in the context, ignores corrupt
+ * TCONV_CACHE_DIR/selection-v2.tsv and in the context, ignores corrupt
  * lines, and obeys TCONV_SELECT=model / measure. With a single CPU device
  * nothing is measured. A FIFO or directory at the file's path is no cache.
  * Each test uses its own fresh cache directory. */
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -31,7 +32,7 @@ static void use_fresh_cache_dir(void) {
     static int serial;
     snprintf(cache_dir, sizeof cache_dir, "%s/case%d", cache_root, ++serial);
     assert_int_equal(mkdir(cache_dir, 0700), 0);
-    snprintf(cache_file, sizeof cache_file, "%s/selection-v1.tsv", cache_dir);
+    snprintf(cache_file, sizeof cache_file, "%s/" TC_SELECTION_FILE_NAME, cache_dir);
     setenv("TCONV_CACHE_DIR", cache_dir, 1);
     unsetenv("TCONV_SELECT");
 }
@@ -230,11 +231,13 @@ static void test_corrupt_file_is_ignored(void **state) {
 }
 
 /* Writes a well-checksummed line for @p key naming @p winner with the times
- * of the two devices, as the core writes them. */
+ * of the two devices, as the core writes them: measured now, and as often as
+ * a close call ever is (so a near tie is trusted, not measured again). */
 static void write_line(const char *key, const char *winner, double t0, double t1) {
     char text[8300];
-    assert_int_equal(
-        tc_selection_line(text, sizeof text, key, winner, cpu_ids[0], t0, cpu_ids[1], t1), 0);
+    assert_int_equal(tc_selection_line(text, sizeof text, key, winner, cpu_ids[0], t0, cpu_ids[1],
+                                       t1, (int64_t)time(NULL), 3),
+                     0);
     spit(cache_file, text);
 }
 

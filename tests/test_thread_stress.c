@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -302,15 +303,15 @@ static void plant_decoys(void) {
     for (int i = 0; i < DECOYS; i++) {
         char key[64], line[256];
         snprintf(key, sizeof key, DECOY_PREFIX "%d", i);
-        assert_int_equal(
-            tc_selection_line(line, sizeof line, key, "cpu:0", "cpu:0", 1e-3, "slow_cpu:0", 2e-2),
-            0);
+        assert_int_equal(tc_selection_line(line, sizeof line, key, "cpu:0", "cpu:0", 1e-3,
+                                           "slow_cpu:0", 2e-2, (int64_t)time(NULL), 1),
+                         0);
         fputs(line, f);
     }
     assert_int_equal(fclose(f), 0);
 }
 
-/* Checks the cache file: four tab-separated fields a line, no key twice,
+/* Checks the cache file: six tab-separated fields a line, no key twice,
  * every decoy and one line per problem. Returns 0, or -1 with the reason. */
 static int check_cache_lines(char *failure, size_t failure_size) {
     static char keys[PROBLEMS + DECOYS][2048];
@@ -327,7 +328,7 @@ static int check_cache_lines(char *failure, size_t failure_size) {
         for (const char *c = line; *c; c++)
             tabs += *c == '\t';
         size_t key_len = tab ? (size_t)(tab - line) : 0;
-        if (tab == NULL || tabs != 3 || key_len >= sizeof keys[0]) {
+        if (tab == NULL || tabs != 5 || key_len >= sizeof keys[0]) {
             snprintf(failure, failure_size, "malformed line %d: %.200s", count + 1, line);
             rc = -1;
             break;
@@ -474,7 +475,7 @@ int main(int argc, char **argv) {
         perror("mkdtemp");
         return 1;
     }
-    snprintf(cache_file, sizeof cache_file, "%s/selection-v1.tsv", cache_root);
+    snprintf(cache_file, sizeof cache_file, "%s/" TC_SELECTION_FILE_NAME, cache_root);
     setenv("TCONV_CACHE_DIR", cache_root, 1);
 
     const struct CMUnitTest tests[] = {

@@ -1,0 +1,149 @@
+/* One cache directory for every cache: the core resolves it (TCONV_CACHE_DIR,
+ * else $XDG_CACHE_HOME/tconv, else ~/.cache/tconv) and hands it to plugins
+ * as tconv_host_t.cache_dir, so the selection cache (core) and the OpenCL
+ * program cache (plugin) always agree. A relative XDG_CACHE_HOME is ignored,
+ * as the XDG Base Directory spec says: neither cache may create anything in
+ * the current directory. A relative TCONV_CACHE_DIR means no cache at all.
+ * The selection cache is exercised by measuring cpu:0 against the slow_cpu
+ * test plugin; the program cache by a plan on opencl:0 (PoCL; skipped
+ * without it, a failure under CI). */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "selection_file.h"
+#include "temp_dir.h"
+#include "test_support.h"
+
+#define SLOW_CPU TCONV_TEST_PLUGIN_DIR "/tconv_backend_slow_cpu.so"
+
+static char work[4096], cwd_dir[4200], home[4200], saved_cwd[4096];
+
+static int exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Whether @p dir holds a file named opencl-*.bin (the program cache). */
+static int has_program_entry(const char *dir) {
+    DIR *d = opendir(dir);
+    int found = 0;
+    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL && !found;)
+        found = strncmp(e->d_name, "opencl-", 7) == 0;
+    if (d != NULL)
+        closedir(d);
+    return found;
+}
+
+/* Plans that fill both caches; returns whether opencl:0 took part. The
+ * reason of the measured plan goes to @p reason. */
+static int fill_caches(char *reason, size_t reason_size) {
+    tconv_context_t ctx = NULL;
+    assert_int_equal(tconv_context_create(&ctx, SLOW_CPU), tconv_success);
+    tconv_problem_t p;
+    tc_small_problem(&p, tconv_f32);
+    setenv("TCONV_SELECT_MIN_MS", "0", 1);
+    tconv_plan_t plan = NULL;
+    assert_int_equal(tconv_plan_create(&plan, ctx, &p, "auto,-opencl"), tconv_success);
+    snprintf(reason, reason_size, "%s", tconv_plan_get_selection_reason(plan));
+    print_message("%s\n", reason);
+    tconv_plan_destroy(plan);
+    unsetenv("TCONV_SELECT_MIN_MS");
+    int opencl = tc_has_device(ctx, "opencl:0");
+    if (opencl) {
+        /* A shape of its own: the program is built here, not found built. */
+        p.in_channels = 5;
+        p.out_channels = 7;
+        assert_int_equal(tconv_plan_create(&plan, ctx, &p, "opencl:0"), tconv_success);
+        tconv_plan_destroy(plan);
+    } else if (tc_in_ci()) {
+        fail_msg("no opencl:0 under CI: the program cache is not exercised");
+    }
+    tconv_context_destroy(ctx);
+    return opencl;
+}
+
+static void test_relative_xdg_cache_home_is_ignored(void **state) {
+    (void)state;
+    unsetenv("TCONV_CACHE_DIR");
+    setenv("HOME", home, 1);
+    setenv("XDG_CACHE_HOME", "relative-cache", 1);
+    char reason[4096];
+    const int opencl = fill_caches(reason, sizeof reason);
+    /* Only tconv's own directory: PoCL keeps its kernel cache in
+     * $XDG_CACHE_HOME/pocl by its own rule, relative or not. */
+    if (exists("relative-cache/tconv"))
+        fail_msg("a tconv cache wrote under the relative XDG_CACHE_HOME, in the current "
+                 "directory %s",
+                 cwd_dir);
+    char dir[4400], file[4500];
+    snprintf(dir, sizeof dir, "%s/.cache/tconv", home);
+    snprintf(file, sizeof file, "%s/" TC_SELECTION_FILE_NAME, dir);
+    if (!exists(file))
+        fail_msg("no selection cache in %s (HOME's): %s", dir, reason);
+    if (opencl && !has_program_entry(dir))
+        fail_msg("no OpenCL program cache entry in %s (HOME's)", dir);
+}
+
+static void test_absolute_xdg_cache_home_is_used_by_both(void **state) {
+    (void)state;
+    unsetenv("TCONV_CACHE_DIR");
+    char xdg[4400], dir[4500], file[4600];
+    snprintf(xdg, sizeof xdg, "%s/xdg", work);
+    setenv("XDG_CACHE_HOME", xdg, 1);
+    char reason[4096];
+    const int opencl = fill_caches(reason, sizeof reason);
+    snprintf(dir, sizeof dir, "%s/tconv", xdg);
+    snprintf(file, sizeof file, "%s/" TC_SELECTION_FILE_NAME, dir);
+    assert_true(exists(file));
+    if (opencl && !has_program_entry(dir))
+        fail_msg("no OpenCL program cache entry in %s", dir);
+}
+
+static void test_relative_tconv_cache_dir_means_no_cache(void **state) {
+    (void)state;
+    setenv("TCONV_CACHE_DIR", "relative-tconv-cache", 1);
+    char reason[4096];
+    fill_caches(reason, sizeof reason);
+    assert_false(exists("relative-tconv-cache"));
+    if (!tc_contains(reason, "TCONV_CACHE_DIR = 'relative-tconv-cache': must be an absolute path"))
+        fail_msg("the reason does not say why nothing was cached: %s", reason);
+}
+
+static int setup(void **state) {
+    (void)state;
+    tc_clean_environment();
+    if (tc_temp_dir_create(work, sizeof work, "cache_dir") != 0 ||
+        getcwd(saved_cwd, sizeof saved_cwd) == NULL)
+        return -1;
+    snprintf(cwd_dir, sizeof cwd_dir, "%s/cwd", work);
+    snprintf(home, sizeof home, "%s/home", work);
+    if (mkdir(cwd_dir, 0700) != 0 || mkdir(home, 0700) != 0)
+        return -1;
+    return chdir(cwd_dir);
+}
+
+static int teardown(void **state) {
+    (void)state;
+    if (chdir(saved_cwd) != 0)
+        return -1;
+    return tc_temp_dir_remove(work);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_relative_xdg_cache_home_is_ignored),
+        cmocka_unit_test(test_absolute_xdg_cache_home_is_used_by_both),
+        cmocka_unit_test(test_relative_tconv_cache_dir_means_no_cache),
+    };
+    return cmocka_run_group_tests_name("cache_dir", tests, setup, teardown);
+}

@@ -1,0 +1,119 @@
+/* The CPU backend's kernel family needs every CPU feature its code is
+ * compiled for: the AVX-512 kernels (#pragma GCC target
+ * "avx512f,avx512vl,avx512dq,fma") must not run on a CPU that reports
+ * avx512f alone, where their VL/DQ instructions would raise SIGILL; the AVX2
+ * kernels need avx2 and fma. TCONV_CPU_ISA_MASK (tests only) hides features
+ * from the detection, as on a CPU without them; the family in effect is the
+ * one cpu:0 names in its driver_version ("tconv-cpu avx2"), and a plan on it
+ * must still compute the right result. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/cpu_features.h"
+#include "test_support.h"
+
+/* The families' requirements, as the kernels' pragmas state them (and what
+ * GCC implies: avx512f implies avx2, avx2 implies avx). */
+#define AVX2_NEEDS   (TCONV_CPU_AVX | TCONV_CPU_AVX2 | TCONV_CPU_FMA)
+#define AVX512_NEEDS (AVX2_NEEDS | TCONV_CPU_AVX512F | TCONV_CPU_AVX512VL | TCONV_CPU_AVX512DQ)
+
+/* What the backend must pick on a CPU with @p features. */
+static const char *expected_isa(unsigned features) {
+    if (tconv_cpu_has_all(features, AVX512_NEEDS))
+        return "avx512";
+    if (tconv_cpu_has_all(features, AVX2_NEEDS))
+        return "avx2";
+    return "c";
+}
+
+/* The ISA cpu:0 runs with TCONV_CPU_ISA_MASK=@p mask (a new context reads it). */
+static void isa_in_effect(const char *mask, char *isa, size_t isa_size) {
+    setenv(TCONV_CPU_ISA_MASK_ENV, mask, 1);
+    tconv_context_t ctx = NULL;
+    assert_int_equal(tconv_context_create(&ctx, NULL), tconv_success);
+    tconv_device_info_t info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    size_t count = 0, cpu = SIZE_MAX;
+    tconv_context_get_device_count(ctx, &count);
+    for (size_t i = 0; i < count && cpu == SIZE_MAX; i++) {
+        assert_int_equal(tconv_context_get_device_info(ctx, i, &info), tconv_success);
+        if (strcmp(info.id, "cpu:0") == 0)
+            cpu = i;
+    }
+    assert_true(cpu != SIZE_MAX);
+    const char *space = strrchr(info.driver_version, ' '); /* "tconv-cpu <isa>" */
+    assert_non_null(space);
+    snprintf(isa, isa_size, "%s", space + 1);
+    char msg[2048];
+    if (tc_check_small_plan(ctx, "cpu:0", msg, sizeof msg) != 0)
+        fail_msg("TCONV_CPU_ISA_MASK=%s (isa %s): %s", mask, isa, msg);
+    tconv_context_destroy(ctx);
+    unsetenv(TCONV_CPU_ISA_MASK_ENV);
+}
+
+static void test_feature_names_parse(void **state) {
+    (void)state;
+    unsigned bits;
+    assert_true(tconv_cpu_features_parse("avx512f,avx2,fma", &bits));
+    assert_int_equal(bits, TCONV_CPU_AVX512F | TCONV_CPU_AVX2 | TCONV_CPU_FMA);
+    assert_true(tconv_cpu_features_parse("", &bits));
+    assert_int_equal(bits, 0);
+    assert_false(tconv_cpu_features_parse("avx512f,sse9", &bits));
+}
+
+/* The mask only hides features: it never adds one the CPU lacks. */
+static void test_mask_only_hides(void **state) {
+    (void)state;
+    unsetenv(TCONV_CPU_ISA_MASK_ENV);
+    const unsigned real = tconv_cpu_features();
+    setenv(TCONV_CPU_ISA_MASK_ENV, "avx512f,avx512vl,avx512dq,avx2,fma,avx,f16c", 1);
+    assert_int_equal(tconv_cpu_features() & ~real, 0);
+    setenv(TCONV_CPU_ISA_MASK_ENV, "avx2", 1);
+    assert_int_equal(tconv_cpu_features(), real & TCONV_CPU_AVX2);
+    unsetenv(TCONV_CPU_ISA_MASK_ENV);
+}
+
+/* AVX-512F without VL and DQ: the AVX2 kernels (when the CPU has AVX2 and
+ * FMA), never the AVX-512 ones. */
+static void test_avx512f_alone_falls_back(void **state) {
+    (void)state;
+    unsetenv(TCONV_CPU_ISA_MASK_ENV);
+    const unsigned real = tconv_cpu_features();
+    static const char *const masks[] = {
+        "avx512f,avx2,fma,avx",           /* F only: the case that crashed */
+        "avx512f,avx512vl,avx2,fma,avx",  /* no DQ */
+        "avx512f,avx512dq,avx2,fma,avx",  /* no VL */
+        "avx512f,avx512vl,avx512dq,avx2", /* no FMA: not even AVX2 */
+        "avx2,avx",                       /* AVX2 without FMA */
+        "avx512f,avx512vl,avx512dq,avx2,fma,avx",
+        "",
+    };
+    for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
+        unsigned allowed;
+        assert_true(tconv_cpu_features_parse(masks[i], &allowed));
+        const char *want = expected_isa(real & allowed);
+        char got[32];
+        isa_in_effect(masks[i], got, sizeof got);
+        print_message("mask '%s': %s (want %s)\n", masks[i], got, want);
+        if (strcmp(got, want) != 0)
+            fail_msg("TCONV_CPU_ISA_MASK=%s: cpu:0 runs %s, want %s", masks[i], got, want);
+    }
+}
+
+int main(void) {
+    tc_clean_environment();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_feature_names_parse),
+        cmocka_unit_test(test_mask_only_hides),
+        cmocka_unit_test(test_avx512f_alone_falls_back),
+    };
+    return cmocka_run_group_tests_name("cpu_isa", tests, NULL, NULL);
+}
