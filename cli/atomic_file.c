@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "signal_cleanup.h"
@@ -17,7 +19,9 @@
 /* The temporary file's name in the target's directory: short, so that any
  * name the directory takes (up to NAME_MAX) can be the target. */
 #define TEMP_NAME        ".tconv-XXXXXX"
-#define MAX_SYMLINK_HOPS 40 /* the kernel's own limit before ELOOP */
+#define TEMP_RANDOM_LEN  6   /* the X's */
+#define TEMP_ATTEMPTS    100 /* names tried before giving up (EEXIST) */
+#define MAX_SYMLINK_HOPS 40  /* the kernel's own limit before ELOOP */
 
 static void release(atomic_file_t *af) {
     free(af->temp_path);
@@ -106,7 +110,8 @@ static int open_failed(atomic_file_t *af, const char *given, const char *what, i
     return -1;
 }
 
-/* mkstemp makes 0600 files; give a new file the mode a plain fopen would. */
+/* The temporary file starts as 0600; give a new file the mode a plain fopen
+ * would. */
 static void apply_umask_mode(int fd) {
     mode_t mask = umask(0);
     umask(mask);
@@ -136,6 +141,48 @@ static int open_in_place(atomic_file_t *af, const char *given, char *message, si
     return 0;
 }
 
+/* Six name characters from a splitmix64 stream seeded by the time, the
+ * process and a counter: unique enough, and O_EXCL settles any collision. */
+static void fill_random_name(char *x) {
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static uint64_t counter;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t z = (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 30) ^ ((uint64_t)getpid() << 16) ^
+                 (++counter * 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    z ^= z >> 31;
+    for (int i = 0; i < TEMP_RANDOM_LEN; i++, z /= sizeof alphabet - 1)
+        x[i] = alphabet[z % (sizeof alphabet - 1)];
+}
+
+/* Creates the temporary file like mkstemp (O_EXCL, mode 0600), but names it
+ * to the signal handler before it exists: a signal at any moment, on any
+ * thread, finds every temporary file that exists registered. (Registering
+ * after mkstemp left a window in which SIGTERM left the file behind.) */
+static int create_registered_temporary(atomic_file_t *af) {
+    char *x = af->temp_path + strlen(af->temp_path) - TEMP_RANDOM_LEN;
+    for (int attempt = 0; attempt < TEMP_ATTEMPTS; attempt++) {
+        fill_random_name(x);
+        if (access(af->temp_path, F_OK) == 0)
+            continue; /* taken: never register a name that is another file's */
+        af->cleanup_handle = signal_cleanup_add(af->temp_path);
+        int fd = open(af->temp_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0)
+            return fd;
+        int err = errno;
+        signal_cleanup_remove(af->cleanup_handle);
+        af->cleanup_handle = -1;
+        if (err != EEXIST) {
+            errno = err;
+            return -1;
+        }
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 static int open_temporary(atomic_file_t *af, const char *given, const struct stat *existing,
                           char *message, size_t message_size) {
     size_t dir_len = directory_length(af->target_path);
@@ -145,14 +192,13 @@ static int open_temporary(atomic_file_t *af, const char *given, const struct sta
                            message_size);
     memcpy(af->temp_path, af->target_path, dir_len);
     memcpy(af->temp_path + dir_len, TEMP_NAME, sizeof TEMP_NAME);
-    int fd = mkstemp(af->temp_path);
+    int fd = create_registered_temporary(af);
     if (fd < 0) {
         free(af->temp_path);
         af->temp_path = NULL;
         return open_failed(af, given, "cannot create a temporary file next to it", errno, message,
                            message_size);
     }
-    af->cleanup_handle = signal_cleanup_add(af->temp_path);
     if (existing)
         keep_owner_and_mode(fd, existing);
     else

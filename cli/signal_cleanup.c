@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CLEANUP_SLOTS 4 /* a command has at most one or two outputs open at once */
+#define CLEANUP_SLOTS 4 /* tconv backward has the most outputs open at once: three */
 
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the signal handler needs lock-free atomics");
 
@@ -28,32 +28,55 @@ void signal_cleanup_unlink_all(void) {
             (void)unlink(slot_paths[i]);
 }
 
-/* SA_RESETHAND has restored the default action: the re-raised signal stays
- * pending until the handler returns, then ends the process as it would have. */
-static void on_terminating_signal(int sig) {
-    signal_cleanup_unlink_all();
-    (void)raise(sig);
+/* What each signal did before our handler: the default action, or another
+ * library's handler (PoCL installs its own to remove its cache files). */
+static struct sigaction previous_actions[TERMINATING_SIGNAL_COUNT];
+
+static size_t signal_index(int sig) {
+    size_t i = 0;
+    while (i + 1 < TERMINATING_SIGNAL_COUNT && terminating_signals[i] != sig)
+        i++;
+    return i;
 }
 
-/* Only signals left at their default action: an ignored SIGHUP (nohup) or
- * SIGINT (a background job) must stay ignored. */
-static void install_handlers_once(void) {
-    static int installed;
-    if (installed)
-        return;
-    installed = 1;
+/* Removes our files, then hands the signal on: to the handler that was
+ * there before (restored first, so it sees itself installed), or, for the
+ * default action, re-raised: it stays pending while this handler runs and
+ * then ends the process as it would have. */
+static void on_terminating_signal(int sig, siginfo_t *info, void *ucontext) {
+    signal_cleanup_unlink_all();
+    const struct sigaction *previous = &previous_actions[signal_index(sig)];
+    (void)sigaction(sig, previous, NULL);
+    if (previous->sa_flags & SA_SIGINFO)
+        previous->sa_sigaction(sig, info, ucontext);
+    else if (previous->sa_handler != SIG_DFL && previous->sa_handler != SIG_IGN)
+        previous->sa_handler(sig);
+    else
+        (void)raise(sig);
+}
+
+static int is_ours(const struct sigaction *action) {
+    return (action->sa_flags & SA_SIGINFO) && action->sa_sigaction == on_terminating_signal;
+}
+
+/* Checked at every registration, since a library may have put its own
+ * handler in since the last one; ours then goes in front of it. A signal
+ * left ignored (SIGHUP under nohup, SIGINT in a background job) stays so. */
+static void install_handlers(void) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    action.sa_handler = on_terminating_signal;
-    action.sa_flags = SA_RESETHAND;
+    action.sa_sigaction = on_terminating_signal;
+    action.sa_flags = SA_SIGINFO;
     sigemptyset(&action.sa_mask);
     for (size_t i = 0; i < TERMINATING_SIGNAL_COUNT; i++)
         sigaddset(&action.sa_mask, terminating_signals[i]);
     for (size_t i = 0; i < TERMINATING_SIGNAL_COUNT; i++) {
         struct sigaction current;
-        if (sigaction(terminating_signals[i], NULL, &current) == 0 &&
-            !(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_DFL)
-            (void)sigaction(terminating_signals[i], &action, NULL);
+        if (sigaction(terminating_signals[i], NULL, &current) != 0 || is_ours(&current) ||
+            (!(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_IGN))
+            continue;
+        previous_actions[i] = current;
+        (void)sigaction(terminating_signals[i], &action, NULL);
     }
 }
 
@@ -61,7 +84,7 @@ int signal_cleanup_add(const char *path) {
     size_t len = strlen(path);
     if (len >= PATH_MAX)
         return -1;
-    install_handlers_once();
+    install_handlers();
     for (int i = 0; i < CLEANUP_SLOTS; i++) {
         int expected = slot_free;
         if (atomic_compare_exchange_strong(&slot_states[i], &expected, slot_filling)) {

@@ -1,13 +1,14 @@
 /* Files to remove if SIGINT, SIGTERM or SIGHUP ends the process: the
  * temporary files of atomic_file.h, which would otherwise be left behind at
  * full size by an interrupted run. The handler unlinks the registered paths
- * (async-signal-safe) and re-raises the signal with its default action, so
- * the exit status still says which signal ended the process. */
+ * (async-signal-safe), then passes the signal to the handler that was there
+ * before it (a library's, such as PoCL's) or re-raises it with its default
+ * action, so the exit status still says which signal ended the process. */
 #ifndef TCONV_CLI_SIGNAL_CLEANUP_H
 #define TCONV_CLI_SIGNAL_CLEANUP_H
 
-/** Registers @p path for removal on a terminating signal; installs the
- *  handler on first use for each of those signals that is not ignored.
+/** Registers @p path for removal on a terminating signal; puts the handler
+ *  in front of whatever handles each of those signals now (unless ignored).
  *  @returns a handle for signal_cleanup_remove, or -1 if the path was not
  *  registered (all slots busy or path too long): the caller goes on without
  *  the safety net. */

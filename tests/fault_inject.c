@@ -1,7 +1,9 @@
 /* An LD_PRELOAD module that makes the tconv command's own system and
  * library calls fail on demand, for the exit-code tests of failures a test
  * cannot otherwise cause (a full disk, no memory left):
- *   TCONV_FAULT_MKSTEMP_ERRNO=N  every mkstemp fails with errno N;
+ *   TCONV_FAULT_CREATE_ERRNO=N   every open with O_CREAT from the main
+ *                                program's code fails with errno N (how the
+ *                                CLI creates its temporary output files);
  *   TCONV_FAULT_ALLOC=K          the K-th malloc, calloc, realloc, strdup or
  *                                strndup called from the main program's own
  *                                code (counted from 1) returns NULL/ENOMEM;
@@ -15,11 +17,14 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern void *__libc_malloc(size_t size);
@@ -34,7 +39,7 @@ static struct {
     long fail_at; /* 0: never */
     long count;   /* allocations seen from the main program */
     int failed;   /* the fail_at-th one was failed */
-    int mkstemp_errno;
+    int create_errno;
 } fault;
 
 /* The main program is the first object dl_iterate_phdr reports. */
@@ -54,9 +59,9 @@ static int record_main_program(struct dl_phdr_info *info, size_t size, void *dat
 
 __attribute__((constructor)) static void fault_init(void) {
     const char *alloc = getenv("TCONV_FAULT_ALLOC");
-    const char *mk = getenv("TCONV_FAULT_MKSTEMP_ERRNO");
+    const char *create = getenv("TCONV_FAULT_CREATE_ERRNO");
     fault.fail_at = alloc ? strtol(alloc, NULL, 10) : 0;
-    fault.mkstemp_errno = mk ? (int)strtol(mk, NULL, 10) : 0;
+    fault.create_errno = create ? (int)strtol(create, NULL, 10) : 0;
     dl_iterate_phdr(record_main_program, NULL);
 }
 
@@ -118,10 +123,25 @@ char *strndup(const char *s, size_t max) {
     return should_fail(__builtin_return_address(0)) ? NULL : copy_string(s, strnlen(s, max));
 }
 
-int mkstemp(char *template) {
-    if (fault.mkstemp_errno) {
-        errno = fault.mkstemp_errno;
+/* The real open is the system call: no dlsym (which may allocate) needed. */
+static int open_checked(const void *caller, const char *path, int flags, mode_t mode) {
+    if (fault.create_errno && (flags & O_CREAT) && from_main_program(caller)) {
+        errno = fault.create_errno;
         return -1;
     }
-    return mkostemp(template, 0);
+    return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
 }
+
+int open(const char *path, int flags, ...) {
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = (mode_t)va_arg(ap, int);
+        va_end(ap);
+    }
+    return open_checked(__builtin_return_address(0), path, flags, mode);
+}
+
+/* The large-file name of the same call (identical on 64-bit systems). */
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));

@@ -5,17 +5,21 @@
  *     lying header, header length too short, a dimension beyond int64,
  *     big-endian, integer dtype, Fortran order, a FIFO as input);
  *   - a device that does not exist exits 3; so does a full disk or quota
- *     when creating the output (tests/fault_inject.c makes mkstemp fail);
+ *     when creating the output (tests/fault_inject.c makes the creation
+ *     of the temporary file fail);
  *   - each allocation of the CLI failing in turn gives exit 0 or exit 4 with
  *     an "out of memory" message, never a silent 4;
+ *   - SIGTERM while the output is being written leaves no temporary file;
  *   - an existing output file is left byte-identical by a failed run;
  *   - --output naming a device (/dev/null) or a symbolic link writes through
  *     it, leaving the device and the link in place; an existing file's mode
  *     (0600) is kept; a 250-byte output name works;
  *   - `tconv devices` (text and --json) lists cpu:0, `tconv demo` passes,
  *     `tconv bench --json` prints median_ms and gflops. */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -393,15 +398,16 @@ static void test_output_creation_failures(void **state) {
         plant_output();
         char value[16], *out, *err;
         snprintf(value, sizeof value, "%d", cases[i].err);
-        int rc = run_with_fault("TCONV_FAULT_MKSTEMP_ERRNO", value, &out, &err);
+        int rc = run_with_fault("TCONV_FAULT_CREATE_ERRNO", value, &out, &err);
         if (rc != cases[i].code || !tc_contains(err, "--output") ||
             !tc_contains(err, strerror(cases[i].err)))
-            fail_msg("mkstemp failing with %s: exit %d (want %d), stderr \"%s\"",
-                     strerror(cases[i].err), rc, cases[i].code, err ? err : "");
+            fail_msg(
+                "creating the temporary file failing with %s: exit %d (want %d), stderr \"%s\"",
+                strerror(cases[i].err), rc, cases[i].code, err ? err : "");
         print_message("exit %d: %s", rc, err);
         free(out);
         free(err);
-        expect_output_untouched("mkstemp failing");
+        expect_output_untouched("creating the temporary file failing");
     }
 }
 
@@ -432,6 +438,87 @@ static void test_out_of_memory_always_said(void **state) {
     }
     assert_true(k > 1 && k <= 200);
     print_message("%d allocations in tconv run, each failed once\n", k - 1);
+}
+
+/* Whether @p d holds a temporary output file (".tconv-*"). */
+static int holds_temporary(const char *d) {
+    DIR *listing = opendir(d);
+    assert_non_null(listing);
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(listing)) != NULL;)
+        found = strncmp(e->d_name, ".tconv-", 7) == 0;
+    closedir(listing);
+    return found;
+}
+
+/* SIGTERM the moment the temporary output file appears (a 33 MB output, so
+ * the write takes a while): the run ends by SIGTERM and leaves no temporary
+ * file (a killed run used to leave it at full size). */
+static void test_sigterm_while_writing(void **state) {
+    (void)state;
+    char d[64] = "/tmp/tconv_cli_sigterm_XXXXXX", x[128], w[128], y[128];
+    assert_non_null(mkdtemp(d));
+    snprintf(x, sizeof x, "%s/x.npy", d);
+    snprintf(w, sizeof w, "%s/w.npy", d);
+    snprintf(y, sizeof y, "%s/y.npy", d);
+    void *zeros = calloc(32 * 32 * 32 * 4, sizeof(float));
+    assert_non_null(zeros);
+    assert_int_equal(tn_write_raw(x,
+                                  "{'descr': '<f4', 'fortran_order': False, "
+                                  "'shape': (1, 32, 32, 32, 4), }",
+                                  zeros, 32 * 32 * 32 * 4 * sizeof(float)),
+                     0);
+    assert_int_equal(tn_write_raw(w,
+                                  "{'descr': '<f4', 'fortran_order': False, "
+                                  "'shape': (2, 2, 2, 32, 4), }",
+                                  zeros, 2 * 2 * 2 * 32 * 4 * sizeof(float)),
+                     0);
+    free(zeros);
+    char *argv[] = {(char *)TCONV_TEST_CLI,
+                    "run",
+                    "--input",
+                    x,
+                    "--kernel",
+                    w,
+                    "--output",
+                    y,
+                    "--strides",
+                    "2",
+                    "--device",
+                    "cpu",
+                    NULL};
+    int caught = 0;
+    for (int attempt = 0; attempt < 5 && !caught; attempt++) {
+        unlink(y);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            execv(argv[0], argv);
+            _exit(127);
+        }
+        int status = 0;
+        pid_t done = 0;
+        while ((done = waitpid(pid, &status, WNOHANG)) == 0) {
+            if (holds_temporary(d)) {
+                kill(pid, SIGTERM);
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                done = pid;
+                /* Killed before the rename: that is the case under test. */
+                caught = WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM;
+                break;
+            }
+            usleep(50);
+        }
+        assert_int_equal(done, pid);
+        if (holds_temporary(d))
+            fail_msg("attempt %d: a temporary file was left in %s (status %#x)", attempt, d,
+                     status);
+    }
+    if (!caught)
+        fail_msg("the run never showed its temporary file long enough to be killed (5 tries)");
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void test_bad_device_exits_3(void **state) {
@@ -493,6 +580,7 @@ int main(void) {
         cmocka_unit_test(test_fifo_input_refused),
         cmocka_unit_test(test_output_creation_failures),
         cmocka_unit_test(test_out_of_memory_always_said),
+        cmocka_unit_test(test_sigterm_while_writing),
         cmocka_unit_test(test_bad_device_exits_3),
         cmocka_unit_test(test_devices_command),
         cmocka_unit_test(test_demo_command),
