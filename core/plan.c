@@ -290,9 +290,9 @@ TCONV_API tconv_status_t tconv_plan_execute(tconv_plan_t plan, const void *input
     if (st != tconv_success)
         return backend_error(device_id(plan), "plan_execute failed", st, msg);
     if (plan->core_activation) /* the backend returned the pre-activation */
-        tconv_activation_forward(plan->canonical.dtype, output,
-                                 plan->output_bytes / tconv_dtype_size(plan->canonical.dtype),
-                                 plan->canonical.activation, plan->canonical.activation_alpha);
+        activation_forward(plan->canonical.dtype, output,
+                           plan->output_bytes / tconv_dtype_size(plan->canonical.dtype),
+                           plan->canonical.activation, plan->canonical.activation_alpha);
     return tconv_success;
 }
 
@@ -388,9 +388,9 @@ TCONV_API tconv_status_t tconv_plan_execute_backward(tconv_plan_t plan, const vo
         msg[sizeof msg - 1] = '\0';
         if (st != tconv_success)
             return backend_error(device_id(plan), "plan_execute (pre-activation) failed", st, msg);
-        tconv_activation_backward(plan->canonical.dtype, z, grad_output, z,
-                                  plan->output_bytes / tconv_dtype_size(plan->canonical.dtype),
-                                  plan->canonical.activation, plan->canonical.activation_alpha);
+        activation_backward(plan->canonical.dtype, z, grad_output, z,
+                            plan->output_bytes / tconv_dtype_size(plan->canonical.dtype),
+                            plan->canonical.activation, plan->canonical.activation_alpha);
         grad_z = z;
     }
 

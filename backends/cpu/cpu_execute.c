@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "activation.h"
+#include "activation_eval.h"
 #include "cpu_plan.h"
 
 typedef struct exec_ctx {
@@ -190,10 +190,10 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
                 tile(&args);
                 for (int t = 0; post_activation && t < args.np; ++t) {
                     if (p->dtype == tconv_f64) {
-                        cpu_activation_apply_f64((double *)out + sc->ooff[t], (size_t)nvalid,
+                        activation_forward_f64((double *)out + sc->ooff[t], (size_t)nvalid,
                                                  p->activation, p->activation_alpha);
                     } else {
-                        cpu_activation_apply_f32((float *)out + sc->ooff[t], (size_t)nvalid,
+                        activation_forward_f32((float *)out + sc->ooff[t], (size_t)nvalid,
                                                  p->activation, p->activation_alpha);
                     }
                 }

@@ -65,7 +65,10 @@ static inline REAL GFN(activate_grad_)(REAL x, tconv_activation_t act, REAL alph
     case tconv_activation_gelu: {
         if (R_FABS(x) > saturated)
             return x > 0 ? (REAL)1 : (REAL)0;
-        REAL cdf = (REAL)0.5 * ((REAL)1 + R_ERF(x * (REAL)INV_SQRT2));
+        /* Phi(x) as erfc(-x/sqrt 2)/2: no cancellation for x < 0. */
+        REAL cdf = (REAL)0.5 * _Generic((REAL)0, float
+                                        : erfcf, default
+                                        : erfc)(-x * (REAL)INV_SQRT2);
         REAL pdf = (REAL)INV_SQRT_2PI * R_EXP((REAL)-0.5 * x * x);
         return cdf + x * pdf;
     }
@@ -116,8 +119,8 @@ static inline REAL GFN(activate_grad_)(REAL x, tconv_activation_t act, REAL alph
 }
 
 /* dz[k] = dy[k] * act'(z[k]); dz may alias z. */
-static void GFN(tconv_activation_backward_)(REAL *dz, const REAL *dy, const REAL *z, size_t n,
-                                            tconv_activation_t act, double alpha) {
+void GFN(activation_backward_)(REAL *dz, const REAL *dy, const REAL *z, size_t n,
+                               tconv_activation_t act, double alpha) {
     const REAL a = (REAL)alpha;
     for (size_t k = 0; k < n; ++k)
         dz[k] = dy[k] * GFN(activate_grad_)(z[k], act, a);

@@ -1,5 +1,5 @@
 /* Body of the activation functions, instantiated once per element type by
- * activation.c: define REAL (float/double), SUFFIX (f32/f64) and the libm
+ * activation_eval.c: define REAL (float/double), SUFFIX (f32/f64) and the libm
  * functions R_EXP, R_EXPM1, R_LOG1P, R_TANH, R_ERF, R_SQRT, R_FABS first.
  *
  * Special values (docs/semantics.md, "Activations at special values"): NaN
@@ -126,7 +126,7 @@ static inline REAL FN(activate_)(REAL x, tconv_activation_t act, REAL alpha) {
     return x;
 }
 
-void FN(cpu_activation_apply_)(REAL *v, size_t n, tconv_activation_t act, double alpha) {
+void FN(activation_forward_)(REAL *v, size_t n, tconv_activation_t act, double alpha) {
     const REAL a = (REAL)alpha;
     /* The cheap, common cases as branch-free loops the compiler vectorises;
      * both keep a NaN (a comparison with NaN is false). */
