@@ -25,7 +25,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+# gradient_cases.py does `import generate`: run as a script, this module is
+# __main__, and that import must find it rather than load a second copy.
+sys.modules.setdefault("generate", sys.modules[__name__])
+
 HERE = Path(__file__).resolve().parent
+FORWARD_ROLES = ("input", "kernel", "bias", "output")
 ACTIVATIONS = [
     "linear", "relu", "relu6", "leaky_relu", "elu", "selu", "sigmoid", "hard_sigmoid",
     "hard_silu", "tanh", "softplus", "softsign", "silu", "gelu", "exponential",
@@ -166,12 +171,20 @@ class Writer:
 
     def write(self, case, arrays):
         """case: the JSON fields; arrays: role -> ndarray (input, kernel, bias, output)."""
+        case = dict(case)
+        if not case.get("expect_error"):
+            self.check(case, arrays)
+        self.save(case, arrays, FORWARD_ROLES,
+                  case["framework"] + (" (error)" if case.get("expect_error") else ""))
+
+    def save(self, case, arrays, roles, count_key):
+        """Writes the arrays of `roles` (None: absent) and the JSON, counted under count_key."""
         name = case["name"]
         if name in self.names:
             raise SystemExit(f"duplicate case name {name}")
         self.names.add(name)
         files = {}
-        for role in ("input", "kernel", "bias", "output"):
+        for role in roles:
             a = arrays.get(role)
             if a is None:
                 files[role] = None
@@ -184,13 +197,10 @@ class Writer:
         case = dict(case)
         case["files"] = files
         case["framework_version"] = self.versions[case["framework"]]
-        if not case.get("expect_error"):
-            self.check(case, arrays)
         with open(self.out / f"{name}.json", "w") as f:
             json.dump(case, f, indent=1, sort_keys=True)
             f.write("\n")
-        key = case["framework"] + (" (error)" if case.get("expect_error") else "")
-        self.counts[key] = self.counts.get(key, 0) + 1
+        self.counts[count_key] = self.counts.get(count_key, 0) + 1
 
     def check(self, case, arrays):
         want = canon(case, arrays["input"], arrays["kernel"], arrays.get("bias"))
@@ -641,22 +651,30 @@ def torch_case(wr, name, rank, *, cin, cout, groups, batch, n, k, s, d, p, op, b
                  "bias": m.bias.detach().numpy() if bias else None, "output": y.numpy()})
 
 
+def draw_torch_layer(rng, rank, groups, size_max, dilation_max):
+    """A random ConvTranspose layer torch accepts: channels (multiples of
+    groups), sizes and kernels up to size_max, strides up to 3, dilations up
+    to dilation_max, output_padding < max(stride, dilation), symmetric
+    padding that keeps the output length >= 1, and a batch of 1 or 2."""
+    rr = lambda lo, hi: [int(v) for v in rng.integers(lo, hi + 1, rank)]  # noqa: E731
+    cin, cout = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3))
+    n, k, s, d = rr(1, size_max), rr(1, size_max), rr(1, 3), rr(1, dilation_max)
+    op = [int(rng.integers(0, max(sv, dv))) for sv, dv in zip(s, d)]
+    p = []
+    for i in range(rank):
+        full = (n[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 + op[i]
+        p.append(int(rng.integers(0, (full - 1) // 2 + 1)))
+    return dict(cin=cin, cout=cout, groups=groups, batch=int(rng.integers(1, 3)), n=n, k=k,
+                s=s, d=d, p=p, op=op)
+
+
 def torch_cases(wr):
     rng = np.random.default_rng(777)
     for rank, count in ((3, 36), (2, 14), (1, 14)):
-        rr = lambda lo, hi: [int(v) for v in rng.integers(lo, hi + 1, rank)]  # noqa: E731
         for j in range(count):
-            groups = (1, 2, 3, 1)[j % 4]
-            cin, cout = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 3))
-            n, k, s, d = rr(1, 4), rr(1, 4), rr(1, 3), rr(1, 3)
-            op = [int(rng.integers(0, max(sv, dv))) for sv, dv in zip(s, d)]
-            p = []
-            for i in range(rank):  # keep the output length >= 1
-                full = (n[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 + op[i]
-                p.append(int(rng.integers(0, (full - 1) // 2 + 1)))
-            torch_case(wr, f"torch{rank}d_{j}", rank, cin=cin, cout=cout, groups=groups,
-                       batch=int(rng.integers(1, 3)), n=n, k=k, s=s, d=d, p=p, op=op,
-                       bias=j % 3 != 2, dtype="float64" if j % 2 else "float32")
+            layer = draw_torch_layer(rng, rank, (1, 2, 3, 1)[j % 4], 4, 3)
+            torch_case(wr, f"torch{rank}d_{j}", rank, bias=j % 3 != 2,
+                       dtype="float64" if j % 2 else "float32", **layer)
     # output_padding >= stride, allowed because it is < dilation.
     for j, (s, d, op) in enumerate((((1, 1, 1), (3, 2, 2), (2, 1, 1)),
                                     ((2, 1, 2), (3, 3, 1), (2, 2, 1)),
@@ -854,10 +872,21 @@ def main():
                   dict(os.environ, PYTHONHASHSEED="0"))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(HERE / "data"), help="output directory (emptied)")
-    ap.add_argument("--part", default="all", choices=("all", "keras-torch-backend"),
+    ap.add_argument("--part", default="all",
+                    choices=("all", "keras-torch-backend", "keras-torch-backend-gradients"),
                     help="internal: the part a child process with KERAS_BACKEND=torch writes")
+    ap.add_argument("--specs", help="internal: the gradient specs the TF backend refused")
     args = ap.parse_args()
     out = Path(args.out)
+    if args.part == "keras-torch-backend-gradients":
+        import keras
+        import gradient_cases
+        keras.utils.set_random_seed(1234)
+        wr = Writer(out, versions())
+        gradient_cases.keras_torch_backend_gradient_cases(wr, args.specs)
+        for k, v in sorted(wr.counts.items()):
+            print(f"{k} on Keras's torch backend: {v} cases")
+        return
     if args.part == "keras-torch-backend":
         import keras
         keras.utils.set_random_seed(1234)
@@ -882,6 +911,13 @@ def main():
     torch_error_cases(wr)
     onnx_backend_cases(wr)
     onnx_reference_cases(wr)
+    import gradient_cases
+    import tempfile
+    gradient_cases.torch_gradient_cases(wr)
+    with tempfile.TemporaryDirectory() as tmp:
+        specs = Path(tmp) / "keras-gradient-specs-tf-refused.json"
+        if gradient_cases.keras_gradient_cases(wr, specs):
+            gradient_cases.run_torch_backend_part(out, specs)
     import torch
     lines = [f"{k}: {v}" for k, v in sorted(wr.versions.items())]
     lines.append(f"keras torch-backend cases: keras {keras.__version__} (torch {torch.__version__})")
