@@ -170,13 +170,20 @@ static tconv_status_t cpu_plan_create_slot(tconv_backend_state_t state, size_t d
                       (long long)plan->axis[2].nruns, (long long)plan->nitems,
                       (long long)plan->nchunk, (long long)plan->chunk_cout, plan->nthreads);
     }
+    if (status == tconv_success && st->host && st->host->log &&
+        (plan->backward_data || plan->backward_weights)) {
+        char line[256];
+        cpu_backward_describe(plan, line, sizeof line);
+        st->host->log(tconv_log_debug, backend_name, "plan: %s", line);
+    }
     *out = plan;
     return status;
 }
 
 static tconv_status_t cpu_plan_set_weights_slot(tconv_backend_plan_t plan, const void *kernel,
                                                 const void *bias, char *msg, size_t msg_size) {
-    return cpu_plan_set_weights(plan, kernel, bias, msg, msg_size);
+    tconv_status_t status = cpu_plan_set_weights(plan, kernel, bias, msg, msg_size);
+    return status == tconv_success ? cpu_backward_set_weights(plan, kernel, msg, msg_size) : status;
 }
 
 static tconv_status_t cpu_plan_execute_slot(tconv_backend_plan_t plan, const void *input,
@@ -187,6 +194,12 @@ static tconv_status_t cpu_plan_execute_slot(tconv_backend_plan_t plan, const voi
 static void cpu_plan_destroy_slot(tconv_backend_plan_t plan) {
     cpu_backward_destroy(plan);
     cpu_plan_destroy(plan);
+}
+
+static tconv_status_t cpu_plan_backward_data_slot(tconv_backend_plan_t plan,
+                                                  const void *grad_output, void *grad_input,
+                                                  char *msg, size_t msg_size) {
+    return cpu_backward_data(plan, grad_output, grad_input, msg, msg_size);
 }
 
 static tconv_status_t cpu_plan_backward_weights_slot(tconv_backend_plan_t plan, const void *input,
@@ -210,6 +223,7 @@ static const tconv_backend_t cpu_backend = {
     .plan_set_weights = cpu_plan_set_weights_slot,
     .plan_execute = cpu_plan_execute_slot,
     .plan_destroy = cpu_plan_destroy_slot,
+    .plan_backward_data = cpu_plan_backward_data_slot,
     .plan_backward_weights = cpu_plan_backward_weights_slot,
 };
 

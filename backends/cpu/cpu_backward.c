@@ -18,17 +18,45 @@ tconv_status_t cpu_backward_create(cpu_plan_t *plan, char *msg, size_t msg_size)
     }
     if (plan->p.activation != tconv_activation_linear) {
         snprintf(msg, msg_size,
-                 "activation %d with a backward pass: the cpu backend computes backward "
-                 "passes "
+                 "activation %d with a backward pass: the cpu backend computes backward passes "
                  "of the linear pre-activation only (the core applies the activation)",
                  (int)plan->p.activation);
         return tconv_unimplemented;
     }
+    tconv_status_t st = tconv_success;
     if (passes & TCONV_PASS_BACKWARD_DATA) {
-        snprintf(msg, msg_size, "the cpu backend has no backward data pass yet");
-        return tconv_unimplemented;
+        st = cpu_backward_data_create(plan, &plan->backward_data, msg, msg_size);
     }
-    return cpu_wgrad_create(plan, &plan->backward_weights, msg, msg_size);
+    if (st == tconv_success && (passes & TCONV_PASS_BACKWARD_WEIGHTS)) {
+        st = cpu_wgrad_create(plan, &plan->backward_weights, msg, msg_size);
+    }
+    if (st != tconv_success) {
+        cpu_backward_destroy(plan);
+    }
+    return st;
+}
+
+tconv_status_t cpu_backward_set_weights(cpu_plan_t *plan, const void *kernel, char *msg,
+                                        size_t msg_size) {
+    if (!plan->backward_data) {
+        return tconv_success;
+    }
+    return cpu_backward_data_set_weights(plan->backward_data, plan, kernel, msg, msg_size);
+}
+
+tconv_status_t cpu_backward_data(cpu_plan_t *plan, const void *grad_output, void *grad_input,
+                                 char *msg, size_t msg_size) {
+    if (!plan->backward_data) {
+        snprintf(msg, msg_size,
+                 "plan_backward_data: the plan was made without TCONV_PASS_BACKWARD_DATA");
+        return tconv_invalid_arguments;
+    }
+    if (!grad_output || !grad_input) {
+        snprintf(msg, msg_size, "plan_backward_data: %s is NULL",
+                 !grad_output ? "grad_output" : "grad_input");
+        return tconv_invalid_arguments;
+    }
+    return cpu_plan_execute(plan->backward_data, grad_output, grad_input, msg, msg_size);
 }
 
 tconv_status_t cpu_backward_weights(cpu_plan_t *plan, const void *input, const void *grad_output,
@@ -36,8 +64,7 @@ tconv_status_t cpu_backward_weights(cpu_plan_t *plan, const void *input, const v
                                     size_t msg_size) {
     if (!plan->backward_weights) {
         snprintf(msg, msg_size,
-                 "plan_backward_weights: the plan was made without "
-                 "TCONV_PASS_BACKWARD_WEIGHTS");
+                 "plan_backward_weights: the plan was made without TCONV_PASS_BACKWARD_WEIGHTS");
         return tconv_invalid_arguments;
     }
     if (!grad_output || (!grad_kernel && !grad_bias) || (grad_kernel && !input)) {
@@ -55,11 +82,33 @@ tconv_status_t cpu_backward_weights(cpu_plan_t *plan, const void *input, const v
     return tconv_success;
 }
 
+void cpu_backward_describe(const cpu_plan_t *plan, char *buf, size_t size) {
+    int used = 0;
+    buf[0] = '\0';
+    const cpu_plan_t *bp = plan->backward_data;
+    if (bp) {
+        used = snprintf(
+            buf, size, "backward data: %s tiles, runs D/H/W %lld/%lld/%lld, %lld work items",
+            bp->dot ? "dot" : "channel-vector", (long long)bp->axis[0].nruns,
+            (long long)bp->axis[1].nruns, (long long)bp->axis[2].nruns, (long long)bp->nitems);
+    }
+    if (plan->backward_weights && used >= 0 && (size_t)used < size) {
+        if (used) {
+            used += snprintf(buf + used, size - (size_t)used, "; ");
+        }
+        if ((size_t)used < size) {
+            cpu_wgrad_describe(plan->backward_weights, buf + used, size - (size_t)used);
+        }
+    }
+}
+
 void cpu_backward_destroy(cpu_plan_t *plan) {
     if (!plan) {
         return;
     }
+    cpu_plan_destroy(plan->backward_data);
     cpu_wgrad_destroy(plan->backward_weights);
+    plan->backward_data = NULL;
     plan->backward_weights = NULL;
 }
 

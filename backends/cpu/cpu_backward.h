@@ -1,10 +1,11 @@
 /* The CPU backend's backward passes (plugin ABI 1.1), made at plan creation
  * when p.passes asks for them and kept by the forward plan:
+ *   - backward data (cpu_backward_data.c): a second cpu_plan_t describing
+ *     the strided convolution dx = conv(dz, w^T), run by the forward executor;
  *   - backward weights (cpu_backward_weights.c): per tap a GEMM of x^T with
  *     the tap's strided view of dz, reduced over batch and space by register
  *     tiles (cpu_kernel_bwd_weights_template.h), and the bias gradient.
- * The activation never reaches them (the core applies it and its derivative).
- */
+ * The activation never reaches them (the core applies it and its derivative). */
 #ifndef TCONV_CPU_BACKWARD_H
 #define TCONV_CPU_BACKWARD_H
 
@@ -17,18 +18,31 @@
  *  plan). Declines (tconv_unimplemented) a backward pass with a non-linear
  *  activation: the core never asks for one. */
 tconv_status_t cpu_backward_create(cpu_plan_t *plan, char *msg, size_t msg_size);
-/** dL/dw (the kernel's layout) and dL/db from x and dL/dz; either may be NULL.
- */
+/** After cpu_plan_set_weights: packs the backward data pass's weights. */
+tconv_status_t cpu_backward_set_weights(cpu_plan_t *plan, const void *kernel, char *msg,
+                                        size_t msg_size);
+/** dL/dx (the input's layout) from dL/dz (the output's). */
+tconv_status_t cpu_backward_data(cpu_plan_t *plan, const void *grad_output, void *grad_input,
+                                 char *msg, size_t msg_size);
+/** dL/dw (the kernel's layout) and dL/db from x and dL/dz; either may be NULL. */
 tconv_status_t cpu_backward_weights(cpu_plan_t *plan, const void *input, const void *grad_output,
                                     void *grad_kernel, void *grad_bias, char *msg, size_t msg_size);
+/** One line on the backward passes of @p plan ("" without any), for the log. */
+void cpu_backward_describe(const cpu_plan_t *plan, char *buf, size_t size);
 /** Releases what cpu_backward_create made; the plan itself stays. */
 void cpu_backward_destroy(cpu_plan_t *plan);
 
 /* Shared by the two passes. */
 
+/** The backward data plan of @p fwd (cpu_backward_data.c). */
+tconv_status_t cpu_backward_data_create(const cpu_plan_t *fwd, cpu_plan_t **out, char *msg,
+                                        size_t msg_size);
+/** Packs @p kernel (the problem's layout) transposed into @p bp. */
+tconv_status_t cpu_backward_data_set_weights(cpu_plan_t *bp, const cpu_plan_t *fwd,
+                                             const void *kernel, char *msg, size_t msg_size);
+
 typedef struct cpu_wgrad cpu_wgrad_t;
-/** The backward weights tables and workspace of @p fwd
- * (cpu_backward_weights.c). */
+/** The backward weights tables and workspace of @p fwd (cpu_backward_weights.c). */
 tconv_status_t cpu_wgrad_create(const cpu_plan_t *fwd, cpu_wgrad_t **out, char *msg,
                                 size_t msg_size);
 /** Runs the backward weights pass; grad_kernel or grad_bias may be NULL. */

@@ -81,7 +81,8 @@ static void row_offsets(const cpu_plan_t *plan, const cpu_item_t *it, const cpu_
                         const cpu_run_t *h, int64_t r0, int64_t r, int64_t width, ptrdiff_t *x_row,
                         ptrdiff_t *o_row) {
     const int64_t jd = it->jd0 + r / h->count, jh = r % h->count;
-    *x_row = (ptrdiff_t)(jd * plan->xc.d + jh * plan->xc.h);
+    *x_row = (ptrdiff_t)(jd * cpu_plan_read_step(plan, 0) * plan->xc.d +
+                         jh * cpu_plan_read_step(plan, 1) * plan->xc.h);
     if (plan->stage_rows) {
         *o_row = (ptrdiff_t)((r - r0) * plan->p.output_size[2] * width);
     } else {
@@ -172,6 +173,7 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
              * the rows (no divisions per point). */
             int64_t r = r0, jw = 0;
             ptrdiff_t x_row = 0, o_row = 0;
+            const ptrdiff_t x_step = (ptrdiff_t)cpu_plan_read_step(plan, 2) * xs->w;
             const ptrdiff_t o_step = sc->stage ? (ptrdiff_t)(sw * width) : (ptrdiff_t)(sw * ys->w);
             const ptrdiff_t o_first =
                 sc->stage ? (ptrdiff_t)(w->o0 * width) : (ptrdiff_t)(w->o0 * ys->w);
@@ -179,7 +181,7 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
             for (int64_t done = 0; done < points; done += args.np) {
                 args.np = (int)(points - done < np ? points - done : np);
                 for (int t = 0; t < args.np; ++t) {
-                    sc->xpoint[t] = x_row + (ptrdiff_t)jw * xs->w;
+                    sc->xpoint[t] = x_row + (ptrdiff_t)jw * x_step;
                     sc->ooff[t] = o_row + o_first + (ptrdiff_t)jw * o_step;
                     if (++jw == w->count) {
                         jw = 0;
@@ -191,10 +193,10 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
                 for (int t = 0; post_activation && t < args.np; ++t) {
                     if (p->dtype == tconv_f64) {
                         activation_forward_f64((double *)out + sc->ooff[t], (size_t)nvalid,
-                                                 p->activation, p->activation_alpha);
+                                               p->activation, p->activation_alpha);
                     } else {
                         activation_forward_f32((float *)out + sc->ooff[t], (size_t)nvalid,
-                                                 p->activation, p->activation_alpha);
+                                               p->activation, p->activation_alpha);
                     }
                 }
             }

@@ -93,7 +93,12 @@ typedef struct cpu_plan {
     void *thread_slab;         /**< transpose_input: per thread, one block's input planes. */
     size_t slab_elems;         /**< Elements of one thread's slab. */
 
+    /** Input points between consecutive outputs of a run, per axis: 0 (= 1,
+     *  adjacent) in a forward plan; the strides in the backward data plan,
+     *  a strided convolution run by the same executor (cpu_backward_data.c). */
+    int64_t read_step[3];
     /** Backward passes (cpu_backward.h), made when p.passes asks for them. */
+    struct cpu_plan *backward_data;
     struct cpu_wgrad *backward_weights;
 } cpu_plan_t;
 
@@ -109,6 +114,11 @@ static inline int cpu_plan_chunk(const cpu_plan_t *plan, int64_t q, int64_t *wid
     int nv = (int)(plan->nblk - q * nv_max < nv_max ? plan->nblk - q * nv_max : nv_max);
     *width = (int64_t)nv * plan->kernel->vl;
     return nv;
+}
+
+/** Input points between consecutive outputs of a run along axis a. */
+static inline int64_t cpu_plan_read_step(const cpu_plan_t *plan, int a) {
+    return plan->read_step[a] > 1 ? plan->read_step[a] : 1;
 }
 
 /** Checks what the backend needs of @p p; tconv_success or an error with

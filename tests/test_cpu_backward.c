@@ -1,0 +1,235 @@
+/* The cpu backend's backward passes on layers large enough for their work
+ * decomposition to matter, on every kernel family (TCONV_CPU_ISA), against
+ * the float64 reference adjoint:
+ *   - several blocks of input points and splits of them (backward weights,
+ *     fewer units than cpu_backward_weights.c's MIN_PIECES);
+ *   - channels_first through the per-thread slabs of both passes;
+ *   - dot tiles for dL/dx (two input channels per group, many outputs);
+ *   - groups with a negative begin crop (ONNX output_shape past the full
+ *     output), wide channel counts with partial vectors, dilation.
+ * Each gradient must also be bit-identical on 1 and 3 threads: both passes
+ * fix their order of summation independently of the thread count. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "random_suite.h"
+#include "test_support.h"
+
+#define ISA_COUNT   3
+#define THREAD_RUNS 2
+#define LAYER_COUNT 4
+
+static const char *const isas[ISA_COUNT] = {"avx512", "avx2", "c"};
+static const char *const threads[THREAD_RUNS] = {"1", "3"};
+static tconv_context_t contexts[ISA_COUNT][THREAD_RUNS];
+
+/* Layer `which` in dtype dt and data format df. */
+static void make_layer(int which, tconv_dtype_t dt, tconv_data_format_t df, tconv_problem_t *p) {
+    switch (which) {
+    case 0: /* 27 units (< MIN_PIECES): splits; dL/dz of 4 MB: many blocks */
+        tconv_problem_init(p, 3);
+        p->batch = 2;
+        p->in_channels = 3;
+        p->out_channels = 5;
+        for (int a = 0; a < 3; a++) {
+            p->input_size[a] = a == 2 ? 8 : 40;
+            p->kernel_size[a] = 3;
+            p->strides[a] = 2;
+            p->pads_begin[a] = p->pads_end[a] = 1;
+            p->output_padding[a] = 1;
+        }
+        p->padding = tconv_padding_explicit;
+        p->has_output_padding = 1;
+        p->kernel_layout = tconv_kernel_torch;
+        break;
+    case 1: /* dL/dx by dot tiles: 2 input channels, 40 output channels */
+        tconv_problem_init(p, 3);
+        p->in_channels = 2;
+        p->out_channels = 40;
+        for (int a = 0; a < 3; a++) {
+            p->input_size[a] = 12;
+            p->kernel_size[a] = 2;
+            p->strides[a] = 2;
+        }
+        p->padding = tconv_padding_valid;
+        break;
+    case 2: /* groups, ONNX output_shape longer than the full output: pb < 0 */
+        tconv_problem_init(p, 2);
+        p->groups = 2;
+        p->in_channels = 6;
+        p->out_channels = 10;
+        p->input_size[0] = 30;
+        p->input_size[1] = 20;
+        p->kernel_size[0] = 3;
+        p->kernel_size[1] = 2;
+        p->strides[0] = 2;
+        p->strides[1] = 3;
+        p->padding = tconv_padding_same_upper;
+        p->output_shape[0] = 70;
+        p->output_shape[1] = 65;
+        p->kernel_layout = tconv_kernel_torch;
+        break;
+    default: /* wide channels, partial vectors, dilation */
+        tconv_problem_init(p, 3);
+        p->in_channels = 40;
+        p->out_channels = 36;
+        p->input_size[0] = 6;
+        p->input_size[1] = 7;
+        p->input_size[2] = 9;
+        for (int a = 0; a < 3; a++) {
+            p->kernel_size[a] = 3;
+            p->dilation[a] = 2;
+        }
+        p->padding = tconv_padding_same;
+        break;
+    }
+    p->dtype = dt;
+    p->data_format = df;
+    p->use_bias = 1;
+    p->passes = TCONV_PASS_TRAINING;
+}
+
+static size_t bytes_of(int64_t count, tconv_dtype_t dtype) {
+    return (size_t)count * (dtype == tconv_f64 ? sizeof(double) : sizeof(float));
+}
+
+/* Runs the layer on one context into gr->dev; returns 0, or -1 after printing. */
+static int run_backward(tconv_context_t ctx, const tconv_problem_t *p, const tc_tensors_t *t,
+                        tc_gradients_t *gr, const char *where) {
+    tconv_plan_t plan = NULL;
+    tconv_status_t st = tconv_plan_create(&plan, ctx, p, "cpu:0");
+    if (st == tconv_success) {
+        st = tconv_plan_set_weights(plan, t->dev_kernel, t->dev_bias);
+    }
+    if (st == tconv_success) {
+        tc_gradients_poison(gr, p->dtype);
+        st = tconv_plan_execute_backward(plan, t->dev_in, gr->dev_grad_out, gr->dev[tc_grad_input],
+                                         gr->dev[tc_grad_kernel], gr->dev[tc_grad_bias]);
+    }
+    tconv_plan_destroy(plan);
+    if (st != tconv_success) {
+        print_error("%s: %s: %s\n", where, tconv_status_name(st), tconv_get_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+static void check_layer(int which, tconv_dtype_t dt, tconv_data_format_t df) {
+    tconv_problem_t p;
+    make_layer(which, dt, df, &p);
+    char desc[2048], where[2300], msg[2048];
+    tc_format_problem(&p, desc, sizeof desc);
+    tc_rng_t rng;
+    tc_rng_seed(&rng, 1000 + (uint64_t)which);
+    tc_tensors_t t;
+    tc_gradients_t gr;
+    if (tc_tensors_make(&p, &rng, &t, msg, sizeof msg) != 0 ||
+        tc_gradients_make(&t, &rng, &gr, msg, sizeof msg) != 0) {
+        fail_msg("%s\n  problem: %s", msg, desc);
+    }
+    void *first[tc_grad_count];
+    for (int k = 0; k < tc_grad_count; k++) {
+        first[k] = malloc(bytes_of(gr.count[k], dt) + 1);
+        assert_non_null(first[k]);
+    }
+    int failures = 0;
+    for (int i = 0; i < ISA_COUNT; i++) {
+        for (int r = 0; r < THREAD_RUNS; r++) {
+            snprintf(where, sizeof where, "layer %d, %s, %s threads\n  problem: %s", which, isas[i],
+                     threads[r], desc);
+            if (run_backward(contexts[i][r], &p, &t, &gr, where) != 0) {
+                failures++;
+                continue;
+            }
+            for (int k = 0; k < tc_grad_count; k++) {
+                int64_t at;
+                double err = tc_gradients_max_error(&gr, (tc_gradient_t)k, dt, &at);
+                size_t bytes = bytes_of(gr.count[k], dt);
+                if (!(err <= tc_tolerance(dt))) {
+                    print_error("%s\n  %s error %.3g at element %lld: got %.9g, reference %.9g\n",
+                                where, tc_gradient_name((tc_gradient_t)k), err, (long long)at,
+                                tc_element(gr.dev[k], dt, at), gr.ref[k][at]);
+                    failures++;
+                } else if (r == 0) {
+                    memcpy(first[k], gr.dev[k], bytes);
+                } else if (memcmp(first[k], gr.dev[k], bytes) != 0) {
+                    print_error("%s\n  %s differs from the 1-thread result\n", where,
+                                tc_gradient_name((tc_gradient_t)k));
+                    failures++;
+                }
+            }
+        }
+    }
+    for (int k = 0; k < tc_grad_count; k++) {
+        free(first[k]);
+    }
+    tc_gradients_free(&gr);
+    tc_tensors_free(&t);
+    assert_int_equal(failures, 0);
+}
+
+/* Every layer in one dtype and data format (the test's state). */
+typedef struct variant {
+    tconv_dtype_t dtype;
+    tconv_data_format_t format;
+} variant_t;
+
+static const variant_t variants[] = {
+    {tconv_f32, tconv_channels_last},
+    {tconv_f32, tconv_channels_first},
+    {tconv_f64, tconv_channels_last},
+    {tconv_f64, tconv_channels_first},
+};
+
+static void test_layers(void **state) {
+    const variant_t *v = *state;
+    for (int which = 0; which < LAYER_COUNT; which++) {
+        check_layer(which, v->dtype, v->format);
+    }
+}
+
+/* One context per kernel family and thread count (the cpu backend reads
+ * TCONV_CPU_ISA and the core TCONV_NUM_THREADS when a context loads it). */
+static int make_contexts(void **state) {
+    (void)state;
+    tc_clean_environment();
+    for (int i = 0; i < ISA_COUNT; i++) {
+        for (int r = 0; r < THREAD_RUNS; r++) {
+            setenv("TCONV_CPU_ISA", isas[i], 1);
+            setenv("TCONV_NUM_THREADS", threads[r], 1);
+            if (tconv_context_create(&contexts[i][r], NULL) != tconv_success) {
+                print_error("tconv_context_create: %s\n", tconv_get_last_error());
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int destroy_contexts(void **state) {
+    (void)state;
+    for (int i = 0; i < ISA_COUNT; i++) {
+        for (int r = 0; r < THREAD_RUNS; r++) {
+            tconv_context_destroy(contexts[i][r]);
+        }
+    }
+    return 0;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        {"layers_f32_channels_last", test_layers, NULL, NULL, (void *)&variants[0]},
+        {"layers_f32_channels_first", test_layers, NULL, NULL, (void *)&variants[1]},
+        {"layers_f64_channels_last", test_layers, NULL, NULL, (void *)&variants[2]},
+        {"layers_f64_channels_first", test_layers, NULL, NULL, (void *)&variants[3]},
+    };
+    return cmocka_run_group_tests(tests, make_contexts, destroy_contexts);
+}
