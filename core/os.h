@@ -21,7 +21,8 @@ bool tconv_os_path_is_absolute(const char *path);
 /* Canonical absolute path (malloc'd) or NULL with errno set. */
 char *tconv_os_realpath(const char *path);
 
-/* Directory holding the libtconv.so this code runs from (malloc'd), or NULL. */
+/* Directory of the file this code runs from (malloc'd), or NULL: the
+ * libtconv.so, or the executable when the core is linked statically. */
 char *tconv_os_library_dir(void);
 
 /* Plugin files in @p dir: names "tconv_backend_*.so", sorted bytewise, as

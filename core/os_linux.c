@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +36,15 @@ char *tconv_os_realpath(const char *path) {
 
 char *tconv_os_library_dir(void) {
     Dl_info info;
-    /* Any function of this library gives its file name. */
-    if (dladdr((void *)&tconv_get_version, &info) == 0 || info.dli_fname == NULL)
+    struct link_map *map = NULL;
+    /* Any function of this library gives the file it was loaded from. A
+     * static core is part of the main program, whose link map has no name
+     * (dladdr would give argv[0], which may be relative or a bare name): the
+     * kernel knows its file. */
+    if (dladdr1((void *)&tconv_get_version, &info, (void **)&map, RTLD_DL_LINKMAP) == 0 ||
+        map == NULL)
         return NULL;
-    char *real = realpath(info.dli_fname, NULL);
+    char *real = realpath(map->l_name[0] != '\0' ? map->l_name : "/proc/self/exe", NULL);
     if (real == NULL)
         return NULL;
     char *slash = strrchr(real, '/');

@@ -136,27 +136,64 @@ static bool add_default_dir(tconv_candidate_list_t *list, seen_dirs_t *seen, con
     return scan_directory(list, seen, dir);
 }
 
+/* Whether @p a and @p b name the same existing directory. */
+static bool same_directory(const char *a, const char *b) {
+    char *real_a = tconv_os_realpath(a);
+    char *real_b = tconv_os_realpath(b);
+    const bool same = real_a != NULL && real_b != NULL && strcmp(real_a, real_b) == 0;
+    free(real_a);
+    free(real_b);
+    return same;
+}
+
+/* "<dir>/<leaf>" (malloc'd; "/" as @p dir gives "/<leaf>"), or NULL. */
+static char *join_dir(const char *dir, const char *leaf) {
+    const char *base = strcmp(dir, "/") == 0 ? "" : dir;
+    size_t len = strlen(base) + 1 + strlen(leaf) + 1;
+    char *path = malloc(len);
+    if (path != NULL)
+        snprintf(path, len, "%s/%s", base, leaf);
+    return path;
+}
+
+/* The implicit plugin directories. A build tree must use only its own
+ * plugins and an install only its own, so the compiled-in install directory
+ * is searched only when the code of libtconv runs from its install location
+ * (after `cmake --install` the build tree would otherwise load every plugin
+ * twice, and a relocated install would load the configure-time prefix's):
+ *   shared core: <dir of libtconv.so>/tconv, which is also the install
+ *     directory when the library is installed, plus the compiled-in plugin
+ *     directory when libtconv.so is in the install libdir;
+ *   static core (the code runs from the executable): the compiled-in plugin
+ *     directory when the executable is in the install bindir or libdir, else
+ *     the build tree's plugin directory. */
+static bool add_default_dirs(tconv_candidate_list_t *list, seen_dirs_t *seen) {
+    char *module_dir = tconv_os_library_dir();
+    if (module_dir == NULL)
+        return true;
+    bool ok = true;
+    const bool installed =
+        same_directory(module_dir, TCONV_INSTALL_FULL_LIBDIR) ||
+        (TCONV_CORE_IS_STATIC && same_directory(module_dir, TCONV_INSTALL_FULL_BINDIR));
+    if (!TCONV_CORE_IS_STATIC) {
+        char *next_to_library = join_dir(module_dir, "tconv");
+        ok = next_to_library != NULL && add_default_dir(list, seen, next_to_library);
+        free(next_to_library);
+    }
+    if (ok && installed)
+        ok = add_default_dir(list, seen, TCONV_PLUGIN_INSTALL_DIR);
+    else if (ok && TCONV_CORE_IS_STATIC)
+        ok = add_default_dir(list, seen, TCONV_PLUGIN_BUILD_DIR);
+    free(module_dir);
+    return ok;
+}
+
 bool tconv_discover_candidates(const char *search_path, tconv_candidate_list_t *list) {
     seen_dirs_t seen = {NULL, 0};
     bool ok = add_path_list(list, &seen, search_path, "search_path") &&
               add_path_list(list, &seen, secure_getenv("TCONV_PLUGINS"), "TCONV_PLUGINS") &&
-              add_path_list(list, &seen, secure_getenv("TCONV_PLUGIN_PATH"), "TCONV_PLUGIN_PATH");
-    if (ok) {
-        char *libdir = tconv_os_library_dir();
-        if (libdir != NULL) {
-            size_t len = strlen(libdir) + sizeof "/tconv";
-            char *dir = malloc(len);
-            ok = dir != NULL;
-            if (ok) {
-                snprintf(dir, len, "%s/tconv", strcmp(libdir, "/") == 0 ? "" : libdir);
-                ok = add_default_dir(list, &seen, dir);
-                free(dir);
-            }
-            free(libdir);
-        }
-    }
-    if (ok)
-        ok = add_default_dir(list, &seen, TCONV_PLUGIN_INSTALL_DIR);
+              add_path_list(list, &seen, secure_getenv("TCONV_PLUGIN_PATH"), "TCONV_PLUGIN_PATH") &&
+              add_default_dirs(list, &seen);
     for (size_t i = 0; i < seen.count; i++)
         free(seen.paths[i]);
     free(seen.paths);

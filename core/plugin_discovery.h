@@ -22,7 +22,9 @@ typedef struct tconv_candidate_list {
 
 /* Candidates in search order: @p search_path, TCONV_PLUGINS, TCONV_PLUGIN_PATH
  * (both read with secure_getenv: never from a set-user-ID caller's
- * environment), <dir of libtconv>/tconv, the compiled-in plugin directory.
+ * environment), then the implicit directories of this build or install
+ * (<dir of libtconv>/tconv; the compiled-in plugin directory only when the
+ * library runs from its install location; see add_default_dirs).
  * Directories contribute their tconv_backend_*.so files sorted; a directory
  * reached twice is scanned once; an untrusted directory is not scanned but
  * becomes a refused candidate. Relative and missing entries are kept as

@@ -4,7 +4,11 @@
 #   2. configure and build plugins/example against it with find_package(tconv);
 #   3. load the built plugin with TCONV_PLUGINS into the installed `tconv`;
 #   4. `tconv run --device example` must match `--device cpu` (float64);
-#   5. the random forward and backward suites pass on the example device.
+#   5. the random forward and backward suites pass on the example device;
+#   6. the packages describe the prefix they were installed to (not the
+#      configure-time one): the example plugin installs into the prefix's
+#      plugin directory, where the installed tconv finds it, and a program
+#      built with `pkg-config --cflags --libs tconv` runs.
 # Usage: test_example_plugin.sh <tconv build dir> <source dir> <tests bin dir>
 #   (the tests bin dir holds npy_random, npy_compare, test_forward_random and
 #   test_backward_random)
@@ -59,4 +63,38 @@ step "the random forward suite on the example device"
 
 step "the random backward suite on the example device (ABI 1.1 slots)"
 "$backward_random" --backend example --plugin "$plugin" --cases 150
+step "the relocated CMake package: TCONV_PLUGIN_DIR is in $tmp/prefix"
+cmake --install "$tmp/example-build" > "$tmp/example-install.log"
+installed_plugin="$(find "$tmp/prefix" -name tconv_backend_example.so)"
+case "$installed_plugin" in
+"$tmp/prefix/"*/tconv/tconv_backend_example.so) ;;
+*)
+    echo "FAILED: the example plugin was installed at '$installed_plugin', not in $tmp/prefix" >&2
+    cat "$tmp/example-install.log" >&2
+    exit 1
+    ;;
+esac
+devices="$("$tmp/prefix/bin/tconv" devices)"
+grep -q 'example:0' <<< "$devices" ||
+    { echo "FAILED: the installed tconv does not find the installed example plugin" >&2; exit 1; }
+
+step "a program built with pkg-config --cflags --libs tconv"
+command -v pkg-config > /dev/null || { echo "FAILED: pkg-config not found" >&2; exit 1; }
+pcdir="$(dirname "$(find "$tmp/prefix" -name tconv.pc)")"
+export PKG_CONFIG_PATH="$pcdir"
+version="$(pkg-config --modversion tconv)"
+libdir="$(pkg-config --variable=libdir tconv)"
+case "$(realpath "$libdir")" in
+"$(realpath "$tmp/prefix")"/*) ;;
+*) echo "FAILED: tconv.pc says libdir=$libdir, outside $tmp/prefix" >&2; exit 1 ;;
+esac
+# shellcheck disable=SC2046 # the flags are words
+cc -o "$tmp/consumer" "$source/tests/install_consumer.c" $(pkg-config --cflags --libs tconv) \
+    -Wl,-rpath,"$libdir"
+consumer_out="$("$tmp/consumer")"
+echo "$consumer_out"
+grep -q "^tconv $version, " <<< "$consumer_out" ||
+    { echo "FAILED: the consumer does not run tconv $version" >&2; exit 1; }
+grep -q 'example:0' <<< "$consumer_out" ||
+    { echo "FAILED: the consumer does not find the installed plugins" >&2; exit 1; }
 echo "PASSED"

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "tconv/tconv_types.h"
+#include "tconv/tconv_version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,7 +41,7 @@ extern "C" {
  *  @param major Receives the major version; NULL to ignore.
  *  @param minor Receives the minor version; NULL to ignore.
  *  @param patch Receives the patch version; NULL to ignore.
- *  @returns The version as a string, e.g. "0.1.0" (static storage). */
+ *  @returns The version as a string, e.g. "0.2.0" (static storage). */
 TCONV_API const char *tconv_get_version(int *major, int *minor, int *patch);
 
 /** The message of the last failed call made by this thread ("" if none).
