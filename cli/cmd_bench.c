@@ -1,11 +1,10 @@
-/* `tconv bench`: times one layer given by shapes, with random data; with
- * --suite, the benchmark suite (bench_suite.c). */
+/* `tconv bench`: times one layer given by shapes, with random data. The
+ * benchmark suite is tconv-bench (bench/), a program of its own. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "bench.h"
-#include "bench_suite.h"
 #include "commands.h"
 #include "json.h"
 #include "npy.h"
@@ -28,7 +27,23 @@ void cmd_bench_usage(FILE *out) {
           "  --json                    one JSON object on stdout\n",
           out);
     layer_options_usage(out);
-    bench_suite_usage(out);
+    fputs("\nThe benchmark suite (real-network layers, FMA peak, oneDNN, SVG) is the\n"
+          "tconv-bench program: tconv-bench --help.\n",
+          out);
+}
+
+/* `tconv bench --suite` was the suite before it moved to tconv-bench: say
+ * where it went instead of calling --suite an unknown option. */
+static int suite_moved(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--suite") == 0) {
+            cli_error(COMMAND, "--suite: the benchmark suite is now the tconv-bench program: run "
+                               "`tconv-bench` with the same options (it is installed with "
+                               "-DTCONV_INSTALL_BENCH=ON; in a build tree: bin/tconv-bench)");
+            return 1;
+        }
+    }
+    return 0;
 }
 
 typedef struct bench_args {
@@ -163,8 +178,8 @@ static void print_json(const tconv_problem_t *p, const bench_result_t *r, int wa
 }
 
 int cmd_bench(int argc, char **argv) {
-    if (bench_suite_requested(argc, argv))
-        return cmd_bench_suite(argc, argv);
+    if (suite_moved(argc, argv))
+        return CLI_EXIT_BAD_INPUT;
     bench_args_t b = {.repeat = 10, .warmup = 2, .seed = 1};
     cli_layer_options_t opts;
     layer_options_init(&opts);

@@ -10,7 +10,7 @@ packages=(
   ocl-icd-opencl-dev opencl-c-headers  # OpenCL ICD loader and headers
   pocl-opencl-icd clinfo # OpenCL on the CPU (tests run the OpenCL backend on it)
 )
-# Optional: oneDNN, only for the side-by-side benchmark (tconv bench --suite).
+# Optional: oneDNN, only for the side-by-side benchmark (tconv-bench).
 if [ "${TCONV_WITH_ONEDNN:-0}" = 1 ]; then packages+=(libdnnl-dev); fi
 
 missing=()

@@ -1,4 +1,4 @@
-/* `tconv bench --suite`: the layer table, the options, and the timing of
+/* tconv-bench: the layer table, the options, and the timing of
  * each layer on every device next to oneDNN's best case (interleaved rounds)
  * with the FMA peak measured around it. Reports: bench_suite_report.c. */
 #include "bench_suite.h"
@@ -80,7 +80,7 @@ static double layer_flops(const suite_layer_t *l) {
 /* Options                                                                 */
 
 void bench_suite_usage(FILE *out) {
-    fputs("\nUsage: tconv bench --suite [options]\n"
+    fputs("Usage: tconv-bench [options]\n"
           "Times the real-network layers of docs/benchmarks.md (float32, channels_last input,\n"
           "bias) on every device, with the FMA peak measured around each layer and, when built\n"
           "with oneDNN, oneDNN's deconvolution on the same layer (its own blocked layouts,\n"
@@ -110,13 +110,6 @@ void bench_suite_usage(FILE *out) {
     fputc('\n', out);
 }
 
-int bench_suite_requested(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--suite") == 0)
-            return 1;
-    return 0;
-}
-
 static int parse_layer_names(suite_options_t *o, const char *value) {
     memset(o->selected, 0, sizeof o->selected);
     const char *p = value;
@@ -142,12 +135,11 @@ static int parse_layer_names(suite_options_t *o, const char *value) {
     }
 }
 
-/* One option of `tconv bench --suite` (cli_option_fn): 1 taken, 0 not ours, -1 error. */
+/* One option of tconv-bench (cli_option_fn): 1 taken, 0 not ours, -1 error. */
 static int parse_option(void *state, cli_args_t *args, const char *name) {
     suite_options_t *o = state;
     const char *value;
-    if (strcmp(name, "--suite") == 0 || strcmp(name, "--json") == 0 ||
-        strcmp(name, "--relu") == 0) {
+    if (strcmp(name, "--json") == 0 || strcmp(name, "--relu") == 0) {
         if (cli_args_flag(args) != 0)
             return -1;
         if (strcmp(name, "--json") == 0)

@@ -1,7 +1,7 @@
 /* The benchmark suite's results (bench_suite.c fills them) and their
  * reports: the text table, the JSON object and the SVG chart. */
-#ifndef TCONV_CLI_BENCH_SUITE_RESULTS_H
-#define TCONV_CLI_BENCH_SUITE_RESULTS_H
+#ifndef TCONV_BENCH_SUITE_RESULTS_H
+#define TCONV_BENCH_SUITE_RESULTS_H
 
 #include <stdint.h>
 
@@ -9,7 +9,7 @@
 #include "bench_peak.h"
 #include "tconv/tconv.h"
 
-#define SUITE_COMMAND "tconv bench --suite"
+#define SUITE_COMMAND "tconv-bench"
 
 /* Most layers the suite's table may hold. */
 #define SUITE_MAX_LAYERS 16
@@ -27,7 +27,7 @@ typedef struct suite_layer {
     int64_t padding, output_padding, dilation;
 } suite_layer_t;
 
-/* The command line of `tconv bench --suite`. */
+/* The command line of tconv-bench. */
 typedef struct suite_options {
     const char *device; /* "all" or a selector */
     int64_t repeat, warmup, seed;
@@ -102,4 +102,4 @@ void suite_print_json(const suite_t *s);
 /* The SVG chart to s->options.svg_path; returns the exit code. */
 int suite_write_svg(const suite_t *s);
 
-#endif /* TCONV_CLI_BENCH_SUITE_RESULTS_H */
+#endif /* TCONV_BENCH_SUITE_RESULTS_H */

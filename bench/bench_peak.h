@@ -1,8 +1,8 @@
 /* The machine's float32 FMA peak, measured now: the denominator of the
  * suite's "% of peak". A shared VM's speed drifts with its neighbours, so the
  * suite measures it next to every layer instead of quoting a data sheet. */
-#ifndef TCONV_CLI_BENCH_PEAK_H
-#define TCONV_CLI_BENCH_PEAK_H
+#ifndef TCONV_BENCH_PEAK_H
+#define TCONV_BENCH_PEAK_H
 
 #include <stddef.h>
 
@@ -27,4 +27,4 @@ const char *bench_peak_isa(void);
  *  @returns 0, or -1 with @p message set (thread creation failed). */
 int bench_peak_measure(double seconds, bench_peak_t *peak, char *message, size_t message_size);
 
-#endif /* TCONV_CLI_BENCH_PEAK_H */
+#endif /* TCONV_BENCH_PEAK_H */

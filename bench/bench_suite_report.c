@@ -51,7 +51,7 @@ static const char *activation_text(const suite_t *s) {
 }
 
 void suite_print_table(const suite_t *s) {
-    printf("# tconv bench --suite, %s: float32, channels_last input, bias, activation %s;\n"
+    printf("# tconv-bench, %s: float32, channels_last input, bias, activation %s;\n"
            "# median of %lld runs after %lld warm-ups; peak: %s FMA loop on %d threads, measured "
            "before and after each layer's timed rounds (mean)\n"
            "# contenders run in interleaved rounds (oneDNN and every device once per round)\n",
@@ -205,7 +205,7 @@ void suite_print_json(const suite_t *s) {
     json_init(&w, stdout);
     json_begin_object(&w);
     json_key(&w, "suite");
-    json_string(&w, "tconv bench --suite");
+    json_string(&w, "tconv-bench");
     json_key(&w, "tconv_version");
     json_string(&w, tconv_get_version(NULL, NULL, NULL));
     json_key(&w, "date");
@@ -283,7 +283,7 @@ int suite_write_svg(const suite_t *s) {
     snprintf(subtitle, sizeof subtitle,
              "%s; float32, channels_last input, bias, activation %s; median of %lld runs", s->date,
              activation_text(s), (long long)s->options.repeat);
-    bench_plot_t plot = {"tconv bench --suite: GFLOP/s per layer",
+    bench_plot_t plot = {"tconv-bench: GFLOP/s per layer",
                          subtitle,
                          "GFLOP/s",
                          s->layer_count,

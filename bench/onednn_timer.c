@@ -1,6 +1,13 @@
-/* oneDNN 2.6 C API: deconvolution forward with format_tag_any layouts, bias,
- * optional ReLU post-op; only the primitive's executions are timed (the
- * caller times onednn_layer_execute). */
+/* oneDNN's C API, 2.x and 3.x: deconvolution forward with format_tag_any
+ * layouts, bias, optional ReLU post-op; only the primitive's executions are
+ * timed (the caller times onednn_layer_execute). The two majors differ in
+ * memory descriptors (2.x: structs filled by dnnl_memory_desc_init_by_tag;
+ * 3.x: opaque handles from dnnl_memory_desc_create_with_tag, destroyed by
+ * the caller), in primitive descriptors (2.x: an operation descriptor, then
+ * dnnl_primitive_desc_create; 3.x: one
+ * dnnl_deconvolution_forward_primitive_desc_create) and in
+ * dnnl_post_ops_append_eltwise (3.x has no scale): the md_* and
+ * deconvolution_pd_create wrappers below hide them. */
 #include "onednn_timer.h"
 
 #include <stdio.h>
@@ -13,6 +20,29 @@
 
 #include "bench.h"
 #include "bench_peak.h"
+
+#if DNNL_VERSION_MAJOR >= 3
+typedef dnnl_memory_desc_t md_t;           /* an owned handle */
+typedef const_dnnl_memory_desc_t md_ref_t; /* how the API takes one */
+#define MD_REF(md) (md)
+static dnnl_status_t md_init(md_t *md, int ndims, const dnnl_dims_t dims, dnnl_format_tag_t tag) {
+    return dnnl_memory_desc_create_with_tag(md, ndims, dims, dnnl_f32, tag);
+}
+static void md_release(md_t *md) {
+    if (*md)
+        dnnl_memory_desc_destroy(*md);
+}
+#else
+typedef dnnl_memory_desc_t md_t; /* a struct, nothing to release */
+typedef const dnnl_memory_desc_t *md_ref_t;
+#define MD_REF(md) (&(md))
+static dnnl_status_t md_init(md_t *md, int ndims, const dnnl_dims_t dims, dnnl_format_tag_t tag) {
+    return dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag);
+}
+static void md_release(md_t *md) {
+    (void)md;
+}
+#endif
 
 /* oneDNN runs on OpenMP, which libdnnl pulls in; declared weak so that this
  * file needs no OpenMP flags and still sets and reports the thread count. */
@@ -48,6 +78,9 @@ struct onednn_layer {
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t deconv;
     dnnl_memory_t src, weights, bias, dst;
+    /* The memory descriptors made here: src, weights, dst "any", bias, and
+     * the plain src and weights the data are written in. */
+    md_t mds[6];
     int nargs;
     dnnl_exec_arg_t args[4];
 };
@@ -75,6 +108,8 @@ void onednn_layer_release(onednn_layer_t *s) {
         dnnl_stream_destroy(s->stream);
     if (s->engine)
         dnnl_engine_destroy(s->engine);
+    for (int i = 0; i < 6; i++)
+        md_release(&s->mds[i]);
     free(s);
 }
 
@@ -88,8 +123,13 @@ static const char *dnnl_status_text(dnnl_status_t st) {
         return "invalid arguments";
     case dnnl_unimplemented:
         return "unimplemented";
+#if DNNL_VERSION_MAJOR >= 3
+    case dnnl_last_impl_reached: /* 2.x: dnnl_iterator_ends */
+        return "last implementation reached";
+#else
     case dnnl_iterator_ends:
         return "iterator ends";
+#endif
     case dnnl_runtime_error:
         return "runtime error";
     case dnnl_not_required:
@@ -119,9 +159,8 @@ static tconv_status_t fail(dnnl_status_t st, const char *call, char *message, si
 
 /* Makes memory of the primitive's chosen layout @p chosen and fills it with
  * random values given in the plain layout @p plain (a reorder, untimed). */
-static dnnl_status_t make_filled_memory(onednn_layer_t *s, const dnnl_memory_desc_t *plain,
-                                        const dnnl_memory_desc_t *chosen, uint64_t *rng,
-                                        dnnl_memory_t *out) {
+static dnnl_status_t make_filled_memory(onednn_layer_t *s, md_ref_t plain, md_ref_t chosen,
+                                        uint64_t *rng, dnnl_memory_t *out) {
     dnnl_memory_t user = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t reorder = NULL;
@@ -210,39 +249,48 @@ tconv_status_t onednn_layer_prepare(const tconv_canonical_t *c, uint64_t seed,
     dnnl_dims_t bias_dims = {c->out_channels};
     layer_geometry(c, src_dims, w_dims, dst_dims, strides, dilates, pad_l, pad_r);
 
-    /* "any" layouts: oneDNN picks its blocked formats, its best case. */
-    dnnl_memory_desc_t src_any, w_any, dst_any, bias_md, src_plain, w_plain;
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_any, 5, src_dims, dnnl_f32, dnnl_format_tag_any),
-             "memory_desc_init_by_tag(src)");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_any, 5, w_dims, dnnl_f32, dnnl_format_tag_any),
-             "memory_desc_init_by_tag(weights)");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_any, 5, dst_dims, dnnl_f32, dnnl_format_tag_any),
-             "memory_desc_init_by_tag(dst)");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x),
-             "memory_desc_init_by_tag(bias)");
-    /* The data arrive as tconv's: channels_last input; weights as OIDHW. */
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_plain, 5, src_dims, dnnl_f32, dnnl_ndhwc),
-             "memory_desc_init_by_tag(src ndhwc)");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&w_plain, 5, w_dims, dnnl_f32, dnnl_oidhw),
-             "memory_desc_init_by_tag(weights oidhw)");
+    /* "any" layouts: oneDNN picks its blocked formats, its best case. The
+     * data arrive as tconv's: channels_last input; weights as OIDHW. */
+    md_t *src_any = &s->mds[0], *w_any = &s->mds[1], *dst_any = &s->mds[2];
+    md_t *bias_md = &s->mds[3], *src_plain = &s->mds[4], *w_plain = &s->mds[5];
+    DNNL_TRY(md_init(src_any, 5, src_dims, dnnl_format_tag_any), "memory descriptor (src)");
+    DNNL_TRY(md_init(w_any, 5, w_dims, dnnl_format_tag_any), "memory descriptor (weights)");
+    DNNL_TRY(md_init(dst_any, 5, dst_dims, dnnl_format_tag_any), "memory descriptor (dst)");
+    DNNL_TRY(md_init(bias_md, 1, bias_dims, dnnl_x), "memory descriptor (bias)");
+    DNNL_TRY(md_init(src_plain, 5, src_dims, dnnl_ndhwc), "memory descriptor (src ndhwc)");
+    DNNL_TRY(md_init(w_plain, 5, w_dims, dnnl_oidhw), "memory descriptor (weights oidhw)");
 
-    dnnl_deconvolution_desc_t desc;
-    DNNL_TRY(dnnl_dilated_deconvolution_forward_desc_init(
-                 &desc, dnnl_forward_inference, dnnl_deconvolution_direct, &src_any, &w_any,
-                 c->use_bias ? &bias_md : NULL, &dst_any, strides, dilates, pad_l, pad_r),
-             "dilated_deconvolution_forward_desc_init");
     DNNL_TRY(dnnl_engine_create(&s->engine, dnnl_cpu, 0), "engine_create");
     DNNL_TRY(dnnl_stream_create(&s->stream, s->engine, dnnl_stream_default_flags), "stream_create");
     DNNL_TRY(dnnl_primitive_attr_create(&s->attr), "primitive_attr_create");
     if (c->activation == tconv_activation_relu) {
         DNNL_TRY(dnnl_post_ops_create(&s->post_ops), "post_ops_create");
+#if DNNL_VERSION_MAJOR >= 3
+        DNNL_TRY(dnnl_post_ops_append_eltwise(s->post_ops, dnnl_eltwise_relu, 0.0f, 0.0f),
+                 "post_ops_append_eltwise(relu)");
+#else
         DNNL_TRY(dnnl_post_ops_append_eltwise(s->post_ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f),
                  "post_ops_append_eltwise(relu)");
+#endif
         DNNL_TRY(dnnl_primitive_attr_set_post_ops(s->attr, s->post_ops),
                  "primitive_attr_set_post_ops");
     }
+    md_ref_t bias_ref = c->use_bias ? MD_REF(*bias_md) : NULL;
+#if DNNL_VERSION_MAJOR >= 3
+    DNNL_TRY(dnnl_deconvolution_forward_primitive_desc_create(
+                 &s->pd, s->engine, dnnl_forward_inference, dnnl_deconvolution_direct,
+                 MD_REF(*src_any), MD_REF(*w_any), bias_ref, MD_REF(*dst_any), strides, dilates,
+                 pad_l, pad_r, s->attr),
+             "deconvolution_forward_primitive_desc_create");
+#else
+    dnnl_deconvolution_desc_t desc;
+    DNNL_TRY(dnnl_dilated_deconvolution_forward_desc_init(
+                 &desc, dnnl_forward_inference, dnnl_deconvolution_direct, MD_REF(*src_any),
+                 MD_REF(*w_any), bias_ref, MD_REF(*dst_any), strides, dilates, pad_l, pad_r),
+             "dilated_deconvolution_forward_desc_init");
     DNNL_TRY(dnnl_primitive_desc_create(&s->pd, &desc, s->attr, s->engine, NULL),
              "primitive_desc_create(deconvolution)");
+#endif
     const char *impl = NULL;
     if (dnnl_primitive_desc_query(s->pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
         impl)
@@ -250,16 +298,16 @@ tconv_status_t onednn_layer_prepare(const tconv_canonical_t *c, uint64_t seed,
     DNNL_TRY(dnnl_primitive_create(&s->deconv, s->pd), "primitive_create(deconvolution)");
 
     uint64_t rng = seed * 0x9e3779b97f4a7c15ull + 1;
-    DNNL_TRY(make_filled_memory(s, &src_plain,
+    DNNL_TRY(make_filled_memory(s, MD_REF(*src_plain),
                                 dnnl_primitive_desc_query_md(s->pd, dnnl_query_src_md, 0), &rng,
                                 &s->src),
              "reorder(src)");
-    DNNL_TRY(make_filled_memory(s, &w_plain,
+    DNNL_TRY(make_filled_memory(s, MD_REF(*w_plain),
                                 dnnl_primitive_desc_query_md(s->pd, dnnl_query_weights_md, 0), &rng,
                                 &s->weights),
              "reorder(weights)");
     if (c->use_bias)
-        DNNL_TRY(make_filled_memory(s, &bias_md,
+        DNNL_TRY(make_filled_memory(s, MD_REF(*bias_md),
                                     dnnl_primitive_desc_query_md(s->pd, dnnl_query_weights_md, 1),
                                     &rng, &s->bias),
                  "reorder(bias)");

@@ -3,8 +3,8 @@
  * oneDNN is optional: without it (configure found no libdnnl, or
  * TCONV_WITH_ONEDNN=OFF) every call reports "oneDNN: not built in" and the
  * suite leaves its columns out. */
-#ifndef TCONV_CLI_ONEDNN_TIMER_H
-#define TCONV_CLI_ONEDNN_TIMER_H
+#ifndef TCONV_BENCH_ONEDNN_TIMER_H
+#define TCONV_BENCH_ONEDNN_TIMER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -44,4 +44,4 @@ tconv_status_t onednn_layer_execute(onednn_layer_t *prepared, double *ms, char *
 /** Releases everything; NULL is accepted. */
 void onednn_layer_release(onednn_layer_t *prepared);
 
-#endif /* TCONV_CLI_ONEDNN_TIMER_H */
+#endif /* TCONV_BENCH_ONEDNN_TIMER_H */

@@ -1,8 +1,8 @@
 /* A grouped bar chart as plain SVG text: one group of bars per category
  * (layer), one bar per series (device, oneDNN), and a reference line per
  * group (the peak measured for that layer). Written atomically. */
-#ifndef TCONV_CLI_BENCH_PLOT_H
-#define TCONV_CLI_BENCH_PLOT_H
+#ifndef TCONV_BENCH_PLOT_H
+#define TCONV_BENCH_PLOT_H
 
 #include <stddef.h>
 
@@ -25,4 +25,4 @@ typedef struct bench_plot {
 int bench_plot_write_svg(const char *path, const bench_plot_t *plot, char *message,
                          size_t message_size);
 
-#endif /* TCONV_CLI_BENCH_PLOT_H */
+#endif /* TCONV_BENCH_PLOT_H */
