@@ -8,6 +8,7 @@
 #include "demo_layer.h"
 #include "json.h"
 #include "status.h"
+#include "tconv/tconv_backend.h"
 
 #define COMMAND "tconv devices"
 
@@ -16,9 +17,13 @@ void cmd_devices_usage(FILE *out) {
           "Lists the devices of every loaded backend plugin, which device the selector\n"
           "(default auto) picks for the demo layer and why, and every plugin file that was\n"
           "skipped or failed to load, with the reason.\n"
-          "  --json        one JSON object: {\"devices\":[...], \"auto\":{\"device\",\"reason\"},\n"
+          "  --json        one JSON object: "
+          "{\"library\":{\"version\",\"major\",\"minor\",\"patch\"},\n"
+          "                \"plugin_abi\":{\"major\",\"minor\"}, \"devices\":[...],\n"
+          "                \"auto\":{\"device\",\"reason\"},\n"
           "                \"plugins\":[{\"path\",\"name\",\"state\",\"reason\",\"message\"}...]}\n"
-          "  --device SEL  explain this selector instead of auto\n"
+          "  --device SEL  explain this selector instead of auto; exits 3 when it picks no\n"
+          "                device (it names none, or every device it names declines)\n"
           "Environment: TCONV_PLUGINS, TCONV_PLUGIN_PATH, TCONV_DEVICE, TCONV_VERBOSE.\n",
           out);
 }
@@ -69,6 +74,7 @@ static void dtype_list(uint32_t dtypes, char *out, size_t size) {
 typedef struct device_listing {
     size_t device_count, plugin_count;
     int auto_ok;
+    tconv_status_t auto_status; /* of the selection, when auto_ok is 0 */
     size_t auto_index;
     char auto_id[64];
     char reason[4096];
@@ -165,6 +171,28 @@ static void print_json(tconv_context_t ctx, const device_listing_t *l, const cha
     json_writer_t w;
     json_init(&w, stdout);
     json_begin_object(&w);
+    /* Which library and plugin ABI the listing comes from: a vendor's
+     * plugin report is read against these. */
+    int major, minor, patch;
+    const char *version = tconv_get_version(&major, &minor, &patch);
+    json_key(&w, "library");
+    json_begin_object(&w);
+    json_key(&w, "version");
+    json_string(&w, version);
+    json_key(&w, "major");
+    json_int(&w, major);
+    json_key(&w, "minor");
+    json_int(&w, minor);
+    json_key(&w, "patch");
+    json_int(&w, patch);
+    json_end_object(&w);
+    json_key(&w, "plugin_abi");
+    json_begin_object(&w);
+    json_key(&w, "major");
+    json_int(&w, TCONV_BACKEND_ABI_MAJOR);
+    json_key(&w, "minor");
+    json_int(&w, TCONV_BACKEND_ABI_MINOR);
+    json_end_object(&w);
     json_key(&w, "devices");
     json_begin_array(&w);
     for (size_t i = 0; i < l->device_count; i++) {
@@ -224,6 +252,7 @@ static void explain_selection(tconv_context_t ctx, const char *selector, device_
         st = tconv_context_select_device(ctx, &problem, selector, &l->auto_index, l->reason,
                                          sizeof l->reason);
     l->auto_ok = st == tconv_success;
+    l->auto_status = st;
     if (!l->auto_ok) {
         snprintf(l->reason, sizeof l->reason, "%s: %s", tconv_status_name(st),
                  tconv_get_last_error());
@@ -238,7 +267,7 @@ static void explain_selection(tconv_context_t ctx, const char *selector, device_
 int cmd_devices(int argc, char **argv) {
     cli_args_t args;
     const char *name, *selector = "auto";
-    int json = 0, rc;
+    int json = 0, selector_given = 0, rc;
     cli_args_init(&args, COMMAND, argc, argv, 1);
     while ((rc = cli_args_next(&args, &name)) == 1) {
         if (strcmp(name, "--help") == 0) {
@@ -251,6 +280,7 @@ int cmd_devices(int argc, char **argv) {
         } else if (strcmp(name, "--device") == 0) {
             if (cli_args_value(&args, &selector) != 0)
                 return CLI_EXIT_BAD_INPUT;
+            selector_given = 1;
         } else {
             return cli_args_unknown(&args), CLI_EXIT_BAD_INPUT;
         }
@@ -276,5 +306,11 @@ int cmd_devices(int argc, char **argv) {
     else
         print_text(ctx, &listing, selector);
     tconv_context_destroy(ctx);
+    /* The listing is the answer to a plain `tconv devices`, whatever auto
+     * finds; a selector the user asked about must name a device that runs. */
+    if (selector_given && !listing.auto_ok) {
+        cli_error(COMMAND, "--device '%s': picks no device: %s", selector, listing.reason);
+        return cli_exit_code(listing.auto_status);
+    }
     return CLI_EXIT_OK;
 }

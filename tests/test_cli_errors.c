@@ -542,6 +542,43 @@ static void test_devices_command(void **state) {
     free(err);
 }
 
+/* --json says which library and plugin ABI it lists for; a selector the user
+ * asks about that picks no device exits 3 and says so, while the listing
+ * itself still exits 0. */
+static void test_devices_versions_and_selector(void **state) {
+    (void)state;
+    char *out, *err;
+    char expected[160];
+    int major, minor, patch;
+    const char *version = tconv_get_version(&major, &minor, &patch);
+    snprintf(expected, sizeof expected,
+             "\"library\":{\"version\":\"%s\",\"major\":%d,\"minor\":%d,\"patch\":%d}", version,
+             major, minor, patch);
+    int rc = run_cli(&out, &err, "devices", "--json", NULL);
+    if (rc != 0 || !tc_contains(out, expected) ||
+        !tc_contains(out, "\"plugin_abi\":{\"major\":1,\"minor\":"))
+        fail_msg("tconv devices --json: exit %d, no %s or plugin_abi in \"%s\"", rc, expected, out);
+    free(out);
+    free(err);
+    rc = run_cli(&out, &err, "devices", "--device", "cpu:9", NULL);
+    if (rc != 3 || !tc_contains(err, "--device 'cpu:9'") || !tc_contains(err, "no such device"))
+        fail_msg("tconv devices --device cpu:9: exit %d (want 3), stderr \"%s\"", rc, err);
+    free(out);
+    free(err);
+    rc = run_cli(&out, &err, "devices", "--json", "--device", "nosuch", NULL);
+    if (rc != 3 || out[0] != '{')
+        fail_msg("tconv devices --json --device nosuch: exit %d (want 3, with the listing), "
+                 "stdout \"%s\"",
+                 rc, out);
+    free(out);
+    free(err);
+    rc = run_cli(&out, &err, "devices", "--device", "cpu:0", NULL);
+    if (rc != 0)
+        fail_msg("tconv devices --device cpu:0: exit %d, stderr \"%s\"", rc, err);
+    free(out);
+    free(err);
+}
+
 static void test_demo_command(void **state) {
     (void)state;
     char *out, *err;
@@ -583,6 +620,7 @@ int main(void) {
         cmocka_unit_test(test_sigterm_while_writing),
         cmocka_unit_test(test_bad_device_exits_3),
         cmocka_unit_test(test_devices_command),
+        cmocka_unit_test(test_devices_versions_and_selector),
         cmocka_unit_test(test_demo_command),
         cmocka_unit_test(test_bench_json),
     };
