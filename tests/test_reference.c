@@ -5,8 +5,9 @@
  * points. The backward reference: 1-D cases computed on paper, every
  * activation's derivative at known points and kinks, and its gradients
  * against central differences of the forward reference on random problems.
- * Depends on nothing but the reference, tconv_types.h and the tests' seeded
- * random generator. */
+ * The framework rules (tconv_reference_resolve) on the examples
+ * docs/semantics.md works by hand. Depends on nothing but the reference, tconv_types.h and the
+ * tests' seeded random generator. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -259,6 +260,148 @@ static void check_backward(const tconv_canonical_t *c, const double *x, const do
     assert_values(dx, want_dx, (int)c->input_size[2]);
     assert_values(dw, want_dw, (int)c->kernel_size[2]);
     assert_values(db, &want_db, 1);
+}
+
+/* A rank-1 problem of the user's for the framework rules: input n, kernel
+ * k, stride s, dilation d, under @p padding. */
+static tconv_problem_t user_1d(tconv_padding_t padding, int64_t n, int64_t k, int64_t s,
+                               int64_t d) {
+    tconv_problem_t p;
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    p.spatial_rank = 1;
+    p.dtype = tconv_f32;
+    p.batch = p.in_channels = p.out_channels = p.groups = 1;
+    p.input_size[0] = n;
+    p.kernel_size[0] = k;
+    p.strides[0] = s;
+    p.dilation[0] = d;
+    p.padding = padding;
+    p.activation_alpha = NAN;
+    p.passes = TCONV_PASS_FORWARD;
+    return p;
+}
+
+/* The reference's resolution of @p p must give output length @p length and
+ * begin crop @p crop on its one axis (canonical axis 2). */
+static void expect_axis(const tconv_problem_t *p, int64_t length, int64_t crop) {
+    tconv_canonical_t c;
+    char why[256] = "";
+    if (tconv_reference_resolve(p, &c, why, sizeof why) != 0)
+        fail_msg("refused: %s", why);
+    if (c.output_size[2] != length || c.crop_begin[2] != crop)
+        fail_msg("padding %d, n %lld, k %lld, s %lld: length %lld crop %lld, want %lld and %lld",
+                 (int)p->padding, (long long)p->input_size[0], (long long)p->kernel_size[0],
+                 (long long)p->strides[0], (long long)c.output_size[2], (long long)c.crop_begin[2],
+                 (long long)length, (long long)crop);
+    for (int a = 0; a < 2; a++) /* rank 1: unit leading axes */
+        assert_true(c.output_size[a] == 1 && c.input_size[a] == 1 && c.crop_begin[a] == 0);
+}
+
+/* The framework rules of docs/semantics.md on the examples it works by hand. */
+static void test_framework_rules_by_hand(void **state) {
+    (void)state;
+    /* Keras valid, kernel smaller than the stride: n*s; PyTorch stops at
+     * (n-1)*s + ek (n=3, k=1, s=2: 6 against 5). */
+    tconv_problem_t p = user_1d(tconv_padding_valid, 3, 1, 2, 1);
+    expect_axis(&p, 6, 0);
+    p.padding = tconv_padding_explicit;
+    expect_axis(&p, 5, 0);
+    p.padding = tconv_padding_valid; /* with output_padding: the PyTorch length + op */
+    p.has_output_padding = 1;
+    p.output_padding[0] = 1;
+    expect_axis(&p, 6, 0);
+    /* Keras same: n*s, the odd crop's smaller half at the begin. */
+    p = user_1d(tconv_padding_same, 3, 3, 2, 1);
+    expect_axis(&p, 6, 0);
+    p.kernel_size[0] = 4;
+    expect_axis(&p, 6, 1);
+    p.kernel_size[0] = 3; /* same with op 1: (n-1)*s + ek - 2*(ek//2) + op */
+    p.has_output_padding = 1;
+    p.output_padding[0] = 1;
+    expect_axis(&p, 6, 0);
+    /* Keras same, op 0, even kernel, n = 1: length 0 is refused. */
+    p = user_1d(tconv_padding_same, 1, 2, 1, 1);
+    p.has_output_padding = 1;
+    tconv_canonical_t c;
+    char why[256] = "";
+    assert_int_equal(tconv_reference_resolve(&p, &c, why, sizeof why), -1);
+    assert_non_null(strstr(why, "output length"));
+    /* Keras without output_padding ignores the field. */
+    p = user_1d(tconv_padding_valid, 3, 3, 2, 1);
+    p.output_padding[0] = 1;
+    expect_axis(&p, 7, 0);
+    /* PyTorch / ONNX explicit pads: (n-1)*s + ek - pb - pe + op, crop pb
+     * (n=4, k=3, s=1, d=2: ek 5; pads 1 and 3). */
+    p = user_1d(tconv_padding_explicit, 4, 3, 1, 2);
+    p.pads_begin[0] = 1;
+    p.pads_end[0] = 3;
+    expect_axis(&p, 4, 1);
+    p.output_padding[0] = 2; /* used without has_output_padding outside Keras */
+    expect_axis(&p, 6, 1);
+    /* ONNX NOTSET with output_shape: pb = T - T//2 (n=3, k=3, s=2, L=4: 2). */
+    p = user_1d(tconv_padding_explicit, 3, 3, 2, 1);
+    p.output_shape[0] = 4;
+    p.pads_begin[0] = 5; /* ignored with output_shape */
+    expect_axis(&p, 4, 2);
+    /* SAME_UPPER longer than the full output: floor division gives a
+     * negative crop (n=3, k=3, s=2, L=8: T = -1, pb = -1); SAME_LOWER 0. */
+    p = user_1d(tconv_padding_same_upper, 3, 3, 2, 1);
+    p.output_shape[0] = 8;
+    expect_axis(&p, 8, -1);
+    p.padding = tconv_padding_same_lower;
+    expect_axis(&p, 8, 0);
+    /* auto_pad without output_shape: L = n*s; T = 1 splits 0 | 1. */
+    p.output_shape[0] = 0;
+    expect_axis(&p, 6, 1);
+    p.padding = tconv_padding_same_upper;
+    expect_axis(&p, 6, 0);
+    /* The activation parameter: Keras's default for NaN, else as given. */
+    p.activation = tconv_activation_leaky_relu;
+    assert_int_equal(tconv_reference_resolve(&p, &c, why, sizeof why), 0);
+    assert_true(c.activation_alpha == 0.2);
+    p.activation = tconv_activation_squareplus;
+    assert_int_equal(tconv_reference_resolve(&p, &c, why, sizeof why), 0);
+    assert_true(c.activation_alpha == 4.0);
+    p.activation_alpha = 0.1;
+    assert_int_equal(tconv_reference_resolve(&p, &c, why, sizeof why), 0);
+    assert_true(c.activation_alpha == 0.1);
+}
+
+/* The shapes a user passes, per rank, data format and kernel layout. */
+static void test_user_shapes(void **state) {
+    (void)state;
+    tconv_problem_t p = user_1d(tconv_padding_valid, 3, 2, 2, 1);
+    p.spatial_rank = 2;
+    p.input_size[1] = 5;
+    p.kernel_size[1] = 3;
+    p.strides[1] = 1;
+    p.dilation[1] = 1;
+    p.batch = 2;
+    p.in_channels = 4;
+    p.out_channels = 6;
+    p.groups = 2;
+    p.data_format = tconv_channels_first;
+    p.kernel_layout = tconv_kernel_torch;
+    tconv_canonical_t c;
+    char why[256];
+    assert_int_equal(tconv_reference_resolve(&p, &c, why, sizeof why), 0);
+    int64_t in[TCONV_MAX_DIMS], k[TCONV_MAX_DIMS], out[TCONV_MAX_DIMS];
+    int nd = 0;
+    tconv_reference_user_shapes(&c, in, k, out, &nd);
+    assert_int_equal(nd, 4);
+    const int64_t want_in[4] = {2, 4, 3, 5}, want_k[4] = {4, 3, 2, 3}, want_out[4] = {2, 6, 6, 7};
+    assert_memory_equal(in, want_in, sizeof want_in);
+    assert_memory_equal(k, want_k, sizeof want_k);
+    assert_memory_equal(out, want_out, sizeof want_out);
+    p.data_format = tconv_channels_last;
+    p.kernel_layout = tconv_kernel_keras;
+    assert_int_equal(tconv_reference_resolve(&p, &c, why, sizeof why), 0);
+    tconv_reference_user_shapes(&c, in, k, out, &nd);
+    const int64_t last_in[4] = {2, 3, 5, 4}, last_k[4] = {2, 3, 3, 4}, last_out[4] = {2, 6, 7, 6};
+    assert_memory_equal(in, last_in, sizeof last_in);
+    assert_memory_equal(k, last_k, sizeof last_k);
+    assert_memory_equal(out, last_out, sizeof last_out);
 }
 
 static void test_backward_stride_by_hand(void **state) {
@@ -667,6 +810,8 @@ int main(void) {
         cmocka_unit_test(test_group_channel_mapping),
         cmocka_unit_test(test_layouts_agree),
         cmocka_unit_test(test_activations_at_known_points),
+        cmocka_unit_test(test_framework_rules_by_hand),
+        cmocka_unit_test(test_user_shapes),
         cmocka_unit_test(test_backward_stride_by_hand),
         cmocka_unit_test(test_backward_relu_kink_by_hand),
         cmocka_unit_test(test_backward_crops_by_hand),

@@ -47,6 +47,22 @@ int tc_in_ci(void) {
     return ci != NULL && (strcmp(ci, "true") == 0 || strcmp(ci, "1") == 0);
 }
 
+int tc_cannot_run(const char *fmt, ...) {
+    char what[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    if (tc_in_ci()) {
+        fprintf(stderr, "FAILED: %s (CI=true requires it)\n", what);
+        return 1;
+    }
+    printf("skipped: %s (with CI=true this is a failure)\n", what);
+    fflush(stdout);
+    return TC_EXIT_SKIP;
+}
+
 int tc_contains(const char *haystack, const char *needle) {
     return haystack && needle && strstr(haystack, needle) != NULL;
 }
@@ -281,13 +297,81 @@ static void compute_reference(tc_tensors_t *t) {
     tconv_reference_forward_abs(c, t->in, t->kernel, t->bias, t->ref_abs);
 }
 
+/* Whether the first @p n entries of @p a and @p b are equal. */
+static int same_dims(const int64_t *a, const int64_t *b, int n) {
+    for (int i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
+static void format_dims(const int64_t *dims, int n, char *buf, size_t size) {
+    size_t used = 0;
+    append(buf, size, &used, "(");
+    for (int i = 0; i < n; i++)
+        append(buf, size, &used, "%s%lld", i ? ", " : "", (ll)dims[i]);
+    append(buf, size, &used, ")");
+}
+
+/* The library's tensor shapes for @p p (tconv_problem_get_shapes, what a
+ * user allocates by) must be the reference's; and its resolved output
+ * length and begin crop per axis too, so a disagreement is named before
+ * any device runs. Returns 0, or -1 with the first difference in msg. */
+static int check_library_resolution(const tconv_problem_t *p, const tconv_canonical_t *want,
+                                    char *msg, size_t msg_size) {
+    int64_t dims[3][TCONV_MAX_DIMS], want_dims[3][TCONV_MAX_DIMS];
+    int nd = 0, want_nd = 0;
+    tconv_status_t st = tconv_problem_get_shapes(p, dims[0], dims[1], dims[2], &nd);
+    if (st != tconv_success) {
+        snprintf(msg, msg_size, "tconv_problem_get_shapes refused a valid problem: %s",
+                 tconv_get_last_error());
+        return -1;
+    }
+    tconv_reference_user_shapes(want, want_dims[0], want_dims[1], want_dims[2], &want_nd);
+    static const char *const names[3] = {"input", "kernel", "output"};
+    for (int k = 0; k < 3; k++) {
+        if (nd != want_nd || !same_dims(dims[k], want_dims[k], want_nd)) {
+            char got_text[128], want_text[128];
+            format_dims(dims[k], nd, got_text, sizeof got_text);
+            format_dims(want_dims[k], want_nd, want_text, sizeof want_text);
+            snprintf(msg, msg_size,
+                     "tconv_problem_get_shapes: %s shape %s, the framework rules give %s", names[k],
+                     got_text, want_text);
+            return -1;
+        }
+    }
+    tconv_canonical_t got;
+    if (tconv_problem_resolve(p, &got) != tconv_success) {
+        snprintf(msg, msg_size, "tconv_problem_resolve refused a valid problem: %s",
+                 tconv_get_last_error());
+        return -1;
+    }
+    for (int a = 0; a < 3; a++) {
+        if (got.output_size[a] != want->output_size[a] ||
+            got.crop_begin[a] != want->crop_begin[a]) {
+            snprintf(msg, msg_size,
+                     "tconv_problem_resolve: canonical axis %d has output length %lld and begin "
+                     "crop %lld, the framework rules give %lld and %lld",
+                     a, (ll)got.output_size[a], (ll)got.crop_begin[a], (ll)want->output_size[a],
+                     (ll)want->crop_begin[a]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int tc_tensors_make(const tconv_problem_t *p, tc_rng_t *rng, tc_tensors_t *t, char *msg,
                     size_t msg_size) {
     memset(t, 0, sizeof *t);
-    if (tconv_problem_resolve(p, &t->canonical) != tconv_success) {
-        snprintf(msg, msg_size, "tconv_problem_resolve failed: %s", tconv_get_last_error());
+    /* The reference's own resolution, not the library's: a bug in
+     * tconv_problem_resolve must not reach the reference too. */
+    char why[256];
+    if (tconv_reference_resolve(p, &t->canonical, why, sizeof why) != 0) {
+        snprintf(msg, msg_size, "%s", why);
         return -1;
     }
+    if (check_library_resolution(p, &t->canonical, msg, msg_size) != 0)
+        return -1;
     const tconv_canonical_t *c = &t->canonical;
     size_t es = p->dtype == tconv_f64 ? sizeof(double) : sizeof(float);
     t->in_count = tconv_reference_input_count(c);

@@ -41,8 +41,12 @@ typedef struct tc_tensors {
     void *dev_in, *dev_kernel, *dev_bias, *dev_out; /* buffers in the problem's dtype */
 } tc_tensors_t;
 
-/** Resolves @p p (must succeed), fills random tensors and computes the
- *  reference. Returns 0 on success, -1 (with a message in buf) otherwise. */
+/** Resolves @p p with the reference's own framework rules
+ *  (tconv_reference_resolve, into t->canonical), checks that the library
+ *  gives the same tensor shapes (tconv_problem_get_shapes) and output
+ *  lengths and crops (tconv_problem_resolve), fills random tensors and
+ *  computes the reference. Returns 0 on success, -1 (with a message in
+ *  buf) otherwise. */
 int tc_tensors_make(const tconv_problem_t *p, tc_rng_t *rng, tc_tensors_t *t, char *msg,
                     size_t msg_size);
 void tc_tensors_free(tc_tensors_t *t);
@@ -87,9 +91,20 @@ int tc_check_small_plan(tconv_context_t ctx, const char *selector, char *msg, si
  *  entry) are kept. */
 void tc_clean_environment(void);
 
+/** The exit code ctest reports as Skipped (SKIP_RETURN_CODE; see
+ *  tests/README.md for what every exit code means). */
+#define TC_EXIT_SKIP 77
+
 /** Whether the tests run under CI (CI=true or CI=1): there a device a test
- *  needs and cannot find (PoCL's opencl:0) is a failure instead of a skip. */
+ *  needs and cannot find (PoCL's opencl:0) is a failure instead of a skip.
+ *  The only place the tests read CI (shell tests ask the cannot_run tool). */
 int tc_in_ci(void);
+
+/** The exit code of a test entry that cannot run here because of what the
+ *  printf-style message names ("no OpenCL platform"): prints "skipped:
+ *  ..." and returns TC_EXIT_SKIP, or under CI prints "FAILED: ..." and
+ *  returns 1. */
+int tc_cannot_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /** Whether @p haystack contains @p needle (case-sensitive); NULL-safe. */
 int tc_contains(const char *haystack, const char *needle);

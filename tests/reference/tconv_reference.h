@@ -1,5 +1,7 @@
 /* Ground truth for tests: a naive float64 transposed convolution written
- * straight from the definition of tconv_canonical_t (tconv_types.h).
+ * straight from the definition of tconv_canonical_t (tconv_types.h), and
+ * the canonical form of a user's problem written again from the
+ * frameworks' rules (tconv_reference_resolve).
  *
  * It shares no code with the library or any backend: only the type
  * definitions. Slow on purpose; meant for small problems. */
@@ -69,6 +71,24 @@ void tconv_reference_backward_abs(const tconv_canonical_t *p, const double *in,
                                   const double *kernel, const double *grad_z_abs,
                                   double *grad_in_abs, double *grad_kernel_abs,
                                   double *grad_bias_abs);
+
+/** The canonical form of the user's problem @p p, resolved from each
+ *  framework's documented rules (tconv_reference_shape.c) without the
+ *  library: per axis the output length and begin crop of Keras (valid,
+ *  same), PyTorch / ONNX explicit pads, and ONNX output_shape / auto_pad;
+ *  the activation parameter's Keras default for NaN. Lower ranks get unit
+ *  leading axes. Assumes a valid problem (it checks only that every
+ *  output length is >= 1). Returns 0, or -1 with the reason in @p why. */
+int tconv_reference_resolve(const tconv_problem_t *p, tconv_canonical_t *c, char *why,
+                            size_t why_size);
+
+/** The tensor shapes a user of @p c's rank and layouts passes: input and
+ *  output (N, C, spatial...) or (N, spatial..., C), kernel (k..., Cout/G,
+ *  Cin) or (Cin, Cout/G, k...); *ndims = spatial rank + 2 (unused entries
+ *  1). */
+void tconv_reference_user_shapes(const tconv_canonical_t *c, int64_t input_dims[TCONV_MAX_DIMS],
+                                 int64_t kernel_dims[TCONV_MAX_DIMS],
+                                 int64_t output_dims[TCONV_MAX_DIMS], int *ndims);
 
 /** Number of elements of each tensor of @p p. */
 int64_t tconv_reference_input_count(const tconv_canonical_t *p);
