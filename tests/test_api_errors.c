@@ -262,8 +262,10 @@ static void test_status_names_and_version(void **state) {
     char want[64];
     snprintf(want, sizeof want, "%d.%d.%d", major, minor, patch);
     assert_string_equal(v, want);
-    assert_int_equal(major, 0);
-    assert_int_equal(minor, 1);
+    /* The run-time version is the one the headers were generated with. */
+    assert_int_equal(major, TCONV_VERSION_MAJOR);
+    assert_int_equal(minor, TCONV_VERSION_MINOR);
+    assert_int_equal(patch, TCONV_VERSION_PATCH);
     assert_string_equal(tconv_get_version(NULL, NULL, NULL), v);
 }
 
