@@ -1,10 +1,12 @@
 /* Context lifecycle (reference counted), device and plugin-report queries. */
 #include "context.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cache_dir.h"
+#include "common/host_threads.h"
 #include "error.h"
 #include "log.h"
 #include "plugin_loader.h"
@@ -23,7 +25,9 @@ bool tconv_copy_sized(void *dst, size_t dst_struct_size, size_t legacy_size, con
 }
 
 static void context_free(struct tconv_context *ctx) {
+    const tconv_log_sink_t *previous = tconv_log_sink_enter(&ctx->log_sink);
     tconv_plugins_unload(ctx);
+    tconv_log_sink_restore(previous);
     tconv_selection_cache_destroy(ctx->selection_cache);
     free(ctx->cache_dir);
     free(ctx->devices);
@@ -41,24 +45,135 @@ void tconv_context_release(struct tconv_context *ctx) {
         context_free(ctx);
 }
 
-TCONV_API tconv_status_t tconv_context_create(tconv_context_t *context, const char *search_path) {
+static void options_defaults(tconv_context_options_t *options) {
+    memset(options, 0, sizeof *options);
+    options->struct_size = sizeof *options;
+    options->cache_mode = tconv_cache_default;
+    options->verbosity = TCONV_VERBOSITY_DEFAULT;
+}
+
+TCONV_API tconv_status_t tconv_context_options_init_sized(tconv_context_options_t *options,
+                                                          size_t struct_size) {
+    TCONV_REQUIRE_NONNULL(options);
+    if (struct_size < sizeof(size_t))
+        return tconv_set_error(tconv_invalid_arguments,
+                               "struct_size = %zu: must be sizeof(tconv_context_options_t)",
+                               struct_size);
+    tconv_context_options_t defaults;
+    options_defaults(&defaults);
+    /* Only the caller's struct is written: a caller built against a smaller
+     * (older) struct gets the fields it knows. */
+    const size_t n = struct_size < sizeof defaults ? struct_size : sizeof defaults;
+    defaults.struct_size = n;
+    memcpy(options, &defaults, n);
+    return tconv_success;
+}
+
+/* The caller's options over the defaults (fields past its struct_size keep
+ * theirs), each checked: the message names the field and the rule. */
+static tconv_status_t read_options(const tconv_context_options_t *given,
+                                   tconv_context_options_t *options) {
+    options_defaults(options);
+    if (given == NULL)
+        return tconv_success;
+    if (given->struct_size < sizeof(size_t))
+        return tconv_set_error(tconv_invalid_arguments,
+                               "options->struct_size = %zu: must be set by "
+                               "tconv_context_options_init",
+                               given->struct_size);
+    const size_t n = given->struct_size < sizeof *options ? given->struct_size : sizeof *options;
+    memcpy(options, given, n);
+    if (options->plugin_flags &
+        ~(TCONV_CONTEXT_IGNORE_PLUGIN_ENVIRONMENT | TCONV_CONTEXT_NO_DEFAULT_PLUGIN_DIRS))
+        return tconv_set_error(tconv_invalid_arguments,
+                               "options->plugin_flags = 0x%x: unknown bits 0x%x",
+                               options->plugin_flags,
+                               options->plugin_flags & ~(TCONV_CONTEXT_IGNORE_PLUGIN_ENVIRONMENT |
+                                                         TCONV_CONTEXT_NO_DEFAULT_PLUGIN_DIRS));
+    switch (options->cache_mode) {
+    case tconv_cache_default:
+    case tconv_cache_off:
+        break;
+    case tconv_cache_directory:
+        if (options->cache_dir == NULL || options->cache_dir[0] != '/')
+            return tconv_set_error(tconv_invalid_arguments,
+                                   "options->cache_dir = '%s': must be an absolute path with "
+                                   "cache_mode tconv_cache_directory",
+                                   options->cache_dir ? options->cache_dir : "(null)");
+        break;
+    default:
+        return tconv_set_error(tconv_invalid_arguments,
+                               "options->cache_mode = %d: must be tconv_cache_default, "
+                               "tconv_cache_off or tconv_cache_directory",
+                               (int)options->cache_mode);
+    }
+    if (options->verbosity < TCONV_VERBOSITY_DEFAULT || options->verbosity > 2)
+        return tconv_set_error(tconv_invalid_arguments,
+                               "options->verbosity = %d: must be 0, 1, 2 or "
+                               "TCONV_VERBOSITY_DEFAULT (-1)",
+                               options->verbosity);
+    if (options->num_threads < 0 || options->num_threads > TCONV_MAX_THREADS)
+        return tconv_set_error(tconv_invalid_arguments,
+                               "options->num_threads = %d: must be 0 (the default) or in 1..%d",
+                               options->num_threads, TCONV_MAX_THREADS);
+    return tconv_success;
+}
+
+/* The cache directory the options ask for (malloc'd), or NULL with the
+ * reason in the context. */
+static char *choose_cache_dir(const tconv_context_options_t *options, struct tconv_context *ctx) {
+    switch (options->cache_mode) {
+    case tconv_cache_off:
+        snprintf(ctx->cache_dir_why, sizeof ctx->cache_dir_why,
+                 "cache off (tconv_context_options_t.cache_mode)");
+        return NULL;
+    case tconv_cache_directory: {
+        char *dir = strdup(options->cache_dir);
+        if (dir == NULL)
+            snprintf(ctx->cache_dir_why, sizeof ctx->cache_dir_why,
+                     "out of memory resolving the cache directory");
+        return dir;
+    }
+    default:
+        return tconv_cache_dir_resolve(ctx->cache_dir_why, sizeof ctx->cache_dir_why);
+    }
+}
+
+TCONV_API tconv_status_t tconv_context_create_with_options(tconv_context_t *context,
+                                                           const tconv_context_options_t *given) {
     TCONV_REQUIRE_NONNULL(context);
     *context = NULL;
+    tconv_context_options_t options;
+    tconv_status_t st = read_options(given, &options);
+    if (st != tconv_success)
+        return st;
     struct tconv_context *ctx = calloc(1, sizeof *ctx);
     if (ctx == NULL)
         return tconv_set_error(tconv_out_of_memory, "out of memory allocating the context");
     atomic_init(&ctx->refcount, 1);
-    tconv_host_init(&ctx->host);
-    ctx->cache_dir = tconv_cache_dir_resolve(ctx->cache_dir_why, sizeof ctx->cache_dir_why);
+    ctx->log_sink =
+        (tconv_log_sink_t){options.verbosity, options.log_callback, options.log_user_data};
+    ctx->plugin_flags = options.plugin_flags;
+    /* From here on the context's messages, and its plugins', go to its sink. */
+    const tconv_log_sink_t *previous = tconv_log_sink_enter(&ctx->log_sink);
+    tconv_host_init(&ctx->host, options.verbosity, options.num_threads);
+    ctx->cache_dir = choose_cache_dir(&options, ctx);
     ctx->host.cache_dir = ctx->cache_dir;
     ctx->selection_cache = tconv_selection_cache_create(); /* optional: NULL keeps nothing */
-    tconv_status_t st = tconv_plugins_load(ctx, search_path);
-    if (st != tconv_success) {
+    st = tconv_plugins_load(ctx, options.search_path);
+    if (st != tconv_success)
         context_free(ctx);
-        return st;
-    }
-    *context = ctx;
-    return tconv_success;
+    else
+        *context = ctx;
+    tconv_log_sink_restore(previous);
+    return st;
+}
+
+TCONV_API tconv_status_t tconv_context_create(tconv_context_t *context, const char *search_path) {
+    tconv_context_options_t options;
+    options_defaults(&options);
+    options.search_path = search_path;
+    return tconv_context_create_with_options(context, &options);
 }
 
 TCONV_API void tconv_context_destroy(tconv_context_t context) {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "log.h"
 #include "tconv/tconv.h"
 #include "tconv/tconv_backend.h"
 
@@ -43,6 +44,10 @@ struct tconv_context {
      * is off, and cache_dir_why says why. */
     char *cache_dir;
     char cache_dir_why[320];
+    /* tconv_context_options_t: where messages go (made active during every
+     * public call on the context, see log.h) and which plugin sources count. */
+    tconv_log_sink_t log_sink;
+    uint32_t plugin_flags;
 };
 
 /* Reference counting: plans keep their context (and its plugins) alive. */

@@ -1,4 +1,5 @@
-/* TCONV_VERBOSE logging and the host services struct handed to plugins. */
+/* Logging (to stderr per TCONV_VERBOSE, or to a context's sink) and the host
+ * services struct handed to plugins. */
 #include "log.h"
 
 #include <stdarg.h>
@@ -8,7 +9,22 @@
 
 #include "common/host_threads.h"
 
-int tconv_verbose_level(void) {
+/* The sink of the public call this thread is in (NULL: the defaults). A
+ * thread-local rather than a context argument, because plugins log through
+ * tconv_host_t.log, which carries no context (plugin ABI 1.0). */
+static _Thread_local const tconv_log_sink_t *active_sink;
+
+const tconv_log_sink_t *tconv_log_sink_enter(const tconv_log_sink_t *sink) {
+    const tconv_log_sink_t *previous = active_sink;
+    active_sink = sink;
+    return previous;
+}
+
+void tconv_log_sink_restore(const tconv_log_sink_t *previous) {
+    active_sink = previous;
+}
+
+static int environment_verbosity(void) {
     const char *v = getenv("TCONV_VERBOSE");
     if (v == NULL || *v == '\0')
         return 0;
@@ -19,8 +35,16 @@ int tconv_verbose_level(void) {
     return level > 2 ? 2 : (int)level;
 }
 
-/* Formats the whole line first so concurrent threads print whole lines. */
-static void write_line(const char *prefix, const char *fmt, va_list args) {
+int tconv_verbose_level(void) {
+    const tconv_log_sink_t *sink = active_sink;
+    if (sink != NULL && sink->verbosity >= 0)
+        return sink->verbosity > 2 ? 2 : sink->verbosity;
+    return environment_verbosity();
+}
+
+/* Formats the whole line first so concurrent threads print whole lines; a
+ * sink's callback gets it without the newline. */
+static void write_line(int level, const char *prefix, const char *fmt, va_list args) {
     char line[2048];
     int n = snprintf(line, sizeof line, "%s", prefix);
     if (n < 0 || (size_t)n >= sizeof line)
@@ -33,6 +57,12 @@ static void write_line(const char *prefix, const char *fmt, va_list args) {
         line[len] = '\n';
         line[len + 1] = '\0';
     }
+    const tconv_log_sink_t *sink = active_sink;
+    if (sink != NULL && sink->callback != NULL) {
+        line[strlen(line) - 1] = '\0'; /* the newline added above */
+        sink->callback(sink->user_data, level, line);
+        return;
+    }
     fputs(line, stderr);
 }
 
@@ -41,7 +71,7 @@ void tconv_log(int min_level, const char *fmt, ...) {
         return;
     va_list args;
     va_start(args, fmt);
-    write_line("tconv: ", fmt, args);
+    write_line(min_level, "tconv: ", fmt, args);
     va_end(args);
 }
 
@@ -56,12 +86,12 @@ static void host_log(tconv_log_level_t level, const char *backend, const char *f
     snprintf(prefix, sizeof prefix, "tconv[%.40s]: ", backend ? backend : "?");
     va_list args;
     va_start(args, fmt);
-    write_line(prefix, fmt, args);
+    write_line(needed, prefix, fmt, args);
     va_end(args);
 }
 
 /* TCONV_NUM_THREADS if it is a sane positive integer, else the online cores. */
-static int host_threads(void) {
+static int environment_threads(void) {
     const char *rejected;
     const int threads = tconv_host_threads(&rejected);
     if (rejected != NULL)
@@ -70,12 +100,12 @@ static int host_threads(void) {
     return threads;
 }
 
-void tconv_host_init(tconv_host_t *host) {
+void tconv_host_init(tconv_host_t *host, int verbosity, int threads) {
     memset(host, 0, sizeof *host);
     host->struct_size = sizeof *host;
     host->abi_major = TCONV_BACKEND_ABI_MAJOR;
     host->abi_minor = TCONV_BACKEND_ABI_MINOR;
     host->log = host_log;
-    host->verbose = tconv_verbose_level();
-    host->num_threads = host_threads();
+    host->verbose = verbosity >= 0 ? (verbosity > 2 ? 2 : verbosity) : environment_verbosity();
+    host->num_threads = threads > 0 ? threads : environment_threads();
 }

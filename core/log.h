@@ -1,16 +1,39 @@
-/* TCONV_VERBOSE logging for the core and the host services given to plugins. */
+/* Logging for the core and its plugins (TCONV_VERBOSE and stderr, or a
+ * context's options) and the host services given to plugins. */
 #ifndef TCONV_CORE_LOG_H
 #define TCONV_CORE_LOG_H
 
+#include "tconv/tconv.h"
 #include "tconv/tconv_backend.h"
 
-/* TCONV_VERBOSE as 0, 1 or 2 (read on every call, so tests may change it). */
+struct tconv_context;
+
+/* Where the messages of a context go (tconv_context_options_t): its
+ * verbosity (< 0: TCONV_VERBOSE) and its callback (NULL: stderr). */
+typedef struct tconv_log_sink {
+    int verbosity;
+    tconv_log_callback_t callback;
+    void *user_data;
+} tconv_log_sink_t;
+
+/* Makes @p sink (NULL: the defaults) the one this thread's messages go to,
+ * for the duration of a public call on a context: the core's own messages
+ * and those its plugins log through tconv_host_t.log from this thread.
+ * Returns the previous sink, for tconv_log_sink_restore (calls nest). */
+const tconv_log_sink_t *tconv_log_sink_enter(const tconv_log_sink_t *sink);
+void tconv_log_sink_restore(const tconv_log_sink_t *previous);
+
+/* The active sink's verbosity, else TCONV_VERBOSE, as 0, 1 or 2 (the
+ * variable is read on every call, so tests may change it). */
 int tconv_verbose_level(void);
 
-/* Writes "tconv: <message>\n" to stderr when TCONV_VERBOSE >= @p min_level. */
+/* Writes "tconv: <message>" to the active sink (stderr by default) when the
+ * verbosity is >= @p min_level. */
 void tconv_log(int min_level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Fills the services a plugin receives in init (log, verbosity, threads). */
-void tconv_host_init(tconv_host_t *host);
+/* Fills the services a plugin receives in init (log, verbosity, threads):
+ * @p verbosity < 0 means TCONV_VERBOSE, @p threads 0 means
+ * TCONV_NUM_THREADS or the online cores. */
+void tconv_host_init(tconv_host_t *host, int verbosity, int threads);
 
 #endif /* TCONV_CORE_LOG_H */

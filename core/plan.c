@@ -189,8 +189,8 @@ static bool backend_form(const tconv_canonical_t *canonical, tconv_canonical_t *
     return true;
 }
 
-TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan, tconv_context_t context,
-                                           const tconv_problem_t *problem, const char *selector) {
+static tconv_status_t plan_create(tconv_plan_t *plan, tconv_context_t context,
+                                  const tconv_problem_t *problem, const char *selector) {
     TCONV_REQUIRE_NONNULL(plan);
     *plan = NULL;
     TCONV_REQUIRE_NONNULL(context);
@@ -245,8 +245,7 @@ TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan, tconv_context_t c
     return tconv_success;
 }
 
-TCONV_API tconv_status_t tconv_plan_set_weights(tconv_plan_t plan, const void *kernel,
-                                                const void *bias) {
+static tconv_status_t plan_set_weights(tconv_plan_t plan, const void *kernel, const void *bias) {
     TCONV_REQUIRE_NONNULL(plan);
     TCONV_REQUIRE_NONNULL(kernel);
     if (plan->canonical.use_bias && bias == NULL)
@@ -272,7 +271,7 @@ static int ranges_overlap(const void *a, size_t a_size, const void *b, size_t b_
     return a0 < b0 + b_size && b0 < a0 + a_size;
 }
 
-TCONV_API tconv_status_t tconv_plan_execute(tconv_plan_t plan, const void *input, void *output) {
+static tconv_status_t plan_execute(tconv_plan_t plan, const void *input, void *output) {
     TCONV_REQUIRE_NONNULL(plan);
     TCONV_REQUIRE_NONNULL(input);
     TCONV_REQUIRE_NONNULL(output);
@@ -368,9 +367,9 @@ static tconv_status_t check_backward_arguments(const struct tconv_plan *plan, co
     return require_disjoint(buffers, sizeof buffers / sizeof buffers[0]);
 }
 
-TCONV_API tconv_status_t tconv_plan_execute_backward(tconv_plan_t plan, const void *input,
-                                                     const void *grad_output, void *grad_input,
-                                                     void *grad_kernel, void *grad_bias) {
+static tconv_status_t plan_execute_backward(tconv_plan_t plan, const void *input,
+                                            const void *grad_output, void *grad_input,
+                                            void *grad_kernel, void *grad_bias) {
     TCONV_REQUIRE_NONNULL(plan);
     tconv_status_t status =
         check_backward_arguments(plan, input, grad_output, grad_input, grad_kernel, grad_bias);
@@ -444,9 +443,7 @@ TCONV_API tconv_status_t(tconv_plan_get_canonical)(tconv_plan_t plan, tconv_cano
     return tconv_plan_get_canonical_sized(plan, resolved, TCONV_CANONICAL_SIZE_0_1);
 }
 
-TCONV_API void tconv_plan_destroy(tconv_plan_t plan) {
-    if (plan == NULL)
-        return;
+static void plan_destroy(tconv_plan_t plan) {
     plan->backend->plan_destroy(plan->backend_plan);
     struct tconv_context *ctx = plan->context;
     free(plan->grad_output_workspace);
@@ -456,10 +453,9 @@ TCONV_API void tconv_plan_destroy(tconv_plan_t plan) {
     tconv_context_release(ctx); /* may fini the backend and close its module */
 }
 
-TCONV_API tconv_status_t tconv_context_select_device(tconv_context_t context,
-                                                     const tconv_problem_t *problem,
-                                                     const char *selector, size_t *device_index,
-                                                     char *reason, size_t reason_size) {
+static tconv_status_t context_select_device(tconv_context_t context, const tconv_problem_t *problem,
+                                            const char *selector, size_t *device_index,
+                                            char *reason, size_t reason_size) {
     TCONV_REQUIRE_NONNULL(context);
     TCONV_REQUIRE_NONNULL(device_index);
     if (reason != NULL && reason_size > 0)
@@ -486,4 +482,73 @@ TCONV_API tconv_status_t tconv_context_select_device(tconv_context_t context,
         snprintf(reason, reason_size, "%s", text);
     free(text);
     return tconv_success;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Public entry points: each runs with its context's log sink active, so the
+ * messages of the core and of the plugins it calls go where the context's
+ * options say (log.h). */
+
+static const tconv_log_sink_t *enter_context(const struct tconv_context *context) {
+    return tconv_log_sink_enter(context != NULL ? &context->log_sink : NULL);
+}
+
+static const tconv_log_sink_t *enter_plan(const struct tconv_plan *plan) {
+    return enter_context(plan != NULL ? plan->context : NULL);
+}
+
+TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan, tconv_context_t context,
+                                           const tconv_problem_t *problem, const char *selector) {
+    const tconv_log_sink_t *previous = enter_context(context);
+    const tconv_status_t st = plan_create(plan, context, problem, selector);
+    tconv_log_sink_restore(previous);
+    return st;
+}
+
+TCONV_API tconv_status_t tconv_plan_set_weights(tconv_plan_t plan, const void *kernel,
+                                                const void *bias) {
+    const tconv_log_sink_t *previous = enter_plan(plan);
+    const tconv_status_t st = plan_set_weights(plan, kernel, bias);
+    tconv_log_sink_restore(previous);
+    return st;
+}
+
+TCONV_API tconv_status_t tconv_plan_execute(tconv_plan_t plan, const void *input, void *output) {
+    const tconv_log_sink_t *previous = enter_plan(plan);
+    const tconv_status_t st = plan_execute(plan, input, output);
+    tconv_log_sink_restore(previous);
+    return st;
+}
+
+TCONV_API tconv_status_t tconv_plan_execute_backward(tconv_plan_t plan, const void *input,
+                                                     const void *grad_output, void *grad_input,
+                                                     void *grad_kernel, void *grad_bias) {
+    const tconv_log_sink_t *previous = enter_plan(plan);
+    const tconv_status_t st =
+        plan_execute_backward(plan, input, grad_output, grad_input, grad_kernel, grad_bias);
+    tconv_log_sink_restore(previous);
+    return st;
+}
+
+TCONV_API void tconv_plan_destroy(tconv_plan_t plan) {
+    if (plan == NULL)
+        return;
+    /* The sink lives in the context, which plan_destroy may free last. */
+    const tconv_log_sink_t *previous = enter_plan(plan);
+    struct tconv_context *context = plan->context;
+    tconv_context_retain(context);
+    plan_destroy(plan);
+    tconv_log_sink_restore(previous);
+    tconv_context_release(context);
+}
+
+TCONV_API tconv_status_t tconv_context_select_device(tconv_context_t context,
+                                                     const tconv_problem_t *problem,
+                                                     const char *selector, size_t *device_index,
+                                                     char *reason, size_t reason_size) {
+    const tconv_log_sink_t *previous = enter_context(context);
+    const tconv_status_t st =
+        context_select_device(context, problem, selector, device_index, reason, reason_size);
+    tconv_log_sink_restore(previous);
+    return st;
 }

@@ -8,6 +8,7 @@
 #include "array.h"
 #include "log.h"
 #include "os.h"
+#include "tconv/tconv.h"
 
 /* Real paths of directories already scanned, so the same directory reached
  * twice (e.g. TCONV_PLUGIN_PATH = the build's lib/tconv) is scanned once. */
@@ -188,12 +189,16 @@ static bool add_default_dirs(tconv_candidate_list_t *list, seen_dirs_t *seen) {
     return ok;
 }
 
-bool tconv_discover_candidates(const char *search_path, tconv_candidate_list_t *list) {
+bool tconv_discover_candidates(const char *search_path, uint32_t flags,
+                               tconv_candidate_list_t *list) {
     seen_dirs_t seen = {NULL, 0};
-    bool ok = add_path_list(list, &seen, search_path, "search_path") &&
-              add_path_list(list, &seen, secure_getenv("TCONV_PLUGINS"), "TCONV_PLUGINS") &&
-              add_path_list(list, &seen, secure_getenv("TCONV_PLUGIN_PATH"), "TCONV_PLUGIN_PATH") &&
-              add_default_dirs(list, &seen);
+    const bool environment = !(flags & TCONV_CONTEXT_IGNORE_PLUGIN_ENVIRONMENT);
+    bool ok =
+        add_path_list(list, &seen, search_path, "search_path") &&
+        (!environment ||
+         (add_path_list(list, &seen, secure_getenv("TCONV_PLUGINS"), "TCONV_PLUGINS") &&
+          add_path_list(list, &seen, secure_getenv("TCONV_PLUGIN_PATH"), "TCONV_PLUGIN_PATH"))) &&
+        ((flags & TCONV_CONTEXT_NO_DEFAULT_PLUGIN_DIRS) || add_default_dirs(list, &seen));
     for (size_t i = 0; i < seen.count; i++)
         free(seen.paths[i]);
     free(seen.paths);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct tconv_candidate {
     char *path;  /* as listed or found (absolute unless the user gave a relative one) */
@@ -25,12 +26,15 @@ typedef struct tconv_candidate_list {
  * environment), then the implicit directories of this build or install
  * (<dir of libtconv>/tconv; the compiled-in plugin directory only when the
  * library runs from its install location; see add_default_dirs).
- * Directories contribute their tconv_backend_*.so files sorted; a directory
+ * @p flags (TCONV_CONTEXT_IGNORE_PLUGIN_ENVIRONMENT,
+ * TCONV_CONTEXT_NO_DEFAULT_PLUGIN_DIRS) leave out the variables or the
+ * implicit directories. Directories contribute their tconv_backend_*.so files sorted; a directory
  * reached twice is scanned once; an untrusted directory is not scanned but
  * becomes a refused candidate. Relative and missing entries are kept as
  * candidates so the loader reports them. Returns false only when out of
  * memory. */
-bool tconv_discover_candidates(const char *search_path, tconv_candidate_list_t *list);
+bool tconv_discover_candidates(const char *search_path, uint32_t flags,
+                               tconv_candidate_list_t *list);
 
 void tconv_candidate_list_free(tconv_candidate_list_t *list);
 

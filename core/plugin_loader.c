@@ -397,7 +397,7 @@ tconv_status_t tconv_plugins_load(struct tconv_context *ctx, const char *search_
     }
     tconv_candidate_list_t candidates = {NULL, 0, 0};
     seen_files_t seen = {NULL, NULL, 0};
-    bool ok = tconv_discover_candidates(search_path, &candidates);
+    bool ok = tconv_discover_candidates(search_path, ctx->plugin_flags, &candidates);
     for (size_t i = 0; ok && i < candidates.count; i++)
         ok = load_candidate(ctx, &candidates.items[i], &seen);
     pthread_mutex_unlock(&loader_mutex);

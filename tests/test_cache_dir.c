@@ -7,7 +7,6 @@
  * The selection cache is exercised by measuring cpu:0 against the slow_cpu
  * test plugin; the program cache by a plan on opencl:0 (PoCL; skipped
  * without it, a failure under CI). */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "cache_plans.h"
 #include "selection_file.h"
 #include "temp_dir.h"
 #include "test_support.h"
@@ -33,41 +33,12 @@ static int exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
-/* Whether @p dir holds a file named opencl-*.bin (the program cache). */
-static int has_program_entry(const char *dir) {
-    DIR *d = opendir(dir);
-    int found = 0;
-    for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL && !found;)
-        found = strncmp(e->d_name, "opencl-", 7) == 0;
-    if (d != NULL)
-        closedir(d);
-    return found;
-}
-
 /* Plans that fill both caches; returns whether opencl:0 took part. The
  * reason of the measured plan goes to @p reason. */
 static int fill_caches(char *reason, size_t reason_size) {
     tconv_context_t ctx = NULL;
     assert_int_equal(tconv_context_create(&ctx, SLOW_CPU), tconv_success);
-    tconv_problem_t p;
-    tc_small_problem(&p, tconv_f32);
-    setenv("TCONV_SELECT_MIN_MS", "0", 1);
-    tconv_plan_t plan = NULL;
-    assert_int_equal(tconv_plan_create(&plan, ctx, &p, "auto,-opencl"), tconv_success);
-    snprintf(reason, reason_size, "%s", tconv_plan_get_selection_reason(plan));
-    print_message("%s\n", reason);
-    tconv_plan_destroy(plan);
-    unsetenv("TCONV_SELECT_MIN_MS");
-    int opencl = tc_has_device(ctx, "opencl:0");
-    if (opencl) {
-        /* A shape of its own: the program is built here, not found built. */
-        p.in_channels = 5;
-        p.out_channels = 7;
-        assert_int_equal(tconv_plan_create(&plan, ctx, &p, "opencl:0"), tconv_success);
-        tconv_plan_destroy(plan);
-    } else if (tc_in_ci()) {
-        fail_msg("no opencl:0 under CI: the program cache is not exercised");
-    }
+    const int opencl = tc_plans_that_cache(ctx, reason, reason_size);
     tconv_context_destroy(ctx);
     return opencl;
 }
@@ -90,7 +61,7 @@ static void test_relative_xdg_cache_home_is_ignored(void **state) {
     snprintf(file, sizeof file, "%s/" TC_SELECTION_FILE_NAME, dir);
     if (!exists(file))
         fail_msg("no selection cache in %s (HOME's): %s", dir, reason);
-    if (opencl && !has_program_entry(dir))
+    if (opencl && !tc_has_program_entry(dir))
         fail_msg("no OpenCL program cache entry in %s (HOME's)", dir);
 }
 
@@ -105,7 +76,7 @@ static void test_absolute_xdg_cache_home_is_used_by_both(void **state) {
     snprintf(dir, sizeof dir, "%s/tconv", xdg);
     snprintf(file, sizeof file, "%s/" TC_SELECTION_FILE_NAME, dir);
     assert_true(exists(file));
-    if (opencl && !has_program_entry(dir))
+    if (opencl && !tc_has_program_entry(dir))
         fail_msg("no OpenCL program cache entry in %s", dir);
 }
 

@@ -66,6 +66,79 @@ TCONV_API const char *tconv_status_name(tconv_status_t status);
  *           reports); an error only when the context itself cannot be made. */
 TCONV_API tconv_status_t tconv_context_create(tconv_context_t *context, const char *search_path);
 
+/** Receives the context's log lines instead of stderr.
+ *  @param user_data tconv_context_options_t.log_user_data.
+ *  @param level 1 for information (shown from verbosity 1 on), 2 for debug
+ *               details (verbosity 2).
+ *  @param message One line, "tconv: ..." or "tconv[<backend>]: ...", without
+ *                 the newline; valid during the call only. The callback may
+ *                 be called from any thread that calls into tconv with this
+ *                 context, at the same time. */
+typedef void (*tconv_log_callback_t)(void *user_data, int level, const char *message);
+
+/** Where a context keeps the files it reuses across processes (the measured
+ *  device choices, plugins' compiled programs). */
+typedef enum tconv_cache_mode {
+    /** TCONV_CACHE_DIR ("off": none), else $XDG_CACHE_HOME/tconv, else
+     *  $HOME/.cache/tconv. */
+    tconv_cache_default = 0,
+    /** No cache: nothing is written anywhere. */
+    tconv_cache_off = 1,
+    /** tconv_context_options_t.cache_dir (absolute; created when needed). */
+    tconv_cache_directory = 2,
+} tconv_cache_mode_t;
+
+/** tconv_context_options_t.plugin_flags: TCONV_PLUGINS and
+ *  TCONV_PLUGIN_PATH are not read. */
+#define TCONV_CONTEXT_IGNORE_PLUGIN_ENVIRONMENT 0x1u
+/** tconv_context_options_t.plugin_flags: the default plugin directories
+ *  (next to libtconv, the install directory) are not searched: only the
+ *  search path (and the variables, unless ignored too). */
+#define TCONV_CONTEXT_NO_DEFAULT_PLUGIN_DIRS 0x2u
+/** tconv_context_options_t.verbosity: TCONV_VERBOSE decides. */
+#define TCONV_VERBOSITY_DEFAULT (-1)
+
+/** How a host application configures a context without environment
+ *  variables. tconv_context_options_init() sets the defaults, which are what
+ *  tconv_context_create() does: every field left at its default falls back
+ *  to the environment variable of the same purpose. */
+typedef struct tconv_context_options {
+    size_t struct_size; /**< Set by tconv_context_options_init(). */
+    /** ':'-separated absolute plugin files or directories searched first
+     *  (as tconv_context_create's search_path); NULL for none. */
+    const char *search_path;
+    /** TCONV_CONTEXT_IGNORE_PLUGIN_ENVIRONMENT, TCONV_CONTEXT_NO_DEFAULT_PLUGIN_DIRS. */
+    uint32_t plugin_flags;
+    tconv_cache_mode_t cache_mode; /**< Default: tconv_cache_default. */
+    const char *cache_dir;         /**< For tconv_cache_directory: an absolute path. */
+    /** 0 quiet, 1 information, 2 debug; TCONV_VERBOSITY_DEFAULT (the
+     *  default): TCONV_VERBOSE. */
+    int verbosity;
+    /** Threads a CPU backend uses, 1..4096; 0 (the default):
+     *  TCONV_NUM_THREADS, else the online cores. */
+    int num_threads;
+    /** Log lines go here instead of stderr (NULL, the default: stderr). */
+    tconv_log_callback_t log_callback;
+    void *log_user_data; /**< Passed to log_callback. */
+} tconv_context_options_t;
+
+/** Fills @p options with the defaults (struct_size included); use the macro
+ *  tconv_context_options_init(options), which passes the caller's size. */
+TCONV_API tconv_status_t tconv_context_options_init_sized(tconv_context_options_t *options,
+                                                          size_t struct_size);
+#define tconv_context_options_init(options)                                                        \
+    tconv_context_options_init_sized((options), sizeof(tconv_context_options_t))
+
+/** Creates a context as tconv_context_create() does, configured by
+ *  @p options instead of (or on top of) the environment.
+ *  @param context Receives the new context. Must not be NULL.
+ *  @param options Made by tconv_context_options_init(), then changed; NULL
+ *                 is the defaults.
+ *  @returns tconv_invalid_arguments naming the field and the rule for a bad
+ *           option (a relative cache_dir, num_threads out of range, ...). */
+TCONV_API tconv_status_t tconv_context_create_with_options(tconv_context_t *context,
+                                                           const tconv_context_options_t *options);
+
 /** Releases the context. Plans made from it keep it (and its plugins) alive
  *  until they are destroyed. NULL is accepted and ignored. */
 TCONV_API void tconv_context_destroy(tconv_context_t context);
