@@ -3,7 +3,9 @@
  * with the float64 reference adjoint (tests/reference).
  *
  *   test_backward_random --backend cpu|opencl|NAME [--isa avx512|avx2|c]
- *                        [--cases N] [--seed S] [--plugin PATH] [--allow-decline]
+ *                        [--dtype f32|f64] [--cases N] [--seed S] [--plugin PATH]
+ *                        [--allow-decline] [--opencl-staging copy]
+ *                        [--opencl-max-alloc BYTES|half]
  *
  * Options as test_forward_random's (tests/common/random_suite.h). Each case:
  *   - a random problem (every rank, padding rule, layout, group count,
@@ -40,7 +42,8 @@
 
 typedef long long ll;
 
-static tc_suite_t g = {"test_backward_random", "cpu", NULL, NULL, 0, 200, 20240715, NULL, 0, {{0}}};
+static tc_suite_t g = {
+    .program = "test_backward_random", .backend = "cpu", .cases = 200, .seed = 20240715};
 
 /* Worst error per device, dtype (f32, f64) and gradient, for the summary. */
 static double worst_error[TC_SUITE_MAX_DEVICES][2][tc_grad_count];
@@ -171,7 +174,7 @@ static double check_forward(tconv_plan_t plan, tc_tensors_t *t, const char *wher
     return err;
 }
 
-static int run_case(const tc_suite_t *suite, const tconv_device_info_t *dev, tconv_problem_t *p,
+static int run_case(tc_suite_t *suite, const tconv_device_info_t *dev, tconv_problem_t *p,
                     int case_index, tc_rng_t *rng, double *max_err) {
     request_t r = random_request(rng, p);
     char desc[2048], req[160], where[2400], msg[2048];

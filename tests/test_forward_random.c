@@ -2,11 +2,21 @@
  * every device of one backend and compared with the float64 reference.
  *
  *   test_forward_random --backend cpu|opencl|NAME [--isa avx512|avx2|c]
- *                       [--cases N] [--seed S] [--plugin PATH]
+ *                       [--dtype f32|f64] [--cases N] [--seed S] [--plugin PATH]
+ *                       [--opencl-staging copy] [--opencl-max-alloc BYTES|half]
+ *
+ * --dtype runs one dtype (default both); a device without it makes the run
+ * exit 77 (ctest: Skipped; a failure under CI=true) unless a case failed.
  *
  * --allow-decline counts a plan the device declines (tconv_no_device with
  * its reason, e.g. under TCONV_OPENCL_MAX_ALLOC) as declined, not failed;
  * at least one case per dtype must still run.
+ *
+ * OpenCL staging (tests/common/random_suite.h): --opencl-staging copy sets
+ * TCONV_OPENCL_NO_IN_PLACE and fails any plan made in place; --opencl-max-
+ * alloc caps allocations (half: per case, half the larger tensor) and fails
+ * the run if no plan had more than one tile. Every OpenCL run prints how
+ * many plans ran in place, staged, and in more than one tile.
  *
  * --plugin loads an extra plugin (e.g. plugins/example) through the
  * context's search_path, to run the same suite on it.
@@ -37,11 +47,12 @@
 
 typedef long long ll;
 
-static tc_suite_t g = {"test_forward_random", "cpu", NULL, NULL, 0, 200, 20240601, NULL, 0, {{0}}};
+static tc_suite_t g = {
+    .program = "test_forward_random", .backend = "cpu", .cases = 200, .seed = 20240601};
 
 /* Runs one case on one device. Returns 0 when right, 1 when declined (only
  * with --allow-decline); prints and returns -1 otherwise. *max_err receives the case's error. */
-static int run_case(const tc_suite_t *suite, const tconv_device_info_t *dev, tconv_problem_t *p,
+static int run_case(tc_suite_t *suite, const tconv_device_info_t *dev, tconv_problem_t *p,
                     int case_index, tc_rng_t *rng, double *max_err) {
     char desc[2048], msg[2048];
     tc_format_problem(p, desc, sizeof desc);

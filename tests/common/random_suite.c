@@ -12,19 +12,20 @@
 
 #include <cmocka.h>
 
-#define SKIP_EXIT_CODE 77
 /* A device stops after this many failing cases: the first ones say it all. */
 #define MAX_REPORTED_FAILURES 8
 
 static int usage(const tc_suite_t *s) {
     fprintf(stderr,
-            "usage: %s --backend NAME [--isa avx512|avx2|c] [--cases N] [--seed S] "
-            "[--plugin PATH] [--allow-decline]\n",
+            "usage: %s --backend NAME [--isa avx512|avx2|c] [--dtype f32|f64] [--cases N] "
+            "[--seed S] [--plugin PATH] [--allow-decline] [--opencl-staging copy] "
+            "[--opencl-max-alloc BYTES]\n",
             s->program);
     return 2;
 }
 
 static int parse_options(tc_suite_t *s, int argc, char **argv) {
+    s->dtypes = TCONV_DTYPE_BIT(tconv_f32) | TCONV_DTYPE_BIT(tconv_f64);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--allow-decline")) {
             s->allow_decline = 1;
@@ -32,16 +33,25 @@ static int parse_options(tc_suite_t *s, int argc, char **argv) {
         }
         if (i + 1 >= argc)
             return usage(s);
-        if (!strcmp(argv[i], "--backend"))
-            s->backend = argv[++i];
-        else if (!strcmp(argv[i], "--isa"))
-            s->isa = argv[++i];
-        else if (!strcmp(argv[i], "--cases"))
-            s->cases = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--plugin"))
-            s->plugin = argv[++i];
-        else if (!strcmp(argv[i], "--seed"))
-            s->seed = strtoull(argv[++i], NULL, 10);
+        const char *value = argv[++i];
+        if (!strcmp(argv[i - 1], "--backend"))
+            s->backend = value;
+        else if (!strcmp(argv[i - 1], "--isa"))
+            s->isa = value;
+        else if (!strcmp(argv[i - 1], "--cases"))
+            s->cases = atoi(value);
+        else if (!strcmp(argv[i - 1], "--plugin"))
+            s->plugin = value;
+        else if (!strcmp(argv[i - 1], "--seed"))
+            s->seed = strtoull(value, NULL, 10);
+        else if (!strcmp(argv[i - 1], "--dtype") &&
+                 (!strcmp(value, "f32") || !strcmp(value, "f64")))
+            s->dtypes = TCONV_DTYPE_BIT(!strcmp(value, "f64") ? tconv_f64 : tconv_f32);
+        else if (!strcmp(argv[i - 1], "--opencl-staging") && !strcmp(value, "copy"))
+            s->opencl_copy = 1;
+        else if (!strcmp(argv[i - 1], "--opencl-max-alloc") &&
+                 (atoll(value) > 0 || !strcmp(value, "half")))
+            s->max_alloc = value;
         else
             return usage(s);
     }
@@ -72,8 +82,9 @@ static int check_isa_in_effect(const tc_suite_t *s, const tconv_device_info_t *d
     const int in_effect = space ? isa_rank(space + 1) : -1;
     int lacks = in_effect >= 0 && in_effect < isa_rank(s->isa);
     if (lacks) {
+        /* Not tc_cannot_run: CI cannot give its runner's CPU an ISA. */
         printf("skipped: this CPU has no %s (device reports '%s')\n", s->isa, dev->driver_version);
-        return SKIP_EXIT_CODE;
+        return TC_EXIT_SKIP;
     }
     fprintf(stderr,
             "FAILED: TCONV_CPU_ISA=%s was set but %s reports driver_version '%s' (expected it "
@@ -82,19 +93,22 @@ static int check_isa_in_effect(const tc_suite_t *s, const tconv_device_info_t *d
     return 1;
 }
 
-/* With no device of the backend: a skip for OpenCL (no platform), unless
- * CI=true requires one; a failure otherwise. */
+/* With no device of the backend: OpenCL may have no platform here (a skip,
+ * or a failure under CI); any other backend (cpu, a --plugin) must exist. */
 static int no_device_exit_code(const tc_suite_t *s) {
-    const char *ci = getenv("CI");
-    int in_ci = ci && (!strcmp(ci, "true") || !strcmp(ci, "1"));
-    if (!strcmp(s->backend, "opencl") && !in_ci) {
-        printf("skipped: no OpenCL platform (no device of backend 'opencl'; with CI=true "
-               "this is a failure)\n");
-        return SKIP_EXIT_CODE;
-    }
-    fprintf(stderr, "FAILED: no device of backend '%s'%s\n", s->backend,
-            in_ci ? " (CI=true requires one)" : "");
+    if (!strcmp(s->backend, "opencl"))
+        return tc_cannot_run("no OpenCL platform (no device of backend 'opencl')");
+    fprintf(stderr, "FAILED: no device of backend '%s'\n", s->backend);
     return 1;
+}
+
+/* Notes the first (device, dtype) asked for that the device lacks. */
+static void note_missing_dtypes(tc_suite_t *s) {
+    for (size_t d = 0; d < s->device_count && !s->unavailable[0]; d++)
+        for (int dt = tconv_f32; dt <= tconv_f64 && !s->unavailable[0]; dt++)
+            if ((s->dtypes & TCONV_DTYPE_BIT(dt)) && !(s->devices[d].dtypes & TCONV_DTYPE_BIT(dt)))
+                snprintf(s->unavailable, sizeof s->unavailable, "%s (%s) does not support %s",
+                         s->devices[d].id, s->devices[d].name, dt == tconv_f64 ? "f64" : "f32");
 }
 
 int tc_suite_open(tc_suite_t *s, int argc, char **argv) {
@@ -105,6 +119,12 @@ int tc_suite_open(tc_suite_t *s, int argc, char **argv) {
     /* The CPU backend reads its ISA when a context initialises it. */
     if (s->isa)
         setenv("TCONV_CPU_ISA", s->isa, 1);
+    /* The OpenCL backend reads these per plan (testing switches,
+     * docs/internals.md). */
+    if (s->opencl_copy)
+        setenv("TCONV_OPENCL_NO_IN_PLACE", "1", 1);
+    if (s->max_alloc && strcmp(s->max_alloc, "half") != 0)
+        setenv("TCONV_OPENCL_MAX_ALLOC", s->max_alloc, 1);
     tconv_status_t st = tconv_context_create(&s->ctx, s->plugin);
     if (st != tconv_success) {
         fprintf(stderr, "tconv_context_create -> %s: %s\n", tconv_status_name(st),
@@ -128,6 +148,7 @@ int tc_suite_open(tc_suite_t *s, int argc, char **argv) {
                s->devices[d].vendor, s->devices[d].driver_version);
     if (rc < 0 && s->isa && !strcmp(s->backend, "cpu"))
         rc = check_isa_in_effect(s, &s->devices[0]);
+    note_missing_dtypes(s);
     if (rc >= 0)
         tc_suite_close(s);
     return rc;
@@ -138,16 +159,62 @@ void tc_suite_close(tc_suite_t *s) {
     s->ctx = NULL;
 }
 
-int tc_suite_plan(const tc_suite_t *s, const tconv_device_info_t *dev, const tconv_problem_t *p,
+/* tconv_plan_create on an OpenCL device, reading how the backend made the
+ * plan from its debug log (opencl_plan_log.h) into *made. */
+static tconv_status_t create_opencl_plan(tc_suite_t *s, const tconv_device_info_t *dev,
+                                         const tconv_problem_t *p, const tc_tensors_t *t,
+                                         tconv_plan_t *plan, tc_opencl_paths_t *made) {
+    if (s->max_alloc && !strcmp(s->max_alloc, "half")) {
+        /* Half the larger of the input and output: the plan must split the
+         * batch or the output depth (or decline, if one slice is larger). */
+        const int64_t larger = t->in_count > t->out_count ? t->in_count : t->out_count;
+        const int64_t bytes = larger * (p->dtype == tconv_f64 ? 8 : 4);
+        char cap[32];
+        snprintf(cap, sizeof cap, "%lld", (long long)(bytes / 2 > 64 ? bytes / 2 : 64));
+        setenv("TCONV_OPENCL_MAX_ALLOC", cap, 1);
+    }
+    tc_opencl_log_t log;
+    int logging = tc_opencl_log_begin(&log) == 0;
+    tconv_status_t st = tconv_plan_create(plan, s->ctx, p, dev->id);
+    memset(made, 0, sizeof *made);
+    if (logging)
+        tc_opencl_log_end(&log, made); /* no tconv call: the last error stays */
+    return st;
+}
+
+int tc_suite_plan(tc_suite_t *s, const tconv_device_info_t *dev, const tconv_problem_t *p,
                   const tc_tensors_t *t, const char *where, tconv_plan_t *plan) {
     *plan = NULL;
-    tconv_status_t st = tconv_plan_create(plan, s->ctx, p, dev->id);
+    tc_opencl_paths_t made = {0, 0, 0, 0};
+    const int opencl = !strcmp(dev->backend, "opencl");
+    tconv_status_t st = opencl ? create_opencl_plan(s, dev, p, t, plan, &made)
+                               : tconv_plan_create(plan, s->ctx, p, dev->id);
     if (st == tconv_no_device && s->allow_decline)
         return 1; /* declined, with its reason in the message */
     if (st != tconv_success) {
         fprintf(stderr, "%s\n  tconv_plan_create -> %s: %s\n", where, tconv_status_name(st),
                 tconv_get_last_error());
         return -1;
+    }
+    if (opencl) {
+        if (made.plans == 0) {
+            fprintf(stderr,
+                    "%s\n  the OpenCL backend logged no plan line at TCONV_VERBOSE=2: "
+                    "cannot tell how the plan stages its tensors\n",
+                    where);
+            return -1;
+        }
+        s->paths.plans += made.plans;
+        s->paths.in_place += made.in_place;
+        s->paths.buffered += made.buffered;
+        s->paths.multi_tile += made.multi_tile;
+        if (s->opencl_copy && made.in_place) {
+            fprintf(stderr,
+                    "%s\n  --opencl-staging copy (TCONV_OPENCL_NO_IN_PLACE=1) but the "
+                    "plan runs in place\n",
+                    where);
+            return -1;
+        }
     }
     tconv_device_info_t used;
     memset(&used, 0, sizeof used);
@@ -165,7 +232,28 @@ int tc_suite_plan(const tc_suite_t *s, const tconv_device_info_t *dev, const tco
     return 0;
 }
 
-int tc_suite_run_dtype(const tc_suite_t *s, tconv_dtype_t dtype, tc_suite_case_fn run_case) {
+/* Prints how the OpenCL plans made since @p before staged their tensors;
+ * returns 1 (a failure) when --opencl-max-alloc gave no plan more than one
+ * tile: the entry would not test what it is for. (--opencl-staging copy
+ * fails each plan made in place, in tc_suite_plan.) */
+static int check_opencl_paths(const tc_suite_t *s, const char *label,
+                              const tc_opencl_paths_t *before) {
+    const int plans = s->paths.plans - before->plans;
+    const int multi_tile = s->paths.multi_tile - before->multi_tile;
+    printf("%s: %d OpenCL plans: %d in place, %d staged through buffers, %d in more than one "
+           "tile%s%s\n",
+           label, plans, s->paths.in_place - before->in_place, s->paths.buffered - before->buffered,
+           multi_tile, s->max_alloc ? ", TCONV_OPENCL_MAX_ALLOC=" : "",
+           s->max_alloc ? s->max_alloc : "");
+    if (s->max_alloc && plans > 0 && multi_tile == 0) {
+        fprintf(stderr, "%s: --opencl-max-alloc %s but no plan had more than one tile\n", label,
+                s->max_alloc);
+        return 1;
+    }
+    return 0;
+}
+
+int tc_suite_run_dtype(tc_suite_t *s, tconv_dtype_t dtype, tc_suite_case_fn run_case) {
     const char *dname = dtype == tconv_f64 ? "f64" : "f32";
     int total_failures = 0;
     for (size_t d = 0; d < s->device_count; d++) {
@@ -174,10 +262,12 @@ int tc_suite_run_dtype(const tc_suite_t *s, tconv_dtype_t dtype, tc_suite_case_f
         snprintf(label, sizeof label, "%s%s%s %s", dev->id, s->isa ? " isa=" : "",
                  s->isa ? s->isa : "", dname);
         if (!(dev->dtypes & TCONV_DTYPE_BIT(dtype))) {
-            /* A device may lack a dtype (OpenCL without fp64); say so. */
+            /* A device may lack a dtype (OpenCL without fp64): noted in
+             * s->unavailable, so the entry cannot pass. */
             printf("%s: skipped: device %s does not support %s\n", label, dev->name, dname);
             continue;
         }
+        const tc_opencl_paths_t paths_before = s->paths;
         tc_rng_t rng;
         tc_rng_seed(&rng, s->seed + (uint64_t)dtype);
         double max_err = 0;
@@ -207,6 +297,8 @@ int tc_suite_run_dtype(const tc_suite_t *s, tconv_dtype_t dtype, tc_suite_case_f
             fprintf(stderr, "%s: every case was declined: nothing was tested\n", label);
             failures++;
         }
+        if (!strcmp(dev->backend, "opencl"))
+            failures += check_opencl_paths(s, label, &paths_before);
         total_failures += failures;
     }
     return total_failures;
@@ -214,7 +306,7 @@ int tc_suite_run_dtype(const tc_suite_t *s, tconv_dtype_t dtype, tc_suite_case_f
 
 /* What the cmocka tests of tc_suite_main run (cmocka passes no context). */
 static struct {
-    const tc_suite_t *suite;
+    tc_suite_t *suite;
     tc_suite_case_fn run_case;
     tc_suite_summary_fn summary;
 } main_run;
@@ -246,11 +338,19 @@ int tc_suite_main(tc_suite_t *s, int argc, char **argv, const char *group_name,
     main_run.suite = s;
     main_run.run_case = run_case;
     main_run.summary = summary;
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest all[] = {
         cmocka_unit_test(test_random_f32),
         cmocka_unit_test(test_random_f64),
     };
-    int failed = cmocka_run_group_tests_name(group_name, tests, NULL, NULL);
+    struct CMUnitTest tests[2];
+    size_t count = 0;
+    if (s->dtypes & TCONV_DTYPE_BIT(tconv_f32))
+        tests[count++] = all[0];
+    if (s->dtypes & TCONV_DTYPE_BIT(tconv_f64))
+        tests[count++] = all[1];
+    int failed = _cmocka_run_group_tests(group_name, tests, count, NULL, NULL);
     tc_suite_close(s);
-    return failed;
+    if (failed)
+        return 1;
+    return s->unavailable[0] ? tc_cannot_run("%s", s->unavailable) : 0;
 }

@@ -32,12 +32,19 @@ double tc_rng_signed_unit(tc_rng_t *rng) {
 }
 
 void tc_clean_environment(void) {
-    static const char *const names[] = {"TCONV_DEVICE",        "TCONV_PLUGINS",
-                                        "TCONV_PLUGIN_PATH",   "TCONV_VERBOSE",
-                                        "TCONV_CPU_ISA",       "TCONV_NUM_THREADS",
-                                        "TCONV_SELECT",        "TCONV_SELECT_MIN_MS",
-                                        "TCONV_OPENCL_BINARY", "TCONV_OPENCL_BINARY_SAVE",
-                                        "TCONV_OPENCL_LOCAL",  "TCONV_OPENCL_TILE"};
+    static const char *const names[] = {"TCONV_DEVICE",
+                                        "TCONV_PLUGINS",
+                                        "TCONV_PLUGIN_PATH",
+                                        "TCONV_VERBOSE",
+                                        "TCONV_CPU_ISA",
+                                        "TCONV_NUM_THREADS",
+                                        "TCONV_SELECT",
+                                        "TCONV_SELECT_MIN_MS",
+                                        "TCONV_OPENCL_BINARY",
+                                        "TCONV_OPENCL_BINARY_SAVE",
+                                        "TCONV_OPENCL_LOCAL",
+                                        "TCONV_OPENCL_TILE",
+                                        "TCONV_OPENCL_NO_IN_PLACE"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unsetenv(names[i]);
 }

@@ -85,7 +85,8 @@ void tc_small_problem(tconv_problem_t *p, tconv_dtype_t dtype);
 int tc_check_small_plan(tconv_context_t ctx, const char *selector, char *msg, size_t msg_size);
 
 /** Unsets the TCONV_* variables a developer's shell may hold (device,
- *  plugins, verbosity, CPU ISA, threads, selection mode, OpenCL tuning), so
+ *  plugins, verbosity, CPU ISA, threads, selection mode, OpenCL tuning and
+ *  staging), so
  *  every test starts from the same state. TCONV_CACHE_DIR (ctest points it
  *  into the build tree) and TCONV_OPENCL_MAX_ALLOC (set by the tiling test
  *  entry) are kept. */
