@@ -6,7 +6,9 @@
  *   - channels_first through the per-thread slabs of both passes;
  *   - dot tiles for dL/dx (two input channels per group, many outputs);
  *   - groups with a negative begin crop (ONNX output_shape past the full
- *     output), wide channel counts with partial vectors, dilation.
+ *     output), wide channel counts with partial vectors, dilation;
+ *   - a batch of 4096 single points (per-sample tables, splits across
+ *     samples).
  * Each gradient must also be bit-identical on 1 and 3 threads: both passes
  * fix their order of summation independently of the thread count. */
 #include <math.h>
@@ -20,12 +22,13 @@
 
 #include <cmocka.h>
 
+#include "common/monotonic_clock.h"
 #include "random_suite.h"
 #include "test_support.h"
 
 #define ISA_COUNT   3
 #define THREAD_RUNS 2
-#define LAYER_COUNT 4
+#define LAYER_COUNT 5
 
 static const char *const isas[ISA_COUNT] = {"avx512", "avx2", "c"};
 static const char *const threads[THREAD_RUNS] = {"1", "3"};
@@ -76,6 +79,12 @@ static void make_layer(int which, tconv_dtype_t dt, tconv_data_format_t df, tcon
         p->output_shape[0] = 70;
         p->output_shape[1] = 65;
         p->kernel_layout = tconv_kernel_torch;
+        break;
+    case 4: /* a large batch of single points: blocks and splits across samples */
+        tconv_problem_init(p, 3);
+        p->batch = 4096;
+        p->in_channels = 2;
+        p->out_channels = 3;
         break;
     default: /* wide channels, partial vectors, dilation */
         tconv_problem_init(p, 3);
@@ -196,6 +205,42 @@ static void test_layers(void **state) {
     }
 }
 
+/* Plan creation with both backward passes on problems whose tables must
+ * follow the work, not the batch or the tensor lengths (batch 2^40 of a
+ * pointwise layer once built a batch-sized table for minutes): quick, and
+ * either a plan or a clean refusal. */
+static void test_extreme_problems_plan_quickly(void **state) {
+    (void)state;
+    tconv_problem_t cases[4];
+    tconv_problem_init(&cases[0], 3);
+    cases[0].batch = (int64_t)1 << 40;
+    cases[1] = cases[0];
+    cases[1].data_format = tconv_channels_first;
+    tconv_problem_init(&cases[2], 1);
+    cases[2].input_size[0] = (int64_t)1 << 40;
+    cases[2].kernel_size[0] = 3;
+    tconv_problem_init(&cases[3], 1);
+    cases[3].input_size[0] = 4;
+    cases[3].kernel_size[0] = 3;
+    cases[3].strides[0] = 2;
+    cases[3].output_shape[0] = (int64_t)1 << 40;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char desc[2048];
+        cases[i].passes = TCONV_PASS_TRAINING;
+        tc_format_problem(&cases[i], desc, sizeof desc);
+        tconv_plan_t plan = NULL;
+        double start = tconv_monotonic_seconds();
+        tconv_status_t st = tconv_plan_create(&plan, contexts[0][1], &cases[i], "cpu:0");
+        double seconds = tconv_monotonic_seconds() - start;
+        tconv_plan_destroy(plan);
+        if (seconds > 2.0 ||
+            (st != tconv_success && st != tconv_out_of_memory && st != tconv_invalid_arguments)) {
+            fail_msg("plan_create -> %s in %.2f s: %s\n  problem: %s", tconv_status_name(st),
+                     seconds, st == tconv_success ? "" : tconv_get_last_error(), desc);
+        }
+    }
+}
+
 /* One context per kernel family and thread count (the cpu backend reads
  * TCONV_CPU_ISA and the core TCONV_NUM_THREADS when a context loads it). */
 static int make_contexts(void **state) {
@@ -230,6 +275,7 @@ int main(void) {
         {"layers_f32_channels_first", test_layers, NULL, NULL, (void *)&variants[1]},
         {"layers_f64_channels_last", test_layers, NULL, NULL, (void *)&variants[2]},
         {"layers_f64_channels_first", test_layers, NULL, NULL, (void *)&variants[3]},
+        cmocka_unit_test(test_extreme_problems_plan_quickly),
     };
     return cmocka_run_group_tests(tests, make_contexts, destroy_contexts);
 }

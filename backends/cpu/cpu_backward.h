@@ -63,6 +63,21 @@ static inline size_t cpu_kernel_element(const tconv_canonical_t *p, int64_t taps
     return (size_t)((ic * cout_g + j) * taps + tap);
 }
 
+/** The input points [*lo, *hi) tap t reaches on axis a, those with
+ *  0 <= i*s + t*d - crop < L (an empty range has *lo == *hi). Both ends are
+ *  non-increasing in t. */
+static inline void cpu_tap_interval(const tconv_canonical_t *p, int a, int64_t t, int64_t *lo,
+                                    int64_t *hi) {
+    const int64_t s = p->strides[a], shift = t * p->dilation[a] - p->crop_begin[a];
+    /* ceil(x / s) for any sign of x */
+    const int64_t l = -shift >= 0 ? (-shift + s - 1) / s : -(shift / s);
+    const int64_t x = p->output_size[a] - shift;
+    const int64_t h = x >= 0 ? (x + s - 1) / s : -((-x) / s);
+    *lo = l < 0 ? 0 : l;
+    *hi = h > p->input_size[a] ? p->input_size[a] : h;
+    *hi = *hi > *lo ? *hi : *lo;
+}
+
 /** Splits `count` items into equal-cost contiguous ranges: thread t runs
  *  [first[t], first[t+1]); prefix[i] is the cost of items [0, i). */
 void cpu_split_by_cost(const double *prefix, int64_t count, size_t nthreads, int64_t *first);

@@ -34,6 +34,7 @@
  * MIN_PIECES units), the db partial rows (at most DB_MAX_CHUNKS x Cout),
  * for channels_first one x slab and one dz slab per thread (about
  * BLOCK_BYTES each), and the unit, block and thread tables. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,10 +60,12 @@ typedef struct wg_unit {
     int nm, nv, tail;
 } wg_unit_t;
 
-/* Input points of sample n, D planes [d0, d1), H rows [h0, h1), every W;
- * and the dz planes and rows [zd0, zd1) x [zh0, zh1) any tap of it reads. */
+/* Input points D planes [d0, d1) x H rows [h0, h1) x every W of a sample,
+ * and the dz planes and rows [zd0, zd1) x [zh0, zh1) any tap of them reads.
+ * Every sample has the same blocks: block b of sample n is number
+ * n * per_sample + b of the batch's. */
 typedef struct wg_block {
-    int64_t n, d0, d1, h0, h1;
+    int64_t d0, d1, h0, h1;
     int64_t zd0, zd1, zh0, zh1;
 } wg_block_t;
 
@@ -72,10 +75,11 @@ struct cpu_wgrad {
     wg_unit_t *units;
     int64_t nunits;
     int64_t *tap_range[3]; /* per axis and tap: input points [lo, hi) it reaches */
-    wg_block_t *blocks;
-    int64_t nblocks;
+    wg_block_t *blocks;    /* one sample's */
+    int64_t per_sample;    /* blocks per sample */
+    int64_t nblocks;       /* the batch's: batch * per_sample */
     int64_t nsplits;
-    int64_t *split_first;  /* split s: blocks [split_first[s], split_first[s+1]) */
+    int64_t *split_first;  /* split s: the batch's blocks [split_first[s], split_first[s+1]) */
     int64_t *thread_first; /* thread t: pieces (s * nunits + u) [first[t], first[t+1]) */
     void *acc;             /* [nsplits][G][taps][mch][vpad] */
     size_t acc_elems;      /* per split */
@@ -87,21 +91,6 @@ struct cpu_wgrad {
     int64_t db_rows, db_chunks; /* channels_last: rows of Cout and their chunks */
     void *db_partial;           /* [db_chunks][Cout] */
 };
-
-/* ceil(a / b) for b > 0 and any a. */
-static int64_t ceil_div(int64_t a, int64_t b) {
-    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
-}
-
-/* Input points [lo, hi) tap t reaches on axis a: 0 <= i*s + t*d - c < L. */
-static void tap_interval(const tconv_canonical_t *p, int a, int64_t t, int64_t *lo, int64_t *hi) {
-    const int64_t s = p->strides[a], shift = t * p->dilation[a] - p->crop_begin[a];
-    int64_t l = ceil_div(-shift, s), h = ceil_div(p->output_size[a] - shift, s);
-    l = l < 0 ? 0 : l;
-    h = h > p->input_size[a] ? p->input_size[a] : h;
-    *lo = l;
-    *hi = h > l ? h : l;
-}
 
 /* The tap's extent [lo, hi) on axis a clipped to [b0, b1); 0 when empty. */
 static int64_t clip(const cpu_wgrad_t *wg, int a, int64_t t, int64_t b0, int64_t b1, int64_t *lo) {
@@ -118,49 +107,54 @@ static void tap_axes(const tconv_canonical_t *p, int64_t tap, int64_t t[3]) {
 }
 
 /* Units in (group, vector chunk, tap, broadcast tile) order: the tiles of
- * one tap read the same view of dz one after the other. */
-static int build_units(const cpu_plan_t *fwd, cpu_wgrad_t *wg) {
+ * one tap read the same view of dz one after the other. As many as the
+ * weights have tiles, so the table follows the kernel's size. */
+static tconv_status_t build_units(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char *msg,
+                                  size_t msg_size) {
     const cpu_kernel_t *k = fwd->kernel;
     const int64_t nvblk = (wg->vch + k->vl - 1) / k->vl;
     const int64_t nvq = (nvblk + k->nv_max - 1) / k->nv_max;
-    int64_t count = 0;
-    for (int pass = 0; pass < 2; ++pass) {
-        for (int64_t g = 0; g < fwd->p.groups; ++g) {
-            for (int64_t vq = 0; vq < nvq; ++vq) {
-                const int nv =
-                    (int)(nvblk - vq * k->nv_max < k->nv_max ? nvblk - vq * k->nv_max : k->nv_max);
-                const int64_t v0 = vq * k->nv_max * k->vl;
-                const int64_t ntiles = (wg->mch + k->np_max[nv] - 1) / k->np_max[nv];
-                for (int64_t tap = 0; tap < fwd->taps; ++tap) {
-                    for (int64_t mt = 0; mt < ntiles; ++mt, ++count) {
-                        const int64_t m0 = wg->mch * mt / ntiles;
-                        const int64_t m1 = wg->mch * (mt + 1) / ntiles;
-                        const int64_t last = wg->vch - v0 - (int64_t)(nv - 1) * k->vl;
-                        if (pass == 1) {
-                            wg->units[count] = (wg_unit_t){
-                                .g = g,
-                                .tap = tap,
-                                .m0 = m0,
-                                .v0 = v0,
-                                .nm = (int)(m1 - m0),
-                                .nv = nv,
-                                .tail = (int)(last < k->vl ? last : k->vl),
-                            };
-                        }
-                    }
+    int64_t tiles = 0, count; /* broadcast tiles over the vector chunks of a group */
+    for (int64_t vq = 0; vq < nvq; ++vq) {
+        const int64_t nv = nvblk - vq * k->nv_max < k->nv_max ? nvblk - vq * k->nv_max : k->nv_max;
+        tiles += (wg->mch + k->np_max[nv] - 1) / k->np_max[nv];
+    }
+    if (__builtin_mul_overflow(tiles, fwd->taps, &count) ||
+        __builtin_mul_overflow(count, fwd->p.groups, &count)) {
+        count = INT64_MAX; /* the allocation refuses it */
+    }
+    tconv_status_t st = cpu_plan_alloc_table((void **)&wg->units, count, sizeof(wg_unit_t), 0,
+                                             "the backward weights units", msg, msg_size);
+    if (st != tconv_success) {
+        return st;
+    }
+    wg_unit_t *u = wg->units;
+    for (int64_t g = 0; g < fwd->p.groups; ++g) {
+        for (int64_t vq = 0; vq < nvq; ++vq) {
+            const int nv =
+                (int)(nvblk - vq * k->nv_max < k->nv_max ? nvblk - vq * k->nv_max : k->nv_max);
+            const int64_t v0 = vq * k->nv_max * k->vl;
+            const int64_t last = wg->vch - v0 - (int64_t)(nv - 1) * k->vl;
+            const int64_t ntiles = (wg->mch + k->np_max[nv] - 1) / k->np_max[nv];
+            for (int64_t tap = 0; tap < fwd->taps; ++tap) {
+                for (int64_t mt = 0; mt < ntiles; ++mt, ++u) {
+                    const int64_t m0 = wg->mch * mt / ntiles;
+                    const int64_t m1 = wg->mch * (mt + 1) / ntiles;
+                    *u = (wg_unit_t){
+                        .g = g,
+                        .tap = tap,
+                        .m0 = m0,
+                        .v0 = v0,
+                        .nm = (int)(m1 - m0),
+                        .nv = nv,
+                        .tail = (int)(last < k->vl ? last : k->vl),
+                    };
                 }
             }
         }
-        if (pass == 0) {
-            wg->units = malloc((size_t)count * sizeof(wg_unit_t));
-            if (!wg->units) {
-                return -1;
-            }
-            wg->nunits = count;
-            count = 0;
-        }
     }
-    return 0;
+    wg->nunits = count;
+    return tconv_success;
 }
 
 /* The dz range [z0, z1) the taps of axis a read from input points [b0, b1). */
@@ -181,23 +175,27 @@ static void block_dz_range(const tconv_canonical_t *p, const cpu_wgrad_t *wg, in
     *z1 = lo <= hi ? hi : 0;
 }
 
-/* Blocks of (sample, D planes, H rows) of about BLOCK_BYTES of x and dz,
- * fine enough for nsplits = min(ceil(MIN_PIECES / units), blocks) splits. */
-static int build_blocks(const cpu_plan_t *fwd, cpu_wgrad_t *wg) {
+/* One sample's blocks of (D planes, H rows) of about BLOCK_BYTES of x and
+ * dz, fine enough for nsplits = min(ceil(MIN_PIECES / units), the batch's
+ * blocks) splits. */
+static tconv_status_t build_blocks(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char *msg,
+                                   size_t msg_size) {
     const tconv_canonical_t *p = &fwd->p;
     const int64_t nd = p->input_size[0], nh = p->input_size[1];
-    const double x_row = (double)(p->input_size[2] * p->in_channels);
-    const double z_row =
-        (double)(p->strides[0] * p->strides[1] * p->output_size[2] * p->out_channels);
-    int64_t rows = (int64_t)(BLOCK_BYTES / ((x_row + z_row) * (double)fwd->esize));
+    const double x_row = (double)p->input_size[2] * (double)p->in_channels;
+    const double z_row = (double)p->strides[0] * (double)p->strides[1] * (double)p->output_size[2] *
+                         (double)p->out_channels;
+    double rows = floor(BLOCK_BYTES / ((x_row + z_row) * (double)fwd->esize));
     rows = rows < 1 ? 1 : rows;
-    int64_t hb = rows < nh ? rows : nh;
-    int64_t db = rows < nh ? 1 : (rows / nh < nd ? rows / nh : nd);
+    int64_t hb = rows < (double)nh ? (int64_t)rows : nh;
+    int64_t db = rows < (double)nh
+                     ? 1
+                     : (rows / (double)nh < (double)nd ? (int64_t)(rows / (double)nh) : nd);
     const int64_t want = (MIN_PIECES + wg->nunits - 1) / wg->nunits;
-    int64_t count;
+    int64_t per_sample;
     for (;;) {
-        count = p->batch * ((nd + db - 1) / db) * ((nh + hb - 1) / hb);
-        if (count >= want || (db == 1 && hb == 1)) {
+        per_sample = ((nd + db - 1) / db) * ((nh + hb - 1) / hb);
+        if ((double)p->batch * (double)per_sample >= (double)want || (db == 1 && hb == 1)) {
             break;
         }
         if (db > 1) {
@@ -206,100 +204,107 @@ static int build_blocks(const cpu_plan_t *fwd, cpu_wgrad_t *wg) {
             hb = (hb + 1) / 2;
         }
     }
-    wg->blocks = malloc((size_t)count * sizeof(wg_block_t));
-    wg->nsplits = want < count ? want : count;
-    wg->split_first = malloc((size_t)(wg->nsplits + 1) * sizeof(int64_t));
-    if (!wg->blocks || !wg->split_first) {
-        return -1;
+    if (__builtin_mul_overflow(p->batch, per_sample, &wg->nblocks)) {
+        return cpu_plan_alloc_table((void **)&wg->blocks, INT64_MAX, sizeof(wg_block_t), 0,
+                                    "the backward weights blocks", msg, msg_size);
     }
-    int64_t b = 0;
-    for (int64_t n = 0; n < p->batch; ++n) {
-        for (int64_t d0 = 0; d0 < nd; d0 += db) {
-            for (int64_t h0 = 0; h0 < nh; h0 += hb, ++b) {
-                wg_block_t *blk = &wg->blocks[b];
-                blk->n = n;
-                blk->d0 = d0;
-                blk->d1 = d0 + db < nd ? d0 + db : nd;
-                blk->h0 = h0;
-                blk->h1 = h0 + hb < nh ? h0 + hb : nh;
-                block_dz_range(p, wg, 0, blk->d0, blk->d1, &blk->zd0, &blk->zd1);
-                block_dz_range(p, wg, 1, blk->h0, blk->h1, &blk->zh0, &blk->zh1);
-            }
+    wg->nsplits = want < wg->nblocks ? want : wg->nblocks;
+    tconv_status_t st = cpu_plan_alloc_table((void **)&wg->blocks, per_sample, sizeof(wg_block_t),
+                                             0, "the backward weights blocks", msg, msg_size);
+    if (st == tconv_success) {
+        st = cpu_plan_alloc_table((void **)&wg->split_first, wg->nsplits + 1, sizeof(int64_t), 0,
+                                  "the backward weights splits", msg, msg_size);
+    }
+    if (st != tconv_success) {
+        return st;
+    }
+    wg_block_t *blk = wg->blocks;
+    for (int64_t d0 = 0; d0 < nd; d0 += db) {
+        for (int64_t h0 = 0; h0 < nh; h0 += hb, ++blk) {
+            blk->d0 = d0;
+            blk->d1 = d0 + db < nd ? d0 + db : nd;
+            blk->h0 = h0;
+            blk->h1 = h0 + hb < nh ? h0 + hb : nh;
+            block_dz_range(p, wg, 0, blk->d0, blk->d1, &blk->zd0, &blk->zd1);
+            block_dz_range(p, wg, 1, blk->h0, blk->h1, &blk->zh0, &blk->zh1);
         }
     }
-    wg->nblocks = count;
+    wg->per_sample = per_sample;
     for (int64_t s = 0; s <= wg->nsplits; ++s) {
-        wg->split_first[s] = count * s / wg->nsplits;
+        wg->split_first[s] = (int64_t)((__int128)wg->nblocks * s / wg->nsplits);
     }
-    return 0;
+    return tconv_success;
 }
 
-/* Points of tap `tap` in block b. */
-static double block_tap_points(const tconv_canonical_t *p, const cpu_wgrad_t *wg,
-                               const wg_block_t *b, int64_t tap) {
-    int64_t t[3], lo;
-    tap_axes(p, tap, t);
-    return (double)clip(wg, 0, t[0], b->d0, b->d1, &lo) *
-           (double)clip(wg, 1, t[1], b->h0, b->h1, &lo) *
-           (double)clip(wg, 2, t[2], 0, p->input_size[2], &lo);
-}
-
-/* The threads' equal-cost ranges of pieces, and (channels_first) the
- * channels each thread's units read. */
-static int split_pieces(const cpu_plan_t *fwd, cpu_wgrad_t *wg) {
+/* The threads' equal-cost ranges of pieces. A piece's cost is its unit's
+ * FMA vectors over the tap's points in the split (a sample's points times
+ * the split's share of the blocks) plus an overhead per block. */
+static tconv_status_t split_pieces(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char *msg,
+                                   size_t msg_size) {
     const tconv_canonical_t *p = &fwd->p;
-    const int64_t taps = fwd->taps, npieces = wg->nsplits * wg->nunits;
-    double *tap_points = calloc((size_t)taps, sizeof(double));
-    double *prefix = malloc((size_t)(npieces + 1) * sizeof(double));
-    wg->thread_first = malloc((fwd->nthreads + 1) * sizeof(int64_t));
-    if (!tap_points || !prefix || !wg->thread_first) {
-        free(tap_points);
+    const int64_t npieces = wg->nsplits * wg->nunits;
+    double *prefix = NULL;
+    tconv_status_t st = cpu_plan_alloc_table((void **)&prefix, npieces + 1, sizeof(double), 0,
+                                             "the backward weights piece costs", msg, msg_size);
+    if (st == tconv_success) {
+        st = cpu_plan_alloc_table((void **)&wg->thread_first, (int64_t)fwd->nthreads + 1,
+                                  sizeof(int64_t), 0, "the backward weights thread table", msg,
+                                  msg_size);
+    }
+    if (st != tconv_success) {
         free(prefix);
-        return -1;
+        return st;
     }
     prefix[0] = 0;
     for (int64_t s = 0; s < wg->nsplits; ++s) {
-        const int64_t b0 = wg->split_first[s], b1 = wg->split_first[s + 1];
-        for (int64_t tap = 0; tap < taps; ++tap) {
-            tap_points[tap] = 0;
-            for (int64_t b = b0; b < b1; ++b) {
-                tap_points[tap] += block_tap_points(p, wg, &wg->blocks[b], tap);
-            }
-        }
+        const double blocks = (double)(wg->split_first[s + 1] - wg->split_first[s]);
+        const double samples = blocks / (double)wg->per_sample;
         for (int64_t u = 0; u < wg->nunits; ++u) {
             const wg_unit_t *un = &wg->units[u];
-            const double fmas = (double)(un->nm * un->nv);
+            int64_t t[3], lo;
+            tap_axes(p, un->tap, t);
+            double points = samples;
+            for (int a = 0; a < 3; ++a) {
+                points *= (double)clip(wg, a, t[a], 0, p->input_size[a], &lo);
+            }
             const int64_t i = s * wg->nunits + u;
-            prefix[i + 1] = prefix[i] + tap_points[un->tap] * fmas + (double)(b1 - b0) * 64.0;
+            prefix[i + 1] = prefix[i] + points * (double)(un->nm * un->nv) + blocks * 64.0;
         }
     }
     cpu_split_by_cost(prefix, npieces, fwd->nthreads, wg->thread_first);
-    free(tap_points);
     free(prefix);
-    return 0;
+    return tconv_success;
 }
 
 /* channels_first: each thread's channel ranges and a slab as large as the
  * largest block (x: planes x rows x W x Cin; dz: likewise with Cout). */
-static int alloc_slabs(const cpu_plan_t *fwd, cpu_wgrad_t *wg) {
+static tconv_status_t alloc_slabs(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char *msg,
+                                  size_t msg_size) {
     const tconv_canonical_t *p = &fwd->p;
-    size_t x_elems = 0, z_elems = 0;
-    for (int64_t b = 0; b < wg->nblocks; ++b) {
+    double x_elems = 0, z_elems = 0;
+    for (int64_t b = 0; b < wg->per_sample; ++b) {
         const wg_block_t *blk = &wg->blocks[b];
-        size_t xe =
-            (size_t)((blk->d1 - blk->d0) * (blk->h1 - blk->h0) * p->input_size[2] * p->in_channels);
-        size_t ze = (size_t)((blk->zd1 - blk->zd0) * (blk->zh1 - blk->zh0) * p->output_size[2] *
-                             p->out_channels);
+        const double xe = (double)(blk->d1 - blk->d0) * (double)(blk->h1 - blk->h0) *
+                          (double)p->input_size[2] * (double)p->in_channels;
+        const double ze = (double)(blk->zd1 - blk->zd0) * (double)(blk->zh1 - blk->zh0) *
+                          (double)p->output_size[2] * (double)p->out_channels;
         x_elems = xe > x_elems ? xe : x_elems;
         z_elems = ze > z_elems ? ze : z_elems;
     }
-    wg->x_slab_elems = x_elems;
-    wg->z_slab_elems = z_elems;
-    wg->slab = malloc(fwd->nthreads * (x_elems + z_elems + 1) * fwd->esize);
-    wg->thread_channels = malloc(fwd->nthreads * 4 * sizeof(int64_t));
-    if (!wg->slab || !wg->thread_channels) {
-        return -1;
+    const double total = (double)fwd->nthreads * (x_elems + z_elems + 1);
+    tconv_status_t st =
+        cpu_plan_alloc_table(&wg->slab, total < 0x1p62 ? (int64_t)total : INT64_MAX, fwd->esize, 0,
+                             "the backward weights slabs", msg, msg_size);
+    if (st == tconv_success) {
+        st = cpu_plan_alloc_table((void **)&wg->thread_channels, 4 * (int64_t)fwd->nthreads,
+                                  sizeof(int64_t), 0, "the backward weights thread channels", msg,
+                                  msg_size);
     }
+    if (st != tconv_success) {
+        return st;
+    }
+    wg->x_slab_elems = (size_t)x_elems;
+    wg->z_slab_elems = (size_t)z_elems;
     for (size_t t = 0; t < fwd->nthreads; ++t) {
         int64_t *ch = &wg->thread_channels[4 * t];
         ch[0] = ch[2] = INT64_MAX;
@@ -317,7 +322,31 @@ static int alloc_slabs(const cpu_plan_t *fwd, cpu_wgrad_t *wg) {
             ch[3] = zg + z1 > ch[3] ? zg + z1 : ch[3];
         }
     }
-    return 0;
+    return tconv_success;
+}
+
+/* The dw sums of every split and the db partial rows. */
+static tconv_status_t alloc_sums(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char *msg,
+                                 size_t msg_size) {
+    const tconv_canonical_t *p = &fwd->p;
+    int64_t elems, total;
+    if (__builtin_mul_overflow(p->groups * fwd->taps, wg->mch, &elems) ||
+        __builtin_mul_overflow(elems, wg->vpad, &elems) ||
+        __builtin_mul_overflow(elems, wg->nsplits, &total)) {
+        elems = total = INT64_MAX;
+    }
+    wg->acc_elems = (size_t)elems;
+    tconv_status_t st = cpu_plan_alloc_table(&wg->acc, total, fwd->esize, 1,
+                                             "the backward weights sums", msg, msg_size);
+    if (st != tconv_success) {
+        return st;
+    }
+    /* The core's tensor sizes fit in memory, so this product does not overflow. */
+    wg->db_rows = p->batch * p->output_size[0] * p->output_size[1] * p->output_size[2];
+    wg->db_chunks = (wg->db_rows + DB_CHUNK_ROWS - 1) / DB_CHUNK_ROWS;
+    wg->db_chunks = wg->db_chunks < DB_MAX_CHUNKS ? wg->db_chunks : DB_MAX_CHUNKS;
+    return cpu_plan_alloc_table(&wg->db_partial, wg->db_chunks * p->out_channels, fwd->esize, 0,
+                                "the bias gradient's partial sums", msg, msg_size);
 }
 
 tconv_status_t cpu_wgrad_create(const cpu_plan_t *fwd, cpu_wgrad_t **out, char *msg,
@@ -336,32 +365,30 @@ tconv_status_t cpu_wgrad_create(const cpu_plan_t *fwd, cpu_wgrad_t **out, char *
     wg->mch = wg->vec_cout ? cin_g : cout_g;
     wg->vch = wg->vec_cout ? cout_g : cin_g;
     wg->vpad = (wg->vch + vl - 1) / vl * vl;
-    int failed = build_units(fwd, wg);
-    for (int a = 0; a < 3 && !failed; ++a) {
-        wg->tap_range[a] = malloc((size_t)(2 * p->kernel_size[a]) * sizeof(int64_t));
-        failed = !wg->tap_range[a];
-        for (int64_t t = 0; !failed && t < p->kernel_size[a]; ++t) {
-            tap_interval(p, a, t, &wg->tap_range[a][2 * t], &wg->tap_range[a][2 * t + 1]);
+    tconv_status_t st = build_units(fwd, wg, msg, msg_size);
+    for (int a = 0; a < 3 && st == tconv_success; ++a) {
+        st =
+            cpu_plan_alloc_table((void **)&wg->tap_range[a], 2 * p->kernel_size[a], sizeof(int64_t),
+                                 0, "the backward weights tap ranges", msg, msg_size);
+        for (int64_t t = 0; st == tconv_success && t < p->kernel_size[a]; ++t) {
+            cpu_tap_interval(p, a, t, &wg->tap_range[a][2 * t], &wg->tap_range[a][2 * t + 1]);
         }
     }
-    failed = failed || build_blocks(fwd, wg) || split_pieces(fwd, wg) ||
-             (p->data_format == tconv_channels_first && alloc_slabs(fwd, wg));
-    if (!failed) {
-        wg->acc_elems = (size_t)(p->groups * fwd->taps * wg->mch * wg->vpad);
-        wg->acc =
-            aligned_alloc(64, ((wg->nsplits * wg->acc_elems * fwd->esize) + 63) & ~(size_t)63);
-        int64_t points = p->output_size[0] * p->output_size[1] * p->output_size[2];
-        wg->db_rows = p->batch * points;
-        wg->db_chunks = (wg->db_rows + DB_CHUNK_ROWS - 1) / DB_CHUNK_ROWS;
-        wg->db_chunks = wg->db_chunks < DB_MAX_CHUNKS ? wg->db_chunks : DB_MAX_CHUNKS;
-        wg->db_partial = malloc((size_t)(wg->db_chunks * p->out_channels) * fwd->esize);
-        failed = !wg->acc || !wg->db_partial;
+    if (st == tconv_success) {
+        st = build_blocks(fwd, wg, msg, msg_size);
     }
-    if (failed) {
+    if (st == tconv_success) {
+        st = split_pieces(fwd, wg, msg, msg_size);
+    }
+    if (st == tconv_success && p->data_format == tconv_channels_first) {
+        st = alloc_slabs(fwd, wg, msg, msg_size);
+    }
+    if (st == tconv_success) {
+        st = alloc_sums(fwd, wg, msg, msg_size);
+    }
+    if (st != tconv_success) {
         cpu_wgrad_destroy(wg);
-        snprintf(msg, msg_size,
-                 "cpu plan: allocating the backward weights tables and workspace failed");
-        return tconv_out_of_memory;
+        return st;
     }
     *out = wg;
     return tconv_success;
@@ -441,17 +468,17 @@ static void transpose_box(const char *src, const cpu_strides_t *s, int64_t n, in
 
 /* The views of block b: the tensors themselves (channels_last) or the
  * thread's slabs, filled with the thread's channels (channels_first). */
-static void block_views(const wg_ctx_t *ctx, const wg_block_t *b, size_t thread, wg_view_t *xv,
-                        wg_view_t *zv) {
+static void block_views(const wg_ctx_t *ctx, int64_t n, const wg_block_t *b, size_t thread,
+                        wg_view_t *xv, wg_view_t *zv) {
     const cpu_plan_t *fwd = ctx->fwd;
     const tconv_canonical_t *p = &fwd->p;
     const cpu_wgrad_t *wg = ctx->wg;
     const size_t es = fwd->esize;
     if (p->data_format == tconv_channels_last) {
         *xv = (wg_view_t){
-            ctx->x + (size_t)(b->n * fwd->xs.n) * es, 0, 0, fwd->xs.d, fwd->xs.h, fwd->xs.w};
+            ctx->x + (size_t)(n * fwd->xs.n) * es, 0, 0, fwd->xs.d, fwd->xs.h, fwd->xs.w};
         *zv = (wg_view_t){
-            ctx->z + (size_t)(b->n * fwd->ys.n) * es, 0, 0, fwd->ys.d, fwd->ys.h, fwd->ys.w};
+            ctx->z + (size_t)(n * fwd->ys.n) * es, 0, 0, fwd->ys.d, fwd->ys.h, fwd->ys.w};
         return;
     }
     char *xslab = (char *)wg->slab + thread * (wg->x_slab_elems + wg->z_slab_elems + 1) * es;
@@ -460,11 +487,11 @@ static void block_views(const wg_ctx_t *ctx, const wg_block_t *b, size_t thread,
     const int64_t xd[2] = {b->d0, b->d1}, xh[2] = {b->h0, b->h1};
     const int64_t zd[2] = {b->zd0, b->zd1}, zh[2] = {b->zh0, b->zh1};
     if (ch[0] < ch[1] && ctx->x) {
-        transpose_box(ctx->x, &fwd->xs, b->n, p->in_channels, p->input_size[2], &ch[0], xd, xh,
-                      xslab, es);
+        transpose_box(ctx->x, &fwd->xs, n, p->in_channels, p->input_size[2], &ch[0], xd, xh, xslab,
+                      es);
     }
     if (ch[2] < ch[3]) {
-        transpose_box(ctx->z, &fwd->ys, b->n, p->out_channels, p->output_size[2], &ch[2], zd, zh,
+        transpose_box(ctx->z, &fwd->ys, n, p->out_channels, p->output_size[2], &ch[2], zd, zh,
                       zslab, es);
     }
     const ptrdiff_t xw = (ptrdiff_t)p->in_channels, zw = (ptrdiff_t)p->out_channels;
@@ -549,10 +576,11 @@ static void weights_share(const wg_ctx_t *ctx, size_t thread) {
             zero_unit(fwd, wg, &wg->units[u], acc);
         }
         for (int64_t b = wg->split_first[s]; b < wg->split_first[s + 1]; ++b) {
+            const wg_block_t *blk = &wg->blocks[b % wg->per_sample];
             wg_view_t xv, zv;
-            block_views(ctx, &wg->blocks[b], thread, &xv, &zv);
+            block_views(ctx, b / wg->per_sample, blk, thread, &xv, &zv);
             for (int64_t u = u0; u < u1; ++u) {
-                run_unit(ctx, &wg->units[u], &wg->blocks[b], &xv, &zv, acc);
+                run_unit(ctx, &wg->units[u], blk, &xv, &zv, acc);
             }
         }
     }

@@ -746,3 +746,14 @@ void cpu_plan_destroy(cpu_plan_t *plan) {
     free(plan->thread_offsets);
     free(plan);
 }
+
+/* Hooks for a plan whose tables another file builds (the backward data plan,
+ * cpu_backward_data.c), so that it follows the same rules. */
+tconv_status_t cpu_plan_alloc_table(void **out, int64_t count, size_t size, int aligned,
+                                    const char *what, char *msg, size_t msg_size) {
+    return alloc_table(out, count, size, aligned, what, msg, msg_size);
+}
+
+void cpu_plan_split_items(cpu_plan_t *plan, const double *prefix) {
+    split_among_threads(plan, prefix);
+}

@@ -138,4 +138,14 @@ tconv_status_t cpu_plan_execute(cpu_plan_t *plan, const void *input, void *outpu
 /** Releases the plan; NULL is ignored. */
 void cpu_plan_destroy(cpu_plan_t *plan);
 
+/** Allocates @p count elements of @p size bytes (64-byte aligned when
+ *  @p aligned) for the table @p what, or fails with tconv_out_of_memory
+ *  naming it when the size overflows, exceeds the host's memory or malloc
+ *  fails: how every plan table is allocated. */
+tconv_status_t cpu_plan_alloc_table(void **out, int64_t count, size_t size, int aligned,
+                                    const char *what, char *msg, size_t msg_size);
+/** Sets plan->thread_first: equal-cost ranges of the batch's items (one
+ *  sample's items[0, nitems), prefix[i] the cost of items [0, i)). */
+void cpu_plan_split_items(cpu_plan_t *plan, const double *prefix);
+
 #endif /* TCONV_CPU_PLAN_H */
