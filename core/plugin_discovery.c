@@ -165,9 +165,13 @@ static char *join_dir(const char *dir, const char *leaf) {
  *   shared core: <dir of libtconv.so>/tconv, which is also the install
  *     directory when the library is installed, plus the compiled-in plugin
  *     directory when libtconv.so is in the install libdir;
- *   static core (the code runs from the executable): the compiled-in plugin
- *     directory when the executable is in the install bindir or libdir, else
- *     the build tree's plugin directory. */
+ *   static core (the code runs from the executable): the install layout
+ *     around the executable, <exe dir>/../<libdir>/tconv, when it exists (an
+ *     install, relocated or not, and tconv's own build tree, laid out the
+ *     same way); else the compiled-in plugin directory when the executable
+ *     is in the install bindir or libdir; else the plugins built with the
+ *     core (an application elsewhere in the build tree of a parent project
+ *     that embeds tconv). */
 static bool add_default_dirs(tconv_candidate_list_t *list, seen_dirs_t *seen) {
     char *module_dir = tconv_os_library_dir();
     if (module_dir == NULL)
@@ -176,14 +180,24 @@ static bool add_default_dirs(tconv_candidate_list_t *list, seen_dirs_t *seen) {
     const bool installed =
         same_directory(module_dir, TCONV_INSTALL_FULL_LIBDIR) ||
         (TCONV_CORE_IS_STATIC && same_directory(module_dir, TCONV_INSTALL_FULL_BINDIR));
-    if (!TCONV_CORE_IS_STATIC) {
-        char *next_to_library = join_dir(module_dir, "tconv");
-        ok = next_to_library != NULL && add_default_dir(list, seen, next_to_library);
-        free(next_to_library);
+    char *beside = join_dir(
+        module_dir, TCONV_CORE_IS_STATIC ? "../" TCONV_INSTALL_RELATIVE_LIBDIR "/tconv" : "tconv");
+    const bool beside_exists = beside != NULL &&
+                               tconv_os_path_kind(beside) == tconv_path_directory &&
+                               (!TCONV_CORE_IS_STATIC || TCONV_INSTALL_RELATIVE_LIBDIR[0] != '\0');
+    if (beside_exists && TCONV_CORE_IS_STATIC) {
+        /* "<exe dir>/../lib/tconv" reported as the directory it is. */
+        char *real = tconv_os_realpath(beside);
+        if (real != NULL) {
+            free(beside);
+            beside = real;
+        }
     }
+    ok = beside != NULL && (!beside_exists || scan_directory(list, seen, beside));
+    free(beside);
     if (ok && installed)
         ok = add_default_dir(list, seen, TCONV_PLUGIN_INSTALL_DIR);
-    else if (ok && TCONV_CORE_IS_STATIC)
+    else if (ok && TCONV_CORE_IS_STATIC && !beside_exists)
         ok = add_default_dir(list, seen, TCONV_PLUGIN_BUILD_DIR);
     free(module_dir);
     return ok;
