@@ -3,19 +3,20 @@
 #   1. install tconv (headers, libtconv, CMake package) into a prefix;
 #   2. configure and build plugins/example against it with find_package(tconv);
 #   3. load the built plugin with TCONV_PLUGINS into the installed `tconv`;
-#   4. `tconv run --device example` must match `--device cpu` (float64);
+#   4. `tconv run --device example` must match the float64 reference
+#      (npy_reference_check, in float64 and float32), not another device;
 #   5. the random forward and backward suites pass on the example device;
 #   6. the packages describe the prefix they were installed to (not the
 #      configure-time one): the example plugin installs into the prefix's
 #      plugin directory, where the installed tconv finds it, and a program
 #      built with `pkg-config --cflags --libs tconv` runs.
 # Usage: test_example_plugin.sh <tconv build dir> <source dir> <tests bin dir>
-#   (the tests bin dir holds npy_random, npy_compare, test_forward_random and
-#   test_backward_random)
+#   (the tests bin dir holds npy_random, npy_reference_check,
+#   test_forward_random and test_backward_random)
 set -euo pipefail
 build="$1" source="$2" bin="$3"
-npy_random="$bin/npy_random" compare="$bin/npy_compare" forward_random="$bin/test_forward_random"
-backward_random="$bin/test_backward_random"
+npy_random="$bin/npy_random" reference_check="$bin/npy_reference_check"
+forward_random="$bin/test_forward_random" backward_random="$bin/test_backward_random"
 tmp="$(mktemp -d /tmp/tconv_example_plugin.XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
 unset TCONV_DEVICE TCONV_PLUGINS TCONV_PLUGIN_PATH TCONV_VERBOSE TCONV_CPU_ISA
@@ -46,17 +47,18 @@ echo "$devices"
 grep -q 'example:0' <<< "$devices" || { echo "FAILED: example:0 not listed" >&2; exit 1; }
 grep -q 'cpu:0' <<< "$devices" || { echo "FAILED: cpu:0 not listed by the installed tconv" >&2; exit 1; }
 
-step "tconv run --device example vs --device cpu"
+step "tconv run --device example vs the reference"
 "$npy_random" "$tmp/x.npy" 2,5,6,3 1   # (N, H, W, C) channels_last, 2-D
 "$npy_random" "$tmp/w.npy" 3,3,4,3 2   # keras (kh, kw, Cout, Cin)
 "$npy_random" "$tmp/b.npy" 4 3
-common=(--input "$tmp/x.npy" --kernel "$tmp/w.npy" --bias "$tmp/b.npy" --strides 2
-        --padding same --output-padding 1 --activation gelu --dtype float64)
-TCONV_PLUGINS="$plugin" "$tmp/prefix/bin/tconv" run "${common[@]}" --device example \
-    --output "$tmp/y_example.npy"
-TCONV_PLUGINS="$plugin" "$tmp/prefix/bin/tconv" run "${common[@]}" --device cpu \
-    --output "$tmp/y_cpu.npy"
-"$compare" "$tmp/y_example.npy" "$tmp/y_cpu.npy" 1e-12
+layer=(--strides 2 --padding same --output-padding 1 --activation gelu)
+for dtype in float64 float32; do
+    TCONV_PLUGINS="$plugin" "$tmp/prefix/bin/tconv" run --input "$tmp/x.npy" \
+        --kernel "$tmp/w.npy" --bias "$tmp/b.npy" "${layer[@]}" --dtype "$dtype" \
+        --device example --output "$tmp/y_example.npy"
+    "$reference_check" "$tmp/y_example.npy" "$tmp/x.npy" "$tmp/w.npy" "$tmp/b.npy" "${layer[@]}" \
+        --dtype "$dtype"
+done
 
 step "the random forward suite on the example device"
 "$forward_random" --backend example --plugin "$plugin" --cases 150

@@ -278,20 +278,23 @@ static void *alloc_values(int64_t count, size_t elem) {
     return calloc((size_t)(count > 0 ? count : 1), elem);
 }
 
-/* Random values in [-1, 1), rounded to float for f32 problems; also stored
- * into the device buffer in the problem's dtype. */
-static void fill(tc_rng_t *rng, tconv_dtype_t dtype, int64_t count, double *values, void *dev) {
-    for (int64_t i = 0; i < count; i++) {
-        double v = tc_rng_signed_unit(rng);
-        if (dtype == tconv_f32) {
-            float f = (float)v;
-            values[i] = f;
-            ((float *)dev)[i] = f;
-        } else {
-            values[i] = v;
-            ((double *)dev)[i] = v;
-        }
+/* Value i, rounded to float for f32 problems, as float64 and into the
+ * device buffer in the problem's dtype. */
+static void store_value(tconv_dtype_t dtype, double v, double *values, void *dev, int64_t i) {
+    if (dtype == tconv_f32) {
+        float f = (float)v;
+        values[i] = f;
+        ((float *)dev)[i] = f;
+    } else {
+        values[i] = v;
+        ((double *)dev)[i] = v;
     }
+}
+
+/* Random values in [-1, 1), stored as store_value does. */
+static void fill(tc_rng_t *rng, tconv_dtype_t dtype, int64_t count, double *values, void *dev) {
+    for (int64_t i = 0; i < count; i++)
+        store_value(dtype, tc_rng_signed_unit(rng), values, dev, i);
 }
 
 /* Reference output, pre-activation values and sum|terms| from t's inputs. */
@@ -367,8 +370,10 @@ static int check_library_resolution(const tconv_problem_t *p, const tconv_canoni
     return 0;
 }
 
-int tc_tensors_make(const tconv_problem_t *p, tc_rng_t *rng, tc_tensors_t *t, char *msg,
-                    size_t msg_size) {
+/* Resolves @p p (the reference's rules, checked against the library's) into
+ * t->canonical and allocates every tensor of t. Returns 0, or -1 with a
+ * message. */
+static int tensors_alloc(const tconv_problem_t *p, tc_tensors_t *t, char *msg, size_t msg_size) {
     memset(t, 0, sizeof *t);
     /* The reference's own resolution, not the library's: a bug in
      * tconv_problem_resolve must not reach the reference too. */
@@ -402,13 +407,47 @@ int tc_tensors_make(const tconv_problem_t *p, tc_rng_t *rng, tc_tensors_t *t, ch
         tc_tensors_free(t);
         return -1;
     }
+    return 0;
+}
+
+int tc_tensors_make(const tconv_problem_t *p, tc_rng_t *rng, tc_tensors_t *t, char *msg,
+                    size_t msg_size) {
+    if (tensors_alloc(p, t, msg, msg_size) != 0)
+        return -1;
     fill(rng, p->dtype, t->in_count, t->in, t->dev_in);
     fill(rng, p->dtype, t->kernel_count, t->kernel, t->dev_kernel);
     if (p->use_bias)
-        fill(rng, p->dtype, c->out_channels, t->bias, t->dev_bias);
-
+        fill(rng, p->dtype, t->canonical.out_channels, t->bias, t->dev_bias);
     compute_reference(t);
     return 0;
+}
+
+/* Stores @p count given values as fill does. */
+static void store(tconv_dtype_t dtype, int64_t count, const double *from, double *values,
+                  void *dev) {
+    for (int64_t i = 0; i < count; i++)
+        store_value(dtype, from[i], values, dev, i);
+}
+
+int tc_tensors_from_values(const tconv_problem_t *p, const double *in, const double *kernel,
+                           const double *bias, tc_tensors_t *t, char *msg, size_t msg_size) {
+    if (tensors_alloc(p, t, msg, msg_size) != 0)
+        return -1;
+    store(p->dtype, t->in_count, in, t->in, t->dev_in);
+    store(p->dtype, t->kernel_count, kernel, t->kernel, t->dev_kernel);
+    if (p->use_bias)
+        store(p->dtype, t->canonical.out_channels, bias, t->bias, t->dev_bias);
+    compute_reference(t);
+    return 0;
+}
+
+void tc_tensors_set_output(tc_tensors_t *t, const double *values) {
+    for (int64_t i = 0; i < t->out_count; i++) {
+        if (t->canonical.dtype == tconv_f64)
+            ((double *)t->dev_out)[i] = values[i];
+        else
+            ((float *)t->dev_out)[i] = (float)values[i];
+    }
 }
 
 static void round_values(double *values, int64_t count, tconv_dtype_t dtype, void *dev) {

@@ -51,6 +51,16 @@ int tc_tensors_make(const tconv_problem_t *p, tc_rng_t *rng, tc_tensors_t *t, ch
                     size_t msg_size);
 void tc_tensors_free(tc_tensors_t *t);
 
+/** As tc_tensors_make with the given float64 values (input, kernel, and
+ *  bias when p->use_bias; in the problem's layouts) instead of random ones,
+ *  rounded to float for f32 problems. */
+int tc_tensors_from_values(const tconv_problem_t *p, const double *in, const double *kernel,
+                           const double *bias, tc_tensors_t *t, char *msg, size_t msg_size);
+
+/** Puts @p values (out_count of them, e.g. read from a file) into dev_out
+ *  in the problem's dtype, for tc_tensors_max_error. */
+void tc_tensors_set_output(tc_tensors_t *t, const double *values);
+
 /** Rounds the float64 inputs, kernel and bias to float (also in the device
  *  buffers) and recomputes the reference: for f64 problems fed from float32
  *  files. */
