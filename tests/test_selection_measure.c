@@ -4,7 +4,13 @@
  * TCONV_CACHE_DIR/selection-v2.tsv and in the context, ignores corrupt
  * lines, and obeys TCONV_SELECT=model / measure. With a single CPU device
  * nothing is measured. A FIFO or directory at the file's path is no cache.
- * Each test uses its own fresh cache directory. */
+ * Each test uses its own fresh cache directory.
+ *
+ *   test_selection_measure --part measured|single
+ *
+ * "measured" needs two CPU-class devices (the native backend and PoCL): with
+ * fewer it exits 77 (ctest: Skipped; a failure under CI=true). "single"
+ * (one CPU device left by the selector: nothing measured) runs anywhere. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -84,13 +90,10 @@ static void plan_auto(tconv_context_t ctx, const tconv_problem_t *p, char *id, s
     print_message("auto -> %s: %s\n", id, reason);
 }
 
-/* Start of every test that needs two CPU-class devices: skips without them,
- * else gives a fresh cache directory and the small problem. */
+/* Start of every test of the "measured" part (main made sure of two
+ * CPU-class devices): a fresh cache directory and the small problem. */
 static void begin_two_cpu_case(tconv_problem_t *p) {
-    if (cpu_devices < 2) {
-        print_message("only %d CPU-class device(s): nothing to measure\n", cpu_devices);
-        skip();
-    }
+    assert_true(cpu_devices >= 2);
     use_fresh_cache_dir();
     tc_small_problem(p, tconv_f32);
     /* The small problem is below the default threshold: measure it anyway. */
@@ -405,8 +408,39 @@ static void test_single_cpu_device_not_measured(void **state) {
     unsetenv("TCONV_DEVICE");
 }
 
-int main(void) {
+/* The tests that compare two CPU-class devices. */
+static int run_measured_part(void) {
+    if (cpu_devices < 2)
+        return tc_cannot_run("only %d CPU-class device(s), nothing to measure: PoCL (opencl:0) "
+                             "is missing",
+                             cpu_devices);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_plan_measures_and_caches),
+        cmocka_unit_test(test_tiny_problem_prefers_native_unmeasured),
+        cmocka_unit_test(test_second_context_reads_file),
+        cmocka_unit_test(test_corrupt_file_is_ignored),
+        cmocka_unit_test(test_winner_must_be_fastest_or_native_tie),
+        cmocka_unit_test(test_select_modes),
+        cmocka_unit_test(test_no_measurement_where_not_wanted),
+        cmocka_unit_test(test_non_regular_cache_file_is_no_cache),
+    };
+    return cmocka_run_group_tests_name("selection_measure_measured", tests, NULL, NULL);
+}
+
+static int run_single_part(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_single_cpu_device_not_measured),
+    };
+    return cmocka_run_group_tests_name("selection_measure_single", tests, NULL, NULL);
+}
+
+int main(int argc, char **argv) {
     tc_clean_environment();
+    const char *part = argc == 3 && strcmp(argv[1], "--part") == 0 ? argv[2] : "";
+    if (strcmp(part, "measured") != 0 && strcmp(part, "single") != 0) {
+        fprintf(stderr, "usage: %s --part measured|single\n", argv[0]);
+        return 2;
+    }
     const char *base = getenv("TMPDIR");
     snprintf(cache_root, sizeof cache_root, "%s/tconv-select-XXXXXX",
              base && base[0] ? base : "/tmp");
@@ -426,27 +460,10 @@ int main(void) {
             snprintf(cpu_ids[cpu_devices++], sizeof cpu_ids[0], "%s", info.id);
     }
     tconv_context_destroy(ctx);
-    const char *ci = getenv("CI");
-    if (ci != NULL && strcmp(ci, "true") == 0 && cpu_devices < 2) {
-        fprintf(stderr, "CI=true but only %d CPU-class device(s): PoCL (opencl:0) is missing\n",
-                cpu_devices);
-        return 1;
-    }
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_first_plan_measures_and_caches),
-        cmocka_unit_test(test_tiny_problem_prefers_native_unmeasured),
-        cmocka_unit_test(test_second_context_reads_file),
-        cmocka_unit_test(test_corrupt_file_is_ignored),
-        cmocka_unit_test(test_winner_must_be_fastest_or_native_tie),
-        cmocka_unit_test(test_select_modes),
-        cmocka_unit_test(test_no_measurement_where_not_wanted),
-        cmocka_unit_test(test_single_cpu_device_not_measured),
-        cmocka_unit_test(test_non_regular_cache_file_is_no_cache),
-    };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = strcmp(part, "measured") == 0 ? run_measured_part() : run_single_part();
     char cmd[4300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache_root);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", cache_root);
-    return failed;
+    return rc;
 }
