@@ -29,6 +29,8 @@ step "install tconv into $tmp/prefix"
 cmake --install "$build" --prefix "$tmp/prefix" > "$tmp/install.log"
 test -x "$tmp/prefix/bin/tconv"
 test -f "$tmp/prefix/include/tconv/tconv_backend.h"
+test -f "$tmp/prefix/include/tconv/tconv_version.h"
+test -f "$tmp/prefix/share/man/man1/tconv.1"
 
 step "configure and build plugins/example against the installed package"
 cmake -S "$source/plugins/example" -B "$tmp/example-build" \
