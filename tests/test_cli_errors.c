@@ -14,10 +14,16 @@
  *   - --output naming a device (/dev/null) or a symbolic link writes through
  *     it, leaving the device and the link in place; an existing file's mode
  *     (0600) is kept; a 250-byte output name works;
- *   - `tconv devices` (text and --json) lists cpu:0, `tconv demo` passes,
- *     `tconv bench --json` prints median_ms and gflops. */
+ *   - every message of a bad argument names the argument and states the
+ *     rule it broke;
+ *   - `tconv devices` (text and --json) lists the library's devices with
+ *     the library's values (ids, types, memory, dtypes, flags), auto names
+ *     one of them, the plugins' device counts add up; `tconv demo` passes;
+ *     `tconv bench --json` gives the layer's FLOPs and shapes, positive
+ *     times in order, and GFLOP/s = FLOPs / median time. */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,6 +39,7 @@
 
 #include <cmocka.h>
 
+#include "json_value.h"
 #include "npy_test_io.h"
 #include "process.h"
 #include "test_support.h"
@@ -110,10 +117,11 @@ static void expect_output_untouched(const char *what) {
         fail_msg("%s: a stray file was left in %s", what, dir);
 }
 
-/* `tconv run` with @p extra arguments must exit @p code with @p word on
- * stderr, leaving the planted output untouched. */
-static void expect_run_fails(int code, const char *word, const char *input, const char *kernel,
-                             char *extra1, char *extra2, char *extra3) {
+/* `tconv run` with @p extra arguments must exit @p code with a message on
+ * stderr that names @p argument (the option, file or field at fault) and
+ * states @p rule (what it broke), leaving the planted output untouched. */
+static void expect_run_fails(int code, const char *argument, const char *rule, const char *input,
+                             const char *kernel, char *extra1, char *extra2, char *extra3) {
     plant_output();
     char *out, *err;
     char *argv[32];
@@ -136,9 +144,9 @@ static void expect_run_fails(int code, const char *word, const char *input, cons
     char cmdline[2048];
     tp_format(argv, cmdline, sizeof cmdline);
     int rc = tp_run(argv, &out, &err);
-    if (rc != code || !tc_contains(err, word))
-        fail_msg("%s\n  exit %d (want %d), stderr \"%s\" (want it to name \"%s\")", cmdline, rc,
-                 code, err ? err : "", word);
+    if (rc != code || !tc_contains(err, argument) || !tc_contains(err, rule))
+        fail_msg("%s\n  exit %d (want %d), stderr \"%s\" (want it to name \"%s\" and say \"%s\")",
+                 cmdline, rc, code, err ? err : "", argument, rule);
     print_message("exit %d: %s", rc, err);
     free(out);
     free(err);
@@ -158,22 +166,34 @@ static void test_sanity_run_succeeds(void **state) {
 
 static void test_bad_arguments_exit_2(void **state) {
     (void)state;
-    expect_run_fails(2, "--input", NULL, w_ok, NULL, NULL, NULL);
-    expect_run_fails(2, "--strides", x_ok, w_ok, "--strides", "0", NULL);
-    expect_run_fails(2, "--strides", x_ok, w_ok, "--strides", "two", NULL);
-    expect_run_fails(2, "--strides", x_ok, w_ok, "--strides", "1,2,3", NULL); /* 2-D input */
-    expect_run_fails(2, "--strides", x_ok, w_ok, "--strides", "-1", NULL);
-    expect_run_fails(2, "--dilation", x_ok, w_ok, "--dilation-rate", "1,0", NULL);
-    expect_run_fails(2, "--activation", x_ok, w_ok, "--activation", "frobnicate", NULL);
-    expect_run_fails(2, "--padding", x_ok, w_ok, "--padding", "sideways", NULL);
-    expect_run_fails(2, "--padding", x_ok, w_ok, "--padding", "1,2,3", NULL); /* 3 for 2-D */
-    expect_run_fails(2, "--groups", x_ok, w_ok, "--groups", "0", NULL);
-    expect_run_fails(2, "--data-format", x_ok, w_ok, "--data-format", "nhwc_please", NULL);
-    expect_run_fails(2, "--dtype", x_ok, w_ok, "--dtype", "int8", NULL);
-    expect_run_fails(2, "--kernel", x_ok, w_mismatch, NULL, NULL, NULL);
-    expect_run_fails(2, "--no-such-option", x_ok, w_ok, "--no-such-option", "1", NULL);
+    expect_run_fails(2, "--input", "is required", NULL, w_ok, NULL, NULL, NULL);
+    expect_run_fails(2, "--strides", "value 0 must be >= 1", x_ok, w_ok, "--strides", "0", NULL);
+    expect_run_fails(2, "--strides", "'two' is not an integer", x_ok, w_ok, "--strides", "two",
+                     NULL);
+    expect_run_fails(2, "--strides", "expected 1 or 2 values, got 3", x_ok, w_ok, "--strides",
+                     "1,2,3", NULL); /* 2-D input */
+    expect_run_fails(2, "--strides", "value -1 must be >= 1", x_ok, w_ok, "--strides", "-1", NULL);
+    expect_run_fails(2, "--dilation-rate", "value 0 must be >= 1", x_ok, w_ok, "--dilation-rate",
+                     "1,0", NULL);
+    expect_run_fails(2, "--activation", "'frobnicate' is unknown; accepted: linear", x_ok, w_ok,
+                     "--activation", "frobnicate", NULL);
+    expect_run_fails(2, "--padding", "expected valid, same or integers, got 'sideways'", x_ok, w_ok,
+                     "--padding", "sideways", NULL);
+    expect_run_fails(2, "--padding", "expected 1, 2 or 4 values, got 3", x_ok, w_ok, "--padding",
+                     "1,2,3", NULL); /* 3 for 2-D */
+    expect_run_fails(2, "--groups", "value 0 must be >= 1", x_ok, w_ok, "--groups", "0", NULL);
+    expect_run_fails(2, "--data-format", "expected channels_last or channels_first", x_ok, w_ok,
+                     "--data-format", "nhwc_please", NULL);
+    expect_run_fails(2, "--dtype", "expected float32 or float64, got 'int8'", x_ok, w_ok, "--dtype",
+                     "int8", NULL);
+    expect_run_fails(2, "--kernel",
+                     "in_channels 5 (last axis, keras layout) does not match --input channels 2",
+                     x_ok, w_mismatch, NULL, NULL, NULL);
+    expect_run_fails(2, "'--no-such-option'", "unknown option", x_ok, w_ok, "--no-such-option", "1",
+                     NULL);
     /* Keras rule through the CLI: output_padding must be < strides. */
-    expect_run_fails(2, "output_padding", x_ok, w_ok, "--output-padding", "2", "--strides=2");
+    expect_run_fails(2, "output_padding[0] = 2", "must be < strides[0] = 2", x_ok, w_ok,
+                     "--output-padding", "2", "--strides=2");
 }
 
 /* Writes bad file @p name with header dict @p dict and @p data_bytes of data. */
@@ -190,31 +210,31 @@ static void test_bad_npy_files_exit_2(void **state) {
     (void)state;
     const char *good = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 4, 4, 2), }";
     /* Truncated: 31 of 32 floats. */
-    expect_run_fails(2, "--input", bad_file("bad_truncated.npy", good, 31 * 4), w_ok, NULL, NULL,
-                     NULL);
+    expect_run_fails(2, "--input", "needs 128 data bytes but the file has 124",
+                     bad_file("bad_truncated.npy", good, 31 * 4), w_ok, NULL, NULL, NULL);
     /* Lying header: far more elements than the file holds (must not allocate them). */
     expect_run_fails(
-        2, "--input",
+        2, "--input", "needs 80000000000000 data bytes but the file has 128",
         bad_file("bad_lying.npy",
                  "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 1000, 2), }",
                  128),
         w_ok, NULL, NULL, NULL);
-    expect_run_fails(2, "--input",
+    expect_run_fails(2, "--input", "dtype '>f4' is big-endian",
                      bad_file("bad_big_endian.npy",
                               "{'descr': '>f4', 'fortran_order': False, 'shape': (1, 4, 4, 2), }",
                               128),
                      w_ok, NULL, NULL, NULL);
-    expect_run_fails(2, "--input",
+    expect_run_fails(2, "--input", "unsupported dtype '<i4'",
                      bad_file("bad_int.npy",
                               "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 4, 4, 2), }",
                               128),
                      w_ok, NULL, NULL, NULL);
-    expect_run_fails(2, "--input",
+    expect_run_fails(2, "--input", "fortran_order is True: only C-order",
                      bad_file("bad_fortran.npy",
                               "{'descr': '<f4', 'fortran_order': True, 'shape': (1, 4, 4, 2), }",
                               128),
                      w_ok, NULL, NULL, NULL);
-    expect_run_fails(2, "--input",
+    expect_run_fails(2, "--input", "header 'shape' is not a tuple of integers",
                      bad_file("bad_garbage_header.npy", "{'descr': '<f4', 'shape': (1, 4", 128),
                      w_ok, NULL, NULL, NULL);
     /* Bad magic: a text file. */
@@ -223,17 +243,20 @@ static void test_bad_npy_files_exit_2(void **state) {
     FILE *f = fopen(path, "wb");
     fputs("this is not numpy data at all, just some text long enough to be read", f);
     fclose(f);
-    expect_run_fails(2, "--input", path, w_ok, NULL, NULL, NULL);
+    expect_run_fails(2, "--input", "bad magic: not a NumPy .npy file", path, w_ok, NULL, NULL,
+                     NULL);
     /* Empty file and a missing file. */
     PATH(path, "bad_empty.npy");
     f = fopen(path, "wb");
     fclose(f);
-    expect_run_fails(2, "--input", path, w_ok, NULL, NULL, NULL);
+    expect_run_fails(2, "--input", "bad magic: not a NumPy .npy file", path, w_ok, NULL, NULL,
+                     NULL);
     PATH(path, "bad_does_not_exist.npy");
-    expect_run_fails(2, "--input", path, w_ok, NULL, NULL, NULL);
+    expect_run_fails(2, "--input", "cannot open: No such file or directory", path, w_ok, NULL, NULL,
+                     NULL);
     /* A dimension of 2^65 + 1 (it used to wrap to 1 and the run succeeded). */
     expect_run_fails(
-        2, "shape[2] = 36893488147419103233",
+        2, "shape[2] = 36893488147419103233", "does not fit in int64",
         bad_file(
             "bad_dim_2p65.npy",
             "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 36893488147419103233), }", 8),
@@ -245,9 +268,10 @@ static void test_bad_npy_files_exit_2(void **state) {
     for (int i = 0; i < 4096; i++)
         fputc('A', f);
     fclose(f);
-    expect_run_fails(2, "header length 0: too short", path, w_ok, NULL, NULL, NULL);
+    expect_run_fails(2, "--input", "header length 0: too short", path, w_ok, NULL, NULL, NULL);
     /* A bad kernel file is named as the kernel. */
-    expect_run_fails(2, "--kernel", x_ok, bad_file("bad_kernel.npy", good, 5), NULL, NULL, NULL);
+    expect_run_fails(2, "--kernel", "needs 128 data bytes but the file has 5", x_ok,
+                     bad_file("bad_kernel.npy", good, 5), NULL, NULL, NULL);
 }
 
 /* `tconv run` on the good arrays into @p output must exit 0. */
@@ -523,21 +547,173 @@ static void test_sigterm_while_writing(void **state) {
 
 static void test_bad_device_exits_3(void **state) {
     (void)state;
-    expect_run_fails(3, "nosuch", x_ok, w_ok, "--device", "nosuch:0", NULL);
-    expect_run_fails(3, "cpu:0", x_ok, w_ok, "--device", "cpu:9", NULL);
+    expect_run_fails(3, "'nosuch:0'", "no such device; devices: cpu:0", x_ok, w_ok, "--device",
+                     "nosuch:0", NULL);
+    expect_run_fails(3, "'cpu:9'", "no such device; devices: cpu:0", x_ok, w_ok, "--device",
+                     "cpu:9", NULL);
 }
 
+/* The JSON document @p text, or a test failure naming @p what. */
+static tc_json_t *parse_json(const char *what, const char *text) {
+    char why[256];
+    tc_json_t *doc = tc_json_parse(text, why, sizeof why);
+    if (doc == NULL || doc->type != tc_json_object)
+        fail_msg("%s: not a JSON object (%s): \"%s\"", what, doc ? "another value" : why, text);
+    return doc;
+}
+
+/* The number at @p key of @p object, which must be one, in [lo, hi]. */
+static double json_number_in(const tc_json_t *object, const char *where, const char *key, double lo,
+                             double hi) {
+    const tc_json_t *v = tc_json_get_typed(object, key, tc_json_number);
+    if (v == NULL)
+        fail_msg("%s: \"%s\" is missing or not a number", where, key);
+    if (!(v->number >= lo && v->number <= hi))
+        fail_msg("%s: \"%s\" = %.17g is outside [%g, %g]", where, key, v->number, lo, hi);
+    return v->number;
+}
+
+/* The string at @p key of @p object, which must be one. */
+static const char *json_string(const tc_json_t *object, const char *where, const char *key) {
+    const tc_json_t *v = tc_json_get_typed(object, key, tc_json_string);
+    if (v == NULL)
+        fail_msg("%s: \"%s\" is missing or not a string", where, key);
+    return v->string;
+}
+
+/* The boolean at @p key of @p object, which must be one. */
+static int json_bool(const tc_json_t *object, const char *where, const char *key) {
+    const tc_json_t *v = tc_json_get_typed(object, key, tc_json_bool);
+    if (v == NULL)
+        fail_msg("%s: \"%s\" is missing or not true/false", where, key);
+    return v->number != 0;
+}
+
+/* The JSON name of a device class, written here again rather than shared
+ * with cli/cmd_devices.c: the test checks the CLI's names. */
+static const char *device_type_name(tconv_device_type_t type) {
+    switch (type) {
+    case tconv_device_cpu:
+        return "cpu";
+    case tconv_device_gpu:
+        return "gpu";
+    case tconv_device_accelerator:
+        return "accelerator";
+    default:
+        return "custom";
+    }
+}
+
+/* One entry of `tconv devices --json` against the library's own view of
+ * the device (the same plugins are found by the test and the CLI). */
+static void check_json_device(const tc_json_t *d, const tconv_device_info_t *want) {
+    char where[128];
+    snprintf(where, sizeof where, "tconv devices --json: device %s", want->id);
+    const double u64 = 18446744073709551615.0;
+    if (strcmp(json_string(d, where, "id"), want->id) ||
+        strcmp(json_string(d, where, "backend"), want->backend) ||
+        strcmp(json_string(d, where, "name"), want->name) ||
+        strcmp(json_string(d, where, "type"), device_type_name(want->type)))
+        fail_msg("%s: id, backend, name or type differ from the library's", where);
+    if (json_number_in(d, where, "index", 0, 4095) != want->index ||
+        json_number_in(d, where, "compute_units", 1, 1e6) != want->compute_units ||
+        json_number_in(d, where, "global_mem_bytes", 1, u64) != (double)want->global_mem_bytes)
+        fail_msg("%s: index, compute_units or global_mem_bytes differ from the library's", where);
+    double max_alloc = json_number_in(d, where, "max_alloc_bytes", 0, u64);
+    if (max_alloc > (double)want->global_mem_bytes)
+        fail_msg("%s: max_alloc_bytes %.0f exceeds global_mem_bytes %llu", where, max_alloc,
+                 (unsigned long long)want->global_mem_bytes);
+    json_number_in(d, where, "clock_mhz", 0, 1e5);
+    json_number_in(d, where, "local_mem_bytes", 0, u64);
+    json_number_in(d, where, "max_work_group_size", 0, u64);
+    if (json_bool(d, where, "host_native") != !!(want->flags & TCONV_DEVICE_FLAG_HOST_NATIVE) ||
+        json_bool(d, where, "unified_memory") !=
+            !!(want->flags & TCONV_DEVICE_FLAG_UNIFIED_MEMORY) ||
+        json_bool(d, where, "has_fp16") != !!want->has_fp16)
+        fail_msg("%s: host_native, unified_memory or has_fp16 differ from the library's", where);
+    const tc_json_t *dtypes = tc_json_get_typed(d, "dtypes", tc_json_array);
+    unsigned listed = 0;
+    for (size_t i = 0; dtypes != NULL && i < dtypes->count; i++) {
+        const tc_json_t *name = &dtypes->items[i];
+        if (name->type != tc_json_string ||
+            (strcmp(name->string, "float32") && strcmp(name->string, "float64")))
+            fail_msg("%s: dtypes[%zu] is not \"float32\" or \"float64\"", where, i);
+        listed |= TCONV_DTYPE_BIT(strcmp(name->string, "float64") ? tconv_f32 : tconv_f64);
+    }
+    if (dtypes == NULL || listed != want->dtypes)
+        fail_msg("%s: dtypes 0x%x, the library says 0x%x", where, listed, want->dtypes);
+}
+
+/* `tconv devices` (text) and --json list the library's devices, in its
+ * order, with its values; auto names one of them; the plugins' device
+ * counts add up; the library version is the one linked. */
 static void test_devices_command(void **state) {
     (void)state;
+    tconv_context_t ctx = NULL;
+    assert_int_equal(tconv_context_create(&ctx, NULL), tconv_success);
+    size_t count = 0;
+    tconv_context_get_device_count(ctx, &count);
+    assert_true(count >= 1 && count <= 16);
+    tconv_device_info_t devices[16];
+    for (size_t i = 0; i < count; i++) {
+        memset(&devices[i], 0, sizeof devices[i]);
+        devices[i].struct_size = sizeof devices[i];
+        assert_int_equal(tconv_context_get_device_info(ctx, i, &devices[i]), tconv_success);
+    }
+    tconv_context_destroy(ctx);
+
     char *out, *err;
     int rc = run_cli(&out, &err, "devices", NULL);
-    if (rc != 0 || !tc_contains(out, "cpu:0"))
-        fail_msg("tconv devices: exit %d, stdout \"%s\", stderr \"%s\"", rc, out, err);
+    if (rc != 0)
+        fail_msg("tconv devices: exit %d, stderr \"%s\"", rc, err);
+    for (size_t i = 0; i < count; i++) {
+        char line[96];
+        snprintf(line, sizeof line, "\n  %s ", devices[i].id);
+        if (!tc_contains(out, line))
+            fail_msg("tconv devices does not list %s: \"%s\"", devices[i].id, out);
+    }
     free(out);
     free(err);
+
     rc = run_cli(&out, &err, "devices", "--json", NULL);
-    if (rc != 0 || !tc_contains(out, "\"cpu:0\"") || out[0] != '{')
-        fail_msg("tconv devices --json: exit %d, stdout \"%s\", stderr \"%s\"", rc, out, err);
+    if (rc != 0)
+        fail_msg("tconv devices --json: exit %d, stderr \"%s\"", rc, err);
+    tc_json_t *doc = parse_json("tconv devices --json", out);
+    const tc_json_t *list = tc_json_get_typed(doc, "devices", tc_json_array);
+    if (list == NULL || list->count != count)
+        fail_msg("tconv devices --json: %zu devices, the library has %zu", list ? list->count : 0,
+                 count);
+    for (size_t i = 0; i < count; i++)
+        check_json_device(&list->items[i], &devices[i]);
+    const tc_json_t *chosen = tc_json_get_typed(doc, "auto", tc_json_object);
+    const char *auto_id = json_string(chosen, "tconv devices --json: auto", "device");
+    int known = 0;
+    for (size_t i = 0; i < count; i++)
+        known |= !strcmp(auto_id, devices[i].id);
+    if (!known)
+        fail_msg("tconv devices --json: auto chose '%s', which is not listed", auto_id);
+    const tc_json_t *plugins = tc_json_get_typed(doc, "plugins", tc_json_array);
+    double plugin_devices = 0;
+    for (size_t i = 0; plugins != NULL && i < plugins->count; i++) {
+        const tc_json_t *pl = &plugins->items[i];
+        const char *path = json_string(pl, "tconv devices --json: plugin", "path");
+        double n = json_number_in(pl, path, "device_count", 0, 4096);
+        if (!strcmp(json_string(pl, path, "state"), "loaded"))
+            plugin_devices += n;
+        if (path[0] != '/')
+            fail_msg("tconv devices --json: plugin path '%s' is not absolute", path);
+    }
+    if (plugins == NULL || plugin_devices != (double)count)
+        fail_msg("tconv devices --json: the loaded plugins report %.0f devices, %zu are listed",
+                 plugin_devices, count);
+    int major = -1, minor = -1, patch = -1;
+    tconv_get_version(&major, &minor, &patch);
+    const tc_json_t *library = tc_json_get_typed(doc, "library", tc_json_object);
+    if (json_number_in(library, "library", "major", 0, 1e6) != major ||
+        json_number_in(library, "library", "minor", 0, 1e6) != minor ||
+        json_number_in(library, "library", "patch", 0, 1e6) != patch)
+        fail_msg("tconv devices --json: library version differs from tconv_get_version's");
+    tc_json_free(doc);
     free(out);
     free(err);
 }
@@ -586,19 +762,61 @@ static void test_demo_command(void **state) {
     if (rc != 0)
         fail_msg("tconv demo: exit %d\nstdout: %s\nstderr: %s", rc, out, err);
     print_message("%s", out);
+    /* It passes against float32's rounding bound for its 513-term sums,
+     * 9 sqrt(513) 2^-24 = 1.2e-5 (cli/cmd_demo.c), not a looser number. */
+    const char *result = strstr(out, "Result:    PASS (tolerance ");
+    double tolerance = result ? strtod(result + strlen("Result:    PASS (tolerance "), NULL) : 0;
+    if (!(fabs(tolerance - 9 * sqrt(513) * 0x1p-24) < 0.05 * 1.2e-5)) /* printed as %.2g */
+        fail_msg("tconv demo: no PASS against a tolerance of 1.2e-05 in \"%s\"", out);
     free(out);
     free(err);
 }
 
+/* `tconv bench --json` on a 1x4x4x4x8 input, 8 filters, k3 s2 same: the
+ * shapes and FLOP count of that layer, positive times in order, and GFLOP/s
+ * that are the FLOPs over the median time. */
 static void test_bench_json(void **state) {
     (void)state;
     char *out, *err;
     int rc = run_cli(&out, &err, "bench", "--input-shape", "1,4,4,4,8", "--filters", "8",
                      "--kernel-size", "3", "--strides", "2", "--padding", "same", "--repeat", "3",
                      "--warmup", "1", "--json", NULL);
-    if (rc != 0 || !tc_contains(out, "\"median_ms\"") || !tc_contains(out, "\"gflops\""))
+    if (rc != 0)
         fail_msg("tconv bench --json: exit %d, stdout \"%s\", stderr \"%s\"", rc, out, err);
     print_message("%s", out);
+    tc_json_t *doc = parse_json("tconv bench --json", out);
+    const char *w = "tconv bench --json";
+    const double flops = 2.0 * 4 * 4 * 4 * 8 * 8 * 27; /* 2 N D H W Cin Cout k^3 */
+    if (json_number_in(doc, w, "flops", 0, 1e18) != flops)
+        fail_msg("%s: flops is not 2*N*D*H*W*Cin*Cout*k^3 = %.0f", w, flops);
+    if (strcmp(json_string(doc, w, "dtype"), "float32") != 0)
+        fail_msg("%s: dtype is not float32", w);
+    if (!tc_contains(json_string(doc, w, "device"), ":"))
+        fail_msg("%s: device is not an id", w);
+    if (json_number_in(doc, w, "repeat", 3, 3) != 3 || json_number_in(doc, w, "warmup", 1, 1) != 1)
+        fail_msg("%s: repeat or warmup differ from the options", w);
+    const double tiny = 1e-9, day_ms = 864e5;
+    json_number_in(doc, w, "plan_ms", tiny, day_ms);
+    const double min_ms = json_number_in(doc, w, "min_ms", tiny, day_ms);
+    const double median_ms = json_number_in(doc, w, "median_ms", min_ms, day_ms);
+    json_number_in(doc, w, "max_ms", median_ms, day_ms);
+    const double gflops = json_number_in(doc, w, "gflops", tiny, 1e7);
+    const double want_gflops = flops / (median_ms * 1e6);
+    if (fabs(gflops - want_gflops) > 1e-6 * want_gflops)
+        fail_msg("%s: gflops %.9g is not flops / median time = %.9g", w, gflops, want_gflops);
+    static const double in_shape[5] = {1, 4, 4, 4, 8}, out_shape[5] = {1, 8, 8, 8, 8};
+    const char *keys[2] = {"input_shape", "output_shape"};
+    const double *shapes[2] = {in_shape, out_shape};
+    for (int k = 0; k < 2; k++) {
+        const tc_json_t *shape = tc_json_get_typed(doc, keys[k], tc_json_array);
+        for (size_t i = 0; shape != NULL && i < shape->count && i < 5; i++)
+            if (shape->items[i].type != tc_json_number || shape->items[i].number != shapes[k][i])
+                shape = NULL;
+        if (shape == NULL || shape->count != 5)
+            fail_msg("%s: %s is not (%g, %g, %g, %g, %g)", w, keys[k], shapes[k][0], shapes[k][1],
+                     shapes[k][2], shapes[k][3], shapes[k][4]);
+    }
+    tc_json_free(doc);
     free(out);
     free(err);
 }
