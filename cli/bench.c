@@ -7,6 +7,44 @@
 
 #include "common/monotonic_clock.h"
 
+static const char *const pass_names[BENCH_PASS_COUNT] = {"forward", "backward_data",
+                                                         "backward_weights", "training"};
+
+const char *bench_pass_name(bench_pass_t pass) {
+    return (unsigned)pass < BENCH_PASS_COUNT ? pass_names[pass] : "?";
+}
+
+int bench_pass_parse(const char *text, bench_pass_t *pass) {
+    for (int i = 0; i < BENCH_PASS_COUNT; i++)
+        if (strcmp(text, pass_names[i]) == 0) {
+            *pass = (bench_pass_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *bench_pass_choices(void) {
+    return "forward|backward_data|backward_weights|training";
+}
+
+int bench_pass_flop_multiple(bench_pass_t pass) {
+    return pass == BENCH_PASS_TRAINING ? 3 : 1;
+}
+
+/* The plan passes a run of @p pass needs. */
+static uint32_t pass_bits(bench_pass_t pass) {
+    switch (pass) {
+    case BENCH_PASS_BACKWARD_DATA:
+        return TCONV_PASS_FORWARD | TCONV_PASS_BACKWARD_DATA;
+    case BENCH_PASS_BACKWARD_WEIGHTS:
+        return TCONV_PASS_FORWARD | TCONV_PASS_BACKWARD_WEIGHTS;
+    case BENCH_PASS_TRAINING:
+        return TCONV_PASS_TRAINING;
+    default:
+        return TCONV_PASS_FORWARD;
+    }
+}
+
 double bench_now_ms(void) {
     return tconv_monotonic_seconds() * 1e3;
 }
@@ -100,7 +138,31 @@ void bench_layer_release(bench_layer_t *layer) {
     free(layer->kernel);
     free(layer->bias);
     free(layer->output);
+    free(layer->grad_output);
+    free(layer->grad_input);
+    free(layer->grad_kernel);
+    free(layer->grad_bias);
     memset(layer, 0, sizeof *layer);
+}
+
+/* The gradients the pass reads (dL/dy, random) and writes. */
+static int allocate_gradients(bench_layer_t *layer, size_t n_in, size_t n_k, size_t n_out,
+                              size_t n_bias, size_t item) {
+    const bench_pass_t pass = layer->pass;
+    if (pass == BENCH_PASS_FORWARD)
+        return 0;
+    layer->grad_output = malloc(n_out * item);
+    if (pass != BENCH_PASS_BACKWARD_WEIGHTS)
+        layer->grad_input = malloc(n_in * item);
+    if (pass != BENCH_PASS_BACKWARD_DATA) {
+        layer->grad_kernel = malloc(n_k * item);
+        layer->grad_bias = n_bias ? malloc(n_bias * item) : NULL;
+    }
+    return !layer->grad_output || (pass != BENCH_PASS_BACKWARD_WEIGHTS && !layer->grad_input) ||
+                   (pass != BENCH_PASS_BACKWARD_DATA &&
+                    (!layer->grad_kernel || (n_bias && !layer->grad_bias)))
+               ? -1
+               : 0;
 }
 
 tconv_status_t bench_layer_prepare(tconv_context_t context, const tconv_problem_t *problem,
@@ -115,6 +177,10 @@ tconv_status_t bench_layer_prepare(tconv_context_t context, const tconv_problem_
     st = tconv_problem_get_flops(problem, &result->flops);
     if (st != tconv_success)
         return stage_failed(st, "flops", message, message_size);
+    result->flops *= bench_pass_flop_multiple(config->pass);
+    tconv_problem_t for_pass = *problem;
+    for_pass.passes = pass_bits(config->pass);
+    layer->pass = config->pass;
 
     size_t item = problem->dtype == tconv_f64 ? sizeof(double) : sizeof(float);
     size_t n_bias = problem->use_bias ? (size_t)problem->out_channels : 0;
@@ -122,9 +188,10 @@ tconv_status_t bench_layer_prepare(tconv_context_t context, const tconv_problem_
     layer->kernel = malloc(n_k * item);
     layer->bias = n_bias ? malloc(n_bias * item) : NULL;
     layer->output = malloc(n_out * item);
-    if (!layer->input || !layer->kernel || !layer->output || (n_bias && !layer->bias)) {
-        snprintf(message, message_size, "memory: cannot allocate the tensors (%zu bytes)",
-                 (n_in + n_k + n_out + n_bias) * item);
+    if (!layer->input || !layer->kernel || !layer->output || (n_bias && !layer->bias) ||
+        allocate_gradients(layer, n_in, n_k, n_out, n_bias, item) != 0) {
+        snprintf(message, message_size, "memory: cannot allocate the tensors of the %s pass",
+                 bench_pass_name(config->pass));
         st = tconv_out_of_memory;
         goto failed;
     }
@@ -132,9 +199,11 @@ tconv_status_t bench_layer_prepare(tconv_context_t context, const tconv_problem_
     bench_fill_uniform(layer->input, n_in, problem->dtype, &state);
     bench_fill_uniform(layer->kernel, n_k, problem->dtype, &state);
     bench_fill_uniform(layer->bias, n_bias, problem->dtype, &state);
+    if (layer->grad_output)
+        bench_fill_uniform(layer->grad_output, n_out, problem->dtype, &state);
 
     double start = bench_now_ms();
-    st = tconv_plan_create(&layer->plan, context, problem, config->selector);
+    st = tconv_plan_create(&layer->plan, context, &for_pass, config->selector);
     if (st != tconv_success) {
         stage_failed(st, "plan", message, message_size);
         goto failed;
@@ -160,9 +229,17 @@ failed:
 tconv_status_t bench_layer_execute(bench_layer_t *layer, double *ms, char *message,
                                    size_t message_size) {
     double start = bench_now_ms();
-    tconv_status_t st = tconv_plan_execute(layer->plan, layer->input, layer->output);
+    tconv_status_t st = tconv_success;
+    const char *stage = "execute";
+    if (layer->pass == BENCH_PASS_FORWARD || layer->pass == BENCH_PASS_TRAINING)
+        st = tconv_plan_execute(layer->plan, layer->input, layer->output);
+    if (st == tconv_success && layer->pass != BENCH_PASS_FORWARD) {
+        stage = "execute_backward";
+        st = tconv_plan_execute_backward(layer->plan, layer->input, layer->grad_output,
+                                         layer->grad_input, layer->grad_kernel, layer->grad_bias);
+    }
     *ms = bench_now_ms() - start;
-    return st == tconv_success ? st : stage_failed(st, "execute", message, message_size);
+    return st == tconv_success ? st : stage_failed(st, stage, message, message_size);
 }
 
 tconv_status_t bench_run_layer(tconv_context_t context, const tconv_problem_t *problem,
@@ -173,10 +250,24 @@ tconv_status_t bench_run_layer(tconv_context_t context, const tconv_problem_t *p
         bench_layer_prepare(context, problem, config, &layer, result, message, message_size);
     if (st != tconv_success)
         return st;
-    st = bench_time_plan(layer.plan, layer.input, layer.output, config->warmup, config->repeat,
-                         result);
-    if (st != tconv_success)
-        stage_failed(st, "execute", message, message_size);
+    const int repeat = config->repeat > 0 ? config->repeat : 1;
+    double *times = malloc(sizeof(double) * (size_t)repeat);
+    if (!times) {
+        bench_layer_release(&layer);
+        snprintf(message, message_size, "memory: cannot allocate %d timing records", repeat);
+        return tconv_out_of_memory;
+    }
+    double ms = 0.0;
+    for (int i = 0; i < config->warmup && st == tconv_success; i++)
+        st = bench_layer_execute(&layer, &ms, message, message_size);
+    for (int i = 0; i < repeat && st == tconv_success; i++)
+        st = bench_layer_execute(&layer, &times[i], message, message_size);
+    if (st == tconv_success) {
+        bench_summarize_times(times, repeat, &result->median_ms, &result->min_ms, &result->max_ms);
+        result->repeat = repeat;
+        result->gflops = result->median_ms > 0 ? result->flops / (result->median_ms * 1e6) : 0.0;
+    }
+    free(times);
     bench_layer_release(&layer);
     return st;
 }

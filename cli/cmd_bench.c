@@ -14,13 +14,17 @@
 
 void cmd_bench_usage(FILE *out) {
     fputs("Usage: tconv bench --input-shape N,D,H,W,C --filters F --kernel-size K [options]\n"
-          "Times tconv_plan_execute on random data (seeded) and prints the median time,\n"
-          "GFLOP/s (2*N*D*H*W*Cin*Cout/G*kd*kh*kw / median), min and max, and the device.\n"
+          "Times one pass of the layer on random data (seeded) and prints the median time,\n"
+          "GFLOP/s (2*N*D*H*W*Cin*Cout/G*kd*kh*kw per pass, three for training / median),\n"
+          "min and max, and the device.\n"
           "  --input-shape LIST        N, spatial..., C (channels_first: N, C, spatial...);\n"
           "                            3, 4 or 5 values for 1-D, 2-D or 3-D\n"
           "  --filters F               output channels (Cout)\n"
           "  --kernel-size LIST        kernel size per spatial axis\n"
           "  --use-bias                add a bias\n"
+          "  --pass PASS               forward (default: tconv_plan_execute), backward_data\n"
+          "                            (dL/dx), backward_weights (dL/dw, and dL/db with a\n"
+          "                            bias) or training (forward, then every gradient)\n"
           "  --repeat R                timed runs (default 10)\n"
           "  --warmup W                untimed runs first (default 2)\n"
           "  --seed S                  random seed (default 1)\n"
@@ -50,6 +54,7 @@ typedef struct bench_args {
     cli_int_list_t input_shape, kernel_size;
     int64_t filters, repeat, warmup, seed;
     int use_bias, json;
+    bench_pass_t pass;
 } bench_args_t;
 
 /* The bench-only options; returns 1 consumed, 0 not one of them, -1 error. */
@@ -72,6 +77,15 @@ static int parse_bench_option(bench_args_t *b, cli_args_t *args, const char *nam
     cli_int_list_t *list = strcmp(name, "--input-shape") == 0   ? &b->input_shape
                            : strcmp(name, "--kernel-size") == 0 ? &b->kernel_size
                                                                 : NULL;
+    if (strcmp(name, "--pass") == 0) {
+        if (cli_args_value(args, &value) != 0)
+            return -1;
+        if (bench_pass_parse(value, &b->pass) != 0) {
+            cli_error(args->command, "--pass: '%s' is not one of %s", value, bench_pass_choices());
+            return -1;
+        }
+        return 1;
+    }
     if (!number && !list)
         return 0;
     if (cli_args_value(args, &value) != 0)
@@ -117,7 +131,7 @@ static int parse_args(int argc, char **argv, bench_args_t *b, cli_layer_options_
     return 0;
 }
 
-static void print_text(const tconv_problem_t *p, const bench_result_t *r) {
+static void print_text(const tconv_problem_t *p, bench_pass_t pass, const bench_result_t *r) {
     int64_t in_dims[TCONV_MAX_DIMS], out_dims[TCONV_MAX_DIMS];
     int ndims = 0;
     char in_text[128] = "?", out_text[128] = "?";
@@ -128,12 +142,14 @@ static void print_text(const tconv_problem_t *p, const bench_result_t *r) {
     printf("device:  %s (%s)\n", r->device, r->device_name);
     printf("layer:   input %s -> output %s, %s, %.3f GFLOP\n", in_text, out_text,
            p->dtype == tconv_f64 ? "float64" : "float32", r->flops * 1e-9);
+    printf("pass:    %s\n", bench_pass_name(pass));
     printf("plan:    %.2f ms\n", r->plan_ms);
     printf("median:  %.3f ms  %.1f GFLOP/s  (min %.3f ms, max %.3f ms, %d runs)\n", r->median_ms,
            r->gflops, r->min_ms, r->max_ms, r->repeat);
 }
 
-static void print_json(const tconv_problem_t *p, const bench_result_t *r, int warmup) {
+static void print_json(const tconv_problem_t *p, bench_pass_t pass, const bench_result_t *r,
+                       int warmup) {
     json_writer_t w;
     json_init(&w, stdout);
     json_begin_object(&w);
@@ -141,6 +157,8 @@ static void print_json(const tconv_problem_t *p, const bench_result_t *r, int wa
     json_string(&w, r->device);
     json_key(&w, "device_name");
     json_string(&w, r->device_name);
+    json_key(&w, "pass");
+    json_string(&w, bench_pass_name(pass));
     json_key(&w, "dtype");
     json_string(&w, p->dtype == tconv_f64 ? "float64" : "float32");
     json_key(&w, "flops");
@@ -204,7 +222,7 @@ int cmd_bench(int argc, char **argv) {
     st = tconv_context_create(&ctx, NULL);
     if (st != tconv_success)
         return cli_fail_status(COMMAND, "creating the context", st);
-    bench_config_t config = {opts.device, (int)b.warmup, (int)b.repeat, (uint64_t)b.seed};
+    bench_config_t config = {opts.device, (int)b.warmup, (int)b.repeat, (uint64_t)b.seed, b.pass};
     bench_result_t result;
     char message[1024];
     st = bench_run_layer(ctx, &p, &config, &result, message, sizeof message);
@@ -212,9 +230,9 @@ int cmd_bench(int argc, char **argv) {
         cli_error(COMMAND, "%s", message);
         rc = cli_exit_code(st);
     } else if (b.json) {
-        print_json(&p, &result, config.warmup);
+        print_json(&p, b.pass, &result, config.warmup);
     } else {
-        print_text(&p, &result);
+        print_text(&p, b.pass, &result);
     }
     tconv_context_destroy(ctx);
     return rc;
