@@ -1,5 +1,7 @@
-/* Peak float32 FMA throughput: independent multiply-add chains in registers,
- * on every thread the host backends would use, for a fixed wall time. */
+/* The machine's ceilings, measured now on every thread the host backends
+ * would use, for a fixed wall time: peak float32 FMA throughput (independent
+ * multiply-add chains in registers) and copy bandwidth (a STREAM-like copy
+ * of buffers larger than the caches). */
 #include "bench_peak.h"
 
 #include <pthread.h>
@@ -143,15 +145,19 @@ typedef struct start_gate {
     int state; /* 0 waiting, 1 go, 2 abort */
 } start_gate_t;
 
-typedef struct peak_worker {
+/* One step of a measured loop: does a fixed piece of work on the worker's
+ * @p state and returns its size (FLOP or bytes). */
+typedef double (*work_step_t)(void *state);
+
+typedef struct ceiling_worker {
     pthread_t thread;
     start_gate_t *gate;
-    peak_kernel_t kernel;
+    work_step_t step;
+    void *state;
     double seconds;
     double start_ms, end_ms;
-    uint64_t iterations;
-    volatile float sink; /* keeps the kernels' results alive */
-} peak_worker_t;
+    double work; /* FLOP or bytes done in [start_ms, end_ms] */
+} ceiling_worker_t;
 
 static int wait_for_start(start_gate_t *gate) {
     pthread_mutex_lock(&gate->lock);
@@ -169,61 +175,199 @@ static void open_gate(start_gate_t *gate, int state) {
     pthread_mutex_unlock(&gate->lock);
 }
 
-static void *peak_worker_main(void *arg) {
-    peak_worker_t *w = arg;
+static void *ceiling_worker_main(void *arg) {
+    ceiling_worker_t *w = arg;
     if (!wait_for_start(w->gate))
         return NULL;
     w->start_ms = bench_now_ms();
     double deadline = w->start_ms + w->seconds * 1e3, now;
     do {
-        w->sink = w->kernel.run(PEAK_CHUNK);
-        w->iterations += PEAK_CHUNK;
+        w->work += w->step(w->state);
         now = bench_now_ms();
     } while (now < deadline);
     w->end_ms = now;
     return NULL;
 }
 
-int bench_peak_measure(double seconds, bench_peak_t *peak, char *message, size_t message_size) {
-    memset(peak, 0, sizeof *peak);
-    const int threads = bench_peak_threads();
-    peak_kernel_t kernel = choose_kernel();
-    peak_worker_t *workers = calloc((size_t)threads, sizeof *workers);
+/* Runs @p step on @p threads threads (thread t on the t-th of the states of
+ * @p state_size bytes at @p states) for about @p seconds; returns the work
+ * per second of all threads together and the wall time, or -1 with
+ * @p message set. */
+static int run_on_threads(work_step_t step, void *states, size_t state_size, int threads,
+                          double seconds, double *rate, double *wall_s, char *message,
+                          size_t message_size) {
+    ceiling_worker_t *workers = calloc((size_t)threads, sizeof *workers);
     if (!workers) {
-        snprintf(message, message_size, "peak: cannot allocate %d thread records", threads);
+        snprintf(message, message_size, "cannot allocate %d thread records", threads);
         return -1;
     }
     start_gate_t gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    /* Warm the core up to its loaded clock (and the code into cache) first:
-     * the measured window then sees the steady state. */
-    (void)kernel.run(PEAK_CHUNK);
     int started = 0, err = 0;
     for (; started < threads; started++) {
-        workers[started] = (peak_worker_t){.gate = &gate, .kernel = kernel, .seconds = seconds};
-        err = pthread_create(&workers[started].thread, NULL, peak_worker_main, &workers[started]);
+        workers[started] =
+            (ceiling_worker_t){.gate = &gate,
+                               .step = step,
+                               .state = (char *)states + (size_t)started * state_size,
+                               .seconds = seconds};
+        err =
+            pthread_create(&workers[started].thread, NULL, ceiling_worker_main, &workers[started]);
         if (err != 0)
             break;
     }
     open_gate(&gate, err ? 2 : 1);
-    double first_start = 0.0, last_end = 0.0, flops = 0.0;
+    double first_start = 0.0, last_end = 0.0, work = 0.0;
     for (int i = 0; i < started; i++) {
         pthread_join(workers[i].thread, NULL);
         if (i == 0 || workers[i].start_ms < first_start)
             first_start = workers[i].start_ms;
         if (workers[i].end_ms > last_end)
             last_end = workers[i].end_ms;
-        flops += (double)workers[i].iterations * kernel.flops_per_iteration;
+        work += workers[i].work;
     }
     free(workers);
     if (err != 0) {
-        snprintf(message, message_size, "peak: cannot start thread %d of %d: %s", started + 1,
-                 threads, strerror(err));
+        snprintf(message, message_size, "cannot start thread %d of %d: %s", started + 1, threads,
+                 strerror(err));
         return -1;
     }
-    double wall_s = (last_end - first_start) * 1e-3;
+    *wall_s = (last_end - first_start) * 1e-3;
+    *rate = *wall_s > 0 ? work / *wall_s : 0.0;
+    return 0;
+}
+
+/* The FMA loop's state: the kernel and a sink that keeps its results alive. */
+typedef struct fma_state {
+    peak_kernel_t kernel;
+    volatile float sink;
+} fma_state_t;
+
+static double fma_step(void *opaque) {
+    fma_state_t *f = opaque;
+    f->sink = f->kernel.run(PEAK_CHUNK);
+    return PEAK_CHUNK * f->kernel.flops_per_iteration;
+}
+
+int bench_peak_measure(double seconds, bench_peak_t *peak, char *message, size_t message_size) {
+    memset(peak, 0, sizeof *peak);
+    const int threads = bench_peak_threads();
+    peak_kernel_t kernel = choose_kernel();
+    fma_state_t *states = calloc((size_t)threads, sizeof *states);
+    if (!states) {
+        snprintf(message, message_size, "peak: cannot allocate %d thread records", threads);
+        return -1;
+    }
+    for (int t = 0; t < threads; t++)
+        states[t].kernel = kernel;
+    /* Warm the core up to its loaded clock (and the code into cache) first:
+     * the measured window then sees the steady state. */
+    (void)kernel.run(PEAK_CHUNK);
+    char reason[200];
+    double rate = 0.0, wall_s = 0.0;
+    int rc = run_on_threads(fma_step, states, sizeof *states, threads, seconds, &rate, &wall_s,
+                            reason, sizeof reason);
+    free(states);
+    if (rc != 0) {
+        snprintf(message, message_size, "peak: %s", reason);
+        return -1;
+    }
     peak->threads = threads;
     peak->isa = kernel.isa;
     peak->seconds = wall_s;
-    peak->gflops = wall_s > 0 ? flops / wall_s * 1e-9 : 0.0;
+    peak->gflops = rate * 1e-9;
     return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Copy bandwidth                                                          */
+
+/* Each thread copies its own source slice to its own destination slice, a
+ * chunk per step, round and round. Together the slices are 4x the largest
+ * last-level cache we expect (32 MiB here), so every pass goes to memory. */
+#define COPY_TOTAL_BYTES (256u << 20) /* source + destination, all threads */
+#define COPY_CHUNK_BYTES (1u << 20)
+
+typedef struct copy_state {
+    char *src, *dst;
+    size_t bytes; /* of each slice, a multiple of COPY_CHUNK_BYTES */
+    size_t at;
+} copy_state_t;
+
+/* The buffers, allocated at the first measurement and kept for the next
+ * (first-touching 256 MiB twice per layer would cost more than the loop). */
+static struct {
+    char *memory;
+    int threads;
+} copy_buffers;
+
+static double copy_step(void *opaque) {
+    copy_state_t *c = opaque;
+    /* memcpy, as STREAM's Copy compiles to: the stores a kernel makes
+     * (regular, so the destination's lines are read first, as a kernel's
+     * output lines are; STREAM counts only the bytes copied). */
+    memcpy(c->dst + c->at, c->src + c->at, COPY_CHUNK_BYTES);
+    c->at = c->at + COPY_CHUNK_BYTES < c->bytes ? c->at + COPY_CHUNK_BYTES : 0;
+    return 2.0 * COPY_CHUNK_BYTES; /* read + written */
+}
+
+/* First touch by the thread that will copy it: the pages land where it runs. */
+static double touch_step(void *opaque) {
+    copy_state_t *c = opaque;
+    memset(c->src, 1, c->bytes);
+    memset(c->dst, 2, c->bytes);
+    return 0.0;
+}
+
+int bench_bandwidth_measure(double seconds, bench_bandwidth_t *bandwidth, char *message,
+                            size_t message_size) {
+    memset(bandwidth, 0, sizeof *bandwidth);
+    const int threads = bench_peak_threads();
+    const size_t slice =
+        (COPY_TOTAL_BYTES / 2 / (size_t)threads) / COPY_CHUNK_BYTES * COPY_CHUNK_BYTES;
+    if (slice == 0) {
+        snprintf(message, message_size, "bandwidth: %d threads: too many for %u MiB of buffers",
+                 threads, COPY_TOTAL_BYTES >> 20);
+        return -1;
+    }
+    copy_state_t *states = calloc((size_t)threads, sizeof *states);
+    int fresh = 0;
+    if (states && (!copy_buffers.memory || copy_buffers.threads != threads)) {
+        bench_bandwidth_release();
+        copy_buffers.memory = malloc(2 * slice * (size_t)threads);
+        copy_buffers.threads = threads;
+        fresh = 1;
+    }
+    if (!states || !copy_buffers.memory) {
+        free(states);
+        snprintf(message, message_size, "bandwidth: cannot allocate %zu MiB of copy buffers",
+                 (2 * slice * (size_t)threads) >> 20);
+        return -1;
+    }
+    for (int t = 0; t < threads; t++) {
+        char *mine = copy_buffers.memory + 2 * slice * (size_t)t;
+        states[t] = (copy_state_t){mine, mine + slice, slice, 0};
+    }
+    char reason[200];
+    double rate = 0.0, wall_s = 0.0;
+    int rc = 0;
+    if (fresh)
+        rc = run_on_threads(touch_step, states, sizeof *states, threads, 0.0, &rate, &wall_s,
+                            reason, sizeof reason);
+    if (rc == 0)
+        rc = run_on_threads(copy_step, states, sizeof *states, threads, seconds, &rate, &wall_s,
+                            reason, sizeof reason);
+    free(states);
+    if (rc != 0) {
+        snprintf(message, message_size, "bandwidth: %s", reason);
+        return -1;
+    }
+    bandwidth->threads = threads;
+    bandwidth->seconds = wall_s;
+    bandwidth->gbytes = rate * 1e-9;
+    return 0;
+}
+
+void bench_bandwidth_release(void) {
+    free(copy_buffers.memory);
+    copy_buffers.memory = NULL;
+    copy_buffers.threads = 0;
 }

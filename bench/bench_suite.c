@@ -19,8 +19,10 @@
 
 #define COMMAND SUITE_COMMAND
 
-/* Seconds of FMA loop per peak measurement (two per layer). */
+/* Seconds of FMA loop per peak measurement (two per run). */
 #define SUITE_PEAK_SECONDS 0.2
+/* Seconds of copy loop per bandwidth measurement (two per run). */
+#define SUITE_BANDWIDTH_SECONDS 0.2
 
 /* ---------------------------------------------------------------------- */
 /* The layers (docs/benchmarks.md and guide/performance.md list the same)  */
@@ -76,18 +78,37 @@ static double layer_flops(const suite_layer_t *l) {
     return f;
 }
 
+/* The bytes a pass must move at least: input, output and weights (kernel
+ * and bias) each read or written once; for training once per pass (the
+ * forward pass reads x and w and writes y, backward data reads dy and w and
+ * writes dx, backward weights reads x and dy and writes dw and db). */
+static double layer_bytes(const tconv_problem_t *p, bench_pass_t pass) {
+    size_t input, kernel, output;
+    if (bench_tensor_counts(p, &input, &kernel, &output) != tconv_success)
+        return NAN;
+    const double bias = p->use_bias ? (double)p->out_channels : 0.0;
+    return ((double)input + (double)output + (double)kernel + bias) * sizeof(float) *
+           bench_pass_flop_multiple(pass);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Options                                                                 */
 
 void bench_suite_usage(FILE *out) {
     fputs("Usage: tconv-bench [options]\n"
           "Times the real-network layers of docs/benchmarks.md (float32, channels_last input,\n"
-          "bias) on every device, with the FMA peak measured around each layer and, when built\n"
-          "with oneDNN, oneDNN's deconvolution on the same layer (its own blocked layouts,\n"
-          "reorders untimed). Progress on stderr; a table (or JSON) on stdout.\n"
+          "bias) on every device, with the FMA peak and the copy bandwidth measured around\n"
+          "each layer (and its roofline from them) and, when built with oneDNN, oneDNN's\n"
+          "deconvolution on the same layer and pass (its own blocked layouts, reorders\n"
+          "untimed). Progress on stderr; a table (or JSON) on stdout.\n"
           "  --device SEL|all          all devices (default) or one selector\n"
           "  --layers NAME,NAME        a subset of the layers (default: all)\n"
-          "  --relu                    fused ReLU for tconv and oneDNN (a post-op)\n"
+          "  --pass PASS,PASS|all      forward (default), backward_data, backward_weights\n"
+          "                            (with the bias gradient), training (forward, then\n"
+          "                            every gradient); each pass of each layer is timed\n"
+          "                            on its own, next to oneDNN's same pass\n"
+          "  --relu                    fused ReLU for tconv and oneDNN (a post-op; the\n"
+          "                            backward passes are compared to oneDNN without it)\n"
           "  --repeat R                timed rounds; each runs oneDNN and every device once\n"
           "                            (default 10); the median per contender is reported\n"
           "  --warmup W                untimed rounds first (default 2)\n"
@@ -135,6 +156,38 @@ static int parse_layer_names(suite_options_t *o, const char *value) {
     }
 }
 
+/* --pass: a comma list of passes, or "all". */
+static int parse_pass_names(suite_options_t *o, const char *value) {
+    memset(o->passes, 0, sizeof o->passes);
+    if (strcmp(value, "all") == 0) {
+        for (int i = 0; i < BENCH_PASS_COUNT; i++)
+            o->passes[i] = 1;
+        return 0;
+    }
+    const char *p = value;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char name[32];
+        bench_pass_t pass;
+        int known = len < sizeof name;
+        if (known) {
+            memcpy(name, p, len);
+            name[len] = '\0';
+            known = bench_pass_parse(name, &pass) == 0;
+        }
+        if (!known) {
+            cli_error(COMMAND, "--pass: '%.*s' is not one of %s (or all)", (int)len, p,
+                      bench_pass_choices());
+            return -1;
+        }
+        o->passes[pass] = 1;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
 /* One option of tconv-bench (cli_option_fn): 1 taken, 0 not ours, -1 error. */
 static int parse_option(void *state, cli_args_t *args, const char *name) {
     suite_options_t *o = state;
@@ -153,7 +206,8 @@ static int parse_option(void *state, cli_args_t *args, const char *name) {
                       : strcmp(name, "--seed") == 0   ? &o->seed
                                                       : NULL;
     if (!number && strcmp(name, "--device") != 0 && strcmp(name, "--svg") != 0 &&
-        strcmp(name, "--layers") != 0 && strcmp(name, "--dtype") != 0)
+        strcmp(name, "--layers") != 0 && strcmp(name, "--dtype") != 0 &&
+        strcmp(name, "--pass") != 0)
         return 0;
     if (cli_args_value(args, &value) != 0)
         return -1;
@@ -176,6 +230,8 @@ static int parse_option(void *state, cli_args_t *args, const char *name) {
         o->svg_path = value;
     else if (strcmp(name, "--layers") == 0)
         return parse_layer_names(o, value) == 0 ? 1 : -1;
+    else if (strcmp(name, "--pass") == 0)
+        return parse_pass_names(o, value) == 0 ? 1 : -1;
     else if (strcmp(value, "float32") != 0 && strcmp(value, "f32") != 0) {
         cli_error(COMMAND,
                   "--dtype: '%s': the suite runs float32 only (the type oneDNN and the peak "
@@ -247,30 +303,38 @@ static int collect_targets(suite_t *s) {
     return CLI_EXIT_OK;
 }
 
-/* Problems, canonical forms and FLOP counts of the selected layers. */
-static int prepare_layers(suite_t *s) {
+/* Problems, canonical forms, FLOP and byte counts of the selected layers,
+ * one run per selected pass. */
+static int prepare_runs(suite_t *s) {
+    for (int p = 0; p < BENCH_PASS_COUNT; p++)
+        s->pass_count += s->options.passes[p];
     for (int i = 0; i < SUITE_LAYER_COUNT; i++) {
-        if (!s->options.selected[i])
-            continue;
-        suite_layer_run_t *r = &s->layers[s->layer_count++];
-        r->layer = &suite_layers[i];
-        tconv_status_t st = tconv_success;
-        if (layer_problem(r->layer, s->options.relu, &r->problem) != 0 ||
-            (st = tconv_problem_resolve(&r->problem, &r->canonical)) != tconv_success ||
-            (st = tconv_problem_get_flops(&r->problem, &r->flops)) != tconv_success)
-            return cli_fail_status(COMMAND, r->layer->name, st);
-        if (fabs(r->flops - layer_flops(r->layer)) > 0.5) {
-            cli_error(COMMAND, "%s: the library counts %.0f FLOP, the suite's table %.0f",
-                      r->layer->name, r->flops, layer_flops(r->layer));
-            return CLI_EXIT_RUNTIME;
+        for (int p = 0; p < BENCH_PASS_COUNT && s->options.selected[i]; p++) {
+            if (!s->options.passes[p])
+                continue;
+            suite_layer_run_t *r = &s->runs[s->run_count++];
+            r->layer = &suite_layers[i];
+            r->pass = (bench_pass_t)p;
+            tconv_status_t st = tconv_success;
+            if (layer_problem(r->layer, s->options.relu, &r->problem) != 0 ||
+                (st = tconv_problem_resolve(&r->problem, &r->canonical)) != tconv_success ||
+                (st = tconv_problem_get_flops(&r->problem, &r->flops)) != tconv_success)
+                return cli_fail_status(COMMAND, r->layer->name, st);
+            if (fabs(r->flops - layer_flops(r->layer)) > 0.5) {
+                cli_error(COMMAND, "%s: the library counts %.0f FLOP, the suite's table %.0f",
+                          r->layer->name, r->flops, layer_flops(r->layer));
+                return CLI_EXIT_RUNTIME;
+            }
+            r->flops *= bench_pass_flop_multiple(r->pass);
+            r->bytes = layer_bytes(&r->problem, r->pass);
         }
     }
     return CLI_EXIT_OK;
 }
 
-/* One stderr line per layer, once all its measurements are done. */
+/* One stderr line per run, once all its measurements are done. */
 static void print_progress(const suite_t *s, int index, const suite_row_t *rows) {
-    const suite_layer_run_t *r = &s->layers[index];
+    const suite_layer_run_t *r = &s->runs[index];
     char line[2048];
     size_t n = 0;
 #define APPEND(...)                                                                                \
@@ -278,9 +342,11 @@ static void print_progress(const suite_t *s, int index, const suite_row_t *rows)
         if (n < sizeof line)                                                                       \
             n += (size_t)snprintf(line + n, sizeof line - n, __VA_ARGS__);                         \
     } while (0)
-    APPEND("[%d/%d] %s (%.2f GFLOP): peak %.0f/%.0f GFLOP/s;", index + 1, s->layer_count,
-           r->layer->name, r->flops * 1e-9, r->peak_ok[0] ? r->peak[0].gflops : NAN,
-           r->peak_ok[1] ? r->peak[1].gflops : NAN);
+    APPEND("[%d/%d] %s %s (%.2f GFLOP): peak %.0f/%.0f GFLOP/s, copy %.1f/%.1f GB/s;", index + 1,
+           s->run_count, r->layer->name, bench_pass_name(r->pass), r->flops * 1e-9,
+           r->peak_ok[0] ? r->peak[0].gflops : NAN, r->peak_ok[1] ? r->peak[1].gflops : NAN,
+           r->bandwidth_ok[0] ? r->bandwidth[0].gbytes : NAN,
+           r->bandwidth_ok[1] ? r->bandwidth[1].gbytes : NAN);
     if (s->with_onednn) {
         if (r->onednn_status == tconv_success)
             APPEND(" oneDNN %.2f ms %.0f GFLOP/s (%s);", r->onednn.median_ms,
@@ -302,14 +368,18 @@ static void print_progress(const suite_t *s, int index, const suite_row_t *rows)
     fprintf(stderr, "%s\n", line);
 }
 
-/* The peak next to a layer's timings: a shared machine's speed drifts. */
-static int measure_peak(bench_peak_t *peak) {
+/* The ceilings next to a run's timings, index 0 before and 1 after: a
+ * shared machine's speed drifts. */
+static void measure_ceilings(suite_layer_run_t *r, int index) {
     char message[256];
-    if (bench_peak_measure(SUITE_PEAK_SECONDS, peak, message, sizeof message) != 0) {
+    r->peak_ok[index] =
+        bench_peak_measure(SUITE_PEAK_SECONDS, &r->peak[index], message, sizeof message) == 0;
+    if (!r->peak_ok[index])
         cli_error(COMMAND, "%s", message);
-        return 0;
-    }
-    return 1;
+    r->bandwidth_ok[index] = bench_bandwidth_measure(SUITE_BANDWIDTH_SECONDS, &r->bandwidth[index],
+                                                     message, sizeof message) == 0;
+    if (!r->bandwidth_ok[index])
+        cli_error(COMMAND, "%s", message);
 }
 
 /* Everything timed on one layer: oneDNN (contender 0) and every device. */
@@ -324,12 +394,12 @@ static void prepare_contenders(const suite_t *s, suite_layer_run_t *r, suite_row
     r->onednn_status = tconv_unimplemented; /* until prepared */
     if (s->with_onednn)
         r->onednn_status = onednn_layer_prepare(
-            &r->canonical, (uint64_t)s->options.seed, &c->onednn, r->onednn.implementation,
+            &r->canonical, r->pass, (uint64_t)s->options.seed, &c->onednn, r->onednn.implementation,
             sizeof r->onednn.implementation, r->onednn_error, sizeof r->onednn_error);
     for (int t = 0; t < s->target_count; t++) {
         suite_row_t *row = &rows[t];
         bench_config_t config = {s->targets[t], (int)s->options.warmup, (int)s->options.repeat,
-                                 (uint64_t)s->options.seed};
+                                 (uint64_t)s->options.seed, r->pass};
         row->run = r;
         row->status = bench_layer_prepare(s->context, &r->problem, &config, &c->devices[t],
                                           &row->timing, row->error, sizeof row->error);
@@ -367,7 +437,7 @@ static void time_contenders(const suite_t *s, suite_layer_run_t *r, suite_row_t 
               repeat = (int)s->options.repeat;
     for (int round = 0; round < warmup + repeat; round++) {
         if (round == warmup)
-            r->peak_ok[0] = measure_peak(&r->peak[0]);
+            measure_ceilings(r, 0);
         for (int k = 0; k < n; k++) {
             int which = (round + k) % n;
             double ms = execute_contender(r, rows, c, which);
@@ -375,7 +445,7 @@ static void time_contenders(const suite_t *s, suite_layer_run_t *r, suite_row_t 
                 c->times[which * repeat + (round - warmup)] = ms;
         }
     }
-    r->peak_ok[1] = measure_peak(&r->peak[1]);
+    measure_ceilings(r, 1);
     if (r->onednn_status == tconv_success)
         bench_summarize_times(c->times, repeat, &r->onednn.median_ms, &r->onednn.min_ms,
                               &r->onednn.max_ms);
@@ -411,14 +481,14 @@ static int run_layer(const suite_t *s, suite_layer_run_t *r, suite_row_t *rows) 
 }
 
 static int run_suite(suite_t *s) {
-    s->rows = calloc((size_t)s->layer_count * (size_t)s->target_count, sizeof *s->rows);
+    s->rows = calloc((size_t)s->run_count * (size_t)s->target_count, sizeof *s->rows);
     if (!s->rows) {
         cli_error(COMMAND, "cannot allocate the result rows");
         return CLI_EXIT_NO_MEMORY;
     }
-    for (int i = 0; i < s->layer_count; i++) {
+    for (int i = 0; i < s->run_count; i++) {
         suite_row_t *rows = &s->rows[s->row_count];
-        if (run_layer(s, &s->layers[i], rows) != 0)
+        if (run_layer(s, &s->runs[i], rows) != 0)
             return CLI_EXIT_NO_MEMORY;
         s->row_count += s->target_count;
         print_progress(s, i, rows);
@@ -448,6 +518,7 @@ int cmd_bench_suite(int argc, char **argv) {
     s.options = (suite_options_t){.device = "all", .repeat = 10, .warmup = 2, .seed = 1};
     for (int i = 0; i < SUITE_LAYER_COUNT; i++)
         s.options.selected[i] = 1;
+    s.options.passes[BENCH_PASS_FORWARD] = 1;
     int rc = parse_suite_args(argc, argv, &s.options);
     if (rc != 0)
         return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_BAD_INPUT;
@@ -466,10 +537,11 @@ int cmd_bench_suite(int argc, char **argv) {
         return cli_fail_status(COMMAND, "creating the context", st);
     rc = collect_targets(&s);
     if (rc == CLI_EXIT_OK)
-        rc = prepare_layers(&s);
+        rc = prepare_runs(&s);
     if (rc == CLI_EXIT_OK) {
-        fprintf(stderr, "%s: %d layers x %d device(s); %s\n", COMMAND, s.layer_count,
-                s.target_count, s.onednn_text);
+        fprintf(stderr, "%s: %d layers x %d pass(es) x %d device(s); %s\n", COMMAND,
+                s.run_count / (s.pass_count ? s.pass_count : 1), s.pass_count, s.target_count,
+                s.onednn_text);
         rc = run_suite(&s);
         if (s.options.json)
             suite_print_json(&s);
@@ -483,6 +555,7 @@ int cmd_bench_suite(int argc, char **argv) {
     }
     free(s.rows);
     free(s.targets);
+    bench_bandwidth_release();
     tconv_context_destroy(s.context);
     return rc;
 }

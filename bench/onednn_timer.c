@@ -1,13 +1,15 @@
-/* oneDNN's C API, 2.x and 3.x: deconvolution forward with format_tag_any
- * layouts, bias, optional ReLU post-op; only the primitive's executions are
- * timed (the caller times onednn_layer_execute). The two majors differ in
- * memory descriptors (2.x: structs filled by dnnl_memory_desc_init_by_tag;
- * 3.x: opaque handles from dnnl_memory_desc_create_with_tag, destroyed by
- * the caller), in primitive descriptors (2.x: an operation descriptor, then
- * dnnl_primitive_desc_create; 3.x: one
- * dnnl_deconvolution_forward_primitive_desc_create) and in
- * dnnl_post_ops_append_eltwise (3.x has no scale): the md_* and
- * deconvolution_pd_create wrappers below hide them. */
+/* oneDNN's C API, 2.x and 3.x: deconvolution forward, backward data and
+ * backward weights (with the bias gradient) with format_tag_any layouts,
+ * bias, optional ReLU post-op on the forward pass; only the primitives'
+ * executions are timed (the caller times onednn_layer_execute). The two
+ * majors differ in memory descriptors (2.x: structs filled by
+ * dnnl_memory_desc_init_by_tag; 3.x: opaque handles from
+ * dnnl_memory_desc_create_with_tag, destroyed by the caller), in primitive
+ * descriptors (2.x: an operation descriptor from
+ * dnnl_dilated_deconvolution_*_desc_init, then dnnl_primitive_desc_create
+ * with the hint; 3.x: one dnnl_deconvolution_*_primitive_desc_create taking
+ * the hint) and in dnnl_post_ops_append_eltwise (3.x has no scale): the md_*
+ * and *_pd_create wrappers below hide them. */
 #include "onednn_timer.h"
 
 #include <stdio.h>
@@ -69,37 +71,50 @@ void onednn_timer_describe(char *text, size_t text_size) {
              threads);
 }
 
-/* Everything a prepared layer owns. */
+/* One primitive and the arguments it executes with. */
+typedef struct onednn_step {
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t primitive;
+    int nargs;
+    dnnl_exec_arg_t args[5];
+} onednn_step_t;
+
+/* The most tensors a prepared pass owns: training has 4 forward (src,
+ * weights, bias, dst), 3 backward data (diff_dst, weights, diff_src) and 4
+ * backward weights (src, diff_dst, diff_weights, diff_bias). */
+#define ONEDNN_MAX_MEMORIES 12
+/* The descriptors: src, weights, dst "any", bias, and the plain src,
+ * weights and dst the data are written in. */
+#define ONEDNN_MDS 7
+
+/* Everything a prepared pass owns. */
 struct onednn_layer {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     dnnl_primitive_attr_t attr;
     dnnl_post_ops_t post_ops;
-    dnnl_primitive_desc_t pd;
-    dnnl_primitive_t deconv;
-    dnnl_memory_t src, weights, bias, dst;
-    /* The memory descriptors made here: src, weights, dst "any", bias, and
-     * the plain src and weights the data are written in. */
-    md_t mds[6];
-    int nargs;
-    dnnl_exec_arg_t args[4];
+    dnnl_primitive_desc_t hint; /* forward_training, for the backward passes */
+    onednn_step_t steps[3];
+    int nsteps;
+    dnnl_memory_t memories[ONEDNN_MAX_MEMORIES];
+    int nmemories;
+    md_t mds[ONEDNN_MDS];
+    uint64_t rng;
 };
 
 void onednn_layer_release(onednn_layer_t *s) {
     if (!s)
         return;
-    if (s->src)
-        dnnl_memory_destroy(s->src);
-    if (s->weights)
-        dnnl_memory_destroy(s->weights);
-    if (s->bias)
-        dnnl_memory_destroy(s->bias);
-    if (s->dst)
-        dnnl_memory_destroy(s->dst);
-    if (s->deconv)
-        dnnl_primitive_destroy(s->deconv);
-    if (s->pd)
-        dnnl_primitive_desc_destroy(s->pd);
+    for (int i = 0; i < s->nmemories; i++)
+        dnnl_memory_destroy(s->memories[i]);
+    for (int i = 0; i < s->nsteps; i++) {
+        if (s->steps[i].primitive)
+            dnnl_primitive_destroy(s->steps[i].primitive);
+        if (s->steps[i].pd)
+            dnnl_primitive_desc_destroy(s->steps[i].pd);
+    }
+    if (s->hint)
+        dnnl_primitive_desc_destroy(s->hint);
     if (s->post_ops)
         dnnl_post_ops_destroy(s->post_ops);
     if (s->attr)
@@ -108,7 +123,7 @@ void onednn_layer_release(onednn_layer_t *s) {
         dnnl_stream_destroy(s->stream);
     if (s->engine)
         dnnl_engine_destroy(s->engine);
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < ONEDNN_MDS; i++)
         md_release(&s->mds[i]);
     free(s);
 }
@@ -157,10 +172,20 @@ static tconv_status_t fail(dnnl_status_t st, const char *call, char *message, si
         }                                                                                          \
     } while (0)
 
+/* Memory of layout @p md, owned by @p s. */
+static dnnl_status_t make_memory(onednn_layer_t *s, md_ref_t md, dnnl_memory_t *out) {
+    if (s->nmemories == ONEDNN_MAX_MEMORIES)
+        return dnnl_out_of_memory;
+    dnnl_status_t st = dnnl_memory_create(out, md, s->engine, DNNL_MEMORY_ALLOCATE);
+    if (st == dnnl_success)
+        s->memories[s->nmemories++] = *out;
+    return st;
+}
+
 /* Makes memory of the primitive's chosen layout @p chosen and fills it with
  * random values given in the plain layout @p plain (a reorder, untimed). */
 static dnnl_status_t make_filled_memory(onednn_layer_t *s, md_ref_t plain, md_ref_t chosen,
-                                        uint64_t *rng, dnnl_memory_t *out) {
+                                        dnnl_memory_t *out) {
     dnnl_memory_t user = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t reorder = NULL;
@@ -170,10 +195,10 @@ static dnnl_status_t make_filled_memory(onednn_layer_t *s, md_ref_t plain, md_re
         st = dnnl_memory_get_data_handle(user, &data);
         if (st == dnnl_success)
             bench_fill_uniform(data, dnnl_memory_desc_get_size(plain) / sizeof(float), tconv_f32,
-                               rng);
+                               &s->rng);
     }
     if (st == dnnl_success)
-        st = dnnl_memory_create(out, chosen, s->engine, DNNL_MEMORY_ALLOCATE);
+        st = make_memory(s, chosen, out);
     if (st == dnnl_success)
         st = dnnl_reorder_primitive_desc_create(&rpd, plain, s->engine, chosen, s->engine, NULL);
     if (st == dnnl_success)
@@ -196,31 +221,38 @@ static dnnl_status_t make_filled_memory(onednn_layer_t *s, md_ref_t plain, md_re
 /* The layer as oneDNN descriptors: dims, strides, dilates (oneDNN counts
  * the gaps: d - 1), padding_l = the begin crop and padding_r from the output
  * length, oh = (ih-1)*s - pl - pr + (k-1)*d + 1. */
-static void layer_geometry(const tconv_canonical_t *c, dnnl_dims_t src, dnnl_dims_t weights,
-                           dnnl_dims_t dst, dnnl_dims_t strides, dnnl_dims_t dilates,
-                           dnnl_dims_t pad_l, dnnl_dims_t pad_r) {
-    src[0] = dst[0] = c->batch;
-    src[1] = weights[1] = c->in_channels;
-    dst[1] = weights[0] = c->out_channels;
+typedef struct layer_geometry {
+    dnnl_dims_t src, weights, dst, bias, strides, dilates, pad_l, pad_r;
+} layer_geometry_t;
+
+static void layer_geometry(const tconv_canonical_t *c, layer_geometry_t *g) {
+    g->src[0] = g->dst[0] = c->batch;
+    g->src[1] = g->weights[1] = c->in_channels;
+    g->dst[1] = g->weights[0] = c->out_channels;
+    g->bias[0] = c->out_channels;
     for (int a = 0; a < 3; a++) {
-        src[2 + a] = c->input_size[a];
-        dst[2 + a] = c->output_size[a];
-        weights[2 + a] = c->kernel_size[a];
-        strides[a] = c->strides[a];
-        dilates[a] = c->dilation[a] - 1;
-        pad_l[a] = c->crop_begin[a];
+        g->src[2 + a] = c->input_size[a];
+        g->dst[2 + a] = c->output_size[a];
+        g->weights[2 + a] = c->kernel_size[a];
+        g->strides[a] = c->strides[a];
+        g->dilates[a] = c->dilation[a] - 1;
+        g->pad_l[a] = c->crop_begin[a];
         int64_t full =
             (c->input_size[a] - 1) * c->strides[a] + (c->kernel_size[a] - 1) * c->dilation[a] + 1;
-        pad_r[a] = full - c->crop_begin[a] - c->output_size[a];
+        g->pad_r[a] = full - c->crop_begin[a] - c->output_size[a];
     }
 }
 
-static tconv_status_t check_layer(const tconv_canonical_t *c, char *message, size_t size) {
+static tconv_status_t check_layer(const tconv_canonical_t *c, bench_pass_t pass, char *message,
+                                  size_t size) {
     const char *why =
         c->dtype != tconv_f32 ? "only float32 is compared"
         : c->groups != 1      ? "only groups = 1 is compared"
         : c->activation != tconv_activation_linear && c->activation != tconv_activation_relu
             ? "only linear and relu activations are compared"
+        : c->activation != tconv_activation_linear && pass != BENCH_PASS_FORWARD
+            ? "the backward passes are compared without activation (oneDNN's post-op is "
+              "forward only)"
             : NULL;
     if (why) {
         snprintf(message, size, "oneDNN: %s", why);
@@ -229,14 +261,160 @@ static tconv_status_t check_layer(const tconv_canonical_t *c, char *message, siz
     return tconv_success;
 }
 
-tconv_status_t onednn_layer_prepare(const tconv_canonical_t *c, uint64_t seed,
+/* The descriptors of every pass: "any" layouts (oneDNN picks its blocked
+ * formats, its best case), the bias and the plain layouts tconv's data come
+ * in (channels_last input and output, weights as OIDHW). */
+enum { MD_SRC_ANY, MD_W_ANY, MD_DST_ANY, MD_BIAS, MD_SRC_PLAIN, MD_W_PLAIN, MD_DST_PLAIN };
+
+static dnnl_status_t init_descriptors(onednn_layer_t *s, const layer_geometry_t *g) {
+    dnnl_status_t st = md_init(&s->mds[MD_SRC_ANY], 5, g->src, dnnl_format_tag_any);
+    if (st == dnnl_success)
+        st = md_init(&s->mds[MD_W_ANY], 5, g->weights, dnnl_format_tag_any);
+    if (st == dnnl_success)
+        st = md_init(&s->mds[MD_DST_ANY], 5, g->dst, dnnl_format_tag_any);
+    if (st == dnnl_success)
+        st = md_init(&s->mds[MD_BIAS], 1, g->bias, dnnl_x);
+    if (st == dnnl_success)
+        st = md_init(&s->mds[MD_SRC_PLAIN], 5, g->src, dnnl_ndhwc);
+    if (st == dnnl_success)
+        st = md_init(&s->mds[MD_W_PLAIN], 5, g->weights, dnnl_oidhw);
+    if (st == dnnl_success)
+        st = md_init(&s->mds[MD_DST_PLAIN], 5, g->dst, dnnl_ndhwc);
+    return st;
+}
+
+/* The forward primitive descriptor (@p prop: inference or training). */
+static dnnl_status_t forward_pd_create(onednn_layer_t *s, const layer_geometry_t *g,
+                                       dnnl_prop_kind_t prop, int use_bias,
+                                       dnnl_primitive_desc_t *pd) {
+    md_ref_t bias = use_bias ? MD_REF(s->mds[MD_BIAS]) : NULL;
+#if DNNL_VERSION_MAJOR >= 3
+    return dnnl_deconvolution_forward_primitive_desc_create(
+        pd, s->engine, prop, dnnl_deconvolution_direct, MD_REF(s->mds[MD_SRC_ANY]),
+        MD_REF(s->mds[MD_W_ANY]), bias, MD_REF(s->mds[MD_DST_ANY]), g->strides, g->dilates,
+        g->pad_l, g->pad_r, s->attr);
+#else
+    dnnl_deconvolution_desc_t desc;
+    dnnl_status_t st = dnnl_dilated_deconvolution_forward_desc_init(
+        &desc, prop, dnnl_deconvolution_direct, MD_REF(s->mds[MD_SRC_ANY]),
+        MD_REF(s->mds[MD_W_ANY]), bias, MD_REF(s->mds[MD_DST_ANY]), g->strides, g->dilates,
+        g->pad_l, g->pad_r);
+    return st == dnnl_success ? dnnl_primitive_desc_create(pd, &desc, s->attr, s->engine, NULL)
+                              : st;
+#endif
+}
+
+/* The backward data primitive descriptor, hinted by s->hint. */
+static dnnl_status_t backward_data_pd_create(onednn_layer_t *s, const layer_geometry_t *g,
+                                             dnnl_primitive_desc_t *pd) {
+#if DNNL_VERSION_MAJOR >= 3
+    return dnnl_deconvolution_backward_data_primitive_desc_create(
+        pd, s->engine, dnnl_deconvolution_direct, MD_REF(s->mds[MD_SRC_ANY]),
+        MD_REF(s->mds[MD_W_ANY]), MD_REF(s->mds[MD_DST_ANY]), g->strides, g->dilates, g->pad_l,
+        g->pad_r, s->hint, NULL);
+#else
+    dnnl_deconvolution_desc_t desc;
+    dnnl_status_t st = dnnl_dilated_deconvolution_backward_data_desc_init(
+        &desc, dnnl_deconvolution_direct, MD_REF(s->mds[MD_SRC_ANY]), MD_REF(s->mds[MD_W_ANY]),
+        MD_REF(s->mds[MD_DST_ANY]), g->strides, g->dilates, g->pad_l, g->pad_r);
+    return st == dnnl_success ? dnnl_primitive_desc_create(pd, &desc, NULL, s->engine, s->hint)
+                              : st;
+#endif
+}
+
+/* The backward weights primitive descriptor (with the bias gradient when
+ * the layer has a bias), hinted by s->hint. */
+static dnnl_status_t backward_weights_pd_create(onednn_layer_t *s, const layer_geometry_t *g,
+                                                int use_bias, dnnl_primitive_desc_t *pd) {
+    md_ref_t diff_bias = use_bias ? MD_REF(s->mds[MD_BIAS]) : NULL;
+#if DNNL_VERSION_MAJOR >= 3
+    return dnnl_deconvolution_backward_weights_primitive_desc_create(
+        pd, s->engine, dnnl_deconvolution_direct, MD_REF(s->mds[MD_SRC_ANY]),
+        MD_REF(s->mds[MD_W_ANY]), diff_bias, MD_REF(s->mds[MD_DST_ANY]), g->strides, g->dilates,
+        g->pad_l, g->pad_r, s->hint, NULL);
+#else
+    dnnl_deconvolution_desc_t desc;
+    dnnl_status_t st = dnnl_dilated_deconvolution_backward_weights_desc_init(
+        &desc, dnnl_deconvolution_direct, MD_REF(s->mds[MD_SRC_ANY]), MD_REF(s->mds[MD_W_ANY]),
+        diff_bias, MD_REF(s->mds[MD_DST_ANY]), g->strides, g->dilates, g->pad_l, g->pad_r);
+    return st == dnnl_success ? dnnl_primitive_desc_create(pd, &desc, NULL, s->engine, s->hint)
+                              : st;
+#endif
+}
+
+/* An argument of a step: memory of the layout the step's pd reports for
+ * (@p query, @p index), filled from @p plain when given, else left as is. */
+static dnnl_status_t add_argument(onednn_layer_t *s, onednn_step_t *step, int arg,
+                                  dnnl_query_t query, int index, const md_t *plain) {
+    md_ref_t chosen = dnnl_primitive_desc_query_md(step->pd, query, index);
+    dnnl_memory_t memory = NULL;
+    dnnl_status_t st = plain ? make_filled_memory(s, MD_REF(*plain), chosen, &memory)
+                             : make_memory(s, chosen, &memory);
+    if (st == dnnl_success)
+        step->args[step->nargs++] = (dnnl_exec_arg_t){arg, memory};
+    return st;
+}
+
+/* The step's primitive and its tensors, each in the layout it chose. */
+static dnnl_status_t finish_step(onednn_layer_t *s, onednn_step_t *step, bench_pass_t kind,
+                                 int use_bias) {
+    dnnl_status_t st = dnnl_primitive_create(&step->primitive, step->pd);
+    const md_t *mds = s->mds;
+    switch (kind) {
+    case BENCH_PASS_FORWARD:
+        if (st == dnnl_success)
+            st = add_argument(s, step, DNNL_ARG_SRC, dnnl_query_src_md, 0, &mds[MD_SRC_PLAIN]);
+        if (st == dnnl_success)
+            st =
+                add_argument(s, step, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, &mds[MD_W_PLAIN]);
+        if (st == dnnl_success && use_bias)
+            st = add_argument(s, step, DNNL_ARG_BIAS, dnnl_query_weights_md, 1, &mds[MD_BIAS]);
+        if (st == dnnl_success)
+            st = add_argument(s, step, DNNL_ARG_DST, dnnl_query_dst_md, 0, NULL);
+        break;
+    case BENCH_PASS_BACKWARD_DATA:
+        if (st == dnnl_success)
+            st = add_argument(s, step, DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0,
+                              &mds[MD_DST_PLAIN]);
+        if (st == dnnl_success)
+            st =
+                add_argument(s, step, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, &mds[MD_W_PLAIN]);
+        if (st == dnnl_success)
+            st = add_argument(s, step, DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0, NULL);
+        break;
+    default: /* backward weights */
+        if (st == dnnl_success)
+            st = add_argument(s, step, DNNL_ARG_SRC, dnnl_query_src_md, 0, &mds[MD_SRC_PLAIN]);
+        if (st == dnnl_success)
+            st = add_argument(s, step, DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0,
+                              &mds[MD_DST_PLAIN]);
+        if (st == dnnl_success)
+            st = add_argument(s, step, DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0, NULL);
+        if (st == dnnl_success && use_bias)
+            st = add_argument(s, step, DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, 1, NULL);
+        break;
+    }
+    return st;
+}
+
+/* Appends the implementation name of @p pd ("a/b/c" for several steps). */
+static void append_implementation(dnnl_primitive_desc_t pd, char *text, size_t size) {
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl)
+        impl = "?";
+    size_t used = strlen(text);
+    if (used < size)
+        snprintf(text + used, size - used, "%s%s", used ? "/" : "", impl);
+}
+
+tconv_status_t onednn_layer_prepare(const tconv_canonical_t *c, bench_pass_t pass, uint64_t seed,
                                     onednn_layer_t **prepared, char *implementation,
                                     size_t implementation_size, char *message,
                                     size_t message_size) {
     *prepared = NULL;
     if (implementation_size)
         implementation[0] = '\0';
-    tconv_status_t status = check_layer(c, message, message_size);
+    tconv_status_t status = check_layer(c, pass, message, message_size);
     if (status != tconv_success)
         return status;
     onednn_layer_t *s = calloc(1, sizeof *s);
@@ -245,21 +423,10 @@ tconv_status_t onednn_layer_prepare(const tconv_canonical_t *c, uint64_t seed,
         return tconv_out_of_memory;
     }
     match_threads();
-    dnnl_dims_t src_dims, w_dims, dst_dims, strides, dilates, pad_l, pad_r;
-    dnnl_dims_t bias_dims = {c->out_channels};
-    layer_geometry(c, src_dims, w_dims, dst_dims, strides, dilates, pad_l, pad_r);
-
-    /* "any" layouts: oneDNN picks its blocked formats, its best case. The
-     * data arrive as tconv's: channels_last input; weights as OIDHW. */
-    md_t *src_any = &s->mds[0], *w_any = &s->mds[1], *dst_any = &s->mds[2];
-    md_t *bias_md = &s->mds[3], *src_plain = &s->mds[4], *w_plain = &s->mds[5];
-    DNNL_TRY(md_init(src_any, 5, src_dims, dnnl_format_tag_any), "memory descriptor (src)");
-    DNNL_TRY(md_init(w_any, 5, w_dims, dnnl_format_tag_any), "memory descriptor (weights)");
-    DNNL_TRY(md_init(dst_any, 5, dst_dims, dnnl_format_tag_any), "memory descriptor (dst)");
-    DNNL_TRY(md_init(bias_md, 1, bias_dims, dnnl_x), "memory descriptor (bias)");
-    DNNL_TRY(md_init(src_plain, 5, src_dims, dnnl_ndhwc), "memory descriptor (src ndhwc)");
-    DNNL_TRY(md_init(w_plain, 5, w_dims, dnnl_oidhw), "memory descriptor (weights oidhw)");
-
+    s->rng = seed * 0x9e3779b97f4a7c15ull + 1;
+    layer_geometry_t g;
+    layer_geometry(c, &g);
+    DNNL_TRY(init_descriptors(s, &g), "memory descriptors");
     DNNL_TRY(dnnl_engine_create(&s->engine, dnnl_cpu, 0), "engine_create");
     DNNL_TRY(dnnl_stream_create(&s->stream, s->engine, dnnl_stream_default_flags), "stream_create");
     DNNL_TRY(dnnl_primitive_attr_create(&s->attr), "primitive_attr_create");
@@ -275,51 +442,40 @@ tconv_status_t onednn_layer_prepare(const tconv_canonical_t *c, uint64_t seed,
         DNNL_TRY(dnnl_primitive_attr_set_post_ops(s->attr, s->post_ops),
                  "primitive_attr_set_post_ops");
     }
-    md_ref_t bias_ref = c->use_bias ? MD_REF(*bias_md) : NULL;
-#if DNNL_VERSION_MAJOR >= 3
-    DNNL_TRY(dnnl_deconvolution_forward_primitive_desc_create(
-                 &s->pd, s->engine, dnnl_forward_inference, dnnl_deconvolution_direct,
-                 MD_REF(*src_any), MD_REF(*w_any), bias_ref, MD_REF(*dst_any), strides, dilates,
-                 pad_l, pad_r, s->attr),
-             "deconvolution_forward_primitive_desc_create");
-#else
-    dnnl_deconvolution_desc_t desc;
-    DNNL_TRY(dnnl_dilated_deconvolution_forward_desc_init(
-                 &desc, dnnl_forward_inference, dnnl_deconvolution_direct, MD_REF(*src_any),
-                 MD_REF(*w_any), bias_ref, MD_REF(*dst_any), strides, dilates, pad_l, pad_r),
-             "dilated_deconvolution_forward_desc_init");
-    DNNL_TRY(dnnl_primitive_desc_create(&s->pd, &desc, s->attr, s->engine, NULL),
-             "primitive_desc_create(deconvolution)");
-#endif
-    const char *impl = NULL;
-    if (dnnl_primitive_desc_query(s->pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-        impl)
-        snprintf(implementation, implementation_size, "%s", impl);
-    DNNL_TRY(dnnl_primitive_create(&s->deconv, s->pd), "primitive_create(deconvolution)");
 
-    uint64_t rng = seed * 0x9e3779b97f4a7c15ull + 1;
-    DNNL_TRY(make_filled_memory(s, MD_REF(*src_plain),
-                                dnnl_primitive_desc_query_md(s->pd, dnnl_query_src_md, 0), &rng,
-                                &s->src),
-             "reorder(src)");
-    DNNL_TRY(make_filled_memory(s, MD_REF(*w_plain),
-                                dnnl_primitive_desc_query_md(s->pd, dnnl_query_weights_md, 0), &rng,
-                                &s->weights),
-             "reorder(weights)");
-    if (c->use_bias)
-        DNNL_TRY(make_filled_memory(s, MD_REF(*bias_md),
-                                    dnnl_primitive_desc_query_md(s->pd, dnnl_query_weights_md, 1),
-                                    &rng, &s->bias),
-                 "reorder(bias)");
-    DNNL_TRY(dnnl_memory_create(&s->dst, dnnl_primitive_desc_query_md(s->pd, dnnl_query_dst_md, 0),
-                                s->engine, DNNL_MEMORY_ALLOCATE),
-             "memory_create(dst)");
-
-    s->args[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, s->src};
-    s->args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, s->weights};
-    s->args[2] = (dnnl_exec_arg_t){DNNL_ARG_DST, s->dst};
-    s->args[3] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, s->bias};
-    s->nargs = c->use_bias ? 4 : 3;
+    /* The steps of the pass, in execution order. */
+    const int forward = pass == BENCH_PASS_FORWARD || pass == BENCH_PASS_TRAINING;
+    const int data = pass == BENCH_PASS_BACKWARD_DATA || pass == BENCH_PASS_TRAINING;
+    const int weights = pass == BENCH_PASS_BACKWARD_WEIGHTS || pass == BENCH_PASS_TRAINING;
+    if (pass != BENCH_PASS_FORWARD)
+        DNNL_TRY(forward_pd_create(s, &g, dnnl_forward_training, c->use_bias, &s->hint),
+                 "deconvolution forward_training (the backward passes' hint)");
+    if (forward) {
+        onednn_step_t *step = &s->steps[s->nsteps++];
+        DNNL_TRY(forward_pd_create(s, &g,
+                                   pass == BENCH_PASS_FORWARD ? dnnl_forward_inference
+                                                              : dnnl_forward_training,
+                                   c->use_bias, &step->pd),
+                 "deconvolution forward");
+        append_implementation(step->pd, implementation, implementation_size);
+        DNNL_TRY(finish_step(s, step, BENCH_PASS_FORWARD, c->use_bias),
+                 "deconvolution forward primitive and tensors");
+    }
+    if (data) {
+        onednn_step_t *step = &s->steps[s->nsteps++];
+        DNNL_TRY(backward_data_pd_create(s, &g, &step->pd), "deconvolution backward_data");
+        append_implementation(step->pd, implementation, implementation_size);
+        DNNL_TRY(finish_step(s, step, BENCH_PASS_BACKWARD_DATA, c->use_bias),
+                 "deconvolution backward_data primitive and tensors");
+    }
+    if (weights) {
+        onednn_step_t *step = &s->steps[s->nsteps++];
+        DNNL_TRY(backward_weights_pd_create(s, &g, c->use_bias, &step->pd),
+                 "deconvolution backward_weights");
+        append_implementation(step->pd, implementation, implementation_size);
+        DNNL_TRY(finish_step(s, step, BENCH_PASS_BACKWARD_WEIGHTS, c->use_bias),
+                 "deconvolution backward_weights primitive and tensors");
+    }
     *prepared = s;
     return tconv_success;
 done:
@@ -331,7 +487,10 @@ tconv_status_t onednn_layer_execute(onednn_layer_t *s, double *ms, char *message
                                     size_t message_size) {
     tconv_status_t status = tconv_success;
     double start = bench_now_ms();
-    DNNL_TRY(dnnl_primitive_execute(s->deconv, s->stream, s->nargs, s->args), "primitive_execute");
+    for (int i = 0; i < s->nsteps; i++)
+        DNNL_TRY(dnnl_primitive_execute(s->steps[i].primitive, s->stream, s->steps[i].nargs,
+                                        s->steps[i].args),
+                 "primitive_execute");
     DNNL_TRY(dnnl_stream_wait(s->stream), "stream_wait");
 done:
     *ms = bench_now_ms() - start;
@@ -348,11 +507,11 @@ void onednn_timer_describe(char *text, size_t text_size) {
     snprintf(text, text_size, "oneDNN: not built in");
 }
 
-tconv_status_t onednn_layer_prepare(const tconv_canonical_t *layer, uint64_t seed,
-                                    onednn_layer_t **prepared, char *implementation,
+tconv_status_t onednn_layer_prepare(const tconv_canonical_t *layer, bench_pass_t pass,
+                                    uint64_t seed, onednn_layer_t **prepared, char *implementation,
                                     size_t implementation_size, char *message,
                                     size_t message_size) {
-    (void)layer, (void)seed;
+    (void)layer, (void)pass, (void)seed;
     *prepared = NULL;
     if (implementation_size)
         implementation[0] = '\0';
