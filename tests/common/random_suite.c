@@ -116,6 +116,7 @@ int tc_suite_open(tc_suite_t *s, int argc, char **argv) {
     int rc = parse_options(s, argc, argv);
     if (rc >= 0)
         return rc;
+    s->cases = tc_case_budget(s->cases);
     /* The CPU backend reads its ISA when a context initialises it. */
     if (s->isa)
         setenv("TCONV_CPU_ISA", s->isa, 1);
@@ -166,11 +167,15 @@ static tconv_status_t create_opencl_plan(tc_suite_t *s, const tconv_device_info_
                                          tconv_plan_t *plan, tc_opencl_paths_t *made) {
     if (s->max_alloc && !strcmp(s->max_alloc, "half")) {
         /* Half the larger of the input and output: the plan must split the
-         * batch or the output depth (or decline, if one slice is larger). */
+         * batch or the output depth (or decline, if one slice is larger);
+         * at least twice the weights, which must fit in one allocation
+         * (packed, with their channels rounded up to the vector width). */
+        const int64_t es = p->dtype == tconv_f64 ? 8 : 4;
         const int64_t larger = t->in_count > t->out_count ? t->in_count : t->out_count;
-        const int64_t bytes = larger * (p->dtype == tconv_f64 ? 8 : 4);
+        const int64_t weights = 2 * (t->kernel_count + p->out_channels) * es;
+        const int64_t bytes = larger * es / 2 > weights ? larger * es / 2 : weights;
         char cap[32];
-        snprintf(cap, sizeof cap, "%lld", (long long)(bytes / 2 > 64 ? bytes / 2 : 64));
+        snprintf(cap, sizeof cap, "%lld", (long long)(bytes > 64 ? bytes : 64));
         setenv("TCONV_OPENCL_MAX_ALLOC", cap, 1);
     }
     tc_opencl_log_t log;
@@ -232,12 +237,8 @@ int tc_suite_plan(tc_suite_t *s, const tconv_device_info_t *dev, const tconv_pro
     return 0;
 }
 
-/* Prints how the OpenCL plans made since @p before staged their tensors;
- * returns 1 (a failure) when --opencl-max-alloc gave no plan more than one
- * tile: the entry would not test what it is for. (--opencl-staging copy
- * fails each plan made in place, in tc_suite_plan.) */
-static int check_opencl_paths(const tc_suite_t *s, const char *label,
-                              const tc_opencl_paths_t *before) {
+int tc_suite_check_opencl_paths(const tc_suite_t *s, const char *label,
+                                const tc_opencl_paths_t *before) {
     const int plans = s->paths.plans - before->plans;
     const int multi_tile = s->paths.multi_tile - before->multi_tile;
     printf("%s: %d OpenCL plans: %d in place, %d staged through buffers, %d in more than one "
@@ -298,7 +299,7 @@ int tc_suite_run_dtype(tc_suite_t *s, tconv_dtype_t dtype, tc_suite_case_fn run_
             failures++;
         }
         if (!strcmp(dev->backend, "opencl"))
-            failures += check_opencl_paths(s, label, &paths_before);
+            failures += tc_suite_check_opencl_paths(s, label, &paths_before);
         total_failures += failures;
     }
     return total_failures;
@@ -349,6 +350,10 @@ int tc_suite_main(tc_suite_t *s, int argc, char **argv, const char *group_name,
     if (s->dtypes & TCONV_DTYPE_BIT(tconv_f64))
         tests[count++] = all[1];
     int failed = _cmocka_run_group_tests(group_name, tests, count, NULL, NULL);
+    return tc_suite_finish(s, failed);
+}
+
+int tc_suite_finish(tc_suite_t *s, int failed) {
     tc_suite_close(s);
     if (failed)
         return 1;

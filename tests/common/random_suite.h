@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The driver the seeded random suites share (test_forward_random,
  * test_backward_random): the command line, the context and the devices of
  * one backend (skips and failures when there are none), and the loop that
@@ -73,6 +74,19 @@ int tc_suite_main(tc_suite_t *s, int argc, char **argv, const char *group_name,
  *  a plan made in place under --opencl-staging copy. */
 int tc_suite_plan(tc_suite_t *s, const tconv_device_info_t *dev, const tconv_problem_t *p,
                   const tc_tensors_t *t, const char *where, tconv_plan_t *plan);
+
+/** Prints how the OpenCL plans made since @p before staged their tensors
+ *  (in place, through buffers, in more than one tile), after @p label.
+ *  Returns 1 (a failure) when --opencl-max-alloc gave no plan more than one
+ *  tile, else 0. (--opencl-staging copy fails each plan made in place, in
+ *  tc_suite_plan.) */
+int tc_suite_check_opencl_paths(const tc_suite_t *s, const char *label,
+                                const tc_opencl_paths_t *before);
+
+/** Closes the suite and returns the program's exit code: 1 if @p failed
+ *  (cmocka's count of failed tests) is nonzero, else tc_cannot_run if
+ *  s->unavailable names a part that could not run, else 0. */
+int tc_suite_finish(tc_suite_t *s, int failed);
 
 /** Runs s->cases random problems of @p dtype (tc_random_problem, seeded
  *  from s->seed and the dtype) on every device that supports the dtype,
