@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fixed larger layers on every device of one backend (and, for the CPU, one
  * kernel family per entry) against the float64 reference: the nine layers
  * of `tconv-bench` (bench/bench_suite.c) scaled down to run in seconds, and
