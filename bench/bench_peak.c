@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The machine's ceilings, measured now on every thread the host backends
  * would use, for a fixed wall time: peak float32 FMA throughput (independent
  * multiply-add chains in registers) and copy bandwidth (a STREAM-like copy

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The machine's float32 FMA peak and its copy bandwidth, measured now: the
  * denominator of the suite's "% of peak" and the two ceilings of its
  * roofline. A shared VM's speed drifts with its neighbours, so the suite

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SVG bar chart: fixed geometry, a "nice" linear Y scale from 0, XML-escaped
  * labels. No dependencies: the output is text any browser renders. */
 #include "bench_plot.h"

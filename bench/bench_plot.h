@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A grouped bar chart as plain SVG text: one group of bars per category
  * (layer), one bar per series (device, oneDNN), and a reference line per
  * group (the peak measured for that layer). Written atomically. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tconv-bench: the layer table, the options, and the timing of
  * each layer on every device next to oneDNN's best case (interleaved rounds)
  * with the FMA peak measured around it. Reports: bench_suite_report.c. */

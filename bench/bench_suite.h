@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tconv-bench: the real-network layers of the performance guide, timed on
  * every device (or the selected one) next to oneDNN's best case and the FMA
  * peak measured at that moment; a text table, JSON or an SVG chart. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reports of the benchmark suite: text table, JSON (cli/json.c) and SVG
  * (cli/bench_plot.c), and the figures derived from the timings. */
 #include "bench_suite_results.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The benchmark suite's results (bench_suite.c fills them) and their
  * reports: the text table, the JSON object and the SVG chart. */
 #ifndef TCONV_BENCH_SUITE_RESULTS_H

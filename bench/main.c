@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tconv-bench: the benchmark harness (the real-network layer suite, the FMA
  * peak loop, the SVG chart, the optional oneDNN comparison), kept out of the
  * `tconv` command so that the command has only the library's run-time

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* oneDNN's C API, 2.x and 3.x: deconvolution forward, backward data and
  * backward weights (with the bias gradient) with format_tag_any layouts,
  * bias, optional ReLU post-op on the forward pass; only the primitives'

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* oneDNN's deconvolution of the same layer and pass (forward, backward data,
  * backward weights with the bias gradient, or the three of a training step),
  * prepared once and then executed one timed run at a time, for the benchmark

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Option iteration, strict number parsing and the layer options shared by
  * `tconv run` and `tconv bench`. */
 #include "args.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Command-line parsing shared by `tconv run` and `tconv bench`: an option
  * iterator, strict number parsing, and the layer options (strides, padding,
  * formats, activation, device, dtype) that turn into a tconv_problem_t.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Temporary file + fsync + rename for regular files; in place for
  * everything else a path can name (devices, FIFOs). Symbolic links are
  * followed first, so the link stays a link and its target is replaced. */

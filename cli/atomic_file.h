@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Replacing a file atomically: write a temporary file in the same directory,
  * fsync it, then rename it over the target, which keeps its owner and mode.
  * A failed run never leaves a partial file and never touches an existing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Single-layer timing shared by bench, demo and the benchmark suite. */
 #include "bench.h"
 

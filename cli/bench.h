@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Timing one transposed-convolution layer: random data, a plan on the chosen
  * device, warm-up runs, then the median of timed tconv_plan_execute calls.
  * `tconv bench`, `tconv demo` and the benchmark suite share these. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `tconv backward`: the gradients of one transposed-convolution layer on
  * .npy files. The layer is stated exactly as for `tconv run` (same arrays,
  * same options); dL/dy comes in, any subset of dL/dx, dL/dw, dL/db goes

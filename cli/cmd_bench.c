@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `tconv bench`: times one layer given by shapes, with random data. The
  * benchmark suite is tconv-bench (bench/), a program of its own. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `tconv demo`: the newcomer's first run. A realistic 3-D decoder layer on
  * the automatically chosen device: which devices were considered and why one
  * was chosen, plan and execution time, and the error against the float64

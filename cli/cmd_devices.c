@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `tconv devices`: every device, what `auto` would pick for the demo layer
  * and why, and every plugin candidate that was skipped or failed. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `tconv run`: one transposed convolution on .npy files. Shapes come from
  * the arrays; options say how to read them and what padding rule applies.
  * The output is written atomically: a failed run leaves no trace. */

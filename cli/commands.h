@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The subcommands of `tconv`. Each takes argv starting at its own name and
  * returns the process exit code (status.h). */
 #ifndef TCONV_CLI_COMMANDS_H

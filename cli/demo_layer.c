@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The demo layer, in one place so `devices` and `demo` agree. */
 #include "demo_layer.h"
 

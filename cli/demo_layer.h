@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The representative layer `tconv demo` runs and `tconv devices` uses to say
  * which device `auto` would pick: a 3D U-Net-like decoder step. */
 #ifndef TCONV_CLI_DEMO_LAYER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Streaming JSON writer (RFC 8259). */
 #include "json.h"
 

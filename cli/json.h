@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A small streaming JSON writer: one object or array at a time, commas and
  * string escaping handled here so callers cannot produce invalid JSON. */
 #ifndef TCONV_CLI_JSON_H

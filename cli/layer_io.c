@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading a layer's .npy arrays and writing its results, for the commands
  * that take them (`tconv run`, `tconv backward`). Every error is printed as
  * "<command>: --option: file: rule" and returned as an exit code (status.h). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading a layer's .npy arrays and writing its results, shared by the
  * commands that take them (`tconv run`, `tconv backward`). @p command names
  * the command in messages ("tconv run"), @p option the argument ("--input"). */

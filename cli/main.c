@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tconv: command-line front end of the tconv library. Dispatches to the
  * subcommands (commands.h); each one parses its own options. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* NumPy .npy reader and writer. Format: numpy/lib/format.py (versions 1.0,
  * 2.0 and 3.0). The header is a Python dict literal; it is parsed strictly
  * here (no eval), and the data size it implies must match the file exactly

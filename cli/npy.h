@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading and writing NumPy .npy files (float32/float64, C order,
  * little-endian). Readers distrust every header field: a malformed, truncated
  * or lying file is reported as bad input before any large allocation. */

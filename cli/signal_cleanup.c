@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Removing registered files when a terminating signal arrives. The handler
  * may run on any thread (the backends run worker threads) and at any point
  * of the main thread, so the registry is fixed-size static storage guarded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Files to remove if SIGINT, SIGTERM or SIGHUP ends the process: the
  * temporary files of atomic_file.h, which would otherwise be left behind at
  * full size by an interrupted run. The handler unlinks the registered paths

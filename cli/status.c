@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Status to exit code, and error printing in one format. */
 #include "status.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Exit codes of the tconv command and the mapping from library statuses. */
 #ifndef TCONV_CLI_STATUS_H
 #define TCONV_CLI_STATUS_H

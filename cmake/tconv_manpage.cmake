@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Writes the tconv(1) man page from the command's own help texts, so the
 # page and `tconv <command> --help` never disagree. Run at build time:
 #   cmake -DTCONV=<bin/tconv> -DVERSION=<x.y.z> -DOUT=<tconv.1> -P tconv_manpage.cmake

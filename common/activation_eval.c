@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Instantiates the activation formulas (activation_impl.h) and their
  * derivatives (activation_grad_impl.h) for float and double. f32 uses the
  * float libm functions (accurate to about 1 ulp); f64 is computed in double. */

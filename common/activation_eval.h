@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fused activations on host memory, one implementation compiled into
  * both the core (libtconv) and the native CPU backend:
  *   - the CPU backend applies act(z) to the outputs it computes;

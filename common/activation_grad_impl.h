@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Derivatives of the fused activations, instantiated once per element type
  * next to activation_impl.h (same REAL, SUFFIX and R_* macros; it uses that
  * file's sigmoid_, softplus_ and hard_sigmoid_). Each returns act'(z) at the

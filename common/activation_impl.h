@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Body of the activation functions, instantiated once per element type by
  * activation_eval.c: define REAL (float/double), SUFFIX (f32/f64) and the libm
  * functions R_EXP, R_EXPM1, R_LOG1P, R_TANH, R_ERF, R_SQRT, R_FABS first.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* x86 CPU feature detection, one implementation for the CPU backend's kernel
  * choice (backends/cpu/cpu_isa.c) and the CLI's peak-FLOP/s kernels
  * (cli/bench_peak.c). A SIMD family may run only when the CPU has EVERY

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* FNV-1a 64, the checksum of the selection cache lines (core) and of the
  * OpenCL program cache entries (backends/opencl): one implementation for
  * both. Internal: compiled into the core and the plugins, never installed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host thread count (host_threads.h). */
 #include "host_threads.h"
 

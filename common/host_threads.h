@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* How many host threads tconv uses: TCONV_NUM_THREADS, else the online
  * cores. One rule for the core (tconv_host_t.num_threads, which the CPU
  * backend uses), and the CLI's peak-FLOP/s estimate. Internal: compiled in,

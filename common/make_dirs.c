@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mkdir -p (make_dirs.h). */
 #include "make_dirs.h"
 

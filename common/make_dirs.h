@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mkdir -p for the cache directory, shared by the core (selection cache) and
  * the OpenCL plugin (program cache). Internal: compiled in, never installed. */
 #ifndef TCONV_COMMON_MAKE_DIRS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Seconds on the monotonic clock, for the measured device selection (core),
  * OpenCL build timings and the CLI's benchmarks: one implementation for all.
  * Internal: compiled in, never installed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Include right after a `#pragma GCC target(...)` line: defines
  * TCONV_CPU_TARGET_FEATURES, the cpu_features.h bits of every feature the
  * code below it may use (GCC defines __AVX2__, __AVX512VL__, ... for the

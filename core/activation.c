@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Activation names (canonical and Keras aliases), default parameters and
  * parameter validation. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Growing a malloc'd array geometrically (candidate lists, reports, paths). */
 #ifndef TCONV_CORE_ARRAY_H
 #define TCONV_CORE_ARRAY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cache directory rule (cache_dir.h). */
 #include "cache_dir.h"
 

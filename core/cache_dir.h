@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The tconv cache directory, resolved once per context: the selection cache
  * (selection_cache.h) writes there, and plugins get it as
  * tconv_host_t.cache_dir, so there is one rule for every cache. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* int64 arithmetic that reports overflow instead of wrapping (shape products,
  * output lengths): any overflow becomes tconv_invalid_arguments upstream. */
 #ifndef TCONV_CORE_CHECKED_MATH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Context lifecycle (reference counted), device and plugin-report queries. */
 #include "context.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The context object shared by the loader, selection and plans. */
 #ifndef TCONV_CORE_CONTEXT_H
 #define TCONV_CORE_CONTEXT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Thread-local last-error message shared by every public entry point. */
 #ifndef TCONV_CORE_ERROR_H
 #define TCONV_CORE_ERROR_H

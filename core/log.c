@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logging (to stderr per TCONV_VERBOSE, or to a context's sink) and the host
  * services struct handed to plugins. */
 #include "log.h"

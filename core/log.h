@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logging for the core and its plugins (TCONV_VERBOSE and stderr, or a
  * context's options) and the host services given to plugins. */
 #ifndef TCONV_CORE_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Measured choice between CPU-class devices (measure.h). Each candidate gets
  * a real plan, zero weights and a zero input; one warm-up run, then up to
  * three timed runs interleaved across the candidates (so a burst of load

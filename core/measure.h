@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Measured choice between CPU-class devices (the native backend and OpenCL
  * CPU devices such as PoCL), whose model estimates are too close to tell
  * apart: each one runs the problem on zeros and the fastest median wins.

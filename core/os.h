@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Operating-system and dynamic-loader specifics of plugin discovery, kept
  * apart from the portable loading logic (os_linux.c implements them). */
 #ifndef TCONV_CORE_OS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Linux/glibc pieces of plugin discovery: paths, directory listing, dladdr,
  * and a bind-now pre-open with dlopen. */
 #include "os.h"

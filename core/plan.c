@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plans: a resolved problem bound to the first device (in selector order)
  * whose backend accepts it; weights and execution are forwarded to it. The
  * device choice here is also tconv_context_select_device's, so the device

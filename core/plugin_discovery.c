@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plugin candidate discovery (docs/internals.md, "Plugin discovery"). */
 #include "plugin_discovery.h"
 

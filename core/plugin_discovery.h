@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plugin candidate discovery: which files to try, in which order. */
 #ifndef TCONV_CORE_PLUGIN_DISCOVERY_H
 #define TCONV_CORE_PLUGIN_DISCOVERY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loading plugin candidates into a context (libltdl), with a report each. */
 #ifndef TCONV_CORE_PLUGIN_LOADER_H
 #define TCONV_CORE_PLUGIN_LOADER_H

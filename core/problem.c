@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Problem defaults, validation and resolution into the canonical form
  * (guide: semantics.md), tensor shapes and flop counts. */
 #include "problem.h"

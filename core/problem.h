@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal helpers around problems and their canonical form. */
 #ifndef TCONV_CORE_PROBLEM_H
 #define TCONV_CORE_PROBLEM_H

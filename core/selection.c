@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Device selection (docs/internals.md, "Device ids, ranking, selection"):
  * selector parsing, backend queries, automatic ranking and the explanation. */
 #include "selection.h"

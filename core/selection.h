@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Device selection: selector parsing, automatic ranking, explanations. */
 #ifndef TCONV_CORE_SELECTION_H
 #define TCONV_CORE_SELECTION_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Remembered measured selections (selection_cache.h). The file has one line
  * per decision, fields separated by tabs:
  *     key  winner  id=seconds,id=seconds...  measured_at  measurements

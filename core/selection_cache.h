@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Remembered outcomes of measured device selection, per problem shape:
  * an in-process table (one per context, mutex-protected) and a small text
  * file, selection-v2.tsv, in the tconv cache directory (cache_dir.h). The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Growable string used to build explanation texts. */
 #include "strbuf.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A growable string for explanation texts (selection reasons, decline lists),
  * and the formatting of times in them. */
 #ifndef TCONV_CORE_STRBUF_H

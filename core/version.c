@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Library version, compiled in from the CMake project version. */
 #include "tconv/tconv.h"
 

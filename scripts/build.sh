@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the dependencies (if missing) and builds tconv into a build directory.
 # Usage: scripts/build.sh [build-dir]   (default: build)
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the dependencies, builds tconv and runs `tconv demo`.
 # Usage: scripts/demo.sh [build-dir]   (default: build)
 set -euo pipefail

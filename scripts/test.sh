@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds tconv and runs the whole test suite (what CI runs).
 # Usage: scripts/test.sh [build-dir]   (default: build)
 set -euo pipefail

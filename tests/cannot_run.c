@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cannot_run WHAT
  * For shell tests: what a test that cannot run here exits with
  * (tc_cannot_run): prints "skipped: WHAT" and exits 77 (ctest: Skipped), or

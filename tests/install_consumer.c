@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A program built the way a user builds against an installed tconv (with
  * `pkg-config --cflags --libs tconv`, or as part of a parent CMake project):
  * the compile-time version agrees with the library it runs with, and the

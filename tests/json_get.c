@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* json_get FILE PATH
  * Prints the value at PATH in the JSON document FILE, for shell tests that
  * check values rather than grep the text: PATH is dot-separated member

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* npy_compare A.npy B.npy [TOLERANCE]
  * Compares two float .npy files (any of <f4/<f8): same shape, and every
  * element within TOLERANCE * max(1, |a|, |b|) (default 1e-9). Prints the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* npy_random PATH D0,D1,... SEED
  * Writes a float64 C-order .npy of the given shape with seeded values in
  * [-1, 1): test data for shell tests (no Python at test time). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* npy_reference_check Y.npy X.npy W.npy B.npy|- [options]
  * Checks a `tconv run` output Y against the float64 reference
  * (tests/reference) of the layer X, W (and B, or - for none) states:

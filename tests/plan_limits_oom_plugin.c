@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin for tests/test_plan_limits.c: one custom-class device (ranked
  * above CPU devices by `auto`) whose plan_create always runs out of memory,
  * as a backend does when a plan's tables do not fit. Built twice, as

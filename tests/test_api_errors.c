@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Misuse of the public API: NULL arguments to every function (each refused
  * with invalid_arguments and a message naming the parameter), execute before
  * weights, bias present/absent against use_bias, overlapping buffers, outputs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CLI's output files (cli/atomic_file.c, linked in directly):
  *   - a character device (a private null device node when we may create
  *     one, then /dev/null itself) is written in place and stays a device;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Seeded random training problems over every option, run through
  * tconv_plan_execute_backward on every device of one backend and compared
  * with the float64 reference adjoint (tests/reference).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tconv-bench (the benchmark suite) end to end on one small layer: the JSON
 # carries the row's timing and FLOP count, --svg writes an SVG, and bad
 # options exit 2 without writing anything; --pass times the backward passes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One cache directory for every cache: the core resolves it (TCONV_CACHE_DIR,
  * else $XDG_CACHE_HOME/tconv, else ~/.cache/tconv) and hands it to plugins
  * as tconv_host_t.cache_dir, so the selection cache (core) and the OpenCL

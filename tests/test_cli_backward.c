@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `tconv backward` on bad arguments and bad input: each exits 2 (or 3 for a
  * device that does not exist) with a message that names the argument and
  * states the rule, and writes nothing: precious files planted where the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CLI's contract on bad input and the other commands:
  *   - every bad argument or bad .npy exits 2 with a message naming the
  *     argument (missing --input, bad or miscounted --strides, unknown

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tconv_context_create_with_options: a host application configures a
  * context without environment variables, and the variables stay the
  * defaults.

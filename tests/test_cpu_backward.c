@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cpu backend's backward passes on layers large enough for their work
  * decomposition to matter, on every kernel family (TCONV_CPU_ISA), against
  * the float64 reference adjoint:

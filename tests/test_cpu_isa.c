@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CPU backend's kernel family needs every CPU feature its code is
  * compiled for: the AVX-512 kernels (#pragma GCC target
  * "avx512f,avx512vl,avx512dq,fma") must not run on a CPU that reports

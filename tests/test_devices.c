@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Device enumeration and selection through the public API: device
  * properties, stable ordering, plugin reports of the built-in backends,
  * selectors (ids, backend names, classes, lists, exclusions, TCONV_DEVICE),

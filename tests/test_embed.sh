@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tconv embedded in a parent CMake project (tests/embed, add_subdirectory):
 #   1. configures without cmocka (tests are off in a subproject) and builds
 #      the core, the CPU plugin and the command with the parent's program;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The out-of-tree plugin workflow a vendor follows (plugins/example/README.md):
 #   1. install tconv (headers, libtconv, CMake package) into a prefix;
 #   2. configure and build plugins/example against it with find_package(tconv);

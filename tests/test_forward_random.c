@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Seeded random problems over every option, run through the public API on
  * every device of one backend and compared with the float64 reference.
  *

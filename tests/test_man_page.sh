@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # tconv(1) as built: a section per command `tconv help` lists, each holding
 # that command's --help text (the page is written from them, so the two
 # cannot drift), and groff reads it without a warning.

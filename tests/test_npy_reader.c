@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CLI's .npy reader (cli/npy.c, linked in directly) on hostile files:
  *   - a version 1.0 header length of 0 or 1 followed by a long tail is
  *     refused as too short (it used to overflow the header buffer and read

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The OpenCL backend's program cache and precompiled-binary (FPGA) flow, across
 # processes, through `tconv run --device opencl:0`:
 #  - the first process builds from source and writes one cache entry; a second

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plan creation on tiny or extreme problems: its time and memory must follow
  * the work (input size x taps that land, output size), never products such
  * as batch^2, stride x kernel or phases x kernel that are huge on tiny

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plugin ABI compatibility: a plugin built against the ABI 1.0 header
  * (plugins/faulty/abi10.c: the 1.0 table, struct_size ending at
  * plan_destroy, abi_minor 0) keeps working with the 1.1 core. It loads, its

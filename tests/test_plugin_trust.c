@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plugin files and directories other users could write are never loaded:
  * a directory on the search path that is world-writable (even with the
  * sticky bit: anyone could add a tconv_backend_*.so), a plugin file that is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plugin loading against the misbehaving plugins of plugins/faulty (built
  * into build/tests/plugins): every candidate gets a report with the right
  * state, reason code and message; the good plugins around them keep working

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tconv_problem_init / resolve / get_shapes / get_flops and the activation
  * name helpers. Expected lengths and crops are computed here from the
  * framework formulas (guide: semantics.md), written independently of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Checks the float64 reference itself (tests/reference) against hand-computed
  * results, so the ground truth the other suites trust is trustworthy:
  * scatter positions, stride, dilation, positive and negative crops, groups,

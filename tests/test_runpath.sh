@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # No binary or library of the build has an empty or relative RUNPATH/RPATH
 # entry: the dynamic loader reads an empty entry as the current directory,
 # so `tconv` run from an untrusted directory could load its libraries from

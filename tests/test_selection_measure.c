@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Measured selection between CPU-class devices (core/measure.c): with two
  * or more CPU-class devices (the native backend and PoCL), `auto` measures
  * them on the problem, keeps the winner's plan, remembers the decision in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Device selection rules (docs/internals.md, "Device ids, ranking,
  * selection"):
  *  - a selector list means "the first device that exists and accepts": a

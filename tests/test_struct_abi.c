@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* struct_size across versions: a caller built against tconv 0.1, whose
  * tconv_problem_t and tconv_canonical_t end at activation_alpha (no
  * passes), calls the exported 0.1 entry points (tconv_problem_init,

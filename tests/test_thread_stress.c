@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Many threads and processes on the measured-selection cache at once
  * (core/selection_cache.c). Writers: 8 threads, each with its own context,
  * and a second process with 4 more create `auto` plans for small problems

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CPU backend's plugin table: one device (the host CPU), plans that run
  * the phase-decomposed micro-kernels of the best ISA (or TCONV_CPU_ISA's),
  * and a thread pool made at the first plan and torn down in fini. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Entry points of the CPU backend's backward passes: what plan creation,
  * set_weights and the two ABI 1.1 slots call (see cpu_backward.h). */
 #include "cpu_backward.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CPU backend's backward passes (plugin ABI 1.1), made at plan creation
  * when p.passes asks for them and kept by the forward plan:
  *   - backward data (cpu_backward_data.c): a second cpu_plan_t describing

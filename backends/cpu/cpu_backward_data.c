@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The backward data pass. dL/dx of a transposed convolution is a strided
  * convolution of dL/dz:
  *     dx[n, i, ci] = sum over taps t and the group's o of w[ci, o, t] * dz[n, i*s + t*d - c, o]

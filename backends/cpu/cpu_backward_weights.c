@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The backward weights pass:
  *     dw[ci, o, t] = sum over n, i of x[n, i, ci] * dz[n, i*s + t*d - c, o]
  *     db[o] = sum over n and output points of dz[n, ., o]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host processor description from /proc/cpuinfo ("model name", "vendor_id",
  * "cpu MHz") and sysconf (memory, L1 data cache). */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The forward pass: output-stationary, phase by phase.
  *
  * A work item is one channel chunk of one group, one sample and a box of

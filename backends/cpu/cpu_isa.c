@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Runtime choice of the micro-kernel family: the best the CPU supports, or the
  * one TCONV_CPU_ISA names (tests force each in turn). A family is "supported"
  * only when the CPU has every feature its file is compiled for. */

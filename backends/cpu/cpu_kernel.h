@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The register-tile micro-kernels and their runtime ISA dispatch.
  *
  * A tile is np output points that share a tap set (one phase, away from the

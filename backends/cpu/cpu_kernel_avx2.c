@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AVX2 + FMA micro-kernels: 16 ymm registers hold 2 channel vectors x 6
  * points of accumulators (12) plus two weight vectors and a broadcast. */
 #pragma GCC target("avx2,fma")

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* AVX-512F micro-kernels: 32 zmm registers hold up to 4 channel vectors x 6
  * points of accumulators (24) plus the weight vectors and a broadcast. */
 #pragma GCC target("avx512f,avx512vl,avx512dq,fma")

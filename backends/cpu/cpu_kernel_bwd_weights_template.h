@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Body of the backward weights micro-kernels and the bias-gradient sums,
  * included by cpu_kernel_<isa>.c once per dtype, before cpu_kernel_template.h
  * (which #undefs the shared macros). Uses REAL, VEC, VL, VZERO, VLOADU, VLOADP, VSET1,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Portable micro-kernels written with GCC/Clang generic vectors of 16 bytes,
  * which every target lowers to its own SIMD (or scalars). Multiply and add
  * stay separate here: no FMA is assumed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Body of the dot micro-kernels (few output channels), included by
  * cpu_kernel_<isa>.c once per dtype, before cpu_kernel_template.h (which
  * #undefs every macro below). The includer defines, besides the shared

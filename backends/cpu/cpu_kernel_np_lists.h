@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Lists of np values for the TILE_LIST_NV<n> macros of cpu_kernel_<isa>.c,
  * shared by the forward and backward weights templates. Included by each
  * template and #undefined at its end, so it has no include guard. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Body of a micro-kernel family, included by cpu_kernel_<isa>.c once per
  * dtype. The includer defines:
  *   REAL, VEC, VL                 element type, vector type, lanes

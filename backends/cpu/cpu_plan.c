@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plan construction: validation, the phase-decomposed tap tables, the work
  * items and the weight packing. The taps of the canonical definition
  *     o = i*stride + t*dilation - crop_begin,  0 <= o < L,  0 <= i < n

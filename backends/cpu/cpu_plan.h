@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A CPU plan: the problem, its phase-decomposed tap tables, the packed
  * weights and per-thread scratch. Built by cpu_plan_create, filled by
  * cpu_plan_set_weights, run by cpu_plan_execute (cpu_execute.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Generation-counted fork/join pool: the caller publishes a job and bumps the
  * generation, workers run their share and count down; the caller runs share 0
  * itself and waits for the count to reach zero. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A persistent pool of worker threads that runs one parallel job at a time:
  * job(ctx, thread_index, thread_count) on every thread, the caller being
  * thread 0. Created lazily by the backend, torn down in fini. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tconv: 3-D transposed convolution (Keras Conv3DTranspose, PyTorch
  * ConvTranspose3d, ONNX ConvTranspose) on any compute device, through backend
  * plugins loaded at run time.

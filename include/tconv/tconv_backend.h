@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The plugin ABI: what a backend plugin exports so the tconv core can load it.
  *
  * A plugin is a shared module that exports one C symbol,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Types shared by the public API (tconv.h) and the plugin ABI
  * (tconv_backend.h). Enum values are stable: new values are only appended. */
 #ifndef TCONV_TCONV_TYPES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tconv example backend: a complete vendor plugin in one file of plumbing.
  *
  * What every plugin must do (include/tconv/tconv_backend.h):

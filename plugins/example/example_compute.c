@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Direct transposed convolution for the example backend (see
  * example_compute.h). For every output element it gathers the (input, tap)
  * pairs that land on it: along each axis, o = i*stride + t*dilation - crop,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The example backend's arithmetic: a direct (gather) transposed convolution
  * over the canonical problem, in the problem's dtype. Kept apart from the
  * plugin plumbing (example_backend.c) so a vendor replaces only this file

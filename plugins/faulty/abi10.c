@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: a working backend as built against the ABI 1.0 header,
  * before the backward slots existed: abi_minor 0 and a table whose
  * struct_size ends at plan_destroy. It is the example plugin

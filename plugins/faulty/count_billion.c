@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: get_device_count reports a billion devices. The device table
  * for that used to make the whole context fail out of memory; the core must
  * refuse this one plugin with bad_table and load the others. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: get_device_count reports SIZE_MAX devices (a corrupt counter
  * or an unsigned -1). Summing it into the device table used to wrap and
  * overflow the heap; the core must refuse the plugin with bad_table and keep

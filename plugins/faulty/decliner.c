@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: one device that declines every problem, in query and in
  * plan_create, with a reason. Selection must move on to the next device and
  * the selection reason must carry this plugin's text. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: one device that accepts every problem and makes plans, but
  * whose plan_execute fails with tconv_runtime_error and a message. The error
  * and message must reach the caller, and the output must stay untouched. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Default slot implementations shared by the misbehaving test plugins. */
 #include "faulty_base.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared pieces of the misbehaving test plugins: a well-behaved default for
  * every slot, so each plugin file only states the one thing it gets wrong.
  * These plugins are loaded on purpose by tests/test_plugins.c; they are built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: init fails with a message (as when a driver library is
  * missing). The core must report init_failed carrying the plugin's text. */
 #include "faulty_base.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: loads fine but exposes no device (no hardware present). The
  * core must report it skipped with no_devices. */
 #include "faulty_base.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: a shared module that exports no tconv_backend_entry symbol
  * (only a misspelt one). The core must report no_entry. */
 #include "faulty_base.h"

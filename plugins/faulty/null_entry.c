@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: the entry symbol exists but returns NULL. The core must report
  * a malformed table (bad_table), not crash. */
 #include "faulty_base.h"

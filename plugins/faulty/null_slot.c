@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: a required slot (plan_execute) is NULL. The core must report
  * bad_table naming the slot, not call through it later. */
 #include "faulty_base.h"

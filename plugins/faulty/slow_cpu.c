@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: one CPU-class device that accepts every problem but computes
  * nothing and takes 20 ms per execute. Next to the native backend it makes
  * `auto` measure two CPU-class devices (and so use the selection cache)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: one custom-class device that accepts every problem with an
  * estimate of 1000 s (far slower than any real backend) and computes
  * nothing. Under `auto` the class rank alone would put it before the native

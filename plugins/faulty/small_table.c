@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: struct_size says the table ends before the required slots
  * (as if built against a header that did not have them). The core must read
  * only struct_size bytes and report bad_table. */

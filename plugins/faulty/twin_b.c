@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: one of two plugins (twin_a, twin_b) with the same backend
  * name "twin". The first in search order is loaded; the other must be
  * reported skipped as a duplicate. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test plugin: declares an ABI major the core does not speak. The core must
  * refuse it (abi_mismatch, found/wanted in the report) without calling init. */
 #include "faulty_base.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plans that fill tconv's caches (cache_plans.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "cache_plans.h"

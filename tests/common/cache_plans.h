@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plans that make tconv write both of its caches: a measured selection (the
  * selection cache) and a plan on opencl:0 (the OpenCL program cache), for the
  * tests of where those caches go (test_cache_dir, test_context_options). */

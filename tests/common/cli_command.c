@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Building `tconv` command lines in the CLI tests. */
 #include "cli_command.h"
 

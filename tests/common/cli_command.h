@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Building `tconv` command lines in the CLI tests: an argv with its own
  * storage, and the layer options that state a problem (shapes come from the
  * .npy files), as a user would type them. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Devices selectors lead to (device_query.h). */
 #include "device_query.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Which device a selector leads to, through the public API, for tests of
  * the selection rules. */
 #ifndef TCONV_TEST_DEVICE_QUERY_H

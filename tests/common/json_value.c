@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The tests' JSON reader; see json_value.h. Recursive descent over the
  * text; nesting is bounded so hostile input cannot exhaust the stack. */
 #define _POSIX_C_SOURCE 200809L

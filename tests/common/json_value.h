@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A small JSON reader for tests that check the CLI's JSON by value (types,
  * ranges, consistency), not by the presence of a key in the text. Parses a
  * whole document (RFC 8259; strings keep \uXXXX escapes as written) into a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Minimal .npy I/O for the tests; see npy_test_io.h. */
 #include "npy_test_io.h"
 

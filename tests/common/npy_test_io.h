@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Minimal .npy writing and reading for the tests, independent of the CLI's
  * own npy code (so a bug there cannot hide behind the same bug here). Also
  * writes deliberately broken files for the CLI's error tests. */

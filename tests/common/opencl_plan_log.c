@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading the OpenCL backend's plan lines; see opencl_plan_log.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "opencl_plan_log.h"

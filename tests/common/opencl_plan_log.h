@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* How the OpenCL backend made a plan, read from its TCONV_VERBOSE=2 plan
  * line while the plan is created: on the caller's arrays in place
  * (CL_MEM_USE_HOST_PTR, one tile) or staged through device buffers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Runs a command with posix_spawn, capturing stdout and stderr in temporary
  * files (no pipes: no risk of a full-pipe deadlock). */
 #ifndef _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running a command (the tconv CLI) from a test and capturing its output. */
 #ifndef TCONV_TEST_PROCESS_H
 #define TCONV_TEST_PROCESS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cache-file lines as the core writes them (selection_file.h). */
 #include "selection_file.h"
 

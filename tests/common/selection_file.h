@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Lines of the measured-selection cache file (selection-v2.tsv) written the
  * way core/selection_cache.c writes them, for tests that plant entries. */
 #ifndef TCONV_TEST_SELECTION_FILE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scratch directories for tests: mkdtemp, and a depth-first removal that
  * never follows a link out of the directory. */
 #ifndef _GNU_SOURCE

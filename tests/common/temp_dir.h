@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A private scratch directory per test program, removed with its contents
  * at the end (cmocka group setup and teardown). */
 #ifndef TCONV_TEST_TEMP_DIR_H

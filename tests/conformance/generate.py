@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes tconv's conformance cases: golden outputs of the real frameworks.
 
 Run by hand (never by the build or CI), in a virtualenv with tensorflow-cpu

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Gradient goldens: dL/dx, dL/dw, dL/db of the real frameworks' autograd.
 
 Imported by generate.py (which see for how to run it). A gradient case is a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Recursive-descent JSON parser (see mini_json.h). Depth is bounded so a
  * malformed file cannot exhaust the stack. */
 #include "mini_json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A minimal JSON reader for the conformance case files: parses a whole
  * document into a tree of values. Enough of RFC 8259 for files written by
  * Python's json module (objects, arrays, numbers, strings with escapes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Naive float64 transposed convolution: the tests' ground truth.
  * Written from the definition in tconv_types.h, nothing else:
  *   per axis  o = i*stride + t*dilation - crop_begin,  0 <= o < output_size

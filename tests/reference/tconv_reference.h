@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Ground truth for tests: a naive float64 transposed convolution written
  * straight from the definition of tconv_canonical_t (tconv_types.h), and
  * the canonical form of a user's problem written again from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The canonical form of a user's problem, written again from the
  * frameworks' documented rules (docs/semantics.md, the shared guide's
  * semantics.md) and nothing of the library: each framework's own formula

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Turns one OpenCL C file into a header holding it as a NUL-terminated char
 # array, so the plugin carries its kernels without reading files at run time.
 # Usage: cmake -DINPUT=x.cl -DOUTPUT=x.cl.h -DSYMBOL=name -P embed_kernel.cmake

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Common definitions and the fused activation (Keras semantics), generic over
  * the accumulator type VT (a scalar REAL or a REAL vector of VEC lanes).
  *

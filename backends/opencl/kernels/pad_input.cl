@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Copies one tile of the raw input (the caller's layout, uploaded as is) into
  * a zero-padded buffer covering exactly
  * the input indices the gather kernel reads, so the gather needs no bounds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Transposed convolution as a phase-decomposed gather (output-stationary).
  *
  * Per axis (input i, tap t, output o): o = i*S + t*DIL - CROP. Outputs are

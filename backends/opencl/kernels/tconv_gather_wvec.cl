@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The W path of the gather (WVEC = 1), for few or odd output channels per
  * group, where vectors of channels would be mostly empty: VT vectors hold
  * VEC consecutive outputs along W of one phase (inputs j..j+VEC-1, which are

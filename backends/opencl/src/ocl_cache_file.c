@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading and writing self-describing program binaries (see the header for
  * the layout): never trusted unless magic, version, lengths and checksums
  * all match; always written through a temporary file and rename. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Self-describing program binary files, shared by the on-disk program cache
  * and the TCONV_OPENCL_BINARY(_SAVE) flow. Layout (host byte order):
  *   char     magic[8]   "TCONVCLB"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Device discovery through the ICD loader: every platform, every device,
  * properties from clGetDeviceInfo. Creates no contexts (that happens at the
  * first plan, ocl_device_open). */

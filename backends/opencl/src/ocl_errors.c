@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OpenCL error names (OpenCL 1.2 plus the ICD loader's) and their mapping
  * to tconv statuses, so every message says which call failed and why. */
 #include "ocl_errors.h"

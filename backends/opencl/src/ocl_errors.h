@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OpenCL error codes to names and tconv statuses, and message helpers. */
 #ifndef TCONV_OCL_ERRORS_H
 #define TCONV_OCL_ERRORS_H

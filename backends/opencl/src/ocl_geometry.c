@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host-side geometry of the phase-decomposed gather (see ocl_geometry.h and
  * kernels/tconv_gather.cl for the index rules). */
 #include "ocl_geometry.h"

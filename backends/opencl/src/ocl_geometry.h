@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plan geometry computed on the host: per-axis phase/tap facts, the register
  * tile and vector width, the padded input tile, and the split into tiles
  * (batch, then output depth) that keeps every buffer under the device's

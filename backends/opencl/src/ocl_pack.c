@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Weight and bias packing (see ocl_pack.h). */
 #include "ocl_pack.h"
 

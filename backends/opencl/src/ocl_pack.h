@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host-side packing of weights and bias into the layout the gather kernel
  * reads: weights [G][NOCB][KD][KH][KW][CING][BLK], bias [G][COUTG_PAD], with
  * zeros in the padding channels. */

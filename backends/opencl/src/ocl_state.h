@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Backend instance state: the devices found at init, and the per-device
  * objects created lazily at the first plan (context, built programs). */
 #ifndef TCONV_OCL_STATE_H
