@@ -32,6 +32,14 @@ test -x "$tmp/prefix/bin/tconv"
 test -f "$tmp/prefix/include/tconv/tconv_backend.h"
 test -f "$tmp/prefix/include/tconv/tconv_version.h"
 test -f "$tmp/prefix/share/man/man1/tconv.1"
+# 0.x: the SONAME carries the minor (CHANGELOG.md, "Versioning").
+soname="$(readelf -d "$tmp/prefix/lib/libtconv.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
+version_line="$(grep -E '^#define TCONV_VERSION_(MAJOR|MINOR) ' "$tmp/prefix/include/tconv/tconv_version.h")"
+major="$(awk '/MAJOR/ {print $3}' <<< "$version_line")" minor="$(awk '/MINOR/ {print $3}' <<< "$version_line")"
+if [ "$major" = 0 ] && [ "$soname" != "libtconv.so.0.$minor" ]; then
+    echo "FAILED: SONAME '$soname', want libtconv.so.0.$minor while the major is 0" >&2
+    exit 1
+fi
 
 step "configure and build plugins/example against the installed package"
 cmake -S "$source/plugins/example" -B "$tmp/example-build" \
