@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ocl_backward.h"
 #include "ocl_errors.h"
 #include "ocl_geometry.h"
 #include "ocl_pack.h"
@@ -27,8 +28,14 @@ typedef struct ocl_plan {
     size_t main_global[3], main_local[3];
     int weights_set;
     int in_place; /**< Kernels use the caller's input/output memory (CL_MEM_USE_HOST_PTR). */
-    pthread_mutex_t lock; /**< One execute at a time (shared buffers and kernel args). */
+    ocl_backward_t *backward; /**< Only when the passes ask for a backward pass. */
+    pthread_mutex_t lock;     /**< One execute at a time (shared buffers and kernel args). */
 } ocl_plan_t;
+
+/* Device memory the forward pass's buffers take. */
+static uint64_t forward_bytes(const ocl_geometry_t *g) {
+    return g->raw_bytes + g->pad_bytes + g->out_bytes + g->weight_bytes + g->bias_bytes;
+}
 
 tconv_status_t ocl_plan_check(const ocl_device_t *dev, const tconv_canonical_t *p, char *msg,
                               size_t msg_size) {
@@ -41,7 +48,11 @@ tconv_status_t ocl_plan_check(const ocl_device_t *dev, const tconv_canonical_t *
         return tconv_unimplemented;
     }
     ocl_geometry_t geo;
-    return ocl_geometry_init(p, ocl_device_max_alloc(dev), dev->global_mem, &geo, msg, msg_size);
+    tconv_status_t s =
+        ocl_geometry_init(p, ocl_device_max_alloc(dev), dev->global_mem, &geo, msg, msg_size);
+    if (s == tconv_success && ocl_backward_wanted(p))
+        s = ocl_backward_check(dev, p, forward_bytes(&geo), msg, msg_size);
+    return s;
 }
 
 /* A growing "-DNAME=value" option string. */
@@ -145,8 +156,7 @@ static size_t divisor_at_most(size_t n, size_t cap) {
     return 1;
 }
 
-static void choose_local(const size_t global[3], size_t kernel_max, size_t target,
-                         size_t local[3]) {
+void ocl_choose_local(const size_t global[3], size_t kernel_max, size_t target, size_t local[3]) {
     size_t budget = target < kernel_max ? target : kernel_max;
     if (budget == 0)
         budget = 1;
@@ -256,7 +266,8 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
         dev->index, g->wvec ? "W" : "channel", pl->in_place ? ", in place" : "", g->vec, g->nvec,
         g->tw, g->th, (long long)g->tiles, (long long)g->nb, (long long)g->odt, options);
     int fresh = 0;
-    s = ocl_program_get(pl->st, dev, options, &pl->program, &fresh, msg, msg_size);
+    s = ocl_program_get(pl->st, dev, ocl_sources_forward, options, &pl->program, &fresh, msg,
+                        msg_size);
     if (s == tconv_success)
         s = create_kernel(pl, "tconv_pad_input", &pl->pad, msg, msg_size);
     if (s == tconv_success)
@@ -284,10 +295,10 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
     pl->main_global[0] = (size_t)(g->jht * g->wt) * (g->phase_fast ? phases : 1);
     pl->main_global[1] = (size_t)(g->nb * g->jdt);
     pl->main_global[2] = blocks * (g->phase_fast ? 1 : phases);
-    choose_local(pl->pad_global, kernel_wg_size(pl, pl->pad), 64, pl->pad_local);
+    ocl_choose_local(pl->pad_global, kernel_wg_size(pl, pl->pad), 64, pl->pad_local);
     const char *lt = getenv("TCONV_OPENCL_LOCAL");
-    choose_local(pl->main_global, kernel_wg_size(pl, pl->gather), lt ? (size_t)atoi(lt) : 4,
-                 pl->main_local);
+    ocl_choose_local(pl->main_global, kernel_wg_size(pl, pl->gather), lt ? (size_t)atoi(lt) : 4,
+                     pl->main_local);
 
     /* Warm-up with no valid sample: drivers such as PoCL compile the
      * work-group function at the first enqueue; do it now, not at execute. */
@@ -296,7 +307,11 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
     if (s == tconv_success && (err = clFinish(pl->queue)) != CL_SUCCESS)
         s = ocl_fail(err, "clFinish", msg, msg_size);
     if (s == tconv_success)
-        s = ocl_program_persist(pl->st, dev, options, pl->program, fresh, msg, msg_size);
+        s = ocl_program_persist(pl->st, dev, ocl_sources_forward, options, pl->program, fresh, msg,
+                                msg_size);
+    if (s == tconv_success && ocl_backward_wanted(p))
+        s = ocl_backward_create(pl->st, dev, pl->queue, p, forward_bytes(g), &pl->backward, msg,
+                                msg_size);
     return s;
 }
 
@@ -363,6 +378,8 @@ tconv_status_t ocl_plan_set_weights(tconv_backend_plan_t plan, const void *kerne
         if (err != CL_SUCCESS)
             s = ocl_fail(err, "clEnqueueWriteBuffer(bias)", msg, msg_size);
     }
+    if (s == tconv_success && pl->backward)
+        s = ocl_backward_set_weights(pl->backward, kernel, msg, msg_size);
     pl->weights_set = s == tconv_success;
     pthread_mutex_unlock(&pl->lock);
     free(wpk);
@@ -370,29 +387,20 @@ tconv_status_t ocl_plan_set_weights(tconv_backend_plan_t plan, const void *kerne
     return s;
 }
 
-/* A depth range [d0, d1) of samples [n0, n0 + nb) of a tensor, as the
- * rectangle between the host tensor (depth `full`) and a tile buffer (depth
- * `cap`): per sample, `rows` rows (1 channels-last, C channels-first) of
- * `unit` bytes per depth plane. */
-typedef struct rect {
-    size_t buf_origin[3], host_origin[3], region[3];
-    size_t buf_row, buf_slice, host_row, host_slice;
-} rect_t;
-
-static rect_t tile_rect(const tconv_canonical_t *p, size_t elem, int output, int64_t d0, int64_t d1,
-                        int64_t cap, int64_t n0, int64_t nb) {
+ocl_rect_t ocl_tile_rect(const tconv_canonical_t *p, size_t elem, int output, int64_t d0,
+                         int64_t d1, int64_t cap, int64_t n0, int64_t nb) {
     int64_t c = output ? p->out_channels : p->in_channels;
     const int64_t *sz = output ? p->output_size : p->input_size;
     size_t plane = (size_t)(sz[1] * sz[2]) * elem;
     int cl = p->data_format == tconv_channels_last;
     size_t unit = cl ? plane * (size_t)c : plane, rows = cl ? 1 : (size_t)c;
-    rect_t r = {.buf_origin = {0, 0, 0},
-                .host_origin = {(size_t)d0 * unit, 0, (size_t)n0},
-                .region = {(size_t)(d1 - d0) * unit, rows, (size_t)nb},
-                .buf_row = (size_t)cap * unit,
-                .buf_slice = rows * (size_t)cap * unit,
-                .host_row = (size_t)sz[0] * unit,
-                .host_slice = rows * (size_t)sz[0] * unit};
+    ocl_rect_t r = {.buf_origin = {0, 0, 0},
+                    .host_origin = {(size_t)d0 * unit, 0, (size_t)n0},
+                    .region = {(size_t)(d1 - d0) * unit, rows, (size_t)nb},
+                    .buf_row = (size_t)cap * unit,
+                    .buf_slice = rows * (size_t)cap * unit,
+                    .host_row = (size_t)sz[0] * unit,
+                    .host_slice = rows * (size_t)sz[0] * unit};
     return r;
 }
 
@@ -410,7 +418,7 @@ static tconv_status_t run_tiles(ocl_plan_t *pl, const void *input, void *output,
             int64_t r1 = lo + g->xd < ad->in ? lo + g->xd : ad->in;
             cl_int err;
             if (r1 > r0) {
-                rect_t r = tile_rect(p, g->elem, 0, r0, r1, g->rd, n0, nvalid);
+                ocl_rect_t r = ocl_tile_rect(p, g->elem, 0, r0, r1, g->rd, n0, nvalid);
                 err = clEnqueueWriteBufferRect(pl->queue, pl->raw, CL_FALSE, r.buf_origin,
                                                r.host_origin, r.region, r.buf_row, r.buf_slice,
                                                r.host_row, r.host_slice, input, 0, NULL, NULL);
@@ -423,7 +431,7 @@ static tconv_status_t run_tiles(ocl_plan_t *pl, const void *input, void *output,
                 return s;
             int64_t od0 = ad->s * jd0;
             int64_t od1 = ad->s * (jd0 + g->jdt) < ad->out ? ad->s * (jd0 + g->jdt) : ad->out;
-            rect_t r = tile_rect(p, g->elem, 1, od0, od1, g->odt, n0, nvalid);
+            ocl_rect_t r = ocl_tile_rect(p, g->elem, 1, od0, od1, g->odt, n0, nvalid);
             err = clEnqueueReadBufferRect(pl->queue, pl->out, CL_FALSE, r.buf_origin, r.host_origin,
                                           r.region, r.buf_row, r.buf_slice, r.host_row,
                                           r.host_slice, output, 0, NULL, NULL);
@@ -491,12 +499,67 @@ tconv_status_t ocl_plan_execute(tconv_backend_plan_t plan, const void *input, vo
     return s;
 }
 
+/* What both backward slots need; called under the plan's lock. */
+static tconv_status_t backward_ready(const ocl_plan_t *pl, char *msg, size_t msg_size) {
+    if (!pl->backward) {
+        ocl_msg(msg, msg_size, "the plan was created without a backward pass (canonical passes)");
+        return tconv_invalid_arguments;
+    }
+    if (!pl->weights_set) {
+        ocl_msg(msg, msg_size, "backward pass before plan_set_weights");
+        return tconv_invalid_arguments;
+    }
+    return tconv_success;
+}
+
+tconv_status_t ocl_plan_backward_data(tconv_backend_plan_t plan, const void *grad_output,
+                                      void *grad_input, char *msg, size_t msg_size) {
+    ocl_plan_t *pl = plan;
+    if (!grad_output || !grad_input) {
+        ocl_msg(msg, msg_size, "%s is NULL", grad_output ? "grad_input" : "grad_output");
+        return tconv_invalid_arguments;
+    }
+    pthread_mutex_lock(&pl->lock);
+    tconv_status_t s = backward_ready(pl, msg, msg_size);
+    if (s == tconv_success)
+        s = ocl_backward_data(pl->backward, grad_output, grad_input, msg, msg_size);
+    pthread_mutex_unlock(&pl->lock);
+    return s;
+}
+
+tconv_status_t ocl_plan_backward_weights(tconv_backend_plan_t plan, const void *input,
+                                         const void *grad_output, void *grad_kernel,
+                                         void *grad_bias, char *msg, size_t msg_size) {
+    ocl_plan_t *pl = plan;
+    const char *bad = NULL;
+    if (!grad_output)
+        bad = "grad_output is NULL";
+    else if (!grad_kernel && !grad_bias)
+        bad = "grad_kernel and grad_bias are both NULL: nothing to compute";
+    else if (grad_kernel && !input)
+        bad = "input is NULL: grad_kernel sums input * grad_output";
+    else if (grad_bias && !pl->p.use_bias)
+        bad = "grad_bias must be NULL when the problem has use_bias = 0";
+    if (bad) {
+        ocl_msg(msg, msg_size, "%s", bad);
+        return tconv_invalid_arguments;
+    }
+    pthread_mutex_lock(&pl->lock);
+    tconv_status_t s = backward_ready(pl, msg, msg_size);
+    if (s == tconv_success)
+        s = ocl_backward_weights(pl->backward, input, grad_output, grad_kernel, grad_bias, msg,
+                                 msg_size);
+    pthread_mutex_unlock(&pl->lock);
+    return s;
+}
+
 void ocl_plan_destroy(tconv_backend_plan_t plan) {
     ocl_plan_t *pl = plan;
     if (!pl)
         return;
     if (pl->queue)
         clFinish(pl->queue);
+    ocl_backward_destroy(pl->backward);
     cl_mem bufs[] = {pl->raw, pl->xpad, pl->weights, pl->bias, pl->out};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         if (bufs[i])

@@ -106,6 +106,8 @@ static const tconv_backend_t ocl_backend = {
     .plan_set_weights = ocl_plan_set_weights,
     .plan_execute = ocl_plan_execute,
     .plan_destroy = ocl_plan_destroy,
+    .plan_backward_data = ocl_plan_backward_data,
+    .plan_backward_weights = ocl_plan_backward_weights,
 };
 
 TCONV_BACKEND_EXPORT const tconv_backend_t *tconv_backend_entry(void) {

@@ -14,10 +14,10 @@
 #include "ocl_errors.h"
 #include "ocl_kernel_source.h"
 
-static char *make_key(const ocl_device_t *dev, const char *options) {
+static char *make_key(const ocl_device_t *dev, ocl_source_set_t set, const char *options) {
     const char *fmt =
         "device=%s\ndriver=%s\nplatform=%s\nsource_hash=%016llx\noptions_hash=%016llx\n";
-    unsigned long long src = (unsigned long long)ocl_kernel_source_hash();
+    unsigned long long src = (unsigned long long)ocl_kernel_source_hash(set);
     unsigned long long opt =
         (unsigned long long)ocl_fnv1a64(OCL_FNV_OFFSET, options, strlen(options));
     int n = snprintf(NULL, 0, fmt, dev->name, dev->driver_version, dev->platform_version, src, opt);
@@ -50,10 +50,11 @@ static tconv_status_t build_failure(const ocl_device_t *dev, cl_program prog, cl
     return err == CL_BUILD_PROGRAM_FAILURE ? tconv_runtime_error : ocl_status_from_cl(err);
 }
 
-static tconv_status_t build_from_source(ocl_device_t *dev, const char *options, cl_program *out,
-                                        char *msg, size_t msg_size) {
+static tconv_status_t build_from_source(ocl_device_t *dev, ocl_source_set_t set,
+                                        const char *options, cl_program *out, char *msg,
+                                        size_t msg_size) {
     size_t count = 0;
-    const char *const *srcs = ocl_kernel_sources(&count);
+    const char *const *srcs = ocl_kernel_sources(set, &count);
     cl_int err = CL_SUCCESS;
     cl_program prog =
         clCreateProgramWithSource(dev->context, (cl_uint)count, (const char **)srcs, NULL, &err);
@@ -231,11 +232,12 @@ static int cache_path(const ocl_state_t *st, const char *key, char *path, size_t
            (int)path_size;
 }
 
-tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, const char *options,
-                               cl_program *program, int *fresh, char *msg, size_t msg_size) {
+tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, ocl_source_set_t set,
+                               const char *options, cl_program *program, int *fresh, char *msg,
+                               size_t msg_size) {
     *program = NULL;
     *fresh = 0;
-    char *key = make_key(dev, options);
+    char *key = make_key(dev, set, options);
     if (!key) {
         ocl_msg(msg, msg_size, "out of host memory for the program key");
         return tconv_out_of_memory;
@@ -256,7 +258,7 @@ tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, const char *o
             OCL_LOG(st, tconv_log_debug, "opencl:%zu: program from cache %s (%.3f s)", dev->index,
                     path, tconv_monotonic_seconds() - t0);
         } else {
-            status = build_from_source(dev, options, &prog, msg, msg_size);
+            status = build_from_source(dev, set, options, &prog, msg, msg_size);
             *fresh = status == tconv_success;
             if (status == tconv_success)
                 OCL_LOG(st, tconv_log_debug, "opencl:%zu: program built from source (%.3f s)",
@@ -270,9 +272,10 @@ tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, const char *o
     return status;
 }
 
-tconv_status_t ocl_program_persist(ocl_state_t *st, ocl_device_t *dev, const char *options,
-                                   cl_program program, int fresh, char *msg, size_t msg_size) {
-    char *key = make_key(dev, options);
+tconv_status_t ocl_program_persist(ocl_state_t *st, ocl_device_t *dev, ocl_source_set_t set,
+                                   const char *options, cl_program program, int fresh, char *msg,
+                                   size_t msg_size) {
+    char *key = make_key(dev, set, options);
     if (!key) {
         ocl_msg(msg, msg_size, "out of host memory for the program key");
         return tconv_out_of_memory;
@@ -283,8 +286,9 @@ tconv_status_t ocl_program_persist(ocl_state_t *st, ocl_device_t *dev, const cha
          save_binary(program, path, key, 0600, why, sizeof(why)) != tconv_success))
         OCL_LOG(st, tconv_log_info, "program cache: not written to %s: %s", path, why);
     tconv_status_t status = tconv_success;
+    /* The binary flow holds one program: the forward one. */
     const char *save = secure_getenv("TCONV_OPENCL_BINARY_SAVE");
-    if (save && *save) {
+    if (save && *save && set == ocl_sources_forward) {
         char inner[768];
         status = save_binary(program, save, key, 0644, inner, sizeof(inner));
         if (status != tconv_success)

@@ -4,19 +4,23 @@
 #ifndef TCONV_OCL_PROGRAM_H
 #define TCONV_OCL_PROGRAM_H
 
+#include "ocl_kernel_source.h"
 #include "ocl_state.h"
 
-/** Returns a built program (the caller releases it) for @p dev, whose
+/** Returns a built program of source set @p set (the caller releases it) for @p dev, whose
  *  context must exist: from TCONV_OPENCL_BINARY when set (never from
  *  source), else from memory, the disk cache (TCONV_CACHE_DIR) or source.
  *  *fresh is set when it was built from source in this call. */
-tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, const char *options,
-                               cl_program *program, int *fresh, char *msg, size_t msg_size);
+tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, ocl_source_set_t set,
+                               const char *options, cl_program *program, int *fresh, char *msg,
+                               size_t msg_size);
 
 /** After the program's kernels ran once (drivers such as PoCL then include
  *  the compiled work-group functions in the binary): writes the disk cache
- *  entry when @p fresh, and the TCONV_OPENCL_BINARY_SAVE file when set. */
-tconv_status_t ocl_program_persist(ocl_state_t *st, ocl_device_t *dev, const char *options,
-                                   cl_program program, int fresh, char *msg, size_t msg_size);
+ *  entry when @p fresh, and (forward set only) the TCONV_OPENCL_BINARY_SAVE
+ *  file when set. */
+tconv_status_t ocl_program_persist(ocl_state_t *st, ocl_device_t *dev, ocl_source_set_t set,
+                                   const char *options, cl_program program, int fresh, char *msg,
+                                   size_t msg_size);
 
 #endif /* TCONV_OCL_PROGRAM_H */

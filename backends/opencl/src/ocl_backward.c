@@ -1,0 +1,835 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Backward pass of a plan (see ocl_backward.h and the kernel files
+ * kernels/tconv_backward_data.cl, kernels/tconv_backward_weights.cl for the
+ * index rules and the summation orders).
+ *
+ * Tiling: the input is cut into tiles of NB samples (then, when one sample
+ * does not fit, DT input depths), each with the slab of output depths it
+ * needs, so every buffer stays under the device's allocation limit
+ * (TCONV_OPENCL_MAX_ALLOC caps it) and the kernels' 32-bit index range.
+ * dx is written tile by tile; dw and db are running sums on the device over
+ * the tiles in tile order (in the problem's dtype), so the result depends on
+ * the tiling only through that fixed order. */
+#include "ocl_backward.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ocl_errors.h"
+#include "ocl_plan.h"
+#include "ocl_program.h"
+
+/* Points per dw chunk: long enough to amortise a work-item, short enough
+ * that float32 chunk sums stay accurate and there are chunks to spread. */
+#define OCL_BWD_CHUNK_POINTS 1024
+/* Chunks' partial dw sums take at most this much device memory. */
+#define OCL_BWD_PART_LIMIT ((uint64_t)64 << 20)
+
+typedef struct bwd_geometry {
+    size_t elem;
+    int want_data, want_weights, channels_last;
+    int64_t cing, coutg, ktot;
+    /* Register tiles: dx VEC x NVEC channels x TW points; dw NCI vectors x BO outputs. */
+    int vec, nvec, tw, nci, bo;
+    int64_t ncb, wt;
+    /* Tiles: NB samples x DT input depths, with a dz slab of up to SLAB depths. */
+    int64_t nb, dt, slab, tiles;
+    int64_t chunk_rows, split;
+    int exact; /**< One tile whose buffers are exactly the caller's tensors. */
+    uint64_t in_bytes, in_cl_bytes, dz_bytes, dz_cl_bytes, wpack_bytes, part_bytes, dw_bytes,
+        db_bytes;
+} bwd_geometry_t;
+
+struct ocl_backward {
+    ocl_state_t *st;
+    ocl_device_t *dev;
+    cl_command_queue queue; /* the plan's */
+    tconv_canonical_t p;
+    bwd_geometry_t geo;
+    int in_place; /* kernels use the caller's tensors (CL_MEM_USE_HOST_PTR) */
+    cl_program program;
+    cl_kernel to_cl, data, weights, reduce, bias;
+    /* in_tile: x for dw, dx for the data pass (never both in one call). */
+    cl_mem in_tile, in_cl, dz_tile, dz_cl, wpack, part, dw, db;
+    size_t in_cl_global[3], dz_cl_global[3], data_global[3], weights_global[3];
+    size_t in_cl_local[3], dz_cl_local[3], data_local[3], weights_local[3];
+    size_t reduce_global[3], reduce_local[3], bias_global[3], bias_local[3];
+};
+
+int ocl_backward_wanted(const tconv_canonical_t *p) {
+    return (p->passes & (TCONV_PASS_BACKWARD_DATA | TCONV_PASS_BACKWARD_WEIGHTS)) != 0;
+}
+
+/* ---- geometry ------------------------------------------------------- */
+
+static int64_t ceil_div64(int64_t a, int64_t b) {
+    return (a + b - 1) / b;
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Largest divisor of n that is at most cap. */
+static int divisor_up_to(int64_t n, int cap) {
+    for (int d = cap; d > 1; d--)
+        if (n % d == 0)
+            return d;
+    return 1;
+}
+
+/* Output depths of the tile of input depths [d0, d1): [lo, hi) is what the
+ * tile reads (dz for dx and dw) joined with its own range [own_lo, own_hi)
+ * (db). The own ranges of consecutive tiles partition [0, OD): a tile owns
+ * from its first input's first tap to the next tile's. */
+static void tile_slab(const tconv_canonical_t *p, int64_t d0, int64_t d1, int64_t *lo, int64_t *hi,
+                      int64_t *own_lo, int64_t *own_hi) {
+    const int64_t s = p->strides[0], c = p->crop_begin[0], od = p->output_size[0];
+    const int64_t reach = (p->kernel_size[0] - 1) * p->dilation[0];
+    *own_lo = d0 == 0 ? 0 : clamp64(d0 * s - c, 0, od);
+    *own_hi = d1 == p->input_size[0] ? od : clamp64(d1 * s - c, 0, od);
+    int64_t need_lo = clamp64(d0 * s - c, 0, od),
+            need_hi = clamp64((d1 - 1) * s + reach - c + 1, 0, od);
+    *lo = need_lo < *own_lo ? need_lo : *own_lo;
+    *hi = need_hi > *own_hi ? need_hi : *own_hi;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* a * b * ... in bytes; 0 on overflow (never a valid size here). */
+static uint64_t product(int count, const int64_t *f) {
+    uint64_t r = 1;
+    for (int i = 0; i < count; i++)
+        if (f[i] < 0 || __builtin_mul_overflow(r, (uint64_t)f[i], &r))
+            return 0;
+    return r;
+}
+#define PRODUCT(...)                                                                               \
+    product((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
+
+/* Buffer sizes for tiles of nb samples x dt input depths (split = 1). */
+static void tile_bytes(const tconv_canonical_t *p, bwd_geometry_t *g, int64_t nb, int64_t dt) {
+    const int64_t e = (int64_t)g->elem, id = p->input_size[0];
+    g->slab = 0;
+    for (int64_t d0 = 0; d0 < id; d0 += dt) {
+        int64_t lo, hi, own_lo, own_hi;
+        tile_slab(p, d0, d0 + dt < id ? d0 + dt : id, &lo, &hi, &own_lo, &own_hi);
+        if (hi - lo > g->slab)
+            g->slab = hi - lo;
+    }
+    g->in_bytes = PRODUCT(nb, dt, p->input_size[1], p->input_size[2], p->in_channels, e);
+    g->in_cl_bytes = g->want_weights && !g->channels_last ? g->in_bytes : 0;
+    g->dz_bytes = PRODUCT(nb, g->slab ? g->slab : 1, p->output_size[1], p->output_size[2],
+                          p->out_channels, e);
+    g->dz_cl_bytes = g->channels_last ? 0 : g->dz_bytes;
+}
+
+static int tile_fits(const tconv_canonical_t *p, bwd_geometry_t *g, int64_t nb, int64_t dt,
+                     uint64_t cap, uint64_t budget) {
+    tile_bytes(p, g, nb, dt);
+    if (g->in_bytes == 0 || g->dz_bytes == 0) /* overflow */
+        return 0;
+    const uint64_t sizes[] = {g->in_bytes, g->in_cl_bytes, g->dz_bytes, g->dz_cl_bytes};
+    uint64_t total = g->wpack_bytes + g->dw_bytes + g->db_bytes + g->dw_bytes /* part, split 1 */;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        if (sizes[i] > cap || __builtin_add_overflow(total, sizes[i], &total))
+            return 0;
+    return total <= budget;
+}
+
+/* The largest v in [1, hi] for which tile_fits(nb = v) (by_depth 0) or
+ * tile_fits(1 sample, dt = v) holds (both monotone), or 0. */
+static int64_t largest_tile(const tconv_canonical_t *p, bwd_geometry_t *g, int by_depth, int64_t hi,
+                            uint64_t cap, uint64_t budget) {
+    int64_t lo = 1, best = 0;
+    while (lo <= hi) {
+        int64_t v = lo + (hi - lo) / 2;
+        int ok = by_depth ? tile_fits(p, g, 1, v, cap, budget)
+                          : tile_fits(p, g, v, p->input_size[0], cap, budget);
+        if (ok) {
+            best = v;
+            lo = v + 1;
+        } else {
+            hi = v - 1;
+        }
+    }
+    return best;
+}
+
+/* Register tiles: channel vectors of the widest width dividing Cin/G, every
+ * block whole (no padded channels). */
+static void choose_tiles(const tconv_canonical_t *p, bwd_geometry_t *g) {
+    const int widths32[] = {16, 8, 4}, widths64[] = {8, 4};
+    const int *widths = p->dtype == tconv_f64 ? widths64 : widths32;
+    const int nwidths = p->dtype == tconv_f64 ? 2 : 3;
+    g->vec = 1;
+    for (int i = 0; i < nwidths && g->vec == 1; i++)
+        if (g->cing % widths[i] == 0)
+            g->vec = widths[i];
+    const int64_t vectors = g->cing / g->vec;
+    if (g->vec > 1) {
+        g->nvec = vectors % 2 == 0 ? 2 : 1;
+        g->nci = g->nvec;
+        g->bo = divisor_up_to(g->coutg, 8 / g->nci);
+    } else {
+        g->nvec = divisor_up_to(g->cing, 4);
+        g->nci = g->nvec;
+        g->bo = divisor_up_to(g->coutg, 4);
+    }
+    g->ncb = g->cing / ((int64_t)g->vec * g->nvec);
+    /* Up to 8 points along W per work-item, balanced over the tiles. */
+    const int64_t in_w = p->input_size[2];
+    g->wt = ceil_div64(in_w, 8);
+    g->tw = (int)ceil_div64(in_w, g->wt);
+}
+
+/* Chunks of the dw reduction over a tile's rows (see the kernel). */
+static void choose_split(const tconv_canonical_t *p, bwd_geometry_t *g, uint64_t cap) {
+    const int64_t rows = g->nb * g->dt * p->input_size[1];
+    g->chunk_rows = OCL_BWD_CHUNK_POINTS / p->input_size[2];
+    if (g->chunk_rows < 1)
+        g->chunk_rows = 1;
+    g->split = ceil_div64(rows, g->chunk_rows);
+    uint64_t limit = cap < OCL_BWD_PART_LIMIT ? cap : OCL_BWD_PART_LIMIT;
+    if (g->dw_bytes && (uint64_t)g->split > limit / g->dw_bytes) {
+        g->split = (int64_t)(limit / g->dw_bytes) > 1 ? (int64_t)(limit / g->dw_bytes) : 1;
+        g->chunk_rows = ceil_div64(rows, g->split);
+        g->split = ceil_div64(rows, g->chunk_rows);
+    }
+    g->part_bytes = g->want_weights ? (uint64_t)g->split * g->dw_bytes : 0;
+}
+
+static tconv_status_t geometry_init(const tconv_canonical_t *p, uint64_t max_alloc,
+                                    uint64_t global_mem, uint64_t forward_bytes, bwd_geometry_t *g,
+                                    char *msg, size_t msg_size) {
+    memset(g, 0, sizeof(*g));
+    g->elem = p->dtype == tconv_f64 ? sizeof(double) : sizeof(float);
+    g->want_data = (p->passes & TCONV_PASS_BACKWARD_DATA) != 0;
+    g->want_weights = (p->passes & TCONV_PASS_BACKWARD_WEIGHTS) != 0;
+    g->channels_last = p->data_format == tconv_channels_last;
+    g->cing = p->in_channels / p->groups;
+    g->coutg = p->out_channels / p->groups;
+    g->ktot = p->kernel_size[0] * p->kernel_size[1] * p->kernel_size[2];
+    choose_tiles(p, g);
+    const int64_t e = (int64_t)g->elem;
+    const uint64_t kernel_bytes = PRODUCT(g->ktot, g->coutg, p->in_channels, e);
+    g->wpack_bytes = g->want_data ? kernel_bytes : 0;
+    g->dw_bytes = g->want_weights ? kernel_bytes : 0;
+    g->db_bytes = g->want_weights && p->use_bias ? (uint64_t)(p->out_channels * e) : 0;
+
+    if (max_alloc == 0)
+        max_alloc = UINT64_MAX;
+    const uint64_t int_cap = (uint64_t)INT32_MAX * g->elem; /* 32-bit indices in the kernels */
+    const uint64_t cap = max_alloc < int_cap ? max_alloc : int_cap;
+    uint64_t budget = global_mem ? global_mem - global_mem / 8 : UINT64_MAX;
+    budget = budget > forward_bytes ? budget - forward_bytes : 0;
+    if (kernel_bytes == 0 || kernel_bytes > cap) {
+        ocl_msg(msg, msg_size,
+                "backward pass: the kernel gradient needs %llu bytes, more than the device's max "
+                "allocation %llu (or the kernels' 32-bit index range)",
+                (unsigned long long)kernel_bytes, (unsigned long long)cap);
+        return tconv_unimplemented;
+    }
+    /* Whole batch if it fits, else the most samples, else split the depth. */
+    const int64_t n = p->batch, id = p->input_size[0];
+    g->nb = largest_tile(p, g, 0, n, cap, budget);
+    g->dt = id;
+    if (g->nb == 0) {
+        g->nb = 1;
+        g->dt = largest_tile(p, g, 1, id, cap, budget);
+        if (g->dt == 0) {
+            tile_bytes(p, g, 1, 1);
+            ocl_msg(msg, msg_size,
+                    "backward pass: one input depth of one sample needs buffers of %llu/%llu "
+                    "bytes (input/output gradient slab) next to %llu bytes of weight buffers; "
+                    "the device allows %llu per allocation",
+                    (unsigned long long)g->in_bytes, (unsigned long long)g->dz_bytes,
+                    (unsigned long long)(g->wpack_bytes + 2 * g->dw_bytes + g->db_bytes),
+                    (unsigned long long)cap);
+            return tconv_unimplemented;
+        }
+    }
+    tile_bytes(p, g, g->nb, g->dt);
+    g->tiles = ceil_div64(n, g->nb) * ceil_div64(id, g->dt);
+    g->exact = g->tiles == 1; /* then nb = N, dt = ID and the slab is [0, OD) */
+    uint64_t used = g->in_bytes + g->in_cl_bytes + g->dz_bytes + g->dz_cl_bytes + g->wpack_bytes +
+                    g->dw_bytes + g->db_bytes;
+    choose_split(p, g, budget > used && budget - used < cap ? budget - used : cap);
+    return tconv_success;
+}
+
+tconv_status_t ocl_backward_check(const ocl_device_t *dev, const tconv_canonical_t *p,
+                                  uint64_t forward_bytes, char *msg, size_t msg_size) {
+    if (!ocl_backward_wanted(p))
+        return tconv_success;
+    if (p->activation != tconv_activation_linear) {
+        ocl_msg(msg, msg_size,
+                "backward pass with activation %d: the backend computes dL/dz only (the core "
+                "applies the activation)",
+                (int)p->activation);
+        return tconv_unimplemented;
+    }
+    const char *binary = getenv("TCONV_OPENCL_BINARY");
+    if (binary && *binary) {
+        ocl_msg(msg, msg_size,
+                "backward pass: TCONV_OPENCL_BINARY=%s holds the forward program only, and the "
+                "backward kernels are never compiled from source in that mode",
+                binary);
+        return tconv_unimplemented;
+    }
+    bwd_geometry_t g;
+    return geometry_init(p, ocl_device_max_alloc(dev), dev->global_mem, forward_bytes, &g, msg,
+                         msg_size);
+}
+
+/* ---- program, kernels, buffers -------------------------------------- */
+
+static int build_options(const tconv_canonical_t *p, const bwd_geometry_t *g, char *out,
+                         size_t size) {
+    const struct {
+        const char *name;
+        long long value;
+    } defs[] = {
+        {"VEC", g->vec},
+        {"ACT", tconv_activation_linear},
+        {"ALPHA", 0},
+        {"NB", g->nb},
+        {"DT", g->dt},
+        {"SLAB", g->slab},
+        {"G", p->groups},
+        {"CIN", p->in_channels},
+        {"COUT", p->out_channels},
+        {"CING", g->cing},
+        {"COUTG", g->coutg},
+        {"IN_D", p->input_size[0]},
+        {"IN_H", p->input_size[1]},
+        {"IN_W", p->input_size[2]},
+        {"OD", p->output_size[0]},
+        {"OH", p->output_size[1]},
+        {"OW", p->output_size[2]},
+        {"KD", p->kernel_size[0]},
+        {"KH", p->kernel_size[1]},
+        {"KW", p->kernel_size[2]},
+        {"SD", p->strides[0]},
+        {"SH", p->strides[1]},
+        {"SW", p->strides[2]},
+        {"DD", p->dilation[0]},
+        {"DH", p->dilation[1]},
+        {"DW", p->dilation[2]},
+        {"CROP_D", p->crop_begin[0]},
+        {"CROP_H", p->crop_begin[1]},
+        {"CROP_W", p->crop_begin[2]},
+        {"IN_CL", g->channels_last},
+        {"KERNEL_KERAS", p->kernel_layout == tconv_kernel_keras},
+        {"NVEC", g->nvec},
+        {"NCB", g->ncb},
+        {"TW", g->tw},
+        {"WT", g->wt},
+        {"NCI", g->nci},
+        {"BO", g->bo},
+        {"CHUNK_ROWS", g->chunk_rows},
+        {"SPLIT", g->split},
+    };
+    int len =
+        snprintf(out, size, "-cl-std=CL1.2 -DREAL=%s%s", p->dtype == tconv_f64 ? "double" : "float",
+                 p->dtype == tconv_f64 ? " -DUSE_F64" : "");
+    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]) && len >= 0 && (size_t)len < size; i++)
+        len += snprintf(out + len, size - (size_t)len, " -D%s=%lld", defs[i].name, defs[i].value);
+    return len >= 0 && (size_t)len < size;
+}
+
+static size_t group_limit(const ocl_backward_t *b, cl_kernel k) {
+    size_t wg = 1;
+    if (clGetKernelWorkGroupInfo(k, b->dev->id, CL_KERNEL_WORK_GROUP_SIZE, sizeof(wg), &wg, NULL) !=
+        CL_SUCCESS)
+        wg = 1;
+    return wg ? wg : 1;
+}
+
+static void set_range(const ocl_backward_t *b, cl_kernel k, size_t g0, size_t g1, size_t g2,
+                      size_t target, size_t global[3], size_t local[3]) {
+    global[0] = g0 ? g0 : 1;
+    global[1] = g1 ? g1 : 1;
+    global[2] = g2 ? g2 : 1;
+    ocl_choose_local(global, group_limit(b, k), target, local);
+}
+
+static tconv_status_t create_objects(ocl_backward_t *b, char *msg, size_t msg_size) {
+    const bwd_geometry_t *g = &b->geo;
+    const int cf = !g->channels_last;
+    const struct {
+        cl_kernel *slot;
+        const char *name;
+        int wanted;
+    } kernels[] = {
+        {&b->to_cl, "tconv_to_channels_last", cf},
+        {&b->data, "tconv_backward_data", g->want_data},
+        {&b->weights, "tconv_backward_weights", g->want_weights},
+        {&b->reduce, "tconv_backward_weights_reduce", g->want_weights},
+        {&b->bias, "tconv_backward_bias", g->want_weights && b->p.use_bias},
+    };
+    for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
+        if (!kernels[i].wanted)
+            continue;
+        cl_int err = CL_SUCCESS;
+        *kernels[i].slot = clCreateKernel(b->program, kernels[i].name, &err);
+        if (err != CL_SUCCESS || !*kernels[i].slot) {
+            *kernels[i].slot = NULL;
+            char call[128];
+            snprintf(call, sizeof(call), "clCreateKernel(%s)", kernels[i].name);
+            return ocl_fail(err, call, msg, msg_size);
+        }
+    }
+    const int staged = !b->in_place;
+    const struct {
+        cl_mem *slot;
+        uint64_t bytes;
+        cl_mem_flags flags;
+        const char *what;
+    } buffers[] = {
+        {&b->in_tile, staged ? g->in_bytes : 0, CL_MEM_READ_WRITE, "input/grad_input tile"},
+        {&b->in_cl, g->in_cl_bytes, CL_MEM_READ_WRITE, "channels-last input tile"},
+        {&b->dz_tile, staged ? g->dz_bytes : 0, CL_MEM_READ_ONLY, "grad_output slab"},
+        {&b->dz_cl, g->dz_cl_bytes, CL_MEM_READ_WRITE, "channels-last grad_output slab"},
+        {&b->wpack, g->wpack_bytes, CL_MEM_READ_ONLY, "backward weights"},
+        {&b->part, g->part_bytes, CL_MEM_READ_WRITE, "grad_kernel partial sums"},
+        {&b->dw, g->dw_bytes, CL_MEM_WRITE_ONLY, "grad_kernel"},
+        {&b->db, g->db_bytes, CL_MEM_READ_WRITE, "grad_bias"},
+    };
+    for (size_t i = 0; i < sizeof(buffers) / sizeof(buffers[0]); i++) {
+        if (buffers[i].bytes == 0)
+            continue;
+        cl_int err = CL_SUCCESS;
+        *buffers[i].slot =
+            clCreateBuffer(b->dev->context, buffers[i].flags, (size_t)buffers[i].bytes, NULL, &err);
+        if (err != CL_SUCCESS || !*buffers[i].slot) {
+            *buffers[i].slot = NULL;
+            char call[160];
+            snprintf(call, sizeof(call), "clCreateBuffer (backward %s, %llu bytes)",
+                     buffers[i].what, (unsigned long long)buffers[i].bytes);
+            return ocl_fail(err, call, msg, msg_size);
+        }
+    }
+    const tconv_canonical_t *p = &b->p;
+    if (b->to_cl) {
+        set_range(b, b->to_cl, (size_t)(g->dt * p->input_size[1] * p->input_size[2]),
+                  (size_t)p->in_channels, (size_t)g->nb, 64, b->in_cl_global, b->in_cl_local);
+        set_range(b, b->to_cl, (size_t)(g->slab * p->output_size[1] * p->output_size[2]),
+                  (size_t)p->out_channels, (size_t)g->nb, 64, b->dz_cl_global, b->dz_cl_local);
+    }
+    if (b->data)
+        set_range(b, b->data, (size_t)(p->input_size[1] * g->wt), (size_t)(g->nb * g->dt),
+                  (size_t)(p->groups * g->ncb), 4, b->data_global, b->data_local);
+    if (b->weights) {
+        size_t blocks = (size_t)(g->cing / ((int64_t)g->vec * g->nci) * (g->coutg / g->bo));
+        set_range(b, b->weights, blocks, (size_t)(p->groups * g->ktot), (size_t)g->split, 4,
+                  b->weights_global, b->weights_local);
+        set_range(b, b->reduce, (size_t)(g->ktot * g->coutg * p->in_channels), 1, 1, 64,
+                  b->reduce_global, b->reduce_local);
+    }
+    if (b->bias)
+        set_range(b, b->bias, (size_t)p->out_channels, 1, 1, 64, b->bias_global, b->bias_local);
+    return tconv_success;
+}
+
+/* ---- enqueueing ----------------------------------------------------- */
+
+/* Kernel arguments in order: a cl_mem or a cl_int each. */
+typedef struct arg {
+    const cl_mem *mem;
+    cl_int value;
+} arg_t;
+#define MEM(m) ((arg_t){&(m), 0})
+#define INT(v) ((arg_t){NULL, (cl_int)(v)})
+
+static tconv_status_t launch(ocl_backward_t *b, cl_kernel k, const char *name, const size_t *global,
+                             const size_t *local, const arg_t *args, size_t nargs, char *msg,
+                             size_t msg_size) {
+    char call[96];
+    cl_int err = CL_SUCCESS;
+    for (cl_uint i = 0; i < nargs && err == CL_SUCCESS; i++)
+        err = args[i].mem ? clSetKernelArg(k, i, sizeof(cl_mem), args[i].mem)
+                          : clSetKernelArg(k, i, sizeof(cl_int), &args[i].value);
+    if (err != CL_SUCCESS) {
+        snprintf(call, sizeof(call), "clSetKernelArg(%s)", name);
+        return ocl_fail(err, call, msg, msg_size);
+    }
+    err = clEnqueueNDRangeKernel(b->queue, k, 3, NULL, global, local, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        snprintf(call, sizeof(call), "clEnqueueNDRangeKernel(%s)", name);
+        return ocl_fail(err, call, msg, msg_size);
+    }
+    return tconv_success;
+}
+#define LAUNCH(b, k, name, global, local, msg, msg_size, ...)                                      \
+    launch((b), (k), (name), (global), (local), (const arg_t[]){__VA_ARGS__},                      \
+           sizeof((const arg_t[]){__VA_ARGS__}) / sizeof(arg_t), (msg), (msg_size))
+
+/* The channels-last view of a tile of the caller's layout: converted into
+ * @p converted first when the layout is channels first. */
+static tconv_status_t channels_last(ocl_backward_t *b, cl_mem src, cl_mem converted, int input,
+                                    int64_t nvalid, cl_mem *view, char *msg, size_t msg_size) {
+    if (b->geo.channels_last) {
+        *view = src;
+        return tconv_success;
+    }
+    *view = converted;
+    const size_t *global = input ? b->in_cl_global : b->dz_cl_global;
+    const size_t *local = input ? b->in_cl_local : b->dz_cl_local;
+    return launch(
+        b, b->to_cl, "tconv_to_channels_last", global, local,
+        (const arg_t[]){MEM(src), MEM(converted), INT(global[1]), INT(global[0]), INT(nvalid)}, 5,
+        msg, msg_size);
+}
+
+/* One tile of the walk over (samples, input depths), in tile order. */
+typedef struct tile {
+    int64_t index, n0, nvalid, d0, dvalid, lo, hi, own_lo, own_hi;
+} tile_t;
+
+static int tile_next(const ocl_backward_t *b, tile_t *t) {
+    const tconv_canonical_t *p = &b->p;
+    const bwd_geometry_t *g = &b->geo;
+    const int64_t depth_tiles = ceil_div64(p->input_size[0], g->dt);
+    t->index = t->index < 0 ? 0 : t->index + 1;
+    if (t->index >= g->tiles)
+        return 0;
+    t->n0 = t->index / depth_tiles * g->nb;
+    t->d0 = t->index % depth_tiles * g->dt;
+    t->nvalid = p->batch - t->n0 < g->nb ? p->batch - t->n0 : g->nb;
+    t->dvalid = p->input_size[0] - t->d0 < g->dt ? p->input_size[0] - t->d0 : g->dt;
+    tile_slab(p, t->d0, t->d0 + t->dvalid, &t->lo, &t->hi, &t->own_lo, &t->own_hi);
+    return 1;
+}
+
+/* Host -> tile buffer (output 0: an input-shaped tensor, 1: dz). */
+static tconv_status_t upload(ocl_backward_t *b, cl_mem buf, const void *host, int output,
+                             const tile_t *t, char *msg, size_t msg_size) {
+    const bwd_geometry_t *g = &b->geo;
+    int64_t d0 = output ? t->lo : t->d0, d1 = output ? t->hi : t->d0 + t->dvalid;
+    if (d1 <= d0)
+        return tconv_success;
+    ocl_rect_t r =
+        ocl_tile_rect(&b->p, g->elem, output, d0, d1, output ? g->slab : g->dt, t->n0, t->nvalid);
+    cl_int err = clEnqueueWriteBufferRect(b->queue, buf, CL_FALSE, r.buf_origin, r.host_origin,
+                                          r.region, r.buf_row, r.buf_slice, r.host_row,
+                                          r.host_slice, host, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return ocl_fail(err,
+                        output ? "clEnqueueWriteBufferRect(grad_output)"
+                               : "clEnqueueWriteBufferRect(input)",
+                        msg, msg_size);
+    return tconv_success;
+}
+
+/* The tensors of one call as buffers: the caller's memory itself
+ * (in place) or the tile buffers. */
+typedef struct tensors {
+    cl_mem x, dz, dx;
+} tensors_t;
+
+static tconv_status_t wrap_host(ocl_backward_t *b, const void *host, uint64_t bytes, int write,
+                                cl_mem *out, const char *what, char *msg, size_t msg_size) {
+    cl_int err = CL_SUCCESS;
+    *out = clCreateBuffer(b->dev->context,
+                          (write ? CL_MEM_WRITE_ONLY : CL_MEM_READ_ONLY) | CL_MEM_USE_HOST_PTR,
+                          (size_t)bytes, (void *)host, &err);
+    if (err != CL_SUCCESS || !*out) {
+        *out = NULL;
+        char call[96];
+        snprintf(call, sizeof(call), "clCreateBuffer(%s, CL_MEM_USE_HOST_PTR)", what);
+        return ocl_fail(err, call, msg, msg_size);
+    }
+    return tconv_success;
+}
+
+static tconv_status_t tensors_open(ocl_backward_t *b, const void *x, const void *dz, void *dx,
+                                   tensors_t *t, char *msg, size_t msg_size) {
+    memset(t, 0, sizeof(*t));
+    if (!b->in_place) {
+        t->x = x ? b->in_tile : NULL;
+        t->dz = b->dz_tile;
+        t->dx = dx ? b->in_tile : NULL;
+        return tconv_success;
+    }
+    tconv_status_t s = wrap_host(b, dz, b->geo.dz_bytes, 0, &t->dz, "grad_output", msg, msg_size);
+    if (s == tconv_success && x)
+        s = wrap_host(b, x, b->geo.in_bytes, 0, &t->x, "input", msg, msg_size);
+    if (s == tconv_success && dx)
+        s = wrap_host(b, dx, b->geo.in_bytes, 1, &t->dx, "grad_input", msg, msg_size);
+    return s;
+}
+
+static void tensors_close(ocl_backward_t *b, tensors_t *t) {
+    if (!b->in_place)
+        return;
+    cl_mem m[] = {t->x, t->dz, t->dx};
+    for (size_t i = 0; i < 3; i++)
+        if (m[i])
+            clReleaseMemObject(m[i]);
+}
+
+static tconv_status_t data_tile(ocl_backward_t *b, const tensors_t *ts, const tile_t *t, char *msg,
+                                size_t msg_size) {
+    cl_mem dz;
+    tconv_status_t s = channels_last(b, ts->dz, b->dz_cl, 0, t->nvalid, &dz, msg, msg_size);
+    if (s != tconv_success)
+        return s;
+    return LAUNCH(b, b->data, "tconv_backward_data", b->data_global, b->data_local, msg, msg_size,
+                  MEM(dz), MEM(b->wpack), MEM(ts->dx), INT(t->d0), INT(t->lo), INT(t->nvalid),
+                  INT(t->dvalid));
+}
+
+static tconv_status_t weights_tile(ocl_backward_t *b, const tensors_t *ts, const tile_t *t,
+                                   int want_kernel, int want_bias, char *msg, size_t msg_size) {
+    cl_mem dz, x;
+    tconv_status_t s = channels_last(b, ts->dz, b->dz_cl, 0, t->nvalid, &dz, msg, msg_size);
+    const int accumulate = t->index > 0;
+    if (s == tconv_success && want_kernel)
+        s = channels_last(b, ts->x, b->in_cl, 1, t->nvalid, &x, msg, msg_size);
+    if (s == tconv_success && want_kernel)
+        s = LAUNCH(b, b->weights, "tconv_backward_weights", b->weights_global, b->weights_local,
+                   msg, msg_size, MEM(x), MEM(dz), MEM(b->part), INT(t->d0), INT(t->lo),
+                   INT(t->nvalid), INT(t->dvalid), INT(accumulate));
+    if (s == tconv_success && want_bias)
+        s = LAUNCH(b, b->bias, "tconv_backward_bias", b->bias_global, b->bias_local, msg, msg_size,
+                   MEM(dz), MEM(b->db), INT(t->own_lo - t->lo), INT(t->own_hi - t->lo),
+                   INT(t->nvalid), INT(accumulate));
+    return s;
+}
+
+/* Runs every kernel once with no valid sample, so drivers that compile per
+ * work-group size (PoCL) do it at plan creation, not in the first call. */
+static tconv_status_t warm_up(ocl_backward_t *b, char *msg, size_t msg_size) {
+    cl_mem any = b->wpack ? b->wpack : b->part; /* never dereferenced with nvalid = 0 */
+    const tensors_t none = {any, any, any};
+    const tile_t t = {.index = 0, .nvalid = 0, .dvalid = 0};
+    tconv_status_t s = tconv_success;
+    if (b->data)
+        s = data_tile(b, &none, &t, msg, msg_size);
+    if (s == tconv_success && b->weights) {
+        s = weights_tile(b, &none, &t, 1, b->bias != NULL, msg, msg_size);
+        if (s == tconv_success)
+            s = LAUNCH(b, b->reduce, "tconv_backward_weights_reduce", b->reduce_global,
+                       b->reduce_local, msg, msg_size, MEM(b->part), MEM(b->dw));
+    }
+    cl_int err;
+    if (s == tconv_success && (err = clFinish(b->queue)) != CL_SUCCESS)
+        s = ocl_fail(err, "clFinish", msg, msg_size);
+    return s;
+}
+
+tconv_status_t ocl_backward_create(ocl_state_t *st, ocl_device_t *dev, cl_command_queue queue,
+                                   const tconv_canonical_t *p, uint64_t forward_bytes,
+                                   ocl_backward_t **out, char *msg, size_t msg_size) {
+    *out = NULL;
+    tconv_status_t s = ocl_backward_check(dev, p, forward_bytes, msg, msg_size);
+    if (s != tconv_success)
+        return s;
+    ocl_backward_t *b = calloc(1, sizeof(*b));
+    if (!b) {
+        ocl_msg(msg, msg_size, "out of host memory for the backward pass");
+        return tconv_out_of_memory;
+    }
+    b->st = st;
+    b->dev = dev;
+    b->queue = queue;
+    b->p = *p;
+    bwd_geometry_t *g = &b->geo;
+    s = geometry_init(p, ocl_device_max_alloc(dev), dev->global_mem, forward_bytes, g, msg,
+                      msg_size);
+    b->in_place = s == tconv_success && g->exact && dev->host_unified &&
+                  getenv("TCONV_OPENCL_NO_IN_PLACE") == NULL;
+    char options[2048];
+    if (s == tconv_success && !build_options(p, g, options, sizeof(options))) {
+        ocl_msg(msg, msg_size, "backward build options exceed %zu characters", sizeof(options));
+        s = tconv_runtime_error;
+    }
+    int fresh = 0;
+    if (s == tconv_success) {
+        OCL_LOG(st, tconv_log_debug,
+                "opencl:%zu: backward%s%s%s, dx vec %d x %d x tw %d, dw vec %d x %d x bo %d, %lld "
+                "chunk(s) of %lld row(s), %lld tile(s) of %lld sample(s) x %lld depth; %s",
+                dev->index, g->want_data ? " data" : "", g->want_weights ? " weights" : "",
+                b->in_place ? " in place" : "", g->vec, g->nvec, g->tw, g->vec, g->nci, g->bo,
+                (long long)g->split, (long long)g->chunk_rows, (long long)g->tiles,
+                (long long)g->nb, (long long)g->dt, options);
+        s = ocl_program_get(st, dev, ocl_sources_backward, options, &b->program, &fresh, msg,
+                            msg_size);
+    }
+    if (s == tconv_success)
+        s = create_objects(b, msg, msg_size);
+    if (s == tconv_success)
+        s = warm_up(b, msg, msg_size);
+    if (s == tconv_success)
+        s = ocl_program_persist(st, dev, ocl_sources_backward, options, b->program, fresh, msg,
+                                msg_size);
+    if (s != tconv_success) {
+        ocl_backward_destroy(b);
+        return s;
+    }
+    *out = b;
+    return tconv_success;
+}
+
+/* ---- weights --------------------------------------------------------- */
+
+/* Walks the caller's kernel in its own order and puts each weight at
+ * [g][tap][o][ci] (ci within the group, contiguous for the channel vectors). */
+#define PACK_BACKWARD(T)                                                                           \
+    do {                                                                                           \
+        const T *src = kernel;                                                                     \
+        T *dst = packed;                                                                           \
+        size_t e = 0;                                                                              \
+        if (p->kernel_layout == tconv_kernel_keras) {                                              \
+            for (int64_t tap = 0; tap < g->ktot; tap++)                                            \
+                for (int64_t o = 0; o < g->coutg; o++)                                             \
+                    for (int64_t c = 0; c < p->in_channels; c++, e++)                              \
+                        dst[(((c / g->cing) * g->ktot + tap) * g->coutg + o) * g->cing +           \
+                            c % g->cing] = src[e];                                                 \
+        } else {                                                                                   \
+            for (int64_t c = 0; c < p->in_channels; c++)                                           \
+                for (int64_t o = 0; o < g->coutg; o++)                                             \
+                    for (int64_t tap = 0; tap < g->ktot; tap++, e++)                               \
+                        dst[(((c / g->cing) * g->ktot + tap) * g->coutg + o) * g->cing +           \
+                            c % g->cing] = src[e];                                                 \
+        }                                                                                          \
+    } while (0)
+
+tconv_status_t ocl_backward_set_weights(ocl_backward_t *b, const void *kernel, char *msg,
+                                        size_t msg_size) {
+    const tconv_canonical_t *p = &b->p;
+    const bwd_geometry_t *g = &b->geo;
+    if (!b->wpack)
+        return tconv_success; /* only the data gradient reads the weights */
+    void *packed = malloc((size_t)g->wpack_bytes);
+    if (!packed) {
+        ocl_msg(msg, msg_size, "out of host memory packing %llu bytes of backward weights",
+                (unsigned long long)g->wpack_bytes);
+        return tconv_out_of_memory;
+    }
+    if (p->dtype == tconv_f64)
+        PACK_BACKWARD(double);
+    else
+        PACK_BACKWARD(float);
+    cl_int err = clEnqueueWriteBuffer(b->queue, b->wpack, CL_TRUE, 0, (size_t)g->wpack_bytes,
+                                      packed, 0, NULL, NULL);
+    free(packed);
+    if (err != CL_SUCCESS)
+        return ocl_fail(err, "clEnqueueWriteBuffer(backward weights)", msg, msg_size);
+    return tconv_success;
+}
+
+/* ---- the passes ------------------------------------------------------ */
+
+/* Makes the in-place grad_input coherent for the host (map, unmap). */
+static tconv_status_t sync_host(ocl_backward_t *b, cl_mem m, uint64_t bytes, char *msg,
+                                size_t msg_size) {
+    cl_int err = CL_SUCCESS;
+    void *mapped = clEnqueueMapBuffer(b->queue, m, CL_TRUE, CL_MAP_READ, 0, (size_t)bytes, 0, NULL,
+                                      NULL, &err);
+    if (err != CL_SUCCESS)
+        return ocl_fail(err, "clEnqueueMapBuffer(grad_input)", msg, msg_size);
+    err = clEnqueueUnmapMemObject(b->queue, m, mapped, 0, NULL, NULL);
+    if (err != CL_SUCCESS)
+        return ocl_fail(err, "clEnqueueUnmapMemObject(grad_input)", msg, msg_size);
+    return tconv_success;
+}
+
+/* Drains the queue (host pointers must not be used after return) and keeps
+ * the first failure. */
+static tconv_status_t finish(ocl_backward_t *b, tensors_t *ts, tconv_status_t s, char *msg,
+                             size_t msg_size) {
+    cl_int err = clFinish(b->queue);
+    if (s == tconv_success && err != CL_SUCCESS)
+        s = ocl_fail(err, "clFinish", msg, msg_size);
+    tensors_close(b, ts);
+    return s;
+}
+
+tconv_status_t ocl_backward_data(ocl_backward_t *b, const void *grad_output, void *grad_input,
+                                 char *msg, size_t msg_size) {
+    if (!b->data) {
+        ocl_msg(msg, msg_size, "the plan was created without TCONV_PASS_BACKWARD_DATA");
+        return tconv_invalid_arguments;
+    }
+    const bwd_geometry_t *g = &b->geo;
+    tensors_t ts;
+    tconv_status_t s = tensors_open(b, NULL, grad_output, grad_input, &ts, msg, msg_size);
+    tile_t t = {.index = -1};
+    while (s == tconv_success && tile_next(b, &t)) {
+        if (!b->in_place)
+            s = upload(b, ts.dz, grad_output, 1, &t, msg, msg_size);
+        if (s == tconv_success)
+            s = data_tile(b, &ts, &t, msg, msg_size);
+        if (s != tconv_success || b->in_place)
+            continue;
+        ocl_rect_t r =
+            ocl_tile_rect(&b->p, g->elem, 0, t.d0, t.d0 + t.dvalid, g->dt, t.n0, t.nvalid);
+        cl_int err = clEnqueueReadBufferRect(b->queue, ts.dx, CL_FALSE, r.buf_origin, r.host_origin,
+                                             r.region, r.buf_row, r.buf_slice, r.host_row,
+                                             r.host_slice, grad_input, 0, NULL, NULL);
+        if (err != CL_SUCCESS)
+            s = ocl_fail(err, "clEnqueueReadBufferRect(grad_input)", msg, msg_size);
+    }
+    if (s == tconv_success && b->in_place)
+        s = sync_host(b, ts.dx, g->in_bytes, msg, msg_size);
+    return finish(b, &ts, s, msg, msg_size);
+}
+
+tconv_status_t ocl_backward_weights(ocl_backward_t *b, const void *input, const void *grad_output,
+                                    void *grad_kernel, void *grad_bias, char *msg,
+                                    size_t msg_size) {
+    if (!b->weights || (grad_bias && !b->bias)) {
+        ocl_msg(msg, msg_size, "the plan was created without TCONV_PASS_BACKWARD_WEIGHTS%s",
+                b->weights ? " and a bias" : "");
+        return tconv_invalid_arguments;
+    }
+    const bwd_geometry_t *g = &b->geo;
+    const int want_kernel = grad_kernel != NULL, want_bias = grad_bias != NULL;
+    tensors_t ts;
+    tconv_status_t s =
+        tensors_open(b, want_kernel ? input : NULL, grad_output, NULL, &ts, msg, msg_size);
+    tile_t t = {.index = -1};
+    while (s == tconv_success && tile_next(b, &t)) {
+        if (!b->in_place) {
+            s = upload(b, ts.dz, grad_output, 1, &t, msg, msg_size);
+            if (s == tconv_success && want_kernel)
+                s = upload(b, ts.x, input, 0, &t, msg, msg_size);
+        }
+        if (s == tconv_success)
+            s = weights_tile(b, &ts, &t, want_kernel, want_bias, msg, msg_size);
+    }
+    if (s == tconv_success && want_kernel)
+        s = LAUNCH(b, b->reduce, "tconv_backward_weights_reduce", b->reduce_global, b->reduce_local,
+                   msg, msg_size, MEM(b->part), MEM(b->dw));
+    cl_int err;
+    if (s == tconv_success && want_kernel &&
+        (err = clEnqueueReadBuffer(b->queue, b->dw, CL_TRUE, 0, (size_t)g->dw_bytes, grad_kernel, 0,
+                                   NULL, NULL)) != CL_SUCCESS)
+        s = ocl_fail(err, "clEnqueueReadBuffer(grad_kernel)", msg, msg_size);
+    if (s == tconv_success && want_bias &&
+        (err = clEnqueueReadBuffer(b->queue, b->db, CL_TRUE, 0, (size_t)g->db_bytes, grad_bias, 0,
+                                   NULL, NULL)) != CL_SUCCESS)
+        s = ocl_fail(err, "clEnqueueReadBuffer(grad_bias)", msg, msg_size);
+    return finish(b, &ts, s, msg, msg_size);
+}
+
+void ocl_backward_destroy(ocl_backward_t *b) {
+    if (!b)
+        return;
+    if (b->queue)
+        clFinish(b->queue);
+    cl_mem bufs[] = {b->in_tile, b->in_cl, b->dz_tile, b->dz_cl, b->wpack, b->part, b->dw, b->db};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+        if (bufs[i])
+            clReleaseMemObject(bufs[i]);
+    cl_kernel kernels[] = {b->to_cl, b->data, b->weights, b->reduce, b->bias};
+    for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++)
+        if (kernels[i])
+            clReleaseKernel(kernels[i]);
+    if (b->program)
+        clReleaseProgram(b->program);
+    free(b);
+}
