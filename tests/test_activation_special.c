@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every fused activation at special values, on the devices of one backend,
  * against the float64 reference (docs/semantics.md, "Activations at special
  * values"): NaN in gives NaN out, +-inf gives the limit, huge finite inputs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The random suites' driver; see random_suite.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "random_suite.h"
