@@ -219,3 +219,29 @@ def test_struct_layouts_match_the_header(tmp_path):
         struct = STRUCTS[cname]
         actual = ctypes.sizeof(struct) if field == "size" else getattr(struct, field).offset
         assert actual == int(value), f"{cname}.{field}: ctypes {actual}, C {value}"
+
+
+def test_unchanged_weights_are_not_packed_again(monkeypatch):
+    # The functions hand the weights over only when their bytes changed since
+    # the last call on the cached plan; an in-place change is seen.
+    calls = []
+    real = tconv._api._lib_handle.tconv_plan_set_weights
+    monkeypatch.setattr(tconv._api._lib_handle, "tconv_plan_set_weights",
+                        lambda *args: calls.append(1) or real(*args))
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((1, 5, 5, 3))
+    k = rng.standard_normal((3, 3, 2, 3))
+    b = rng.standard_normal(2)
+    k0, b0 = k.copy(), b.copy()
+    first = tconv.conv_transpose(x, k, b, strides=2)
+    assert np.array_equal(tconv.conv_transpose(x, k, b, strides=2), first)
+    assert np.array_equal(tconv.conv_transpose(x, k.copy(), b.copy(), strides=2), first)
+    assert len(calls) == 1
+    k[1, 1, 0, 0] += 1.0
+    changed = tconv.conv_transpose(x, k, b, strides=2)
+    assert len(calls) == 2 and not np.array_equal(changed, first)
+    b[1] -= 1.0
+    tconv.conv_transpose(x, k, b, strides=2)
+    assert len(calls) == 3
+    k[...], b[...] = k0, b0
+    np.testing.assert_array_equal(tconv.conv_transpose(x, k, b, strides=2), first)

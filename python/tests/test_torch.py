@@ -125,3 +125,16 @@ def test_channels_last_keras_layout_with_activation():
     b = torch.randn(4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(
         lambda x, w, b: tconv_torch.conv_transpose_function(x, w, b, options), (x, w, b))
+
+
+def test_weights_changed_through_data_are_seen():
+    # .data writes bypass autograd's version counter: tconv compares bytes.
+    native, ours = pair(2, 2, 2, 3, 2, 1, 1, 1, True, 1)
+    x = torch.randn(1, 2, 3, 3, dtype=torch.float64)
+    torch.testing.assert_close(ours(x), native(x))
+    with torch.no_grad():
+        ours.weight.data.mul_(-2.0)
+        native.weight.data.mul_(-2.0)
+        ours.bias.data.add_(1.0)
+        native.bias.data.add_(1.0)
+    torch.testing.assert_close(ours(x), native(x))
