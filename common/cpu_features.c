@@ -1,8 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* x86 CPU feature detection (cpu_features.h). */
 #include "cpu_features.h"
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 static const struct {
     const char *name;
@@ -37,6 +41,17 @@ bool tconv_cpu_features_parse(const char *list, unsigned *bits) {
     return true;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* F16C from CPUID leaf 1 (ECX bit 29): clang before 16 has no "f16c" for
+ * __builtin_cpu_supports and refuses to compile it. Like GCC's builtin, it
+ * counts only where AVX is usable (the OS saves the YMM state): the
+ * conversions work on YMM registers. */
+static bool cpu_has_f16c(bool avx_usable) {
+    unsigned eax, ebx, ecx, edx;
+    return avx_usable && __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+}
+#endif
+
 /* What the CPU reports (__builtin_cpu_supports takes string literals only). */
 static unsigned detected_features(void) {
     unsigned bits = 0;
@@ -45,7 +60,7 @@ static unsigned detected_features(void) {
     bits |= __builtin_cpu_supports("avx") ? TCONV_CPU_AVX : 0;
     bits |= __builtin_cpu_supports("avx2") ? TCONV_CPU_AVX2 : 0;
     bits |= __builtin_cpu_supports("fma") ? TCONV_CPU_FMA : 0;
-    bits |= __builtin_cpu_supports("f16c") ? TCONV_CPU_F16C : 0;
+    bits |= cpu_has_f16c(__builtin_cpu_supports("avx")) ? TCONV_CPU_F16C : 0;
     bits |= __builtin_cpu_supports("avx512f") ? TCONV_CPU_AVX512F : 0;
     bits |= __builtin_cpu_supports("avx512vl") ? TCONV_CPU_AVX512VL : 0;
     bits |= __builtin_cpu_supports("avx512dq") ? TCONV_CPU_AVX512DQ : 0;
