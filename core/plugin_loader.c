@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plugin loading with libltdl: ABI checks, init, device enumeration, and a
  * report for every candidate (docs/internals.md, "Plugin discovery"). */
 #include "plugin_loader.h"
@@ -241,15 +242,27 @@ static lt_dlhandle open_module(const char *path, tconv_plugin_report_t *r) {
         const char *msg = lt_dlerror();
         finish_report(r, tconv_plugin_failed, tconv_plugin_open_failed, "%s",
                       msg ? msg : "lt_dlopenadvise failed");
+    } else {
+        /* Once opened, a plugin stays loaded for the life of the process
+         * (lt_dlclose then only drops the reference; a later context gets
+         * the same module back), as GStreamer keeps its plugins. Unloading
+         * runs the plugin's and its libraries' destructors at an arbitrary
+         * point: OpenCL drivers have crashed there, and what an ICD loader
+         * allocated per context and frees at exit shows as a leak of an
+         * "unknown module" once libOpenCL is gone, so leak checking could
+         * not stay on. */
+        lt_dlmakeresident(module);
     }
     tconv_os_close_bound(bound); /* the ltdl handle keeps the module loaded */
     return module;
 }
 
 /* Opens, checks and initialises one plugin. On success the plugin is
- * appended to ctx->plugins. Returns false only when out of memory. */
+ * appended to ctx->plugins. Returns false only when out of memory (with
+ * @p init_out_of_memory set when the plugin's init ran out of it: the last
+ * report then says so). */
 static bool load_candidate(struct tconv_context *ctx, const tconv_candidate_t *cand,
-                           seen_files_t *seen) {
+                           seen_files_t *seen, bool *init_out_of_memory) {
     tconv_plugin_report_t *r = new_report(ctx, cand->path);
     if (r == NULL)
         return false;
@@ -287,6 +300,14 @@ static bool load_candidate(struct tconv_context *ctx, const tconv_candidate_t *c
     if (st != tconv_success) {
         finish_report(r, tconv_plugin_failed, tconv_plugin_init_failed, "init failed (%s): %s",
                       tconv_status_name(tconv_status_sanitize(st)), msg[0] ? msg : "no message");
+        /* Out of host memory is the process's state, not the plugin's: the
+         * context fails with it rather than come up without the plugin's
+         * devices, whose absence a plan would report as no_device. */
+        if (tconv_status_sanitize(st) == tconv_out_of_memory) {
+            lt_dlclose(module);
+            *init_out_of_memory = true;
+            return false;
+        }
         goto close;
     }
     size_t count = 0;
@@ -397,9 +418,10 @@ tconv_status_t tconv_plugins_load(struct tconv_context *ctx, const char *search_
     }
     tconv_candidate_list_t candidates = {NULL, 0, 0};
     seen_files_t seen = {NULL, NULL, 0};
+    bool init_out_of_memory = false;
     bool ok = tconv_discover_candidates(search_path, ctx->plugin_flags, &candidates);
     for (size_t i = 0; ok && i < candidates.count; i++)
-        ok = load_candidate(ctx, &candidates.items[i], &seen);
+        ok = load_candidate(ctx, &candidates.items[i], &seen, &init_out_of_memory);
     pthread_mutex_unlock(&loader_mutex);
     for (size_t i = 0; i < seen.count; i++) {
         free(seen.real[i]);
@@ -412,8 +434,15 @@ tconv_status_t tconv_plugins_load(struct tconv_context *ctx, const char *search_
         sort_plugins_by_name(ctx);
         ok = enumerate_devices(ctx);
     }
-    if (!ok)
+    if (!ok) {
+        if (init_out_of_memory) {
+            const tconv_plugin_report_t *r = &ctx->reports[ctx->report_count - 1];
+            return tconv_set_error(tconv_out_of_memory,
+                                   "out of memory while loading plugins: plugin %s: %s", r->path,
+                                   r->message);
+        }
         return tconv_set_error(tconv_out_of_memory, "out of memory while loading plugins");
+    }
     tconv_log(1, "%zu plugin candidate(s), %zu loaded, %zu device(s)", ctx->report_count,
               ctx->plugin_count, ctx->device_count);
     return tconv_success;
