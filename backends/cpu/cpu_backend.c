@@ -2,6 +2,7 @@
 /* The CPU backend's plugin table: one device (the host CPU), plans that run
  * the phase-decomposed micro-kernels of the best ISA (or TCONV_CPU_ISA's),
  * and a thread pool made at the first plan and torn down in fini. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,14 +145,20 @@ static tconv_status_t cpu_plan_create_slot(tconv_backend_state_t state, size_t d
         return status;
     }
     pthread_mutex_lock(&st->pool_lock);
+    int pool_error = 0;
     if (!st->pool) {
         st->pool = cpu_thread_pool_create(st->num_threads);
+        pool_error = errno;
     }
     cpu_thread_pool_t *pool = st->pool;
     pthread_mutex_unlock(&st->pool_lock);
     if (!pool) {
-        snprintf(msg, msg_size, "creating the pool of %zu cpu threads failed", st->num_threads);
-        return tconv_runtime_error;
+        /* Out of memory is said as such (the selection then moves on, the
+         * caller gets tconv_out_of_memory); other failures of
+         * pthread_create are the system's. */
+        snprintf(msg, msg_size, "creating the pool of %zu cpu threads failed: %s", st->num_threads,
+                 strerror(pool_error));
+        return pool_error == ENOMEM ? tconv_out_of_memory : tconv_runtime_error;
     }
     cpu_plan_t *plan = NULL;
     status = cpu_plan_create(p, cpu_kernel_select(st->isa, p->dtype), pool, &plan, msg, msg_size);

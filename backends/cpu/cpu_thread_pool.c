@@ -4,6 +4,7 @@
  * itself and waits for the count to reach zero. */
 #include "cpu_thread_pool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -69,12 +70,14 @@ cpu_thread_pool_t *cpu_thread_pool_create(size_t thread_count) {
     }
     cpu_thread_pool_t *pool = calloc(1, sizeof(*pool));
     if (!pool) {
+        errno = ENOMEM;
         return NULL;
     }
     pool->count = thread_count;
     pool->workers = calloc(thread_count, sizeof(pthread_t));
     if (!pool->workers) {
         free(pool);
+        errno = ENOMEM;
         return NULL;
     }
     pthread_mutex_init(&pool->run_lock, NULL);
@@ -87,10 +90,12 @@ cpu_thread_pool_t *cpu_thread_pool_create(size_t thread_count) {
             arg->pool = pool;
             arg->index = w + 1;
         }
-        if (!arg || pthread_create(&pool->workers[w], NULL, worker_main, arg) != 0) {
+        int error = arg ? pthread_create(&pool->workers[w], NULL, worker_main, arg) : ENOMEM;
+        if (error != 0) {
             free(arg);
             stop_workers(pool, w); /* leaves stopping set: destroy joins nothing more */
             cpu_thread_pool_destroy(pool);
+            errno = error;
             return NULL;
         }
     }

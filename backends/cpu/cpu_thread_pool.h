@@ -13,7 +13,8 @@ typedef struct cpu_thread_pool cpu_thread_pool_t;
 typedef void (*cpu_pool_job_fn)(void *ctx, size_t thread_index, size_t thread_count);
 
 /** Starts @p thread_count - 1 workers (the caller is the last thread).
- *  Returns NULL on failure (resources released). */
+ *  Returns NULL on failure (resources released) with errno set: ENOMEM when
+ *  an allocation failed, else pthread_create's error. */
 cpu_thread_pool_t *cpu_thread_pool_create(size_t thread_count);
 /** Threads that take part in a job, the caller included. */
 size_t cpu_thread_pool_size(const cpu_thread_pool_t *pool);
