@@ -117,6 +117,7 @@ int tc_suite_open(tc_suite_t *s, int argc, char **argv) {
     int rc = parse_options(s, argc, argv);
     if (rc >= 0)
         return rc;
+    s->cases = tc_case_budget(s->cases);
     /* The CPU backend reads its ISA when a context initialises it. */
     if (s->isa)
         setenv("TCONV_CPU_ISA", s->isa, 1);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared test helpers; see test_support.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "test_support.h"
@@ -52,6 +53,12 @@ void tc_clean_environment(void) {
 int tc_in_ci(void) {
     const char *ci = getenv("CI");
     return ci != NULL && (strcmp(ci, "true") == 0 || strcmp(ci, "1") == 0);
+}
+
+int tc_case_budget(int wanted) {
+    const char *cap = getenv("TCONV_TEST_MAX_CASES");
+    long most = cap != NULL ? strtol(cap, NULL, 10) : 0;
+    return most > 0 && most < wanted ? (int)most : wanted;
 }
 
 int tc_cannot_run(const char *fmt, ...) {

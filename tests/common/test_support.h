@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the tconv tests: a seeded random generator, random
  * problems over every option, a printable description of a problem (so a
  * failing case can be reproduced), tensors in both dtypes, and comparison
@@ -116,6 +117,13 @@ int tc_in_ci(void);
  *  ..." and returns TC_EXIT_SKIP, or under CI prints "FAILED: ..." and
  *  returns 1. */
 int tc_cannot_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** How many cases a seeded random test runs: @p wanted, or fewer when the
+ *  environment variable TCONV_TEST_MAX_CASES (a positive integer) is
+ *  smaller. The sanitizer job (scripts/test-sanitizers.sh) sets it: the
+ *  first cases of the same seeds, under ASan and UBSan, in a fraction of
+ *  the time. */
+int tc_case_budget(int wanted);
 
 /** Whether @p haystack contains @p needle (case-sensitive); NULL-safe. */
 int tc_contains(const char *haystack, const char *needle);
