@@ -245,3 +245,18 @@ def test_unchanged_weights_are_not_packed_again(monkeypatch):
     assert len(calls) == 3
     k[...], b[...] = k0, b0
     np.testing.assert_array_equal(tconv.conv_transpose(x, k, b, strides=2), first)
+
+
+def test_opencl_device_when_present():
+    # The bundled OpenCL plugin (PoCL in CI) computes what the CPU does.
+    opencl = [d["id"] for d in tconv.devices() if d["backend"] == "opencl"]
+    if not opencl:
+        cannot_run("no OpenCL device (install pocl-opencl-icd: scripts/install-deps.sh)")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 4, 3, 5, 3)).astype(np.float32)
+    k = rng.standard_normal((3, 2, 3, 2, 3)).astype(np.float32)
+    b = rng.standard_normal(2).astype(np.float32)
+    options = dict(strides=(2, 1, 2), padding="same", activation="tanh")
+    y = tconv.conv_transpose(x, k, b, device=opencl[0], **options)
+    np.testing.assert_allclose(y, tconv.conv_transpose(x, k, b, device="cpu", **options),
+                               rtol=1e-5, atol=1e-5)
