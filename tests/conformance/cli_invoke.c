@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #define MAX_ARGS 48
-#define ARG_TEXT 4096
+#define ARG_TEXT 8192
 
 typedef struct argv_builder {
     char *argv[MAX_ARGS];
@@ -42,22 +42,28 @@ static void add_list(argv_builder_t *b, const char *option, const int64_t *v, in
     add(b, text);
 }
 
-static void build_args(argv_builder_t *b, const char *tconv, const conformance_case_t *c,
-                       const char *device, const char *output_path) {
+/* `OPTION PATH`, unless the case has no such file (""). */
+static void add_file(argv_builder_t *b, const char *option, const char *path) {
+    if (!path[0])
+        return;
+    add(b, option);
+    add(b, path);
+}
+
+/* `tconv COMMAND --input X --kernel W [--bias B]`: the start of both command lines. */
+static void add_layer_arrays(argv_builder_t *b, const char *tconv, const char *command,
+                             const conformance_case_t *c) {
+    add(b, tconv);
+    add(b, command);
+    add_file(b, "--input", c->input);
+    add_file(b, "--kernel", c->kernel);
+    add_file(b, "--bias", c->bias);
+}
+
+/* The layer options shared by `tconv run` and `tconv backward`. */
+static void add_layer_options(argv_builder_t *b, const conformance_case_t *c, const char *device) {
     const tconv_problem_t *p = &c->problem;
     int r = p->spatial_rank;
-    add(b, tconv);
-    add(b, "run");
-    add(b, "--input");
-    add(b, c->input);
-    add(b, "--kernel");
-    add(b, c->kernel);
-    if (c->bias[0]) {
-        add(b, "--bias");
-        add(b, c->bias);
-    }
-    add(b, "--output");
-    add(b, output_path);
     add_list(b, "--strides", p->strides, r);
     add_list(b, "--dilation-rate", p->dilation, r);
     if (strcmp(c->padding_name, "explicit") == 0) {
@@ -101,16 +107,15 @@ static void build_args(argv_builder_t *b, const char *tconv, const conformance_c
     add(b, p->dtype == tconv_f64 ? "float64" : "float32");
 }
 
-int cli_run_case(const char *tconv, const conformance_case_t *c, const char *device,
-                 const char *output_path, const char *log_path, char *command_line,
-                 size_t command_line_size, char *message, size_t message_size) {
-    argv_builder_t b = {.argc = 0, .used = 0};
-    build_args(&b, tconv, c, device, output_path);
+/* Runs @p b's command line with stdin from /dev/null and stdout+stderr into
+ * @p log_path; returns its exit status or -1 (see cli_run_case). */
+static int run_command(const argv_builder_t *b, const char *log_path, char *command_line,
+                       size_t command_line_size, char *message, size_t message_size) {
     size_t len = 0;
     command_line[0] = '\0';
-    for (int i = 0; i < b.argc && len < command_line_size; i++)
+    for (int i = 0; i < b->argc && len < command_line_size; i++)
         len += (size_t)snprintf(command_line + len, command_line_size - len, "%s%s", i ? " " : "",
-                                b.argv[i]);
+                                b->argv[i]);
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (log_fd < 0) {
         snprintf(message, message_size, "cannot create %s: %s", log_path, strerror(errno));
@@ -129,8 +134,8 @@ int cli_run_case(const char *tconv, const conformance_case_t *c, const char *dev
             dup2(null_fd, STDIN_FILENO);
         dup2(log_fd, STDOUT_FILENO);
         dup2(log_fd, STDERR_FILENO);
-        execv(tconv, b.argv);
-        fprintf(stderr, "exec %s: %s\n", tconv, strerror(errno));
+        execv(b->argv[0], b->argv);
+        fprintf(stderr, "exec %s: %s\n", b->argv[0], strerror(errno));
         _exit(127);
     }
     close(log_fd);
@@ -146,4 +151,28 @@ int cli_run_case(const char *tconv, const conformance_case_t *c, const char *dev
     snprintf(message, message_size, "killed by signal %d",
              WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     return -1;
+}
+
+int cli_run_case(const char *tconv, const conformance_case_t *c, const char *device,
+                 const char *output_path, const char *log_path, char *command_line,
+                 size_t command_line_size, char *message, size_t message_size) {
+    argv_builder_t b = {.argc = 0, .used = 0};
+    add_layer_arrays(&b, tconv, "run", c);
+    add_file(&b, "--output", output_path);
+    add_layer_options(&b, c, device);
+    return run_command(&b, log_path, command_line, command_line_size, message, message_size);
+}
+
+int cli_backward_case(const char *tconv, const conformance_case_t *c, const char *device,
+                      const char *const grad_paths[3], const char *log_path, char *command_line,
+                      size_t command_line_size, char *message, size_t message_size) {
+    argv_builder_t b = {.argc = 0, .used = 0};
+    add_layer_arrays(&b, tconv, "backward", c);
+    add_file(&b, "--grad-output", c->grad_output);
+    add_file(&b, "--grad-input", grad_paths[0]);
+    add_file(&b, "--grad-kernel", grad_paths[1]);
+    if (c->bias[0])
+        add_file(&b, "--grad-bias", grad_paths[2]);
+    add_layer_options(&b, c, device);
+    return run_command(&b, log_path, command_line, command_line_size, message, message_size);
 }

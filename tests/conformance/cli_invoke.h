@@ -1,4 +1,5 @@
-/* Running a conformance case through the `tconv run` command line. */
+/* Running a conformance case through the `tconv run` and `tconv backward`
+ * command lines. */
 #ifndef TCONV_CONFORMANCE_CLI_INVOKE_H
 #define TCONV_CONFORMANCE_CLI_INVOKE_H
 
@@ -14,5 +15,12 @@
 int cli_run_case(const char *tconv, const conformance_case_t *c, const char *device,
                  const char *output_path, const char *log_path, char *command_line,
                  size_t command_line_size, char *message, size_t message_size);
+
+/** Runs `@p tconv backward` for gradient case @p c on device @p device,
+ *  writing dL/dx, dL/dw and (when the case has a bias) dL/db to
+ *  @p grad_paths[0..2]; otherwise as cli_run_case. */
+int cli_backward_case(const char *tconv, const conformance_case_t *c, const char *device,
+                      const char *const grad_paths[3], const char *log_path, char *command_line,
+                      size_t command_line_size, char *message, size_t message_size);
 
 #endif /* TCONV_CONFORMANCE_CLI_INVOKE_H */

@@ -42,15 +42,31 @@ double case_tolerance(const conformance_case_t *c, const npy_array_t *input,
     return rtol * scale;
 }
 
-double max_abs_error(const npy_array_t *golden, const void *got) {
+double gradient_tolerance(tconv_dtype_t dtype, const npy_array_t *golden) {
+    double rtol = dtype == tconv_f64 ? CONFORMANCE_GRAD_RTOL_F64 : CONFORMANCE_GRAD_RTOL_F32;
+    return rtol * fmax(1.0, max_abs(golden));
+}
+
+double max_abs_error_at(const npy_array_t *golden, const void *got, size_t *where) {
     double worst = 0.0;
+    *where = 0;
     for (size_t i = 0; i < golden->count; i++) {
         double g = array_value(golden, i);
         double v = golden->dtype == npy_f64 ? ((const double *)got)[i] : ((const float *)got)[i];
         double e = fabs(v - g);
-        if (isnan(e))
+        if (isnan(e)) {
+            *where = i;
             return INFINITY;
-        worst = fmax(worst, e);
+        }
+        if (e > worst) {
+            worst = e;
+            *where = i;
+        }
     }
     return worst;
+}
+
+double max_abs_error(const npy_array_t *golden, const void *got) {
+    size_t where;
+    return max_abs_error_at(golden, got, &where);
 }

@@ -23,9 +23,24 @@ double case_tolerance(const conformance_case_t *c, const npy_array_t *input,
                       const npy_array_t *kernel, const npy_array_t *bias,
                       const npy_array_t *golden);
 
+/** Relative tolerances of the gradient cases, against max(1, max|golden|) of
+ *  each gradient: the goldens are sums over batch and space (dL/dw, dL/db)
+ *  or over taps and channels (dL/dx) whose order differs between
+ *  frameworks, devices and thread counts. */
+#define CONFORMANCE_GRAD_RTOL_F32 2e-4
+#define CONFORMANCE_GRAD_RTOL_F64 1e-10
+
+/** The absolute tolerance of one golden gradient:
+ *  rtol * max(1, max|golden|), rtol the dtype's CONFORMANCE_GRAD_RTOL_*. */
+double gradient_tolerance(tconv_dtype_t dtype, const npy_array_t *golden);
+
 /** Largest |got - golden| over the @p golden->count values of @p got (same
  *  dtype as golden). NaN anywhere gives +inf. */
 double max_abs_error(const npy_array_t *golden, const void *got);
+
+/** As max_abs_error, and the index of that element in @p where (0 when
+ *  golden is empty; the first NaN's index for +inf). */
+double max_abs_error_at(const npy_array_t *golden, const void *got, size_t *where);
 
 /** Value @p i of an array, as double. */
 double array_value(const npy_array_t *a, size_t i);

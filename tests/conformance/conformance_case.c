@@ -169,6 +169,12 @@ int case_load(const char *json_path, conformance_case_t *c, char *message, size_
     snprintf(c->framework, sizeof c->framework, "%s", framework);
     const mj_value_t *error = mj_get(&root, "expect_error");
     c->expect_error = error && error->type == mj_bool && error->boolean;
+    const char *kind = get_string(&root, "kind");
+    if (kind && strcmp(kind, "gradient") != 0) {
+        fail(message, message_size, "kind '%s': only \"gradient\" (or no kind: forward)", kind);
+        goto done;
+    }
+    c->gradient = kind != NULL;
     const mj_value_t *tolerance = mj_get(&root, "tolerance");
     c->tolerance = tolerance && tolerance->type == mj_number ? tolerance->number : 0.0;
     if (fill_problem(&root, c, message, message_size) != 0)
@@ -176,15 +182,32 @@ int case_load(const char *json_path, conformance_case_t *c, char *message, size_
     struct {
         const char *role;
         char *path;
-    } roles[] = {
-        {"input", c->input}, {"kernel", c->kernel}, {"bias", c->bias}, {"output", c->output}};
-    for (size_t i = 0; i < 4; i++) {
+    } roles[] = {{"input", c->input},
+                 {"kernel", c->kernel},
+                 {"bias", c->bias},
+                 {"output", c->output},
+                 {"grad_output", c->grad_output},
+                 {"grad_input", c->grad_input},
+                 {"grad_kernel", c->grad_kernel},
+                 {"grad_bias", c->grad_bias}};
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
         const char *file = get_string(files, roles[i].role);
         if (file)
             sibling_path(json_path, file, roles[i].path);
     }
-    if (!c->input[0] || !c->kernel[0] || (!c->expect_error && !c->output[0])) {
-        fail(message, message_size, "files: input, kernel and (unless an error case) output");
+    if (!c->input[0] || !c->kernel[0]) {
+        fail(message, message_size, "files: input and kernel are required");
+        goto done;
+    }
+    if (c->gradient && (c->expect_error || !c->grad_output[0] || !c->grad_input[0] ||
+                        !c->grad_kernel[0] || !c->bias[0] != !c->grad_bias[0])) {
+        fail(message, message_size,
+             "a gradient case needs files grad_output, grad_input, grad_kernel, and "
+             "grad_bias exactly when it has a bias (and cannot be an error case)");
+        goto done;
+    }
+    if (!c->gradient && !c->expect_error && !c->output[0]) {
+        fail(message, message_size, "files: output is required (unless an error case)");
         goto done;
     }
     rc = 0;

@@ -1,5 +1,6 @@
 /* One conformance case: the problem a framework ran, its arrays and what
- * tconv must do with it (match the golden output, or refuse the arguments). */
+ * tconv must do with it (match the golden output, match the golden
+ * gradients, or refuse the arguments). */
 #ifndef TCONV_CONFORMANCE_CASE_H
 #define TCONV_CONFORMANCE_CASE_H
 
@@ -15,9 +16,13 @@ typedef struct conformance_case {
     tconv_problem_t problem; /**< As the C API receives it. */
     char padding_name[32];   /**< The JSON padding word (may be one tconv refuses). */
     int expect_error;        /**< The framework refused: tconv must refuse too. */
+    int gradient;            /**< "kind": "gradient": golden dL/dx, dL/dw, dL/db for dL/dy. */
     double tolerance;        /**< Relative tolerance from the case; 0 = the dtype's default. */
     /* Absolute paths; "" when the case has no such array. */
     char input[CASE_PATH_MAX], kernel[CASE_PATH_MAX], bias[CASE_PATH_MAX], output[CASE_PATH_MAX];
+    /* Gradient cases only: dL/dy and the golden gradients (grad_bias "" without bias). */
+    char grad_output[CASE_PATH_MAX], grad_input[CASE_PATH_MAX], grad_kernel[CASE_PATH_MAX],
+        grad_bias[CASE_PATH_MAX];
 } conformance_case_t;
 
 /** Reads @p json_path (a case description) into @p c; the array paths are

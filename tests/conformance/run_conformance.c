@@ -2,14 +2,19 @@
  * generate.py from the real frameworks) on every device tconv finds, through
  * the C API and/or the `tconv run` command, and compares with the golden
  * outputs. Cases the framework refused must be refused: the C API with
- * tconv_invalid_arguments, the CLI with exit status 2.
+ * tconv_invalid_arguments, the CLI with exit status 2. Gradient cases run
+ * tconv_plan_execute_backward on a plan with TCONV_PASS_TRAINING (and
+ * `tconv backward`) and compare dL/dx, dL/dw and dL/db with the framework's
+ * autograd.
  *
  * Usage: run_conformance [--api] [--cli PATH/TO/tconv] [--cli-every N]
  *                        [--sample-every N] [--devices ID,ID...] DATA_DIR
  * The OpenCL backend compiles one program per problem (about a second each on
  * PoCL, cached afterwards), so ctest runs a sample of the cases on devices
  * other than the native CPU; TCONV_CONFORMANCE_FULL=1 runs every case.
- * Prints one line per framework, device and path, then "N passed, M failed". */
+ * Prints one line per framework, device, path and kind (outputs, gradients),
+ * then "N passed, M failed". A device and path on which no case of a kind
+ * ran is a failure. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <math.h>
@@ -31,6 +36,9 @@
 static const char *const FRAMEWORKS[] = {"keras", "tensorflow", "torch", "onnx"};
 #define N_FRAMEWORKS 4
 enum { PATH_API = 0, PATH_CLI = 1 };
+/* What a case checks: the forward output, or the three gradients. */
+enum { KIND_FORWARD = 0, KIND_GRADIENT = 1, N_KINDS = 2 };
+static const char *const KIND_SUFFIX[N_KINDS] = {"", " gradients"};
 
 typedef enum outcome { outcome_pass, outcome_fail, outcome_skip } outcome_t;
 
@@ -44,6 +52,13 @@ typedef struct device {
     int sampled; /* not the native CPU backend: every sample_every-th case only */
 } device_t;
 
+/* The largest errors seen for one kind of case. */
+typedef struct error_stats {
+    double worst_ratio; /* largest error / tolerance */
+    char worst_where[256];
+    double worst_abs[3]; /* largest |error| per dtype (index tconv_f32, tconv_f64) */
+} error_stats_t;
+
 /* Everything the run accumulates. */
 typedef struct run {
     tconv_context_t context;
@@ -55,17 +70,21 @@ typedef struct run {
     int cli_every;      /* CLI: every Nth non-error case (error cases always) */
     int sample_every;   /* devices other than the native CPU: every Nth non-error case */
     char temp_dir[256]; /* CLI outputs and logs */
-    tally_t tally[N_FRAMEWORKS][MAX_DEVICES][2];
+    tally_t tally[N_FRAMEWORKS][MAX_DEVICES][2][N_KINDS];
     long failure_reports;
-    double worst_ratio; /* largest error / tolerance seen */
-    char worst_where[256];
-    double worst_abs[3]; /* largest |error| per dtype (index tconv_f32, tconv_f64) */
+    error_stats_t stats[N_KINDS];
 } run_t;
+
+/* The gradients of a gradient case, in the order they are checked. */
+enum { GRAD_INPUT, GRAD_KERNEL, GRAD_BIAS, N_GRADS };
+static const char *const GRAD_NAMES[N_GRADS] = {"grad_input", "grad_kernel", "grad_bias"};
 
 /* The arrays of one case, in the case's dtype. */
 typedef struct arrays {
     npy_array_t input, kernel, bias, golden;
     int has_bias, has_golden;
+    npy_array_t grad_output;
+    npy_array_t grads[N_GRADS]; /* golden dL/dx, dL/dw, dL/db (the last empty without bias) */
 } arrays_t;
 
 static void report_failure(run_t *run, const char *path, const char *device,
@@ -98,18 +117,20 @@ static int same_shape(const int64_t *a, const int64_t *b, int ndim) {
     return 1;
 }
 
+/* @p what: "" for an output, else the gradient's name. */
 static void note_error(run_t *run, const conformance_case_t *c, const char *device,
-                       const char *path, double error, double tolerance) {
-    double *worst = &run->worst_abs[c->problem.dtype == tconv_f64 ? 2 : 1];
+                       const char *path, const char *what, double error, double tolerance) {
+    error_stats_t *stats = &run->stats[c->gradient ? KIND_GRADIENT : KIND_FORWARD];
+    double *worst = &stats->worst_abs[c->problem.dtype == tconv_f64 ? 2 : 1];
     if (error > *worst)
         *worst = error;
     double ratio = tolerance > 0 ? error / tolerance : 0.0;
-    if (ratio > run->worst_ratio) {
-        run->worst_ratio = ratio;
-        snprintf(run->worst_where, sizeof run->worst_where,
-                 "%s on %s (%s): |error| %.3g, "
+    if (ratio > stats->worst_ratio) {
+        stats->worst_ratio = ratio;
+        snprintf(stats->worst_where, sizeof stats->worst_where,
+                 "%s%s%s on %s (%s): |error| %.3g, "
                  "tolerance %.3g",
-                 c->name, device, path, error, tolerance);
+                 c->name, what[0] ? " " : "", what, device, path, error, tolerance);
     }
 }
 
@@ -126,19 +147,36 @@ static outcome_t check_case_shapes(run_t *run, const conformance_case_t *c, cons
         return outcome_fail;
     }
     char want[128], got[128];
-    if (ndims != a->golden.ndim || !same_shape(out_dims, a->golden.shape, ndims)) {
+    const npy_array_t *output = c->gradient ? &a->grad_output : &a->golden;
+    if (ndims != output->ndim || !same_shape(out_dims, output->shape, ndims)) {
         shape_text(out_dims, ndims, want, sizeof want);
-        shape_text(a->golden.shape, a->golden.ndim, got, sizeof got);
-        report_failure(run, path, device, c, "tconv's output shape %s, the framework's %s", want,
-                       got);
+        shape_text(output->shape, output->ndim, got, sizeof got);
+        report_failure(run, path, device, c, "tconv's output shape %s, the framework's %s%s", want,
+                       got, c->gradient ? " (grad_output)" : "");
         return outcome_fail;
     }
-    if (!same_shape(in_dims, a->input.shape, ndims) ||
-        !same_shape(k_dims, a->kernel.shape, ndims)) {
+    if (a->input.ndim != ndims || !same_shape(in_dims, a->input.shape, ndims) ||
+        a->kernel.ndim != ndims || !same_shape(k_dims, a->kernel.shape, ndims)) {
         report_failure(run, path, device, c,
                        "case description: input/kernel shapes differ "
                        "from the problem's");
         return outcome_fail;
+    }
+    if (!c->gradient)
+        return outcome_pass;
+    /* The golden gradients have the shapes of what they differentiate. */
+    const npy_array_t *of[N_GRADS] = {&a->input, &a->kernel, &a->bias};
+    for (int g = 0; g < N_GRADS; g++) {
+        const npy_array_t *grad = &a->grads[g];
+        if (g == GRAD_BIAS && !a->has_bias)
+            continue;
+        if (grad->ndim != of[g]->ndim || !same_shape(grad->shape, of[g]->shape, grad->ndim)) {
+            shape_text(grad->shape, grad->ndim, got, sizeof got);
+            shape_text(of[g]->shape, of[g]->ndim, want, sizeof want);
+            report_failure(run, path, device, c, "case description: %s has shape %s, not %s",
+                           GRAD_NAMES[g], got, want);
+            return outcome_fail;
+        }
     }
     return outcome_pass;
 }
@@ -197,7 +235,7 @@ static outcome_t api_case(run_t *run, const conformance_case_t *c, const arrays_
         double tol =
             case_tolerance(c, &a->input, &a->kernel, a->has_bias ? &a->bias : NULL, &a->golden);
         double err = max_abs_error(&a->golden, out);
-        note_error(run, c, dev->id, "api", err, tol);
+        note_error(run, c, dev->id, "api", "", err, tol);
         if (err <= tol)
             result = outcome_pass;
         else
@@ -205,6 +243,95 @@ static outcome_t api_case(run_t *run, const conformance_case_t *c, const arrays_
                            tol);
     }
     free(out);
+    tconv_plan_destroy(plan);
+    return result;
+}
+
+/* "(n, c, d, h, w)" of flat index @p flat in an array of @p shape. */
+static void index_text(const int64_t *shape, int ndim, size_t flat, char *out, size_t size) {
+    int64_t index[TCONV_MAX_DIMS];
+    for (int i = ndim - 1; i >= 0; i--) {
+        index[i] = shape[i] > 0 ? (int64_t)(flat % (size_t)shape[i]) : 0;
+        flat = shape[i] > 0 ? flat / (size_t)shape[i] : 0;
+    }
+    size_t len = (size_t)snprintf(out, size, "(");
+    for (int i = 0; i < ndim && len < size; i++)
+        len +=
+            (size_t)snprintf(out + len, size - len, "%s%lld", i ? ", " : "", (long long)index[i]);
+    if (len < size)
+        snprintf(out + len, size - len, ")");
+}
+
+/* Compares tconv's gradients @p got (the case's dtype; got[GRAD_BIAS] unused
+ * without bias) with the goldens; reports every gradient that is off, with
+ * its worst element. @p command: the CLI command line, or NULL. */
+static outcome_t compare_gradients(run_t *run, const conformance_case_t *c, const arrays_t *a,
+                                   const char *device, const char *path,
+                                   const void *const got[N_GRADS], const char *command) {
+    outcome_t result = outcome_pass;
+    for (int g = 0; g < N_GRADS; g++) {
+        if (g == GRAD_BIAS && !a->has_bias)
+            continue;
+        const npy_array_t *golden = &a->grads[g];
+        size_t at;
+        double err = max_abs_error_at(golden, got[g], &at);
+        double tol = gradient_tolerance(c->problem.dtype, golden);
+        note_error(run, c, device, path, GRAD_NAMES[g], err, tol);
+        if (err <= tol)
+            continue;
+        char where[128];
+        index_text(golden->shape, golden->ndim, at, where, sizeof where);
+        double value =
+            golden->dtype == npy_f64 ? ((const double *)got[g])[at] : ((const float *)got[g])[at];
+        report_failure(run, path, device, c,
+                       "%s: max |error| %.6g > tolerance %.6g at %s: tconv %.17g, golden %.17g%s%s",
+                       GRAD_NAMES[g], err, tol, where, value, array_value(golden, at),
+                       command ? ": " : "", command ? command : "");
+        result = outcome_fail;
+    }
+    return result;
+}
+
+/* A gradient case through the API: a TCONV_PASS_TRAINING plan and
+ * tconv_plan_execute_backward for all three gradients at once. */
+static outcome_t api_gradient_case(run_t *run, const conformance_case_t *c, const arrays_t *a,
+                                   const device_t *dev) {
+    if (check_case_shapes(run, c, a, dev->id, "api") != outcome_pass)
+        return outcome_fail;
+    tconv_problem_t problem = c->problem;
+    problem.passes = TCONV_PASS_TRAINING;
+    tconv_plan_t plan = NULL;
+    tconv_status_t st = tconv_plan_create(&plan, run->context, &problem, dev->id);
+    if (st != tconv_success) {
+        if (problem.dtype == tconv_f64 && !dev->has_f64)
+            return outcome_skip;
+        report_failure(run, "api", dev->id, c, "tconv_plan_create (passes = training): %s (%s)",
+                       tconv_status_name(st), tconv_get_last_error());
+        return outcome_fail;
+    }
+    outcome_t result = outcome_fail;
+    size_t item = problem.dtype == tconv_f64 ? sizeof(double) : sizeof(float);
+    void *got[N_GRADS] = {NULL, NULL, NULL};
+    int allocated = 1;
+    for (int g = 0; g < N_GRADS; g++)
+        if (g != GRAD_BIAS || a->has_bias)
+            allocated &= (got[g] = malloc(a->grads[g].count * item + 1)) != NULL;
+    if (!allocated) {
+        report_failure(run, "api", dev->id, c, "out of memory");
+    } else if ((st = tconv_plan_set_weights(plan, a->kernel.data,
+                                            a->has_bias ? a->bias.data : NULL)) != tconv_success) {
+        report_failure(run, "api", dev->id, c, "tconv_plan_set_weights: %s (%s)",
+                       tconv_status_name(st), tconv_get_last_error());
+    } else if ((st = tconv_plan_execute_backward(plan, a->input.data, a->grad_output.data,
+                                                 got[GRAD_INPUT], got[GRAD_KERNEL],
+                                                 got[GRAD_BIAS])) != tconv_success) {
+        report_failure(run, "api", dev->id, c, "tconv_plan_execute_backward: %s (%s)",
+                       tconv_status_name(st), tconv_get_last_error());
+    } else {
+        result = compare_gradients(run, c, a, dev->id, "api", (const void *const *)got, NULL);
+    }
+    for (int g = 0; g < N_GRADS; g++)
+        free(got[g]);
     tconv_plan_destroy(plan);
     return result;
 }
@@ -217,6 +344,19 @@ static void print_log(const char *log_path) {
     for (int n = 0; n < 6 && fgets(line, sizeof line, f); n++)
         printf("    | %s", line);
     fclose(f);
+}
+
+/* The outcome of a CLI run that exited with @p code != 0: skipped where the
+ * device has no float64, else a failure reported with the command and the
+ * start of its log. */
+static outcome_t cli_failed(run_t *run, const conformance_case_t *c, const device_t *dev, int code,
+                            const char *message, const char *command, const char *log_path) {
+    if (c->problem.dtype == tconv_f64 && !dev->has_f64)
+        return outcome_skip;
+    report_failure(run, "cli", dev->id, c, "exit status %d %s: %s", code, code < 0 ? message : "",
+                   command);
+    print_log(log_path);
+    return outcome_fail;
 }
 
 static outcome_t cli_case(run_t *run, const conformance_case_t *c, const arrays_t *a,
@@ -236,14 +376,8 @@ static outcome_t cli_case(run_t *run, const conformance_case_t *c, const arrays_
         print_log(log_path);
         return outcome_fail;
     }
-    if (code != 0) {
-        if (c->problem.dtype == tconv_f64 && !dev->has_f64)
-            return outcome_skip;
-        report_failure(run, "cli", dev->id, c, "exit status %d %s: %s", code,
-                       code < 0 ? message : "", command);
-        print_log(log_path);
-        return outcome_fail;
-    }
+    if (code != 0)
+        return cli_failed(run, c, dev, code, message, command, log_path);
     npy_array_t got;
     npy_dtype_t want = c->problem.dtype == tconv_f64 ? npy_f64 : npy_f32;
     if (npy_read(out_path, want, &got, message, sizeof message) != npy_ok) {
@@ -260,7 +394,7 @@ static outcome_t cli_case(run_t *run, const conformance_case_t *c, const arrays_
         double tol =
             case_tolerance(c, &a->input, &a->kernel, a->has_bias ? &a->bias : NULL, &a->golden);
         double err = max_abs_error(&a->golden, got.data);
-        note_error(run, c, dev->id, "cli", err, tol);
+        note_error(run, c, dev->id, "cli", "", err, tol);
         if (err <= tol)
             result = outcome_pass;
         else
@@ -268,6 +402,55 @@ static outcome_t cli_case(run_t *run, const conformance_case_t *c, const arrays_
                            err, tol, command);
     }
     npy_array_free(&got);
+    return result;
+}
+
+/* A gradient case through `tconv backward`, all three gradients at once. */
+static outcome_t cli_gradient_case(run_t *run, const conformance_case_t *c, const arrays_t *a,
+                                   const device_t *dev) {
+    if (check_case_shapes(run, c, a, dev->id, "cli") != outcome_pass)
+        return outcome_fail;
+    char paths[N_GRADS][512], log_path[512], command[4096], message[512];
+    const char *grad_paths[N_GRADS];
+    for (int g = 0; g < N_GRADS; g++) {
+        snprintf(paths[g], sizeof paths[g], "%s/%s.npy", run->temp_dir, GRAD_NAMES[g]);
+        unlink(paths[g]);
+        grad_paths[g] = paths[g];
+    }
+    snprintf(log_path, sizeof log_path, "%s/log.txt", run->temp_dir);
+    int code = cli_backward_case(run->cli, c, dev->id, grad_paths, log_path, command,
+                                 sizeof command, message, sizeof message);
+    if (code != 0)
+        return cli_failed(run, c, dev, code, message, command, log_path);
+    npy_array_t got[N_GRADS];
+    memset(got, 0, sizeof got);
+    npy_dtype_t want = c->problem.dtype == tconv_f64 ? npy_f64 : npy_f32;
+    outcome_t result = outcome_pass;
+    for (int g = 0; g < N_GRADS && result == outcome_pass; g++) {
+        if (g == GRAD_BIAS && !a->has_bias)
+            continue;
+        const npy_array_t *golden = &a->grads[g];
+        if (npy_read(paths[g], want, &got[g], message, sizeof message) != npy_ok) {
+            report_failure(run, "cli", dev->id, c, "reading its %s: %s", GRAD_NAMES[g], message);
+            result = outcome_fail;
+        } else if (got[g].ndim != golden->ndim ||
+                   !same_shape(got[g].shape, golden->shape, golden->ndim)) {
+            char s1[128], s2[128];
+            shape_text(got[g].shape, got[g].ndim, s1, sizeof s1);
+            shape_text(golden->shape, golden->ndim, s2, sizeof s2);
+            report_failure(run, "cli", dev->id, c, "%s shape %s, the framework's %s", GRAD_NAMES[g],
+                           s1, s2);
+            result = outcome_fail;
+        }
+    }
+    if (result == outcome_pass) {
+        const void *data[N_GRADS] = {got[0].data, got[1].data, got[2].data};
+        result = compare_gradients(run, c, a, dev->id, "cli", data, command);
+    }
+    for (int g = 0; g < N_GRADS; g++) {
+        npy_array_free(&got[g]);
+        unlink(paths[g]);
+    }
     return result;
 }
 
@@ -285,6 +468,9 @@ static void free_arrays(arrays_t *a) {
     npy_array_free(&a->kernel);
     npy_array_free(&a->bias);
     npy_array_free(&a->golden);
+    npy_array_free(&a->grad_output);
+    for (int g = 0; g < N_GRADS; g++)
+        npy_array_free(&a->grads[g]);
 }
 
 static void count(tally_t *t, outcome_t o) {
@@ -322,17 +508,28 @@ static int run_case_file(run_t *run, const char *json_path, long ordinal) {
         a.has_golden = 1;
         rc |= load_array(c.output, dt, &a.golden, c.name);
     }
+    if (c.gradient) {
+        const char *grad_files[N_GRADS] = {c.grad_input, c.grad_kernel, c.grad_bias};
+        rc |= load_array(c.grad_output, dt, &a.grad_output, c.name);
+        for (int g = 0; g < N_GRADS; g++)
+            if (grad_files[g][0])
+                rc |= load_array(grad_files[g], dt, &a.grads[g], c.name);
+    }
     if (rc != 0) {
         free_arrays(&a);
         return -1;
     }
+    int kind = c.gradient ? KIND_GRADIENT : KIND_FORWARD;
     for (size_t d = 0; d < run->device_count; d++) {
-        if (run->devices[d].sampled && !c.expect_error && ordinal % run->sample_every != 0)
+        const device_t *dev = &run->devices[d];
+        if (dev->sampled && !c.expect_error && ordinal % run->sample_every != 0)
             continue;
         if (run->api)
-            count(&run->tally[fw][d][PATH_API], api_case(run, &c, &a, &run->devices[d]));
+            count(&run->tally[fw][d][PATH_API][kind],
+                  c.gradient ? api_gradient_case(run, &c, &a, dev) : api_case(run, &c, &a, dev));
         if (run->cli && (c.expect_error || ordinal % run->cli_every == 0))
-            count(&run->tally[fw][d][PATH_CLI], cli_case(run, &c, &a, &run->devices[d]));
+            count(&run->tally[fw][d][PATH_CLI][kind],
+                  c.gradient ? cli_gradient_case(run, &c, &a, dev) : cli_case(run, &c, &a, dev));
     }
     free_arrays(&a);
     return 0;
@@ -509,29 +706,44 @@ int main(int argc, char **argv) {
 
     long passed = 0, failed = extra_failures, skipped = 0;
     static const char *const path_names[] = {"api", "cli"};
-    for (int p = 0; p < 2; p++) {
-        for (int f = 0; f < N_FRAMEWORKS; f++) {
+    for (int k = 0; k < N_KINDS; k++) {
+        for (int p = 0; p < 2; p++) {
+            if (!(p == PATH_API ? run.api : run.cli != NULL))
+                continue;
             for (size_t d = 0; d < run.device_count; d++) {
-                tally_t *t = &run.tally[f][d][p];
-                if (t->passed + t->failed + t->skipped == 0)
-                    continue;
-                printf("%s %s %s: %ld passed, %ld failed", FRAMEWORKS[f], run.devices[d].id,
-                       path_names[p], t->passed, t->failed);
-                if (t->skipped)
-                    printf(", %ld skipped (float64 unsupported)", t->skipped);
-                printf("\n");
-                passed += t->passed;
-                failed += t->failed;
-                skipped += t->skipped;
+                long ran = 0;
+                for (int f = 0; f < N_FRAMEWORKS; f++) {
+                    tally_t *t = &run.tally[f][d][p][k];
+                    if (t->passed + t->failed + t->skipped == 0)
+                        continue;
+                    printf("%s %s %s%s: %ld passed, %ld failed", FRAMEWORKS[f], run.devices[d].id,
+                           path_names[p], KIND_SUFFIX[k], t->passed, t->failed);
+                    if (t->skipped)
+                        printf(", %ld skipped (float64 unsupported)", t->skipped);
+                    printf("\n");
+                    passed += t->passed;
+                    failed += t->failed;
+                    skipped += t->skipped;
+                    ran += t->passed + t->failed;
+                }
+                if (ran == 0) { /* an empty or filtered data set must not pass */
+                    printf("FAIL: no %s case ran on %s through the %s\n",
+                           k == KIND_GRADIENT ? "gradient" : "forward", run.devices[d].id,
+                           path_names[p]);
+                    failed++;
+                }
             }
         }
     }
     if (run.failure_reports > MAX_FAILURE_REPORTS)
         printf("(%ld more failures not shown)\n", run.failure_reports - MAX_FAILURE_REPORTS);
-    printf("largest |error|: float32 %.3g, float64 %.3g; closest to its tolerance: %s "
-           "(%.3g of it)\n",
-           run.worst_abs[1], run.worst_abs[2], run.worst_where[0] ? run.worst_where : "-",
-           run.worst_ratio);
+    for (int k = 0; k < N_KINDS; k++) {
+        const error_stats_t *st = &run.stats[k];
+        printf("%s largest |error|: float32 %.3g, float64 %.3g; closest to its tolerance: %s "
+               "(%.3g of it)\n",
+               k == KIND_GRADIENT ? "gradients" : "outputs", st->worst_abs[1], st->worst_abs[2],
+               st->worst_where[0] ? st->worst_where : "-", st->worst_ratio);
+    }
     if (run.cli) {
         char path[512];
         snprintf(path, sizeof path, "%s/out.npy", run.temp_dir);
