@@ -9,7 +9,14 @@
  *   - groups with a negative begin crop (ONNX output_shape past the full
  *     output), wide channel counts with partial vectors, dilation;
  *   - a batch of 4096 single points (per-sample tables, splits across
- *     samples).
+ *     samples);
+ *   - one output channel (the suite's gan_g5, scaled down): backward
+ *     weights fuses the W taps into one tile (their sums side by side, the
+ *     taps' W edges alone), backward data reads a run's W taps as one tap
+ *     of ntaps_w x Cout/G channels; the same with dilation 2 (no merged
+ *     taps, fused taps d*Cout apart) and groups (Cout/G = 1);
+ *   - k = s = 2 with three output channels (nnunet_up1 scaled down): merged
+ *     W taps of Cout channels each.
  * Each gradient must also be bit-identical on 1 and 3 threads: both passes
  * fix their order of summation independently of the thread count. */
 #include <math.h>
@@ -29,7 +36,7 @@
 
 #define ISA_COUNT   3
 #define THREAD_RUNS 2
-#define LAYER_COUNT 5
+#define LAYER_COUNT 8
 
 static const char *const isas[ISA_COUNT] = {"avx512", "avx2", "c"};
 static const char *const threads[THREAD_RUNS] = {"1", "3"};
@@ -86,6 +93,49 @@ static void make_layer(int which, tconv_dtype_t dt, tconv_data_format_t df, tcon
         p->batch = 4096;
         p->in_channels = 2;
         p->out_channels = 3;
+        break;
+    case 5: /* gan_g5 scaled down: Cout 1, k 4, s 2, crop 1; W edges in every box */
+        tconv_problem_init(p, 3);
+        p->batch = 2;
+        p->in_channels = 20;
+        p->out_channels = 1;
+        p->input_size[0] = 5;
+        p->input_size[1] = 6;
+        p->input_size[2] = 7;
+        for (int a = 0; a < 3; a++) {
+            p->kernel_size[a] = 4;
+            p->strides[a] = 2;
+            p->pads_begin[a] = p->pads_end[a] = 1;
+        }
+        p->padding = tconv_padding_explicit;
+        break;
+    case 6: /* Cout/G 1 with dilation 2 and two groups, W kernel 5 */
+        tconv_problem_init(p, 3);
+        p->groups = 2;
+        p->in_channels = 34;
+        p->out_channels = 2;
+        p->input_size[0] = 4;
+        p->input_size[1] = 5;
+        p->input_size[2] = 11;
+        p->kernel_size[0] = 2;
+        p->kernel_size[1] = 3;
+        p->kernel_size[2] = 5;
+        for (int a = 0; a < 3; a++) {
+            p->dilation[a] = 2;
+        }
+        p->padding = tconv_padding_same;
+        p->kernel_layout = tconv_kernel_torch;
+        break;
+    case 7: /* nnunet_up1 scaled down: k = s = 2, few output channels */
+        tconv_problem_init(p, 3);
+        p->in_channels = 24;
+        p->out_channels = 3;
+        for (int a = 0; a < 3; a++) {
+            p->input_size[a] = 9;
+            p->kernel_size[a] = 2;
+            p->strides[a] = 2;
+        }
+        p->padding = tconv_padding_valid;
         break;
     default: /* wide channels, partial vectors, dilation */
         tconv_problem_init(p, 3);

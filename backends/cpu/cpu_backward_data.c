@@ -299,6 +299,12 @@ static tconv_status_t build_tables(cpu_plan_t *bp, const tconv_canonical_t *p, c
     if (st == tconv_success) {
         st = build_items(bp, msg, msg_size);
     }
+    /* A run's W taps are consecutive (build_runs) and read dz points d apart:
+     * with d = 1 and dz's channels of one group adjacent (channels_last, or
+     * the channels_last slab of channels_first), and the packed weights
+     * [tap][Cout/G][width] of consecutive taps adjacent too (not dot tiles),
+     * they are one run of ntaps_w x Cout/G channels in both. */
+    bp->merge_w_taps = !bp->dot && p->dilation[2] == 1 && bp->xc.c == 1 && bp->xc.w == bp->cin_g;
     return st == tconv_success ? alloc_slabs(bp, msg, msg_size) : st;
 }
 

@@ -53,12 +53,13 @@
 #define DB_CHUNK_ROWS 256
 #define DB_MAX_CHUNKS 64
 
-/* One disjoint block of dw: taps tap, group g, broadcast channels
+/* One disjoint block of dw: taps [tap, tap + nt) (nt > 1: W taps of one
+ * D and H tap, fused, see tap_group_size), group g, broadcast channels
  * [m0, m0+nm) and vector channels [v0, v0 + nv*VL) of the group (the last
  * vector holds `tail` of them). */
 typedef struct wg_unit {
     int64_t g, tap, m0, v0;
-    int nm, nv, tail;
+    int nm, nv, tail, nt;
 } wg_unit_t;
 
 /* Input points D planes [d0, d1) x H rows [h0, h1) x every W of a sample,
@@ -107,6 +108,27 @@ static void tap_axes(const tconv_canonical_t *p, int64_t tap, int64_t t[3]) {
     t[0] = tap / (p->kernel_size[2] * p->kernel_size[1]);
 }
 
+/* W taps one unit of nv vectors fuses: with vectors over Cin and one
+ * broadcast channel (Cout/G = 1), a tile of one tap has only nv sums and
+ * loads nv vectors of x per nv FMAs; the W taps of one D and H tap read the
+ * same x point, so a tile of several of them (their dz values d*Cout apart)
+ * loads x once for nt x nv FMAs. 1: no fusion. */
+static int64_t tap_group_size(const cpu_plan_t *fwd, const cpu_wgrad_t *wg, int64_t nv) {
+    if (wg->vec_cout || wg->mch != 1) {
+        return 1;
+    }
+    const int64_t kw = fwd->p.kernel_size[2], most = fwd->kernel->np_max[nv];
+    return kw < most ? kw : most;
+}
+
+/* The units of the taps of one vector chunk of nv vectors: a unit per W tap
+ * group of every D and H tap, times the broadcast tiles. */
+static int64_t chunk_units(const cpu_plan_t *fwd, const cpu_wgrad_t *wg, int64_t nv) {
+    const int64_t kw = fwd->p.kernel_size[2], group = tap_group_size(fwd, wg, nv);
+    const int64_t tiles = (wg->mch + fwd->kernel->np_max[nv] - 1) / fwd->kernel->np_max[nv];
+    return fwd->taps / kw * ((kw + group - 1) / group) * tiles;
+}
+
 /* Units in (group, vector chunk, tap, broadcast tile) order: the tiles of
  * one tap read the same view of dz one after the other. As many as the
  * weights have tiles, so the table follows the kernel's size. */
@@ -115,13 +137,15 @@ static tconv_status_t build_units(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char *
     const cpu_kernel_t *k = fwd->kernel;
     const int64_t nvblk = (wg->vch + k->vl - 1) / k->vl;
     const int64_t nvq = (nvblk + k->nv_max - 1) / k->nv_max;
-    int64_t tiles = 0, count; /* broadcast tiles over the vector chunks of a group */
+    const int64_t kw = fwd->p.kernel_size[2];
+    int64_t count = 0; /* units of the vector chunks of a group */
     for (int64_t vq = 0; vq < nvq; ++vq) {
         const int64_t nv = nvblk - vq * k->nv_max < k->nv_max ? nvblk - vq * k->nv_max : k->nv_max;
-        tiles += (wg->mch + k->np_max[nv] - 1) / k->np_max[nv];
+        if (__builtin_add_overflow(count, chunk_units(fwd, wg, nv), &count)) {
+            count = INT64_MAX;
+        }
     }
-    if (__builtin_mul_overflow(tiles, fwd->taps, &count) ||
-        __builtin_mul_overflow(count, fwd->p.groups, &count)) {
+    if (__builtin_mul_overflow(count, fwd->p.groups, &count)) {
         count = INT64_MAX; /* the allocation refuses it */
     }
     tconv_status_t st = cpu_plan_alloc_table((void **)&wg->units, count, sizeof(wg_unit_t), 0,
@@ -137,19 +161,24 @@ static tconv_status_t build_units(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char *
             const int64_t v0 = vq * k->nv_max * k->vl;
             const int64_t last = wg->vch - v0 - (int64_t)(nv - 1) * k->vl;
             const int64_t ntiles = (wg->mch + k->np_max[nv] - 1) / k->np_max[nv];
-            for (int64_t tap = 0; tap < fwd->taps; ++tap) {
-                for (int64_t mt = 0; mt < ntiles; ++mt, ++u) {
-                    const int64_t m0 = wg->mch * mt / ntiles;
-                    const int64_t m1 = wg->mch * (mt + 1) / ntiles;
-                    *u = (wg_unit_t){
-                        .g = g,
-                        .tap = tap,
-                        .m0 = m0,
-                        .v0 = v0,
-                        .nm = (int)(m1 - m0),
-                        .nv = nv,
-                        .tail = (int)(last < k->vl ? last : k->vl),
-                    };
+            const int64_t group = tap_group_size(fwd, wg, nv);
+            for (int64_t row = 0; row < fwd->taps / kw; ++row) {
+                for (int64_t t2 = 0; t2 < kw; t2 += group) {
+                    const int nt = (int)(kw - t2 < group ? kw - t2 : group);
+                    for (int64_t mt = 0; mt < ntiles; ++mt, ++u) {
+                        const int64_t m0 = wg->mch * mt / ntiles;
+                        const int64_t m1 = wg->mch * (mt + 1) / ntiles;
+                        *u = (wg_unit_t){
+                            .g = g,
+                            .tap = row * kw + t2,
+                            .m0 = m0,
+                            .v0 = v0,
+                            .nm = (int)(m1 - m0),
+                            .nv = nv,
+                            .tail = (int)(last < k->vl ? last : k->vl),
+                            .nt = nt,
+                        };
+                    }
                 }
             }
         }
@@ -262,11 +291,15 @@ static tconv_status_t split_pieces(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char 
         const double samples = blocks / (double)wg->per_sample;
         for (int64_t u = 0; u < wg->nunits; ++u) {
             const wg_unit_t *un = &wg->units[u];
-            int64_t t[3], lo;
-            tap_axes(p, un->tap, t);
-            double points = samples;
-            for (int a = 0; a < 3; ++a) {
-                points *= (double)clip(wg, a, t[a], 0, p->input_size[a], &lo);
+            double points = 0;
+            for (int k = 0; k < un->nt; ++k) {
+                int64_t t[3], lo;
+                tap_axes(p, un->tap + k, t);
+                double tap_points = samples;
+                for (int a = 0; a < 3; ++a) {
+                    tap_points *= (double)clip(wg, a, t[a], 0, p->input_size[a], &lo);
+                }
+                points += tap_points;
             }
             const int64_t i = s * wg->nunits + u;
             prefix[i + 1] = prefix[i] + points * (double)(un->nm * un->nv) + blocks * 64.0;
@@ -502,20 +535,22 @@ static void block_views(const wg_ctx_t *ctx, int64_t n, const wg_block_t *b, siz
     *zv = (wg_view_t){zslab, b->zd0, b->zh0, zrow * (b->zh1 - b->zh0), zrow, zw};
 }
 
-/* Adds unit u's products over the points of block b to acc (its split's). */
-static void run_unit(const wg_ctx_t *ctx, const wg_unit_t *u, const wg_block_t *b,
-                     const wg_view_t *xv, const wg_view_t *zv, char *acc) {
+/* The kernel arguments of tap `tap` of unit u over the points of block b
+ * whose W lies in [w0, w1) (acc: the split's sums); 0 when it reaches none. */
+static int tap_args(const wg_ctx_t *ctx, const wg_unit_t *u, int64_t tap, const wg_block_t *b,
+                    int64_t w0, int64_t w1, const wg_view_t *xv, const wg_view_t *zv, char *acc,
+                    cpu_wgrad_args_t *args) {
     const cpu_plan_t *fwd = ctx->fwd;
     const tconv_canonical_t *p = &fwd->p;
     const cpu_wgrad_t *wg = ctx->wg;
     const size_t es = fwd->esize;
     int64_t t[3], i0[3], cnt[3];
-    tap_axes(p, u->tap, t);
+    tap_axes(p, tap, t);
     cnt[0] = clip(wg, 0, t[0], b->d0, b->d1, &i0[0]);
     cnt[1] = clip(wg, 1, t[1], b->h0, b->h1, &i0[1]);
-    cnt[2] = clip(wg, 2, t[2], 0, p->input_size[2], &i0[2]);
+    cnt[2] = clip(wg, 2, t[2], w0, w1, &i0[2]);
     if (!cnt[0] || !cnt[1] || !cnt[2]) {
-        return;
+        return 0;
     }
     int64_t o0[3];
     for (int a = 0; a < 3; ++a) {
@@ -532,30 +567,72 @@ static void run_unit(const wg_ctx_t *ctx, const wg_unit_t *u, const wg_block_t *
     const ptrdiff_t xstep[3] = {xv->sd, xv->sh, xv->sw};
     const ptrdiff_t zstep[3] = {zv->sd * p->strides[0], zv->sh * p->strides[1],
                                 zv->sw * p->strides[2]};
-    cpu_wgrad_args_t args;
-    args.a = wg->vec_cout ? xp : zp;
-    args.b = wg->vec_cout ? zp : xp;
+    args->a = wg->vec_cout ? xp : zp;
+    args->b = wg->vec_cout ? zp : xp;
     for (int a = 0; a < 3; ++a) {
-        args.a_step[a] = wg->vec_cout ? xstep[a] : zstep[a];
-        args.b_step[a] = wg->vec_cout ? zstep[a] : xstep[a];
-        args.count[a] = cnt[a];
+        args->a_step[a] = wg->vec_cout ? xstep[a] : zstep[a];
+        args->b_step[a] = wg->vec_cout ? zstep[a] : xstep[a];
+        args->count[a] = cnt[a];
     }
-    args.nm = u->nm;
-    args.nv = u->nv;
-    args.tail = u->tail;
-    args.acc =
-        acc + (size_t)(((u->g * fwd->taps + u->tap) * wg->mch + u->m0) * wg->vpad + u->v0) * es;
-    args.acc_stride = (ptrdiff_t)wg->vpad;
-    fwd->kernel->wgrad(&args);
+    args->nm = u->nm;
+    args->nv = u->nv;
+    args->tail = u->tail;
+    args->acc =
+        acc + (size_t)(((u->g * fwd->taps + tap) * wg->mch + u->m0) * wg->vpad + u->v0) * es;
+    args->acc_stride = (ptrdiff_t)wg->vpad;
+    args->nt = 1;
+    args->a_tap = args->acc_tap = 0;
+    return 1;
+}
+
+/* Adds unit u's products over the points of block b to acc (its split's).
+ * A unit of nt > 1 W taps runs them fused over the W points every one of
+ * them reaches, then each tap alone over the W points only it reaches (near
+ * the W edges): a fixed order, whatever the thread count. */
+static void run_unit(const wg_ctx_t *ctx, const wg_unit_t *u, const wg_block_t *b,
+                     const wg_view_t *xv, const wg_view_t *zv, char *acc) {
+    const cpu_plan_t *fwd = ctx->fwd;
+    const int64_t width = fwd->p.input_size[2];
+    cpu_wgrad_args_t args;
+    if (u->nt == 1) {
+        if (tap_args(ctx, u, u->tap, b, 0, width, xv, zv, acc, &args)) {
+            fwd->kernel->wgrad(&args);
+        }
+        return;
+    }
+    const cpu_wgrad_t *wg = ctx->wg;
+    const int64_t t2 = u->tap % fwd->p.kernel_size[2];
+    int64_t lo = 0, hi = width; /* W points all nt taps reach */
+    for (int k = 0; k < u->nt; ++k) {
+        lo = wg->tap_range[2][2 * (t2 + k)] > lo ? wg->tap_range[2][2 * (t2 + k)] : lo;
+        hi = wg->tap_range[2][2 * (t2 + k) + 1] < hi ? wg->tap_range[2][2 * (t2 + k) + 1] : hi;
+    }
+    if (lo < hi && tap_args(ctx, u, u->tap, b, lo, hi, xv, zv, acc, &args)) {
+        args.nt = u->nt;
+        args.a_tap = (ptrdiff_t)fwd->p.dilation[2] * zv->sw; /* a is dz: vectors over Cin */
+        args.acc_tap = (ptrdiff_t)(wg->mch * wg->vpad);
+        fwd->kernel->wgrad(&args);
+    }
+    for (int k = 0; k < u->nt; ++k) {
+        const int64_t ranges[2][2] = {{0, lo < hi ? lo : width}, {lo < hi ? hi : width, width}};
+        for (int r = 0; r < 2; ++r) {
+            if (tap_args(ctx, u, u->tap + k, b, ranges[r][0], ranges[r][1], xv, zv, acc, &args)) {
+                fwd->kernel->wgrad(&args);
+            }
+        }
+    }
 }
 
 /* Zeroes unit u's block of acc. */
 static void zero_unit(const cpu_plan_t *fwd, const cpu_wgrad_t *wg, const wg_unit_t *u, char *acc) {
     const size_t es = fwd->esize;
-    for (int m = 0; m < u->nm; ++m) {
-        size_t at =
-            (size_t)(((u->g * fwd->taps + u->tap) * wg->mch + u->m0 + m) * wg->vpad + u->v0);
-        memset(acc + at * es, 0, (size_t)u->nv * (size_t)fwd->kernel->vl * es);
+    for (int k = 0; k < u->nt; ++k) {
+        for (int m = 0; m < u->nm; ++m) {
+            size_t at =
+                (size_t)(((u->g * fwd->taps + u->tap + k) * wg->mch + u->m0 + m) * wg->vpad +
+                         u->v0);
+            memset(acc + at * es, 0, (size_t)u->nv * (size_t)fwd->kernel->vl * es);
+        }
     }
 }
 

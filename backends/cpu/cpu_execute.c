@@ -54,18 +54,20 @@ typedef struct thread_scratch {
 
 /* Fills the tap lists of the box (D run d, H run h, W run w): input offsets
  * (in plan->xc strides, input plane plane0 at offset 0) and packed weight
- * offsets. */
+ * offsets. With plan->merge_w_taps the W taps of the box are one tap (the
+ * first's offsets; the kernel reads w->ntaps x Cin/G channels from there). */
 static int box_taps(const cpu_plan_t *plan, const cpu_run_t *d, const cpu_run_t *h,
                     const cpu_run_t *w, int64_t width, int64_t plane0, const thread_scratch_t *sc) {
     const cpu_strides_t *xc = &plan->xc;
     const cpu_axis_runs_t *ad = &plan->axis[0], *ah = &plan->axis[1], *aw = &plan->axis[2];
     const int64_t kh = plan->p.kernel_size[1], kw = plan->p.kernel_size[2];
+    const int64_t w_taps = plan->merge_w_taps && w->ntaps > 0 ? 1 : w->ntaps;
     int nt = 0;
     for (int64_t a = d->first; a < d->first + d->ntaps; ++a) {
         for (int64_t b = h->first; b < h->first + h->ntaps; ++b) {
             ptrdiff_t x_dh = (ptrdiff_t)((ad->in0[a] - plane0) * xc->d + ah->in0[b] * xc->h);
             int64_t tap_dh = (ad->tap[a] * kh + ah->tap[b]) * kw;
-            for (int64_t e = w->first; e < w->first + w->ntaps; ++e) {
+            for (int64_t e = w->first; e < w->first + w_taps; ++e) {
                 sc->xoff[nt] = x_dh + (ptrdiff_t)(aw->in0[e] * xc->w);
                 sc->woff[nt] = (ptrdiff_t)((tap_dh + aw->tap[e]) * plan->cin_g * width);
                 ++nt;
@@ -165,6 +167,7 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
         for (int64_t rw = 0; rw < plan->axis[2].nruns; ++rw) {
             const cpu_run_t *w = &plan->axis[2].runs[rw];
             args.ntaps = box_taps(plan, d, h, w, width, plane0, sc);
+            args.cin = plan->merge_w_taps && w->ntaps > 0 ? w->ntaps * plan->cin_g : plan->cin_g;
             /* The block's points in (row, jw) order, in equal tiles no larger
              * than the kernel's widest for nv vectors. */
             int64_t points = rb * w->count;

@@ -48,7 +48,9 @@ typedef struct cpu_tile_args {
 typedef void (*cpu_tile_fn)(const cpu_tile_args_t *args);
 
 /** The backward weights tile (cpu_kernel_bwd_weights_template.h): nm
- *  broadcast channels x nv vectors of VL channels, summed over a box of points. */
+ *  broadcast channels x nv vectors of VL channels, summed over a box of points;
+ *  or, with nt > 1 (and nm = 1), one broadcast channel of nt taps x nv
+ *  vectors: the taps share the vector operand, loaded once per point. */
 typedef struct cpu_wgrad_args {
     const void *a;        /**< Broadcast operand at the box's first point, first of its nm
                                channels (contiguous). */
@@ -64,6 +66,9 @@ typedef struct cpu_wgrad_args {
                                a[m] * b[l], l < nv*VL (lanes past the channels of b load
                                zeros: the caller's rows are padded to nv*VL). */
     ptrdiff_t acc_stride; /**< Elements between the nm rows of acc. */
+    int nt;               /**< Taps of the tile, 1..kernel np_max[nv] (nm = 1 when > 1). */
+    ptrdiff_t a_tap;      /**< nt > 1: elements between the taps' broadcast values. */
+    ptrdiff_t acc_tap;    /**< nt > 1: elements between the taps' rows of acc. */
 } cpu_wgrad_args_t;
 
 typedef void (*cpu_wgrad_fn)(const cpu_wgrad_args_t *args);

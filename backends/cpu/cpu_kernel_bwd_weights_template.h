@@ -10,37 +10,44 @@
  * vectors of sums in registers: per point it broadcasts nm channels of one
  * operand and loads nv vectors of the other, for nm * nv FMAs. It starts from
  * the sums in memory and stores them back, so a caller can feed one tile
- * several boxes of points in a fixed order. */
+ * several boxes of points in a fixed order. With one broadcast channel
+ * (Cout/G = 1, vectors over Cin) a tile takes several W taps instead (nt). */
 #include "cpu_kernel.h"
 #include "cpu_kernel_np_lists.h"
 
 #define WG_UNROLL       _Pragma("GCC unroll 32")
 #define WG_LOAD_TAIL(p) VLOADP(p, tail)
 
-/* The points of one W row into acc; LOAD loads the last vector of b. */
-#define WG_ROW(NV, NM, LOAD)                                                                       \
+/* The points of one W row into acc; LOAD loads the last vector of b.
+ * Broadcast row r is channel r % NM of tap r / NM (taps `at` apart). */
+#define WG_ROW(NV, NM, NT, LOAD)                                                                   \
     for (int64_t k = 0; k < nw; ++k, pa += as, pb += bs) {                                         \
         VEC bv[NV];                                                                                \
         WG_UNROLL for (int v = 0; v < NV - 1; ++v) {                                               \
             bv[v] = VLOADU(pb + v * VL);                                                           \
         }                                                                                          \
         bv[NV - 1] = LOAD(pb + (NV - 1) * VL);                                                     \
-        WG_UNROLL for (int m = 0; m < NM; ++m) {                                                   \
-            VEC av = VSET1(pa[m]);                                                                 \
+        WG_UNROLL for (int r = 0; r < NM * NT; ++r) {                                              \
+            VEC av = VSET1(pa[r / NM * at + r % NM]);                                              \
             WG_UNROLL for (int v = 0; v < NV; ++v) {                                               \
-                acc[m][v] = VFMADD(av, bv[v], acc[m][v]);                                          \
+                acc[r][v] = VFMADD(av, bv[v], acc[r][v]);                                          \
             }                                                                                      \
         }                                                                                          \
     }
 
-#define WG_DEFINE(NV, NM)                                                                          \
-    static void KNAME(wgrad_##NV##_##NM)(const cpu_wgrad_args_t *g) {                              \
+/* A tile of NM broadcast channels of NT taps (NT > 1 only with NM = 1: one
+ * channel of several taps, which share the vector operand, loaded once per
+ * point for NT x NV FMAs where one tap would give NV). Row r's sums are at
+ * acc + (r / NM) * acc_tap + (r % NM) * acc_stride. */
+#define WG_BODY(NAME, NV, NM, NT)                                                                  \
+    static void KNAME(NAME)(const cpu_wgrad_args_t *g) {                                           \
         REAL *out = (REAL *)g->acc;                                                                \
-        const ptrdiff_t os = g->acc_stride;                                                        \
-        VEC acc[NM][NV];                                                                           \
-        WG_UNROLL for (int m = 0; m < NM; ++m) {                                                   \
+        const ptrdiff_t os = g->acc_stride, ot = NT > 1 ? g->acc_tap : 0;                          \
+        const ptrdiff_t at = NT > 1 ? g->a_tap : 0;                                                \
+        VEC acc[NM * NT][NV];                                                                      \
+        WG_UNROLL for (int r = 0; r < NM * NT; ++r) {                                              \
             WG_UNROLL for (int v = 0; v < NV; ++v) {                                               \
-                acc[m][v] = VLOADU(out + m * os + v * VL);                                         \
+                acc[r][v] = VLOADU(out + r / NM * ot + r % NM * os + v * VL);                      \
             }                                                                                      \
         }                                                                                          \
         const int tail = g->tail;                                                                  \
@@ -51,36 +58,78 @@
                 const REAL *pa = (const REAL *)g->a + i * g->a_step[0] + j * g->a_step[1];         \
                 const REAL *pb = (const REAL *)g->b + i * g->b_step[0] + j * g->b_step[1];         \
                 if (tail == VL) {                                                                  \
-                    WG_ROW(NV, NM, VLOADU)                                                         \
+                    WG_ROW(NV, NM, NT, VLOADU)                                                     \
                 } else {                                                                           \
-                    WG_ROW(NV, NM, WG_LOAD_TAIL)                                                   \
+                    WG_ROW(NV, NM, NT, WG_LOAD_TAIL)                                               \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
-        WG_UNROLL for (int m = 0; m < NM; ++m) {                                                   \
+        WG_UNROLL for (int r = 0; r < NM * NT; ++r) {                                              \
             WG_UNROLL for (int v = 0; v < NV; ++v) {                                               \
-                VSTOREU(out + m * os + v * VL, acc[m][v]);                                         \
+                VSTOREU(out + r / NM * ot + r % NM * os + v * VL, acc[r][v]);                      \
             }                                                                                      \
         }                                                                                          \
     }
+
+#define WG_DEFINE(NV, NM)      WG_BODY(wgrad_##NV##_##NM, NV, NM, 1)
+#define WG_TAPS_DEFINE(NV, NT) WG_BODY(wgrad_taps_##NV##_##NT, NV, 1, NT)
 
 #define WG_CASE(NV, NM)                                                                            \
     case NM:                                                                                       \
         KNAME(wgrad_##NV##_##NM)(g);                                                               \
         return;
 
+#define WG_TAPS_CASE(NV, NT)                                                                       \
+    case NT:                                                                                       \
+        KNAME(wgrad_taps_##NV##_##NT)(g);                                                          \
+        return;
+
 TILE_LIST_NV1(WG_DEFINE)
+TILE_LIST_NV1(WG_TAPS_DEFINE)
 #ifdef TILE_LIST_NV2
 TILE_LIST_NV2(WG_DEFINE)
+TILE_LIST_NV2(WG_TAPS_DEFINE)
 #endif
 #ifdef TILE_LIST_NV3
 TILE_LIST_NV3(WG_DEFINE)
+TILE_LIST_NV3(WG_TAPS_DEFINE)
 #endif
 #ifdef TILE_LIST_NV4
 TILE_LIST_NV4(WG_DEFINE)
+TILE_LIST_NV4(WG_TAPS_DEFINE)
 #endif
 
+/* The tiles of several taps (nt > 1, nm = 1). */
+static void KNAME(wgrad_taps)(const cpu_wgrad_args_t *g) {
+    switch (g->nv) {
+    case 1:
+        switch (g->nt) { TILE_LIST_NV1(WG_TAPS_CASE) }
+        break;
+#ifdef TILE_LIST_NV2
+    case 2:
+        switch (g->nt) { TILE_LIST_NV2(WG_TAPS_CASE) }
+        break;
+#endif
+#ifdef TILE_LIST_NV3
+    case 3:
+        switch (g->nt) { TILE_LIST_NV3(WG_TAPS_CASE) }
+        break;
+#endif
+#ifdef TILE_LIST_NV4
+    case 4:
+        switch (g->nt) { TILE_LIST_NV4(WG_TAPS_CASE) }
+        break;
+#endif
+    default:
+        break;
+    }
+}
+
 static void KNAME(wgrad)(const cpu_wgrad_args_t *g) {
+    if (g->nt > 1) {
+        KNAME(wgrad_taps)(g);
+        return;
+    }
     switch (g->nv) {
     case 1:
         switch (g->nm) { TILE_LIST_NV1(WG_CASE) }
@@ -161,6 +210,9 @@ static void KNAME(spansum)(const void *src, int64_t n, void *sum) {
 #undef WG_ROW
 #undef WG_DEFINE
 #undef WG_CASE
+#undef WG_BODY
+#undef WG_TAPS_DEFINE
+#undef WG_TAPS_CASE
 #undef NP_UPTO_4
 #undef NP_UPTO_6
 #undef NP_UPTO_8

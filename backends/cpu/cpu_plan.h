@@ -98,6 +98,13 @@ typedef struct cpu_plan {
      *  adjacent) in a forward plan; the strides in the backward data plan,
      *  a strided convolution run by the same executor (cpu_backward_data.c). */
     int64_t read_step[3];
+    /** The W taps of a run read adjacent input points (dilation 1 along W,
+     *  consecutive tap indices) whose channels follow each other in memory
+     *  (channels_last, one group): the kernel then reads a box's W taps as
+     *  one tap of ntaps_w x Cin/G channels, with less per-tap overhead when
+     *  Cin/G is small. Set by the backward data plan (cpu_backward_data.c),
+     *  whose runs list consecutive taps; the forward plan's list every s-th. */
+    int merge_w_taps;
     /** Backward passes (cpu_backward.h), made when p.passes asks for them. */
     struct cpu_plan *backward_data;
     struct cpu_wgrad *backward_weights;
