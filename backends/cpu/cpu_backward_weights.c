@@ -45,6 +45,11 @@
 
 /* x and dz bytes one block aims at (fits the L2 cache with room to spare). */
 #define BLOCK_BYTES (512.0 * 1024)
+/* Input points a block holds at least, bytes or not: a tile's call costs
+ * its sums' loads and stores and the box's setup, which a box of a few
+ * dozen points (a narrow layer with many channels: gan_g3's 8 x 8 planes)
+ * does not repay; L3 then serves what L2 cannot hold. */
+#define MIN_BLOCK_POINTS 512.0
 /* Fewer units than this: the blocks are split so there are enough pieces
  * for the threads to balance (a constant, so that the result does not
  * depend on the thread count). */
@@ -206,8 +211,8 @@ static void block_dz_range(const tconv_canonical_t *p, const cpu_wgrad_t *wg, in
 }
 
 /* One sample's blocks of (D planes, H rows) of about BLOCK_BYTES of x and
- * dz, fine enough for nsplits = min(ceil(MIN_PIECES / units), the batch's
- * blocks) splits. */
+ * dz (at least MIN_BLOCK_POINTS input points), fine enough for
+ * nsplits = min(ceil(MIN_PIECES / units), the batch's blocks) splits. */
 static tconv_status_t build_blocks(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char *msg,
                                    size_t msg_size) {
     const tconv_canonical_t *p = &fwd->p;
@@ -216,7 +221,8 @@ static tconv_status_t build_blocks(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char 
     const double z_row = (double)p->strides[0] * (double)p->strides[1] * (double)p->output_size[2] *
                          (double)p->out_channels;
     double rows = floor(BLOCK_BYTES / ((x_row + z_row) * (double)fwd->esize));
-    rows = rows < 1 ? 1 : rows;
+    const double min_rows = ceil(MIN_BLOCK_POINTS / (double)p->input_size[2]);
+    rows = rows < min_rows ? min_rows : rows;
     int64_t hb = rows < (double)nh ? (int64_t)rows : nh;
     int64_t db = rows < (double)nh
                      ? 1
