@@ -18,7 +18,9 @@
  *   - k = s = 2 with three output channels (nnunet_up1 scaled down): merged
  *     W taps of Cout channels each.
  * Each gradient must also be bit-identical on 1 and 3 threads: both passes
- * fix their order of summation independently of the thread count. */
+ * fix their order of summation independently of the thread count; and dL/db
+ * asked for alone must equal dL/db asked for with dL/dw (channels_last sums
+ * it inside the weights pass, in the same chunks as alone). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -161,9 +163,10 @@ static size_t bytes_of(int64_t count, tconv_dtype_t dtype) {
     return (size_t)count * (dtype == tconv_f64 ? sizeof(double) : sizeof(float));
 }
 
-/* Runs the layer on one context into gr->dev; returns 0, or -1 after printing. */
+/* Runs the layer on one context into gr->dev, and dL/db alone into
+ * bias_alone; returns 0, or -1 after printing. */
 static int run_backward(tconv_context_t ctx, const tconv_problem_t *p, const tc_tensors_t *t,
-                        tc_gradients_t *gr, const char *where) {
+                        tc_gradients_t *gr, void *bias_alone, const char *where) {
     tconv_plan_t plan = NULL;
     tconv_status_t st = tconv_plan_create(&plan, ctx, p, "cpu:0");
     if (st == tconv_success) {
@@ -173,6 +176,9 @@ static int run_backward(tconv_context_t ctx, const tconv_problem_t *p, const tc_
         tc_gradients_poison(gr, p->dtype);
         st = tconv_plan_execute_backward(plan, t->dev_in, gr->dev_grad_out, gr->dev[tc_grad_input],
                                          gr->dev[tc_grad_kernel], gr->dev[tc_grad_bias]);
+    }
+    if (st == tconv_success) {
+        st = tconv_plan_execute_backward(plan, t->dev_in, gr->dev_grad_out, NULL, NULL, bias_alone);
     }
     tconv_plan_destroy(plan);
     if (st != tconv_success) {
@@ -200,14 +206,22 @@ static void check_layer(int which, tconv_dtype_t dt, tconv_data_format_t df) {
         first[k] = malloc(bytes_of(gr.count[k], dt) + 1);
         assert_non_null(first[k]);
     }
+    void *bias_alone = malloc(bytes_of(gr.count[tc_grad_bias], dt) + 1);
+    assert_non_null(bias_alone);
     int failures = 0;
     for (int i = 0; i < ISA_COUNT; i++) {
         for (int r = 0; r < THREAD_RUNS; r++) {
             snprintf(where, sizeof where, "layer %d, %s, %s threads\n  problem: %s", which, isas[i],
                      threads[r], desc);
-            if (run_backward(contexts[i][r], &p, &t, &gr, where) != 0) {
+            if (run_backward(contexts[i][r], &p, &t, &gr, bias_alone, where) != 0) {
                 failures++;
                 continue;
+            }
+            if (memcmp(bias_alone, gr.dev[tc_grad_bias], bytes_of(gr.count[tc_grad_bias], dt)) !=
+                0) {
+                print_error("%s\n  grad_bias alone differs from grad_bias with grad_kernel\n",
+                            where);
+                failures++;
             }
             for (int k = 0; k < tc_grad_count; k++) {
                 int64_t at;
@@ -231,6 +245,7 @@ static void check_layer(int which, tconv_dtype_t dt, tconv_data_format_t df) {
     for (int k = 0; k < tc_grad_count; k++) {
         free(first[k]);
     }
+    free(bias_alone);
     tc_gradients_free(&gr);
     tc_tensors_free(&t);
     assert_int_equal(failures, 0);

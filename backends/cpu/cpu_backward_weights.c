@@ -24,10 +24,15 @@
  * a fixed order of blocks and points; dw is then the splits' sums added in
  * split order. nsplits, the blocks and the units depend only on the problem
  * and the kernel ISA, never on the thread count, so the result is
- * bit-identical for any number of threads. db: channels_last sums fixed
- * chunks of rows into partial rows, added in chunk order; channels_first sums
- * each channel's spans in sample order. Also bit-identical across thread
- * counts.
+ * bit-identical for any number of threads. db: channels_last, every block
+ * owns the dz rows of its input rows (a partition of dz: rows no tap
+ * reaches count too), and consecutive blocks of a split form chunks (at most
+ * DB_MAX_CHUNKS); a chunk's column sums go into its partial row, summed by
+ * the thread that owns the chunk's unit while it runs that unit's block (dz
+ * is in cache then: one read of dz for dw and db), and the partial rows are
+ * added in chunk order; channels_first sums each channel's spans in sample
+ * order. Also bit-identical across thread counts, and the same whether dw
+ * is asked for or not.
  *
  * Workspace (allocated at plan creation): the accumulators, nsplits x G x
  * kd*kh*kw x M x V elements (M, V: Cin/G and Cout/G in tile order, V rounded
@@ -54,8 +59,7 @@
  * for the threads to balance (a constant, so that the result does not
  * depend on the thread count). */
 #define MIN_PIECES 64
-/* db, channels_last: rows per partial sum aimed at, and most partials. */
-#define DB_CHUNK_ROWS 256
+/* db, channels_last: most partial rows (chunks of blocks). */
 #define DB_MAX_CHUNKS 64
 
 /* One disjoint block of dw: taps [tap, tap + nt) (nt > 1: W taps of one
@@ -74,6 +78,7 @@ typedef struct wg_unit {
 typedef struct wg_block {
     int64_t d0, d1, h0, h1;
     int64_t zd0, zd1, zh0, zh1;
+    int64_t od0, od1, oh0, oh1; /* the dz planes and rows it owns for db */
 } wg_block_t;
 
 struct cpu_wgrad {
@@ -95,8 +100,13 @@ struct cpu_wgrad {
     void *slab;               /* per thread: x slab then dz slab */
     size_t x_slab_elems, z_slab_elems;
     /* db */
-    int64_t db_rows, db_chunks; /* channels_last: rows of Cout and their chunks */
-    void *db_partial;           /* [db_chunks][Cout] */
+    /* db, channels_last: chunk c holds the batch's blocks [chunk_block[c],
+     * chunk_block[c+1]) of one split, split s the chunks [split_chunk[s],
+     * split_chunk[s+1]); chunk_unit[c] is the unit (of its split) whose
+     * thread sums it. */
+    int64_t db_chunks;
+    int64_t *db_chunk_block, *db_chunk_unit, *db_split_chunk;
+    void *db_partial; /* [db_chunks][Cout] */
 };
 
 /* The tap's extent [lo, hi) on axis a clipped to [b0, b1); 0 when empty. */
@@ -210,6 +220,21 @@ static void block_dz_range(const tconv_canonical_t *p, const cpu_wgrad_t *wg, in
     *z1 = lo <= hi ? hi : 0;
 }
 
+/* The first dz coordinate input point i owns along axis a for db: dz
+ * coordinate z belongs to input point clamp(floor((z + crop) / s), 0, n-1),
+ * so every z of [0, L) has one owner and a block's share is the range
+ * [owned_start(its first), owned_start(its end)). */
+static int64_t owned_start(const tconv_canonical_t *p, int a, int64_t i) {
+    if (i <= 0) {
+        return 0;
+    }
+    if (i >= p->input_size[a]) {
+        return p->output_size[a];
+    }
+    const int64_t z = i * p->strides[a] - p->crop_begin[a];
+    return z < 0 ? 0 : z > p->output_size[a] ? p->output_size[a] : z;
+}
+
 /* One sample's blocks of (D planes, H rows) of about BLOCK_BYTES of x and
  * dz (at least MIN_BLOCK_POINTS input points), fine enough for
  * nsplits = min(ceil(MIN_PIECES / units), the batch's blocks) splits. */
@@ -263,6 +288,10 @@ static tconv_status_t build_blocks(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char 
             blk->h1 = h0 + hb < nh ? h0 + hb : nh;
             block_dz_range(p, wg, 0, blk->d0, blk->d1, &blk->zd0, &blk->zd1);
             block_dz_range(p, wg, 1, blk->h0, blk->h1, &blk->zh0, &blk->zh1);
+            blk->od0 = owned_start(p, 0, blk->d0);
+            blk->od1 = owned_start(p, 0, blk->d1);
+            blk->oh0 = owned_start(p, 1, blk->h0);
+            blk->oh1 = owned_start(p, 1, blk->h1);
         }
     }
     wg->per_sample = per_sample;
@@ -381,11 +410,41 @@ static tconv_status_t alloc_sums(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char *m
     if (st != tconv_success) {
         return st;
     }
-    /* The core's tensor sizes fit in memory, so this product does not overflow. */
-    wg->db_rows = p->batch * p->output_size[0] * p->output_size[1] * p->output_size[2];
-    wg->db_chunks = (wg->db_rows + DB_CHUNK_ROWS - 1) / DB_CHUNK_ROWS;
-    wg->db_chunks = wg->db_chunks < DB_MAX_CHUNKS ? wg->db_chunks : DB_MAX_CHUNKS;
-    return cpu_plan_alloc_table(&wg->db_partial, wg->db_chunks * p->out_channels, fwd->esize, 0,
+    if (p->data_format != tconv_channels_last) {
+        return tconv_success;
+    }
+    /* db chunks: each split's blocks in up to DB_MAX_CHUNKS / nsplits runs
+     * (nsplits <= MIN_PIECES <= DB_MAX_CHUNKS), owned by units spread over
+     * the split's so that every thread sums its share. */
+    const int64_t per_split = DB_MAX_CHUNKS / wg->nsplits > 1 ? DB_MAX_CHUNKS / wg->nsplits : 1;
+    int64_t chunks = 0;
+    for (int64_t sp = 0; sp < wg->nsplits; ++sp) {
+        const int64_t blocks = wg->split_first[sp + 1] - wg->split_first[sp];
+        chunks += blocks < per_split ? blocks : per_split;
+    }
+    if ((st = cpu_plan_alloc_table((void **)&wg->db_chunk_block, chunks + 1, sizeof(int64_t), 0,
+                                   "the bias gradient's chunks", msg, msg_size)) != tconv_success ||
+        (st = cpu_plan_alloc_table((void **)&wg->db_chunk_unit, chunks, sizeof(int64_t), 0,
+                                   "the bias gradient's chunks", msg, msg_size)) != tconv_success ||
+        (st = cpu_plan_alloc_table((void **)&wg->db_split_chunk, wg->nsplits + 1, sizeof(int64_t),
+                                   0, "the bias gradient's chunks", msg, msg_size)) !=
+            tconv_success) {
+        return st;
+    }
+    int64_t c = 0;
+    for (int64_t sp = 0; sp < wg->nsplits; ++sp) {
+        const int64_t first = wg->split_first[sp], blocks = wg->split_first[sp + 1] - first;
+        const int64_t n = blocks < per_split ? blocks : per_split;
+        wg->db_split_chunk[sp] = c;
+        for (int64_t k = 0; k < n; ++k, ++c) {
+            wg->db_chunk_block[c] = first + (int64_t)((__int128)blocks * k / n);
+            wg->db_chunk_unit[c] = wg->nunits * k / n;
+        }
+    }
+    wg->db_split_chunk[wg->nsplits] = c;
+    wg->db_chunk_block[c] = wg->nblocks;
+    wg->db_chunks = chunks;
+    return cpu_plan_alloc_table(&wg->db_partial, chunks * p->out_channels, fwd->esize, 0,
                                 "the bias gradient's partial sums", msg, msg_size);
 }
 
@@ -456,6 +515,9 @@ void cpu_wgrad_destroy(cpu_wgrad_t *wg) {
     free(wg->thread_channels);
     free(wg->slab);
     free(wg->db_partial);
+    free(wg->db_chunk_block);
+    free(wg->db_chunk_unit);
+    free(wg->db_split_chunk);
     free(wg);
 }
 
@@ -642,8 +704,31 @@ static void zero_unit(const cpu_plan_t *fwd, const cpu_wgrad_t *wg, const wg_uni
     }
 }
 
+/* db, channels_last: adds the column sums of the dz rows block b owns to
+ * chunk c's partial row (zeroed at the chunk's first block). */
+static void bias_block(const wg_ctx_t *ctx, int64_t b, int64_t c) {
+    const cpu_plan_t *fwd = ctx->fwd;
+    const tconv_canonical_t *p = &fwd->p;
+    const cpu_wgrad_t *wg = ctx->wg;
+    const size_t es = fwd->esize;
+    const int64_t cout = p->out_channels;
+    char *row = (char *)wg->db_partial + (size_t)(c * cout) * es;
+    if (b == wg->db_chunk_block[c]) {
+        memset(row, 0, (size_t)cout * es);
+    }
+    const wg_block_t *blk = &wg->blocks[b % wg->per_sample];
+    const char *z = ctx->z + (size_t)(b / wg->per_sample * fwd->ys.n) * es;
+    const int64_t points = (blk->oh1 - blk->oh0) * p->output_size[2];
+    for (int64_t d = blk->od0; d < blk->od1 && points > 0; ++d) {
+        /* The owned rows of a plane are adjacent: one run of points. */
+        fwd->kernel->colsum(z + (size_t)(d * fwd->ys.d + blk->oh0 * fwd->ys.h) * es, points,
+                            (ptrdiff_t)cout, cout, row);
+    }
+}
+
 /* The thread's pieces, split by split: zero their sums, then block by block
- * every unit over the block. */
+ * every unit over the block, and the db of the blocks of the chunks whose
+ * unit it owns (channels_last). */
 static void weights_share(const wg_ctx_t *ctx, size_t thread) {
     const cpu_plan_t *fwd = ctx->fwd;
     cpu_wgrad_t *wg = ctx->wg;
@@ -659,6 +744,7 @@ static void weights_share(const wg_ctx_t *ctx, size_t thread) {
         for (int64_t u = u0; u < u1; ++u) {
             zero_unit(fwd, wg, &wg->units[u], acc);
         }
+        int64_t c = wg->db_chunks ? wg->db_split_chunk[s] : 0;
         for (int64_t b = wg->split_first[s]; b < wg->split_first[s + 1]; ++b) {
             const wg_block_t *blk = &wg->blocks[b % wg->per_sample];
             wg_view_t xv, zv;
@@ -666,12 +752,21 @@ static void weights_share(const wg_ctx_t *ctx, size_t thread) {
             for (int64_t u = u0; u < u1; ++u) {
                 run_unit(ctx, &wg->units[u], blk, &xv, &zv, acc);
             }
+            if (ctx->grad_bias && wg->db_chunks) {
+                while (b >= wg->db_chunk_block[c + 1]) {
+                    ++c;
+                }
+                if (wg->db_chunk_unit[c] >= u0 && wg->db_chunk_unit[c] < u1) {
+                    bias_block(ctx, b, c);
+                }
+            }
         }
     }
 }
 
-/* db, first half. channels_last: the thread's chunks of rows into partial
- * rows. channels_first: the thread's channels, whole. */
+/* db without dw, first half. channels_last: the thread's chunks, each
+ * summed as weights_share sums it. channels_first: the thread's channels,
+ * whole. */
 static void bias_share(const wg_ctx_t *ctx, size_t thread, size_t threads) {
     const cpu_plan_t *fwd = ctx->fwd;
     const tconv_canonical_t *p = &fwd->p;
@@ -682,12 +777,9 @@ static void bias_share(const wg_ctx_t *ctx, size_t thread, size_t threads) {
         const int64_t c0 = wg->db_chunks * (int64_t)thread / (int64_t)threads;
         const int64_t c1 = wg->db_chunks * (int64_t)(thread + 1) / (int64_t)threads;
         for (int64_t c = c0; c < c1; ++c) {
-            const int64_t r0 = wg->db_rows * c / wg->db_chunks;
-            const int64_t r1 = wg->db_rows * (c + 1) / wg->db_chunks;
-            char *row = (char *)wg->db_partial + (size_t)(c * cout) * es;
-            memset(row, 0, (size_t)cout * es);
-            fwd->kernel->colsum(ctx->z + (size_t)(r0 * cout) * es, r1 - r0, (ptrdiff_t)cout, cout,
-                                row);
+            for (int64_t b = wg->db_chunk_block[c]; b < wg->db_chunk_block[c + 1]; ++b) {
+                bias_block(ctx, b, c);
+            }
         }
         return;
     }
@@ -720,9 +812,9 @@ static void bias_share(const wg_ctx_t *ctx, size_t thread, size_t threads) {
 static void sums_job(void *opaque, size_t thread, size_t threads) {
     const wg_ctx_t *ctx = opaque;
     if (ctx->grad_kernel) {
-        weights_share(ctx, thread);
+        weights_share(ctx, thread); /* and db, channels_last */
     }
-    if (ctx->grad_bias) {
+    if (ctx->grad_bias && (!ctx->grad_kernel || !ctx->wg->db_chunks)) {
         bias_share(ctx, thread, threads);
     }
 }

@@ -155,11 +155,35 @@ static void KNAME(wgrad)(const cpu_wgrad_args_t *g) {
 }
 
 /* Bias gradient, channels_last: column sums of `rows` rows of `width`
- * channels, four vectors of columns at a time, each column summed row by row. */
+ * channels, four vectors of columns at a time, each column summed row by row.
+ * Rows narrower than a vector that follow each other (one output channel:
+ * gan_g5) are summed as one span in whole vectors, lane l holding column
+ * l % width, and the lanes folded into their columns at the end. */
 static void KNAME(colsum)(const void *src, int64_t rows, ptrdiff_t row_stride, int64_t width,
                           void *accp) {
     const REAL *s = (const REAL *)src;
     REAL *acc = (REAL *)accp;
+    if (width < VL && VL % width == 0 && row_stride == width) {
+        const int64_t n = rows * width;
+        VEC a0 = VZERO(), a1 = VZERO(), a2 = VZERO(), a3 = VZERO();
+        int64_t i = 0;
+        for (; i + 4 * VL <= n; i += 4 * VL) {
+            a0 = VADD(a0, VLOADU(s + i));
+            a1 = VADD(a1, VLOADU(s + i + VL));
+            a2 = VADD(a2, VLOADU(s + i + 2 * VL));
+            a3 = VADD(a3, VLOADU(s + i + 3 * VL));
+        }
+        for (; i < n; i += VL) { /* i stays a multiple of width: lanes keep their columns */
+            a0 = VADD(a0, n - i < VL ? VLOADP(s + i, (int)(n - i)) : VLOADU(s + i));
+        }
+        REAL lanes[VL];
+        VEC total = VADD(VADD(a0, a1), VADD(a2, a3));
+        VSTOREU(lanes, total);
+        for (int l = 0; l < VL; ++l) {
+            acc[l % width] += lanes[l];
+        }
+        return;
+    }
     int64_t c = 0;
     for (; c + 4 * VL <= width; c += 4 * VL) {
         VEC a0 = VLOADU(acc + c), a1 = VLOADU(acc + c + VL);
