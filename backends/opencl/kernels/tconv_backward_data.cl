@@ -10,9 +10,10 @@
  * NVEC vectors of VEC input channels of one group, sums over exactly the
  * taps that land inside the output (ranges per axis, no multiply by a zero)
  * and writes each dx element once: no atomics. The summation order of every
- * element is fixed: taps (td, th, tw) ascending, then o ascending, whichever
- * code path (interior or edge) computes it, so tiling does not change the
- * result.
+ * element is fixed by the plan (td, th ascending; then the W taps the whole
+ * W tile shares, then the point's own others; o ascending inside each tap),
+ * and the W tiles do not depend on the batch and depth tiles, so tiling does
+ * not change the result.
  *
  * Buffers of one tile (NB samples, DT input depths starting at d0, a slab of
  * SLAB output depths starting at q0 that covers every q the tile reads):
@@ -60,16 +61,16 @@ __kernel void tconv_to_channels_last(__global const REAL *restrict src,
 
 #define BLK (VEC * NVEC)
 
-/* One tap row along W for TW points of the interior (every tap lands for
- * every point) or for point u alone (taps tw_lo..tw_hi). */
+/* W taps TW_LO..TW_HI of points U_FIRST .. U_FIRST + U_COUNT - 1 (every
+ * one of those taps lands inside the output for each of those points). */
 #define BWD_DATA_TAPS(U_FIRST, U_COUNT, TW_LO, TW_HI)                                              \
     for (int tw = (TW_LO); tw <= (TW_HI); tw++) {                                                  \
         __global const REAL *zs = zrow + (size_t)(bw0 + tw * DW) * COUT;                           \
-        __global const REAL *ws = wrow + (size_t)tw * COUTG * CING;                            \
+        __global const REAL *ws = wrow + (size_t)tw * COUTG * CING;                                \
         for (int o = 0; o < COUTG; o++) {                                                          \
             VT wv[NVEC];                                                                           \
             _Pragma("unroll") for (int v = 0; v < NVEC; v++) wv[v] =                               \
-                VLOAD(ws + o * CING + v * VEC);                                                \
+                VLOAD(ws + o * CING + v * VEC);                                                    \
             _Pragma("unroll") for (int u = (U_FIRST); u < (U_FIRST) + (U_COUNT); u++) {            \
                 const VT a = (VT)(zs[(size_t)u * SW * COUT + o]);                                  \
                 _Pragma("unroll") for (int v = 0; v < NVEC; v++) acc[u][v] =                       \
@@ -100,9 +101,20 @@ __kernel void tconv_backward_data(__global const REAL *restrict dz,
     const int bw0 = w0 * SW - CROP_W;
     const int td_lo = range_lo(bd, DD), td_hi = range_hi(bd, DD, OD, KD);
     const int th_lo = range_lo(bh, DH), th_hi = range_hi(bh, DH, OH, KH);
-    /* Every tap of every point of the tile lands inside the output along W. */
-    const bool interior =
-        w0 + TW <= IN_W && bw0 >= 0 && bw0 + (TW - 1) * SW + (KW - 1) * DW <= OW - 1;
+    /* The W taps every point of the tile has (ilo..ihi) run for all TW
+     * points at once; each point's other taps run for that point alone. With
+     * none shared (or a tile past the end of W) the shared range is empty
+     * and placed after the last tap, so "below" covers each point's taps. */
+    int ilo = 0, ihi = KW - 1;
+#pragma unroll
+    for (int u = 0; u < TW; u++) {
+        ilo = max(ilo, range_lo(bw0 + u * SW, DW));
+        ihi = min(ihi, range_hi(bw0 + u * SW, DW, OW, KW));
+    }
+    if (w0 + TW > IN_W || ilo > ihi) {
+        ilo = KW;
+        ihi = KW - 1;
+    }
 
     VT acc[TW][NVEC];
 #pragma unroll
@@ -121,17 +133,16 @@ __kernel void tconv_backward_data(__global const REAL *restrict dz,
             const int qh = bh + th * DH;
             __global const REAL *zrow = dzn + ((size_t)qd * OH + qh) * OW * COUT;
             __global const REAL *wrow = wg + (size_t)((td * KH + th) * KW) * COUTG * CING;
-            if (interior) {
-                BWD_DATA_TAPS(0, TW, 0, KW - 1)
-            } else {
+            BWD_DATA_TAPS(0, TW, ilo, ihi)
 #pragma unroll
-                for (int u0 = 0; u0 < TW; u0++) {
-                    /* Points past IN_W get an empty tap range (no break:
-                     * it keeps the loop from unrolling). */
-                    const int bw = bw0 + u0 * SW;
-                    const int tw_hi = w0 + u0 < IN_W ? range_hi(bw, DW, OW, KW) : -1;
-                    BWD_DATA_TAPS(u0, 1, range_lo(bw, DW), tw_hi)
-                }
+            for (int u0 = 0; u0 < TW; u0++) {
+                /* Points past IN_W get an empty range (a break would keep
+                 * the loop from unrolling). */
+                const int bw = bw0 + u0 * SW;
+                const int lo = range_lo(bw, DW);
+                const int hi = w0 + u0 < IN_W ? range_hi(bw, DW, OW, KW) : -1;
+                BWD_DATA_TAPS(u0, 1, lo, min(hi, ilo - 1))
+                BWD_DATA_TAPS(u0, 1, max(lo, ihi + 1), hi)
             }
         }
     }
