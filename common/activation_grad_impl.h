@@ -101,11 +101,11 @@ static inline REAL GFN(activate_grad_)(REAL x, tconv_activation_t act, REAL alph
             return 1;
         return (x + 1) / (REAL)2;
     case tconv_activation_squareplus: {
-        /* x / sqrt(x^2 + b) written so x^2 cannot overflow. */
-        REAL ratio =
-            R_FABS(x) > 1
-                ? (x > 0 ? (REAL)1 : (REAL)-1) / R_SQRT((REAL)1 + alpha / (x * x))
-                : (x == 0 ? (REAL)0 : x / R_SQRT(x * x + alpha)); /* b = 0: 0, as relu'(0) */
+        /* x / sqrt(x^2 + b) written so x^2 cannot overflow; with b = 0 the
+         * activation is relu, and its derivative at 0 is relu'(0) = 0. */
+        REAL ratio = R_FABS(x) > 1
+                         ? (x > 0 ? (REAL)1 : (REAL)-1) / R_SQRT((REAL)1 + alpha / (x * x))
+                         : (x == 0 && alpha == 0 ? (REAL)-1 : x / R_SQRT(x * x + alpha));
         return ((REAL)1 + ratio) / (REAL)2;
     }
     case tconv_activation_gelu_tanh: {
