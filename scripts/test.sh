@@ -4,13 +4,15 @@
 #   c          build + ctest (the C library, plugins, CLI, conformance)
 #   sanitizers a Debug ASan+UBSan tree of the fast tests (scripts/test-sanitizers.sh)
 #   python     the Python package: venv, pip install ./python, pytest (scripts/test-python.sh)
-# TCONV_TEST_PARTS picks parts (comma list, default all present), e.g.
-#   TCONV_TEST_PARTS=c scripts/test.sh
+# TCONV_TEST_PARTS picks parts (comma list; default c,python), e.g.
+#   TCONV_TEST_PARTS=c scripts/test.sh, TCONV_TEST_PARTS=c,sanitizers,python.
+# The sanitizer job is not in the default set yet: it has not been through a
+# CI run within the time budget (see the hardening issue).
 # Usage: scripts/test.sh [build-dir]   (default: build)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$here/build}"
-parts=",${TCONV_TEST_PARTS:-c,sanitizers,python},"
+parts=",${TCONV_TEST_PARTS:-c,python},"
 
 start=$SECONDS
 if [[ "$parts" == *,c,* ]]; then
