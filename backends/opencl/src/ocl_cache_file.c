@@ -36,16 +36,41 @@ static int read_all(FILE *f, void *buf, size_t len) {
     return fread(buf, 1, len, f) == len;
 }
 
+/* @p path opened for reading if it is a regular file. Opened non-blocking
+ * first: a FIFO at the path (planted, or left by a broken tool) would
+ * otherwise block the open, and so the plan, until a writer came. NULL with
+ * errno set (ENOENT: no entry) and the reason in @p why. */
+static FILE *open_regular(const char *path, char *why, size_t why_size) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int saved = errno;
+        ocl_msg(why, why_size, "cannot open %s: %s", path, strerror(saved));
+        errno = saved;
+        return NULL;
+    }
+    struct stat st;
+    int flags = -1;
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        ocl_msg(why, why_size, "%s: not a regular file", path);
+    else if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 ||
+             (f = fdopen(fd, "rb")) == NULL)
+        ocl_msg(why, why_size, "cannot open %s: %s", path, strerror(errno));
+    if (f == NULL) {
+        close(fd);
+        errno = EINVAL;
+    }
+    return f;
+}
+
 ocl_entry_result_t ocl_entry_read(const char *path, char **key_out, unsigned char **bin_out,
                                   size_t *bin_len_out, char *why, size_t why_size) {
     *key_out = NULL;
     *bin_out = NULL;
     *bin_len_out = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        ocl_msg(why, why_size, "cannot open %s: %s", path, strerror(errno));
+    FILE *f = open_regular(path, why, why_size);
+    if (!f)
         return errno == ENOENT ? ocl_entry_missing : ocl_entry_corrupt;
-    }
     ocl_entry_result_t result = ocl_entry_corrupt;
     char *key = NULL;
     unsigned char *bin = NULL;
