@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CLI equivalent of a case's tconv_problem_t (see README.md for the
  * option contract), run with fork/exec: no shell, no quoting. */
 #define _POSIX_C_SOURCE 200809L

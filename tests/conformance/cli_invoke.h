@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running a conformance case through the `tconv run` and `tconv backward`
  * command lines. */
 #ifndef TCONV_CONFORMANCE_CLI_INVOKE_H

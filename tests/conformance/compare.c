@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tolerances and error measures for conformance outputs (see compare.h). */
 #include "compare.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Comparing tconv's output with a framework's golden output, with a
  * tolerance scaled to the size of the sums being computed. */
 #ifndef TCONV_CONFORMANCE_COMPARE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Case files (generate.py) into tconv_problem_t. The mapping is the contract
  * between the generator and tconv; it is spelled out in README.md. */
 #include "conformance_case.h"

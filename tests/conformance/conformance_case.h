@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One conformance case: the problem a framework ran, its arrays and what
  * tconv must do with it (match the golden output, match the golden
  * gradients, or refuse the arguments). */

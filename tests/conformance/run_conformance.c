@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Runs every conformance case (tests/conformance/data, written by
  * generate.py from the real frameworks) on every device tconv finds, through
  * the C API and/or the `tconv run` command, and compares with the golden

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The kernels, embedded at build time by cmake/embed_kernel.cmake. */
 #include "ocl_kernel_source.h"
 

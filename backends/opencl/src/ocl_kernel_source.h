@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The embedded OpenCL C program sources (the kernels directory, in build
  * order): one set for the forward program, one for the backward program
  * (built only for plans with a backward pass). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plan lifecycle: geometry, build options, program, buffers, weight upload,
  * and the tiled execution (upload raw input tile, pad it, gather, read the
  * output tile back), all on one in-order queue per plan. */

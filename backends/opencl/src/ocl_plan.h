@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plans: one problem on one OpenCL device (program, kernels, buffers). */
 #ifndef TCONV_OCL_PLAN_H
 #define TCONV_OCL_PLAN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OpenCL backend's entry point and function table: discovery at init
  * (no contexts), device properties, a cheap cost model for query, and the
  * plan slots (ocl_plan.c). */

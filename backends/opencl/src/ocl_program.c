@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Program builds and their caches (see ocl_program.h, README.md). A cached or
  * supplied binary is used only when its header matches this device, driver,
  * source and options exactly; a cache entry that fails any check is rebuilt

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Getting a built program for a device and a set of build options: from the
  * in-memory list, the on-disk cache, a precompiled binary
  * (TCONV_OPENCL_BINARY) or the embedded source, in that order of preference. */
