@@ -337,6 +337,99 @@ TCONV_API tconv_status_t tconv_plan_execute_backward(tconv_plan_t plan, const vo
                                                      const void *grad_output, void *grad_input,
                                                      void *grad_kernel, void *grad_bias);
 
+/** Sets the batch later passes of @p plan run, from 1 to the problem's
+ *  batch (the default), so that a framework's smaller last batch needs no
+ *  new plan (and no OpenCL build). Applies to every execute and enqueue
+ *  call made after it; inputs and outputs then hold @p batch samples.
+ *  @param plan The plan. Must not be NULL.
+ *  @param batch 1 <= batch <= the problem's batch. */
+TCONV_API tconv_status_t tconv_plan_set_batch(tconv_plan_t plan, int64_t batch);
+
+/* ---------------------------------------------------------------------- */
+/* Device buffers and asynchronous execution                              */
+/*
+ * A buffer is memory on a plan's device: an OpenCL buffer on an OpenCL
+ * device, host memory on the CPU backend (zero copies) and on any plugin
+ * without device memory (the core then runs the plugin's host passes on it).
+ * Model (oneDNN's in-order stream): all buffer calls and enqueues for one
+ * device of a context run in call order on one queue of that device, so
+ * the output of one plan can be the input of the next with no wait in
+ * between. tconv_plan_enqueue* return once the work is queued; the results
+ * are there after tconv_plan_wait or a tconv_buffer_read (both wait for
+ * everything queued before them on that device). Errors found at enqueue
+ * time are returned at once; an error of the queued work itself is
+ * returned, with its message, by the next wait or read on that device.
+ * Thread rules: one thread at a time per plan (as for execute); buffer
+ * calls may come from any thread, the order between threads is the order
+ * the calls are made. A buffer must outlive the work queued on it
+ * (tconv_buffer_destroy waits for it), and belongs to its context. */
+
+/** Opaque device buffer. */
+typedef struct tconv_buffer *tconv_buffer_t;
+
+/** Allocates a buffer on the device @p plan runs on; any plan of the same
+ *  context and device may use it.
+ *  @param buffer Receives the buffer. Must not be NULL.
+ *  @param plan A plan on the device. Must not be NULL.
+ *  @param size Bytes, > 0 (tconv_problem_get_shapes gives the tensors'). */
+TCONV_API tconv_status_t tconv_buffer_create(tconv_buffer_t *buffer, tconv_plan_t plan,
+                                             size_t size);
+
+/** Copies host memory into the buffer, in queue order; returns when @p src
+ *  may be reused.
+ *  @param buffer The buffer. Must not be NULL.
+ *  @param offset Byte offset into the buffer.
+ *  @param src Host memory. Must not be NULL.
+ *  @param size Bytes; offset + size must not exceed the buffer's size. */
+TCONV_API tconv_status_t tconv_buffer_write(tconv_buffer_t buffer, size_t offset, const void *src,
+                                            size_t size);
+
+/** Copies the buffer to host memory once everything queued before on its
+ *  device has run; returns that work's first error if it failed.
+ *  @param buffer The buffer. Must not be NULL.
+ *  @param offset Byte offset into the buffer.
+ *  @param dst Host memory. Must not be NULL.
+ *  @param size Bytes; offset + size must not exceed the buffer's size. */
+TCONV_API tconv_status_t tconv_buffer_read(tconv_buffer_t buffer, size_t offset, void *dst,
+                                           size_t size);
+
+/** The buffer's size in bytes.
+ *  @param buffer The buffer. Must not be NULL.
+ *  @param size Receives it. Must not be NULL. */
+TCONV_API tconv_status_t tconv_buffer_get_size(tconv_buffer_t buffer, size_t *size);
+
+/** Releases the buffer after the work queued on it. NULL is ignored. */
+TCONV_API void tconv_buffer_destroy(tconv_buffer_t buffer);
+
+/** tconv_plan_set_weights from buffers of the plan's device, in queue
+ *  order; the buffers may be reused once the call returns.
+ *  @param plan The plan. Must not be NULL.
+ *  @param kernel Kernel buffer (the kernel's size or more). Not NULL.
+ *  @param bias Bias buffer; NULL exactly when the problem has use_bias = 0. */
+TCONV_API tconv_status_t tconv_plan_set_weights_buffers(tconv_plan_t plan, tconv_buffer_t kernel,
+                                                        tconv_buffer_t bias);
+
+/** Queues the forward pass on buffers of the plan's device and returns.
+ *  @param plan The plan, with weights set. Must not be NULL.
+ *  @param input Holds the input (batch as set by tconv_plan_set_batch).
+ *  @param output Receives the output; must not be @p input. */
+TCONV_API tconv_status_t tconv_plan_enqueue(tconv_plan_t plan, tconv_buffer_t input,
+                                            tconv_buffer_t output);
+
+/** Queues the backward pass on buffers: the arguments and rules of
+ *  tconv_plan_execute_backward, with buffers for host pointers. */
+TCONV_API tconv_status_t tconv_plan_enqueue_backward(tconv_plan_t plan, tconv_buffer_t input,
+                                                     tconv_buffer_t grad_output,
+                                                     tconv_buffer_t grad_input,
+                                                     tconv_buffer_t grad_kernel,
+                                                     tconv_buffer_t grad_bias);
+
+/** Waits until everything queued on the plan's device (or, for an OpenCL
+ *  interop plan, everything tconv queued on the caller's queue) has run.
+ *  @returns The first error of that work since the last wait, with its
+ *           message in tconv_get_last_error; tconv_success otherwise. */
+TCONV_API tconv_status_t tconv_plan_wait(tconv_plan_t plan);
+
 /** Properties of the device the plan runs on.
  *  @param plan The plan. Must not be NULL.
  *  @param info Receives the properties. Must not be NULL. */

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define TCONV_BACKEND_ABI_MAJOR 1 /**< Changes only on incompatible changes. */
-#define TCONV_BACKEND_ABI_MINOR 1 /**< Grows when slots are appended. */
+#define TCONV_BACKEND_ABI_MINOR 2 /**< Grows when slots are appended. */
 
 /** Name of the symbol every plugin exports. */
 #define TCONV_BACKEND_ENTRY_SYMBOL "tconv_backend_entry"
@@ -68,6 +68,16 @@ typedef struct tconv_host {
     const char *cache_dir;
 } tconv_host_t;
 
+/** Native synchronisation for the ABI 1.2 enqueue slots: what an interop
+ *  caller (tconv_opencl.h) passes through. NULL means plain in-order
+ *  execution on the plan's queue. For OpenCL, wait_events is a cl_event
+ *  array and event a cl_event * (the plugin returns a retained event). */
+typedef struct tconv_native_sync {
+    uint32_t num_wait_events; /**< Entries of wait_events. */
+    const void *wait_events;  /**< Native events the work must wait for, or NULL. */
+    void *event;              /**< Receives a native event of the work, or NULL. */
+} tconv_native_sync_t;
+
 /** Opaque per-instance backend state (what init returns). */
 typedef void *tconv_backend_state_t;
 /** Opaque backend plan. */
@@ -76,8 +86,9 @@ typedef void *tconv_backend_plan_t;
 /** The function table. Required slots: name, init, fini, get_device_count,
  *  get_device_info, plan_create, plan_set_weights, plan_execute,
  *  plan_destroy. Optional: query (NULL: accepts everything, speed unknown),
- *  and the ABI 1.1 backward slots (NULL or absent: no backward pass; the core
- *  then skips the device for problems whose passes ask for one). */
+ *  the ABI 1.1 backward slots (NULL or absent: no backward pass; the core
+ *  then skips the device for problems whose passes ask for one), and the
+ *  ABI 1.2 batch, buffer and interop slots (see there). */
 typedef struct tconv_backend {
     size_t struct_size;      /**< sizeof(tconv_backend_t) as the plugin was built. */
     uint32_t abi_major;      /**< TCONV_BACKEND_ABI_MAJOR the plugin was built with. */
@@ -150,7 +161,88 @@ typedef struct tconv_backend {
     tconv_status_t (*plan_backward_weights)(tconv_backend_plan_t plan, const void *input,
                                             const void *grad_output, void *grad_kernel,
                                             void *grad_bias, char *msg, size_t msg_size);
-    /* ABI 1.1 ends here. Append new slots below and bump the minor. */
+    /* ABI 1.1 ends here. */
+
+    /* ABI 1.2: device memory, asynchronous execution, run-time batch and
+     * native interop. All optional, in two groups:
+     *  - plan_set_batch alone: the host slots above then run the first
+     *    `batch` samples. Without it the core pads a smaller batch to the
+     *    plan's with zeros through host workspaces.
+     *  - the buffer group (buffer_create .. plan_wait): a plugin that has
+     *    buffer_create must fill every slot of the group and plan_set_batch.
+     *    Without the group the core makes host-memory buffers itself and
+     *    runs the host slots on them, synchronously (zero copies on a
+     *    host-memory device such as the CPU backend).
+     * Ordering: every buffer_write/buffer_read and every enqueue of one
+     * device (of one backend instance) runs in call order on one in-order
+     * queue (the device queue), except for plans made by plan_create_native,
+     * which enqueue on the caller's queue. The core serialises calls on one
+     * plan; buffer calls may come from any thread. Errors found while
+     * enqueueing are returned at once; errors of the work itself are kept
+     * and returned (with their message) by the next plan_wait or
+     * buffer_read of that queue, then cleared. A buffer handle is the
+     * plugin's own (e.g. a struct holding a cl_mem); the core never looks
+     * inside. */
+
+    /** The number of samples later passes of @p plan run: 1..problem->batch.
+     *  Host and enqueue slots alike; an enqueue captures it when called. */
+    tconv_status_t (*plan_set_batch)(tconv_backend_plan_t plan, int64_t batch, char *msg,
+                                     size_t msg_size);
+
+    /** Allocates @p size bytes (> 0) of device memory on @p device. */
+    tconv_status_t (*buffer_create)(tconv_backend_state_t state, size_t device, size_t size,
+                                    void **buffer, char *msg, size_t msg_size);
+    /** Makes a buffer handle for a native memory object of @p device (a
+     *  cl_mem for OpenCL) without copying: the plugin retains the object and
+     *  releases it in buffer_destroy. @p size receives its size in bytes.
+     *  Optional within the group (NULL: no native interop). */
+    tconv_status_t (*buffer_wrap_native)(tconv_backend_state_t state, size_t device,
+                                         void *native_memory, size_t *size, void **buffer,
+                                         char *msg, size_t msg_size);
+    /** Releases a buffer; work already enqueued on it completes first. */
+    void (*buffer_destroy)(tconv_backend_state_t state, size_t device, void *buffer);
+    /** Copies @p size bytes of host memory into the buffer at @p offset, in
+     *  order on the device queue; returns when @p src may be reused. */
+    tconv_status_t (*buffer_write)(tconv_backend_state_t state, size_t device, void *buffer,
+                                   size_t offset, const void *src, size_t size, char *msg,
+                                   size_t msg_size);
+    /** Copies @p size bytes at @p offset to host memory after every earlier
+     *  call on the device queue; returns the first failure of that earlier
+     *  work, if any (then @p dst is unspecified). */
+    tconv_status_t (*buffer_read)(tconv_backend_state_t state, size_t device, const void *buffer,
+                                  size_t offset, void *dst, size_t size, char *msg,
+                                  size_t msg_size);
+    /** plan_set_weights from buffers of the plan's device (bias NULL exactly
+     *  when problem->use_bias is 0); in queue order; the buffers may be
+     *  changed or destroyed once the call returns. */
+    tconv_status_t (*plan_set_weights_buffers)(tconv_backend_plan_t plan, const void *kernel,
+                                               const void *bias, char *msg, size_t msg_size);
+    /** Enqueues the forward pass on buffers (sizes checked by the core). */
+    tconv_status_t (*plan_enqueue)(tconv_backend_plan_t plan, const void *input, void *output,
+                                   const tconv_native_sync_t *sync, char *msg, size_t msg_size);
+    /** Enqueues plan_backward_data on buffers (same contract). */
+    tconv_status_t (*plan_enqueue_backward_data)(tconv_backend_plan_t plan, const void *grad_output,
+                                                 void *grad_input, const tconv_native_sync_t *sync,
+                                                 char *msg, size_t msg_size);
+    /** Enqueues plan_backward_weights on buffers (same contract; either
+     *  output may be NULL, never both). */
+    tconv_status_t (*plan_enqueue_backward_weights)(tconv_backend_plan_t plan, const void *input,
+                                                    const void *grad_output, void *grad_kernel,
+                                                    void *grad_bias,
+                                                    const tconv_native_sync_t *sync, char *msg,
+                                                    size_t msg_size);
+    /** Waits for everything enqueued on the plan's queue; returns the first
+     *  failure of that work since the last wait (and clears it). */
+    tconv_status_t (*plan_wait)(tconv_backend_plan_t plan, char *msg, size_t msg_size);
+    /** Optional within the group: plan_create on the device and queue of a
+     *  native queue handle (a cl_command_queue for OpenCL), which the plan
+     *  retains and enqueues on. @p device receives the plugin's index of the
+     *  queue's device; tconv_no_device if it is none of the plugin's. */
+    tconv_status_t (*plan_create_native)(tconv_backend_state_t state,
+                                         const tconv_canonical_t *problem, void *native_queue,
+                                         size_t *device, tconv_backend_plan_t *plan, char *msg,
+                                         size_t msg_size);
+    /* ABI 1.2 ends here. Append new slots below and bump the minor. */
 } tconv_backend_t;
 
 /** Signature of the entry symbol. */
