@@ -14,40 +14,15 @@
 #include "error.h"
 #include "log.h"
 #include "measure.h"
+#include "plan.h"
 #include "problem.h"
 #include "selection.h"
 
-struct tconv_plan {
-    struct tconv_context *context; /* retained: keeps the plugin loaded */
-    size_t device;                 /* index into context->devices */
-    const tconv_backend_t *backend;
-    tconv_backend_plan_t backend_plan;
-    tconv_canonical_t canonical; /* what the user asked for */
-    /* What the backend computes: the same, but with a linear activation when
-     * the plan has a backward pass and the core applies the activation
-     * (core_activation), so the backend's forward pass yields the
-     * pre-activation z. */
-    tconv_canonical_t backend_canonical;
-    bool core_activation;
-    size_t input_bytes;
-    size_t output_bytes;
-    size_t kernel_bytes;
-    size_t bias_bytes; /* 0 without bias */
-    /* Backward-pass workspace, allocated at plan creation: z and then dL/dz
-     * (output_bytes, only with core_activation), and dL/dw, dL/db staged
-     * there until every backend call succeeded (nothing written on failure). */
-    void *grad_output_workspace;
-    void *grad_weights_workspace;
-    int weights_set;
-    char *reason; /* selection explanation */
-};
-
 static const char *device_id(const struct tconv_plan *plan) {
-    return plan->context->devices[plan->device].info.id;
+    return tconv_plan_device_id(plan);
 }
 
-/* Turns a backend failure into the API error "<id>: <backend message>". */
-static tconv_status_t backend_error(const char *id, const char *what, int status, const char *msg) {
+tconv_status_t tconv_backend_error(const char *id, const char *what, int status, const char *msg) {
     tconv_status_t st = tconv_status_sanitize(status);
     if (st == tconv_success) /* cannot happen; keep callers honest */
         st = tconv_runtime_error;
@@ -122,7 +97,7 @@ static size_t create_on_first_accepting(struct tconv_context *ctx, tconv_selecti
             out_of_memory += ran_out;
             continue;
         }
-        *error = backend_error(ctx->devices[d].info.id, "plan_create failed", st, msg);
+        *error = tconv_backend_error(ctx->devices[d].info.id, "plan_create failed", st, msg);
         return SIZE_MAX;
     }
     if (out_of_memory > 0 && out_of_memory == considered)
@@ -190,12 +165,18 @@ static bool backend_form(const tconv_canonical_t *canonical, tconv_canonical_t *
     return true;
 }
 
-static tconv_status_t plan_create(tconv_plan_t *plan, tconv_context_t context,
-                                  const tconv_problem_t *problem, const char *selector) {
-    TCONV_REQUIRE_NONNULL(plan);
-    *plan = NULL;
-    TCONV_REQUIRE_NONNULL(context);
-    TCONV_REQUIRE_NONNULL(problem);
+/* Frees a plan that has no backend plan (yet) and no context reference. */
+static void plan_free_unbound(struct tconv_plan *p) {
+    free(p->grad_output_workspace);
+    free(p->grad_weights_workspace);
+    free(p->reason);
+    free(p);
+}
+
+/* A new plan for @p problem, resolved, with its sizes and backward-pass
+ * workspace, not yet bound to a device. */
+static tconv_status_t plan_new(const tconv_problem_t *problem, struct tconv_plan **out) {
+    *out = NULL;
     struct tconv_plan *p = calloc(1, sizeof *p);
     if (p == NULL)
         return tconv_set_error(tconv_out_of_memory, "out of memory allocating a plan");
@@ -206,70 +187,192 @@ static tconv_status_t plan_create(tconv_plan_t *plan, tconv_context_t context,
     }
     p->core_activation = backend_form(&p->canonical, &p->backend_canonical);
     const uint32_t backward = TCONV_PASS_BACKWARD_DATA | TCONV_PASS_BACKWARD_WEIGHTS;
-    p->input_bytes = tconv_canonical_input_bytes(&p->canonical);
-    p->output_bytes = tconv_canonical_output_bytes(&p->canonical);
+    const size_t samples = (size_t)p->canonical.batch;
+    const size_t output_bytes = tconv_canonical_output_bytes(&p->canonical);
+    p->input_sample_bytes = tconv_canonical_input_bytes(&p->canonical) / samples;
+    p->output_sample_bytes = output_bytes / samples;
+    p->batch = p->canonical.batch;
     p->kernel_bytes = tconv_canonical_kernel_bytes(&p->canonical);
     p->bias_bytes = p->canonical.use_bias
                         ? (size_t)p->canonical.out_channels * tconv_dtype_size(p->canonical.dtype)
                         : 0;
     if (p->canonical.passes & backward) {
         if (p->core_activation)
-            p->grad_output_workspace = malloc(p->output_bytes ? p->output_bytes : 1);
+            p->grad_output_workspace = malloc(output_bytes ? output_bytes : 1);
         p->grad_weights_workspace = malloc(p->kernel_bytes + p->bias_bytes);
         if ((p->core_activation && p->grad_output_workspace == NULL) ||
             p->grad_weights_workspace == NULL) {
             const size_t bytes =
-                (p->core_activation ? p->output_bytes : 0) + p->kernel_bytes + p->bias_bytes;
-            free(p->grad_output_workspace);
-            free(p->grad_weights_workspace);
-            free(p);
+                (p->core_activation ? output_bytes : 0) + p->kernel_bytes + p->bias_bytes;
+            plan_free_unbound(p);
             return tconv_set_error(tconv_out_of_memory,
                                    "out of memory allocating the backward-pass workspace (%zu "
                                    "bytes)",
                                    bytes);
         }
     }
+    *out = p;
+    return tconv_success;
+}
+
+/* Binds @p p to context device @p device and its backend plan. */
+static void plan_bind(struct tconv_plan *p, struct tconv_context *context, size_t device,
+                      tconv_backend_plan_t backend_plan) {
+    p->context = context;
+    p->device = device;
+    p->backend = tconv_device_backend(context, device);
+    p->backend_plan = backend_plan;
+    tconv_context_retain(context);
+}
+
+static tconv_status_t plan_create(tconv_plan_t *plan, tconv_context_t context,
+                                  const tconv_problem_t *problem, const char *selector) {
+    TCONV_REQUIRE_NONNULL(plan);
+    *plan = NULL;
+    TCONV_REQUIRE_NONNULL(context);
+    TCONV_REQUIRE_NONNULL(problem);
+    struct tconv_plan *p;
+    tconv_status_t st = plan_new(problem, &p);
+    if (st != tconv_success)
+        return st;
     size_t chosen;
-    st = choose_device(context, &p->backend_canonical, selector, &chosen, &p->backend_plan,
-                       &p->reason);
+    tconv_backend_plan_t backend_plan;
+    st =
+        choose_device(context, &p->backend_canonical, selector, &chosen, &backend_plan, &p->reason);
     if (st != tconv_success) {
-        free(p->grad_output_workspace);
-        free(p->grad_weights_workspace);
-        free(p);
+        plan_free_unbound(p);
         return st;
     }
-    p->context = context;
-    p->device = chosen;
-    p->backend = tconv_device_backend(context, chosen);
-    tconv_context_retain(context);
+    plan_bind(p, context, chosen, backend_plan);
     *plan = p;
     return tconv_success;
 }
 
-static tconv_status_t plan_set_weights(tconv_plan_t plan, const void *kernel, const void *bias) {
-    TCONV_REQUIRE_NONNULL(plan);
-    TCONV_REQUIRE_NONNULL(kernel);
-    if (plan->canonical.use_bias && bias == NULL)
+/* The context device of @p plugin's backend index @p backend_device, or
+ * SIZE_MAX when the context lists no such device. */
+static size_t context_device_of(const struct tconv_context *ctx, size_t plugin,
+                                size_t backend_device) {
+    for (size_t d = 0; d < ctx->device_count; d++)
+        if (ctx->devices[d].plugin == plugin && ctx->devices[d].backend_device == backend_device)
+            return d;
+    return SIZE_MAX;
+}
+
+tconv_status_t tconv_plan_create_native(struct tconv_plan **plan, struct tconv_context *context,
+                                        const tconv_problem_t *problem, size_t plugin_device,
+                                        void *native_queue, const char *queue_name) {
+    *plan = NULL;
+    const tconv_backend_t *b = tconv_device_backend(context, plugin_device);
+    const char *backend_name = b->name;
+    struct tconv_plan *p;
+    tconv_status_t st = plan_new(problem, &p);
+    if (st != tconv_success)
+        return st;
+    if (p->core_activation) {
+        /* The core would apply it on host memory, between passes queued on
+         * the caller's queue, which it cannot order. */
+        st = tconv_set_error(tconv_unimplemented,
+                             "problem: activation '%s' with a backward pass is not available on "
+                             "a %s interop plan (the core applies it on host memory); use a "
+                             "linear activation and apply it in your own kernels, or "
+                             "tconv_plan_create",
+                             tconv_activation_name(p->canonical.activation), backend_name);
+        plan_free_unbound(p);
+        return st;
+    }
+    const char *missing = tconv_backend_missing_pass(b, &p->backend_canonical);
+    if (missing != NULL) {
+        st = tconv_set_error(tconv_unimplemented,
+                             "problem: passes ask for %s, which the %s plugin does not have",
+                             missing, backend_name);
+        plan_free_unbound(p);
+        return st;
+    }
+    char msg[1024] = "";
+    size_t backend_device = SIZE_MAX;
+    tconv_backend_plan_t backend_plan = NULL;
+    int bst =
+        b->plan_create_native(tconv_device_state(context, plugin_device), &p->backend_canonical,
+                              native_queue, &backend_device, &backend_plan, msg, sizeof msg);
+    msg[sizeof msg - 1] = '\0';
+    if (bst != tconv_success) {
+        plan_free_unbound(p);
+        if (bst == tconv_no_device)
+            return tconv_set_error(tconv_no_device,
+                                   "%s: its device is none of the %s plugin's (%s)", queue_name,
+                                   backend_name, msg[0] ? msg : "no reason given");
+        return tconv_backend_error(backend_name, "plan_create_native failed", bst, msg);
+    }
+    const size_t device =
+        context_device_of(context, context->devices[plugin_device].plugin, backend_device);
+    if (device == SIZE_MAX) {
+        b->plan_destroy(backend_plan);
+        plan_free_unbound(p);
+        return tconv_set_error(tconv_no_device,
+                               "%s: the %s plugin placed it on its device %zu, which this context "
+                               "does not list",
+                               queue_name, backend_name, backend_device);
+    }
+    p->native = true;
+    plan_bind(p, context, device, backend_plan);
+    tconv_log(1, "%s: interop plan on the caller's queue", tconv_plan_device_id(p));
+    *plan = p;
+    return tconv_success;
+}
+
+tconv_status_t tconv_plan_check_weights_arguments(const struct tconv_plan *plan, bool kernel_given,
+                                                  bool bias_given) {
+    if (!kernel_given)
+        return tconv_set_error(tconv_invalid_arguments, "kernel: must not be NULL");
+    if (plan->canonical.use_bias && !bias_given)
         return tconv_set_error(tconv_invalid_arguments,
                                "bias: must not be NULL when the problem has use_bias set");
-    if (!plan->canonical.use_bias && bias != NULL)
+    if (!plan->canonical.use_bias && bias_given)
         return tconv_set_error(tconv_invalid_arguments,
                                "bias: must be NULL when the problem has use_bias = 0");
+    return tconv_success;
+}
+
+tconv_status_t tconv_plan_backend_status(const struct tconv_plan *plan, const char *what, int st,
+                                         char *msg, size_t msg_size) {
+    msg[msg_size - 1] = '\0';
+    if (st == tconv_success)
+        return tconv_success;
+    return tconv_backend_error(device_id(plan), what, st, msg);
+}
+
+tconv_status_t tconv_plan_weights_outcome(struct tconv_plan *plan, const char *what, int st,
+                                          char *msg, size_t msg_size) {
+    /* After a failure the backend may have dropped the old weights. */
+    const tconv_status_t status = tconv_plan_backend_status(plan, what, st, msg, msg_size);
+    plan->weights_set = status == tconv_success;
+    return status;
+}
+
+static tconv_status_t plan_set_weights(tconv_plan_t plan, const void *kernel, const void *bias) {
+    TCONV_REQUIRE_NONNULL(plan);
+    tconv_status_t status = tconv_plan_check_weights_arguments(plan, kernel != NULL, bias != NULL);
+    if (status != tconv_success)
+        return status;
     char msg[1024] = "";
     int st = plan->backend->plan_set_weights(plan->backend_plan, kernel, bias, msg, sizeof msg);
-    msg[sizeof msg - 1] = '\0';
-    if (st != tconv_success) {
-        /* The backend may have dropped the old weights half-way. */
-        plan->weights_set = 0;
-        return backend_error(device_id(plan), "plan_set_weights failed", st, msg);
-    }
-    plan->weights_set = 1;
-    return tconv_success;
+    return tconv_plan_weights_outcome(plan, "plan_set_weights failed", st, msg, sizeof msg);
 }
 
 static int ranges_overlap(const void *a, size_t a_size, const void *b, size_t b_size) {
     uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
     return a0 < b0 + b_size && b0 < a0 + a_size;
+}
+
+tconv_status_t tconv_plan_run_forward(struct tconv_plan *plan, const void *input, void *output) {
+    tconv_status_t st = tconv_plan_backend_forward(plan, input, output);
+    if (st != tconv_success)
+        return st;
+    if (plan->core_activation) /* the backend returned the pre-activation */
+        activation_forward(plan->canonical.dtype, output,
+                           tconv_plan_output_bytes(plan) / tconv_dtype_size(plan->canonical.dtype),
+                           plan->canonical.activation, plan->canonical.activation_alpha);
+    return tconv_success;
 }
 
 static tconv_status_t plan_execute(tconv_plan_t plan, const void *input, void *output) {
@@ -279,78 +382,67 @@ static tconv_status_t plan_execute(tconv_plan_t plan, const void *input, void *o
     if (!plan->weights_set)
         return tconv_set_error(tconv_invalid_arguments,
                                "weights not set: call tconv_plan_set_weights first");
-    if (ranges_overlap(input, plan->input_bytes, output, plan->output_bytes))
+    const size_t input_bytes = tconv_plan_input_bytes(plan);
+    const size_t output_bytes = tconv_plan_output_bytes(plan);
+    if (ranges_overlap(input, input_bytes, output, output_bytes))
         return tconv_set_error(tconv_invalid_arguments,
                                "output: overlaps input (%zu-byte input at %p, %zu-byte output "
                                "at %p); use separate buffers",
-                               plan->input_bytes, input, plan->output_bytes, output);
-    char msg[1024] = "";
-    int st = plan->backend->plan_execute(plan->backend_plan, input, output, msg, sizeof msg);
-    msg[sizeof msg - 1] = '\0';
-    if (st != tconv_success)
-        return backend_error(device_id(plan), "plan_execute failed", st, msg);
-    if (plan->core_activation) /* the backend returned the pre-activation */
-        activation_forward(plan->canonical.dtype, output,
-                           plan->output_bytes / tconv_dtype_size(plan->canonical.dtype),
-                           plan->canonical.activation, plan->canonical.activation_alpha);
-    return tconv_success;
+                               input_bytes, input, output_bytes, output);
+    return tconv_plan_run_forward(plan, input, output);
 }
 
-/* A buffer of a call, for the overlap check. */
-typedef struct named_buffer {
-    const char *name;
-    const void *data; /* NULL: not given */
-    size_t bytes;
-    bool written;
-} named_buffer_t;
-
-/* Every written buffer must not overlap any other given buffer. */
-static tconv_status_t require_disjoint(const named_buffer_t *b, size_t n) {
+tconv_status_t tconv_require_disjoint(const tconv_named_region_t *r, size_t n, bool whole_objects) {
     for (size_t i = 0; i < n; i++) {
-        if (b[i].data == NULL || !b[i].written)
+        if (r[i].data == NULL || !r[i].written)
             continue;
         for (size_t j = 0; j < n; j++) {
-            if (j == i || b[j].data == NULL || (b[j].written && j < i))
+            if (j == i || r[j].data == NULL || (r[j].written && j < i))
                 continue;
-            if (ranges_overlap(b[i].data, b[i].bytes, b[j].data, b[j].bytes))
+            if (!ranges_overlap(r[i].data, r[i].bytes, r[j].data, r[j].bytes))
+                continue;
+            if (whole_objects)
                 return tconv_set_error(tconv_invalid_arguments,
-                                       "%s: overlaps %s (%zu bytes at %p and %zu bytes at %p); "
-                                       "use separate buffers",
-                                       b[i].name, b[j].name, b[i].bytes, b[i].data, b[j].bytes,
-                                       b[j].data);
+                                       "%s: the same buffer as %s; use separate buffers", r[i].name,
+                                       r[j].name);
+            return tconv_set_error(tconv_invalid_arguments,
+                                   "%s: overlaps %s (%zu bytes at %p and %zu bytes at %p); use "
+                                   "separate buffers",
+                                   r[i].name, r[j].name, r[i].bytes, r[i].data, r[j].bytes,
+                                   r[j].data);
         }
     }
     return tconv_success;
 }
 
-/* The arguments of tconv_plan_execute_backward against the plan's passes. */
-static tconv_status_t check_backward_arguments(const struct tconv_plan *plan, const void *input,
-                                               const void *grad_output, const void *grad_input,
-                                               const void *grad_kernel, const void *grad_bias) {
-    TCONV_REQUIRE_NONNULL(grad_output);
-    if (grad_input == NULL && grad_kernel == NULL && grad_bias == NULL)
+tconv_status_t tconv_plan_check_backward_request(const struct tconv_plan *plan, bool input,
+                                                 bool grad_output, bool grad_input,
+                                                 bool grad_kernel, bool grad_bias) {
+    if (!grad_output)
+        return tconv_set_error(tconv_invalid_arguments, "grad_output: must not be NULL");
+    if (!grad_input && !grad_kernel && !grad_bias)
         return tconv_set_error(tconv_invalid_arguments,
                                "grad_input, grad_kernel, grad_bias: all NULL; ask for at least "
                                "one gradient");
     const uint32_t passes = plan->canonical.passes;
-    if (grad_input != NULL && !(passes & TCONV_PASS_BACKWARD_DATA))
+    if (grad_input && !(passes & TCONV_PASS_BACKWARD_DATA))
         return tconv_set_error(tconv_invalid_arguments,
                                "grad_input: the plan was made without TCONV_PASS_BACKWARD_DATA "
                                "(problem.passes = 0x%x); set it before tconv_plan_create",
                                passes);
-    if ((grad_kernel != NULL || grad_bias != NULL) && !(passes & TCONV_PASS_BACKWARD_WEIGHTS))
+    if ((grad_kernel || grad_bias) && !(passes & TCONV_PASS_BACKWARD_WEIGHTS))
         return tconv_set_error(tconv_invalid_arguments,
                                "%s: the plan was made without TCONV_PASS_BACKWARD_WEIGHTS "
                                "(problem.passes = 0x%x); set it before tconv_plan_create",
-                               grad_kernel != NULL ? "grad_kernel" : "grad_bias", passes);
-    if (grad_bias != NULL && !plan->canonical.use_bias)
+                               grad_kernel ? "grad_kernel" : "grad_bias", passes);
+    if (grad_bias && !plan->canonical.use_bias)
         return tconv_set_error(tconv_invalid_arguments,
                                "grad_bias: must be NULL when the problem has use_bias = 0");
-    if (input == NULL && grad_kernel != NULL)
+    if (!input && grad_kernel)
         return tconv_set_error(tconv_invalid_arguments,
                                "input: must not be NULL when grad_kernel is asked for (dL/dw "
                                "sums input * dL/dz)");
-    if (input == NULL && plan->core_activation)
+    if (!input && plan->core_activation)
         return tconv_set_error(tconv_invalid_arguments,
                                "input: must not be NULL with activation '%s' (its derivative is "
                                "taken at the pre-activation, recomputed from the input)",
@@ -358,14 +450,66 @@ static tconv_status_t check_backward_arguments(const struct tconv_plan *plan, co
     if (!plan->weights_set)
         return tconv_set_error(tconv_invalid_arguments,
                                "weights not set: call tconv_plan_set_weights first");
-    const named_buffer_t buffers[] = {
-        {"input", input, plan->input_bytes, false},
-        {"grad_output", grad_output, plan->output_bytes, false},
-        {"grad_input", grad_input, plan->input_bytes, true},
+    return tconv_success;
+}
+
+/* The arguments of tconv_plan_execute_backward against the plan's passes. */
+static tconv_status_t check_backward_arguments(const struct tconv_plan *plan, const void *input,
+                                               const void *grad_output, const void *grad_input,
+                                               const void *grad_kernel, const void *grad_bias) {
+    tconv_status_t st = tconv_plan_check_backward_request(plan, input != NULL, grad_output != NULL,
+                                                          grad_input != NULL, grad_kernel != NULL,
+                                                          grad_bias != NULL);
+    if (st != tconv_success)
+        return st;
+    const tconv_named_region_t buffers[] = {
+        {"input", input, tconv_plan_input_bytes(plan), false},
+        {"grad_output", grad_output, tconv_plan_output_bytes(plan), false},
+        {"grad_input", grad_input, tconv_plan_input_bytes(plan), true},
         {"grad_kernel", grad_kernel, plan->kernel_bytes, true},
         {"grad_bias", grad_bias, plan->bias_bytes, true},
     };
-    return require_disjoint(buffers, sizeof buffers / sizeof buffers[0]);
+    return tconv_require_disjoint(buffers, sizeof buffers / sizeof buffers[0], false);
+}
+
+tconv_status_t tconv_plan_run_backward(struct tconv_plan *plan, const void *input,
+                                       const void *grad_output, void *grad_input, void *grad_kernel,
+                                       void *grad_bias) {
+    tconv_status_t st;
+    /* dL/dz = dL/dy * act'(z), z recomputed by the backend's forward pass. */
+    const void *grad_z = grad_output;
+    if (plan->core_activation) {
+        void *z = plan->grad_output_workspace;
+        st = tconv_plan_backend_forward(plan, input, z);
+        if (st != tconv_success)
+            return st;
+        activation_backward(plan->canonical.dtype, z, grad_output, z,
+                            tconv_plan_output_bytes(plan) / tconv_dtype_size(plan->canonical.dtype),
+                            plan->canonical.activation, plan->canonical.activation_alpha);
+        grad_z = z;
+    }
+
+    /* Weights first, into the plan's workspace: they are small, and the
+     * caller's buffers are then written only once every call succeeded. */
+    unsigned char *staged_kernel = plan->grad_weights_workspace;
+    unsigned char *staged_bias = staged_kernel + plan->kernel_bytes;
+    if (grad_kernel != NULL || grad_bias != NULL) {
+        st = tconv_plan_backend_backward_weights(plan, input, grad_z,
+                                                 grad_kernel != NULL ? staged_kernel : NULL,
+                                                 grad_bias != NULL ? staged_bias : NULL);
+        if (st != tconv_success)
+            return st;
+    }
+    if (grad_input != NULL) {
+        st = tconv_plan_backend_backward_data(plan, grad_z, grad_input);
+        if (st != tconv_success)
+            return st;
+    }
+    if (grad_kernel != NULL)
+        memcpy(grad_kernel, staged_kernel, plan->kernel_bytes);
+    if (grad_bias != NULL)
+        memcpy(grad_bias, staged_bias, plan->bias_bytes);
+    return tconv_success;
 }
 
 static tconv_status_t plan_execute_backward(tconv_plan_t plan, const void *input,
@@ -376,47 +520,7 @@ static tconv_status_t plan_execute_backward(tconv_plan_t plan, const void *input
         check_backward_arguments(plan, input, grad_output, grad_input, grad_kernel, grad_bias);
     if (status != tconv_success)
         return status;
-    const tconv_backend_t *b = plan->backend;
-    char msg[1024] = "";
-    int st;
-
-    /* dL/dz = dL/dy * act'(z), z recomputed by the backend's forward pass. */
-    const void *grad_z = grad_output;
-    if (plan->core_activation) {
-        void *z = plan->grad_output_workspace;
-        st = b->plan_execute(plan->backend_plan, input, z, msg, sizeof msg);
-        msg[sizeof msg - 1] = '\0';
-        if (st != tconv_success)
-            return backend_error(device_id(plan), "plan_execute (pre-activation) failed", st, msg);
-        activation_backward(plan->canonical.dtype, z, grad_output, z,
-                            plan->output_bytes / tconv_dtype_size(plan->canonical.dtype),
-                            plan->canonical.activation, plan->canonical.activation_alpha);
-        grad_z = z;
-    }
-
-    /* Weights first, into the plan's workspace: they are small, and the
-     * caller's buffers are then written only once every call succeeded. */
-    unsigned char *staged_kernel = plan->grad_weights_workspace;
-    unsigned char *staged_bias = staged_kernel + plan->kernel_bytes;
-    if (grad_kernel != NULL || grad_bias != NULL) {
-        st = b->plan_backward_weights(plan->backend_plan, input, grad_z,
-                                      grad_kernel != NULL ? staged_kernel : NULL,
-                                      grad_bias != NULL ? staged_bias : NULL, msg, sizeof msg);
-        msg[sizeof msg - 1] = '\0';
-        if (st != tconv_success)
-            return backend_error(device_id(plan), "plan_backward_weights failed", st, msg);
-    }
-    if (grad_input != NULL) {
-        st = b->plan_backward_data(plan->backend_plan, grad_z, grad_input, msg, sizeof msg);
-        msg[sizeof msg - 1] = '\0';
-        if (st != tconv_success)
-            return backend_error(device_id(plan), "plan_backward_data failed", st, msg);
-    }
-    if (grad_kernel != NULL)
-        memcpy(grad_kernel, staged_kernel, plan->kernel_bytes);
-    if (grad_bias != NULL)
-        memcpy(grad_bias, staged_bias, plan->bias_bytes);
-    return tconv_success;
+    return tconv_plan_run_backward(plan, input, grad_output, grad_input, grad_kernel, grad_bias);
 }
 
 TCONV_API tconv_status_t tconv_plan_get_device_info(tconv_plan_t plan, tconv_device_info_t *info) {
@@ -449,6 +553,12 @@ static void plan_destroy(tconv_plan_t plan) {
     struct tconv_context *ctx = plan->context;
     free(plan->grad_output_workspace);
     free(plan->grad_weights_workspace);
+    free(plan->pad_input);
+    free(plan->pad_output);
+    free(plan->stage_input);
+    free(plan->stage_output);
+    free(plan->stage_grad_input);
+    free(plan->stage_grad_weights);
     free(plan->reason);
     free(plan);
     tconv_context_release(ctx); /* may fini the backend and close its module */
@@ -495,7 +605,7 @@ static const tconv_log_sink_t *enter_context(const struct tconv_context *context
 }
 
 static const tconv_log_sink_t *enter_plan(const struct tconv_plan *plan) {
-    return enter_context(plan != NULL ? plan->context : NULL);
+    return tconv_plan_log_enter(plan);
 }
 
 TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan, tconv_context_t context,

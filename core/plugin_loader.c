@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "array.h"
+#include "buffer.h"
 #include "error.h"
 #include "log.h"
 #include "os.h"
@@ -154,6 +155,11 @@ static bool read_table(const tconv_backend_t *raw, tconv_backend_t *table,
                           "required slot %s is NULL", required[i].slot);
             return false;
         }
+    }
+    char why[400];
+    if (!tconv_backend_buffer_group_complete(table, why, sizeof why)) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_bad_table, "%s", why);
+        return false;
     }
     return true;
 }

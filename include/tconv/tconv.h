@@ -340,7 +340,13 @@ TCONV_API tconv_status_t tconv_plan_execute_backward(tconv_plan_t plan, const vo
 /** Sets the batch later passes of @p plan run, from 1 to the problem's
  *  batch (the default), so that a framework's smaller last batch needs no
  *  new plan (and no OpenCL build). Applies to every execute and enqueue
- *  call made after it; inputs and outputs then hold @p batch samples.
+ *  call made after it; inputs and outputs then hold @p batch samples (the
+ *  first ones of the problem's shapes: the batch is outermost). The
+ *  results equal those of a plan made for @p batch. A backend that cannot
+ *  change its batch runs the problem's, the core padding the samples with
+ *  zeros in host workspaces it allocates at the first smaller batch (and
+ *  copying the first @p batch samples in and out). On failure the batch
+ *  stays what it was.
  *  @param plan The plan. Must not be NULL.
  *  @param batch 1 <= batch <= the problem's batch. */
 TCONV_API tconv_status_t tconv_plan_set_batch(tconv_plan_t plan, int64_t batch);
@@ -350,7 +356,16 @@ TCONV_API tconv_status_t tconv_plan_set_batch(tconv_plan_t plan, int64_t batch);
 /*
  * A buffer is memory on a plan's device: an OpenCL buffer on an OpenCL
  * device, host memory on the CPU backend (zero copies) and on any plugin
- * without device memory (the core then runs the plugin's host passes on it).
+ * without device memory (the core then runs the plugin's host passes on it,
+ * at once: such a pass is done when its enqueue returns, and its errors are
+ * returned by the enqueue itself).
+ * Slow path: a plan whose problem asks for a backward pass and has an
+ * activation other than linear gets the activation from the core, on host
+ * memory. On a device with its own memory each pass of such a plan is
+ * staged: its inputs are read back (which waits for the work before it),
+ * the host pass runs, its results are written; the enqueue returns when
+ * that is done. Keep such activations out of the plan (linear, with the
+ * activation in your own code) for device-resident training.
  * Model (oneDNN's in-order stream): all buffer calls and enqueues for one
  * device of a context run in call order on one queue of that device, so
  * the output of one plan can be the input of the next with no wait in
@@ -376,7 +391,8 @@ TCONV_API tconv_status_t tconv_buffer_create(tconv_buffer_t *buffer, tconv_plan_
                                              size_t size);
 
 /** Copies host memory into the buffer, in queue order; returns when @p src
- *  may be reused.
+ *  may be reused. A new buffer holds zeros on host memory, and unspecified
+ *  bytes on a device until written. size 0 does nothing.
  *  @param buffer The buffer. Must not be NULL.
  *  @param offset Byte offset into the buffer.
  *  @param src Host memory. Must not be NULL.
@@ -385,7 +401,9 @@ TCONV_API tconv_status_t tconv_buffer_write(tconv_buffer_t buffer, size_t offset
                                             size_t size);
 
 /** Copies the buffer to host memory once everything queued before on its
- *  device has run; returns that work's first error if it failed.
+ *  device has run; returns that work's first error if it failed (then
+ *  @p dst is unspecified), with its message, and clears it. size 0 does
+ *  nothing.
  *  @param buffer The buffer. Must not be NULL.
  *  @param offset Byte offset into the buffer.
  *  @param dst Host memory. Must not be NULL.
@@ -401,8 +419,9 @@ TCONV_API tconv_status_t tconv_buffer_get_size(tconv_buffer_t buffer, size_t *si
 /** Releases the buffer after the work queued on it. NULL is ignored. */
 TCONV_API void tconv_buffer_destroy(tconv_buffer_t buffer);
 
-/** tconv_plan_set_weights from buffers of the plan's device, in queue
- *  order; the buffers may be reused once the call returns.
+/** tconv_plan_set_weights from buffers of the plan's device (its context
+ *  and device, as every buffer argument below), in queue order; the
+ *  buffers may be reused once the call returns.
  *  @param plan The plan. Must not be NULL.
  *  @param kernel Kernel buffer (the kernel's size or more). Not NULL.
  *  @param bias Bias buffer; NULL exactly when the problem has use_bias = 0. */
@@ -410,14 +429,19 @@ TCONV_API tconv_status_t tconv_plan_set_weights_buffers(tconv_plan_t plan, tconv
                                                         tconv_buffer_t bias);
 
 /** Queues the forward pass on buffers of the plan's device and returns.
+ *  Not for OpenCL interop plans (tconv_opencl_plan_execute).
  *  @param plan The plan, with weights set. Must not be NULL.
- *  @param input Holds the input (batch as set by tconv_plan_set_batch).
- *  @param output Receives the output; must not be @p input. */
+ *  @param input Holds the input (batch as set by tconv_plan_set_batch);
+ *               at least the input's bytes at that batch. Not NULL.
+ *  @param output Receives the output (at least its bytes at that batch);
+ *                not NULL, not @p input. */
 TCONV_API tconv_status_t tconv_plan_enqueue(tconv_plan_t plan, tconv_buffer_t input,
                                             tconv_buffer_t output);
 
 /** Queues the backward pass on buffers: the arguments and rules of
- *  tconv_plan_execute_backward, with buffers for host pointers. */
+ *  tconv_plan_execute_backward, with buffers for host pointers (each at
+ *  least its tensor's bytes at the current batch; a buffer written must be
+ *  none of the other arguments). */
 TCONV_API tconv_status_t tconv_plan_enqueue_backward(tconv_plan_t plan, tconv_buffer_t input,
                                                      tconv_buffer_t grad_output,
                                                      tconv_buffer_t grad_input,
@@ -426,8 +450,10 @@ TCONV_API tconv_status_t tconv_plan_enqueue_backward(tconv_plan_t plan, tconv_bu
 
 /** Waits until everything queued on the plan's device (or, for an OpenCL
  *  interop plan, everything tconv queued on the caller's queue) has run.
- *  @returns The first error of that work since the last wait, with its
- *           message in tconv_get_last_error; tconv_success otherwise. */
+ *  @param plan The plan. Must not be NULL.
+ *  @returns The first error of that work since the last wait or read, with
+ *           its message ("<device id>: ...") in tconv_get_last_error, which
+ *           is then cleared; tconv_success otherwise. */
 TCONV_API tconv_status_t tconv_plan_wait(tconv_plan_t plan);
 
 /** Properties of the device the plan runs on.

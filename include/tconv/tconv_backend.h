@@ -169,10 +169,16 @@ typedef struct tconv_backend {
      *    `batch` samples. Without it the core pads a smaller batch to the
      *    plan's with zeros through host workspaces.
      *  - the buffer group (buffer_create .. plan_wait): a plugin that has
-     *    buffer_create must fill every slot of the group and plan_set_batch.
+     *    buffer_create must fill every slot of the group and plan_set_batch
+     *    (buffer_wrap_native and plan_create_native stay optional); the
+     *    loader refuses a table with part of the group (bad_table).
      *    Without the group the core makes host-memory buffers itself and
      *    runs the host slots on them, synchronously (zero copies on a
-     *    host-memory device such as the CPU backend).
+     *    host-memory device such as the CPU backend, which has no group).
+     *    Plans whose activation the core applies (a backward pass and a
+     *    non-linear activation) never reach the enqueue slots: the core
+     *    stages their passes with buffer_read, the host slots and
+     *    buffer_write.
      * Ordering: every buffer_write/buffer_read and every enqueue of one
      * device (of one backend instance) runs in call order on one in-order
      * queue (the device queue), except for plans made by plan_create_native,
@@ -184,8 +190,10 @@ typedef struct tconv_backend {
      * plugin's own (e.g. a struct holding a cl_mem); the core never looks
      * inside. */
 
-    /** The number of samples later passes of @p plan run: 1..problem->batch.
-     *  Host and enqueue slots alike; an enqueue captures it when called. */
+    /** The number of samples later passes of @p plan run: 1..problem->batch
+     *  (checked by the core). Host and enqueue slots alike; an enqueue
+     *  captures it when called. Results must equal those of a plan made for
+     *  that batch. On failure the plan keeps its previous batch. */
     tconv_status_t (*plan_set_batch)(tconv_backend_plan_t plan, int64_t batch, char *msg,
                                      size_t msg_size);
 
@@ -232,12 +240,19 @@ typedef struct tconv_backend {
                                                     const tconv_native_sync_t *sync, char *msg,
                                                     size_t msg_size);
     /** Waits for everything enqueued on the plan's queue; returns the first
-     *  failure of that work since the last wait (and clears it). */
+     *  failure of that work since the last wait (and clears it). plan_destroy
+     *  may come with work of the plan still queued: it must not free what
+     *  that work uses before it has run. */
     tconv_status_t (*plan_wait)(tconv_backend_plan_t plan, char *msg, size_t msg_size);
     /** Optional within the group: plan_create on the device and queue of a
      *  native queue handle (a cl_command_queue for OpenCL), which the plan
      *  retains and enqueues on. @p device receives the plugin's index of the
-     *  queue's device; tconv_no_device if it is none of the plugin's. */
+     *  queue's device; tconv_no_device if it is none of the plugin's. The
+     *  core passes such a plan buffers from buffer_wrap_native only (made
+     *  per call, destroyed right after the enqueue returns), never asks it
+     *  for a pass whose activation the core applies, and may call its host
+     *  slots (tconv_plan_set_weights, tconv_plan_execute*: they run on the
+     *  caller's queue and return when done). */
     tconv_status_t (*plan_create_native)(tconv_backend_state_t state,
                                          const tconv_canonical_t *problem, void *native_queue,
                                          size_t *device, tconv_backend_plan_t *plan, char *msg,

@@ -12,7 +12,15 @@
  * caller, who releases it) completes when the whole pass has run.
  * Thread rules: one thread at a time per plan; the queue may be used by the
  * caller meanwhile (OpenCL's own rules apply). Errors of queued work show in
- * the event's status and in tconv_plan_wait. */
+ * the event's status and in tconv_plan_wait.
+ * An interop plan takes cl_mem only (tconv_plan_enqueue and tconv buffers
+ * refuse it); tconv_plan_set_batch, tconv_plan_wait and the host-memory
+ * calls (tconv_plan_set_weights, tconv_plan_execute*) work on it. Problems
+ * with a backward pass and an activation other than linear are refused
+ * (tconv_unimplemented): the core would apply it on host memory between
+ * commands of your queue.
+ * Libraries built without the OpenCL headers have none of these calls and
+ * do not install this header. */
 #ifndef TCONV_TCONV_OPENCL_H
 #define TCONV_TCONV_OPENCL_H
 
@@ -29,6 +37,9 @@ extern "C" {
 
 /** Creates a plan on the device of @p queue, in its context, enqueueing on
  *  it; programs come from the same cache as other OpenCL plans.
+ *  @returns tconv_no_device when @p context has no OpenCL plugin with
+ *           devices or @p queue's device is none of them (the message names
+ *           the argument).
  *  @param plan Receives the plan. Must not be NULL.
  *  @param context A tconv context that loaded the OpenCL plugin. Not NULL.
  *  @param problem The problem. Must not be NULL. Copied.
@@ -57,7 +68,10 @@ TCONV_API tconv_status_t tconv_opencl_plan_execute(tconv_plan_t plan, cl_mem inp
 
 /** Enqueues the backward pass: the arguments and rules of
  *  tconv_plan_execute_backward with cl_mem for host pointers (NULL = not
- *  wanted for the three outputs), then those of tconv_opencl_plan_execute. */
+ *  wanted for the three outputs), then those of tconv_opencl_plan_execute.
+ *  The weights pass goes first (after @p wait_list), the data pass after
+ *  it; @p event is the last one's. If the second fails to enqueue, the
+ *  first stays queued and no event is returned. */
 TCONV_API tconv_status_t tconv_opencl_plan_execute_backward(
     tconv_plan_t plan, cl_mem input, cl_mem grad_output, cl_mem grad_input, cl_mem grad_kernel,
     cl_mem grad_bias, cl_uint num_events, const cl_event *wait_list, cl_event *event);
