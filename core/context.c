@@ -31,8 +31,12 @@ static void context_free(struct tconv_context *ctx) {
     tconv_log_sink_restore(previous);
     tconv_selection_cache_destroy(ctx->selection_cache);
     free(ctx->cache_dir);
+    for (size_t i = 0; i < ctx->retired_count; i++)
+        free(ctx->retired_tables[i]);
+    free(ctx->retired_tables);
     free(ctx->devices);
     free(ctx->reports);
+    pthread_mutex_destroy(&ctx->plugin_start_lock);
     free(ctx);
 }
 
@@ -152,6 +156,12 @@ TCONV_API tconv_status_t tconv_context_create_with_options(tconv_context_t *cont
     if (ctx == NULL)
         return tconv_set_error(tconv_out_of_memory, "out of memory allocating the context");
     atomic_init(&ctx->refcount, 1);
+    atomic_init(&ctx->devices, NULL);
+    atomic_init(&ctx->device_count, 0);
+    if (pthread_mutex_init(&ctx->plugin_start_lock, NULL) != 0) {
+        free(ctx);
+        return tconv_set_error(tconv_out_of_memory, "out of memory allocating the context");
+    }
     ctx->log_sink =
         (tconv_log_sink_t){options.verbosity, options.log_callback, options.log_user_data};
     ctx->plugin_flags = options.plugin_flags;
@@ -185,7 +195,35 @@ TCONV_API void tconv_context_destroy(tconv_context_t context) {
 TCONV_API tconv_status_t tconv_context_get_device_count(tconv_context_t context, size_t *count) {
     TCONV_REQUIRE_NONNULL(context);
     TCONV_REQUIRE_NONNULL(count);
+    /* Counting means every plugin's devices, so every plugin starts. */
+    tconv_status_t st = tconv_plugins_start_all(context);
+    if (st != tconv_success)
+        return st;
     *count = context->device_count;
+    return tconv_success;
+}
+
+void tconv_devices_in_listing_order(const struct tconv_context *ctx, size_t count, size_t *order) {
+    /* Each plugin's devices are together and by index in the table, and the
+     * plugins are sorted by name: a pass per plugin lists them in order. */
+    const tconv_device_entry_t *devices = ctx->devices;
+    size_t n = 0;
+    for (size_t pi = 0; pi < ctx->plugin_count && n < count; pi++)
+        for (size_t d = 0; d < count; d++)
+            if (devices[d].plugin == pi)
+                order[n++] = d;
+}
+
+tconv_status_t tconv_device_listing_index(struct tconv_context *ctx, size_t device,
+                                          size_t *listing_index) {
+    tconv_status_t st = tconv_plugins_start_all(ctx);
+    if (st != tconv_success)
+        return st;
+    const size_t plugin = ctx->devices[device].plugin;
+    size_t index = device - ctx->plugins[plugin].first_device;
+    for (size_t pi = 0; pi < plugin; pi++)
+        index += ctx->plugins[pi].listed_devices;
+    *listing_index = index;
     return tconv_success;
 }
 
@@ -206,12 +244,34 @@ static tconv_status_t copy_indexed(const char *what, const char *table, size_t i
     return tconv_success;
 }
 
+tconv_status_t tconv_device_info_copy(const struct tconv_context *ctx, size_t device,
+                                      tconv_device_info_t *info) {
+    const size_t count = ctx->device_count;
+    return copy_indexed("info", "device", device, count, info,
+                        device < count ? &ctx->devices[device].info : NULL,
+                        sizeof(tconv_device_info_t), TCONV_DEVICE_INFO_SIZE_0_1);
+}
+
 TCONV_API tconv_status_t tconv_context_get_device_info(tconv_context_t context, size_t index,
                                                        tconv_device_info_t *info) {
     TCONV_REQUIRE_NONNULL(context);
     TCONV_REQUIRE_NONNULL(info);
+    tconv_status_t st = tconv_plugins_start_all(context);
+    if (st != tconv_success)
+        return st;
+    /* @p index counts in listing order: the plugins by name, each plugin's
+     * devices by index. */
+    size_t device = context->device_count; /* past the end: copy_indexed refuses it */
+    for (size_t pi = 0, skipped = 0; pi < context->plugin_count; pi++) {
+        const tconv_loaded_plugin_t *p = &context->plugins[pi];
+        if (index - skipped < p->listed_devices) {
+            device = p->first_device + (index - skipped);
+            break;
+        }
+        skipped += p->listed_devices;
+    }
     return copy_indexed("info", "device", index, context->device_count, info,
-                        index < context->device_count ? &context->devices[index].info : NULL,
+                        device < context->device_count ? &context->devices[device].info : NULL,
                         sizeof(tconv_device_info_t), TCONV_DEVICE_INFO_SIZE_0_1);
 }
 
@@ -226,6 +286,14 @@ TCONV_API tconv_status_t tconv_context_get_plugin_report(tconv_context_t context
                                                          tconv_plugin_report_t *report) {
     TCONV_REQUIRE_NONNULL(context);
     TCONV_REQUIRE_NONNULL(report);
+    /* A loaded plugin's report is complete once the plugin started. */
+    for (size_t pi = 0; pi < context->plugin_count; pi++) {
+        if (context->plugins[pi].report != index)
+            continue;
+        tconv_status_t st = tconv_plugin_start(context, pi);
+        if (st != tconv_success)
+            return st;
+    }
     return copy_indexed("report", "plugin", index, context->report_count, report,
                         index < context->report_count ? &context->reports[index] : NULL,
                         sizeof(tconv_plugin_report_t), TCONV_PLUGIN_REPORT_SIZE_0_1);

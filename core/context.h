@@ -3,6 +3,7 @@
 #ifndef TCONV_CORE_CONTEXT_H
 #define TCONV_CORE_CONTEXT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,16 +12,30 @@
 #include "tconv/tconv.h"
 #include "tconv/tconv_backend.h"
 
-/* A plugin in use: its table as the core knows it, its module and instance. */
+/* A plugin whose module is open and whose table passed the checks: its
+ * table as the core knows it, its module, and once started (init and
+ * device enumeration, run when its devices are first needed:
+ * tconv_plugin_start in plugin_loader.h) its instance and devices. */
 typedef struct tconv_loaded_plugin {
-    tconv_backend_t table;       /* zeroed local copy of min(struct_size, sizeof) bytes */
-    void *module;                /* lt_dlhandle */
+    tconv_backend_t table; /* zeroed local copy of min(struct_size, sizeof) bytes */
+    void *module;          /* lt_dlhandle */
+    size_t report;         /* index of its report in tconv_context.reports */
+    /* Set (release) once the start ran, whatever its outcome; the fields
+     * below are written before, under the context's plugin_start_lock, and
+     * never again. A start that ran out of memory leaves it unset (tried
+     * again on the next use). */
+    atomic_bool started;
+    bool has_instance;           /* init succeeded and fini is owed */
     tconv_backend_state_t state; /* what init returned */
-    size_t device_count;
+    size_t device_count;         /* devices the backend reported */
+    size_t first_device;         /* its entries in tconv_context.devices: */
+    size_t listed_devices;       /* [first_device, first_device + listed_devices) */
     char path[1024];
 } tconv_loaded_plugin_t;
 
-/* One device, as listed to users (ordered by backend name, then index). */
+/* One device. Users see them ordered by backend name, then index (the
+ * listing order); the context's table holds them in the order their
+ * plugins started (see tconv_context.devices). */
 typedef struct tconv_device_entry {
     size_t plugin;         /* index into tconv_context.plugins */
     size_t backend_device; /* the device's index inside its backend */
@@ -30,13 +45,25 @@ typedef struct tconv_device_entry {
 struct tconv_selection_cache; /* selection_cache.h */
 
 struct tconv_context {
-    atomic_int refcount; /* the user's reference plus one per live plan */
-    tconv_host_t host;   /* services given to every plugin; lives as long as they do */
-    tconv_loaded_plugin_t *plugins;
+    atomic_int refcount;            /* the user's reference plus one per live plan */
+    tconv_host_t host;              /* services given to every plugin; lives as long as they do */
+    tconv_loaded_plugin_t *plugins; /* sorted by backend name; fixed after creation */
     size_t plugin_count;
-    tconv_device_entry_t *devices;
-    size_t device_count;
-    tconv_plugin_report_t *reports;
+    /* The devices of the started plugins. A plugin's start appends its
+     * devices to a copy and publishes it (devices, then device_count), so an
+     * index, once below a device_count read, names the same device for the
+     * life of the context, and a table another thread is reading stays
+     * valid: the replaced ones wait in retired_tables until the context is
+     * freed. Read device_count once per operation (selection sizes its
+     * arrays by it). The order is the plugins' start order, each plugin's
+     * devices together by index; tconv_device_listed_before gives the
+     * listing order. */
+    tconv_device_entry_t *_Atomic devices;
+    _Atomic size_t device_count;
+    tconv_device_entry_t **retired_tables; /* room for plugin_count tables */
+    size_t retired_count;
+    pthread_mutex_t plugin_start_lock; /* plugin starts and the table's growth */
+    tconv_plugin_report_t *reports;    /* one per candidate; a started plugin's is final */
     size_t report_count;
     size_t report_capacity;
     /* Measured CPU-device decisions per problem shape (NULL: none kept). */
@@ -60,6 +87,32 @@ static inline const tconv_backend_t *tconv_device_backend(const struct tconv_con
                                                           size_t device) {
     return &context->plugins[context->devices[device].plugin].table;
 }
+
+/* Whether device @p a comes before @p b in the listing order, (backend
+ * name, index): plugins are sorted by name. */
+static inline bool tconv_device_listed_before(const struct tconv_context *context, size_t a,
+                                              size_t b) {
+    const tconv_device_entry_t *devices = context->devices;
+    if (devices[a].plugin != devices[b].plugin)
+        return devices[a].plugin < devices[b].plugin;
+    return devices[a].backend_device < devices[b].backend_device;
+}
+
+/* Fills @p order with the devices below @p count (a device_count read by
+ * the caller) in listing order. */
+void tconv_devices_in_listing_order(const struct tconv_context *context, size_t count,
+                                    size_t *order);
+
+/* The listing index (what tconv_context_get_device_info takes) of device
+ * @p device; every plugin is started first, since the plugins listed before
+ * it count. Fails only when a start does (out of memory). */
+tconv_status_t tconv_device_listing_index(struct tconv_context *context, size_t device,
+                                          size_t *listing_index);
+
+/* tconv_context_get_device_info for device @p device of the context's table
+ * (a plan's device), without starting any plugin. */
+tconv_status_t tconv_device_info_copy(const struct tconv_context *context, size_t device,
+                                      tconv_device_info_t *info);
 
 /* The first pass @p problem asks for that @p backend's table lacks
  * ("backward_data", "backward_weights"), or NULL when it has them all (or

@@ -190,11 +190,6 @@ static bool prepare_candidate(const struct tconv_context *ctx, tconv_selection_t
     return true;
 }
 
-static int compare_sizes(const void *a, const void *b) {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int compare_doubles(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -545,11 +540,11 @@ tconv_status_t tconv_measure_decide(const struct tconv_context *ctx, tconv_selec
 
     /* The key lists the candidates in listing order, whatever the model said. */
     const tconv_device_info_t *infos[TCONV_MEASURED_MAX];
-    size_t sorted[TCONV_MEASURED_MAX];
-    memcpy(sorted, sel->order + first, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, compare_sizes);
-    for (size_t k = 0; k < n; k++)
-        infos[k] = &ctx->devices[sorted[k]].info;
+    size_t listed = 0;
+    for (size_t k = 0; k < sel->device_count && listed < n; k++)
+        for (size_t j = 0; j < n; j++)
+            if (sel->order[first + j] == sel->listed[k])
+                infos[listed++] = &ctx->devices[sel->listed[k]].info;
     char *key = tconv_selection_key(c, infos, n, ctx->host.num_threads);
     if (key == NULL)
         return out_of_memory();

@@ -20,14 +20,23 @@
 #include "error.h"
 #include "plan.h"
 #include "plan_enqueue.h"
+#include "plugin_loader.h"
 
 #define OPENCL_BACKEND_NAME "opencl"
 
 /* Sets *device to the context device of the first device of the OpenCL
  * plugin; fails naming @p context when there is none or it lacks the native
  * slots. */
-static tconv_status_t find_opencl_plugin(const struct tconv_context *context, size_t *device) {
-    for (size_t d = 0; d < context->device_count; d++) {
+static tconv_status_t find_opencl_plugin(struct tconv_context *context, size_t *device) {
+    /* Its devices are listed once the plugin started (plugin_loader.h). */
+    const size_t plugin = tconv_plugin_find(context, OPENCL_BACKEND_NAME);
+    if (plugin != SIZE_MAX) {
+        const tconv_status_t st = tconv_plugin_start(context, plugin);
+        if (st != tconv_success)
+            return st;
+    }
+    const size_t count = context->device_count;
+    for (size_t d = 0; d < count; d++) {
         const tconv_backend_t *b = tconv_device_backend(context, d);
         if (strcmp(b->name, OPENCL_BACKEND_NAME) != 0)
             continue;

@@ -526,7 +526,7 @@ static tconv_status_t plan_execute_backward(tconv_plan_t plan, const void *input
 TCONV_API tconv_status_t tconv_plan_get_device_info(tconv_plan_t plan, tconv_device_info_t *info) {
     TCONV_REQUIRE_NONNULL(plan);
     TCONV_REQUIRE_NONNULL(info);
-    return tconv_context_get_device_info(plan->context, plan->device, info);
+    return tconv_device_info_copy(plan->context, plan->device, info); /* no plugin started */
 }
 
 TCONV_API const char *tconv_plan_get_selection_reason(tconv_plan_t plan) {
@@ -588,11 +588,12 @@ static tconv_status_t context_select_device(tconv_context_t context, const tconv
         return st;
     if (plan != NULL)
         tconv_device_backend(context, chosen)->plan_destroy(plan);
-    *device_index = chosen;
-    if (reason != NULL && reason_size > 0)
+    /* The caller's index counts in the listing (tconv_context_get_device_info). */
+    st = tconv_device_listing_index(context, chosen, device_index);
+    if (st == tconv_success && reason != NULL && reason_size > 0)
         snprintf(reason, reason_size, "%s", text);
     free(text);
-    return tconv_success;
+    return st;
 }
 
 /* ---------------------------------------------------------------------- */

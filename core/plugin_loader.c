@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Plugin loading with libltdl: ABI checks, init, device enumeration, and a
- * report for every candidate (docs/internals.md, "Plugin discovery"). */
+/* Plugin loading with libltdl: ABI checks and a report for every candidate
+ * when a context is made; each plugin's init and device enumeration when
+ * its devices are first needed (docs/internals.md, "Plugin discovery"). */
 #include "plugin_loader.h"
 
 #include <errno.h>
 #include <ltdl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,12 +265,11 @@ static lt_dlhandle open_module(const char *path, tconv_plugin_report_t *r) {
     return module;
 }
 
-/* Opens, checks and initialises one plugin. On success the plugin is
- * appended to ctx->plugins. Returns false only when out of memory (with
- * @p init_out_of_memory set when the plugin's init ran out of it: the last
- * report then says so). */
+/* Opens and checks one plugin. On success the plugin is appended to
+ * ctx->plugins, not started (tconv_plugin_start). Returns false only when
+ * out of memory. */
 static bool load_candidate(struct tconv_context *ctx, const tconv_candidate_t *cand,
-                           seen_files_t *seen, bool *init_out_of_memory) {
+                           seen_files_t *seen) {
     tconv_plugin_report_t *r = new_report(ctx, cand->path);
     if (r == NULL)
         return false;
@@ -282,6 +283,7 @@ static bool load_candidate(struct tconv_context *ctx, const tconv_candidate_t *c
     tconv_loaded_plugin_t p;
     memset(&p, 0, sizeof p);
     p.module = module;
+    p.report = (size_t)(r - ctx->reports);
     snprintf(p.path, sizeof p.path, "%s", cand->path);
 
     tconv_backend_entry_fn entry =
@@ -299,58 +301,21 @@ static bool load_candidate(struct tconv_context *ctx, const tconv_candidate_t *c
                       "backend '%s' is already loaded from an earlier candidate", p.table.name);
         goto close;
     }
-
-    char msg[512] = "";
-    tconv_status_t st = p.table.init(&ctx->host, &p.state, msg, sizeof msg);
-    msg[sizeof msg - 1] = '\0';
-    if (st != tconv_success) {
-        finish_report(r, tconv_plugin_failed, tconv_plugin_init_failed, "init failed (%s): %s",
-                      tconv_status_name(tconv_status_sanitize(st)), msg[0] ? msg : "no message");
-        /* Out of host memory is the process's state, not the plugin's: the
-         * context fails with it rather than come up without the plugin's
-         * devices, whose absence a plan would report as no_device. */
-        if (tconv_status_sanitize(st) == tconv_out_of_memory) {
-            lt_dlclose(module);
-            *init_out_of_memory = true;
-            return false;
-        }
-        goto close;
-    }
-    size_t count = 0;
-    char count_msg[64] = "";
-    st = p.table.get_device_count(p.state, &count);
-    if (st != tconv_success)
-        snprintf(count_msg, sizeof count_msg, "get_device_count failed (%s)",
-                 tconv_status_name(tconv_status_sanitize(st)));
-    if (st != tconv_success || count == 0) {
-        finish_report(r, tconv_plugin_skipped, tconv_plugin_no_devices, "%s",
-                      count_msg[0] ? count_msg
-                      : msg[0]     ? msg
-                                   : "no devices");
-        p.table.fini(p.state);
-        goto close;
-    }
-    if (count > TCONV_MAX_DEVICES_PER_PLUGIN) {
-        finish_report(r, tconv_plugin_failed, tconv_plugin_bad_table,
-                      "get_device_count returned %zu: more than the limit of %d devices per plugin",
-                      count, TCONV_MAX_DEVICES_PER_PLUGIN);
-        p.table.fini(p.state);
-        goto close;
-    }
     tconv_loaded_plugin_t *grown =
         realloc(ctx->plugins, (ctx->plugin_count + 1) * sizeof *ctx->plugins);
     if (grown == NULL) {
-        p.table.fini(p.state);
         lt_dlclose(module);
         return false;
     }
     ctx->plugins = grown;
-    p.device_count = count;
     ctx->plugins[ctx->plugin_count++] = p;
-    r->device_count = count;
-    finish_report(r, tconv_plugin_loaded, tconv_plugin_ok, "%s%s%s",
-                  p.table.description ? p.table.description : p.table.name, msg[0] ? "; " : "",
-                  msg);
+    /* Final once the plugin starts; no caller sees it before (the report
+     * queries start the plugin first). */
+    r->state = tconv_plugin_loaded;
+    r->reason = tconv_plugin_ok;
+    snprintf(r->message, sizeof r->message, "not started yet");
+    tconv_log(1, "plugin %s: opened (backend '%s', started when its devices are first needed)",
+              r->path, r->name);
     return true;
 close:
     lt_dlclose(module);
@@ -372,44 +337,159 @@ static void sort_plugins_by_name(struct tconv_context *ctx) {
     }
 }
 
-/* Fills ctx->devices. False when out of memory, or when the device counts
- * do not add up in a size_t (the per-plugin cap makes that unreachable, but
- * a wrapped sum would size the table too small for the loop below). */
-static bool enumerate_devices(struct tconv_context *ctx) {
-    size_t total = 0;
-    for (size_t i = 0; i < ctx->plugin_count; i++)
-        if (__builtin_add_overflow(total, ctx->plugins[i].device_count, &total))
-            return false;
-    ctx->devices = calloc(total ? total : 1, sizeof *ctx->devices);
-    if (ctx->devices == NULL)
-        return false;
-    for (size_t pi = 0; pi < ctx->plugin_count; pi++) {
-        tconv_loaded_plugin_t *p = &ctx->plugins[pi];
-        for (size_t d = 0; d < p->device_count; d++) {
-            tconv_device_entry_t *e = &ctx->devices[ctx->device_count];
-            memset(e, 0, sizeof *e);
-            e->info.struct_size = sizeof e->info;
-            tconv_status_t st = p->table.get_device_info(p->state, d, &e->info);
-            if (st != tconv_success) {
-                tconv_log(1, "plugin %s: device %zu left out: get_device_info failed (%s)", p->path,
-                          d, tconv_status_name(tconv_status_sanitize(st)));
-                continue;
-            }
-            /* The core owns these fields; make every string terminated. */
-            e->info.struct_size = sizeof e->info;
-            e->info.name[sizeof e->info.name - 1] = '\0';
-            e->info.vendor[sizeof e->info.vendor - 1] = '\0';
-            e->info.driver_version[sizeof e->info.driver_version - 1] = '\0';
-            e->info.language_version[sizeof e->info.language_version - 1] = '\0';
-            snprintf(e->info.backend, sizeof e->info.backend, "%s", p->table.name);
-            snprintf(e->info.id, sizeof e->info.id, "%s:%zu", p->table.name, d);
-            e->info.index = (uint32_t)d;
-            e->plugin = pi;
-            e->backend_device = d;
-            ctx->device_count++;
+/* Reads the infos of the @p count devices of plugin @p plugin (@p p) into
+ * @p entries (room for @p count); returns how many were listed (a device
+ * whose get_device_info fails is left out). */
+static size_t read_device_infos(const tconv_loaded_plugin_t *p, size_t plugin, size_t count,
+                                tconv_device_entry_t *entries) {
+    size_t listed = 0;
+    for (size_t d = 0; d < count; d++) {
+        tconv_device_entry_t *e = &entries[listed];
+        memset(e, 0, sizeof *e);
+        e->info.struct_size = sizeof e->info;
+        tconv_status_t st = p->table.get_device_info(p->state, d, &e->info);
+        if (st != tconv_success) {
+            tconv_log(1, "plugin %s: device %zu left out: get_device_info failed (%s)", p->path, d,
+                      tconv_status_name(tconv_status_sanitize(st)));
+            continue;
         }
+        /* The core owns these fields; make every string terminated. */
+        e->info.struct_size = sizeof e->info;
+        e->info.name[sizeof e->info.name - 1] = '\0';
+        e->info.vendor[sizeof e->info.vendor - 1] = '\0';
+        e->info.driver_version[sizeof e->info.driver_version - 1] = '\0';
+        e->info.language_version[sizeof e->info.language_version - 1] = '\0';
+        snprintf(e->info.backend, sizeof e->info.backend, "%s", p->table.name);
+        snprintf(e->info.id, sizeof e->info.id, "%s:%zu", p->table.name, d);
+        e->info.index = (uint32_t)d;
+        e->plugin = plugin;
+        e->backend_device = d;
+        listed++;
     }
+    return listed;
+}
+
+/* Appends the devices of started plugin @p plugin to a copy of the table
+ * and publishes it (the caller holds plugin_start_lock). False when out of
+ * memory, with nothing changed. */
+static bool publish_devices(struct tconv_context *ctx, size_t plugin) {
+    tconv_loaded_plugin_t *p = &ctx->plugins[plugin];
+    tconv_device_entry_t *old = ctx->devices;
+    const size_t old_count = ctx->device_count;
+    size_t total; /* the per-plugin cap keeps this far from wrapping */
+    if (__builtin_add_overflow(old_count, p->device_count, &total))
+        return false;
+    tconv_device_entry_t *table = malloc((total ? total : 1) * sizeof *table);
+    if (table == NULL)
+        return false;
+    if (old_count > 0)
+        memcpy(table, old, old_count * sizeof *table);
+    p->first_device = old_count;
+    p->listed_devices = read_device_infos(p, plugin, p->device_count, table + old_count);
+    if (old != NULL) /* room for one table per plugin was made at load time */
+        ctx->retired_tables[ctx->retired_count++] = old;
+    /* The table first: a reader that sees the new count sees it too. */
+    atomic_store_explicit(&ctx->devices, table, memory_order_release);
+    atomic_store_explicit(&ctx->device_count, old_count + p->listed_devices, memory_order_release);
     return true;
+}
+
+/* Runs plugin @p plugin's init and device enumeration and completes its
+ * report (the caller holds plugin_start_lock and loader_mutex). Fails only
+ * when out of memory; the plugin is then as before (no instance). */
+static tconv_status_t start_plugin(struct tconv_context *ctx, size_t plugin) {
+    tconv_loaded_plugin_t *p = &ctx->plugins[plugin];
+    tconv_plugin_report_t *r = &ctx->reports[p->report];
+    char msg[512] = "";
+    tconv_status_t st = p->table.init(&ctx->host, &p->state, msg, sizeof msg);
+    msg[sizeof msg - 1] = '\0';
+    if (st != tconv_success) {
+        /* Out of host memory is the process's state, not the plugin's: the
+         * call that needed the plugin fails with it (and the next one tries
+         * again) rather than go on without the plugin's devices, whose
+         * absence a plan would report as no_device. */
+        if (tconv_status_sanitize(st) == tconv_out_of_memory)
+            return tconv_set_error(tconv_out_of_memory,
+                                   "out of memory starting plugin %s: init: %s", p->path,
+                                   msg[0] ? msg : "no message");
+        finish_report(r, tconv_plugin_failed, tconv_plugin_init_failed, "init failed (%s): %s",
+                      tconv_status_name(tconv_status_sanitize(st)), msg[0] ? msg : "no message");
+        return tconv_success;
+    }
+    size_t count = 0;
+    char count_msg[64] = "";
+    st = p->table.get_device_count(p->state, &count);
+    if (st != tconv_success)
+        snprintf(count_msg, sizeof count_msg, "get_device_count failed (%s)",
+                 tconv_status_name(tconv_status_sanitize(st)));
+    if (st != tconv_success || count == 0) {
+        finish_report(r, tconv_plugin_skipped, tconv_plugin_no_devices, "%s",
+                      count_msg[0] ? count_msg
+                      : msg[0]     ? msg
+                                   : "no devices");
+        p->table.fini(p->state);
+        return tconv_success;
+    }
+    if (count > TCONV_MAX_DEVICES_PER_PLUGIN) {
+        finish_report(r, tconv_plugin_failed, tconv_plugin_bad_table,
+                      "get_device_count returned %zu: more than the limit of %d devices per plugin",
+                      count, TCONV_MAX_DEVICES_PER_PLUGIN);
+        p->table.fini(p->state);
+        return tconv_success;
+    }
+    p->device_count = count;
+    if (!publish_devices(ctx, plugin)) {
+        p->device_count = 0;
+        p->table.fini(p->state);
+        return tconv_set_error(tconv_out_of_memory,
+                               "out of memory listing the devices of plugin %s", p->path);
+    }
+    p->has_instance = true;
+    r->device_count = count;
+    finish_report(r, tconv_plugin_loaded, tconv_plugin_ok, "%s%s%s",
+                  p->table.description ? p->table.description : p->table.name, msg[0] ? "; " : "",
+                  msg);
+    return tconv_success;
+}
+
+tconv_status_t tconv_plugin_start(struct tconv_context *ctx, size_t plugin) {
+    tconv_loaded_plugin_t *p = &ctx->plugins[plugin];
+    if (atomic_load_explicit(&p->started, memory_order_acquire))
+        return tconv_success;
+    /* The plugin's messages go to the context's sink whichever call started it. */
+    const tconv_log_sink_t *previous = tconv_log_sink_enter(&ctx->log_sink);
+    pthread_mutex_lock(&ctx->plugin_start_lock);
+    tconv_status_t st = tconv_success;
+    if (!atomic_load_explicit(&p->started, memory_order_relaxed)) {
+        /* Plugins' init calls stay serialised across the process, as when
+         * every context started its plugins while loading them: a plugin
+         * may keep process-wide state, and the ABI never asked init to be
+         * reentrant. */
+        pthread_mutex_lock(&loader_mutex);
+        st = start_plugin(ctx, plugin);
+        pthread_mutex_unlock(&loader_mutex);
+        if (st == tconv_success)
+            atomic_store_explicit(&p->started, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&ctx->plugin_start_lock);
+    tconv_log_sink_restore(previous);
+    return st;
+}
+
+tconv_status_t tconv_plugins_start_all(struct tconv_context *ctx) {
+    for (size_t i = 0; i < ctx->plugin_count; i++) {
+        tconv_status_t st = tconv_plugin_start(ctx, i);
+        if (st != tconv_success)
+            return st;
+    }
+    return tconv_success;
+}
+
+size_t tconv_plugin_find(const struct tconv_context *ctx, const char *name) {
+    for (size_t i = 0; i < ctx->plugin_count; i++)
+        if (strcmp(ctx->plugins[i].table.name, name) == 0)
+            return i;
+    return SIZE_MAX;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -424,10 +504,9 @@ tconv_status_t tconv_plugins_load(struct tconv_context *ctx, const char *search_
     }
     tconv_candidate_list_t candidates = {NULL, 0, 0};
     seen_files_t seen = {NULL, NULL, 0};
-    bool init_out_of_memory = false;
     bool ok = tconv_discover_candidates(search_path, ctx->plugin_flags, &candidates);
     for (size_t i = 0; ok && i < candidates.count; i++)
-        ok = load_candidate(ctx, &candidates.items[i], &seen, &init_out_of_memory);
+        ok = load_candidate(ctx, &candidates.items[i], &seen);
     pthread_mutex_unlock(&loader_mutex);
     for (size_t i = 0; i < seen.count; i++) {
         free(seen.real[i]);
@@ -438,25 +517,22 @@ tconv_status_t tconv_plugins_load(struct tconv_context *ctx, const char *search_
     tconv_candidate_list_free(&candidates);
     if (ok) {
         sort_plugins_by_name(ctx);
-        ok = enumerate_devices(ctx);
+        /* One retired table per start at most: retiring never allocates. */
+        ctx->retired_tables =
+            calloc(ctx->plugin_count ? ctx->plugin_count : 1, sizeof *ctx->retired_tables);
+        ok = ctx->retired_tables != NULL;
     }
-    if (!ok) {
-        if (init_out_of_memory) {
-            const tconv_plugin_report_t *r = &ctx->reports[ctx->report_count - 1];
-            return tconv_set_error(tconv_out_of_memory,
-                                   "out of memory while loading plugins: plugin %s: %s", r->path,
-                                   r->message);
-        }
+    if (!ok)
         return tconv_set_error(tconv_out_of_memory, "out of memory while loading plugins");
-    }
-    tconv_log(1, "%zu plugin candidate(s), %zu loaded, %zu device(s)", ctx->report_count,
-              ctx->plugin_count, ctx->device_count);
+    tconv_log(1, "%zu plugin candidate(s), %zu opened; each starts when its devices are needed",
+              ctx->report_count, ctx->plugin_count);
     return tconv_success;
 }
 
 void tconv_plugins_unload(struct tconv_context *ctx) {
     for (size_t i = 0; i < ctx->plugin_count; i++)
-        ctx->plugins[i].table.fini(ctx->plugins[i].state);
+        if (ctx->plugins[i].has_instance)
+            ctx->plugins[i].table.fini(ctx->plugins[i].state);
     pthread_mutex_lock(&loader_mutex);
     for (size_t i = 0; i < ctx->plugin_count; i++)
         lt_dlclose((lt_dlhandle)ctx->plugins[i].module);

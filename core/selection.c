@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "log.h"
+#include "plugin_loader.h"
 #include "strbuf.h"
 
 typedef enum term_kind { TERM_AUTO, TERM_ID, TERM_BACKEND, TERM_CLASS } term_kind_t;
@@ -216,7 +217,7 @@ static bool ranks_before(const struct tconv_context *ctx, const double *est, siz
         if (na != nb)
             return na;
     }
-    return a < b; /* devices are listed by (backend name, index) */
+    return tconv_device_listed_before(ctx, a, b);
 }
 
 /* Asks the backend whether it would run @p problem; a decline or a failure
@@ -260,11 +261,22 @@ static bool query_device(const struct tconv_context *ctx, const tconv_canonical_
 /* ---------------------------------------------------------------------- */
 /* Errors for terms that match nothing                                      */
 
-static void list_devices(const struct tconv_context *ctx, tconv_strbuf_t *sb) {
-    if (ctx->device_count == 0)
+/* Lists every device there is, in listing order, for a message saying
+ * which devices a selector could have named: so every plugin starts (one
+ * that runs out of memory doing so is left out). */
+static void list_devices(struct tconv_context *ctx, tconv_strbuf_t *sb) {
+    (void)tconv_plugins_start_all(ctx);
+    size_t listed = 0;
+    for (size_t pi = 0; pi < ctx->plugin_count; pi++) {
+        const tconv_loaded_plugin_t *p = &ctx->plugins[pi];
+        if (!atomic_load_explicit(&p->started, memory_order_acquire))
+            continue;
+        for (size_t k = 0; k < p->listed_devices; k++)
+            tconv_strbuf_appendf(sb, "%s%s", listed++ ? ", " : "",
+                                 ctx->devices[p->first_device + k].info.id);
+    }
+    if (listed == 0)
         tconv_strbuf_appendf(sb, "none");
-    for (size_t d = 0; d < ctx->device_count; d++)
-        tconv_strbuf_appendf(sb, "%s%s", d ? ", " : "", ctx->devices[d].info.id);
 }
 
 /* The report of a plugin named @p backend that is not in use, if any (by its
@@ -276,11 +288,15 @@ static const tconv_plugin_report_t *unusable_plugin(const struct tconv_context *
     snprintf(file, sizeof file, "/tconv_backend_%s.so", backend);
     for (size_t i = 0; i < ctx->report_count; i++) {
         const tconv_plugin_report_t *r = &ctx->reports[i];
-        if (r->state == tconv_plugin_loaded)
-            continue;
+        /* Path and name first: they never change after the context was made,
+         * while another thread may be starting a plugin of another name and
+         * completing its report. A report that matches is final: its plugin
+         * (the term's backend) was started before the selection looked. */
         size_t plen = strlen(r->path), flen = strlen(file);
         bool file_match = plen >= flen && strcmp(r->path + plen - flen, file) == 0;
-        if (strcmp(r->name, backend) == 0 || (r->name[0] == '\0' && file_match))
+        if (!(strcmp(r->name, backend) == 0 || (r->name[0] == '\0' && file_match)))
+            continue;
+        if (r->state != tconv_plugin_loaded)
             return r;
     }
     return NULL;
@@ -303,7 +319,7 @@ static bool describe_no_match(const struct tconv_context *ctx, const term_t *t,
     return r != NULL;
 }
 
-static tconv_status_t no_match_error(const struct tconv_context *ctx, const char *where,
+static tconv_status_t no_match_error(struct tconv_context *ctx, const char *where,
                                      const term_t *t) {
     tconv_strbuf_t sb = {0};
     tconv_strbuf_appendf(&sb, "%s: ", where);
@@ -317,7 +333,7 @@ static tconv_status_t no_match_error(const struct tconv_context *ctx, const char
 }
 
 /* A list none of whose terms matches a device. */
-static tconv_status_t no_term_matches_error(const struct tconv_context *ctx, const char *where,
+static tconv_status_t no_term_matches_error(struct tconv_context *ctx, const char *where,
                                             const term_t *terms, size_t count) {
     tconv_strbuf_t sb = {0};
     tconv_strbuf_appendf(&sb, "%s: no term matches a device:", where);
@@ -340,12 +356,14 @@ static bool alloc_selection(tconv_selection_t *sel, size_t n) {
     memset(sel, 0, sizeof *sel);
     size_t m = n ? n : 1;
     sel->device_count = n;
+    sel->listed = calloc(m, sizeof *sel->listed);
     sel->order = calloc(m, sizeof *sel->order);
     sel->est_seconds = calloc(m, sizeof *sel->est_seconds);
     sel->excluded = calloc(m, sizeof *sel->excluded);
     sel->declined = calloc(m, sizeof *sel->declined);
     sel->by_auto = calloc(m, sizeof *sel->by_auto);
-    return sel->order && sel->est_seconds && sel->excluded && sel->declined && sel->by_auto;
+    return sel->listed && sel->order && sel->est_seconds && sel->excluded && sel->declined &&
+           sel->by_auto;
 }
 
 /* Across classes, where the backends gave estimates, the faster estimate
@@ -381,7 +399,8 @@ static void order_estimated_by_time(tconv_selection_t *sel, size_t first) {
 static void place_term(const struct tconv_context *ctx, const term_t *t, bool *placed,
                        tconv_selection_t *sel) {
     size_t first = sel->count;
-    for (size_t d = 0; d < ctx->device_count; d++) {
+    for (size_t k = 0; k < sel->device_count; k++) {
+        const size_t d = sel->listed[k];
         if (placed[d] || sel->excluded[d] || sel->declined[d] != NULL ||
             !term_matches(t, &ctx->devices[d].info))
             continue;
@@ -402,8 +421,55 @@ static void place_term(const struct tconv_context *ctx, const term_t *t, bool *p
     order_estimated_by_time(sel, first);
 }
 
-tconv_status_t tconv_select(const struct tconv_context *ctx, const tconv_canonical_t *problem,
+/* Whether some exclusion term removes every device of backend @p name
+ * ("-opencl"): then no term needs that backend started. */
+static bool backend_excluded(const term_t *terms, size_t count, const char *name) {
+    for (size_t i = 0; i < count; i++)
+        if (terms[i].exclude && terms[i].kind == TERM_BACKEND &&
+            strcmp(terms[i].backend, name) == 0)
+            return true;
+    return false;
+}
+
+/* Starts the plugins whose devices the selector's positive terms can
+ * place: the named backend for an id or a backend, every plugin not
+ * excluded as a whole for "auto" (also implied by a list of exclusions
+ * only) and for a class. A backend no plugin provides needs nothing (the
+ * term then matches no device). Exclusion terms start nothing: a device
+ * not there cannot be placed. */
+static tconv_status_t start_needed_plugins(struct tconv_context *ctx, const term_t *terms,
+                                           size_t count) {
+    bool every_plugin = true; /* with no positive term, the selector means auto */
+    for (size_t i = 0; i < count; i++)
+        if (!terms[i].exclude)
+            every_plugin = false;
+    for (size_t i = 0; i < count && !every_plugin; i++) {
+        if (terms[i].exclude)
+            continue;
+        if (terms[i].kind == TERM_AUTO || terms[i].kind == TERM_CLASS) {
+            every_plugin = true;
+            break;
+        }
+        const size_t plugin = tconv_plugin_find(ctx, terms[i].backend);
+        if (plugin == SIZE_MAX)
+            continue;
+        tconv_status_t st = tconv_plugin_start(ctx, plugin);
+        if (st != tconv_success)
+            return st;
+    }
+    for (size_t pi = 0; every_plugin && pi < ctx->plugin_count; pi++) {
+        if (backend_excluded(terms, count, ctx->plugins[pi].table.name))
+            continue;
+        tconv_status_t st = tconv_plugin_start(ctx, pi);
+        if (st != tconv_success)
+            return st;
+    }
+    return tconv_success;
+}
+
+tconv_status_t tconv_select(struct tconv_context *ctx, const tconv_canonical_t *problem,
                             const char *selector, tconv_selection_t *sel) {
+    memset(sel, 0, sizeof *sel);
     const char *where_kind = "device selector";
     bool plain_auto = false; /* no selector at all: the label is just "auto" */
     if (selector == NULL || selector[0] == '\0' || strcasecmp(selector, "auto") == 0) {
@@ -416,25 +482,33 @@ tconv_status_t tconv_select(const struct tconv_context *ctx, const tconv_canonic
             plain_auto = false;
         }
     }
-    if (!alloc_selection(sel, ctx->device_count)) {
-        tconv_selection_free(sel);
-        return tconv_set_error(tconv_out_of_memory, "out of memory selecting a device");
-    }
     char where[320];
     snprintf(where, sizeof where, "%s '%.256s'", where_kind, selector);
     term_t *terms = NULL;
     size_t term_count = 0;
     tconv_status_t st = parse_selector(where, selector, &terms, &term_count);
+    if (st != tconv_success)
+        return st;
+    st = start_needed_plugins(ctx, terms, term_count);
     if (st != tconv_success) {
-        tconv_selection_free(sel);
+        free(terms);
         return st;
     }
+    /* The devices there are now (another thread may start a plugin and add
+     * some while this selection runs: they are not considered). */
+    const size_t device_count = ctx->device_count;
+    if (!alloc_selection(sel, device_count)) {
+        free(terms);
+        tconv_selection_free(sel);
+        return tconv_set_error(tconv_out_of_memory, "out of memory selecting a device");
+    }
+    tconv_devices_in_listing_order(ctx, device_count, sel->listed);
     size_t positive = 0, unmatched = 0, last_unmatched = 0;
     bool any_auto = false;
     tconv_strbuf_t skipped = {0};
     for (size_t i = 0; i < term_count; i++) {
         if (terms[i].exclude) {
-            for (size_t d = 0; d < ctx->device_count; d++)
+            for (size_t d = 0; d < device_count; d++)
                 if (term_matches(&terms[i], &ctx->devices[d].info))
                     sel->excluded[d] = true;
             continue;
@@ -442,7 +516,7 @@ tconv_status_t tconv_select(const struct tconv_context *ctx, const tconv_canonic
         positive++;
         any_auto |= terms[i].kind == TERM_AUTO;
         bool matched = terms[i].kind == TERM_AUTO; /* "auto" may well be empty */
-        for (size_t d = 0; d < ctx->device_count && !matched; d++)
+        for (size_t d = 0; d < device_count && !matched; d++)
             matched = term_matches(&terms[i], &ctx->devices[d].info);
         if (!matched) {
             /* In a list, a term naming no device is passed over like a device
@@ -466,7 +540,7 @@ tconv_status_t tconv_select(const struct tconv_context *ctx, const tconv_canonic
     snprintf(sel->label, sizeof sel->label, "%s", plain_auto ? "auto" : where);
 
     /* Ask only the devices some positive term can place. */
-    for (size_t d = 0; d < ctx->device_count; d++) {
+    for (size_t d = 0; d < device_count; d++) {
         bool wanted = positive == 0;
         for (size_t i = 0; i < term_count && !wanted; i++)
             wanted = !terms[i].exclude && term_matches(&terms[i], &ctx->devices[d].info);
@@ -476,7 +550,7 @@ tconv_status_t tconv_select(const struct tconv_context *ctx, const tconv_canonic
             goto done;
         }
     }
-    bool *placed = calloc(ctx->device_count ? ctx->device_count : 1, sizeof *placed);
+    bool *placed = calloc(device_count ? device_count : 1, sizeof *placed);
     if (placed == NULL) {
         st = tconv_set_error(tconv_out_of_memory, "out of memory selecting a device");
         goto done;
@@ -513,7 +587,7 @@ char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selec
                               size_t chosen) {
     tconv_strbuf_t sb = {0};
     tconv_strbuf_appendf(&sb, "%s: %s ", sel->label, sel->ranked_only ? "ranked" : "order");
-    if (sel->count == 0 && ctx->device_count == 0)
+    if (sel->count == 0 && sel->device_count == 0)
         tconv_strbuf_appendf(&sb,
                              "(no devices: %zu plugin candidate(s) considered, none exposes a "
                              "device; see the plugin reports or set TCONV_VERBOSE=1)",
@@ -533,12 +607,13 @@ char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selec
         tconv_strbuf_appendf(&sb, "; %s", sel->skipped_note);
     if (sel->measure_note != NULL)
         tconv_strbuf_appendf(&sb, "; %s", sel->measure_note);
-    if (chosen < ctx->device_count)
+    if (chosen < sel->device_count)
         tconv_strbuf_appendf(&sb, "; chose %s.", ctx->devices[chosen].info.id);
     else
         tconv_strbuf_appendf(&sb, "; chose none.");
     bool any = false;
-    for (size_t d = 0; d < sel->device_count; d++) {
+    for (size_t k = 0; k < sel->device_count; k++) {
+        const size_t d = sel->listed[k];
         if (!sel->excluded[d])
             continue;
         tconv_strbuf_appendf(&sb, "%s%s", any ? ", " : " excluded: ", ctx->devices[d].info.id);
@@ -548,7 +623,8 @@ char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selec
         tconv_strbuf_appendf(&sb, ".");
     tconv_strbuf_appendf(&sb, " declined:");
     any = false;
-    for (size_t d = 0; d < sel->device_count; d++) {
+    for (size_t k = 0; k < sel->device_count; k++) {
+        const size_t d = sel->listed[k];
         if (sel->declined[d] == NULL)
             continue;
         tconv_strbuf_appendf(&sb, "%s %s: %s", any ? ";" : "", ctx->devices[d].info.id,
@@ -564,6 +640,7 @@ void tconv_selection_free(tconv_selection_t *sel) {
         for (size_t d = 0; d < sel->device_count; d++)
             free(sel->declined[d]);
     free(sel->declined);
+    free(sel->listed);
     free(sel->order);
     free(sel->est_seconds);
     free(sel->excluded);

@@ -4,7 +4,9 @@
  * device (cpu:0, opencl:0 when PoCL is there, and `auto`, which measures
  * and caches its decisions in the context and in the cache directory),
  * while 2 more threads create and destroy contexts of their own (plugin
- * loading under the loader's lock, a plan on cpu:0 in each). Every result
+ * loading under the loader's lock, a plan on cpu:0 in each). The shared
+ * context starts its plugins while the threads plan (each when first
+ * needed), and one thread lists its devices meanwhile. Every result
  * must be bitwise what a single-threaded run computed on the same device,
  * and within tolerance of the float64 reference.
  *
@@ -112,11 +114,37 @@ typedef struct worker {
     char failure[2048];     /* "" when everything worked */
 } worker_t;
 
+/* Lists the shared context's devices while the other threads start its
+ * plugins (each starts when first needed): the listing must be every
+ * device, by backend name, whichever plugin started first. */
+static int check_listing(tconv_context_t ctx, char *failure, size_t failure_size) {
+    size_t count = 0;
+    if (tconv_context_get_device_count(ctx, &count) != tconv_success) {
+        snprintf(failure, failure_size, "device count: %s", tconv_get_last_error());
+        return -1;
+    }
+    const size_t listed = (size_t)device_count - 1; /* the ids in devices[] but auto */
+    for (size_t i = 0; i < count || i < listed; i++) {
+        tconv_device_info_t info = {.struct_size = sizeof info};
+        if (i >= count || i >= listed ||
+            tconv_context_get_device_info(ctx, i, &info) != tconv_success ||
+            strcmp(info.id, devices[i]) != 0) {
+            snprintf(failure, failure_size, "listing: device %zu of %zu is '%s', want '%s'", i,
+                     count, info.id, i < listed ? devices[i] : "none");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* A thread on the shared context: every round, every device, one problem
  * that depends on the thread and the round, so that threads overlap on
- * the same plans and on different ones. */
+ * the same plans and on different ones. The last one lists the devices
+ * first. */
 static void *share_context(void *arg) {
     worker_t *w = arg;
+    if (w->index == SHARING_THREADS - 1 && check_listing(w->shared, w->failure, sizeof w->failure))
+        return NULL;
     for (int r = 0; r < rounds && !w->failure[0]; r++) {
         for (int d = 0; d < device_count && !w->failure[0]; d++) {
             const int k = (w->index + r + d) % PROBLEMS;

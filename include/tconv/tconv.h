@@ -4,7 +4,7 @@
  * plugins loaded at run time.
  *
  * Workflow:
- *   tconv_context_create()      discover and load plugins, enumerate devices
+ *   tconv_context_create()      discover and load plugins (each starts when needed)
  *   tconv_problem_init()        fill a problem with defaults, then set fields
  *   tconv_plan_create()         validate, resolve shapes, pick a device, prepare
  *   tconv_plan_set_weights()    hand over (and let the backend pack) weights
@@ -56,7 +56,13 @@ TCONV_API const char *tconv_status_name(tconv_status_t status);
 /* ---------------------------------------------------------------------- */
 /* Context: plugins and devices                                            */
 
-/** Creates a context: finds plugin files, loads them, enumerates devices.
+/** Creates a context: finds plugin files, loads them and checks their
+ *  tables. A plugin starts (its init runs and its devices are enumerated)
+ *  when its devices are first needed: by a plan or a selection whose
+ *  selector can place them (a backend or an id names one plugin; "auto" and
+ *  classes need every plugin), by the device count or a device's info, or
+ *  by its plugin report. So a context that only plans on "cpu" never starts
+ *  the OpenCL plugin, nor loads an OpenCL driver.
  *  Search order: @p search_path, TCONV_PLUGINS (files), TCONV_PLUGIN_PATH
  *  (directories), the "tconv" directory next to libtconv, the installed
  *  plugin directory. Never the current directory.
@@ -144,15 +150,18 @@ TCONV_API tconv_status_t tconv_context_create_with_options(tconv_context_t *cont
  *  until they are destroyed. NULL is accepted and ignored. */
 TCONV_API void tconv_context_destroy(tconv_context_t context);
 
-/** Number of devices the loaded plugins expose.
+/** Number of devices the loaded plugins expose. Starts every plugin not
+ *  started yet (see tconv_context_create).
  *  @param context The context. Must not be NULL.
- *  @param count Receives the count. Must not be NULL. */
+ *  @param count Receives the count. Must not be NULL.
+ *  @returns tconv_out_of_memory when starting a plugin runs out of it. */
 TCONV_API tconv_status_t tconv_context_get_device_count(tconv_context_t context, size_t *count);
 
-/** Properties of one device.
+/** Properties of one device. Starts every plugin not started yet.
  *  @param context The context. Must not be NULL.
  *  @param index 0 <= index < device count. Devices are ordered by plugin name
- *               then backend index (stable, never directory order).
+ *               then backend index (stable, never directory order, nor the
+ *               order in which plugins started).
  *  @param info Receives the properties; set info->struct_size first to the
  *              bytes the caller's struct has (sizeof); only those are
  *              written. 0 means the tconv 0.1 size. Must not be NULL. */
@@ -164,7 +173,8 @@ TCONV_API tconv_status_t tconv_context_get_device_info(tconv_context_t context, 
  *  @param count Receives the count. Must not be NULL. */
 TCONV_API tconv_status_t tconv_context_get_plugin_count(tconv_context_t context, size_t *count);
 
-/** What happened to one plugin candidate file, and why.
+/** What happened to one plugin candidate file, and why. A loaded plugin is
+ *  started first (its init and devices decide its report).
  *  @param context The context. Must not be NULL.
  *  @param index 0 <= index < plugin count.
  *  @param report Receives the report; set report->struct_size first (sizeof;
@@ -180,7 +190,9 @@ TCONV_API tconv_status_t tconv_context_get_plugin_report(tconv_context_t context
  *                 about a particular problem.
  *  @param selector Device selector (see tconv_plan_create); NULL or "auto"
  *                  means TCONV_DEVICE if set, else automatic ranking.
- *  @param device_index Receives the chosen device's index. Must not be NULL.
+ *  @param device_index Receives the chosen device's index, as
+ *                      tconv_context_get_device_info takes it (so every
+ *                      plugin is started). Must not be NULL.
  *  @param reason Receives a one-paragraph explanation (ranking and every
  *                declined device with its reason); NULL to skip.
  *  @param reason_size Size of @p reason in bytes. */
