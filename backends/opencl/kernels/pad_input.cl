@@ -2,18 +2,20 @@
 /* Copies one tile of the raw input (the caller's layout, uploaded as is) into
  * a zero-padded buffer covering exactly
  * the input indices the gather kernel reads, so the gather needs no bounds
- * checks. Layout (NB, XD, XH, XW, CIN) for the channel path, (NB, XD, XH,
+ * checks. Layout (n, XD, XH, XW, CIN) for the channel path, (n, XD, XH,
  * CIN, XW) for the W path (WVEC: vectors along W are contiguous). Padded index p on an axis is input index p + MIN_OFF_<axis> (plus
  * the tile's first depth index jd0 on D); outside the input it holds zero.
  *
- * Build options: NB, CIN, IN_D, IN_H, IN_W, RD (raw depth capacity of a tile),
- * XD, XH, XW, MIN_OFF_D, MIN_OFF_H, MIN_OFF_W, IN_CL (1 = channels-last). */
+ * Build options: CIN, IN_D, IN_H, IN_W, RD (raw depth capacity of a tile),
+ * XD, XH, XW, MIN_OFF_D, MIN_OFF_H, MIN_OFF_W, IN_CL (1 = channels-last). The
+ * batch is no build option: dim 2 of the NDRange is (samples launched) x XD
+ * and samples from nvalid on are zero (one program serves every batch). */
 __kernel void tconv_pad_input(__global const REAL *restrict raw, __global REAL *restrict xp,
                               const int jd0, const int r0, const int nvalid) {
     const int w = get_global_id(0);
     const int h = get_global_id(1);
-    const int nd = get_global_id(2);
-    if (w >= XW || h >= XH || nd >= NB * XD)
+    const int nd = get_global_id(2); /* the NDRange holds the samples launched exactly */
+    if (w >= XW || h >= XH)
         return;
     const int n = nd / XD;
     const int dl = nd % XD;

@@ -15,15 +15,17 @@
  * and the W tiles do not depend on the batch and depth tiles, so tiling does
  * not change the result.
  *
- * Buffers of one tile (NB samples, DT input depths starting at d0, a slab of
+ * Buffers of one tile (n samples, DT input depths starting at d0, a slab of
  * SLAB output depths starting at q0 that covers every q the tile reads):
- *   dz  [NB][SLAB][OH][OW][COUT]   channels last (tconv_to_channels_last
- *                                  converts a channels-first tile first)
+ *   dz  [n][SLAB][OH][OW][COUT]   channels last (tconv_to_channels_last
+ *                                 converts a channels-first tile first)
  *   wb  [G][KD][KH][KW][COUTG][CING]   packed at set_weights
  *   dx  the caller's layout, depth capacity DT:
- *       IN_CL: [NB][DT][IN_H][IN_W][CIN], else [NB][CIN][DT][IN_H][IN_W]
+ *       IN_CL: [n][DT][IN_H][IN_W][CIN], else [n][CIN][DT][IN_H][IN_W]
+ * The batch is no build option: the launch covers the samples of the tile
+ * (one program serves every batch of a plan, tconv_plan_set_batch).
  *
- * NDRange: dim0 = IN_H * WT (W tile fastest), dim1 = NB * DT, dim2 = G * NCB
+ * NDRange: dim0 = IN_H * WT (W tile fastest), dim1 = n * DT, dim2 = G * NCB
  * (NCB blocks of BLK = VEC*NVEC channels, BLK divides CING): neighbouring
  * work-items share one block's weights. */
 
@@ -44,7 +46,7 @@ inline int range_hi(const int base, const int step, const int len, const int cou
     return min(count - 1, floor_div(len - 1 - base, step));
 }
 
-/* [NB][C][P] -> [NB][P][C] for the first nvalid samples: channels-first
+/* [n][C][P] -> [n][P][C] for the first nvalid samples: channels-first
  * tiles of dz (C = COUT, P = SLAB*OH*OW) or x (C = CIN, P = DT*IN_H*IN_W)
  * into the channels-last layout the backward kernels read. */
 __kernel void tconv_to_channels_last(__global const REAL *restrict src,
@@ -57,6 +59,29 @@ __kernel void tconv_to_channels_last(__global const REAL *restrict src,
         return;
     const size_t base = (size_t)n * channels * plane;
     dst[base + (size_t)pt * channels + c] = src[base + (size_t)c * plane + pt];
+}
+
+/* The caller's kernel (KERNEL_KERAS: (kd, kh, kw, Cout/G, Cin), else torch
+ * (Cin, Cout/G, kd, kh, kw)) into wb's [G][KD][KH][KW][COUTG][CING], one
+ * work-item per element of the caller's kernel (plan_set_weights_buffers;
+ * the host packs the same layout for plan_set_weights). count 0: the
+ * warm-up run, nothing read or written. */
+__kernel void tconv_pack_backward_weights(__global const REAL *restrict src,
+                                          __global REAL *restrict wb, const int count) {
+    const int e = get_global_id(0);
+    if (e >= count)
+        return;
+    const int ktot = KD * KH * KW;
+#if KERNEL_KERAS
+    const int c = e % CIN;
+    const int o = (e / CIN) % COUTG;
+    const int tap = e / (CIN * COUTG);
+#else
+    const int tap = e % ktot;
+    const int o = (e / ktot) % COUTG;
+    const int c = e / (ktot * COUTG);
+#endif
+    wb[(((size_t)(c / CING) * ktot + tap) * COUTG + o) * CING + c % CING] = src[e];
 }
 
 #define BLK (VEC * NVEC)
@@ -85,7 +110,7 @@ __kernel void tconv_backward_data(__global const REAL *restrict dz,
     const int i0 = get_global_id(0);
     const int i1 = get_global_id(1);
     const int i2 = get_global_id(2);
-    if (i0 >= IN_H * WT || i1 >= NB * DT || i2 >= G * NCB)
+    if (i0 >= IN_H * WT || i2 >= G * NCB) /* dim 1: samples launched x DT, exactly */
         return;
     const int wt = i0 % WT;
     const int h = i0 / WT;

@@ -14,8 +14,11 @@
  *   sums each row's points in W order into a row sum, the row sums in row
  *   order into the chunk sum (two levels keep float32 rounding small), and
  *   adds the chunk sum to the running sum of earlier tiles (accumulate).
- *   Partial sums: part[SPLIT][G][KD*KH*KW][CING][COUTG].
- * - tconv_backward_weights_reduce: dw = the SPLIT chunk sums in chunk order,
+ *   Partial sums: part[split][G][KD*KH*KW][CING][COUTG]. The chunks are
+ *   CHUNK_ROWS rows each from the first row on, so a smaller batch (run-time,
+ *   never a build option) has the first chunks of a larger one: split, the
+ *   chunks of the first tile, is a kernel argument and the NDRange size.
+ * - tconv_backward_weights_reduce: dw = the split chunk sums in chunk order,
  *   written in the problem's kernel layout (KERNEL_KERAS: (kd, kh, kw,
  *   Cout/G, Cin), else torch (Cin, Cout/G, kd, kh, kw)).
  * - tconv_backward_bias: a work-item per output channel sums the tile's own
@@ -23,7 +26,7 @@
  *   partition the output depth), W then H then (n, depth) levels, and adds
  *   it to the earlier tiles' sum.
  *
- * x is the channels-last input tile [NB][DT][IN_H][IN_W][CIN] (converted
+ * x is the channels-last input tile [n][DT][IN_H][IN_W][CIN] (converted
  * first when the caller's layout is channels first), dz the slab as in
  * tconv_backward_data.cl. */
 #define KTOT (KD * KH * KW)
@@ -36,8 +39,8 @@ __kernel void tconv_backward_weights(__global const REAL *restrict x,
                                      const int nvalid, const int dvalid, const int accumulate) {
     const int i0 = get_global_id(0);
     const int i1 = get_global_id(1);
-    const int chunk = get_global_id(2);
-    if (i0 >= NCIB * NOB || i1 >= G * KTOT || chunk >= SPLIT)
+    const int chunk = get_global_id(2); /* dim 2: the tile's chunks, exactly */
+    if (i0 >= NCIB * NOB || i1 >= G * KTOT)
         return;
     const int ob = i0 % NOB;
     const int cib = i0 / NOB;
@@ -58,7 +61,7 @@ __kernel void tconv_backward_weights(__global const REAL *restrict x,
         for (int j = 0; j < BO; j++)
             acc[c][j] = V(0.0);
 
-    const int r_end = min((chunk + 1) * CHUNK_ROWS, NB * DT * IN_H);
+    const int r_end = min((chunk + 1) * CHUNK_ROWS, nvalid * DT * IN_H);
 #pragma unroll 1
     for (int r = chunk * CHUNK_ROWS; r < r_end; r++) {
         const int h = r % IN_H;
@@ -120,7 +123,7 @@ __kernel void tconv_backward_weights(__global const REAL *restrict x,
 
 /* One work-item per dw element, in the problem's kernel layout. */
 __kernel void tconv_backward_weights_reduce(__global const REAL *restrict part,
-                                            __global REAL *restrict dw) {
+                                            __global REAL *restrict dw, const int split) {
     const int e = get_global_id(0);
     if (e >= KTOT * COUTG * CIN)
         return;
@@ -138,7 +141,7 @@ __kernel void tconv_backward_weights_reduce(__global const REAL *restrict part,
     const size_t stride = (size_t)G * KTOT * CING * COUTG;
     __global const REAL *p = part + (((size_t)g * KTOT + tap) * CING + ci) * COUTG + o;
     REAL sum = p[0];
-    for (int c = 1; c < SPLIT; c++)
+    for (int c = 1; c < split; c++)
         sum += p[(size_t)c * stride];
     dw[e] = sum;
 }

@@ -15,7 +15,8 @@
  * [G][NOCB][KD][KH][KW][CING][BLK] (BLK = VEC*NVEC, zero-padded channels).
  *
  * NDRange (decoded by GATHER_IDS): dim0 = JHT*WT (H tile, W tile), dim1 =
- * NB*JDT (sample, D index in this depth tile), dim2 = G*NOCB*SD*SH*SW
+ * samples launched x JDT (sample, D index in this depth tile; the batch is
+ * a run-time size, never a build option), dim2 = G*NOCB*SD*SH*SW
  * (channel block, phases): consecutive work-items share one phase's weights
  * (kept in cache) and only the slowest dimension switches weight sets. When
  * all weights are small (PHASE_FAST), the phases move to the fastest
@@ -44,7 +45,7 @@
     const int i0 = get_global_id(0);                                                               \
     const int i1 = get_global_id(1);                                                               \
     const int i2 = get_global_id(2);                                                               \
-    if (i0 >= GATHER_GLOBAL0 || i1 >= NB * JDT || i2 >= GATHER_GLOBAL2)                            \
+    if (i0 >= GATHER_GLOBAL0 || i2 >= GATHER_GLOBAL2)                                              \
         return;                                                                                    \
     const int wt = GATHER_TILE_IDX % WT;                                                           \
     const int jht = GATHER_TILE_IDX / WT;                                                          \

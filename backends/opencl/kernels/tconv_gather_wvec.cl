@@ -2,7 +2,7 @@
 /* The W path of the gather (WVEC = 1), for few or odd output channels per
  * group, where vectors of channels would be mostly empty: VT vectors hold
  * VEC consecutive outputs along W of one phase (inputs j..j+VEC-1, which are
- * contiguous in the padded (NB, XD, XH, CIN, XW) tile), and a work-item
+ * contiguous in the padded (n, XD, XH, CIN, XW) tile), and a work-item
  * computes TW/VEC such vectors times TH rows of H times NVEC output channels,
  * broadcasting one weight per channel. Same phase and tap rules, NDRange
  * order (GATHER_IDS), weight packing ([G][NOCB][KD][KH][KW][CING][NVEC]) and epilogue as

@@ -44,17 +44,22 @@ typedef struct bwd_geometry {
 struct ocl_backward {
     ocl_state_t *st;
     ocl_device_t *dev;
-    cl_command_queue queue; /* the plan's */
+    cl_context context;     /* the plan's */
+    cl_command_queue queue; /* the plan's own: host passes */
     tconv_canonical_t p;
     bwd_geometry_t geo;
-    int in_place; /* kernels use the caller's tensors (CL_MEM_USE_HOST_PTR) */
+    int in_place; /* host passes use the caller's tensors (CL_MEM_USE_HOST_PTR) */
     cl_program program;
-    cl_kernel to_cl, data, weights, reduce, bias;
+    cl_kernel to_cl, data, weights, reduce, bias, pack;
     /* in_tile: x for dw, dx for the data pass (never both in one call). */
     cl_mem in_tile, in_cl, dz_tile, dz_cl, wpack, part, dw, db;
-    size_t in_cl_global[3], dz_cl_global[3], data_global[3], weights_global[3];
+    /* Launch sizes of one sample (ocl_launch_size grows the batch
+     * dimension: 2 of to_cl, 1 of data) and local sizes that divide every
+     * multiple of them; the weights kernel's dimension 2 is the chunks. */
+    size_t in_cl_unit[3], dz_cl_unit[3], data_unit[3], weights_unit[3];
     size_t in_cl_local[3], dz_cl_local[3], data_local[3], weights_local[3];
     size_t reduce_global[3], reduce_local[3], bias_global[3], bias_local[3];
+    size_t pack_global[3], pack_local[3];
 };
 
 int ocl_backward_wanted(const tconv_canonical_t *p) {
@@ -294,7 +299,6 @@ static int build_options(const tconv_canonical_t *p, const bwd_geometry_t *g, ch
         {"VEC", g->vec},
         {"ACT", tconv_activation_linear},
         {"ALPHA", 0},
-        {"NB", g->nb},
         {"DT", g->dt},
         {"SLAB", g->slab},
         {"G", p->groups},
@@ -329,7 +333,6 @@ static int build_options(const tconv_canonical_t *p, const bwd_geometry_t *g, ch
         {"NCI", g->nci},
         {"BO", g->bo},
         {"CHUNK_ROWS", g->chunk_rows},
-        {"SPLIT", g->split},
     };
     int len =
         snprintf(out, size, "-cl-std=CL1.2 -DREAL=%s%s", p->dtype == tconv_f64 ? "double" : "float",
@@ -347,6 +350,8 @@ static size_t group_limit(const ocl_backward_t *b, cl_kernel k) {
     return wg ? wg : 1;
 }
 
+/* The launch size @p global (of one sample, where it grows with the batch)
+ * and a local size dividing it. */
 static void set_range(const ocl_backward_t *b, cl_kernel k, size_t g0, size_t g1, size_t g2,
                       size_t target, size_t global[3], size_t local[3]) {
     global[0] = g0 ? g0 : 1;
@@ -368,6 +373,7 @@ static tconv_status_t create_objects(ocl_backward_t *b, char *msg, size_t msg_si
         {&b->weights, "tconv_backward_weights", g->want_weights},
         {&b->reduce, "tconv_backward_weights_reduce", g->want_weights},
         {&b->bias, "tconv_backward_bias", g->want_weights && b->p.use_bias},
+        {&b->pack, "tconv_pack_backward_weights", g->want_data},
     };
     for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
         if (!kernels[i].wanted)
@@ -402,7 +408,7 @@ static tconv_status_t create_objects(ocl_backward_t *b, char *msg, size_t msg_si
             continue;
         cl_int err = CL_SUCCESS;
         *buffers[i].slot =
-            clCreateBuffer(b->dev->context, buffers[i].flags, (size_t)buffers[i].bytes, NULL, &err);
+            clCreateBuffer(b->context, buffers[i].flags, (size_t)buffers[i].bytes, NULL, &err);
         if (err != CL_SUCCESS || !*buffers[i].slot) {
             *buffers[i].slot = NULL;
             char call[160];
@@ -414,17 +420,20 @@ static tconv_status_t create_objects(ocl_backward_t *b, char *msg, size_t msg_si
     const tconv_canonical_t *p = &b->p;
     if (b->to_cl) {
         set_range(b, b->to_cl, (size_t)(g->dt * p->input_size[1] * p->input_size[2]),
-                  (size_t)p->in_channels, (size_t)g->nb, 64, b->in_cl_global, b->in_cl_local);
+                  (size_t)p->in_channels, 1, 64, b->in_cl_unit, b->in_cl_local);
         set_range(b, b->to_cl, (size_t)(g->slab * p->output_size[1] * p->output_size[2]),
-                  (size_t)p->out_channels, (size_t)g->nb, 64, b->dz_cl_global, b->dz_cl_local);
+                  (size_t)p->out_channels, 1, 64, b->dz_cl_unit, b->dz_cl_local);
     }
-    if (b->data)
-        set_range(b, b->data, (size_t)(p->input_size[1] * g->wt), (size_t)(g->nb * g->dt),
-                  (size_t)(p->groups * g->ncb), 4, b->data_global, b->data_local);
+    if (b->data) {
+        set_range(b, b->data, (size_t)(p->input_size[1] * g->wt), (size_t)g->dt,
+                  (size_t)(p->groups * g->ncb), 4, b->data_unit, b->data_local);
+        set_range(b, b->pack, (size_t)(g->ktot * g->coutg * p->in_channels), 1, 1, 64,
+                  b->pack_global, b->pack_local);
+    }
     if (b->weights) {
         size_t blocks = (size_t)(g->cing / ((int64_t)g->vec * g->nci) * (g->coutg / g->bo));
-        set_range(b, b->weights, blocks, (size_t)(p->groups * g->ktot), (size_t)g->split, 4,
-                  b->weights_global, b->weights_local);
+        set_range(b, b->weights, blocks, (size_t)(p->groups * g->ktot), 1, 4, b->weights_unit,
+                  b->weights_local);
         set_range(b, b->reduce, (size_t)(g->ktot * g->coutg * p->in_channels), 1, 1, 64,
                   b->reduce_global, b->reduce_local);
     }
@@ -443,7 +452,7 @@ typedef struct arg {
 #define MEM(m) ((arg_t){&(m), 0})
 #define INT(v) ((arg_t){NULL, (cl_int)(v)})
 
-static tconv_status_t launch(ocl_backward_t *b, cl_kernel k, const char *name, const size_t *global,
+static tconv_status_t launch(ocl_chain_t *c, cl_kernel k, const char *name, const size_t *global,
                              const size_t *local, const arg_t *args, size_t nargs, char *msg,
                              size_t msg_size) {
     char call[96];
@@ -455,32 +464,34 @@ static tconv_status_t launch(ocl_backward_t *b, cl_kernel k, const char *name, c
         snprintf(call, sizeof(call), "clSetKernelArg(%s)", name);
         return ocl_fail(err, call, msg, msg_size);
     }
-    err = clEnqueueNDRangeKernel(b->queue, k, 3, NULL, global, local, 0, NULL, NULL);
+    err = clEnqueueNDRangeKernel(c->queue, k, 3, NULL, global, local, OCL_CHAIN_SYNC(c));
+    ocl_chain_commit(c, err);
     if (err != CL_SUCCESS) {
         snprintf(call, sizeof(call), "clEnqueueNDRangeKernel(%s)", name);
         return ocl_fail(err, call, msg, msg_size);
     }
     return tconv_success;
 }
-#define LAUNCH(b, k, name, global, local, msg, msg_size, ...)                                      \
-    launch((b), (k), (name), (global), (local), (const arg_t[]){__VA_ARGS__},                      \
+#define LAUNCH(c, k, name, global, local, msg, msg_size, ...)                                      \
+    launch((c), (k), (name), (global), (local), (const arg_t[]){__VA_ARGS__},                      \
            sizeof((const arg_t[]){__VA_ARGS__}) / sizeof(arg_t), (msg), (msg_size))
 
 /* The channels-last view of a tile of the caller's layout: converted into
  * @p converted first when the layout is channels first. */
-static tconv_status_t channels_last(ocl_backward_t *b, cl_mem src, cl_mem converted, int input,
-                                    int64_t nvalid, cl_mem *view, char *msg, size_t msg_size) {
+static tconv_status_t channels_last(ocl_backward_t *b, ocl_chain_t *c, cl_mem src, cl_mem converted,
+                                    int input, int64_t nvalid, cl_mem *view, char *msg,
+                                    size_t msg_size) {
     if (b->geo.channels_last) {
         *view = src;
         return tconv_success;
     }
     *view = converted;
-    const size_t *global = input ? b->in_cl_global : b->dz_cl_global;
+    const size_t *unit = input ? b->in_cl_unit : b->dz_cl_unit;
     const size_t *local = input ? b->in_cl_local : b->dz_cl_local;
-    return launch(
-        b, b->to_cl, "tconv_to_channels_last", global, local,
-        (const arg_t[]){MEM(src), MEM(converted), INT(global[1]), INT(global[0]), INT(nvalid)}, 5,
-        msg, msg_size);
+    size_t global[3];
+    ocl_launch_size(unit, 2, nvalid, global);
+    return LAUNCH(c, b->to_cl, "tconv_to_channels_last", global, local, msg, msg_size, MEM(src),
+                  MEM(converted), INT(global[1]), INT(global[0]), INT(nvalid));
 }
 
 /* One tile of the walk over (samples, input depths), in tile order. */
@@ -488,51 +499,56 @@ typedef struct tile {
     int64_t index, n0, nvalid, d0, dvalid, lo, hi, own_lo, own_hi;
 } tile_t;
 
-static int tile_next(const ocl_backward_t *b, tile_t *t) {
+/* The next tile of a pass over @p batch samples (t->index -1 first). */
+static int tile_next(const ocl_backward_t *b, int64_t batch, tile_t *t) {
     const tconv_canonical_t *p = &b->p;
     const bwd_geometry_t *g = &b->geo;
     const int64_t depth_tiles = ceil_div64(p->input_size[0], g->dt);
     t->index = t->index < 0 ? 0 : t->index + 1;
-    if (t->index >= g->tiles)
+    if (t->index >= ceil_div64(batch, g->nb) * depth_tiles)
         return 0;
     t->n0 = t->index / depth_tiles * g->nb;
     t->d0 = t->index % depth_tiles * g->dt;
-    t->nvalid = p->batch - t->n0 < g->nb ? p->batch - t->n0 : g->nb;
+    t->nvalid = batch - t->n0 < g->nb ? batch - t->n0 : g->nb;
     t->dvalid = p->input_size[0] - t->d0 < g->dt ? p->input_size[0] - t->d0 : g->dt;
     tile_slab(p, t->d0, t->d0 + t->dvalid, &t->lo, &t->hi, &t->own_lo, &t->own_hi);
     return 1;
 }
 
-/* Host -> tile buffer (output 0: an input-shaped tensor, 1: dz). */
-static tconv_status_t upload(ocl_backward_t *b, cl_mem buf, const void *host, int output,
-                             const tile_t *t, char *msg, size_t msg_size) {
+/* The caller's tensor -> tile buffer (output 0: an input-shaped tensor, 1: dz). */
+static tconv_status_t upload(ocl_backward_t *b, ocl_chain_t *c, cl_mem buf, ocl_tensor_t src,
+                             int output, const tile_t *t, char *msg, size_t msg_size) {
     const bwd_geometry_t *g = &b->geo;
     int64_t d0 = output ? t->lo : t->d0, d1 = output ? t->hi : t->d0 + t->dvalid;
     if (d1 <= d0)
         return tconv_success;
     ocl_rect_t r =
         ocl_tile_rect(&b->p, g->elem, output, d0, d1, output ? g->slab : g->dt, t->n0, t->nvalid);
-    cl_int err = clEnqueueWriteBufferRect(b->queue, buf, CL_FALSE, r.buf_origin, r.host_origin,
-                                          r.region, r.buf_row, r.buf_slice, r.host_row,
-                                          r.host_slice, host, 0, NULL, NULL);
-    if (err != CL_SUCCESS)
-        return ocl_fail(err,
-                        output ? "clEnqueueWriteBufferRect(grad_output)"
-                               : "clEnqueueWriteBufferRect(input)",
-                        msg, msg_size);
+    const char *call = "";
+    cl_int err = ocl_copy_rect(c, &r, buf, src, 1, &call);
+    if (err != CL_SUCCESS) {
+        char what[96];
+        snprintf(what, sizeof(what), "%s(%s)", call, output ? "grad_output" : "input");
+        return ocl_fail(err, what, msg, msg_size);
+    }
     return tconv_success;
 }
 
-/* The tensors of one call as buffers: the caller's memory itself
- * (in place) or the tile buffers. */
+/* The tensors of one pass: the caller's (x, dz, dx; host memory or
+ * buffers; absent ones zero) and the cl_mem the kernels use for each: the
+ * caller's memory itself when direct (one tile laid out as the caller's
+ * tensors: host memory wrapped in place, or the caller's buffers), else
+ * the tile buffers. */
 typedef struct tensors {
-    cl_mem x, dz, dx;
+    ocl_tensor_t x, dz, dx;
+    int direct, wrapped;
+    cl_mem mx, mdz, mdx;
 } tensors_t;
 
 static tconv_status_t wrap_host(ocl_backward_t *b, const void *host, uint64_t bytes, int write,
                                 cl_mem *out, const char *what, char *msg, size_t msg_size) {
     cl_int err = CL_SUCCESS;
-    *out = clCreateBuffer(b->dev->context,
+    *out = clCreateBuffer(b->context,
                           (write ? CL_MEM_WRITE_ONLY : CL_MEM_READ_ONLY) | CL_MEM_USE_HOST_PTR,
                           (size_t)bytes, (void *)host, &err);
     if (err != CL_SUCCESS || !*out) {
@@ -544,75 +560,120 @@ static tconv_status_t wrap_host(ocl_backward_t *b, const void *host, uint64_t by
     return tconv_success;
 }
 
-static tconv_status_t tensors_open(ocl_backward_t *b, const void *x, const void *dz, void *dx,
-                                   tensors_t *t, char *msg, size_t msg_size) {
-    memset(t, 0, sizeof(*t));
-    if (!b->in_place) {
-        t->x = x ? b->in_tile : NULL;
-        t->dz = b->dz_tile;
-        t->dx = dx ? b->in_tile : NULL;
+/* Bytes of @p batch samples of the input (@p output 0) or output (1). */
+static uint64_t tensor_bytes(const ocl_backward_t *b, int output, int64_t batch) {
+    const tconv_canonical_t *p = &b->p;
+    const int64_t *sz = output ? p->output_size : p->input_size;
+    return (uint64_t)(batch * (output ? p->out_channels : p->in_channels) * sz[0] * sz[1] * sz[2]) *
+           b->geo.elem;
+}
+
+static tconv_status_t tensors_open(ocl_backward_t *b, int64_t batch, tensors_t *t, char *msg,
+                                   size_t msg_size) {
+    const int buffers = t->dz.mem != NULL;
+    t->direct = buffers ? b->geo.exact : b->in_place;
+    t->wrapped = 0;
+    if (!t->direct) {
+        t->mx = t->x.host || t->x.mem ? b->in_tile : NULL;
+        t->mdz = b->dz_tile;
+        t->mdx = t->dx.host || t->dx.mem ? b->in_tile : NULL;
         return tconv_success;
     }
-    tconv_status_t s = wrap_host(b, dz, b->geo.dz_bytes, 0, &t->dz, "grad_output", msg, msg_size);
-    if (s == tconv_success && x)
-        s = wrap_host(b, x, b->geo.in_bytes, 0, &t->x, "input", msg, msg_size);
-    if (s == tconv_success && dx)
-        s = wrap_host(b, dx, b->geo.in_bytes, 1, &t->dx, "grad_input", msg, msg_size);
+    if (buffers) {
+        t->mx = t->x.mem;
+        t->mdz = t->dz.mem;
+        t->mdx = t->dx.mem;
+        return tconv_success;
+    }
+    t->wrapped = 1;
+    tconv_status_t s = wrap_host(b, t->dz.host, tensor_bytes(b, 1, batch), 0, &t->mdz,
+                                 "grad_output", msg, msg_size);
+    if (s == tconv_success && t->x.host)
+        s = wrap_host(b, t->x.host, tensor_bytes(b, 0, batch), 0, &t->mx, "input", msg, msg_size);
+    if (s == tconv_success && t->dx.host)
+        s = wrap_host(b, t->dx.host, tensor_bytes(b, 0, batch), 1, &t->mdx, "grad_input", msg,
+                      msg_size);
     return s;
 }
 
-static void tensors_close(ocl_backward_t *b, tensors_t *t) {
-    if (!b->in_place)
+static void tensors_close(tensors_t *t) {
+    if (!t->wrapped)
         return;
-    cl_mem m[] = {t->x, t->dz, t->dx};
+    cl_mem m[] = {t->mx, t->mdz, t->mdx};
     for (size_t i = 0; i < 3; i++)
         if (m[i])
             clReleaseMemObject(m[i]);
 }
 
-static tconv_status_t data_tile(ocl_backward_t *b, const tensors_t *ts, const tile_t *t, char *msg,
-                                size_t msg_size) {
+static tconv_status_t data_tile(ocl_backward_t *b, ocl_chain_t *c, const tensors_t *ts,
+                                const tile_t *t, char *msg, size_t msg_size) {
     cl_mem dz;
-    tconv_status_t s = channels_last(b, ts->dz, b->dz_cl, 0, t->nvalid, &dz, msg, msg_size);
+    tconv_status_t s = channels_last(b, c, ts->mdz, b->dz_cl, 0, t->nvalid, &dz, msg, msg_size);
     if (s != tconv_success)
         return s;
-    return LAUNCH(b, b->data, "tconv_backward_data", b->data_global, b->data_local, msg, msg_size,
-                  MEM(dz), MEM(b->wpack), MEM(ts->dx), INT(t->d0), INT(t->lo), INT(t->nvalid),
+    size_t global[3];
+    ocl_launch_size(b->data_unit, 1, t->nvalid, global);
+    return LAUNCH(c, b->data, "tconv_backward_data", global, b->data_local, msg, msg_size, MEM(dz),
+                  MEM(b->wpack), MEM(ts->mdx), INT(t->d0), INT(t->lo), INT(t->nvalid),
                   INT(t->dvalid));
 }
 
-static tconv_status_t weights_tile(ocl_backward_t *b, const tensors_t *ts, const tile_t *t,
-                                   int want_kernel, int want_bias, char *msg, size_t msg_size) {
+/* Chunks of the weights pass over a tile of @p nvalid samples: the first
+ * chunks of a full tile's (the rows of sample n come before those of n+1). */
+static int64_t tile_chunks(const ocl_backward_t *b, int64_t nvalid) {
+    const bwd_geometry_t *g = &b->geo;
+    int64_t rows = (nvalid > 0 ? nvalid : 1) * g->dt * b->p.input_size[1];
+    int64_t chunks = ceil_div64(rows, g->chunk_rows);
+    return chunks < g->split ? chunks : g->split;
+}
+
+static tconv_status_t weights_tile(ocl_backward_t *b, ocl_chain_t *c, const tensors_t *ts,
+                                   const tile_t *t, cl_mem db, int want_kernel, int want_bias,
+                                   char *msg, size_t msg_size) {
     cl_mem dz, x;
-    tconv_status_t s = channels_last(b, ts->dz, b->dz_cl, 0, t->nvalid, &dz, msg, msg_size);
+    tconv_status_t s = channels_last(b, c, ts->mdz, b->dz_cl, 0, t->nvalid, &dz, msg, msg_size);
     const int accumulate = t->index > 0;
     if (s == tconv_success && want_kernel)
-        s = channels_last(b, ts->x, b->in_cl, 1, t->nvalid, &x, msg, msg_size);
-    if (s == tconv_success && want_kernel)
-        s = LAUNCH(b, b->weights, "tconv_backward_weights", b->weights_global, b->weights_local,
-                   msg, msg_size, MEM(x), MEM(dz), MEM(b->part), INT(t->d0), INT(t->lo),
-                   INT(t->nvalid), INT(t->dvalid), INT(accumulate));
+        s = channels_last(b, c, ts->mx, b->in_cl, 1, t->nvalid, &x, msg, msg_size);
+    if (s == tconv_success && want_kernel) {
+        size_t global[3] = {b->weights_unit[0], b->weights_unit[1],
+                            (size_t)tile_chunks(b, t->nvalid)};
+        s = LAUNCH(c, b->weights, "tconv_backward_weights", global, b->weights_local, msg, msg_size,
+                   MEM(x), MEM(dz), MEM(b->part), INT(t->d0), INT(t->lo), INT(t->nvalid),
+                   INT(t->dvalid), INT(accumulate));
+    }
     if (s == tconv_success && want_bias)
-        s = LAUNCH(b, b->bias, "tconv_backward_bias", b->bias_global, b->bias_local, msg, msg_size,
-                   MEM(dz), MEM(b->db), INT(t->own_lo - t->lo), INT(t->own_hi - t->lo),
-                   INT(t->nvalid), INT(accumulate));
+        s = LAUNCH(c, b->bias, "tconv_backward_bias", b->bias_global, b->bias_local, msg, msg_size,
+                   MEM(dz), MEM(db), INT(t->own_lo - t->lo), INT(t->own_hi - t->lo), INT(t->nvalid),
+                   INT(accumulate));
     return s;
+}
+
+static tconv_status_t enqueue_pack(ocl_backward_t *b, ocl_chain_t *c, cl_mem kernel, int warm_up,
+                                   char *msg, size_t msg_size) {
+    const int64_t count = warm_up ? 0 : (int64_t)(b->geo.wpack_bytes / b->geo.elem);
+    return LAUNCH(c, b->pack, "tconv_pack_backward_weights", b->pack_global, b->pack_local, msg,
+                  msg_size, MEM(kernel), MEM(b->wpack), INT(count));
 }
 
 /* Runs every kernel once with no valid sample, so drivers that compile per
  * work-group size (PoCL) do it at plan creation, not in the first call. */
 static tconv_status_t warm_up(ocl_backward_t *b, char *msg, size_t msg_size) {
     cl_mem any = b->wpack ? b->wpack : b->part; /* never dereferenced with nvalid = 0 */
-    const tensors_t none = {any, any, any};
+    const tensors_t none = {.mx = any, .mdz = any, .mdx = any};
     const tile_t t = {.index = 0, .nvalid = 0, .dvalid = 0};
+    ocl_chain_t c;
+    ocl_chain_begin(&c, b->queue, NULL, 0);
     tconv_status_t s = tconv_success;
     if (b->data)
-        s = data_tile(b, &none, &t, msg, msg_size);
+        s = data_tile(b, &c, &none, &t, msg, msg_size);
+    if (s == tconv_success && b->pack)
+        s = enqueue_pack(b, &c, b->wpack, 1, msg, msg_size);
     if (s == tconv_success && b->weights) {
-        s = weights_tile(b, &none, &t, 1, b->bias != NULL, msg, msg_size);
+        s = weights_tile(b, &c, &none, &t, b->db, 1, b->bias != NULL, msg, msg_size);
         if (s == tconv_success)
-            s = LAUNCH(b, b->reduce, "tconv_backward_weights_reduce", b->reduce_global,
-                       b->reduce_local, msg, msg_size, MEM(b->part), MEM(b->dw));
+            s = LAUNCH(&c, b->reduce, "tconv_backward_weights_reduce", b->reduce_global,
+                       b->reduce_local, msg, msg_size, MEM(b->part), MEM(b->dw), INT(1));
     }
     cl_int err;
     if (s == tconv_success && (err = clFinish(b->queue)) != CL_SUCCESS)
@@ -620,9 +681,10 @@ static tconv_status_t warm_up(ocl_backward_t *b, char *msg, size_t msg_size) {
     return s;
 }
 
-tconv_status_t ocl_backward_create(ocl_state_t *st, ocl_device_t *dev, cl_command_queue queue,
-                                   const tconv_canonical_t *p, uint64_t forward_bytes,
-                                   ocl_backward_t **out, char *msg, size_t msg_size) {
+tconv_status_t ocl_backward_create(ocl_state_t *st, ocl_device_t *dev, cl_context context,
+                                   cl_command_queue queue, const tconv_canonical_t *p,
+                                   uint64_t forward_bytes, ocl_backward_t **out, char *msg,
+                                   size_t msg_size) {
     *out = NULL;
     tconv_status_t s = ocl_backward_check(dev, p, forward_bytes, msg, msg_size);
     if (s != tconv_success)
@@ -634,6 +696,7 @@ tconv_status_t ocl_backward_create(ocl_state_t *st, ocl_device_t *dev, cl_comman
     }
     b->st = st;
     b->dev = dev;
+    b->context = context;
     b->queue = queue;
     b->p = *p;
     bwd_geometry_t *g = &b->geo;
@@ -655,8 +718,8 @@ tconv_status_t ocl_backward_create(ocl_state_t *st, ocl_device_t *dev, cl_comman
                 b->in_place ? " in place" : "", g->vec, g->nvec, g->tw, g->vec, g->nci, g->bo,
                 (long long)g->split, (long long)g->chunk_rows, (long long)g->tiles,
                 (long long)g->nb, (long long)g->dt, options);
-        s = ocl_program_get(st, dev, ocl_sources_backward, options, &b->program, &fresh, msg,
-                            msg_size);
+        s = ocl_program_get(st, dev, context, ocl_sources_backward, options, &b->program, &fresh,
+                            msg, msg_size);
     }
     if (s == tconv_success)
         s = create_objects(b, msg, msg_size);
@@ -676,7 +739,8 @@ tconv_status_t ocl_backward_create(ocl_state_t *st, ocl_device_t *dev, cl_comman
 /* ---- weights --------------------------------------------------------- */
 
 /* Walks the caller's kernel in its own order and puts each weight at
- * [g][tap][o][ci] (ci within the group, contiguous for the channel vectors). */
+ * [g][tap][o][ci] (ci within the group, contiguous for the channel vectors);
+ * tconv_pack_backward_weights does the same on the device. */
 #define PACK_BACKWARD(T)                                                                           \
     do {                                                                                           \
         const T *src = kernel;                                                                     \
@@ -721,20 +785,87 @@ tconv_status_t ocl_backward_set_weights(ocl_backward_t *b, const void *kernel, c
     return tconv_success;
 }
 
+tconv_status_t ocl_backward_pack_weights(ocl_backward_t *b, ocl_chain_t *c, cl_mem kernel,
+                                         char *msg, size_t msg_size) {
+    if (!b->wpack)
+        return tconv_success;
+    return enqueue_pack(b, c, kernel, 0, msg, msg_size);
+}
+
 /* ---- the passes ------------------------------------------------------ */
 
 /* Makes the in-place grad_input coherent for the host (map, unmap). */
-static tconv_status_t sync_host(ocl_backward_t *b, cl_mem m, uint64_t bytes, char *msg,
+static tconv_status_t sync_host(ocl_chain_t *c, cl_mem m, uint64_t bytes, char *msg,
                                 size_t msg_size) {
     cl_int err = CL_SUCCESS;
-    void *mapped = clEnqueueMapBuffer(b->queue, m, CL_TRUE, CL_MAP_READ, 0, (size_t)bytes, 0, NULL,
+    void *mapped = clEnqueueMapBuffer(c->queue, m, CL_TRUE, CL_MAP_READ, 0, (size_t)bytes, 0, NULL,
                                       NULL, &err);
     if (err != CL_SUCCESS)
         return ocl_fail(err, "clEnqueueMapBuffer(grad_input)", msg, msg_size);
-    err = clEnqueueUnmapMemObject(b->queue, m, mapped, 0, NULL, NULL);
+    err = clEnqueueUnmapMemObject(c->queue, m, mapped, 0, NULL, NULL);
     if (err != CL_SUCCESS)
         return ocl_fail(err, "clEnqueueUnmapMemObject(grad_input)", msg, msg_size);
     return tconv_success;
+}
+
+/* The data pass over @p batch samples in chain @p c (host or enqueue). */
+static tconv_status_t data_pass(ocl_backward_t *b, ocl_chain_t *c, int64_t batch, tensors_t *ts,
+                                char *msg, size_t msg_size) {
+    if (!b->data) {
+        ocl_msg(msg, msg_size, "the plan was created without TCONV_PASS_BACKWARD_DATA");
+        return tconv_invalid_arguments;
+    }
+    const bwd_geometry_t *g = &b->geo;
+    tconv_status_t s = tensors_open(b, batch, ts, msg, msg_size);
+    tile_t t = {.index = -1};
+    while (s == tconv_success && tile_next(b, batch, &t)) {
+        if (!ts->direct)
+            s = upload(b, c, ts->mdz, ts->dz, 1, &t, msg, msg_size);
+        if (s == tconv_success)
+            s = data_tile(b, c, ts, &t, msg, msg_size);
+        if (s != tconv_success || ts->direct)
+            continue;
+        ocl_rect_t r =
+            ocl_tile_rect(&b->p, g->elem, 0, t.d0, t.d0 + t.dvalid, g->dt, t.n0, t.nvalid);
+        const char *call = "";
+        cl_int err = ocl_copy_rect(c, &r, ts->mdx, ts->dx, 0, &call);
+        if (err != CL_SUCCESS) {
+            char what[96];
+            snprintf(what, sizeof(what), "%s(grad_input)", call);
+            s = ocl_fail(err, what, msg, msg_size);
+        }
+    }
+    if (s == tconv_success && ts->wrapped)
+        s = sync_host(c, ts->mdx, tensor_bytes(b, 0, batch), msg, msg_size);
+    return s;
+}
+
+/* The weights pass over @p batch samples: dw into @p dw (the plan's
+ * buffer, or the caller's), db into @p db; NULL: not wanted. */
+static tconv_status_t weights_pass(ocl_backward_t *b, ocl_chain_t *c, int64_t batch, tensors_t *ts,
+                                   cl_mem dw, cl_mem db, char *msg, size_t msg_size) {
+    const int want_kernel = dw != NULL, want_bias = db != NULL;
+    if (!b->weights || (want_bias && !b->bias)) {
+        ocl_msg(msg, msg_size, "the plan was created without TCONV_PASS_BACKWARD_WEIGHTS%s",
+                b->weights ? " and a bias" : "");
+        return tconv_invalid_arguments;
+    }
+    tconv_status_t s = tensors_open(b, batch, ts, msg, msg_size);
+    tile_t t = {.index = -1};
+    while (s == tconv_success && tile_next(b, batch, &t)) {
+        if (!ts->direct) {
+            s = upload(b, c, ts->mdz, ts->dz, 1, &t, msg, msg_size);
+            if (s == tconv_success && want_kernel)
+                s = upload(b, c, ts->mx, ts->x, 0, &t, msg, msg_size);
+        }
+        if (s == tconv_success)
+            s = weights_tile(b, c, ts, &t, db, want_kernel, want_bias, msg, msg_size);
+    }
+    if (s == tconv_success && want_kernel)
+        s = LAUNCH(c, b->reduce, "tconv_backward_weights_reduce", b->reduce_global, b->reduce_local,
+                   msg, msg_size, MEM(b->part), MEM(dw),
+                   INT(tile_chunks(b, batch < b->geo.nb ? batch : b->geo.nb)));
+    return s;
 }
 
 /* Drains the queue (host pointers must not be used after return) and keeps
@@ -744,76 +875,53 @@ static tconv_status_t finish(ocl_backward_t *b, tensors_t *ts, tconv_status_t s,
     cl_int err = clFinish(b->queue);
     if (s == tconv_success && err != CL_SUCCESS)
         s = ocl_fail(err, "clFinish", msg, msg_size);
-    tensors_close(b, ts);
+    tensors_close(ts);
     return s;
 }
 
-tconv_status_t ocl_backward_data(ocl_backward_t *b, const void *grad_output, void *grad_input,
-                                 char *msg, size_t msg_size) {
-    if (!b->data) {
-        ocl_msg(msg, msg_size, "the plan was created without TCONV_PASS_BACKWARD_DATA");
-        return tconv_invalid_arguments;
-    }
-    const bwd_geometry_t *g = &b->geo;
-    tensors_t ts;
-    tconv_status_t s = tensors_open(b, NULL, grad_output, grad_input, &ts, msg, msg_size);
-    tile_t t = {.index = -1};
-    while (s == tconv_success && tile_next(b, &t)) {
-        if (!b->in_place)
-            s = upload(b, ts.dz, grad_output, 1, &t, msg, msg_size);
-        if (s == tconv_success)
-            s = data_tile(b, &ts, &t, msg, msg_size);
-        if (s != tconv_success || b->in_place)
-            continue;
-        ocl_rect_t r =
-            ocl_tile_rect(&b->p, g->elem, 0, t.d0, t.d0 + t.dvalid, g->dt, t.n0, t.nvalid);
-        cl_int err = clEnqueueReadBufferRect(b->queue, ts.dx, CL_FALSE, r.buf_origin, r.host_origin,
-                                             r.region, r.buf_row, r.buf_slice, r.host_row,
-                                             r.host_slice, grad_input, 0, NULL, NULL);
-        if (err != CL_SUCCESS)
-            s = ocl_fail(err, "clEnqueueReadBufferRect(grad_input)", msg, msg_size);
-    }
-    if (s == tconv_success && b->in_place)
-        s = sync_host(b, ts.dx, g->in_bytes, msg, msg_size);
+tconv_status_t ocl_backward_data(ocl_backward_t *b, int64_t batch, const void *grad_output,
+                                 void *grad_input, char *msg, size_t msg_size) {
+    ocl_chain_t c;
+    ocl_chain_begin(&c, b->queue, NULL, 0);
+    tensors_t ts = {.dz = {(void *)grad_output, NULL}, .dx = {grad_input, NULL}};
+    tconv_status_t s = data_pass(b, &c, batch, &ts, msg, msg_size);
     return finish(b, &ts, s, msg, msg_size);
 }
 
-tconv_status_t ocl_backward_weights(ocl_backward_t *b, const void *input, const void *grad_output,
-                                    void *grad_kernel, void *grad_bias, char *msg,
-                                    size_t msg_size) {
-    if (!b->weights || (grad_bias && !b->bias)) {
-        ocl_msg(msg, msg_size, "the plan was created without TCONV_PASS_BACKWARD_WEIGHTS%s",
-                b->weights ? " and a bias" : "");
-        return tconv_invalid_arguments;
-    }
+tconv_status_t ocl_backward_weights(ocl_backward_t *b, int64_t batch, const void *input,
+                                    const void *grad_output, void *grad_kernel, void *grad_bias,
+                                    char *msg, size_t msg_size) {
     const bwd_geometry_t *g = &b->geo;
-    const int want_kernel = grad_kernel != NULL, want_bias = grad_bias != NULL;
-    tensors_t ts;
-    tconv_status_t s =
-        tensors_open(b, want_kernel ? input : NULL, grad_output, NULL, &ts, msg, msg_size);
-    tile_t t = {.index = -1};
-    while (s == tconv_success && tile_next(b, &t)) {
-        if (!b->in_place) {
-            s = upload(b, ts.dz, grad_output, 1, &t, msg, msg_size);
-            if (s == tconv_success && want_kernel)
-                s = upload(b, ts.x, input, 0, &t, msg, msg_size);
-        }
-        if (s == tconv_success)
-            s = weights_tile(b, &ts, &t, want_kernel, want_bias, msg, msg_size);
-    }
-    if (s == tconv_success && want_kernel)
-        s = LAUNCH(b, b->reduce, "tconv_backward_weights_reduce", b->reduce_global, b->reduce_local,
-                   msg, msg_size, MEM(b->part), MEM(b->dw));
+    ocl_chain_t c;
+    ocl_chain_begin(&c, b->queue, NULL, 0);
+    tensors_t ts = {.x = {grad_kernel ? (void *)input : NULL, NULL},
+                    .dz = {(void *)grad_output, NULL}};
+    tconv_status_t s = weights_pass(b, &c, batch, &ts, grad_kernel ? b->dw : NULL,
+                                    grad_bias ? b->db : NULL, msg, msg_size);
     cl_int err;
-    if (s == tconv_success && want_kernel &&
+    if (s == tconv_success && grad_kernel &&
         (err = clEnqueueReadBuffer(b->queue, b->dw, CL_TRUE, 0, (size_t)g->dw_bytes, grad_kernel, 0,
                                    NULL, NULL)) != CL_SUCCESS)
         s = ocl_fail(err, "clEnqueueReadBuffer(grad_kernel)", msg, msg_size);
-    if (s == tconv_success && want_bias &&
+    if (s == tconv_success && grad_bias &&
         (err = clEnqueueReadBuffer(b->queue, b->db, CL_TRUE, 0, (size_t)g->db_bytes, grad_bias, 0,
                                    NULL, NULL)) != CL_SUCCESS)
         s = ocl_fail(err, "clEnqueueReadBuffer(grad_bias)", msg, msg_size);
     return finish(b, &ts, s, msg, msg_size);
+}
+
+tconv_status_t ocl_backward_enqueue_data(ocl_backward_t *b, ocl_chain_t *c, int64_t batch,
+                                         cl_mem grad_output, cl_mem grad_input, char *msg,
+                                         size_t msg_size) {
+    tensors_t ts = {.dz = {NULL, grad_output}, .dx = {NULL, grad_input}};
+    return data_pass(b, c, batch, &ts, msg, msg_size);
+}
+
+tconv_status_t ocl_backward_enqueue_weights(ocl_backward_t *b, ocl_chain_t *c, int64_t batch,
+                                            cl_mem input, cl_mem grad_output, cl_mem grad_kernel,
+                                            cl_mem grad_bias, char *msg, size_t msg_size) {
+    tensors_t ts = {.x = {NULL, input}, .dz = {NULL, grad_output}};
+    return weights_pass(b, c, batch, &ts, grad_kernel, grad_bias, msg, msg_size);
 }
 
 void ocl_backward_destroy(ocl_backward_t *b) {
@@ -825,7 +933,7 @@ void ocl_backward_destroy(ocl_backward_t *b) {
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         if (bufs[i])
             clReleaseMemObject(bufs[i]);
-    cl_kernel kernels[] = {b->to_cl, b->data, b->weights, b->reduce, b->bias};
+    cl_kernel kernels[] = {b->to_cl, b->data, b->weights, b->reduce, b->bias, b->pack};
     for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++)
         if (kernels[i])
             clReleaseKernel(kernels[i]);

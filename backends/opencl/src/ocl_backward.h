@@ -8,6 +8,7 @@
 #define TCONV_OCL_BACKWARD_H
 
 #include "ocl_state.h"
+#include "ocl_stream.h"
 
 typedef struct ocl_backward ocl_backward_t;
 
@@ -21,26 +22,44 @@ int ocl_backward_wanted(const tconv_canonical_t *p);
 tconv_status_t ocl_backward_check(const ocl_device_t *dev, const tconv_canonical_t *p,
                                   uint64_t forward_bytes, char *msg, size_t msg_size);
 
-/** Builds (or finds in the caches) the backward program, creates its
- *  kernels and buffers, runs each kernel once with no work (drivers such as
- *  PoCL compile then) and persists the program. @p queue stays the
- *  caller's. */
-tconv_status_t ocl_backward_create(ocl_state_t *st, ocl_device_t *dev, cl_command_queue queue,
-                                   const tconv_canonical_t *p, uint64_t forward_bytes,
-                                   ocl_backward_t **out, char *msg, size_t msg_size);
+/** Builds (or finds in the caches) the backward program in @p context (the
+ *  plan's), creates its kernels and buffers, runs each kernel once with no
+ *  work (drivers such as PoCL compile then) and persists the program.
+ *  @p queue (the plan's own, for the host passes) stays the caller's. */
+tconv_status_t ocl_backward_create(ocl_state_t *st, ocl_device_t *dev, cl_context context,
+                                   cl_command_queue queue, const tconv_canonical_t *p,
+                                   uint64_t forward_bytes, ocl_backward_t **out, char *msg,
+                                   size_t msg_size);
 
 /** Packs @p kernel (the problem's layout) for the data gradient and uploads it. */
 tconv_status_t ocl_backward_set_weights(ocl_backward_t *b, const void *kernel, char *msg,
                                         size_t msg_size);
 
-/** dx from dz (the plan's weights must be set). */
-tconv_status_t ocl_backward_data(ocl_backward_t *b, const void *grad_output, void *grad_input,
-                                 char *msg, size_t msg_size);
+/** The same from a device buffer, packed on the device in chain @p c. */
+tconv_status_t ocl_backward_pack_weights(ocl_backward_t *b, ocl_chain_t *c, cl_mem kernel,
+                                         char *msg, size_t msg_size);
+
+/** dx from dz for the first @p batch samples (the plan's weights must be
+ *  set); host memory, finished on return. */
+tconv_status_t ocl_backward_data(ocl_backward_t *b, int64_t batch, const void *grad_output,
+                                 void *grad_input, char *msg, size_t msg_size);
 
 /** dw (NULL: not wanted; then @p input may be NULL) and db (NULL: not
- *  wanted) from x and dz. */
-tconv_status_t ocl_backward_weights(ocl_backward_t *b, const void *input, const void *grad_output,
-                                    void *grad_kernel, void *grad_bias, char *msg, size_t msg_size);
+ *  wanted) from x and dz, host memory, finished on return. */
+tconv_status_t ocl_backward_weights(ocl_backward_t *b, int64_t batch, const void *input,
+                                    const void *grad_output, void *grad_kernel, void *grad_bias,
+                                    char *msg, size_t msg_size);
+
+/** The data pass on device buffers, enqueued in chain @p c. */
+tconv_status_t ocl_backward_enqueue_data(ocl_backward_t *b, ocl_chain_t *c, int64_t batch,
+                                         cl_mem grad_output, cl_mem grad_input, char *msg,
+                                         size_t msg_size);
+
+/** The weights pass on device buffers (grad_kernel or grad_bias NULL: not
+ *  wanted; dw is written by the reduction, db summed there tile by tile). */
+tconv_status_t ocl_backward_enqueue_weights(ocl_backward_t *b, ocl_chain_t *c, int64_t batch,
+                                            cl_mem input, cl_mem grad_output, cl_mem grad_kernel,
+                                            cl_mem grad_bias, char *msg, size_t msg_size);
 
 void ocl_backward_destroy(ocl_backward_t *b);
 

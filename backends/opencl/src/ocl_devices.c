@@ -213,6 +213,16 @@ tconv_status_t ocl_device_open(ocl_state_t *st, ocl_device_t *dev, char *msg, si
                     dev->name);
         }
     }
+    if (status == tconv_success && !dev->stream) {
+        cl_int err = CL_SUCCESS;
+        cl_command_queue queue = clCreateCommandQueue(dev->context, dev->id, 0, &err);
+        if (err != CL_SUCCESS || !queue) {
+            status = ocl_fail(err, "clCreateCommandQueue (device queue)", msg, msg_size);
+        } else {
+            status = ocl_stream_create(queue, dev->index, &dev->stream, msg, msg_size);
+            clReleaseCommandQueue(queue); /* the stream holds it */
+        }
+    }
     pthread_mutex_unlock(&st->lock);
     return status;
 }
@@ -227,6 +237,8 @@ void ocl_devices_release(ocl_state_t *st) {
             free(e);
         }
         d->programs = NULL;
+        ocl_stream_destroy(d->stream);
+        d->stream = NULL;
         if (d->context)
             clReleaseContext(d->context);
         d->context = NULL;
@@ -246,4 +258,26 @@ uint64_t ocl_device_max_alloc(const ocl_device_t *dev) {
             limit = v;
     }
     return limit;
+}
+
+ocl_device_t *ocl_device_by_id(ocl_state_t *st, cl_device_id id) {
+    for (size_t i = 0; i < st->device_count; i++)
+        if (st->devices[i].id == id)
+            return &st->devices[i];
+    return NULL;
+}
+
+int ocl_context_has_device(cl_context context, const ocl_device_t *dev) {
+    if (context == dev->context)
+        return 1;
+    size_t bytes = 0;
+    if (clGetContextInfo(context, CL_CONTEXT_DEVICES, 0, NULL, &bytes) != CL_SUCCESS || !bytes)
+        return 0;
+    cl_device_id *ids = malloc(bytes);
+    int found = 0;
+    if (ids && clGetContextInfo(context, CL_CONTEXT_DEVICES, bytes, ids, NULL) == CL_SUCCESS)
+        for (size_t i = 0; i < bytes / sizeof(*ids) && !found; i++)
+            found = ids[i] == dev->id;
+    free(ids);
+    return found;
 }

@@ -6,6 +6,7 @@
 
 #include "activation.cl.h"
 #include "ocl_cache_file.h"
+#include "pack_weights.cl.h"
 #include "pad_input.cl.h"
 #include "tconv_backward_data.cl.h"
 #include "tconv_backward_weights.cl.h"
@@ -13,10 +14,9 @@
 #include "tconv_gather_wvec.cl.h"
 
 static const char *const ocl_forward_sources[] = {
-    tconv_ocl_src_activation_cl,
-    tconv_ocl_src_pad_input_cl,
-    tconv_ocl_src_tconv_gather_cl,
-    tconv_ocl_src_tconv_gather_wvec_cl,
+    tconv_ocl_src_activation_cl,   tconv_ocl_src_pad_input_cl,
+    tconv_ocl_src_tconv_gather_cl, tconv_ocl_src_tconv_gather_wvec_cl,
+    tconv_ocl_src_pack_weights_cl,
 };
 
 /* activation.cl first for its common macros (REAL, VT, VLOAD, ...). */

@@ -10,7 +10,7 @@
 
 /** Which program a source set builds. */
 typedef enum ocl_source_set {
-    ocl_sources_forward = 0,  /**< pad_input + the gathers. */
+    ocl_sources_forward = 0,  /**< pad_input + the gathers + the weight packing. */
     ocl_sources_backward = 1, /**< backward data + backward weights. */
 } ocl_source_set_t;
 

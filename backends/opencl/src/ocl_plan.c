@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Plan lifecycle: geometry, build options, program, buffers, weight upload,
  * and the tiled execution (upload raw input tile, pad it, gather, read the
- * output tile back), all on one in-order queue per plan. */
+ * output tile back). Host passes run on the plan's own in-order queue and
+ * finish before returning; passes on device buffers (ABI 1.2) are enqueued
+ * on the device queue, or on the caller's queue for a plan made by
+ * plan_create_native, and return at once. The batch is a run-time size
+ * (plan_set_batch): no build option holds it, so one program serves every
+ * batch up to the plan's, and plans that differ only in batch share it. */
 #include "ocl_plan.h"
 
 #include <stdarg.h>
@@ -10,6 +15,7 @@
 #include <string.h>
 
 #include "ocl_backward.h"
+#include "ocl_buffer.h"
 #include "ocl_errors.h"
 #include "ocl_geometry.h"
 #include "ocl_pack.h"
@@ -18,19 +24,35 @@
 typedef struct ocl_plan {
     ocl_state_t *st;
     ocl_device_t *dev;
+    cl_context context; /**< Retained: the device's, or the caller's (native). */
     tconv_canonical_t p;
     ocl_geometry_t geo;
-    cl_command_queue queue;
+    int64_t batch;          /**< Samples passes run (plan_set_batch): 1..p.batch. */
+    cl_command_queue queue; /**< The plan's own: host passes, warm-up. */
+    /** Where enqueues go: the device queue, or (native) own_stream. */
+    ocl_stream_t *stream;
+    ocl_stream_t *own_stream; /**< plan_create_native: the caller's queue. */
+    int native;
+    /** The last command of the plan's enqueued work: host calls wait for it
+     *  (they share the plan's buffers and weights but run on its own queue). */
+    cl_event last;
     cl_program program;
     cl_kernel pad;
     cl_kernel gather;
+    cl_kernel pack_weights, pack_bias;
     cl_mem raw, xpad, weights, bias, out;
-    size_t pad_global[3], pad_local[3];
-    size_t main_global[3], main_local[3];
+    /* Launch sizes of one sample (the batch dimension grows with the
+     * samples: dimension 2 of the padding, 1 of the gather) and local sizes
+     * that divide every multiple of them. */
+    size_t pad_unit[3], pad_local[3];
+    size_t main_unit[3], main_local[3];
+    size_t pack_weights_global[3], pack_weights_local[3];
+    size_t pack_bias_global[3], pack_bias_local[3];
+    uint64_t in_sample_bytes, out_sample_bytes, kernel_bytes; /**< The caller's tensors. */
     int weights_set;
     int in_place; /**< Kernels use the caller's input/output memory (CL_MEM_USE_HOST_PTR). */
     ocl_backward_t *backward; /**< Only when the passes ask for a backward pass. */
-    pthread_mutex_t lock;     /**< One execute at a time (shared buffers and kernel args). */
+    pthread_mutex_t lock;     /**< One call at a time (shared buffers and kernel args). */
 } ocl_plan_t;
 
 /* Device memory the forward pass's buffers take. */
@@ -114,7 +136,6 @@ static int build_options(const tconv_canonical_t *p, const ocl_geometry_t *g, ch
     OPT(&o, "USE_BIAS", p->use_bias != 0);
     OPT(&o, "IN_CL", p->data_format == tconv_channels_last);
     OPT(&o, "OUT_CL", p->data_format == tconv_channels_last);
-    OPT(&o, "NB", g->nb);
     OPT(&o, "G", p->groups);
     OPT(&o, "CIN", p->in_channels);
     OPT(&o, "COUT", p->out_channels);
@@ -172,7 +193,7 @@ void ocl_choose_local(const size_t global[3], size_t kernel_max, size_t target, 
 static tconv_status_t create_buffer(ocl_plan_t *pl, cl_mem_flags flags, uint64_t bytes, cl_mem *out,
                                     const char *what, char *msg, size_t msg_size) {
     cl_int err = CL_SUCCESS;
-    *out = clCreateBuffer(pl->dev->context, flags, (size_t)(bytes ? bytes : 1), NULL, &err);
+    *out = clCreateBuffer(pl->context, flags, (size_t)(bytes ? bytes : 1), NULL, &err);
     if (err != CL_SUCCESS || !*out) {
         *out = NULL;
         char call[128];
@@ -205,9 +226,17 @@ static size_t kernel_wg_size(ocl_plan_t *pl, cl_kernel k) {
     return wg;
 }
 
-/* Sets the arguments and enqueues both kernels for one tile. */
-static tconv_status_t enqueue_tile(ocl_plan_t *pl, cl_mem raw, cl_mem out, cl_int jd0, cl_int r0,
-                                   cl_int nvalid, char *msg, size_t msg_size) {
+void ocl_launch_size(const size_t unit[3], int batch_dim, int64_t samples, size_t global[3]) {
+    for (int i = 0; i < 3; i++)
+        global[i] = unit[i];
+    global[batch_dim] *= (size_t)(samples > 0 ? samples : 1);
+}
+
+/* Sets the arguments and enqueues both kernels for one tile of nvalid
+ * samples (0: the warm-up, one sample's work-items that all return). */
+static tconv_status_t enqueue_tile(ocl_plan_t *pl, ocl_chain_t *c, cl_mem raw, cl_mem out,
+                                   cl_int jd0, cl_int r0, cl_int nvalid, char *msg,
+                                   size_t msg_size) {
     cl_int err = CL_SUCCESS;
     err |= clSetKernelArg(pl->pad, 0, sizeof(cl_mem), &raw);
     err |= clSetKernelArg(pl->pad, 1, sizeof(cl_mem), &pl->xpad);
@@ -224,15 +253,103 @@ static tconv_status_t enqueue_tile(ocl_plan_t *pl, cl_mem raw, cl_mem out, cl_in
     err |= clSetKernelArg(pl->gather, 5, sizeof(cl_int), &nvalid);
     if (err != CL_SUCCESS)
         return ocl_fail(CL_INVALID_KERNEL_ARGS, "clSetKernelArg(tconv_gather)", msg, msg_size);
-    err = clEnqueueNDRangeKernel(pl->queue, pl->pad, 3, NULL, pl->pad_global, pl->pad_local, 0,
-                                 NULL, NULL);
+    size_t pad_global[3], main_global[3];
+    ocl_launch_size(pl->pad_unit, 2, nvalid, pad_global);
+    ocl_launch_size(pl->main_unit, 1, nvalid, main_global);
+    err = clEnqueueNDRangeKernel(c->queue, pl->pad, 3, NULL, pad_global, pl->pad_local,
+                                 OCL_CHAIN_SYNC(c));
+    ocl_chain_commit(c, err);
     if (err != CL_SUCCESS)
         return ocl_fail(err, "clEnqueueNDRangeKernel(tconv_pad_input)", msg, msg_size);
-    err = clEnqueueNDRangeKernel(pl->queue, pl->gather, 3, NULL, pl->main_global, pl->main_local, 0,
-                                 NULL, NULL);
+    err = clEnqueueNDRangeKernel(c->queue, pl->gather, 3, NULL, main_global, pl->main_local,
+                                 OCL_CHAIN_SYNC(c));
+    ocl_chain_commit(c, err);
     if (err != CL_SUCCESS)
         return ocl_fail(err, "clEnqueueNDRangeKernel(tconv_gather)", msg, msg_size);
     return tconv_success;
+}
+
+/* Packs the caller's kernel and bias (device buffers; bias NULL: zeros)
+ * into the plan's weights on the device. count 0 runs the kernels with no
+ * work (warm-up; kernel and bias may then be any buffer). */
+static tconv_status_t enqueue_pack(ocl_plan_t *pl, ocl_chain_t *c, cl_mem kernel, cl_mem bias,
+                                   int warm_up, char *msg, size_t msg_size) {
+    const cl_int keras = pl->p.kernel_layout == tconv_kernel_keras;
+    const cl_int wcount = warm_up ? 0 : (cl_int)(pl->geo.weight_bytes / pl->geo.elem);
+    const cl_int bcount = warm_up ? 0 : (cl_int)(pl->geo.bias_bytes / pl->geo.elem);
+    cl_int err = CL_SUCCESS;
+    err |= clSetKernelArg(pl->pack_weights, 0, sizeof(cl_mem), &kernel);
+    err |= clSetKernelArg(pl->pack_weights, 1, sizeof(cl_mem), &pl->weights);
+    err |= clSetKernelArg(pl->pack_weights, 2, sizeof(cl_int), &keras);
+    err |= clSetKernelArg(pl->pack_weights, 3, sizeof(cl_int), &wcount);
+    if (err != CL_SUCCESS)
+        return ocl_fail(CL_INVALID_KERNEL_ARGS, "clSetKernelArg(tconv_pack_weights)", msg,
+                        msg_size);
+    err = clEnqueueNDRangeKernel(c->queue, pl->pack_weights, 3, NULL, pl->pack_weights_global,
+                                 pl->pack_weights_local, OCL_CHAIN_SYNC(c));
+    ocl_chain_commit(c, err);
+    if (err != CL_SUCCESS)
+        return ocl_fail(err, "clEnqueueNDRangeKernel(tconv_pack_weights)", msg, msg_size);
+    if (!bias && !warm_up) {
+        const double zero64 = 0.0;
+        const float zero32 = 0.0f;
+        const void *zero = pl->geo.elem == sizeof(double) ? (const void *)&zero64 : &zero32;
+        err = clEnqueueFillBuffer(c->queue, pl->bias, zero, pl->geo.elem, 0,
+                                  (size_t)pl->geo.bias_bytes, OCL_CHAIN_SYNC(c));
+        ocl_chain_commit(c, err);
+        if (err != CL_SUCCESS)
+            return ocl_fail(err, "clEnqueueFillBuffer(bias)", msg, msg_size);
+        return tconv_success;
+    }
+    cl_mem src = bias ? bias : pl->bias;
+    err |= clSetKernelArg(pl->pack_bias, 0, sizeof(cl_mem), &src);
+    err |= clSetKernelArg(pl->pack_bias, 1, sizeof(cl_mem), &pl->bias);
+    err |= clSetKernelArg(pl->pack_bias, 2, sizeof(cl_int), &bcount);
+    if (err != CL_SUCCESS)
+        return ocl_fail(CL_INVALID_KERNEL_ARGS, "clSetKernelArg(tconv_pack_bias)", msg, msg_size);
+    err = clEnqueueNDRangeKernel(c->queue, pl->pack_bias, 3, NULL, pl->pack_bias_global,
+                                 pl->pack_bias_local, OCL_CHAIN_SYNC(c));
+    ocl_chain_commit(c, err);
+    if (err != CL_SUCCESS)
+        return ocl_fail(err, "clEnqueueNDRangeKernel(tconv_pack_bias)", msg, msg_size);
+    return tconv_success;
+}
+
+/* The launch sizes of one sample, the local sizes, and the packing's. */
+static void choose_launches(ocl_plan_t *pl) {
+    const tconv_canonical_t *p = &pl->p;
+    const ocl_geometry_t *g = &pl->geo;
+    pl->pad_unit[0] = (size_t)g->xw;
+    pl->pad_unit[1] = (size_t)g->xh;
+    pl->pad_unit[2] = (size_t)g->xd;
+    size_t phases = (size_t)(g->ax[0].s * g->ax[1].s * g->ax[2].s);
+    size_t blocks = (size_t)(p->groups * g->nocb);
+    pl->main_unit[0] = (size_t)(g->jht * g->wt) * (g->phase_fast ? phases : 1);
+    pl->main_unit[1] = (size_t)g->jdt;
+    pl->main_unit[2] = blocks * (g->phase_fast ? 1 : phases);
+    /* Local sizes divide one sample's sizes, so every batch's launch keeps
+     * them (drivers that compile per local size, PoCL, do it once, at the
+     * warm-up). */
+    ocl_choose_local(pl->pad_unit, kernel_wg_size(pl, pl->pad), 64, pl->pad_local);
+    const char *lt = getenv("TCONV_OPENCL_LOCAL");
+    ocl_choose_local(pl->main_unit, kernel_wg_size(pl, pl->gather), lt ? (size_t)atoi(lt) : 4,
+                     pl->main_local);
+    size_t wcount = (size_t)(g->weight_bytes / g->elem), bcount = (size_t)(g->bias_bytes / g->elem);
+    size_t wg[3] = {wcount ? wcount : 1, 1, 1}, bg[3] = {bcount ? bcount : 1, 1, 1};
+    memcpy(pl->pack_weights_global, wg, sizeof(wg));
+    memcpy(pl->pack_bias_global, bg, sizeof(bg));
+    ocl_choose_local(wg, kernel_wg_size(pl, pl->pack_weights), 64, pl->pack_weights_local);
+    ocl_choose_local(bg, kernel_wg_size(pl, pl->pack_bias), 64, pl->pack_bias_local);
+    int64_t in_sample = p->in_channels, out_sample = p->out_channels;
+    for (int a = 0; a < 3; a++) {
+        in_sample *= p->input_size[a];
+        out_sample *= p->output_size[a];
+    }
+    pl->in_sample_bytes = (uint64_t)in_sample * g->elem;
+    pl->out_sample_bytes = (uint64_t)out_sample * g->elem;
+    pl->kernel_bytes = (uint64_t)(p->kernel_size[0] * p->kernel_size[1] * p->kernel_size[2] *
+                                  g->coutg * p->in_channels) *
+                       g->elem;
 }
 
 static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
@@ -243,11 +360,16 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
         ocl_geometry_init(p, ocl_device_max_alloc(dev), dev->global_mem, g, msg, msg_size);
     if (s != tconv_success)
         return s;
-    s = ocl_device_open(pl->st, dev, msg, msg_size);
-    if (s != tconv_success)
-        return s;
+    if (!pl->native) {
+        s = ocl_device_open(pl->st, dev, msg, msg_size);
+        if (s != tconv_success)
+            return s;
+        pl->context = dev->context;
+        clRetainContext(pl->context);
+        pl->stream = dev->stream;
+    }
     cl_int err = CL_SUCCESS;
-    pl->queue = clCreateCommandQueue(dev->context, dev->id, 0, &err);
+    pl->queue = clCreateCommandQueue(pl->context, dev->id, 0, &err);
     if (err != CL_SUCCESS || !pl->queue) {
         pl->queue = NULL;
         return ocl_fail(err, "clCreateCommandQueue", msg, msg_size);
@@ -267,53 +389,86 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
         dev->index, g->wvec ? "W" : "channel", pl->in_place ? ", in place" : "", g->vec, g->nvec,
         g->tw, g->th, (long long)g->tiles, (long long)g->nb, (long long)g->odt, options);
     int fresh = 0;
-    s = ocl_program_get(pl->st, dev, ocl_sources_forward, options, &pl->program, &fresh, msg,
-                        msg_size);
+    s = ocl_program_get(pl->st, dev, pl->context, ocl_sources_forward, options, &pl->program,
+                        &fresh, msg, msg_size);
     if (s == tconv_success)
         s = create_kernel(pl, "tconv_pad_input", &pl->pad, msg, msg_size);
     if (s == tconv_success)
         s = create_kernel(pl, "tconv_gather", &pl->gather, msg, msg_size);
+    if (s == tconv_success)
+        s = create_kernel(pl, "tconv_pack_weights", &pl->pack_weights, msg, msg_size);
+    if (s == tconv_success)
+        s = create_kernel(pl, "tconv_pack_bias", &pl->pack_bias, msg, msg_size);
     if (s == tconv_success)
         s = create_buffer(pl, CL_MEM_READ_ONLY, g->raw_bytes, &pl->raw, "raw input", msg, msg_size);
     if (s == tconv_success)
         s = create_buffer(pl, CL_MEM_READ_WRITE, g->pad_bytes, &pl->xpad, "padded input", msg,
                           msg_size);
     if (s == tconv_success)
-        s = create_buffer(pl, CL_MEM_READ_ONLY, g->weight_bytes, &pl->weights, "weights", msg,
+        s = create_buffer(pl, CL_MEM_READ_WRITE, g->weight_bytes, &pl->weights, "weights", msg,
                           msg_size);
     if (s == tconv_success)
-        s = create_buffer(pl, CL_MEM_READ_ONLY, g->bias_bytes, &pl->bias, "bias", msg, msg_size);
+        s = create_buffer(pl, CL_MEM_READ_WRITE, g->bias_bytes, &pl->bias, "bias", msg, msg_size);
     if (s == tconv_success)
-        s = create_buffer(pl, CL_MEM_WRITE_ONLY, g->out_bytes, &pl->out, "output", msg, msg_size);
+        s = create_buffer(pl, CL_MEM_READ_WRITE, g->out_bytes, &pl->out, "output", msg, msg_size);
     if (s != tconv_success)
         return s;
-
-    pl->pad_global[0] = (size_t)g->xw;
-    pl->pad_global[1] = (size_t)g->xh;
-    pl->pad_global[2] = (size_t)(g->nb * g->xd);
-    size_t phases = (size_t)(g->ax[0].s * g->ax[1].s * g->ax[2].s);
-    size_t blocks = (size_t)(p->groups * g->nocb);
-    pl->main_global[0] = (size_t)(g->jht * g->wt) * (g->phase_fast ? phases : 1);
-    pl->main_global[1] = (size_t)(g->nb * g->jdt);
-    pl->main_global[2] = blocks * (g->phase_fast ? 1 : phases);
-    ocl_choose_local(pl->pad_global, kernel_wg_size(pl, pl->pad), 64, pl->pad_local);
-    const char *lt = getenv("TCONV_OPENCL_LOCAL");
-    ocl_choose_local(pl->main_global, kernel_wg_size(pl, pl->gather), lt ? (size_t)atoi(lt) : 4,
-                     pl->main_local);
+    choose_launches(pl);
 
     /* Warm-up with no valid sample: drivers such as PoCL compile the
      * work-group function at the first enqueue; do it now, not at execute. */
-    s = enqueue_tile(pl, pl->in_place ? pl->xpad : pl->raw, pl->in_place ? pl->xpad : pl->out, 0, 0,
-                     0, msg, msg_size);
+    ocl_chain_t c;
+    ocl_chain_begin(&c, pl->queue, NULL, 0);
+    s = enqueue_tile(pl, &c, pl->in_place ? pl->xpad : pl->raw, pl->in_place ? pl->xpad : pl->out,
+                     0, 0, 0, msg, msg_size);
+    if (s == tconv_success)
+        s = enqueue_pack(pl, &c, pl->weights, pl->bias, 1, msg, msg_size);
     if (s == tconv_success && (err = clFinish(pl->queue)) != CL_SUCCESS)
         s = ocl_fail(err, "clFinish", msg, msg_size);
     if (s == tconv_success)
         s = ocl_program_persist(pl->st, dev, ocl_sources_forward, options, pl->program, fresh, msg,
                                 msg_size);
     if (s == tconv_success && ocl_backward_wanted(p))
-        s = ocl_backward_create(pl->st, dev, pl->queue, p, forward_bytes(g), &pl->backward, msg,
-                                msg_size);
+        s = ocl_backward_create(pl->st, dev, pl->context, pl->queue, p, forward_bytes(g),
+                                &pl->backward, msg, msg_size);
     return s;
+}
+
+/* A plan on @p dev: in the device's own context, enqueueing on its device
+ * queue, or (@p native_queue not NULL) in @p native_context, enqueueing on
+ * that queue. */
+static tconv_status_t plan_make(ocl_state_t *st, ocl_device_t *dev, const tconv_canonical_t *p,
+                                cl_command_queue native_queue, cl_context native_context,
+                                tconv_backend_plan_t *plan, char *msg, size_t msg_size) {
+    *plan = NULL;
+    tconv_status_t s = ocl_plan_check(dev, p, msg, msg_size);
+    if (s != tconv_success)
+        return s;
+    ocl_plan_t *pl = calloc(1, sizeof(*pl));
+    if (!pl) {
+        ocl_msg(msg, msg_size, "out of host memory for the plan");
+        return tconv_out_of_memory;
+    }
+    pl->st = st;
+    pl->dev = dev;
+    pl->p = *p;
+    pl->batch = p->batch;
+    pthread_mutex_init(&pl->lock, NULL);
+    if (native_queue) {
+        pl->native = 1;
+        pl->context = native_context;
+        clRetainContext(native_context);
+        s = ocl_stream_create(native_queue, dev->index, &pl->own_stream, msg, msg_size);
+        pl->stream = pl->own_stream;
+    }
+    if (s == tconv_success)
+        s = plan_setup(pl, msg, msg_size);
+    if (s != tconv_success) {
+        ocl_plan_destroy(pl);
+        return s;
+    }
+    *plan = pl;
+    return tconv_success;
 }
 
 tconv_status_t ocl_plan_create(tconv_backend_state_t state, size_t device,
@@ -326,26 +481,53 @@ tconv_status_t ocl_plan_create(tconv_backend_state_t state, size_t device,
                 st->device_count);
         return tconv_invalid_arguments;
     }
-    ocl_device_t *dev = &st->devices[device];
-    tconv_status_t s = ocl_plan_check(dev, p, msg, msg_size);
-    if (s != tconv_success)
-        return s;
-    ocl_plan_t *pl = calloc(1, sizeof(*pl));
-    if (!pl) {
-        ocl_msg(msg, msg_size, "out of host memory for the plan");
-        return tconv_out_of_memory;
+    return plan_make(st, &st->devices[device], p, NULL, NULL, plan, msg, msg_size);
+}
+
+tconv_status_t ocl_plan_create_native(tconv_backend_state_t state, const tconv_canonical_t *p,
+                                      void *native_queue, size_t *device,
+                                      tconv_backend_plan_t *plan, char *msg, size_t msg_size) {
+    ocl_state_t *st = state;
+    *plan = NULL;
+    cl_command_queue queue = native_queue;
+    cl_device_id id = NULL;
+    cl_context context = NULL;
+    cl_command_queue_properties props = 0;
+    cl_int err = clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof(id), &id, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof(context), &context, NULL);
+    if (err == CL_SUCCESS)
+        err = clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof(props), &props, NULL);
+    if (err != CL_SUCCESS) {
+        ocl_msg(msg, msg_size, "queue is not a valid cl_command_queue (clGetCommandQueueInfo: %s)",
+                ocl_error_name(err));
+        return tconv_invalid_arguments;
     }
-    pl->st = st;
-    pl->dev = dev;
-    pl->p = *p;
-    pthread_mutex_init(&pl->lock, NULL);
-    s = plan_setup(pl, msg, msg_size);
-    if (s != tconv_success) {
-        ocl_plan_destroy(pl);
-        return s;
+    ocl_device_t *dev = ocl_device_by_id(st, id);
+    if (!dev) {
+        ocl_msg(msg, msg_size, "the queue's device is none of the %zu device(s) of this backend",
+                st->device_count);
+        return tconv_no_device;
     }
-    *plan = pl;
-    return tconv_success;
+    *device = dev->index;
+    if (props & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) {
+        ocl_msg(msg, msg_size,
+                "queue is out of order (CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE): a pass is "
+                "several commands in queue order; give an in-order queue");
+        return tconv_invalid_arguments;
+    }
+    return plan_make(st, dev, p, queue, context, plan, msg, msg_size);
+}
+
+/* Before a host call: the plan's enqueued work must be done, since it uses
+ * the same plan buffers and weights from another queue. (Its failure, if
+ * any, is the next wait's to report.) */
+static void wait_enqueued(ocl_plan_t *pl) {
+    if (!pl->last)
+        return;
+    clWaitForEvents(1, &pl->last);
+    clReleaseEvent(pl->last);
+    pl->last = NULL;
 }
 
 tconv_status_t ocl_plan_set_weights(tconv_backend_plan_t plan, const void *kernel, const void *bias,
@@ -368,6 +550,7 @@ tconv_status_t ocl_plan_set_weights(tconv_backend_plan_t plan, const void *kerne
     ocl_pack_weights(&pl->p, g, kernel, wpk);
     ocl_pack_bias(&pl->p, g, pl->p.use_bias ? bias : NULL, bpk);
     pthread_mutex_lock(&pl->lock);
+    wait_enqueued(pl);
     tconv_status_t s = tconv_success;
     cl_int err = clEnqueueWriteBuffer(pl->queue, pl->weights, CL_TRUE, 0, (size_t)g->weight_bytes,
                                       wpk, 0, NULL, NULL);
@@ -405,13 +588,44 @@ ocl_rect_t ocl_tile_rect(const tconv_canonical_t *p, size_t elem, int output, in
     return r;
 }
 
-static tconv_status_t run_tiles(ocl_plan_t *pl, const void *input, void *output, char *msg,
-                                size_t msg_size) {
+cl_int ocl_copy_rect(ocl_chain_t *c, const ocl_rect_t *r, cl_mem tile, ocl_tensor_t t, int to_tile,
+                     const char **call) {
+    cl_int err;
+    if (t.mem && to_tile) {
+        *call = "clEnqueueCopyBufferRect";
+        err = clEnqueueCopyBufferRect(c->queue, t.mem, tile, r->host_origin, r->buf_origin,
+                                      r->region, r->host_row, r->host_slice, r->buf_row,
+                                      r->buf_slice, OCL_CHAIN_SYNC(c));
+    } else if (t.mem) {
+        *call = "clEnqueueCopyBufferRect";
+        err = clEnqueueCopyBufferRect(c->queue, tile, t.mem, r->buf_origin, r->host_origin,
+                                      r->region, r->buf_row, r->buf_slice, r->host_row,
+                                      r->host_slice, OCL_CHAIN_SYNC(c));
+    } else if (to_tile) {
+        *call = "clEnqueueWriteBufferRect";
+        err = clEnqueueWriteBufferRect(c->queue, tile, CL_FALSE, r->buf_origin, r->host_origin,
+                                       r->region, r->buf_row, r->buf_slice, r->host_row,
+                                       r->host_slice, t.host, OCL_CHAIN_SYNC(c));
+    } else {
+        *call = "clEnqueueReadBufferRect";
+        err = clEnqueueReadBufferRect(c->queue, tile, CL_FALSE, r->buf_origin, r->host_origin,
+                                      r->region, r->buf_row, r->buf_slice, r->host_row,
+                                      r->host_slice, t.host, OCL_CHAIN_SYNC(c));
+    }
+    ocl_chain_commit(c, err);
+    return err;
+}
+
+/* The tiles of the current batch through the plan's tile buffers. */
+static tconv_status_t run_tiles(ocl_plan_t *pl, ocl_chain_t *c, ocl_tensor_t input,
+                                ocl_tensor_t output, char *msg, size_t msg_size) {
     const tconv_canonical_t *p = &pl->p;
     const ocl_geometry_t *g = &pl->geo;
     const ocl_axis_t *ad = &g->ax[0];
-    for (int64_t n0 = 0; n0 < p->batch; n0 += g->nb) {
-        int64_t nvalid = p->batch - n0 < g->nb ? p->batch - n0 : g->nb;
+    const char *call = "";
+    char what[96];
+    for (int64_t n0 = 0; n0 < pl->batch; n0 += g->nb) {
+        int64_t nvalid = pl->batch - n0 < g->nb ? pl->batch - n0 : g->nb;
         for (int64_t jd0 = 0; jd0 < ad->jmax; jd0 += g->jdt) {
             /* Raw input depth range this tile's padded buffer needs. */
             int64_t lo = jd0 + ad->min_off;
@@ -420,24 +634,22 @@ static tconv_status_t run_tiles(ocl_plan_t *pl, const void *input, void *output,
             cl_int err;
             if (r1 > r0) {
                 ocl_rect_t r = ocl_tile_rect(p, g->elem, 0, r0, r1, g->rd, n0, nvalid);
-                err = clEnqueueWriteBufferRect(pl->queue, pl->raw, CL_FALSE, r.buf_origin,
-                                               r.host_origin, r.region, r.buf_row, r.buf_slice,
-                                               r.host_row, r.host_slice, input, 0, NULL, NULL);
-                if (err != CL_SUCCESS)
-                    return ocl_fail(err, "clEnqueueWriteBufferRect(input)", msg, msg_size);
+                if ((err = ocl_copy_rect(c, &r, pl->raw, input, 1, &call)) != CL_SUCCESS) {
+                    snprintf(what, sizeof(what), "%s(input)", call);
+                    return ocl_fail(err, what, msg, msg_size);
+                }
             }
-            tconv_status_t s = enqueue_tile(pl, pl->raw, pl->out, (cl_int)jd0, (cl_int)r0,
+            tconv_status_t s = enqueue_tile(pl, c, pl->raw, pl->out, (cl_int)jd0, (cl_int)r0,
                                             (cl_int)nvalid, msg, msg_size);
             if (s != tconv_success)
                 return s;
             int64_t od0 = ad->s * jd0;
             int64_t od1 = ad->s * (jd0 + g->jdt) < ad->out ? ad->s * (jd0 + g->jdt) : ad->out;
             ocl_rect_t r = ocl_tile_rect(p, g->elem, 1, od0, od1, g->odt, n0, nvalid);
-            err = clEnqueueReadBufferRect(pl->queue, pl->out, CL_FALSE, r.buf_origin, r.host_origin,
-                                          r.region, r.buf_row, r.buf_slice, r.host_row,
-                                          r.host_slice, output, 0, NULL, NULL);
-            if (err != CL_SUCCESS)
-                return ocl_fail(err, "clEnqueueReadBufferRect(output)", msg, msg_size);
+            if ((err = ocl_copy_rect(c, &r, pl->out, output, 0, &call)) != CL_SUCCESS) {
+                snprintf(what, sizeof(what), "%s(output)", call);
+                return ocl_fail(err, what, msg, msg_size);
+            }
         }
     }
     return tconv_success;
@@ -445,32 +657,33 @@ static tconv_status_t run_tiles(ocl_plan_t *pl, const void *input, void *output,
 
 /* One tile on the caller's memory: the kernels read the input and write
  * the output in place; mapping the output makes it coherent for the host. */
-static tconv_status_t run_in_place(ocl_plan_t *pl, const void *input, void *output, char *msg,
-                                   size_t msg_size) {
-    const ocl_geometry_t *g = &pl->geo;
+static tconv_status_t run_in_place(ocl_plan_t *pl, ocl_chain_t *c, const void *input, void *output,
+                                   char *msg, size_t msg_size) {
     cl_int err = CL_SUCCESS;
     tconv_status_t s = tconv_success;
-    cl_mem in = clCreateBuffer(pl->dev->context, CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR,
-                               (size_t)g->raw_bytes, (void *)input, &err);
+    const size_t in_bytes = (size_t)(pl->in_sample_bytes * (uint64_t)pl->batch);
+    const size_t out_bytes = (size_t)(pl->out_sample_bytes * (uint64_t)pl->batch);
+    cl_mem in = clCreateBuffer(pl->context, CL_MEM_READ_ONLY | CL_MEM_USE_HOST_PTR, in_bytes,
+                               (void *)input, &err);
     if (err != CL_SUCCESS)
         return ocl_fail(err, "clCreateBuffer(input, CL_MEM_USE_HOST_PTR)", msg, msg_size);
-    cl_mem out = clCreateBuffer(pl->dev->context, CL_MEM_WRITE_ONLY | CL_MEM_USE_HOST_PTR,
-                                (size_t)g->out_bytes, output, &err);
+    cl_mem out = clCreateBuffer(pl->context, CL_MEM_WRITE_ONLY | CL_MEM_USE_HOST_PTR, out_bytes,
+                                output, &err);
     if (err != CL_SUCCESS) {
         clReleaseMemObject(in);
         return ocl_fail(err, "clCreateBuffer(output, CL_MEM_USE_HOST_PTR)", msg, msg_size);
     }
-    s = enqueue_tile(pl, in, out, 0, 0, (cl_int)pl->p.batch, msg, msg_size);
+    s = enqueue_tile(pl, c, in, out, 0, 0, (cl_int)pl->batch, msg, msg_size);
     if (s == tconv_success) {
-        void *mapped = clEnqueueMapBuffer(pl->queue, out, CL_TRUE, CL_MAP_READ, 0,
-                                          (size_t)g->out_bytes, 0, NULL, NULL, &err);
+        void *mapped = clEnqueueMapBuffer(c->queue, out, CL_TRUE, CL_MAP_READ, 0, out_bytes, 0,
+                                          NULL, NULL, &err);
         if (err != CL_SUCCESS)
             s = ocl_fail(err, "clEnqueueMapBuffer(output)", msg, msg_size);
-        else if ((err = clEnqueueUnmapMemObject(pl->queue, out, mapped, 0, NULL, NULL)) !=
+        else if ((err = clEnqueueUnmapMemObject(c->queue, out, mapped, 0, NULL, NULL)) !=
                  CL_SUCCESS)
             s = ocl_fail(err, "clEnqueueUnmapMemObject(output)", msg, msg_size);
     }
-    clFinish(pl->queue);
+    clFinish(c->queue);
     clReleaseMemObject(in);
     clReleaseMemObject(out);
     return s;
@@ -489,8 +702,12 @@ tconv_status_t ocl_plan_execute(tconv_backend_plan_t plan, const void *input, vo
         ocl_msg(msg, msg_size, "plan_execute before plan_set_weights");
         s = tconv_invalid_arguments;
     } else {
-        s = pl->in_place ? run_in_place(pl, input, output, msg, msg_size)
-                         : run_tiles(pl, input, output, msg, msg_size);
+        wait_enqueued(pl);
+        ocl_chain_t c;
+        ocl_chain_begin(&c, pl->queue, NULL, 0);
+        s = pl->in_place ? run_in_place(pl, &c, input, output, msg, msg_size)
+                         : run_tiles(pl, &c, (ocl_tensor_t){(void *)input, NULL},
+                                     (ocl_tensor_t){output, NULL}, msg, msg_size);
         /* Always drain the queue: the host pointers must not be used after return. */
         cl_int err = clFinish(pl->queue);
         if (s == tconv_success && err != CL_SUCCESS)
@@ -522,16 +739,18 @@ tconv_status_t ocl_plan_backward_data(tconv_backend_plan_t plan, const void *gra
     }
     pthread_mutex_lock(&pl->lock);
     tconv_status_t s = backward_ready(pl, msg, msg_size);
-    if (s == tconv_success)
-        s = ocl_backward_data(pl->backward, grad_output, grad_input, msg, msg_size);
+    if (s == tconv_success) {
+        wait_enqueued(pl);
+        s = ocl_backward_data(pl->backward, pl->batch, grad_output, grad_input, msg, msg_size);
+    }
     pthread_mutex_unlock(&pl->lock);
     return s;
 }
 
-tconv_status_t ocl_plan_backward_weights(tconv_backend_plan_t plan, const void *input,
-                                         const void *grad_output, void *grad_kernel,
-                                         void *grad_bias, char *msg, size_t msg_size) {
-    ocl_plan_t *pl = plan;
+/* The argument rules of the weights pass (host and enqueue alike). */
+static tconv_status_t check_weights_args(const ocl_plan_t *pl, const void *input,
+                                         const void *grad_output, const void *grad_kernel,
+                                         const void *grad_bias, char *msg, size_t msg_size) {
     const char *bad = NULL;
     if (!grad_output)
         bad = "grad_output is NULL";
@@ -545,19 +764,198 @@ tconv_status_t ocl_plan_backward_weights(tconv_backend_plan_t plan, const void *
         ocl_msg(msg, msg_size, "%s", bad);
         return tconv_invalid_arguments;
     }
+    return tconv_success;
+}
+
+tconv_status_t ocl_plan_backward_weights(tconv_backend_plan_t plan, const void *input,
+                                         const void *grad_output, void *grad_kernel,
+                                         void *grad_bias, char *msg, size_t msg_size) {
+    ocl_plan_t *pl = plan;
+    tconv_status_t s =
+        check_weights_args(pl, input, grad_output, grad_kernel, grad_bias, msg, msg_size);
+    if (s != tconv_success)
+        return s;
     pthread_mutex_lock(&pl->lock);
-    tconv_status_t s = backward_ready(pl, msg, msg_size);
-    if (s == tconv_success)
-        s = ocl_backward_weights(pl->backward, input, grad_output, grad_kernel, grad_bias, msg,
-                                 msg_size);
+    s = backward_ready(pl, msg, msg_size);
+    if (s == tconv_success) {
+        wait_enqueued(pl);
+        s = ocl_backward_weights(pl->backward, pl->batch, input, grad_output, grad_kernel,
+                                 grad_bias, msg, msg_size);
+    }
     pthread_mutex_unlock(&pl->lock);
     return s;
+}
+
+/* ---- ABI 1.2: run-time batch, buffers, enqueue, wait --------------------- */
+
+/* Opens the chain of one enqueue call on the plan's stream (taking its
+ * order, so the calls of several threads do not interleave). */
+static void chain_open(ocl_plan_t *pl, ocl_chain_t *c, const tconv_native_sync_t *sync) {
+    ocl_stream_order(pl->stream, 1);
+    ocl_chain_begin(c, pl->stream->queue, sync, 1);
+}
+
+/* Closes it: the events to the stream (named @p what), the last one to the
+ * caller (sync) and to pl->last; returns @p status or the closing failure. */
+static tconv_status_t chain_close(ocl_plan_t *pl, ocl_chain_t *c, const char *what,
+                                  const tconv_native_sync_t *sync, tconv_status_t status, char *msg,
+                                  size_t msg_size) {
+    status = ocl_chain_end(c, pl->stream, what, sync, &pl->last, status, msg, msg_size);
+    ocl_stream_order(pl->stream, 0);
+    return status;
+}
+
+tconv_status_t ocl_plan_set_batch(tconv_backend_plan_t plan, int64_t batch, char *msg,
+                                  size_t msg_size) {
+    ocl_plan_t *pl = plan;
+    if (batch < 1 || batch > pl->p.batch) {
+        ocl_msg(msg, msg_size, "batch %lld: must be 1 to the problem's batch %lld",
+                (long long)batch, (long long)pl->p.batch);
+        return tconv_invalid_arguments;
+    }
+    pthread_mutex_lock(&pl->lock);
+    pl->batch = batch;
+    pthread_mutex_unlock(&pl->lock);
+    return tconv_success;
+}
+
+tconv_status_t ocl_plan_set_weights_buffers(tconv_backend_plan_t plan, const void *kernel,
+                                            const void *bias, char *msg, size_t msg_size) {
+    ocl_plan_t *pl = plan;
+    cl_mem kmem = NULL, bmem = NULL;
+    tconv_status_t s =
+        ocl_buffer_check(kernel, "kernel", pl->context, pl->kernel_bytes, &kmem, msg, msg_size);
+    if (s == tconv_success && pl->p.use_bias)
+        s = ocl_buffer_check(bias, "bias", pl->context, (uint64_t)pl->p.out_channels * pl->geo.elem,
+                             &bmem, msg, msg_size);
+    if (s == tconv_success && !pl->p.use_bias && bias) {
+        ocl_msg(msg, msg_size, "bias must be NULL when the problem has use_bias = 0");
+        s = tconv_invalid_arguments;
+    }
+    if (s != tconv_success)
+        return s;
+    pthread_mutex_lock(&pl->lock);
+    ocl_chain_t c;
+    chain_open(pl, &c, NULL);
+    s = enqueue_pack(pl, &c, kmem, bmem, 0, msg, msg_size);
+    if (s == tconv_success && pl->backward)
+        s = ocl_backward_pack_weights(pl->backward, &c, kmem, msg, msg_size);
+    s = chain_close(pl, &c, "weight upload (plan_set_weights_buffers)", NULL, s, msg, msg_size);
+    pl->weights_set = s == tconv_success;
+    pthread_mutex_unlock(&pl->lock);
+    return s;
+}
+
+tconv_status_t ocl_plan_enqueue(tconv_backend_plan_t plan, const void *input, void *output,
+                                const tconv_native_sync_t *sync, char *msg, size_t msg_size) {
+    ocl_plan_t *pl = plan;
+    pthread_mutex_lock(&pl->lock);
+    cl_mem in = NULL, out = NULL;
+    const uint64_t n = (uint64_t)pl->batch;
+    tconv_status_t s =
+        ocl_buffer_check(input, "input", pl->context, pl->in_sample_bytes * n, &in, msg, msg_size);
+    if (s == tconv_success)
+        s = ocl_buffer_check(output, "output", pl->context, pl->out_sample_bytes * n, &out, msg,
+                             msg_size);
+    if (s == tconv_success && in == out) {
+        ocl_msg(msg, msg_size, "output is the input buffer: they must be distinct");
+        s = tconv_invalid_arguments;
+    }
+    if (s == tconv_success && !pl->weights_set) {
+        ocl_msg(msg, msg_size, "plan_enqueue before the weights were set");
+        s = tconv_invalid_arguments;
+    }
+    if (s != tconv_success) {
+        pthread_mutex_unlock(&pl->lock);
+        return s;
+    }
+    ocl_chain_t c;
+    chain_open(pl, &c, sync);
+    /* One tile laid out as the caller's tensors: the kernels read and write
+     * the buffers themselves; else tiles through the plan's buffers. */
+    s = pl->geo.exact
+            ? enqueue_tile(pl, &c, in, out, 0, 0, (cl_int)pl->batch, msg, msg_size)
+            : run_tiles(pl, &c, (ocl_tensor_t){NULL, in}, (ocl_tensor_t){NULL, out}, msg, msg_size);
+    s = chain_close(pl, &c, "forward pass (plan_enqueue)", sync, s, msg, msg_size);
+    pthread_mutex_unlock(&pl->lock);
+    return s;
+}
+
+tconv_status_t ocl_plan_enqueue_backward_data(tconv_backend_plan_t plan, const void *grad_output,
+                                              void *grad_input, const tconv_native_sync_t *sync,
+                                              char *msg, size_t msg_size) {
+    ocl_plan_t *pl = plan;
+    pthread_mutex_lock(&pl->lock);
+    cl_mem dz = NULL, dx = NULL;
+    const uint64_t n = (uint64_t)pl->batch;
+    tconv_status_t s = backward_ready(pl, msg, msg_size);
+    if (s == tconv_success)
+        s = ocl_buffer_check(grad_output, "grad_output", pl->context, pl->out_sample_bytes * n, &dz,
+                             msg, msg_size);
+    if (s == tconv_success)
+        s = ocl_buffer_check(grad_input, "grad_input", pl->context, pl->in_sample_bytes * n, &dx,
+                             msg, msg_size);
+    if (s != tconv_success) {
+        pthread_mutex_unlock(&pl->lock);
+        return s;
+    }
+    ocl_chain_t c;
+    chain_open(pl, &c, sync);
+    s = ocl_backward_enqueue_data(pl->backward, &c, pl->batch, dz, dx, msg, msg_size);
+    s = chain_close(pl, &c, "backward data pass (plan_enqueue_backward_data)", sync, s, msg,
+                    msg_size);
+    pthread_mutex_unlock(&pl->lock);
+    return s;
+}
+
+tconv_status_t ocl_plan_enqueue_backward_weights(tconv_backend_plan_t plan, const void *input,
+                                                 const void *grad_output, void *grad_kernel,
+                                                 void *grad_bias, const tconv_native_sync_t *sync,
+                                                 char *msg, size_t msg_size) {
+    ocl_plan_t *pl = plan;
+    tconv_status_t s =
+        check_weights_args(pl, input, grad_output, grad_kernel, grad_bias, msg, msg_size);
+    if (s != tconv_success)
+        return s;
+    pthread_mutex_lock(&pl->lock);
+    cl_mem x = NULL, dz = NULL, dw = NULL, db = NULL;
+    const uint64_t n = (uint64_t)pl->batch;
+    s = backward_ready(pl, msg, msg_size);
+    if (s == tconv_success)
+        s = ocl_buffer_check(grad_output, "grad_output", pl->context, pl->out_sample_bytes * n, &dz,
+                             msg, msg_size);
+    if (s == tconv_success && grad_kernel)
+        s = ocl_buffer_check(input, "input", pl->context, pl->in_sample_bytes * n, &x, msg,
+                             msg_size);
+    if (s == tconv_success && grad_kernel)
+        s = ocl_buffer_check(grad_kernel, "grad_kernel", pl->context, pl->kernel_bytes, &dw, msg,
+                             msg_size);
+    if (s == tconv_success && grad_bias)
+        s = ocl_buffer_check(grad_bias, "grad_bias", pl->context,
+                             (uint64_t)pl->p.out_channels * pl->geo.elem, &db, msg, msg_size);
+    if (s != tconv_success) {
+        pthread_mutex_unlock(&pl->lock);
+        return s;
+    }
+    ocl_chain_t c;
+    chain_open(pl, &c, sync);
+    s = ocl_backward_enqueue_weights(pl->backward, &c, pl->batch, x, dz, dw, db, msg, msg_size);
+    s = chain_close(pl, &c, "backward weights pass (plan_enqueue_backward_weights)", sync, s, msg,
+                    msg_size);
+    pthread_mutex_unlock(&pl->lock);
+    return s;
+}
+
+tconv_status_t ocl_plan_wait(tconv_backend_plan_t plan, char *msg, size_t msg_size) {
+    ocl_plan_t *pl = plan;
+    return ocl_stream_wait(pl->stream, msg, msg_size);
 }
 
 void ocl_plan_destroy(tconv_backend_plan_t plan) {
     ocl_plan_t *pl = plan;
     if (!pl)
         return;
+    wait_enqueued(pl); /* its commands use the plan's buffers and kernels */
     if (pl->queue)
         clFinish(pl->queue);
     ocl_backward_destroy(pl->backward);
@@ -565,14 +963,17 @@ void ocl_plan_destroy(tconv_backend_plan_t plan) {
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         if (bufs[i])
             clReleaseMemObject(bufs[i]);
-    if (pl->pad)
-        clReleaseKernel(pl->pad);
-    if (pl->gather)
-        clReleaseKernel(pl->gather);
+    cl_kernel kernels[] = {pl->pad, pl->gather, pl->pack_weights, pl->pack_bias};
+    for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++)
+        if (kernels[i])
+            clReleaseKernel(kernels[i]);
     if (pl->program)
         clReleaseProgram(pl->program);
     if (pl->queue)
         clReleaseCommandQueue(pl->queue);
+    ocl_stream_destroy(pl->own_stream);
+    if (pl->context)
+        clReleaseContext(pl->context);
     pthread_mutex_destroy(&pl->lock);
     free(pl);
 }

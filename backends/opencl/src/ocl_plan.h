@@ -4,6 +4,7 @@
 #define TCONV_OCL_PLAN_H
 
 #include "ocl_state.h"
+#include "ocl_stream.h"
 
 /** Declines (tconv_unimplemented) what the device cannot run: float64
  *  without cl_khr_fp64, weights or a minimal tile above its allocation
@@ -26,6 +27,27 @@ tconv_status_t ocl_plan_backward_weights(tconv_backend_plan_t plan, const void *
                                          void *grad_bias, char *msg, size_t msg_size);
 void ocl_plan_destroy(tconv_backend_plan_t plan);
 
+/* ABI 1.2 slots: run-time batch, passes on device buffers (ocl_buffer.h)
+ * enqueued on the device queue or, for a plan made on a caller's queue, on
+ * that queue; tconv_native_sync_t holds cl_event wait lists and events. */
+tconv_status_t ocl_plan_set_batch(tconv_backend_plan_t plan, int64_t batch, char *msg,
+                                  size_t msg_size);
+tconv_status_t ocl_plan_set_weights_buffers(tconv_backend_plan_t plan, const void *kernel,
+                                            const void *bias, char *msg, size_t msg_size);
+tconv_status_t ocl_plan_enqueue(tconv_backend_plan_t plan, const void *input, void *output,
+                                const tconv_native_sync_t *sync, char *msg, size_t msg_size);
+tconv_status_t ocl_plan_enqueue_backward_data(tconv_backend_plan_t plan, const void *grad_output,
+                                              void *grad_input, const tconv_native_sync_t *sync,
+                                              char *msg, size_t msg_size);
+tconv_status_t ocl_plan_enqueue_backward_weights(tconv_backend_plan_t plan, const void *input,
+                                                 const void *grad_output, void *grad_kernel,
+                                                 void *grad_bias, const tconv_native_sync_t *sync,
+                                                 char *msg, size_t msg_size);
+tconv_status_t ocl_plan_wait(tconv_backend_plan_t plan, char *msg, size_t msg_size);
+tconv_status_t ocl_plan_create_native(tconv_backend_state_t state, const tconv_canonical_t *p,
+                                      void *native_queue, size_t *device,
+                                      tconv_backend_plan_t *plan, char *msg, size_t msg_size);
+
 /** Local work size: per dimension the largest divisor of global[i] within
  *  what is left of min(target, kernel_max) (so global sizes need no rounding). */
 void ocl_choose_local(const size_t global[3], size_t kernel_max, size_t target, size_t local[3]);
@@ -42,5 +64,24 @@ typedef struct ocl_rect {
 /** The rectangle of the input (@p output 0) or output (1) tensor of @p p. */
 ocl_rect_t ocl_tile_rect(const tconv_canonical_t *p, size_t elem, int output, int64_t d0,
                          int64_t d1, int64_t cap, int64_t n0, int64_t nb);
+
+/** The caller's side of a tensor: host memory (host path) or a cl_mem
+ *  (a device buffer: enqueue path). */
+typedef struct ocl_tensor {
+    void *host;
+    cl_mem mem;
+} ocl_tensor_t;
+
+/** Enqueues, in chain @p c, the copy of rectangle @p r between a tile
+ *  buffer and the caller's tensor @p t (@p to_tile 1: tensor to tile):
+ *  clEnqueue{Write,Read}BufferRect for host memory (non-blocking: the host
+ *  path finishes the queue before returning), clEnqueueCopyBufferRect for a
+ *  buffer. Returns the OpenCL status; *@p call names the call. */
+cl_int ocl_copy_rect(ocl_chain_t *c, const ocl_rect_t *r, cl_mem tile, ocl_tensor_t t, int to_tile,
+                     const char **call);
+
+/** The global size of a launch of @p samples samples, from the size of one
+ *  sample (@p unit) whose dimension @p batch_dim grows with the samples. */
+void ocl_launch_size(const size_t unit[3], int batch_dim, int64_t samples, size_t global[3]);
 
 #endif /* TCONV_OCL_PLAN_H */

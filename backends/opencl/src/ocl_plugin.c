@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The OpenCL backend's entry point and function table: discovery at init
- * (no contexts), device properties, a cheap cost model for query, and the
- * plan slots (ocl_plan.c). */
+ * (no contexts), device properties, a cheap cost model for query, the plan
+ * slots (ocl_plan.c) and the ABI 1.2 buffer group (ocl_buffer.c) with
+ * native interop on a caller's queue. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "ocl_buffer.h"
 #include "ocl_errors.h"
 #include "ocl_plan.h"
 #include "ocl_state.h"
@@ -109,6 +111,18 @@ static const tconv_backend_t ocl_backend = {
     .plan_destroy = ocl_plan_destroy,
     .plan_backward_data = ocl_plan_backward_data,
     .plan_backward_weights = ocl_plan_backward_weights,
+    .plan_set_batch = ocl_plan_set_batch,
+    .buffer_create = ocl_buffer_create,
+    .buffer_wrap_native = ocl_buffer_wrap_native,
+    .buffer_destroy = ocl_buffer_destroy,
+    .buffer_write = ocl_buffer_write,
+    .buffer_read = ocl_buffer_read,
+    .plan_set_weights_buffers = ocl_plan_set_weights_buffers,
+    .plan_enqueue = ocl_plan_enqueue,
+    .plan_enqueue_backward_data = ocl_plan_enqueue_backward_data,
+    .plan_enqueue_backward_weights = ocl_plan_enqueue_backward_weights,
+    .plan_wait = ocl_plan_wait,
+    .plan_create_native = ocl_plan_create_native,
 };
 
 TCONV_BACKEND_EXPORT const tconv_backend_t *tconv_backend_entry(void) {

@@ -51,14 +51,14 @@ static tconv_status_t build_failure(const ocl_device_t *dev, cl_program prog, cl
     return err == CL_BUILD_PROGRAM_FAILURE ? tconv_runtime_error : ocl_status_from_cl(err);
 }
 
-static tconv_status_t build_from_source(ocl_device_t *dev, ocl_source_set_t set,
+static tconv_status_t build_from_source(ocl_device_t *dev, cl_context context, ocl_source_set_t set,
                                         const char *options, cl_program *out, char *msg,
                                         size_t msg_size) {
     size_t count = 0;
     const char *const *srcs = ocl_kernel_sources(set, &count);
     cl_int err = CL_SUCCESS;
     cl_program prog =
-        clCreateProgramWithSource(dev->context, (cl_uint)count, (const char **)srcs, NULL, &err);
+        clCreateProgramWithSource(context, (cl_uint)count, (const char **)srcs, NULL, &err);
     if (err != CL_SUCCESS)
         return ocl_fail(err, "clCreateProgramWithSource", msg, msg_size);
     err = clBuildProgram(prog, 1, &dev->id, options, NULL, NULL);
@@ -71,12 +71,12 @@ static tconv_status_t build_from_source(ocl_device_t *dev, ocl_source_set_t set,
     return tconv_success;
 }
 
-static tconv_status_t build_from_binary(ocl_device_t *dev, const char *options,
+static tconv_status_t build_from_binary(ocl_device_t *dev, cl_context context, const char *options,
                                         const unsigned char *bin, size_t len, cl_program *out,
                                         char *msg, size_t msg_size) {
     cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
     cl_program prog =
-        clCreateProgramWithBinary(dev->context, 1, &dev->id, &len, &bin, &bin_status, &err);
+        clCreateProgramWithBinary(context, 1, &dev->id, &len, &bin, &bin_status, &err);
     if (err != CL_SUCCESS || bin_status != CL_SUCCESS) {
         if (prog)
             clReleaseProgram(prog);
@@ -122,9 +122,9 @@ static tconv_status_t program_binary(cl_program prog, unsigned char **bin, size_
 }
 
 /* FPGA flow: the program comes from TCONV_OPENCL_BINARY and nothing else. */
-static tconv_status_t load_supplied_binary(ocl_device_t *dev, const char *path, const char *key,
-                                           const char *options, cl_program *out, char *msg,
-                                           size_t msg_size) {
+static tconv_status_t load_supplied_binary(ocl_device_t *dev, cl_context context, const char *path,
+                                           const char *key, const char *options, cl_program *out,
+                                           char *msg, size_t msg_size) {
     char *found = NULL;
     unsigned char *bin = NULL;
     size_t len = 0;
@@ -141,7 +141,7 @@ static tconv_status_t load_supplied_binary(ocl_device_t *dev, const char *path, 
         status = tconv_runtime_error;
     } else {
         char inner[768];
-        status = build_from_binary(dev, options, bin, len, out, inner, sizeof(inner));
+        status = build_from_binary(dev, context, options, bin, len, out, inner, sizeof(inner));
         if (status != tconv_success)
             ocl_msg(msg, msg_size, "TCONV_OPENCL_BINARY=%s: %s", path, inner);
     }
@@ -152,8 +152,8 @@ static tconv_status_t load_supplied_binary(ocl_device_t *dev, const char *path, 
 
 /* Disk cache lookup: a usable program, or 0 (missing, corrupt, stale or
  * refused by the driver; the caller rebuilds and rewrites). */
-static int load_cached(ocl_state_t *st, ocl_device_t *dev, const char *path, const char *key,
-                       const char *options, cl_program *out) {
+static int load_cached(ocl_state_t *st, ocl_device_t *dev, cl_context context, const char *path,
+                       const char *key, const char *options, cl_program *out) {
     char *found = NULL;
     unsigned char *bin = NULL;
     size_t len = 0;
@@ -165,7 +165,7 @@ static int load_cached(ocl_state_t *st, ocl_device_t *dev, const char *path, con
     } else if (r == ocl_entry_ok) {
         if (ocl_key_diff(key, found, why, sizeof(why))) {
             OCL_LOG(st, tconv_log_info, "program cache: %s is stale (%s); rebuilding", path, why);
-        } else if (build_from_binary(dev, options, bin, len, out, why, sizeof(why)) ==
+        } else if (build_from_binary(dev, context, options, bin, len, out, why, sizeof(why)) ==
                    tconv_success) {
             ok = 1;
         } else {
@@ -233,9 +233,9 @@ static int cache_path(const ocl_state_t *st, const char *key, char *path, size_t
            (int)path_size;
 }
 
-tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, ocl_source_set_t set,
-                               const char *options, cl_program *program, int *fresh, char *msg,
-                               size_t msg_size) {
+tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, cl_context context,
+                               ocl_source_set_t set, const char *options, cl_program *program,
+                               int *fresh, char *msg, size_t msg_size) {
     *program = NULL;
     *fresh = 0;
     char *key = make_key(dev, set, options);
@@ -245,27 +245,28 @@ tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, ocl_source_se
     }
     tconv_status_t status = tconv_success;
     cl_program prog = NULL;
+    const int own_context = context == dev->context;
     double t0 = tconv_monotonic_seconds();
     const char *supplied = secure_getenv("TCONV_OPENCL_BINARY");
     if (supplied && *supplied) {
-        status = load_supplied_binary(dev, supplied, key, options, &prog, msg, msg_size);
+        status = load_supplied_binary(dev, context, supplied, key, options, &prog, msg, msg_size);
         if (status == tconv_success)
             OCL_LOG(st, tconv_log_info, "opencl:%zu: program loaded from TCONV_OPENCL_BINARY=%s",
                     dev->index, supplied);
-    } else if ((prog = recall(st, dev, key)) == NULL) {
+    } else if (!own_context || (prog = recall(st, dev, key)) == NULL) {
         char path[4200];
         int cache = cache_path(st, key, path, sizeof(path));
-        if (cache && load_cached(st, dev, path, key, options, &prog)) {
+        if (cache && load_cached(st, dev, context, path, key, options, &prog)) {
             OCL_LOG(st, tconv_log_debug, "opencl:%zu: program from cache %s (%.3f s)", dev->index,
                     path, tconv_monotonic_seconds() - t0);
         } else {
-            status = build_from_source(dev, set, options, &prog, msg, msg_size);
+            status = build_from_source(dev, context, set, options, &prog, msg, msg_size);
             *fresh = status == tconv_success;
             if (status == tconv_success)
                 OCL_LOG(st, tconv_log_debug, "opencl:%zu: program built from source (%.3f s)",
                         dev->index, tconv_monotonic_seconds() - t0);
         }
-        if (status == tconv_success)
+        if (status == tconv_success && own_context)
             remember(st, dev, key, prog);
     }
     free(key);
