@@ -251,8 +251,8 @@ static int choose(const char *value, const char *const *names) {
     return -1;
 }
 
-static int parse_choice(const char *command, const char *option, const char *value,
-                        const char *const *names, const char *expected, int *choice) {
+int cli_parse_choice(const char *command, const char *option, const char *value,
+                     const char *const *names, const char *expected, int *choice) {
     *choice = choose(value, names);
     if (*choice < 0) {
         cli_error(command, "%s: expected %s, got '%s'", option, expected, value);
@@ -304,10 +304,11 @@ int layer_options_parse(cli_layer_options_t *o, cli_args_t *args, const char *na
     } else if (strcmp(name, "--groups") == 0) {
         rc = cli_parse_int64(cmd, name, value, 1, &o->groups);
     } else if (strcmp(name, "--data-format") == 0) {
-        rc = parse_choice(cmd, name, value, formats, "channels_last or channels_first", &choice);
+        rc =
+            cli_parse_choice(cmd, name, value, formats, "channels_last or channels_first", &choice);
         o->data_format = choice == 1 ? tconv_channels_first : tconv_channels_last;
     } else if (strcmp(name, "--kernel-layout") == 0) {
-        rc = parse_choice(cmd, name, value, layouts, "keras or torch", &choice);
+        rc = cli_parse_choice(cmd, name, value, layouts, "keras or torch", &choice);
         o->kernel_layout = choice >= 1 ? tconv_kernel_torch : tconv_kernel_keras;
     } else if (strcmp(name, "--activation") == 0) {
         rc = parse_activation(o, cmd, value);
@@ -320,7 +321,7 @@ int layer_options_parse(cli_layer_options_t *o, cli_args_t *args, const char *na
         }
         o->device = value;
     } else {
-        rc = parse_choice(cmd, name, value, dtypes, "float32 or float64", &choice);
+        rc = cli_parse_choice(cmd, name, value, dtypes, "float32 or float64", &choice);
         o->dtype = choice % 2 == 1 ? tconv_f64 : tconv_f32;
     }
     return rc ? -1 : 1;

@@ -57,6 +57,12 @@ int cli_args_parse(const char *command, int argc, char **argv, void (*usage)(FIL
 int cli_parse_int64(const char *command, const char *option, const char *text, int64_t min,
                     int64_t *value);
 
+/** Looks @p value up (case-insensitively) in the NULL-terminated @p names;
+ *  *choice is its index. An unknown value prints "--option: expected
+ *  <expected>, got 'value'" and returns -1. */
+int cli_parse_choice(const char *command, const char *option, const char *value,
+                     const char *const *names, const char *expected, int *choice);
+
 /** Parses a whole finite decimal number. */
 int cli_parse_double(const char *command, const char *option, const char *text, double *value);
 

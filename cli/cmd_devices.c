@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "demo_layer.h"
 #include "json.h"
+#include "plugin_report_names.h"
 #include "status.h"
 #include "tconv/tconv_backend.h"
 
@@ -40,19 +41,6 @@ static const char *device_type_name(tconv_device_type_t type) {
     default:
         return "custom";
     }
-}
-
-static const char *plugin_state_name(tconv_plugin_state_t state) {
-    return state == tconv_plugin_loaded    ? "loaded"
-           : state == tconv_plugin_skipped ? "skipped"
-                                           : "failed";
-}
-
-static const char *plugin_reason_name(tconv_plugin_reason_t reason) {
-    static const char *const names[] = {"ok",           "not_found", "open_failed", "no_entry",
-                                        "abi_mismatch", "bad_table", "init_failed", "no_devices",
-                                        "excluded",     "duplicate", "insecure"};
-    return (unsigned)reason < sizeof names / sizeof names[0] ? names[reason] : "unknown";
 }
 
 static void format_bytes(uint64_t bytes, char *out, size_t size) {

@@ -11,11 +11,13 @@ int cmd_run(int argc, char **argv);
 int cmd_backward(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_conformance(int argc, char **argv);
 
 void cmd_devices_usage(FILE *out);
 void cmd_run_usage(FILE *out);
 void cmd_backward_usage(FILE *out);
 void cmd_bench_usage(FILE *out);
 void cmd_demo_usage(FILE *out);
+void cmd_conformance_usage(FILE *out);
 
 #endif /* TCONV_CLI_COMMANDS_H */

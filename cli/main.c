@@ -21,6 +21,8 @@ static const command_t commands[] = {
     {"backward", cmd_backward, cmd_backward_usage, "gradients of a layer for dL/dy (.npy arrays)"},
     {"bench", cmd_bench, cmd_bench_usage, "time one layer on random data"},
     {"demo", cmd_demo, cmd_demo_usage, "a 3-D decoder layer: device choice, speed, accuracy"},
+    {"conformance", cmd_conformance, cmd_conformance_usage,
+     "the framework goldens on one device (plugin conformance kit)"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -30,11 +32,11 @@ static void usage(FILE *out) {
           "device a backend plugin provides.\n\nCommands:\n",
           out);
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
     fputs("  help [COMMAND]  this text, or a command's options\n"
           "\n`tconv <command> --help` shows a command's options. `tconv --version` prints the\n"
-          "version. Exit codes: 0 ok, 2 bad arguments or input, 3 device/runtime failure,\n"
-          "4 out of memory.\n",
+          "version. Exit codes: 0 ok, 1 a conformance case failed (or none ran), 2 bad\n"
+          "arguments or input, 3 device/runtime failure, 4 out of memory.\n",
           out);
 }
 

@@ -6,10 +6,11 @@
 #include "tconv/tconv.h"
 
 enum {
-    CLI_EXIT_OK = 0,        /**< Success. */
-    CLI_EXIT_BAD_INPUT = 2, /**< Bad arguments or bad input. */
-    CLI_EXIT_RUNTIME = 3,   /**< No device, device or runtime failure, unimplemented. */
-    CLI_EXIT_NO_MEMORY = 4, /**< Out of memory. */
+    CLI_EXIT_OK = 0,           /**< Success. */
+    CLI_EXIT_CHECK_FAILED = 1, /**< `tconv conformance`: a case failed, or none ran. */
+    CLI_EXIT_BAD_INPUT = 2,    /**< Bad arguments or bad input. */
+    CLI_EXIT_RUNTIME = 3,      /**< No device, device or runtime failure, unimplemented. */
+    CLI_EXIT_NO_MEMORY = 4,    /**< Out of memory. */
 };
 
 /** The exit code for a library status. */

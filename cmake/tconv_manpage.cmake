@@ -37,7 +37,7 @@ tconv \\- 3-D transposed convolution on any device, through backend plugins
 ${overview}.fi
 .SH COMMANDS
 ")
-foreach(command devices run backward bench demo)
+foreach(command devices run backward bench demo conformance)
   tconv_help(text ${command} --help)
   string(APPEND page ".SS ${command}\n.nf\n${text}.fi\n")
 endforeach()
@@ -68,15 +68,17 @@ How auto tells CPU-class devices apart: auto, model or measure.
 Cache of OpenCL programs and measured device choices (default
 $XDG_CACHE_HOME/tconv, else ~/.cache/tconv; off disables).
 .SH EXIT STATUS
-0 success; 2 bad arguments or bad input (the message names the argument and
-the rule); 3 device or runtime failure; 4 out of memory.
+0 success; 1 a conformance case failed, or none ran (tconv conformance only);
+2 bad arguments or bad input (the message names the argument and the rule);
+3 device or runtime failure; 4 out of memory.
 .SH FILES
 .TP
 .I <libdir>/tconv/tconv_backend_*.so
 The backend plugins, found next to libtconv.
+.TP
+.I <datadir>/tconv/conformance
+The framework goldens tconv conformance runs (found from the tconv executable).
 .SH SEE ALSO
-.B tconv-conformance
-(the plugin conformance kit) and
 .B tconv-bench
 (the benchmark suite), when installed; the C API in
 .IR <tconv/tconv.h> ;

@@ -17,8 +17,6 @@
  * then "N passed, M failed". A device and path on which no case of a kind
  * ran is a failure. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +24,8 @@
 #include <unistd.h>
 
 #include "cli_invoke.h"
-#include "compare.h"
 #include "conformance_case.h"
+#include "conformance_check.h"
 #include "npy.h"
 #include "tconv/tconv.h"
 
@@ -76,23 +74,11 @@ typedef struct run {
     error_stats_t stats[N_KINDS];
 } run_t;
 
-/* The gradients of a gradient case, in the order they are checked. */
-enum { GRAD_INPUT, GRAD_KERNEL, GRAD_BIAS, N_GRADS };
-static const char *const GRAD_NAMES[N_GRADS] = {"grad_input", "grad_kernel", "grad_bias"};
-
-/* The arrays of one case, in the case's dtype. */
-typedef struct arrays {
-    npy_array_t input, kernel, bias, golden;
-    int has_bias, has_golden;
-    npy_array_t grad_output;
-    npy_array_t grads[N_GRADS]; /* golden dL/dx, dL/dw, dL/db (the last empty without bias) */
-} arrays_t;
-
 static void report_failure(run_t *run, const char *path, const char *device,
                            const conformance_case_t *c, const char *fmt, ...) {
     if (run->failure_reports++ >= MAX_FAILURE_REPORTS)
         return;
-    char text[2048];
+    char text[4096];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
@@ -107,234 +93,46 @@ static int framework_index(const char *name) {
     return -1;
 }
 
-static void shape_text(const int64_t *shape, int ndim, char *out, size_t size) {
-    npy_shape_text(shape, ndim, out, size);
-}
-
-static int same_shape(const int64_t *a, const int64_t *b, int ndim) {
-    for (int i = 0; i < ndim; i++)
-        if (a[i] != b[i])
-            return 0;
-    return 1;
-}
-
-/* @p what: "" for an output, else the gradient's name. */
-static void note_error(run_t *run, const conformance_case_t *c, const char *device,
-                       const char *path, const char *what, double error, double tolerance) {
+/* Keeps the errors of a compared result for the closing lines. */
+static void note_errors(run_t *run, const conformance_case_t *c, const char *device,
+                        const char *path, const conformance_result_t *r) {
+    if (!r->compared)
+        return;
     error_stats_t *stats = &run->stats[c->gradient ? KIND_GRADIENT : KIND_FORWARD];
     double *worst = &stats->worst_abs[c->problem.dtype == tconv_f64 ? 2 : 1];
-    if (error > *worst)
-        *worst = error;
-    double ratio = tolerance > 0 ? error / tolerance : 0.0;
+    if (r->max_error > *worst)
+        *worst = r->max_error;
+    double ratio = r->worst_tolerance > 0 ? r->worst_error / r->worst_tolerance : 0.0;
     if (ratio > stats->worst_ratio) {
         stats->worst_ratio = ratio;
         snprintf(stats->worst_where, sizeof stats->worst_where,
-                 "%s%s%s on %s (%s): |error| %.3g, "
-                 "tolerance %.3g",
-                 c->name, what[0] ? " " : "", what, device, path, error, tolerance);
+                 "%s %s on %s (%s): |error| %.3g, tolerance %.3g", c->name, r->worst_what, device,
+                 path, r->worst_error, r->worst_tolerance);
     }
 }
 
-/* Checks that the case's arrays have the shapes its problem describes: a
- * mismatch is a wrong case description, reported as such. */
-static outcome_t check_case_shapes(run_t *run, const conformance_case_t *c, const arrays_t *a,
-                                   const char *device, const char *path) {
-    int64_t in_dims[TCONV_MAX_DIMS], k_dims[TCONV_MAX_DIMS], out_dims[TCONV_MAX_DIMS];
-    int ndims;
-    tconv_status_t st = tconv_problem_get_shapes(&c->problem, in_dims, k_dims, out_dims, &ndims);
-    if (st != tconv_success) {
-        report_failure(run, path, device, c, "tconv_problem_get_shapes: %s (%s)",
-                       tconv_status_name(st), tconv_get_last_error());
-        return outcome_fail;
-    }
-    char want[128], got[128];
-    const npy_array_t *output = c->gradient ? &a->grad_output : &a->golden;
-    if (ndims != output->ndim || !same_shape(out_dims, output->shape, ndims)) {
-        shape_text(out_dims, ndims, want, sizeof want);
-        shape_text(output->shape, output->ndim, got, sizeof got);
-        report_failure(run, path, device, c, "tconv's output shape %s, the framework's %s%s", want,
-                       got, c->gradient ? " (grad_output)" : "");
-        return outcome_fail;
-    }
-    if (a->input.ndim != ndims || !same_shape(in_dims, a->input.shape, ndims) ||
-        a->kernel.ndim != ndims || !same_shape(k_dims, a->kernel.shape, ndims)) {
-        report_failure(run, path, device, c,
-                       "case description: input/kernel shapes differ "
-                       "from the problem's");
-        return outcome_fail;
-    }
-    if (!c->gradient)
+/* The outcome of a checked case: its errors noted, a failure reported
+ * (with the command line for the CLI path); a declined case is skipped only
+ * where the device has no float64, else it fails (every device must run
+ * every case it has the dtype for). */
+static outcome_t finish(run_t *run, const conformance_case_t *c, const device_t *dev,
+                        const char *path, const conformance_result_t *r, const char *command) {
+    note_errors(run, c, dev->id, path, r);
+    if (r->outcome == conformance_passed)
         return outcome_pass;
-    /* The golden gradients have the shapes of what they differentiate. */
-    const npy_array_t *of[N_GRADS] = {&a->input, &a->kernel, &a->bias};
-    for (int g = 0; g < N_GRADS; g++) {
-        const npy_array_t *grad = &a->grads[g];
-        if (g == GRAD_BIAS && !a->has_bias)
-            continue;
-        if (grad->ndim != of[g]->ndim || !same_shape(grad->shape, of[g]->shape, grad->ndim)) {
-            shape_text(grad->shape, grad->ndim, got, sizeof got);
-            shape_text(of[g]->shape, of[g]->ndim, want, sizeof want);
-            report_failure(run, path, device, c, "case description: %s has shape %s, not %s",
-                           GRAD_NAMES[g], got, want);
-            return outcome_fail;
-        }
-    }
-    return outcome_pass;
+    if (r->outcome == conformance_unsupported && c->problem.dtype == tconv_f64 && !dev->has_f64)
+        return outcome_skip;
+    report_failure(run, path, dev->id, c, "%s%s%s%s",
+                   r->outcome == conformance_unsupported ? "declined: " : "", r->message,
+                   command ? ": " : "", command ? command : "");
+    return outcome_fail;
 }
 
-static outcome_t api_error_case(run_t *run, const conformance_case_t *c, const char *device) {
-    tconv_canonical_t canonical;
-    tconv_status_t st = tconv_problem_resolve(&c->problem, &canonical);
-    if (st != tconv_invalid_arguments) {
-        report_failure(run, "api", device, c,
-                       "tconv_problem_resolve returned %s, expected "
-                       "invalid_arguments",
-                       tconv_status_name(st));
-        return outcome_fail;
-    }
-    tconv_plan_t plan = NULL;
-    st = tconv_plan_create(&plan, run->context, &c->problem, device);
-    if (st != tconv_invalid_arguments) {
-        report_failure(run, "api", device, c,
-                       "tconv_plan_create returned %s, expected "
-                       "invalid_arguments (%s)",
-                       tconv_status_name(st), tconv_get_last_error());
-        tconv_plan_destroy(plan);
-        return outcome_fail;
-    }
-    return outcome_pass;
-}
-
-static outcome_t api_case(run_t *run, const conformance_case_t *c, const arrays_t *a,
+static outcome_t api_case(run_t *run, const conformance_case_t *c, const conformance_arrays_t *a,
                           const device_t *dev) {
-    if (c->expect_error)
-        return api_error_case(run, c, dev->id);
-    if (check_case_shapes(run, c, a, dev->id, "api") != outcome_pass)
-        return outcome_fail;
-    tconv_plan_t plan = NULL;
-    tconv_status_t st = tconv_plan_create(&plan, run->context, &c->problem, dev->id);
-    if (st != tconv_success) {
-        if (c->problem.dtype == tconv_f64 && !dev->has_f64)
-            return outcome_skip;
-        report_failure(run, "api", dev->id, c, "tconv_plan_create: %s (%s)", tconv_status_name(st),
-                       tconv_get_last_error());
-        return outcome_fail;
-    }
-    outcome_t result = outcome_fail;
-    size_t item = c->problem.dtype == tconv_f64 ? sizeof(double) : sizeof(float);
-    void *out = malloc(a->golden.count * item + 1);
-    if (!out) {
-        report_failure(run, "api", dev->id, c, "out of memory");
-    } else if ((st = tconv_plan_set_weights(plan, a->kernel.data,
-                                            a->has_bias ? a->bias.data : NULL)) != tconv_success) {
-        report_failure(run, "api", dev->id, c, "tconv_plan_set_weights: %s (%s)",
-                       tconv_status_name(st), tconv_get_last_error());
-    } else if ((st = tconv_plan_execute(plan, a->input.data, out)) != tconv_success) {
-        report_failure(run, "api", dev->id, c, "tconv_plan_execute: %s (%s)", tconv_status_name(st),
-                       tconv_get_last_error());
-    } else {
-        double tol =
-            case_tolerance(c, &a->input, &a->kernel, a->has_bias ? &a->bias : NULL, &a->golden);
-        double err = max_abs_error(&a->golden, out);
-        note_error(run, c, dev->id, "api", "", err, tol);
-        if (err <= tol)
-            result = outcome_pass;
-        else
-            report_failure(run, "api", dev->id, c, "max |y - golden| = %.6g > tolerance %.6g", err,
-                           tol);
-    }
-    free(out);
-    tconv_plan_destroy(plan);
-    return result;
-}
-
-/* "(n, c, d, h, w)" of flat index @p flat in an array of @p shape. */
-static void index_text(const int64_t *shape, int ndim, size_t flat, char *out, size_t size) {
-    int64_t index[TCONV_MAX_DIMS];
-    for (int i = ndim - 1; i >= 0; i--) {
-        index[i] = shape[i] > 0 ? (int64_t)(flat % (size_t)shape[i]) : 0;
-        flat = shape[i] > 0 ? flat / (size_t)shape[i] : 0;
-    }
-    size_t len = (size_t)snprintf(out, size, "(");
-    for (int i = 0; i < ndim && len < size; i++)
-        len +=
-            (size_t)snprintf(out + len, size - len, "%s%lld", i ? ", " : "", (long long)index[i]);
-    if (len < size)
-        snprintf(out + len, size - len, ")");
-}
-
-/* Compares tconv's gradients @p got (the case's dtype; got[GRAD_BIAS] unused
- * without bias) with the goldens; reports every gradient that is off, with
- * its worst element. @p command: the CLI command line, or NULL. */
-static outcome_t compare_gradients(run_t *run, const conformance_case_t *c, const arrays_t *a,
-                                   const char *device, const char *path,
-                                   const void *const got[N_GRADS], const char *command) {
-    outcome_t result = outcome_pass;
-    for (int g = 0; g < N_GRADS; g++) {
-        if (g == GRAD_BIAS && !a->has_bias)
-            continue;
-        const npy_array_t *golden = &a->grads[g];
-        size_t at;
-        double err = max_abs_error_at(golden, got[g], &at);
-        double tol = gradient_tolerance(c->problem.dtype, golden);
-        note_error(run, c, device, path, GRAD_NAMES[g], err, tol);
-        if (err <= tol)
-            continue;
-        char where[128];
-        index_text(golden->shape, golden->ndim, at, where, sizeof where);
-        double value =
-            golden->dtype == npy_f64 ? ((const double *)got[g])[at] : ((const float *)got[g])[at];
-        report_failure(run, path, device, c,
-                       "%s: max |error| %.6g > tolerance %.6g at %s: tconv %.17g, golden %.17g%s%s",
-                       GRAD_NAMES[g], err, tol, where, value, array_value(golden, at),
-                       command ? ": " : "", command ? command : "");
-        result = outcome_fail;
-    }
-    return result;
-}
-
-/* A gradient case through the API: a TCONV_PASS_TRAINING plan and
- * tconv_plan_execute_backward for all three gradients at once. */
-static outcome_t api_gradient_case(run_t *run, const conformance_case_t *c, const arrays_t *a,
-                                   const device_t *dev) {
-    if (check_case_shapes(run, c, a, dev->id, "api") != outcome_pass)
-        return outcome_fail;
-    tconv_problem_t problem = c->problem;
-    problem.passes = TCONV_PASS_TRAINING;
-    tconv_plan_t plan = NULL;
-    tconv_status_t st = tconv_plan_create(&plan, run->context, &problem, dev->id);
-    if (st != tconv_success) {
-        if (problem.dtype == tconv_f64 && !dev->has_f64)
-            return outcome_skip;
-        report_failure(run, "api", dev->id, c, "tconv_plan_create (passes = training): %s (%s)",
-                       tconv_status_name(st), tconv_get_last_error());
-        return outcome_fail;
-    }
-    outcome_t result = outcome_fail;
-    size_t item = problem.dtype == tconv_f64 ? sizeof(double) : sizeof(float);
-    void *got[N_GRADS] = {NULL, NULL, NULL};
-    int allocated = 1;
-    for (int g = 0; g < N_GRADS; g++)
-        if (g != GRAD_BIAS || a->has_bias)
-            allocated &= (got[g] = malloc(a->grads[g].count * item + 1)) != NULL;
-    if (!allocated) {
-        report_failure(run, "api", dev->id, c, "out of memory");
-    } else if ((st = tconv_plan_set_weights(plan, a->kernel.data,
-                                            a->has_bias ? a->bias.data : NULL)) != tconv_success) {
-        report_failure(run, "api", dev->id, c, "tconv_plan_set_weights: %s (%s)",
-                       tconv_status_name(st), tconv_get_last_error());
-    } else if ((st = tconv_plan_execute_backward(plan, a->input.data, a->grad_output.data,
-                                                 got[GRAD_INPUT], got[GRAD_KERNEL],
-                                                 got[GRAD_BIAS])) != tconv_success) {
-        report_failure(run, "api", dev->id, c, "tconv_plan_execute_backward: %s (%s)",
-                       tconv_status_name(st), tconv_get_last_error());
-    } else {
-        result = compare_gradients(run, c, a, dev->id, "api", (const void *const *)got, NULL);
-    }
-    for (int g = 0; g < N_GRADS; g++)
-        free(got[g]);
-    tconv_plan_destroy(plan);
-    return result;
+    conformance_result_t r;
+    conformance_run_api(run->context, c, a, dev->id, &r);
+    return finish(run, c, dev, "api", &r, NULL);
 }
 
 static void print_log(const char *log_path) {
@@ -360,10 +158,34 @@ static outcome_t cli_failed(run_t *run, const conformance_case_t *c, const devic
     return outcome_fail;
 }
 
-static outcome_t cli_case(run_t *run, const conformance_case_t *c, const arrays_t *a,
+/* Reads a result array the CLI wrote to @p file and checks its shape
+ * against @p golden. @returns 0, or -1 (recorded in @p r). */
+static int read_cli_result(const conformance_case_t *c, const char *what, const char *file,
+                           const npy_array_t *golden, npy_array_t *got, conformance_result_t *r) {
+    char message[512];
+    npy_dtype_t want = c->problem.dtype == tconv_f64 ? npy_f64 : npy_f32;
+    if (npy_read(file, want, got, message, sizeof message) != npy_ok) {
+        conformance_fail(r, "reading its %s: %s", what, message);
+        return -1;
+    }
+    int same = got->ndim == golden->ndim;
+    for (int i = 0; same && i < got->ndim; i++)
+        same = got->shape[i] == golden->shape[i];
+    if (same)
+        return 0;
+    char s1[128], s2[128];
+    npy_shape_text(got->shape, got->ndim, s1, sizeof s1);
+    npy_shape_text(golden->shape, golden->ndim, s2, sizeof s2);
+    conformance_fail(r, "%s shape %s, the framework's %s", what, s1, s2);
+    return -1;
+}
+
+static outcome_t cli_case(run_t *run, const conformance_case_t *c, const conformance_arrays_t *a,
                           const device_t *dev) {
-    if (!c->expect_error && check_case_shapes(run, c, a, dev->id, "cli") != outcome_pass)
-        return outcome_fail;
+    conformance_result_t r;
+    conformance_result_init(&r);
+    if (!c->expect_error && conformance_check_shapes(c, a, &r) != 0)
+        return finish(run, c, dev, "cli", &r, NULL);
     char out_path[512], log_path[512], command[4096], message[512];
     snprintf(out_path, sizeof out_path, "%s/out.npy", run->temp_dir);
     snprintf(log_path, sizeof log_path, "%s/log.txt", run->temp_dir);
@@ -380,41 +202,24 @@ static outcome_t cli_case(run_t *run, const conformance_case_t *c, const arrays_
     if (code != 0)
         return cli_failed(run, c, dev, code, message, command, log_path);
     npy_array_t got;
-    npy_dtype_t want = c->problem.dtype == tconv_f64 ? npy_f64 : npy_f32;
-    if (npy_read(out_path, want, &got, message, sizeof message) != npy_ok) {
-        report_failure(run, "cli", dev->id, c, "reading its output: %s", message);
-        return outcome_fail;
-    }
-    outcome_t result = outcome_fail;
-    if (got.ndim != a->golden.ndim || !same_shape(got.shape, a->golden.shape, got.ndim)) {
-        char g[128], w[128];
-        shape_text(got.shape, got.ndim, g, sizeof g);
-        shape_text(a->golden.shape, a->golden.ndim, w, sizeof w);
-        report_failure(run, "cli", dev->id, c, "output shape %s, the framework's %s", g, w);
-    } else {
-        double tol =
-            case_tolerance(c, &a->input, &a->kernel, a->has_bias ? &a->bias : NULL, &a->golden);
-        double err = max_abs_error(&a->golden, got.data);
-        note_error(run, c, dev->id, "cli", "", err, tol);
-        if (err <= tol)
-            result = outcome_pass;
-        else
-            report_failure(run, "cli", dev->id, c, "max |y - golden| = %.6g > tolerance %.6g: %s",
-                           err, tol, command);
-    }
+    memset(&got, 0, sizeof got);
+    if (read_cli_result(c, "output", out_path, &a->golden, &got, &r) == 0)
+        conformance_compare_output(c, a, got.data, &r);
     npy_array_free(&got);
-    return result;
+    return finish(run, c, dev, "cli", &r, command);
 }
 
 /* A gradient case through `tconv backward`, all three gradients at once. */
-static outcome_t cli_gradient_case(run_t *run, const conformance_case_t *c, const arrays_t *a,
-                                   const device_t *dev) {
-    if (check_case_shapes(run, c, a, dev->id, "cli") != outcome_pass)
-        return outcome_fail;
-    char paths[N_GRADS][512], log_path[512], command[4096], message[512];
-    const char *grad_paths[N_GRADS];
-    for (int g = 0; g < N_GRADS; g++) {
-        snprintf(paths[g], sizeof paths[g], "%s/%s.npy", run->temp_dir, GRAD_NAMES[g]);
+static outcome_t cli_gradient_case(run_t *run, const conformance_case_t *c,
+                                   const conformance_arrays_t *a, const device_t *dev) {
+    conformance_result_t r;
+    conformance_result_init(&r);
+    if (conformance_check_shapes(c, a, &r) != 0)
+        return finish(run, c, dev, "cli", &r, NULL);
+    char paths[CONFORMANCE_GRADS][512], log_path[512], command[4096], message[512];
+    const char *grad_paths[CONFORMANCE_GRADS];
+    for (int g = 0; g < CONFORMANCE_GRADS; g++) {
+        snprintf(paths[g], sizeof paths[g], "%s/%s.npy", run->temp_dir, conformance_grad_names[g]);
         unlink(paths[g]);
         grad_paths[g] = paths[g];
     }
@@ -423,55 +228,22 @@ static outcome_t cli_gradient_case(run_t *run, const conformance_case_t *c, cons
                                  sizeof command, message, sizeof message);
     if (code != 0)
         return cli_failed(run, c, dev, code, message, command, log_path);
-    npy_array_t got[N_GRADS];
+    npy_array_t got[CONFORMANCE_GRADS];
     memset(got, 0, sizeof got);
-    npy_dtype_t want = c->problem.dtype == tconv_f64 ? npy_f64 : npy_f32;
-    outcome_t result = outcome_pass;
-    for (int g = 0; g < N_GRADS && result == outcome_pass; g++) {
-        if (g == GRAD_BIAS && !a->has_bias)
-            continue;
-        const npy_array_t *golden = &a->grads[g];
-        if (npy_read(paths[g], want, &got[g], message, sizeof message) != npy_ok) {
-            report_failure(run, "cli", dev->id, c, "reading its %s: %s", GRAD_NAMES[g], message);
-            result = outcome_fail;
-        } else if (got[g].ndim != golden->ndim ||
-                   !same_shape(got[g].shape, golden->shape, golden->ndim)) {
-            char s1[128], s2[128];
-            shape_text(got[g].shape, got[g].ndim, s1, sizeof s1);
-            shape_text(golden->shape, golden->ndim, s2, sizeof s2);
-            report_failure(run, "cli", dev->id, c, "%s shape %s, the framework's %s", GRAD_NAMES[g],
-                           s1, s2);
-            result = outcome_fail;
-        }
+    int read = 0;
+    for (int g = 0; g < CONFORMANCE_GRADS && read == 0; g++)
+        if (g != CONFORMANCE_GRAD_BIAS || a->has_bias)
+            read =
+                read_cli_result(c, conformance_grad_names[g], paths[g], &a->grads[g], &got[g], &r);
+    if (read == 0) {
+        const void *data[CONFORMANCE_GRADS] = {got[0].data, got[1].data, got[2].data};
+        conformance_compare_gradients(c, a, data, &r);
     }
-    if (result == outcome_pass) {
-        const void *data[N_GRADS] = {got[0].data, got[1].data, got[2].data};
-        result = compare_gradients(run, c, a, dev->id, "cli", data, command);
-    }
-    for (int g = 0; g < N_GRADS; g++) {
+    for (int g = 0; g < CONFORMANCE_GRADS; g++) {
         npy_array_free(&got[g]);
         unlink(paths[g]);
     }
-    return result;
-}
-
-static int load_array(const char *path, npy_dtype_t dtype, npy_array_t *a, const char *name) {
-    char message[512];
-    if (npy_read(path, dtype, a, message, sizeof message) != npy_ok) {
-        printf("FAIL %s: reading %s: %s\n", name, path, message);
-        return -1;
-    }
-    return 0;
-}
-
-static void free_arrays(arrays_t *a) {
-    npy_array_free(&a->input);
-    npy_array_free(&a->kernel);
-    npy_array_free(&a->bias);
-    npy_array_free(&a->golden);
-    npy_array_free(&a->grad_output);
-    for (int g = 0; g < N_GRADS; g++)
-        npy_array_free(&a->grads[g]);
+    return finish(run, c, dev, "cli", &r, command);
 }
 
 static void count(tally_t *t, outcome_t o) {
@@ -486,7 +258,7 @@ static void count(tally_t *t, outcome_t o) {
 /* Runs one case file on every device; returns -1 if it could not be read. */
 static int run_case_file(run_t *run, const char *json_path, long ordinal) {
     conformance_case_t c;
-    char message[512];
+    char message[1024];
     if (case_load(json_path, &c, message, sizeof message) != 0) {
         printf("FAIL %s: %s\n", json_path, message);
         return -1;
@@ -496,28 +268,9 @@ static int run_case_file(run_t *run, const char *json_path, long ordinal) {
         printf("FAIL %s: unknown framework '%s'\n", c.name, c.framework);
         return -1;
     }
-    arrays_t a;
-    memset(&a, 0, sizeof a);
-    npy_dtype_t dt = c.problem.dtype == tconv_f64 ? npy_f64 : npy_f32;
-    int rc =
-        load_array(c.input, dt, &a.input, c.name) | load_array(c.kernel, dt, &a.kernel, c.name);
-    if (c.bias[0]) {
-        a.has_bias = 1;
-        rc |= load_array(c.bias, dt, &a.bias, c.name);
-    }
-    if (c.output[0]) {
-        a.has_golden = 1;
-        rc |= load_array(c.output, dt, &a.golden, c.name);
-    }
-    if (c.gradient) {
-        const char *grad_files[N_GRADS] = {c.grad_input, c.grad_kernel, c.grad_bias};
-        rc |= load_array(c.grad_output, dt, &a.grad_output, c.name);
-        for (int g = 0; g < N_GRADS; g++)
-            if (grad_files[g][0])
-                rc |= load_array(grad_files[g], dt, &a.grads[g], c.name);
-    }
-    if (rc != 0) {
-        free_arrays(&a);
+    conformance_arrays_t a;
+    if (conformance_arrays_load(&c, &a, message, sizeof message) != 0) {
+        printf("FAIL %s: %s\n", c.name, message);
         return -1;
     }
     int kind = c.gradient ? KIND_GRADIENT : KIND_FORWARD;
@@ -526,49 +279,13 @@ static int run_case_file(run_t *run, const char *json_path, long ordinal) {
         if (dev->sampled && !c.expect_error && ordinal % run->sample_every != 0)
             continue;
         if (run->api)
-            count(&run->tally[fw][d][PATH_API][kind],
-                  c.gradient ? api_gradient_case(run, &c, &a, dev) : api_case(run, &c, &a, dev));
+            count(&run->tally[fw][d][PATH_API][kind], api_case(run, &c, &a, dev));
         if (run->cli && (c.expect_error || ordinal % run->cli_every == 0))
             count(&run->tally[fw][d][PATH_CLI][kind],
                   c.gradient ? cli_gradient_case(run, &c, &a, dev) : cli_case(run, &c, &a, dev));
     }
-    free_arrays(&a);
+    conformance_arrays_free(&a);
     return 0;
-}
-
-static int compare_names(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The case files of @p dir, sorted (the order is the same everywhere). */
-static char **list_cases(const char *dir, size_t *count) {
-    DIR *d = opendir(dir);
-    *count = 0;
-    if (!d)
-        return NULL;
-    char **names = NULL;
-    size_t cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0)
-            continue;
-        if (*count == cap) {
-            cap = cap ? cap * 2 : 256;
-            char **grown = realloc(names, cap * sizeof *names);
-            if (!grown)
-                break;
-            names = grown;
-        }
-        size_t size = strlen(dir) + n + 2;
-        if (!(names[*count] = malloc(size)))
-            break;
-        snprintf(names[*count], size, "%s/%s", dir, e->d_name);
-        (*count)++;
-    }
-    closedir(d);
-    qsort(names, *count, sizeof *names, compare_names);
-    return names;
 }
 
 /* Whether @p id is an item of the comma-separated @p list. */
@@ -693,17 +410,15 @@ int main(int argc, char **argv) {
         }
     }
     size_t n_cases = 0;
-    char **cases = list_cases(data_dir, &n_cases);
-    if (n_cases == 0) {
+    char **cases = NULL;
+    if (case_list(data_dir, &cases, &n_cases) != 0 || n_cases == 0) {
         printf("FAIL: no case files in %s\n", data_dir);
         extra_failures++;
     }
-    for (size_t i = 0; i < n_cases; i++) {
+    for (size_t i = 0; i < n_cases; i++)
         if (run_case_file(&run, cases[i], (long)i) != 0)
             extra_failures++;
-        free(cases[i]);
-    }
-    free(cases);
+    case_list_free(cases, n_cases);
 
     long passed = 0, failed = extra_failures, skipped = 0;
     static const char *const path_names[] = {"api", "cli"};

@@ -30,4 +30,12 @@ typedef struct conformance_case {
  *  resolved next to it. Returns 0, or -1 with the reason in @p message. */
 int case_load(const char *json_path, conformance_case_t *c, char *message, size_t message_size);
 
+/** The case files (every *.json) of @p dir, sorted by name so that every run
+ *  takes them in the same order: *paths receives @p dir/<name> for each
+ *  (release with case_list_free).
+ *  @returns 0, or -1 with errno set when @p dir cannot be read or memory ran out. */
+int case_list(const char *dir, char ***paths, size_t *count);
+
+void case_list_free(char **paths, size_t count);
+
 #endif /* TCONV_CONFORMANCE_CASE_H */

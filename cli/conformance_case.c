@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Case files (generate.py) into tconv_problem_t. The mapping is the contract
- * between the generator and tconv; it is spelled out in README.md. */
+ * between the generator and tconv; it is spelled out in
+ * tests/conformance/README.md. */
 #include "conformance_case.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -215,4 +218,57 @@ int case_load(const char *json_path, conformance_case_t *c, char *message, size_
 done:
     mj_free(&root);
     return rc;
+}
+
+static int compare_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void case_list_free(char **paths, size_t count) {
+    for (size_t i = 0; paths && i < count; i++)
+        free(paths[i]);
+    free(paths);
+}
+
+int case_list(const char *dir, char ***paths, size_t *count) {
+    *paths = NULL;
+    *count = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            char **grown = realloc(names, cap * sizeof *names);
+            if (!grown) {
+                rc = -1;
+                break;
+            }
+            names = grown;
+        }
+        size_t size = strlen(dir) + len + 2;
+        if (!(names[n] = malloc(size))) {
+            rc = -1;
+            break;
+        }
+        snprintf(names[n++], size, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    if (rc != 0) {
+        case_list_free(names, n);
+        errno = ENOMEM;
+        return -1;
+    }
+    if (n > 0)
+        qsort(names, n, sizeof *names, compare_names);
+    *paths = names;
+    *count = n;
+    return 0;
 }

@@ -36,11 +36,8 @@ double case_tolerance(const conformance_case_t *c, const npy_array_t *input,
 double gradient_tolerance(tconv_dtype_t dtype, const npy_array_t *golden);
 
 /** Largest |got - golden| over the @p golden->count values of @p got (same
- *  dtype as golden). NaN anywhere gives +inf. */
-double max_abs_error(const npy_array_t *golden, const void *got);
-
-/** As max_abs_error, and the index of that element in @p where (0 when
- *  golden is empty; the first NaN's index for +inf). */
+ *  dtype as golden), and the index of that element in @p where (0 when
+ *  golden is empty). NaN anywhere gives +inf, at the first NaN's index. */
 double max_abs_error_at(const npy_array_t *golden, const void *got, size_t *where);
 
 /** Value @p i of an array, as double. */
