@@ -199,6 +199,24 @@ static tconv_status_t cpu_plan_execute_slot(tconv_backend_plan_t plan, const voi
     return cpu_plan_execute(plan, input, output, msg, msg_size);
 }
 
+/* The batch of the forward plan and of its backward passes; all of them
+ * at the previous batch again when one cannot follow. */
+static tconv_status_t cpu_plan_set_batch_slot(tconv_backend_plan_t plan, int64_t batch, char *msg,
+                                              size_t msg_size) {
+    cpu_plan_t *p = plan;
+    const int64_t previous = p->p.batch;
+    tconv_status_t status = cpu_plan_set_batch(p, batch, msg, msg_size);
+    if (status == tconv_success) {
+        status = cpu_backward_set_batch(p, batch, msg, msg_size);
+    }
+    if (status != tconv_success) {
+        char ignored[64];
+        cpu_plan_set_batch(p, previous, ignored, sizeof ignored);
+        cpu_backward_set_batch(p, previous, ignored, sizeof ignored); /* tables kept: no alloc */
+    }
+    return status;
+}
+
 static void cpu_plan_destroy_slot(tconv_backend_plan_t plan) {
     cpu_backward_destroy(plan);
     cpu_plan_destroy(plan);
@@ -233,6 +251,10 @@ static const tconv_backend_t cpu_backend = {
     .plan_destroy = cpu_plan_destroy_slot,
     .plan_backward_data = cpu_plan_backward_data_slot,
     .plan_backward_weights = cpu_plan_backward_weights_slot,
+    /* ABI 1.2: the batch, natively (a loop bound of every pass). No buffer
+     * group: the core's host buffers are this device's memory, so passes
+     * on buffers run the slots above with zero copies. */
+    .plan_set_batch = cpu_plan_set_batch_slot,
 };
 
 TCONV_BACKEND_EXPORT const tconv_backend_t *tconv_backend_entry(void) {

@@ -29,7 +29,8 @@ tconv_status_t cpu_backward_create(cpu_plan_t *plan, char *msg, size_t msg_size)
         st = cpu_backward_data_create(plan, &plan->backward_data, msg, msg_size);
     }
     if (st == tconv_success && (passes & TCONV_PASS_BACKWARD_WEIGHTS)) {
-        st = cpu_wgrad_create(plan, &plan->backward_weights, msg, msg_size);
+        st = cpu_wgrad_create(plan, &plan->weights_full, msg, msg_size);
+        plan->backward_weights = plan->weights_full;
     }
     if (st != tconv_success) {
         cpu_backward_destroy(plan);
@@ -83,6 +84,33 @@ tconv_status_t cpu_backward_weights(cpu_plan_t *plan, const void *input, const v
     return tconv_success;
 }
 
+tconv_status_t cpu_backward_set_batch(cpu_plan_t *plan, int64_t batch, char *msg, size_t msg_size) {
+    if (plan->backward_data) {
+        tconv_status_t st = cpu_plan_set_batch(plan->backward_data, batch, msg, msg_size);
+        if (st != tconv_success) {
+            return st;
+        }
+    }
+    if (!plan->weights_full) {
+        return tconv_success;
+    }
+    if (batch == cpu_wgrad_batch(plan->weights_full)) {
+        plan->backward_weights = plan->weights_full;
+        return tconv_success;
+    }
+    if (!plan->weights_other || cpu_wgrad_batch(plan->weights_other) != batch) {
+        cpu_wgrad_t *wg = NULL; /* made from plan->p, already at the batch */
+        tconv_status_t st = cpu_wgrad_create(plan, &wg, msg, msg_size);
+        if (st != tconv_success) {
+            return st;
+        }
+        cpu_wgrad_destroy(plan->weights_other);
+        plan->weights_other = wg;
+    }
+    plan->backward_weights = plan->weights_other;
+    return tconv_success;
+}
+
 void cpu_backward_describe(const cpu_plan_t *plan, char *buf, size_t size) {
     int used = 0;
     buf[0] = '\0';
@@ -108,9 +136,10 @@ void cpu_backward_destroy(cpu_plan_t *plan) {
         return;
     }
     cpu_plan_destroy(plan->backward_data);
-    cpu_wgrad_destroy(plan->backward_weights);
+    cpu_wgrad_destroy(plan->weights_full);
+    cpu_wgrad_destroy(plan->weights_other);
     plan->backward_data = NULL;
-    plan->backward_weights = NULL;
+    plan->backward_weights = plan->weights_full = plan->weights_other = NULL;
 }
 
 void cpu_split_by_cost(const double *prefix, int64_t count, size_t nthreads, int64_t *first) {

@@ -28,6 +28,14 @@ tconv_status_t cpu_backward_data(cpu_plan_t *plan, const void *grad_output, void
 /** dL/dw (the kernel's layout) and dL/db from x and dL/dz; either may be NULL. */
 tconv_status_t cpu_backward_weights(cpu_plan_t *plan, const void *input, const void *grad_output,
                                     void *grad_kernel, void *grad_bias, char *msg, size_t msg_size);
+/** After cpu_plan_set_batch(plan, batch): the backward passes at that
+ *  batch. The data pass splits its items anew; the weights pass takes
+ *  tables made for the batch (the full batch's, kept from plan creation,
+ *  or those of another batch, made here and kept until the next batch
+ *  other than the full one), so its sums run in the order of a plan made
+ *  for the batch. On failure (out of memory) the passes keep their tables
+ *  and the caller sets the previous batch again. */
+tconv_status_t cpu_backward_set_batch(cpu_plan_t *plan, int64_t batch, char *msg, size_t msg_size);
 /** One line on the backward passes of @p plan ("" without any), for the log. */
 void cpu_backward_describe(const cpu_plan_t *plan, char *buf, size_t size);
 /** Releases what cpu_backward_create made; the plan itself stays. */
@@ -50,6 +58,8 @@ tconv_status_t cpu_wgrad_create(const cpu_plan_t *fwd, cpu_wgrad_t **out, char *
 void cpu_wgrad_execute(const cpu_plan_t *fwd, cpu_wgrad_t *wg, const void *input,
                        const void *grad_output, void *grad_kernel, void *grad_bias);
 void cpu_wgrad_destroy(cpu_wgrad_t *wg);
+/** The batch @p wg was made for (fwd->p.batch then). */
+int64_t cpu_wgrad_batch(const cpu_wgrad_t *wg);
 /** One line on how the pass is cut into work, as snprintf. */
 int cpu_wgrad_describe(const cpu_wgrad_t *wg, char *buf, size_t size);
 

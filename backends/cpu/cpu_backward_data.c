@@ -248,7 +248,6 @@ static tconv_status_t build_items(cpu_plan_t *bp, char *msg, size_t msg_size) {
     bp->nitems = ni;
     bp->nblocks = blocks;
     cpu_plan_split_items(bp, prefix);
-    free(prefix);
     return tconv_success;
 }
 
@@ -289,9 +288,11 @@ static tconv_status_t build_tables(cpu_plan_t *bp, const tconv_canonical_t *p, c
     free(bp->items);
     free(bp->block_planes);
     free(bp->thread_first);
+    free(bp->item_cost);
     bp->items = NULL;
     bp->block_planes = NULL;
     bp->thread_first = NULL;
+    bp->item_cost = NULL;
     tconv_status_t st = tconv_success;
     for (int a = 0; a < 3 && st == tconv_success; ++a) {
         st = build_runs(p, a, &bp->axis[a], msg, msg_size);

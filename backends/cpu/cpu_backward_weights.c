@@ -82,6 +82,7 @@ typedef struct wg_block {
 } wg_block_t;
 
 struct cpu_wgrad {
+    int64_t batch;          /* the batch its blocks cover */
     int vec_cout;           /* 1: vectors over Cout/G (dz), broadcasts over Cin/G (x) */
     int64_t mch, vch, vpad; /* broadcast and vector channels per group; vch padded */
     wg_unit_t *units;
@@ -458,6 +459,7 @@ tconv_status_t cpu_wgrad_create(const cpu_plan_t *fwd, cpu_wgrad_t **out, char *
         snprintf(msg, msg_size, "cpu plan: allocating the backward weights plan failed");
         return tconv_out_of_memory;
     }
+    wg->batch = p->batch;
     /* Vectors over the channels that waste fewer lanes. */
     const int64_t cin_g = fwd->cin_g, cout_g = fwd->cout_g;
     wg->vec_cout = cin_g * ((cout_g + vl - 1) / vl) <= cout_g * ((cin_g + vl - 1) / vl);
@@ -491,6 +493,10 @@ tconv_status_t cpu_wgrad_create(const cpu_plan_t *fwd, cpu_wgrad_t **out, char *
     }
     *out = wg;
     return tconv_success;
+}
+
+int64_t cpu_wgrad_batch(const cpu_wgrad_t *wg) {
+    return wg->batch;
 }
 
 int cpu_wgrad_describe(const cpu_wgrad_t *wg, char *buf, size_t size) {

@@ -471,8 +471,7 @@ static tconv_status_t build_items(cpu_plan_t *plan, char *msg, size_t msg_size) 
     }
     plan->nitems = ni;
     plan->nblocks = blocks;
-    split_among_threads(plan, prefix);
-    free(prefix);
+    cpu_plan_split_items(plan, prefix);
     return tconv_success;
 }
 
@@ -639,6 +638,7 @@ tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *k
         return fail(tconv_out_of_memory, msg, msg_size, "cpu plan: allocating the plan failed");
     }
     plan->p = *p;
+    plan->max_batch = p->batch;
     plan->kernel = kernel;
     plan->pool = pool;
     plan->esize = p->dtype == tconv_f64 ? sizeof(double) : sizeof(float);
@@ -739,6 +739,7 @@ void cpu_plan_destroy(cpu_plan_t *plan) {
     }
     free(plan->items);
     free(plan->thread_first);
+    free(plan->item_cost);
     free(plan->block_planes);
     free(plan->thread_slab);
     free(plan->thread_stage);
@@ -755,6 +756,21 @@ tconv_status_t cpu_plan_alloc_table(void **out, int64_t count, size_t size, int 
     return alloc_table(out, count, size, aligned, what, msg, msg_size);
 }
 
-void cpu_plan_split_items(cpu_plan_t *plan, const double *prefix) {
+void cpu_plan_split_items(cpu_plan_t *plan, double *prefix) {
+    if (plan->item_cost != prefix) {
+        free(plan->item_cost);
+        plan->item_cost = prefix;
+    }
     split_among_threads(plan, prefix);
+}
+
+tconv_status_t cpu_plan_set_batch(cpu_plan_t *plan, int64_t batch, char *msg, size_t msg_size) {
+    if (batch < 1 || batch > plan->max_batch) {
+        return fail(tconv_invalid_arguments, msg, msg_size,
+                    "plan_set_batch: batch %lld is not in 1..%lld", (long long)batch,
+                    (long long)plan->max_batch);
+    }
+    plan->p.batch = batch;
+    split_among_threads(plan, plan->item_cost);
+    return tconv_success;
 }

@@ -75,6 +75,10 @@ typedef struct cpu_plan {
      *  batch's list, whose item m * nitems + i is items[i] for sample
      *  m + items[i].n (a list of every sample's items just stops at nitems). */
     int64_t *thread_first;
+    /** Cost of one sample's items [0, i) at [i] (nitems + 1 entries): kept
+     *  to split the items of another batch (cpu_plan_set_batch). */
+    double *item_cost;
+    int64_t max_batch;     /**< The problem's batch; p.batch is the current one. */
     int64_t nblocks;       /**< D blocks. */
     int64_t *block_planes; /**< Per D block: first and last+1 input plane it reads. */
 
@@ -105,9 +109,15 @@ typedef struct cpu_plan {
      *  Cin/G is small. Set by the backward data plan (cpu_backward_data.c),
      *  whose runs list consecutive taps; the forward plan's list every s-th. */
     int merge_w_taps;
-    /** Backward passes (cpu_backward.h), made when p.passes asks for them. */
+    /** Backward passes (cpu_backward.h), made when p.passes asks for them.
+     *  backward_weights is the weights pass of the current batch: its
+     *  blocks, splits and sums depend on the batch, so that a plan at batch
+     *  b sums in the order of a plan made for b. It is weights_full (made
+     *  at plan creation) at the problem's batch, else weights_other (made
+     *  by the last cpu_backward_set_batch to another batch, kept). */
     struct cpu_plan *backward_data;
     struct cpu_wgrad *backward_weights;
+    struct cpu_wgrad *weights_full, *weights_other;
 } cpu_plan_t;
 
 /** Chunk q of a group: sets *width to its packed channels and returns the
@@ -143,6 +153,10 @@ tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const 
 /** Computes the output for @p input into @p output (cpu_execute.c). */
 tconv_status_t cpu_plan_execute(cpu_plan_t *plan, const void *input, void *output, char *msg,
                                 size_t msg_size);
+/** Sets the batch later passes run (1..max_batch): the batch's items are
+ *  split among the threads anew; each sample's items, hence every output
+ *  element's sums, stay those of a plan made for that batch. */
+tconv_status_t cpu_plan_set_batch(cpu_plan_t *plan, int64_t batch, char *msg, size_t msg_size);
 /** Releases the plan; NULL is ignored. */
 void cpu_plan_destroy(cpu_plan_t *plan);
 
@@ -153,7 +167,8 @@ void cpu_plan_destroy(cpu_plan_t *plan);
 tconv_status_t cpu_plan_alloc_table(void **out, int64_t count, size_t size, int aligned,
                                     const char *what, char *msg, size_t msg_size);
 /** Sets plan->thread_first: equal-cost ranges of the batch's items (one
- *  sample's items[0, nitems), prefix[i] the cost of items [0, i)). */
-void cpu_plan_split_items(cpu_plan_t *plan, const double *prefix);
+ *  sample's items[0, nitems), prefix[i] the cost of items [0, i)), and
+ *  keeps @p prefix (malloc'd; the plan frees it) for cpu_plan_set_batch. */
+void cpu_plan_split_items(cpu_plan_t *plan, double *prefix);
 
 #endif /* TCONV_CPU_PLAN_H */
