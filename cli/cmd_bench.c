@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "bench.h"
+#include "bench_resident.h"
 #include "commands.h"
 #include "json.h"
 #include "npy.h"
@@ -31,6 +32,7 @@ void cmd_bench_usage(FILE *out) {
           "  --seed S                  random seed (default 1)\n"
           "  --json                    one JSON object on stdout\n",
           out);
+    bench_resident_usage(out);
     layer_options_usage(out);
     fputs("\nThe benchmark suite (real-network layers, FMA peak, oneDNN, SVG) is the\n"
           "tconv-bench program: tconv-bench --help.\n",
@@ -53,19 +55,23 @@ static int suite_moved(int argc, char **argv) {
 
 typedef struct bench_args {
     cli_int_list_t input_shape, kernel_size;
-    int64_t filters, repeat, warmup, seed;
-    int use_bias, json;
+    int64_t filters, repeat, warmup, seed, batch;
+    int use_bias, json, resident, pass_given;
     bench_pass_t pass;
+    const char *devices; /**< --devices: the devices --resident compares, comma-separated. */
 } bench_args_t;
 
 /* The bench-only options; returns 1 consumed, 0 not one of them, -1 error. */
 static int parse_bench_option(bench_args_t *b, cli_args_t *args, const char *name) {
     const char *value;
-    if (strcmp(name, "--json") == 0 || strcmp(name, "--use-bias") == 0) {
+    if (strcmp(name, "--json") == 0 || strcmp(name, "--use-bias") == 0 ||
+        strcmp(name, "--resident") == 0) {
         if (cli_args_flag(args) != 0)
             return -1;
         if (strcmp(name, "--json") == 0)
             b->json = 1;
+        else if (strcmp(name, "--resident") == 0)
+            b->resident = 1;
         else
             b->use_bias = 1;
         return 1;
@@ -74,6 +80,7 @@ static int parse_bench_option(bench_args_t *b, cli_args_t *args, const char *nam
                       : strcmp(name, "--repeat") == 0 ? &b->repeat
                       : strcmp(name, "--warmup") == 0 ? &b->warmup
                       : strcmp(name, "--seed") == 0   ? &b->seed
+                      : strcmp(name, "--batch") == 0  ? &b->batch
                                                       : NULL;
     cli_int_list_t *list = strcmp(name, "--input-shape") == 0   ? &b->input_shape
                            : strcmp(name, "--kernel-size") == 0 ? &b->kernel_size
@@ -85,6 +92,13 @@ static int parse_bench_option(bench_args_t *b, cli_args_t *args, const char *nam
             cli_error(args->command, "--pass: '%s' is not one of %s", value, bench_pass_choices());
             return -1;
         }
+        b->pass_given = 1;
+        return 1;
+    }
+    if (strcmp(name, "--devices") == 0) {
+        if (cli_args_value(args, &value) != 0)
+            return -1;
+        b->devices = value;
         return 1;
     }
     if (!number && !list)
@@ -115,12 +129,65 @@ static int bench_option(void *state, cli_args_t *args, const char *name) {
     return rc != 0 ? rc : layer_options_parse(p->opts, args, name);
 }
 
+/* Splits --devices (comma-separated ids or selectors) into @p config. */
+static int split_devices(const char *list, bench_resident_config_t *config) {
+    static char copy[1024];
+    if (strlen(list) >= sizeof copy) {
+        cli_error(COMMAND, "--devices: longer than %zu characters", sizeof copy - 1);
+        return -1;
+    }
+    strcpy(copy, list);
+    char *save = NULL;
+    for (char *d = strtok_r(copy, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
+        if (config->device_count == BENCH_RESIDENT_MAX_DEVICES) {
+            cli_error(COMMAND, "--devices: at most %d devices", BENCH_RESIDENT_MAX_DEVICES);
+            return -1;
+        }
+        config->devices[config->device_count++] = d;
+    }
+    if (config->device_count == 0) {
+        cli_error(COMMAND, "--devices: must name at least one device (e.g. cpu:0,opencl:0)");
+        return -1;
+    }
+    return 0;
+}
+
+/* --resident times a fixed decoder: the one-layer options do not apply. */
+static int check_resident_args(const bench_args_t *b) {
+    const char *single = b->input_shape.count   ? "--input-shape"
+                         : b->filters           ? "--filters"
+                         : b->kernel_size.count ? "--kernel-size"
+                         : b->use_bias          ? "--use-bias"
+                         : b->pass_given        ? "--pass"
+                                                : NULL;
+    if (b->resident && single) {
+        cli_error(COMMAND,
+                  "%s: not with --resident (its decoder's layers are fixed: see tconv "
+                  "bench --help)",
+                  single);
+        return -1;
+    }
+    if (!b->resident && b->batch) {
+        cli_error(COMMAND, "--batch: only with --resident (else the batch is --input-shape's N)");
+        return -1;
+    }
+    if (!b->resident && b->devices) {
+        cli_error(COMMAND, "--devices: only with --resident (one layer runs on --device)");
+        return -1;
+    }
+    return 0;
+}
+
 /* Returns 0, 1 after --help, -1 on error (printed). */
 static int parse_args(int argc, char **argv, bench_args_t *b, cli_layer_options_t *opts) {
     bench_parse_t p = {b, opts};
     const int rc = cli_args_parse(COMMAND, argc, argv, cmd_bench_usage, bench_option, &p);
     if (rc != 0)
         return rc;
+    if (check_resident_args(b) != 0)
+        return -1;
+    if (b->resident)
+        return 0;
     const char *missing = !b->input_shape.count   ? "--input-shape"
                           : !b->filters           ? "--filters"
                           : !b->kernel_size.count ? "--kernel-size"
@@ -205,6 +272,19 @@ int cmd_bench(int argc, char **argv) {
     int rc = parse_args(argc, argv, &b, &opts);
     if (rc != 0)
         return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_BAD_INPUT;
+    if (b.resident) {
+        bench_resident_config_t config = {.batch = b.batch ? b.batch : 1,
+                                          .dtype = opts.dtype,
+                                          .warmup = (int)b.warmup,
+                                          .repeat = (int)b.repeat,
+                                          .seed = (uint64_t)b.seed,
+                                          .json = b.json};
+        if (b.devices && split_devices(b.devices, &config) != 0)
+            return CLI_EXIT_BAD_INPUT;
+        if (config.device_count == 0)
+            config.devices[config.device_count++] = opts.device;
+        return bench_resident_run(&config);
+    }
 
     tconv_problem_t p;
     if (layer_problem_from_input(&opts, COMMAND, "--input-shape", b.input_shape.values,

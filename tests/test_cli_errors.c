@@ -77,21 +77,6 @@ static int teardown(void **state) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Runs the CLI with the given arguments (NULL-terminated). */
-static int run_cli(char **out, char **err, ...) {
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)TCONV_TEST_CLI;
-    va_list ap;
-    va_start(ap, err);
-    char *a;
-    while ((a = va_arg(ap, char *)) != NULL && n < 63)
-        argv[n++] = a;
-    va_end(ap);
-    argv[n] = NULL;
-    return tp_run(argv, out, err);
-}
-
 /* A precious existing output file; returns its bytes for a later check. */
 static void plant_output(void) {
     FILE *f = fopen(out_path, "wb");
@@ -157,8 +142,8 @@ static void expect_run_fails(int code, const char *argument, const char *rule, c
 static void test_sanity_run_succeeds(void **state) {
     (void)state;
     char *out, *err;
-    int rc = run_cli(&out, &err, "run", "--input", x_ok, "--kernel", w_ok, "--output", out_path,
-                     "--strides", "2", "--padding", "same", NULL);
+    int rc = tp_run_args(TCONV_TEST_CLI, &out, &err, "run", "--input", x_ok, "--kernel", w_ok,
+                         "--output", out_path, "--strides", "2", "--padding", "same", NULL);
     if (rc != 0)
         fail_msg("the good run failed: exit %d: %s", rc, err);
     free(out);
@@ -278,8 +263,8 @@ static void test_bad_npy_files_exit_2(void **state) {
 /* `tconv run` on the good arrays into @p output must exit 0. */
 static void expect_run_writes(const char *output) {
     char *out, *err;
-    int rc =
-        run_cli(&out, &err, "run", "--input", x_ok, "--kernel", w_ok, "--output", output, NULL);
+    int rc = tp_run_args(TCONV_TEST_CLI, &out, &err, "run", "--input", x_ok, "--kernel", w_ok,
+                         "--output", output, NULL);
     if (rc != 0)
         fail_msg("tconv run --output %s: exit %d: %s", output, rc, err);
     free(out);
@@ -664,7 +649,7 @@ static void test_devices_command(void **state) {
     tconv_context_destroy(ctx);
 
     char *out, *err;
-    int rc = run_cli(&out, &err, "devices", NULL);
+    int rc = tp_run_args(TCONV_TEST_CLI, &out, &err, "devices", NULL);
     if (rc != 0)
         fail_msg("tconv devices: exit %d, stderr \"%s\"", rc, err);
     for (size_t i = 0; i < count; i++) {
@@ -676,7 +661,7 @@ static void test_devices_command(void **state) {
     free(out);
     free(err);
 
-    rc = run_cli(&out, &err, "devices", "--json", NULL);
+    rc = tp_run_args(TCONV_TEST_CLI, &out, &err, "devices", "--json", NULL);
     if (rc != 0)
         fail_msg("tconv devices --json: exit %d, stderr \"%s\"", rc, err);
     tc_json_t *doc = parse_json("tconv devices --json", out);
@@ -731,25 +716,25 @@ static void test_devices_versions_and_selector(void **state) {
     snprintf(expected, sizeof expected,
              "\"library\":{\"version\":\"%s\",\"major\":%d,\"minor\":%d,\"patch\":%d}", version,
              major, minor, patch);
-    int rc = run_cli(&out, &err, "devices", "--json", NULL);
+    int rc = tp_run_args(TCONV_TEST_CLI, &out, &err, "devices", "--json", NULL);
     if (rc != 0 || !tc_contains(out, expected) ||
         !tc_contains(out, "\"plugin_abi\":{\"major\":1,\"minor\":"))
         fail_msg("tconv devices --json: exit %d, no %s or plugin_abi in \"%s\"", rc, expected, out);
     free(out);
     free(err);
-    rc = run_cli(&out, &err, "devices", "--device", "cpu:9", NULL);
+    rc = tp_run_args(TCONV_TEST_CLI, &out, &err, "devices", "--device", "cpu:9", NULL);
     if (rc != 3 || !tc_contains(err, "--device 'cpu:9'") || !tc_contains(err, "no such device"))
         fail_msg("tconv devices --device cpu:9: exit %d (want 3), stderr \"%s\"", rc, err);
     free(out);
     free(err);
-    rc = run_cli(&out, &err, "devices", "--json", "--device", "nosuch", NULL);
+    rc = tp_run_args(TCONV_TEST_CLI, &out, &err, "devices", "--json", "--device", "nosuch", NULL);
     if (rc != 3 || out[0] != '{')
         fail_msg("tconv devices --json --device nosuch: exit %d (want 3, with the listing), "
                  "stdout \"%s\"",
                  rc, out);
     free(out);
     free(err);
-    rc = run_cli(&out, &err, "devices", "--device", "cpu:0", NULL);
+    rc = tp_run_args(TCONV_TEST_CLI, &out, &err, "devices", "--device", "cpu:0", NULL);
     if (rc != 0)
         fail_msg("tconv devices --device cpu:0: exit %d, stderr \"%s\"", rc, err);
     free(out);
@@ -759,7 +744,7 @@ static void test_devices_versions_and_selector(void **state) {
 static void test_demo_command(void **state) {
     (void)state;
     char *out, *err;
-    int rc = run_cli(&out, &err, "demo", NULL);
+    int rc = tp_run_args(TCONV_TEST_CLI, &out, &err, "demo", NULL);
     if (rc != 0)
         fail_msg("tconv demo: exit %d\nstdout: %s\nstderr: %s", rc, out, err);
     print_message("%s", out);
@@ -779,9 +764,9 @@ static void test_demo_command(void **state) {
 static void test_bench_json(void **state) {
     (void)state;
     char *out, *err;
-    int rc = run_cli(&out, &err, "bench", "--input-shape", "1,4,4,4,8", "--filters", "8",
-                     "--kernel-size", "3", "--strides", "2", "--padding", "same", "--repeat", "3",
-                     "--warmup", "1", "--json", NULL);
+    int rc = tp_run_args(TCONV_TEST_CLI, &out, &err, "bench", "--input-shape", "1,4,4,4,8",
+                         "--filters", "8", "--kernel-size", "3", "--strides", "2", "--padding",
+                         "same", "--repeat", "3", "--warmup", "1", "--json", NULL);
     if (rc != 0)
         fail_msg("tconv bench --json: exit %d, stdout \"%s\", stderr \"%s\"", rc, out, err);
     print_message("%s", out);

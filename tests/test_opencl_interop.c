@@ -41,13 +41,6 @@ static struct {
 } g_cl;
 static tconv_context_t g_ctx;
 
-#define CHECK_OK(call)                                                                             \
-    do {                                                                                           \
-        tconv_status_t st_ = (call);                                                               \
-        if (st_ != tconv_success)                                                                  \
-            fail_msg("%s -> %s: %s", #call, tconv_status_name(st_), tconv_get_last_error());       \
-    } while (0)
-
 #define CHECK_CL(call)                                                                             \
     do {                                                                                           \
         cl_int err_ = (call);                                                                      \
@@ -193,18 +186,18 @@ static void test_forward(void **state) {
     mems_t m;
     mems_make(&t, &m);
     tconv_plan_t plan = NULL;
-    CHECK_OK(tconv_opencl_plan_create(&plan, g_ctx, &p, g_cl.queue));
+    TC_CHECK_OK(tconv_opencl_plan_create(&plan, g_ctx, &p, g_cl.queue));
     cl_event filled = fill_pattern(m.x, t.in_count);
     cl_event w = write_mem(m.w, t.dev_kernel, (size_t)t.kernel_count * sizeof(float));
     cl_event b = write_mem(m.b, t.dev_bias, (size_t)p.out_channels * sizeof(float));
-    CHECK_OK(tconv_opencl_plan_set_weights(plan, m.w, m.b));
+    TC_CHECK_OK(tconv_opencl_plan_set_weights(plan, m.w, m.b));
     cl_event done = NULL;
-    CHECK_OK(tconv_opencl_plan_execute(plan, m.x, m.y, 1, &filled, &done));
+    TC_CHECK_OK(tconv_opencl_plan_execute(plan, m.x, m.y, 1, &filled, &done));
     assert_non_null(done);
     float *y = read_after(m.y, (size_t)t.out_count * sizeof(float), done);
     assert_int_equal(event_status(done), CL_COMPLETE);
     expect_output(&t, y, "interop forward pass");
-    CHECK_OK(tconv_plan_wait(plan));
+    TC_CHECK_OK(tconv_plan_wait(plan));
     free(y);
     cl_event events[] = {filled, w, b, done};
     for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
@@ -231,17 +224,17 @@ static void test_backward(void **state) {
     mems_t m;
     mems_make(&t, &m);
     tconv_plan_t plan = NULL;
-    CHECK_OK(tconv_opencl_plan_create(&plan, g_ctx, &p, g_cl.queue));
+    TC_CHECK_OK(tconv_opencl_plan_create(&plan, g_ctx, &p, g_cl.queue));
     cl_event filled = fill_pattern(m.x, t.in_count);
     cl_event w = write_mem(m.w, t.dev_kernel, (size_t)t.kernel_count * sizeof(float));
     cl_event b = write_mem(m.b, t.dev_bias, (size_t)p.out_channels * sizeof(float));
     cl_event dy = write_mem(m.dy, g.dev_grad_out, (size_t)t.out_count * sizeof(float));
-    CHECK_OK(tconv_opencl_plan_set_weights(plan, m.w, m.b));
+    TC_CHECK_OK(tconv_opencl_plan_set_weights(plan, m.w, m.b));
     cl_event forward = NULL, backward = NULL;
-    CHECK_OK(tconv_opencl_plan_execute(plan, m.x, m.y, 1, &filled, &forward));
+    TC_CHECK_OK(tconv_opencl_plan_execute(plan, m.x, m.y, 1, &filled, &forward));
     cl_event before_backward[2] = {forward, dy};
-    CHECK_OK(tconv_opencl_plan_execute_backward(plan, m.x, m.dy, m.dx, m.dw, m.db, 2,
-                                                before_backward, &backward));
+    TC_CHECK_OK(tconv_opencl_plan_execute_backward(plan, m.x, m.dy, m.dx, m.dw, m.db, 2,
+                                                   before_backward, &backward));
     float *y = read_after(m.y, (size_t)t.out_count * sizeof(float), forward);
     expect_output(&t, y, "interop training plan, forward pass");
     const cl_mem grads[tc_grad_count] = {m.dx, m.dw, m.db};
@@ -257,7 +250,7 @@ static void test_backward(void **state) {
                      tc_element(g.dev[k], tconv_f32, at), g.ref[k][at]);
     }
     assert_int_equal(event_status(backward), CL_COMPLETE);
-    CHECK_OK(tconv_plan_wait(plan));
+    TC_CHECK_OK(tconv_plan_wait(plan));
     free(y);
     cl_event events[] = {filled, w, b, dy, forward, backward};
     for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
@@ -312,18 +305,19 @@ static void test_reference_counts(void **state) {
     touch_all(&m);
     const counts_t before = reference_counts(&m);
     tconv_plan_t plan = NULL;
-    CHECK_OK(tconv_opencl_plan_create(&plan, g_ctx, &p, g_cl.queue));
+    TC_CHECK_OK(tconv_opencl_plan_create(&plan, g_ctx, &p, g_cl.queue));
     cl_uint held = 0;
     CHECK_CL(clGetCommandQueueInfo(g_cl.queue, CL_QUEUE_REFERENCE_COUNT, sizeof held, &held, NULL));
     if (held != before.queue + 1)
         fail_msg("queue reference count %u after tconv_opencl_plan_create, %u before: tconv "
                  "retains it once",
                  held, before.queue);
-    CHECK_OK(tconv_opencl_plan_set_weights(plan, m.w, m.b));
+    TC_CHECK_OK(tconv_opencl_plan_set_weights(plan, m.w, m.b));
     cl_event done = NULL;
-    CHECK_OK(tconv_opencl_plan_execute(plan, m.x, m.y, 0, NULL, NULL));
-    CHECK_OK(tconv_opencl_plan_execute_backward(plan, m.x, m.dy, m.dx, m.dw, m.db, 0, NULL, &done));
-    CHECK_OK(tconv_plan_wait(plan));
+    TC_CHECK_OK(tconv_opencl_plan_execute(plan, m.x, m.y, 0, NULL, NULL));
+    TC_CHECK_OK(
+        tconv_opencl_plan_execute_backward(plan, m.x, m.dy, m.dx, m.dw, m.db, 0, NULL, &done));
+    TC_CHECK_OK(tconv_plan_wait(plan));
     clReleaseEvent(done);
     tconv_plan_destroy(plan);
     touch_all(&m);
@@ -352,17 +346,17 @@ static void test_failed_wait_event(void **state) {
     mems_t m;
     mems_make(&t, &m);
     tconv_plan_t plan = NULL;
-    CHECK_OK(tconv_opencl_plan_create(&plan, g_ctx, &p, g_cl.queue));
+    TC_CHECK_OK(tconv_opencl_plan_create(&plan, g_ctx, &p, g_cl.queue));
     cl_event filled = fill_pattern(m.x, t.in_count);
     cl_event w = write_mem(m.w, t.dev_kernel, (size_t)t.kernel_count * sizeof(float));
     cl_event b = write_mem(m.b, t.dev_bias, (size_t)p.out_channels * sizeof(float));
-    CHECK_OK(tconv_opencl_plan_set_weights(plan, m.w, m.b));
+    TC_CHECK_OK(tconv_opencl_plan_set_weights(plan, m.w, m.b));
     CHECK_CL(clFinish(g_cl.queue));
     cl_int err = CL_SUCCESS;
     cl_event gate = clCreateUserEvent(g_cl.context, &err);
     CHECK_CL(err);
     cl_event done = NULL;
-    CHECK_OK(tconv_opencl_plan_execute(plan, m.x, m.y, 1, &gate, &done));
+    TC_CHECK_OK(tconv_opencl_plan_execute(plan, m.x, m.y, 1, &gate, &done));
     /* Queued, not run: the gate fails. */
     CHECK_CL(clSetUserEventStatus(gate, CL_INVALID_OPERATION));
     tconv_status_t st = tconv_plan_wait(plan);
@@ -375,13 +369,13 @@ static void test_failed_wait_event(void **state) {
     if (event_status(done) >= 0)
         fail_msg("the returned event has status %d after its wait list failed; want < 0",
                  (int)event_status(done));
-    CHECK_OK(tconv_plan_wait(plan)); /* reported once */
+    TC_CHECK_OK(tconv_plan_wait(plan)); /* reported once */
     /* The plan runs right afterwards. */
     cl_event again = NULL;
-    CHECK_OK(tconv_opencl_plan_execute(plan, m.x, m.y, 0, NULL, &again));
+    TC_CHECK_OK(tconv_opencl_plan_execute(plan, m.x, m.y, 0, NULL, &again));
     float *y = read_after(m.y, (size_t)t.out_count * sizeof(float), again);
     expect_output(&t, y, "interop forward pass after a failed one");
-    CHECK_OK(tconv_plan_wait(plan));
+    TC_CHECK_OK(tconv_plan_wait(plan));
     free(y);
     cl_event events[] = {filled, w, b, gate, done, again};
     for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
@@ -412,8 +406,8 @@ static void test_refusals(void **state) {
     mems_t m;
     mems_make(&t, &m);
     tconv_plan_t plan = NULL;
-    CHECK_OK(tconv_opencl_plan_create(&plan, g_ctx, &p, g_cl.queue));
-    CHECK_OK(tconv_opencl_plan_set_weights(plan, m.w, m.b));
+    TC_CHECK_OK(tconv_opencl_plan_create(&plan, g_ctx, &p, g_cl.queue));
+    TC_CHECK_OK(tconv_opencl_plan_set_weights(plan, m.w, m.b));
     cl_context other = clCreateContext(NULL, 1, &g_cl.device, NULL, NULL, &err);
     CHECK_CL(err);
     cl_mem foreign =
@@ -425,7 +419,7 @@ static void test_refusals(void **state) {
         fail_msg("an input cl_mem of another context -> %s '%s'; want invalid_arguments naming "
                  "the input and the context",
                  tconv_status_name(st), tconv_get_last_error());
-    CHECK_OK(tconv_plan_wait(plan));
+    TC_CHECK_OK(tconv_plan_wait(plan));
     clReleaseMemObject(foreign);
     clReleaseContext(other);
     tconv_plan_destroy(plan);

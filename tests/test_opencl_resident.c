@@ -42,13 +42,6 @@ static void count_programs(void *user_data, int level, const char *message) {
         g_programs++;
 }
 
-#define CHECK_OK(call)                                                                             \
-    do {                                                                                           \
-        tconv_status_t st_ = (call);                                                               \
-        if (st_ != tconv_success)                                                                  \
-            fail_msg("%s -> %s: %s", #call, tconv_status_name(st_), tconv_get_last_error());       \
-    } while (0)
-
 /* ---- the decoder */
 
 typedef struct layer {
@@ -107,16 +100,16 @@ static size_t elem_size(tconv_dtype_t dtype) {
 
 static tconv_buffer_t upload(tconv_plan_t plan, const void *data, size_t bytes) {
     tconv_buffer_t b = NULL;
-    CHECK_OK(tconv_buffer_create(&b, plan, bytes));
+    TC_CHECK_OK(tconv_buffer_create(&b, plan, bytes));
     if (data)
-        CHECK_OK(tconv_buffer_write(b, 0, data, bytes));
+        TC_CHECK_OK(tconv_buffer_write(b, 0, data, bytes));
     return b;
 }
 
 static void *download(tconv_buffer_t b, size_t bytes) {
     void *host = malloc(bytes);
     assert_non_null(host);
-    CHECK_OK(tconv_buffer_read(b, 0, host, bytes));
+    TC_CHECK_OK(tconv_buffer_read(b, 0, host, bytes));
     return host;
 }
 
@@ -177,16 +170,16 @@ static void test_chained_decoder(void **state) {
         layer_problem(l, dtype, batch, TCONV_PASS_FORWARD, &p[l]);
         if (tc_tensors_make(&p[l], &rng, &t[l], msg, sizeof msg) != 0)
             fail_msg("%s: %s", decoder[l].name, msg);
-        CHECK_OK(tconv_plan_create(&host[l], g_ctx, &p[l], DEVICE));
-        CHECK_OK(tconv_plan_set_weights(host[l], t[l].dev_kernel, t[l].dev_bias));
-        CHECK_OK(tconv_plan_create(&dev[l], g_ctx, &p[l], DEVICE));
+        TC_CHECK_OK(tconv_plan_create(&host[l], g_ctx, &p[l], DEVICE));
+        TC_CHECK_OK(tconv_plan_set_weights(host[l], t[l].dev_kernel, t[l].dev_bias));
+        TC_CHECK_OK(tconv_plan_create(&dev[l], g_ctx, &p[l], DEVICE));
     }
     /* Host path: layer l's output is layer l+1's input. */
     void *host_out[3];
     for (int l = 0; l < 3; l++) {
         host_out[l] = malloc((size_t)t[l].out_count * e);
         assert_non_null(host_out[l]);
-        CHECK_OK(tconv_plan_execute(host[l], l ? host_out[l - 1] : t[0].dev_in, host_out[l]));
+        TC_CHECK_OK(tconv_plan_execute(host[l], l ? host_out[l - 1] : t[0].dev_in, host_out[l]));
     }
     /* On the device: nothing between the enqueues. */
     tconv_buffer_t act[4], weights[3], bias[3];
@@ -195,11 +188,11 @@ static void test_chained_decoder(void **state) {
         act[l + 1] = upload(dev[l], NULL, (size_t)t[l].out_count * e);
         weights[l] = upload(dev[l], t[l].dev_kernel, (size_t)t[l].kernel_count * e);
         bias[l] = upload(dev[l], t[l].dev_bias, (size_t)p[l].out_channels * e);
-        CHECK_OK(tconv_plan_set_weights_buffers(dev[l], weights[l], bias[l]));
+        TC_CHECK_OK(tconv_plan_set_weights_buffers(dev[l], weights[l], bias[l]));
     }
     for (int l = 0; l < 3; l++)
-        CHECK_OK(tconv_plan_enqueue(dev[l], act[l], act[l + 1]));
-    CHECK_OK(tconv_plan_wait(dev[2]));
+        TC_CHECK_OK(tconv_plan_enqueue(dev[l], act[l], act[l + 1]));
+    TC_CHECK_OK(tconv_plan_wait(dev[2]));
     for (int l = 0; l < 3; l++) {
         void *got = download(act[l + 1], (size_t)t[l].out_count * e);
         char what[160];
@@ -247,16 +240,16 @@ static void run_training(const tconv_problem_t *p, const tc_tensors_t *t, const 
     for (int k = 0; k < tc_grad_count; k++)
         grad_bytes[k] = (size_t)g->count[k] * e;
     tconv_plan_t plan = NULL;
-    CHECK_OK(tconv_plan_create(&plan, g_ctx, p, DEVICE));
+    TC_CHECK_OK(tconv_plan_create(&plan, g_ctx, p, DEVICE));
     if (!on_buffers) {
-        CHECK_OK(tconv_plan_set_weights(plan, t->dev_kernel, t->dev_bias));
+        TC_CHECK_OK(tconv_plan_set_weights(plan, t->dev_kernel, t->dev_bias));
         r->out = malloc(out_bytes);
         for (int k = 0; k < tc_grad_count; k++)
             r->grad[k] = malloc(grad_bytes[k]);
-        CHECK_OK(tconv_plan_execute(plan, t->dev_in, r->out));
-        CHECK_OK(tconv_plan_execute_backward(plan, t->dev_in, g->dev_grad_out,
-                                             r->grad[tc_grad_input], r->grad[tc_grad_kernel],
-                                             r->grad[tc_grad_bias]));
+        TC_CHECK_OK(tconv_plan_execute(plan, t->dev_in, r->out));
+        TC_CHECK_OK(tconv_plan_execute_backward(plan, t->dev_in, g->dev_grad_out,
+                                                r->grad[tc_grad_input], r->grad[tc_grad_kernel],
+                                                r->grad[tc_grad_bias]));
         tconv_plan_destroy(plan);
         return;
     }
@@ -268,10 +261,10 @@ static void run_training(const tconv_problem_t *p, const tc_tensors_t *t, const 
     tconv_buffer_t grad[tc_grad_count];
     for (int k = 0; k < tc_grad_count; k++)
         grad[k] = upload(plan, NULL, grad_bytes[k]);
-    CHECK_OK(tconv_plan_set_weights_buffers(plan, w, b));
-    CHECK_OK(tconv_plan_enqueue(plan, x, y));
-    CHECK_OK(tconv_plan_enqueue_backward(plan, x, dy, grad[tc_grad_input], grad[tc_grad_kernel],
-                                         grad[tc_grad_bias]));
+    TC_CHECK_OK(tconv_plan_set_weights_buffers(plan, w, b));
+    TC_CHECK_OK(tconv_plan_enqueue(plan, x, y));
+    TC_CHECK_OK(tconv_plan_enqueue_backward(plan, x, dy, grad[tc_grad_input], grad[tc_grad_kernel],
+                                            grad[tc_grad_bias]));
     r->out = download(y, out_bytes);
     for (int k = 0; k < tc_grad_count; k++) {
         r->grad[k] = download(grad[k], grad_bytes[k]);
@@ -355,10 +348,10 @@ static void check_batch(tconv_plan_t full, const tconv_problem_t *full_problem,
     const size_t kernel_bytes = (size_t)g->count[tc_grad_kernel] * e;
     const size_t bias_bytes = (size_t)p.out_channels * e;
     const size_t bytes[4] = {out_bytes, in_bytes, kernel_bytes, bias_bytes};
-    CHECK_OK(tconv_plan_set_batch(full, batch));
+    TC_CHECK_OK(tconv_plan_set_batch(full, batch));
     tconv_plan_t own = NULL;
-    CHECK_OK(tconv_plan_create(&own, g_ctx, &p, DEVICE));
-    CHECK_OK(tconv_plan_set_weights(own, t->dev_kernel, t->dev_bias));
+    TC_CHECK_OK(tconv_plan_create(&own, g_ctx, &p, DEVICE));
+    TC_CHECK_OK(tconv_plan_set_weights(own, t->dev_kernel, t->dev_bias));
     /* Host path: results of both plans. */
     void *want[4], *got[4];
     for (int i = 0; i < 4; i++) {
@@ -369,9 +362,9 @@ static void check_batch(tconv_plan_t full, const tconv_problem_t *full_problem,
     tconv_plan_t plans[2] = {own, full};
     void **results[2] = {want, got};
     for (int k = 0; k < 2; k++) {
-        CHECK_OK(tconv_plan_execute(plans[k], t->dev_in, results[k][0]));
-        CHECK_OK(tconv_plan_execute_backward(plans[k], t->dev_in, g->dev_grad_out, results[k][1],
-                                             results[k][2], results[k][3]));
+        TC_CHECK_OK(tconv_plan_execute(plans[k], t->dev_in, results[k][0]));
+        TC_CHECK_OK(tconv_plan_execute_backward(plans[k], t->dev_in, g->dev_grad_out, results[k][1],
+                                                results[k][2], results[k][3]));
     }
     static const char *const names[4] = {"output", "grad_input", "grad_kernel", "grad_bias"};
     char what[160];
@@ -386,9 +379,9 @@ static void check_batch(tconv_plan_t full, const tconv_problem_t *full_problem,
     tconv_buffer_t out[4];
     for (int i = 0; i < 4; i++)
         out[i] = upload(full, NULL, bytes[i]);
-    CHECK_OK(tconv_plan_enqueue(full, x, out[0]));
-    CHECK_OK(tconv_plan_enqueue_backward(full, x, dy, out[1], out[2], out[3]));
-    CHECK_OK(tconv_plan_wait(full));
+    TC_CHECK_OK(tconv_plan_enqueue(full, x, out[0]));
+    TC_CHECK_OK(tconv_plan_enqueue_backward(full, x, dy, out[1], out[2], out[3]));
+    TC_CHECK_OK(tconv_plan_wait(full));
     for (int i = 0; i < 4; i++) {
         void *dev = download(out[i], bytes[i]);
         snprintf(what, sizeof what, "batch %lld of %lld, buffers: %s", (long long)batch,
@@ -419,8 +412,8 @@ static void test_batch_on_one_plan(void **state) {
         fail_msg("%s", msg);
     unsetenv("TCONV_OPENCL_MAX_ALLOC");
     tconv_plan_t full = NULL;
-    CHECK_OK(tconv_plan_create(&full, g_ctx, &p, DEVICE));
-    CHECK_OK(tconv_plan_set_weights(full, t.dev_kernel, t.dev_bias));
+    TC_CHECK_OK(tconv_plan_create(&full, g_ctx, &p, DEVICE));
+    TC_CHECK_OK(tconv_plan_set_weights(full, t.dev_kernel, t.dev_bias));
     /* Every plan so far got its programs through the plugin's log lines
      * (built or loaded, or recalled from memory, silently): a count of 0
      * means the lines changed and this check would prove nothing. */

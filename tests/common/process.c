@@ -7,6 +7,7 @@
 #include "process.h"
 
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,4 +60,18 @@ void tp_format(char *const argv[], char *buf, size_t size) {
     buf[0] = '\0';
     for (int i = 0; argv[i] && used < size; i++)
         used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? " " : "", argv[i]);
+}
+
+int tp_run_args(const char *program, char **out, char **err, ...) {
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)program;
+    va_list ap;
+    va_start(ap, err);
+    char *a;
+    while ((a = va_arg(ap, char *)) != NULL && n < 63)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    return tp_run(argv, out, err);
 }

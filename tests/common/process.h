@@ -11,6 +11,10 @@
  *  run. */
 int tp_run(char *const argv[], char **out, char **err);
 
+/** tp_run of @p program with the arguments that follow @p err, up to a
+ *  NULL (at most 62 of them). */
+int tp_run_args(const char *program, char **out, char **err, ...);
+
 /** The command line as one string, for failure messages. */
 void tp_format(char *const argv[], char *buf, size_t size);
 

@@ -103,6 +103,16 @@ int tc_check_small_plan(tconv_context_t ctx, const char *selector, char *msg, si
  *  entry) are kept. */
 void tc_clean_environment(void);
 
+/** Fails the current cmocka test unless @p call returns tconv_success,
+ *  naming the call, its status and tconv_get_last_error(). */
+#define TC_CHECK_OK(call)                                                                          \
+    do {                                                                                           \
+        tconv_status_t tc_status_ = (call);                                                        \
+        if (tc_status_ != tconv_success)                                                           \
+            fail_msg("%s -> %s: %s", #call, tconv_status_name(tc_status_),                         \
+                     tconv_get_last_error());                                                      \
+    } while (0)
+
 /** The exit code ctest reports as Skipped (SKIP_RETURN_CODE; see
  *  tests/README.md for what every exit code means). */
 #define TC_EXIT_SKIP 77
