@@ -43,6 +43,13 @@ typedef struct cpu_tile_args {
     const void *bias;      /**< The chunk's bias, zero-padded to nv*VL (zeros if none). */
     int nvalid;            /**< Channels to store: nv*VL or fewer (dot tiles: nv). */
     int relu;              /**< Nonzero: max(0, .) after the bias; else linear. */
+    /* Software prefetch of the next tile's input while this one runs: per
+     * tap, prefetch_lines cache lines from x + xoff[tap] + prefetch_off, one
+     * per channel step (at most cin). For inputs read once from memory (the
+     * backward data pass's dz), whose misses the hardware prefetchers, with
+     * a stream per tap row, leave exposed; 0 lines: none. */
+    ptrdiff_t prefetch_off; /**< Element offset of the next tile's first point. */
+    int prefetch_lines;     /**< Lines per tap to prefetch (0: none). */
 } cpu_tile_args_t;
 
 typedef void (*cpu_tile_fn)(const cpu_tile_args_t *args);

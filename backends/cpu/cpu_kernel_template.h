@@ -14,6 +14,23 @@
 
 #define TILE_UNROLL _Pragma("GCC unroll 32")
 
+/* One input channel of every point of the tile: its NV weight vectors times
+ * each point's broadcast value (input channel ci), then the next weights. */
+#define TILE_STEP(NV, NP)                                                                          \
+    do {                                                                                           \
+        VEC wv[NV];                                                                                \
+        TILE_UNROLL for (int v = 0; v < NV; ++v) {                                                 \
+            wv[v] = VLOADU(wp + v * VL);                                                           \
+        }                                                                                          \
+        TILE_UNROLL for (int p = 0; p < NP; ++p) {                                                 \
+            VEC b = VSET1(xq[p][ci]);                                                              \
+            TILE_UNROLL for (int v = 0; v < NV; ++v) {                                             \
+                acc[p][v] = VFMADD(b, wv[v], acc[p][v]);                                           \
+            }                                                                                      \
+        }                                                                                          \
+        wp += NV * VL;                                                                             \
+    } while (0)
+
 #define TILE_DEFINE(NV, NP)                                                                        \
     static void KNAME(tile_##NV##_##NP)(const cpu_tile_args_t *a) {                                \
         VEC acc[NP][NV];                                                                           \
@@ -33,18 +50,17 @@
             }                                                                                      \
             const REAL *wp = w + a->woff[t];                                                       \
             ptrdiff_t ci = 0;                                                                      \
-            for (int64_t c = 0; c < cin; ++c, ci += cs) {                                          \
-                VEC wv[NV];                                                                        \
-                TILE_UNROLL for (int v = 0; v < NV; ++v) {                                         \
-                    wv[v] = VLOADU(wp + v * VL);                                                   \
-                }                                                                                  \
-                TILE_UNROLL for (int p = 0; p < NP; ++p) {                                         \
-                    VEC b = VSET1(xq[p][ci]);                                                      \
-                    TILE_UNROLL for (int v = 0; v < NV; ++v) {                                     \
-                        acc[p][v] = VFMADD(b, wv[v], acc[p][v]);                                   \
-                    }                                                                              \
-                }                                                                                  \
-                wp += NV * VL;                                                                     \
+            int64_t c = 0;                                                                         \
+            /* The first prefetch_lines steps each prefetch a line of the next                     \
+             * tile's input for this tap (spread out: a burst would queue). */                     \
+            const char *next = (const char *)(xt + a->prefetch_off);                               \
+            const int64_t lines = a->prefetch_lines < cin ? a->prefetch_lines : cin;               \
+            for (; c < lines; ++c, ci += cs) {                                                     \
+                __builtin_prefetch(next + 64 * c);                                                 \
+                TILE_STEP(NV, NP);                                                                 \
+            }                                                                                      \
+            for (; c < cin; ++c, ci += cs) {                                                       \
+                TILE_STEP(NV, NP);                                                                 \
             }                                                                                      \
         }                                                                                          \
         const REAL *bias = (const REAL *)a->bias;                                                  \
@@ -111,6 +127,7 @@ static void KNAME(tile)(const cpu_tile_args_t *a) {
 }
 
 #undef TILE_UNROLL
+#undef TILE_STEP
 #undef TILE_DEFINE
 #undef TILE_CASE
 #undef NP_UPTO_4
