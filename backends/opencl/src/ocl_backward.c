@@ -265,7 +265,8 @@ static tconv_status_t geometry_init(const tconv_canonical_t *p, uint64_t max_all
 }
 
 tconv_status_t ocl_backward_check(const ocl_device_t *dev, const tconv_canonical_t *p,
-                                  uint64_t forward_bytes, char *msg, size_t msg_size) {
+                                  uint64_t forward_bytes, const ocl_binary_options_t *binaries,
+                                  char *msg, size_t msg_size) {
     if (!ocl_backward_wanted(p))
         return tconv_success;
     if (p->activation != tconv_activation_linear) {
@@ -275,12 +276,11 @@ tconv_status_t ocl_backward_check(const ocl_device_t *dev, const tconv_canonical
                 (int)p->activation);
         return tconv_unimplemented;
     }
-    const char *binary = getenv("TCONV_OPENCL_BINARY");
-    if (binary && *binary) {
+    if (binaries->binary) {
         ocl_msg(msg, msg_size,
-                "backward pass: TCONV_OPENCL_BINARY=%s holds the forward program only, and the "
-                "backward kernels are never compiled from source in that mode",
-                binary);
+                "backward pass: %s=%s holds the forward program only, and the backward kernels "
+                "are never compiled from source in that mode",
+                binaries->binary_name, binaries->binary);
         return tconv_unimplemented;
     }
     bwd_geometry_t g;
@@ -683,10 +683,10 @@ static tconv_status_t warm_up(ocl_backward_t *b, char *msg, size_t msg_size) {
 
 tconv_status_t ocl_backward_create(ocl_state_t *st, ocl_device_t *dev, cl_context context,
                                    cl_command_queue queue, const tconv_canonical_t *p,
-                                   uint64_t forward_bytes, ocl_backward_t **out, char *msg,
-                                   size_t msg_size) {
+                                   uint64_t forward_bytes, const ocl_binary_options_t *binaries,
+                                   ocl_backward_t **out, char *msg, size_t msg_size) {
     *out = NULL;
-    tconv_status_t s = ocl_backward_check(dev, p, forward_bytes, msg, msg_size);
+    tconv_status_t s = ocl_backward_check(dev, p, forward_bytes, binaries, msg, msg_size);
     if (s != tconv_success)
         return s;
     ocl_backward_t *b = calloc(1, sizeof(*b));
@@ -718,16 +718,16 @@ tconv_status_t ocl_backward_create(ocl_state_t *st, ocl_device_t *dev, cl_contex
                 b->in_place ? " in place" : "", g->vec, g->nvec, g->tw, g->vec, g->nci, g->bo,
                 (long long)g->split, (long long)g->chunk_rows, (long long)g->tiles,
                 (long long)g->nb, (long long)g->dt, options);
-        s = ocl_program_get(st, dev, context, ocl_sources_backward, options, &b->program, &fresh,
-                            msg, msg_size);
+        s = ocl_program_get(st, dev, context, ocl_sources_backward, options, binaries, &b->program,
+                            &fresh, msg, msg_size);
     }
     if (s == tconv_success)
         s = create_objects(b, msg, msg_size);
     if (s == tconv_success)
         s = warm_up(b, msg, msg_size);
     if (s == tconv_success)
-        s = ocl_program_persist(st, dev, ocl_sources_backward, options, b->program, fresh, msg,
-                                msg_size);
+        s = ocl_program_persist(st, dev, ocl_sources_backward, options, binaries, b->program, fresh,
+                                msg, msg_size);
     if (s != tconv_success) {
         ocl_backward_destroy(b);
         return s;

@@ -7,6 +7,7 @@
 #ifndef TCONV_OCL_BACKWARD_H
 #define TCONV_OCL_BACKWARD_H
 
+#include "ocl_program.h"
 #include "ocl_state.h"
 #include "ocl_stream.h"
 
@@ -17,10 +18,11 @@ int ocl_backward_wanted(const tconv_canonical_t *p);
 
 /** Declines (tconv_unimplemented, reason in msg) the backward passes @p p
  *  asks for that @p dev cannot run: a non-linear activation (the core never
- *  sends one), TCONV_OPENCL_BINARY (one program per plan), buffers that do
+ *  sends one), a supplied binary (@p binaries: one program per plan), buffers that do
  *  not fit next to the forward pass's @p forward_bytes. Cheap. */
 tconv_status_t ocl_backward_check(const ocl_device_t *dev, const tconv_canonical_t *p,
-                                  uint64_t forward_bytes, char *msg, size_t msg_size);
+                                  uint64_t forward_bytes, const ocl_binary_options_t *binaries,
+                                  char *msg, size_t msg_size);
 
 /** Builds (or finds in the caches) the backward program in @p context (the
  *  plan's), creates its kernels and buffers, runs each kernel once with no
@@ -28,8 +30,8 @@ tconv_status_t ocl_backward_check(const ocl_device_t *dev, const tconv_canonical
  *  @p queue (the plan's own, for the host passes) stays the caller's. */
 tconv_status_t ocl_backward_create(ocl_state_t *st, ocl_device_t *dev, cl_context context,
                                    cl_command_queue queue, const tconv_canonical_t *p,
-                                   uint64_t forward_bytes, ocl_backward_t **out, char *msg,
-                                   size_t msg_size);
+                                   uint64_t forward_bytes, const ocl_binary_options_t *binaries,
+                                   ocl_backward_t **out, char *msg, size_t msg_size);
 
 /** Packs @p kernel (the problem's layout) for the data gradient and uploads it. */
 tconv_status_t ocl_backward_set_weights(ocl_backward_t *b, const void *kernel, char *msg,

@@ -52,7 +52,11 @@ typedef struct ocl_plan {
     int weights_set;
     int in_place; /**< Kernels use the caller's input/output memory (CL_MEM_USE_HOST_PTR). */
     ocl_backward_t *backward; /**< Only when the passes ask for a backward pass. */
-    pthread_mutex_t lock;     /**< One call at a time (shared buffers and kernel args). */
+    /** Where the programs come from besides the caches (pointing to the
+     *  copies below). */
+    ocl_binary_options_t binaries;
+    char *binary_copy, *binary_save_copy;
+    pthread_mutex_t lock; /**< One call at a time (shared buffers and kernel args). */
 } ocl_plan_t;
 
 /* Device memory the forward pass's buffers take. */
@@ -60,8 +64,8 @@ static uint64_t forward_bytes(const ocl_geometry_t *g) {
     return g->raw_bytes + g->pad_bytes + g->out_bytes + g->weight_bytes + g->bias_bytes;
 }
 
-tconv_status_t ocl_plan_check(const ocl_device_t *dev, const tconv_canonical_t *p, char *msg,
-                              size_t msg_size) {
+tconv_status_t ocl_plan_check(const ocl_device_t *dev, const tconv_canonical_t *p,
+                              const ocl_binary_options_t *binaries, char *msg, size_t msg_size) {
     if (p->dtype == tconv_f64 && !dev->has_fp64) {
         ocl_msg(msg, msg_size, "opencl:%zu (%s) has no cl_khr_fp64", dev->index, dev->name);
         return tconv_unimplemented;
@@ -74,7 +78,7 @@ tconv_status_t ocl_plan_check(const ocl_device_t *dev, const tconv_canonical_t *
     tconv_status_t s =
         ocl_geometry_init(p, ocl_device_max_alloc(dev), dev->global_mem, &geo, msg, msg_size);
     if (s == tconv_success && ocl_backward_wanted(p))
-        s = ocl_backward_check(dev, p, forward_bytes(&geo), msg, msg_size);
+        s = ocl_backward_check(dev, p, forward_bytes(&geo), binaries, msg, msg_size);
     return s;
 }
 
@@ -389,8 +393,8 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
         dev->index, g->wvec ? "W" : "channel", pl->in_place ? ", in place" : "", g->vec, g->nvec,
         g->tw, g->th, (long long)g->tiles, (long long)g->nb, (long long)g->odt, options);
     int fresh = 0;
-    s = ocl_program_get(pl->st, dev, pl->context, ocl_sources_forward, options, &pl->program,
-                        &fresh, msg, msg_size);
+    s = ocl_program_get(pl->st, dev, pl->context, ocl_sources_forward, options, &pl->binaries,
+                        &pl->program, &fresh, msg, msg_size);
     if (s == tconv_success)
         s = create_kernel(pl, "tconv_pad_input", &pl->pad, msg, msg_size);
     if (s == tconv_success)
@@ -426,22 +430,23 @@ static tconv_status_t plan_setup(ocl_plan_t *pl, char *msg, size_t msg_size) {
     if (s == tconv_success && (err = clFinish(pl->queue)) != CL_SUCCESS)
         s = ocl_fail(err, "clFinish", msg, msg_size);
     if (s == tconv_success)
-        s = ocl_program_persist(pl->st, dev, ocl_sources_forward, options, pl->program, fresh, msg,
-                                msg_size);
+        s = ocl_program_persist(pl->st, dev, ocl_sources_forward, options, &pl->binaries,
+                                pl->program, fresh, msg, msg_size);
     if (s == tconv_success && ocl_backward_wanted(p))
         s = ocl_backward_create(pl->st, dev, pl->context, pl->queue, p, forward_bytes(g),
-                                &pl->backward, msg, msg_size);
+                                &pl->binaries, &pl->backward, msg, msg_size);
     return s;
 }
 
 /* A plan on @p dev: in the device's own context, enqueueing on its device
  * queue, or (@p native_queue not NULL) in @p native_context, enqueueing on
- * that queue. */
+ * that queue; programs from @p binaries besides the caches. */
 static tconv_status_t plan_make(ocl_state_t *st, ocl_device_t *dev, const tconv_canonical_t *p,
                                 cl_command_queue native_queue, cl_context native_context,
-                                tconv_backend_plan_t *plan, char *msg, size_t msg_size) {
+                                const ocl_binary_options_t *binaries, tconv_backend_plan_t *plan,
+                                char *msg, size_t msg_size) {
     *plan = NULL;
-    tconv_status_t s = ocl_plan_check(dev, p, msg, msg_size);
+    tconv_status_t s = ocl_plan_check(dev, p, binaries, msg, msg_size);
     if (s != tconv_success)
         return s;
     ocl_plan_t *pl = calloc(1, sizeof(*pl));
@@ -454,7 +459,18 @@ static tconv_status_t plan_make(ocl_state_t *st, ocl_device_t *dev, const tconv_
     pl->p = *p;
     pl->batch = p->batch;
     pthread_mutex_init(&pl->lock, NULL);
-    if (native_queue) {
+    /* The paths are the caller's: the plan keeps copies. */
+    pl->binaries = *binaries;
+    pl->binary_copy = binaries->binary ? strdup(binaries->binary) : NULL;
+    pl->binary_save_copy = binaries->binary_save ? strdup(binaries->binary_save) : NULL;
+    pl->binaries.binary = pl->binary_copy;
+    pl->binaries.binary_save = pl->binary_save_copy;
+    if ((binaries->binary && !pl->binary_copy) ||
+        (binaries->binary_save && !pl->binary_save_copy)) {
+        ocl_msg(msg, msg_size, "out of host memory for the plan's binary paths");
+        s = tconv_out_of_memory;
+    }
+    if (s == tconv_success && native_queue) {
         pl->native = 1;
         pl->context = native_context;
         clRetainContext(native_context);
@@ -471,9 +487,11 @@ static tconv_status_t plan_make(ocl_state_t *st, ocl_device_t *dev, const tconv_
     return tconv_success;
 }
 
-tconv_status_t ocl_plan_create(tconv_backend_state_t state, size_t device,
-                               const tconv_canonical_t *p, tconv_backend_plan_t *plan, char *msg,
-                               size_t msg_size) {
+tconv_status_t ocl_plan_create_with_options(tconv_backend_state_t state, size_t device,
+                                            const tconv_canonical_t *p,
+                                            const ocl_binary_options_t *binaries,
+                                            tconv_backend_plan_t *plan, char *msg,
+                                            size_t msg_size) {
     ocl_state_t *st = state;
     *plan = NULL;
     if (device >= st->device_count) {
@@ -481,7 +499,14 @@ tconv_status_t ocl_plan_create(tconv_backend_state_t state, size_t device,
                 st->device_count);
         return tconv_invalid_arguments;
     }
-    return plan_make(st, &st->devices[device], p, NULL, NULL, plan, msg, msg_size);
+    return plan_make(st, &st->devices[device], p, NULL, NULL, binaries, plan, msg, msg_size);
+}
+
+tconv_status_t ocl_plan_create(tconv_backend_state_t state, size_t device,
+                               const tconv_canonical_t *p, tconv_backend_plan_t *plan, char *msg,
+                               size_t msg_size) {
+    const ocl_binary_options_t binaries = ocl_binary_options_from_env();
+    return ocl_plan_create_with_options(state, device, p, &binaries, plan, msg, msg_size);
 }
 
 tconv_status_t ocl_plan_create_native(tconv_backend_state_t state, const tconv_canonical_t *p,
@@ -516,7 +541,8 @@ tconv_status_t ocl_plan_create_native(tconv_backend_state_t state, const tconv_c
                 "several commands in queue order; give an in-order queue");
         return tconv_invalid_arguments;
     }
-    return plan_make(st, dev, p, queue, context, plan, msg, msg_size);
+    const ocl_binary_options_t binaries = ocl_binary_options_from_env();
+    return plan_make(st, dev, p, queue, context, &binaries, plan, msg, msg_size);
 }
 
 /* Before a host call: the plan's enqueued work must be done, since it uses
@@ -974,6 +1000,8 @@ void ocl_plan_destroy(tconv_backend_plan_t plan) {
     ocl_stream_destroy(pl->own_stream);
     if (pl->context)
         clReleaseContext(pl->context);
+    free(pl->binary_copy);
+    free(pl->binary_save_copy);
     pthread_mutex_destroy(&pl->lock);
     free(pl);
 }

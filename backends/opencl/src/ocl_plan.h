@@ -3,18 +3,29 @@
 #ifndef TCONV_OCL_PLAN_H
 #define TCONV_OCL_PLAN_H
 
+#include "ocl_program.h"
 #include "ocl_state.h"
 #include "ocl_stream.h"
 
 /** Declines (tconv_unimplemented) what the device cannot run: float64
  *  without cl_khr_fp64, weights or a minimal tile above its allocation
- *  limit. Cheap; used by query and plan_create. */
-tconv_status_t ocl_plan_check(const ocl_device_t *dev, const tconv_canonical_t *p, char *msg,
-                              size_t msg_size);
+ *  limit, a backward pass with a supplied binary. Cheap; used by query and
+ *  plan_create. */
+tconv_status_t ocl_plan_check(const ocl_device_t *dev, const tconv_canonical_t *p,
+                              const ocl_binary_options_t *binaries, char *msg, size_t msg_size);
 
+/** plan_create: ocl_plan_create_with_options with the environment's
+ *  binary options (TCONV_OPENCL_BINARY, TCONV_OPENCL_BINARY_SAVE). */
 tconv_status_t ocl_plan_create(tconv_backend_state_t state, size_t device,
                                const tconv_canonical_t *p, tconv_backend_plan_t *plan, char *msg,
                                size_t msg_size);
+/** A plan whose programs come from @p binaries (copied) besides the
+ *  caches: the body of the plan-options slot the ABI is to get (the
+ *  FPGA flow without environment variables, one binary per plan). */
+tconv_status_t ocl_plan_create_with_options(tconv_backend_state_t state, size_t device,
+                                            const tconv_canonical_t *p,
+                                            const ocl_binary_options_t *binaries,
+                                            tconv_backend_plan_t *plan, char *msg, size_t msg_size);
 tconv_status_t ocl_plan_set_weights(tconv_backend_plan_t plan, const void *kernel, const void *bias,
                                     char *msg, size_t msg_size);
 tconv_status_t ocl_plan_execute(tconv_backend_plan_t plan, const void *input, void *output,

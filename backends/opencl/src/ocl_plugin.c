@@ -75,7 +75,8 @@ static tconv_status_t ocl_query(tconv_backend_state_t state, size_t device,
         return tconv_invalid_arguments;
     }
     const ocl_device_t *d = &st->devices[device];
-    tconv_status_t s = ocl_plan_check(d, p, msg, msg_size);
+    const ocl_binary_options_t binaries = ocl_binary_options_from_env();
+    tconv_status_t s = ocl_plan_check(d, p, &binaries, msg, msg_size);
     if (s != tconv_success)
         return s;
     double flops =

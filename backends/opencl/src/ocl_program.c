@@ -121,29 +121,38 @@ static tconv_status_t program_binary(cl_program prog, unsigned char **bin, size_
     return tconv_success;
 }
 
-/* FPGA flow: the program comes from TCONV_OPENCL_BINARY and nothing else. */
-static tconv_status_t load_supplied_binary(ocl_device_t *dev, cl_context context, const char *path,
-                                           const char *key, const char *options, cl_program *out,
-                                           char *msg, size_t msg_size) {
+ocl_binary_options_t ocl_binary_options_from_env(void) {
+    const char *binary = secure_getenv("TCONV_OPENCL_BINARY");
+    const char *save = secure_getenv("TCONV_OPENCL_BINARY_SAVE");
+    ocl_binary_options_t o = {binary && *binary ? binary : NULL, save && *save ? save : NULL,
+                              "TCONV_OPENCL_BINARY", "TCONV_OPENCL_BINARY_SAVE"};
+    return o;
+}
+
+/* FPGA flow: the program comes from the supplied binary and nothing else.
+ * Messages name it as the environment variable that gives it today. */
+static tconv_status_t load_supplied_binary(ocl_device_t *dev, cl_context context, const char *name,
+                                           const char *path, const char *key, const char *options,
+                                           cl_program *out, char *msg, size_t msg_size) {
     char *found = NULL;
     unsigned char *bin = NULL;
     size_t len = 0;
     char why[1024];
     ocl_entry_result_t r = ocl_entry_read(path, &found, &bin, &len, why, sizeof(why));
     if (r != ocl_entry_ok) {
-        ocl_msg(msg, msg_size, "TCONV_OPENCL_BINARY: %s%s", why,
+        ocl_msg(msg, msg_size, "%s: %s%s", name, why,
                 r == ocl_entry_missing ? " (the binary flow never compiles from source)" : "");
         return tconv_runtime_error;
     }
     tconv_status_t status = tconv_success;
     if (ocl_key_diff(key, found, why, sizeof(why))) {
-        ocl_msg(msg, msg_size, "TCONV_OPENCL_BINARY=%s does not match this plan: %s", path, why);
+        ocl_msg(msg, msg_size, "%s=%s does not match this plan: %s", name, path, why);
         status = tconv_runtime_error;
     } else {
         char inner[768];
         status = build_from_binary(dev, context, options, bin, len, out, inner, sizeof(inner));
         if (status != tconv_success)
-            ocl_msg(msg, msg_size, "TCONV_OPENCL_BINARY=%s: %s", path, inner);
+            ocl_msg(msg, msg_size, "%s=%s: %s", name, path, inner);
     }
     free(found);
     free(bin);
@@ -234,7 +243,8 @@ static int cache_path(const ocl_state_t *st, const char *key, char *path, size_t
 }
 
 tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, cl_context context,
-                               ocl_source_set_t set, const char *options, cl_program *program,
+                               ocl_source_set_t set, const char *options,
+                               const ocl_binary_options_t *binaries, cl_program *program,
                                int *fresh, char *msg, size_t msg_size) {
     *program = NULL;
     *fresh = 0;
@@ -247,12 +257,13 @@ tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, cl_context co
     cl_program prog = NULL;
     const int own_context = context == dev->context;
     double t0 = tconv_monotonic_seconds();
-    const char *supplied = secure_getenv("TCONV_OPENCL_BINARY");
-    if (supplied && *supplied) {
-        status = load_supplied_binary(dev, context, supplied, key, options, &prog, msg, msg_size);
+    const char *supplied = binaries->binary;
+    if (supplied) {
+        status = load_supplied_binary(dev, context, binaries->binary_name, supplied, key, options,
+                                      &prog, msg, msg_size);
         if (status == tconv_success)
-            OCL_LOG(st, tconv_log_info, "opencl:%zu: program loaded from TCONV_OPENCL_BINARY=%s",
-                    dev->index, supplied);
+            OCL_LOG(st, tconv_log_info, "opencl:%zu: program loaded from %s=%s", dev->index,
+                    binaries->binary_name, supplied);
     } else if (!own_context || (prog = recall(st, dev, key)) == NULL) {
         char path[4200];
         int cache = cache_path(st, key, path, sizeof(path));
@@ -275,8 +286,8 @@ tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, cl_context co
 }
 
 tconv_status_t ocl_program_persist(ocl_state_t *st, ocl_device_t *dev, ocl_source_set_t set,
-                                   const char *options, cl_program program, int fresh, char *msg,
-                                   size_t msg_size) {
+                                   const char *options, const ocl_binary_options_t *binaries,
+                                   cl_program program, int fresh, char *msg, size_t msg_size) {
     char *key = make_key(dev, set, options);
     if (!key) {
         ocl_msg(msg, msg_size, "out of host memory for the program key");
@@ -289,12 +300,12 @@ tconv_status_t ocl_program_persist(ocl_state_t *st, ocl_device_t *dev, ocl_sourc
         OCL_LOG(st, tconv_log_info, "program cache: not written to %s: %s", path, why);
     tconv_status_t status = tconv_success;
     /* The binary flow holds one program: the forward one. */
-    const char *save = secure_getenv("TCONV_OPENCL_BINARY_SAVE");
-    if (save && *save && set == ocl_sources_forward) {
+    const char *save = binaries->binary_save;
+    if (save && set == ocl_sources_forward) {
         char inner[768];
         status = save_binary(program, save, key, 0644, inner, sizeof(inner));
         if (status != tconv_success)
-            ocl_msg(msg, msg_size, "TCONV_OPENCL_BINARY_SAVE=%s: %s", save, inner);
+            ocl_msg(msg, msg_size, "%s=%s: %s", binaries->binary_save_name, save, inner);
     }
     free(key);
     return status;

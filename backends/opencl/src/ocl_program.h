@@ -8,22 +8,39 @@
 #include "ocl_kernel_source.h"
 #include "ocl_state.h"
 
+/** Where a plan's programs come from besides the caches (the FPGA flow): a
+ *  supplied binary, loaded with clCreateProgramWithBinary and never built
+ *  from source, and a file the forward program's binary is saved to. A
+ *  plan's own (ocl_plan_create_with_options), else TCONV_OPENCL_BINARY and
+ *  TCONV_OPENCL_BINARY_SAVE (ocl_binary_options_from_env). */
+typedef struct ocl_binary_options {
+    const char *binary;      /**< NULL: none. */
+    const char *binary_save; /**< NULL: none. */
+    /** What gave them, for messages ("TCONV_OPENCL_BINARY", ...). */
+    const char *binary_name, *binary_save_name;
+} ocl_binary_options_t;
+
+/** TCONV_OPENCL_BINARY and TCONV_OPENCL_BINARY_SAVE (secure_getenv; empty
+ *  counts as unset): the only place the plugin reads them. */
+ocl_binary_options_t ocl_binary_options_from_env(void);
+
 /** Returns a built program of source set @p set (the caller releases it) for @p dev in
  *  @p context (the device's own, which must exist, or a caller's that holds
- *  the device): from TCONV_OPENCL_BINARY when set (never from source), else
+ *  the device): from binaries->binary when set (never from source), else
  *  from memory (the device's own context only: the key holds no context),
  *  the disk cache (TCONV_CACHE_DIR) or source. *fresh is set when it was
  *  built from source in this call. */
 tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, cl_context context,
-                               ocl_source_set_t set, const char *options, cl_program *program,
+                               ocl_source_set_t set, const char *options,
+                               const ocl_binary_options_t *binaries, cl_program *program,
                                int *fresh, char *msg, size_t msg_size);
 
 /** After the program's kernels ran once (drivers such as PoCL then include
  *  the compiled work-group functions in the binary): writes the disk cache
- *  entry when @p fresh, and (forward set only) the TCONV_OPENCL_BINARY_SAVE
- *  file when set. */
+ *  entry when @p fresh, and (forward set only) binaries->binary_save when
+ *  set. */
 tconv_status_t ocl_program_persist(ocl_state_t *st, ocl_device_t *dev, ocl_source_set_t set,
-                                   const char *options, cl_program program, int fresh, char *msg,
-                                   size_t msg_size);
+                                   const char *options, const ocl_binary_options_t *binaries,
+                                   cl_program program, int fresh, char *msg, size_t msg_size);
 
 #endif /* TCONV_OCL_PROGRAM_H */
