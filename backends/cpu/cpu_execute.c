@@ -136,8 +136,11 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
      * of most layers, from memory once, a stream per tap row that the
      * hardware prefetchers follow too late: its tiles prefetch the next
      * tile's rows (the suite's k = s layers ran 1.2-1.3x faster per
-     * CPU-second). Forward plans do not: tuned separately (nnunet_up1
-     * and vnet_up32 forward gained ~10% with it in one test). */
+     * CPU-second), and the next tile's output lines for writing, whose
+     * store misses otherwise queue behind the tile's end (gan_g5, 128 MiB
+     * of dx from 16 MiB of dz: 0.8x). Forward plans do not: tuned
+     * separately (nnunet_up1 and vnet_up32 forward gained ~10% with the
+     * input prefetch in one test). */
     const int prefetch = plan->read_step[0] != 0 && !plan->dot;
     const int64_t np_max = plan->dot ? k->dot_np_max[nv] : k->np_max[nv];
 
@@ -155,8 +158,8 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
     args.bias = (const char *)plan->bias + (size_t)(g * plan->packed_cout_g + oc_in_group) * es;
     args.nvalid = (int)nvalid;
     args.relu = p->activation == tconv_activation_relu;
-    args.prefetch_off = 0;
-    args.prefetch_lines = 0;
+    args.prefetch_off = args.prefetch_out_off = 0;
+    args.prefetch_lines = args.prefetch_out_lines = 0;
     /* Any other activation is applied in place after the tile. */
     const int post_activation =
         p->activation != tconv_activation_relu && p->activation != tconv_activation_linear;
@@ -191,9 +194,15 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
             const ptrdiff_t o_first =
                 sc->stage ? (ptrdiff_t)(w->o0 * width) : (ptrdiff_t)(w->o0 * ys->w);
             row_offsets(plan, it, d, h, r0, r, width, &x_row, &o_row);
-            /* The next tile's input span along W, for one tap (prefetch). */
+            /* The next tile's input span along W, for one tap, and its output
+             * when that is one span (channels_last, every channel in one chunk):
+             * the lines to prefetch. */
             const int64_t next_lines =
                 prefetch ? (((np - 1) * x_step + args.cin) * (int64_t)es + 63) / 64 + 1 : 0;
+            const int64_t next_out_lines =
+                prefetch && !sc->stage && o_step == (ptrdiff_t)nvalid && nvalid == plan->cout_g
+                    ? (np * nvalid * (int64_t)es + 63) / 64 + 1
+                    : 0;
             for (int64_t done = 0; done < points; done += args.np) {
                 args.np = (int)(points - done < np ? points - done : np);
                 for (int t = 0; t < args.np; ++t) {
@@ -206,8 +215,11 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
                     }
                 }
                 /* (x_row, jw) is now the next tile's first point. */
+                const int more = done + args.np < points;
                 args.prefetch_off = x_row + (ptrdiff_t)jw * x_step;
-                args.prefetch_lines = done + args.np < points ? (int)next_lines : 0;
+                args.prefetch_lines = more ? (int)next_lines : 0;
+                args.prefetch_out_off = o_row + o_first + (ptrdiff_t)jw * o_step;
+                args.prefetch_out_lines = more ? (int)next_out_lines : 0;
                 tile(&args);
                 for (int t = 0; post_activation && t < args.np; ++t) {
                     if (p->dtype == tconv_f64) {

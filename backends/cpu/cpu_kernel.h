@@ -50,6 +50,11 @@ typedef struct cpu_tile_args {
      * a stream per tap row, leave exposed; 0 lines: none. */
     ptrdiff_t prefetch_off; /**< Element offset of the next tile's first point. */
     int prefetch_lines;     /**< Lines per tap to prefetch (0: none). */
+    /* And of the next tile's output, for writing (its store misses then
+     * start early): prefetch_out_lines lines from out + prefetch_out_off,
+     * spread over the taps. */
+    ptrdiff_t prefetch_out_off; /**< Element offset of the next tile's output. */
+    int prefetch_out_lines;     /**< Output lines to prefetch (0: none). */
 } cpu_tile_args_t;
 
 typedef void (*cpu_tile_fn)(const cpu_tile_args_t *args);

@@ -43,12 +43,19 @@
         const ptrdiff_t cs = a->x_cstride;                                                         \
         const int64_t cin = a->cin;                                                                \
         const REAL *xq[NP];                                                                        \
+        /* The next tile's output lines, a share at the start of each tap. */                      \
+        const char *out_next = (const char *)((REAL *)a->out + a->prefetch_out_off);               \
+        const int out_lines = a->prefetch_out_lines;                                               \
+        const int out_per_tap = a->ntaps ? (out_lines + a->ntaps - 1) / a->ntaps : 0;              \
         for (int t = 0; t < a->ntaps; ++t) {                                                       \
             const REAL *xt = (const REAL *)a->x + a->xoff[t];                                      \
             TILE_UNROLL for (int p = 0; p < NP; ++p) {                                             \
                 xq[p] = xt + a->xpoint[p];                                                         \
             }                                                                                      \
             const REAL *wp = w + a->woff[t];                                                       \
+            for (int l = t * out_per_tap; l < (t + 1) * out_per_tap && l < out_lines; ++l) {       \
+                __builtin_prefetch(out_next + 64 * l, 1);                                          \
+            }                                                                                      \
             ptrdiff_t ci = 0;                                                                      \
             int64_t c = 0;                                                                         \
             /* The first prefetch_lines steps each prefetch a line of the next                     \
