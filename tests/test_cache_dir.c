@@ -6,8 +6,13 @@
  * as the XDG Base Directory spec says: neither cache may create anything in
  * the current directory. A relative TCONV_CACHE_DIR means no cache at all.
  * The selection cache is exercised by measuring cpu:0 against the slow_cpu
- * test plugin; the program cache by a plan on opencl:0 (PoCL; skipped
- * without it, a failure under CI). */
+ * test plugin; the program cache by a plan on opencl:0 (PoCL).
+ *
+ *   test_cache_dir --part selection|opencl
+ *
+ * Two ctest entries: cache_dir (the selection cache) and cache_dir_opencl
+ * (the same cases with the OpenCL program cache too), which exits 77
+ * without opencl:0 (a failure under CI=true, tc_cannot_run). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,20 +33,20 @@
 #define SLOW_CPU TCONV_TEST_PLUGIN_DIR "/tconv_backend_slow_cpu.so"
 
 static char work[4096], cwd_dir[4200], home[4200], saved_cwd[4096];
+static int opencl_part; /* --part opencl: a plan on opencl:0 fills the program cache too */
 
 static int exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
 }
 
-/* Plans that fill both caches; returns whether opencl:0 took part. The
- * reason of the measured plan goes to @p reason. */
-static int fill_caches(char *reason, size_t reason_size) {
+/* Plans that fill the selection cache, and in the opencl part the program
+ * cache. The reason of the measured plan goes to @p reason. */
+static void fill_caches(char *reason, size_t reason_size) {
     tconv_context_t ctx = NULL;
     assert_int_equal(tconv_context_create(&ctx, SLOW_CPU), tconv_success);
-    const int opencl = tc_plans_that_cache(ctx, reason, reason_size);
+    tc_plans_that_cache(ctx, opencl_part, reason, reason_size);
     tconv_context_destroy(ctx);
-    return opencl;
 }
 
 static void test_relative_xdg_cache_home_is_ignored(void **state) {
@@ -50,7 +55,7 @@ static void test_relative_xdg_cache_home_is_ignored(void **state) {
     setenv("HOME", home, 1);
     setenv("XDG_CACHE_HOME", "relative-cache", 1);
     char reason[4096];
-    const int opencl = fill_caches(reason, sizeof reason);
+    fill_caches(reason, sizeof reason);
     /* Only tconv's own directory: PoCL keeps its kernel cache in
      * $XDG_CACHE_HOME/pocl by its own rule, relative or not. */
     if (exists("relative-cache/tconv"))
@@ -62,7 +67,7 @@ static void test_relative_xdg_cache_home_is_ignored(void **state) {
     snprintf(file, sizeof file, "%s/" TC_SELECTION_FILE_NAME, dir);
     if (!exists(file))
         fail_msg("no selection cache in %s (HOME's): %s", dir, reason);
-    if (opencl && !tc_has_program_entry(dir))
+    if (opencl_part && !tc_has_program_entry(dir))
         fail_msg("no OpenCL program cache entry in %s (HOME's)", dir);
 }
 
@@ -73,11 +78,11 @@ static void test_absolute_xdg_cache_home_is_used_by_both(void **state) {
     snprintf(xdg, sizeof xdg, "%s/xdg", work);
     setenv("XDG_CACHE_HOME", xdg, 1);
     char reason[4096];
-    const int opencl = fill_caches(reason, sizeof reason);
+    fill_caches(reason, sizeof reason);
     snprintf(dir, sizeof dir, "%s/tconv", xdg);
     snprintf(file, sizeof file, "%s/" TC_SELECTION_FILE_NAME, dir);
     assert_true(exists(file));
-    if (opencl && !tc_has_program_entry(dir))
+    if (opencl_part && !tc_has_program_entry(dir))
         fail_msg("no OpenCL program cache entry in %s", dir);
 }
 
@@ -111,11 +116,19 @@ static int teardown(void **state) {
     return tc_temp_dir_remove(work);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    const int part = tc_part(argc, argv, "selection|opencl", NULL);
+    if (part < 0)
+        return 2;
+    tc_clean_environment();
+    opencl_part = part == 1;
+    if (opencl_part && !tc_device_present("opencl:0"))
+        return tc_cannot_run("no OpenCL device (opencl:0): the program cache cannot be filled");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relative_xdg_cache_home_is_ignored),
         cmocka_unit_test(test_absolute_xdg_cache_home_is_used_by_both),
         cmocka_unit_test(test_relative_tconv_cache_dir_means_no_cache),
     };
-    return cmocka_run_group_tests_name("cache_dir", tests, setup, teardown);
+    return cmocka_run_group_tests_name(opencl_part ? "cache_dir_opencl" : "cache_dir", tests, setup,
+                                       teardown);
 }

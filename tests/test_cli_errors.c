@@ -370,12 +370,6 @@ static void test_fifo_input_refused(void **state) {
     expect_output_untouched("--input FIFO");
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define FAULT_INJECTION_USABLE 0 /* the sanitizer's allocator must come first */
-#else
-#define FAULT_INJECTION_USABLE 1
-#endif
-
 /* `tconv run` into out_path with tests/fault_inject.c preloaded and the
  * environment variable @p name set to @p value. */
 static int run_with_fault(const char *name, const char *value, char **out, char **err) {
@@ -388,7 +382,7 @@ static int run_with_fault(const char *name, const char *value, char **out, char 
                     "--output",
                     out_path,
                     NULL};
-    setenv("LD_PRELOAD", TCONV_TEST_FAULT_INJECT, 1);
+    tc_preload(TCONV_TEST_FAULT_INJECT); /* in front of a sanitizer's runtime too */
     setenv(name, value, 1);
     int rc = tp_run(argv, out, err);
     unsetenv(name);
@@ -401,8 +395,6 @@ static int run_with_fault(const char *name, const char *value, char **out, char 
  * argument (exit 2). The existing output stays as it was. */
 static void test_output_creation_failures(void **state) {
     (void)state;
-    if (!FAULT_INJECTION_USABLE)
-        skip();
     const struct { int err, code; } cases[] = {{ENOSPC, 3}, {EDQUOT, 3}, {EACCES, 2}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         plant_output();
@@ -426,8 +418,6 @@ static void test_output_creation_failures(void **state) {
  * very first one used to exit 4 silently), never anything else. */
 static void test_out_of_memory_always_said(void **state) {
     (void)state;
-    if (!FAULT_INJECTION_USABLE)
-        skip();
     int k = 1;
     for (; k <= 200; k++) {
         char value[16], *out, *err;

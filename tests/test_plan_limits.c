@@ -7,7 +7,12 @@
  *
  * Every plan creation here is timed: one that takes more than
  * QUICK_SECONDS fails (ctest's timeout catches one that never returns).
- * OpenCL cases skip without an OpenCL device, except under CI=true. */
+ *
+ *   test_plan_limits --part cpu|opencl [PATTERN]
+ *
+ * Two ctest entries: plan_limits (cpu:0, auto and the out-of-memory test
+ * plugins) and plan_limits_opencl (the cases on opencl:0), which exits 77
+ * without an OpenCL device (a failure under CI=true, tc_cannot_run). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,21 +40,13 @@ typedef long long ll;
 
 static tconv_context_t ctx;     /* the installed plugins: cpu and (PoCL) opencl */
 static tconv_context_t oom_ctx; /* the same plus oom_a, oom_b and decliner */
-static int have_opencl;
+static const char *device;      /* the part's device: cpu:0 or opencl:0 */
+static int cpu_part;            /* the cpu part also plans on auto */
 
 static double now_seconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void require_opencl(void) {
-    if (have_opencl)
-        return;
-    if (tc_in_ci())
-        fail_msg("CI=true requires an OpenCL device (opencl:0)");
-    print_message("skipped: no OpenCL device\n");
-    skip();
 }
 
 /* A 1-D f32 problem: input n, kernel k, stride s, one channel in and out. */
@@ -172,7 +169,7 @@ static void test_cpu_kernel_and_stride_2pow20(void **state) {
 /* Sparse and uneven tap patterns the closed-form tables must get right:
  * strides larger than the kernel, phases without taps (gcd(s, d) > 1),
  * crops that cut taps at both edges, outputs past the full span (ONNX
- * output_shape: negative crop), 2-D mixes. On every device. */
+ * output_shape: negative crop), 2-D mixes. On the part's device. */
 static void test_sparse_tap_patterns(void **state) {
     (void)state;
     tconv_problem_t cases[5];
@@ -206,11 +203,8 @@ static void test_sparse_tap_patterns(void **state) {
     cases[4].padding = tconv_padding_explicit;
     cases[4].pads_begin[0] = 9;
     cases[4].pads_end[0] = 2;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        expect_correct(ctx, "cpu:0", &cases[i]);
-        if (have_opencl)
-            expect_correct(ctx, "opencl:0", &cases[i]);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_correct(ctx, device, &cases[i]);
 }
 
 /* ---- Plan creation never walks every output position */
@@ -220,10 +214,9 @@ static void test_huge_input_plans_quickly(void **state) {
     (void)state;
     tconv_problem_t p;
     problem_1d(&p, (int64_t)1 << 40, 3, 1);
-    expect_quick_plan(ctx, "cpu:0", &p, QUICK_SECONDS, refusals);
-    expect_quick_plan(ctx, "auto", &p, QUICK_SECONDS, refusals);
-    if (have_opencl)
-        expect_quick_plan(ctx, "opencl:0", &p, QUICK_SECONDS, refusals);
+    expect_quick_plan(ctx, device, &p, QUICK_SECONDS, refusals);
+    if (cpu_part)
+        expect_quick_plan(ctx, "auto", &p, QUICK_SECONDS, refusals);
 }
 
 /* An ONNX output_shape of 2^40 on a 4-point input: quick as well. */
@@ -233,10 +226,9 @@ static void test_huge_output_shape_plans_quickly(void **state) {
     problem_1d(&p, 4, 3, 2);
     p.padding = tconv_padding_explicit;
     p.output_shape[0] = (int64_t)1 << 40;
-    expect_quick_plan(ctx, "cpu:0", &p, QUICK_SECONDS, refusals);
-    expect_quick_plan(ctx, "auto", &p, QUICK_SECONDS, refusals);
-    if (have_opencl)
-        expect_quick_plan(ctx, "opencl:0", &p, QUICK_SECONDS, refusals);
+    expect_quick_plan(ctx, device, &p, QUICK_SECONDS, refusals);
+    if (cpu_part)
+        expect_quick_plan(ctx, "auto", &p, QUICK_SECONDS, refusals);
 }
 
 /* Asks the backends' queries about @p p, as ranking does for @p selector
@@ -262,7 +254,6 @@ static void expect_quick_query(const tconv_problem_t *p, const char *selector) {
  * may build the program; the second finds it built. */
 static void test_opencl_kernel_and_stride_2pow20_quick(void **state) {
     (void)state;
-    require_opencl();
     tconv_problem_t p;
     problem_1d(&p, 2, (int64_t)1 << 20, (int64_t)1 << 20);
     expect_quick_query(&p, "opencl:0");
@@ -340,31 +331,47 @@ static void test_out_of_memory_reported_when_nothing_accepts(void **state) {
                    (const char *const[]){"oom_a:0", "decliner:0", "simulated", NULL});
 }
 
-/* test_plan_limits [PATTERN]: runs the tests whose names match PATTERN
- * (cmocka's * and ? wildcards), all by default. */
+/* test_plan_limits --part cpu|opencl [PATTERN]: runs the part's tests
+ * whose names match PATTERN (cmocka's * and ? wildcards), all by default. */
 int main(int argc, char **argv) {
+    const int part = tc_part(argc, argv, "cpu|opencl", "[PATTERN]");
+    if (part < 0)
+        return 2;
     tc_clean_environment();
-    if (argc > 1)
-        cmocka_set_test_filter(argv[1]);
+    if (argc == 4)
+        cmocka_set_test_filter(argv[3]);
+    cpu_part = part == 0;
+    device = cpu_part ? "cpu:0" : "opencl:0";
     if (tconv_context_create(&ctx, NULL) != tconv_success ||
         tconv_context_create(&oom_ctx, OOM_A ":" OOM_B ":" DECLINER) != tconv_success) {
         fprintf(stderr, "tconv_context_create: %s\n", tconv_get_last_error());
         return 1;
     }
-    have_opencl = tc_has_device(ctx, "opencl:0");
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cpu_batch_65536_pointwise),
-        cmocka_unit_test(test_cpu_batch_2pow40_is_bounded),
-        cmocka_unit_test(test_tiny_input_huge_kernel_and_stride),
-        cmocka_unit_test(test_cpu_kernel_and_stride_2pow20),
-        cmocka_unit_test(test_sparse_tap_patterns),
-        cmocka_unit_test(test_huge_input_plans_quickly),
-        cmocka_unit_test(test_huge_output_shape_plans_quickly),
-        cmocka_unit_test(test_opencl_kernel_and_stride_2pow20_quick),
-        cmocka_unit_test(test_out_of_memory_moves_on),
-        cmocka_unit_test(test_out_of_memory_reported_when_nothing_accepts),
-    };
-    int failed = cmocka_run_group_tests_name("plan_limits", tests, NULL, NULL);
+    int failed;
+    if (cpu_part) {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_cpu_batch_65536_pointwise),
+            cmocka_unit_test(test_cpu_batch_2pow40_is_bounded),
+            cmocka_unit_test(test_tiny_input_huge_kernel_and_stride),
+            cmocka_unit_test(test_cpu_kernel_and_stride_2pow20),
+            cmocka_unit_test(test_sparse_tap_patterns),
+            cmocka_unit_test(test_huge_input_plans_quickly),
+            cmocka_unit_test(test_huge_output_shape_plans_quickly),
+            cmocka_unit_test(test_out_of_memory_moves_on),
+            cmocka_unit_test(test_out_of_memory_reported_when_nothing_accepts),
+        };
+        failed = cmocka_run_group_tests_name("plan_limits", tests, NULL, NULL);
+    } else if (!tc_has_device(ctx, "opencl:0")) {
+        failed = tc_cannot_run("no OpenCL device (opencl:0)");
+    } else {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_sparse_tap_patterns),
+            cmocka_unit_test(test_huge_input_plans_quickly),
+            cmocka_unit_test(test_huge_output_shape_plans_quickly),
+            cmocka_unit_test(test_opencl_kernel_and_stride_2pow20_quick),
+        };
+        failed = cmocka_run_group_tests_name("plan_limits_opencl", tests, NULL, NULL);
+    }
     tconv_context_destroy(oom_ctx);
     tconv_context_destroy(ctx);
     return failed;

@@ -94,6 +94,43 @@ int tc_has_device(tconv_context_t ctx, const char *id) {
     return 0;
 }
 
+int tc_part(int argc, char **argv, const char *parts, const char *more) {
+    if (argc >= 3 && strcmp(argv[1], "--part") == 0 && (argc == 3 || (more && argc == 4))) {
+        const size_t len = strlen(argv[2]);
+        int index = 0;
+        for (const char *p = parts;; index++) {
+            const size_t n = strcspn(p, "|");
+            if (n == len && strncmp(p, argv[2], n) == 0)
+                return index;
+            if (p[n] == '\0')
+                break;
+            p += n + 1;
+        }
+    }
+    fprintf(stderr, "usage: %s --part %s%s%s\n", argv[0], parts, more ? " " : "", more ? more : "");
+    return -1;
+}
+
+int tc_device_present(const char *id) {
+    tconv_context_t ctx = NULL;
+    if (tconv_context_create(&ctx, NULL) != tconv_success)
+        return 0;
+    const int present = tc_has_device(ctx, id);
+    tconv_context_destroy(ctx);
+    return present;
+}
+
+void tc_preload(const char *module) {
+    const char *asan = getenv("ASAN_OPTIONS");
+    if (!tc_contains(asan, "verify_asan_link_order=0")) {
+        char options[1024];
+        snprintf(options, sizeof options, "%s%sverify_asan_link_order=0", asan ? asan : "",
+                 asan && asan[0] ? ":" : "");
+        setenv("ASAN_OPTIONS", options, 1);
+    }
+    setenv("LD_PRELOAD", module, 1);
+}
+
 /* Appends printf output to (buf, size) at *used, never overflowing. */
 static void append(char *buf, size_t size, size_t *used, const char *fmt, ...) {
     if (*used >= size)

@@ -141,6 +141,23 @@ int tc_contains(const char *haystack, const char *needle);
 /** Whether @p ctx has the device @p id ("cpu:0"). */
 int tc_has_device(tconv_context_t ctx, const char *id);
 
+/** The part of a test program an entry runs (one ctest entry per part that
+ *  can be missing): "--part NAME", NAME one of the '|'-separated @p parts,
+ *  then at most one more argument when @p more describes it for the usage
+ *  ("[PATTERN]"; NULL: none). Returns NAME's index in @p parts, or -1 after
+ *  printing the usage. */
+int tc_part(int argc, char **argv, const char *parts, const char *more);
+
+/** Whether a context of the default plugins has the device @p id: for an
+ *  entry to decide whether it can run (else tc_cannot_run). */
+int tc_device_present(const char *id);
+
+/** Makes the programs this one starts from now on preload @p module
+ *  (LD_PRELOAD; unset it to stop), in a sanitizer build too: ASan refuses to
+ *  run behind a library loaded before its runtime unless told not to check
+ *  (verify_asan_link_order=0 is appended to ASAN_OPTIONS). */
+void tc_preload(const char *module);
+
 /* ---- gradients: dL/dy, the reference gradients and their error scales */
 
 /** The three gradients, in the order of tconv_plan_execute_backward. */
