@@ -7,7 +7,8 @@
  * hold one line per problem and the 400 lines planted before for other
  * problems (no writer lost another's lines). Readers: 8
  * threads with fresh contexts, then a fresh process, plan every problem and
- * must find every decision in the file (no measurement again).
+ * must find every decision in the file (no measurement anew; a close call,
+ * one of them planted, is measured again from the line found).
  *
  * Besides the real plugins every context loads tests/plugins'
  * tconv_backend_slow_cpu.so, a CPU-class device that always loses the
@@ -143,6 +144,20 @@ static int plan_and_run(tconv_context_t ctx, const char *sel, int k, char *id, s
     return 0;
 }
 
+/* Whether a fresh context's selection @p reason shows that it found the
+ * problem's decision in the cache file: either it used it ("(from cache
+ * <path>)", not the context's own memory) or the decision was a close call
+ * (the winner led by less than 20%), which measure.c measures again up to
+ * three times, keeping the best times of the file's line and the new run.
+ * Close calls happen when the machine is loaded or the native backend runs
+ * instrumented (the ASan tree: cpu:0 slowed to about PoCL's speed); a lost
+ * line says "cached in" with no "measured again". */
+static bool found_in_cache_file(const char *reason) {
+    if (tc_contains(reason, "(from cache "))
+        return !tc_contains(reason, "in this process");
+    return tc_contains(reason, "(measured again: a close call");
+}
+
 /* A fresh context plans the job's problems. A decision read from the cache
  * file says "(from cache <path>)"; a measurement says "cached in" instead. */
 static void *run_job(void *arg) {
@@ -158,8 +173,7 @@ static void *run_job(void *arg) {
                          sizeof job->reasons[i], &job->outputs[i], job->failure,
                          sizeof job->failure) != 0)
             break;
-        if (job->expect_cached && (!tc_contains(job->reasons[i], "(from cache ") ||
-                                   tc_contains(job->reasons[i], "in this process"))) {
+        if (job->expect_cached && !found_in_cache_file(job->reasons[i])) {
             snprintf(job->failure, sizeof job->failure,
                      "problem %d: decision not found in the cache file: %s", k, job->reasons[i]);
             break;
@@ -312,6 +326,36 @@ static void plant_decoys(void) {
     assert_int_equal(fclose(f), 0);
 }
 
+/* Rewrites the first problem line of the complete cache file as a close
+ * call (cpu:0 ahead of slow_cpu:0 by 5%, measured once): the readers must
+ * take a decision measured again from the file for one found there. */
+static void plant_close_call(void) {
+    static char lines[PROBLEMS + DECOYS][16384];
+    FILE *f = fopen(cache_file, "r");
+    assert_non_null(f);
+    int count = 0, planted = 0;
+    while (count < PROBLEMS + DECOYS && fgets(lines[count], sizeof lines[0], f) != NULL)
+        count++;
+    assert_int_equal(fclose(f), 0);
+    for (int i = 0; i < count && !planted; i++) {
+        const char *tab = strchr(lines[i], '\t');
+        if (tab == NULL || strncmp(lines[i], DECOY_PREFIX, strlen(DECOY_PREFIX)) == 0)
+            continue;
+        char key[2048];
+        snprintf(key, sizeof key, "%.*s", (int)(tab - lines[i]), lines[i]);
+        assert_int_equal(tc_selection_line(lines[i], sizeof lines[0], key, "cpu:0", "cpu:0", 1e-3,
+                                           "slow_cpu:0", 1.05e-3, (int64_t)time(NULL), 1),
+                         0);
+        planted = 1;
+    }
+    assert_true(planted);
+    f = fopen(cache_file, "w");
+    assert_non_null(f);
+    for (int i = 0; i < count; i++)
+        fputs(lines[i], f);
+    assert_int_equal(fclose(f), 0);
+}
+
 /* Checks the cache file: six tab-separated fields a line, no key twice,
  * every decoy and one line per problem. Returns 0, or -1 with the reason. */
 static int check_cache_lines(char *failure, size_t failure_size) {
@@ -387,15 +431,23 @@ static void test_concurrent_auto_plans_share_one_cache(void **state) {
         fail_msg("%s: %s", cache_file, failure);
 
     /* Readers: every thread's fresh context parses the whole file for every
-     * problem, all at once, and must find every decision. */
+     * problem, all at once, and must find every decision; one of them a
+     * close call, which the first round measures again. */
+    plant_close_call();
     for (int round = 0; round < READ_ROUNDS; round++) {
         for (int j = 0; j < THREADS; j++)
             assign_reader_problems(&jobs[j], j);
         assert_int_equal(run_threads(jobs, THREADS), 0);
         int checked = check_jobs(jobs, THREADS, failure, sizeof failure);
+        int measured_again = 0;
+        for (int j = 0; j < THREADS; j++)
+            for (int i = 0; i < jobs[j].problem_count; i++)
+                measured_again += tc_contains(jobs[j].reasons[i], "(measured again: a close call");
         free_jobs(jobs, THREADS);
         if (checked != 0)
             fail_msg("concurrent readers, round %d: %s", round + 1, failure);
+        if (round == 0 && measured_again == 0)
+            fail_msg("concurrent readers: no thread measured the planted close call again");
     }
 
     /* And so does a fresh process. */
