@@ -25,6 +25,27 @@ bool tconv_copy_sized(void *dst, size_t dst_struct_size, size_t legacy_size, con
     return true;
 }
 
+tconv_status_t tconv_options_init(void *options, size_t struct_size, const void *defaults,
+                                  size_t defaults_size, const char *type) {
+    /* Only the caller's struct is written: a caller built against a smaller
+     * (older) struct gets the fields it knows. */
+    if (!tconv_copy_sized(options, struct_size, 0, defaults, defaults_size))
+        return tconv_set_error(tconv_invalid_arguments, "struct_size = %zu: must be sizeof(%s)",
+                               struct_size, type);
+    return tconv_success;
+}
+
+tconv_status_t tconv_options_read(void *dst, size_t dst_size, const void *given, const char *init) {
+    size_t n;
+    memcpy(&n, given, sizeof n);
+    if (n < sizeof(size_t))
+        return tconv_set_error(tconv_invalid_arguments,
+                               "options->struct_size = %zu: must be set by %s", n, init);
+    memcpy(dst, given, n < dst_size ? n : dst_size);
+    memcpy(dst, &dst_size, sizeof dst_size); /* the copy is a whole struct */
+    return tconv_success;
+}
+
 static void context_free(struct tconv_context *ctx) {
     const tconv_log_sink_t *previous = tconv_log_sink_enter(&ctx->log_sink);
     tconv_plugins_unload(ctx);
@@ -60,18 +81,10 @@ static void options_defaults(tconv_context_options_t *options) {
 TCONV_API tconv_status_t tconv_context_options_init_sized(tconv_context_options_t *options,
                                                           size_t struct_size) {
     TCONV_REQUIRE_NONNULL(options);
-    if (struct_size < sizeof(size_t))
-        return tconv_set_error(tconv_invalid_arguments,
-                               "struct_size = %zu: must be sizeof(tconv_context_options_t)",
-                               struct_size);
     tconv_context_options_t defaults;
     options_defaults(&defaults);
-    /* Only the caller's struct is written: a caller built against a smaller
-     * (older) struct gets the fields it knows. */
-    const size_t n = struct_size < sizeof defaults ? struct_size : sizeof defaults;
-    defaults.struct_size = n;
-    memcpy(options, &defaults, n);
-    return tconv_success;
+    return tconv_options_init(options, struct_size, &defaults, sizeof defaults,
+                              "tconv_context_options_t");
 }
 
 /* The caller's options over the defaults (fields past its struct_size keep
@@ -81,13 +94,10 @@ static tconv_status_t read_options(const tconv_context_options_t *given,
     options_defaults(options);
     if (given == NULL)
         return tconv_success;
-    if (given->struct_size < sizeof(size_t))
-        return tconv_set_error(tconv_invalid_arguments,
-                               "options->struct_size = %zu: must be set by "
-                               "tconv_context_options_init",
-                               given->struct_size);
-    const size_t n = given->struct_size < sizeof *options ? given->struct_size : sizeof *options;
-    memcpy(options, given, n);
+    tconv_status_t st =
+        tconv_options_read(options, sizeof *options, given, "tconv_context_options_init");
+    if (st != tconv_success)
+        return st;
     if (options->plugin_flags &
         ~(TCONV_CONTEXT_IGNORE_PLUGIN_ENVIRONMENT | TCONV_CONTEXT_NO_DEFAULT_PLUGIN_DIRS))
         return tconv_set_error(tconv_invalid_arguments,

@@ -133,6 +133,22 @@ static inline tconv_backend_state_t tconv_device_state(const struct tconv_contex
     return context->plugins[context->devices[device].plugin].state;
 }
 
+/* The backend plan of device @p device for @p problem: plan_create, or with
+ * @p options (NULL when no field is set) plan_create_with_options, which
+ * the caller made sure the device's plugin has. */
+static inline int tconv_device_plan_create(const struct tconv_context *context, size_t device,
+                                           const tconv_canonical_t *problem,
+                                           const tconv_plan_options_t *options,
+                                           tconv_backend_plan_t *plan, char *msg, size_t msg_size) {
+    const tconv_backend_t *b = tconv_device_backend(context, device);
+    const size_t backend_device = context->devices[device].backend_device;
+    if (options != NULL)
+        return b->plan_create_with_options(tconv_device_state(context, device), backend_device,
+                                           problem, options, plan, msg, msg_size);
+    return b->plan_create(tconv_device_state(context, device), backend_device, problem, plan, msg,
+                          msg_size);
+}
+
 /* Sizes of the output structs in tconv 0.1, the first release: what a
  * caller's struct_size of 0 means (a zero-initialised struct of a 0.1
  * caller), so a struct that grows later is never written past an old
@@ -147,5 +163,19 @@ static inline tconv_backend_state_t tconv_device_state(const struct tconv_contex
  * struct_size itself. */
 bool tconv_copy_sized(void *dst, size_t dst_struct_size, size_t legacy_size, const void *src,
                       size_t src_size);
+
+/* The body of an options struct's *_init_sized: writes @p defaults into the
+ * caller's struct of @p struct_size bytes (tconv_copy_sized), refusing a
+ * size that cannot hold struct_size itself, with @p type (the struct's
+ * name) in the message. */
+tconv_status_t tconv_options_init(void *options, size_t struct_size, const void *defaults,
+                                  size_t defaults_size, const char *type);
+
+/* Reads a caller's options struct @p given (first field its size_t
+ * struct_size) over @p dst, which holds the defaults in @p dst_size bytes:
+ * only the bytes both know are copied (fields past the caller's size keep
+ * their defaults), and dst's struct_size becomes @p dst_size. Refuses a
+ * struct_size that cannot hold itself (not set by @p init, named). */
+tconv_status_t tconv_options_read(void *dst, size_t dst_size, const void *given, const char *init);
 
 #endif /* TCONV_CORE_CONTEXT_H */

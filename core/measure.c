@@ -155,16 +155,16 @@ static bool timed_run(const struct tconv_context *ctx, tconv_selection_t *sel, c
  * the batch; false when it dropped out. */
 static bool prepare_candidate(const struct tconv_context *ctx, tconv_selection_t *sel,
                               candidate_t *cand, const tconv_canonical_t *c,
-                              const zero_tensors_t *z, bool *oom) {
+                              const tconv_plan_options_t *options, const zero_tensors_t *z,
+                              bool *oom) {
     const tconv_backend_t *b = tconv_device_backend(ctx, cand->device);
     char msg[1024] = "";
-    int st =
-        b->plan_create(tconv_device_state(ctx, cand->device),
-                       ctx->devices[cand->device].backend_device, c, &cand->plan, msg, sizeof msg);
+    int st = tconv_device_plan_create(ctx, cand->device, c, options, &cand->plan, msg, sizeof msg);
     msg[sizeof msg - 1] = '\0';
     if (st != tconv_success) {
         cand->plan = NULL;
-        *oom |= !drop_candidate(ctx, sel, cand, "plan_create", st, msg);
+        *oom |= !drop_candidate(ctx, sel, cand,
+                                options ? "plan_create_with_options" : "plan_create", st, msg);
         return false;
     }
     st = b->plan_set_weights(cand->plan, z->kernel, z->bias, msg, sizeof msg);
@@ -204,10 +204,10 @@ static double median_of(candidate_t *cand) {
 /* Measures every candidate; those that fail are declined (plan NULL). */
 static bool measure_candidates(const struct tconv_context *ctx, tconv_selection_t *sel,
                                candidate_t *cands, size_t n, const tconv_canonical_t *c,
-                               const zero_tensors_t *z) {
+                               const tconv_plan_options_t *options, const zero_tensors_t *z) {
     bool oom = false;
     for (size_t k = 0; k < n; k++)
-        prepare_candidate(ctx, sel, &cands[k], c, z, &oom);
+        prepare_candidate(ctx, sel, &cands[k], c, options, z, &oom);
     for (int round = 0; round < TIMED_RUNS; round++) {
         for (size_t k = 0; k < n; k++) {
             candidate_t *cand = &cands[k];
@@ -344,9 +344,10 @@ static double previous_seconds(const tconv_measured_t *previous, const char *id)
  * it was measured again. */
 static tconv_status_t decide_by_measuring(const struct tconv_context *ctx, tconv_selection_t *sel,
                                           size_t first, size_t n, const tconv_canonical_t *c,
-                                          const char *key, const char *file,
-                                          const char *no_file_why, const tconv_measured_t *previous,
-                                          const char *again, tconv_backend_plan_t *winner_plan) {
+                                          const tconv_plan_options_t *options, const char *key,
+                                          const char *file, const char *no_file_why,
+                                          const tconv_measured_t *previous, const char *again,
+                                          tconv_backend_plan_t *winner_plan) {
     zero_tensors_t z = {0};
     if (!zero_tensors_alloc(c, &z)) {
         zero_tensors_free(&z);
@@ -360,7 +361,7 @@ static tconv_status_t decide_by_measuring(const struct tconv_context *ctx, tconv
         cands[k].device = devices[k] = sel->order[first + k];
         cands[k].median = -1.0;
     }
-    bool ok = measure_candidates(ctx, sel, cands, n, c, &z);
+    bool ok = measure_candidates(ctx, sel, cands, n, c, options, &z);
     zero_tensors_free(&z);
 
     tconv_measured_t d;
@@ -515,6 +516,7 @@ static void prefer_native(const struct tconv_context *ctx, tconv_selection_t *se
 
 tconv_status_t tconv_measure_decide(const struct tconv_context *ctx, tconv_selection_t *sel,
                                     size_t first, size_t n, const tconv_canonical_t *c,
+                                    const tconv_plan_options_t *options,
                                     tconv_backend_plan_t *winner_plan) {
     if (winner_plan != NULL)
         *winner_plan = NULL;
@@ -576,7 +578,7 @@ tconv_status_t tconv_measure_decide(const struct tconv_context *ctx, tconv_selec
         if (!set_note(sel, &sb))
             st = out_of_memory();
     } else {
-        st = decide_by_measuring(ctx, sel, first, n, c, key, have_file ? path : NULL, why,
+        st = decide_by_measuring(ctx, sel, first, n, c, options, key, have_file ? path : NULL, why,
                                  use == MEASURE_AGAIN ? &d : NULL, again, winner_plan);
     }
     free(key);

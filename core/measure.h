@@ -47,13 +47,17 @@ size_t tconv_measure_run_length(const struct tconv_context *context,
  * order fastest first: from a remembered decision, by measurement, or (with
  * TCONV_SELECT=model or a problem too large) not at all. Devices that fail
  * while measured are recorded as declined. Sets selection->measure_note to
- * the explanation. When it measured and @p winner_plan is not NULL,
- * *winner_plan receives the plan of the device now first in the run (its
- * weights are zeros); otherwise every plan it made is destroyed and
- * *winner_plan is NULL. Fails only when out of memory. */
+ * the explanation. The plans it measures are made with @p options (NULL: no
+ * plan option set; else every device of the run has the slot), so the
+ * winner's is the plan the caller asked for. When it measured and
+ * @p winner_plan is not NULL, *winner_plan receives the plan of the device
+ * now first in the run (its weights are zeros); otherwise every plan it
+ * made is destroyed and *winner_plan is NULL. Fails only when out of
+ * memory. */
 tconv_status_t tconv_measure_decide(const struct tconv_context *context,
                                     tconv_selection_t *selection, size_t first, size_t length,
                                     const tconv_canonical_t *problem,
+                                    const tconv_plan_options_t *options,
                                     tconv_backend_plan_t *winner_plan);
 
 #endif /* TCONV_CORE_MEASURE_H */

@@ -50,7 +50,8 @@ static tconv_status_t all_out_of_memory(const struct tconv_context *ctx,
 }
 
 /* Tries the selected devices in order; returns the index of the one whose
- * plan_create accepted, SIZE_MAX if all declined, or sets *error. When the
+ * plan_create (plan_create_with_options when @p options is not NULL)
+ * accepted, SIZE_MAX if all declined, or sets *error. When the
  * tries reach two or more CPU-class devices placed by automatic ranking,
  * those are first told apart by measurement (measure.h); the measured
  * winner's plan is kept rather than built again. When the selector lets
@@ -59,16 +60,18 @@ static tconv_status_t all_out_of_memory(const struct tconv_context *ctx,
  * out of memory only when every device ran out of it. */
 static size_t create_on_first_accepting(struct tconv_context *ctx, tconv_selection_t *sel,
                                         const tconv_canonical_t *canonical,
+                                        const tconv_plan_options_t *options,
                                         tconv_backend_plan_t *backend_plan, tconv_status_t *error) {
     *error = tconv_success;
     bool measured = false;
     const size_t considered = devices_considered(sel);
+    const char *slot = options ? "plan_create_with_options" : "plan_create";
     size_t out_of_memory = 0;
     for (size_t i = 0; i < sel->count; i++) {
         const size_t run = measured ? 0 : tconv_measure_run_length(ctx, sel, i);
         if (run >= 2) {
             measured = true;
-            *error = tconv_measure_decide(ctx, sel, i, run, canonical, backend_plan);
+            *error = tconv_measure_decide(ctx, sel, i, run, canonical, options, backend_plan);
             if (*error != tconv_success)
                 return SIZE_MAX;
             if (*backend_plan != NULL)
@@ -77,17 +80,16 @@ static size_t create_on_first_accepting(struct tconv_context *ctx, tconv_selecti
         const size_t d = sel->order[i];
         if (sel->declined[d] != NULL) /* declined while measured */
             continue;
-        const tconv_backend_t *b = tconv_device_backend(ctx, d);
         char msg[1024] = "";
-        int st = b->plan_create(tconv_device_state(ctx, d), ctx->devices[d].backend_device,
-                                canonical, backend_plan, msg, sizeof msg);
+        int st =
+            tconv_device_plan_create(ctx, d, canonical, options, backend_plan, msg, sizeof msg);
         msg[sizeof msg - 1] = '\0';
         if (st == tconv_success)
             return d;
         const bool ran_out = st == tconv_out_of_memory && considered > 1;
         if (st == tconv_unimplemented || ran_out) {
             char reason[1100];
-            snprintf(reason, sizeof reason, "plan_create %s: %s",
+            snprintf(reason, sizeof reason, "%s %s: %s", slot,
                      ran_out ? "ran out of memory" : "declined", msg[0] ? msg : "no reason given");
             tconv_log(1, "%s: %s", ctx->devices[d].info.id, reason);
             if (!tconv_selection_decline(sel, d, reason)) {
@@ -97,7 +99,9 @@ static size_t create_on_first_accepting(struct tconv_context *ctx, tconv_selecti
             out_of_memory += ran_out;
             continue;
         }
-        *error = tconv_backend_error(ctx->devices[d].info.id, "plan_create failed", st, msg);
+        *error = tconv_backend_error(
+            ctx->devices[d].info.id,
+            options ? "plan_create_with_options failed" : "plan_create failed", st, msg);
         return SIZE_MAX;
     }
     if (out_of_memory > 0 && out_of_memory == considered)
@@ -105,8 +109,39 @@ static size_t create_on_first_accepting(struct tconv_context *ctx, tconv_selecti
     return SIZE_MAX;
 }
 
-/* The one device choice, shared by tconv_plan_create and
- * tconv_context_select_device: the selector's order (selection.h), CPU-class
+/* The plan options that are set, for messages: "program_binary",
+ * "program_binary_save" or both. */
+static const char *options_set(const tconv_plan_options_t *options) {
+    if (options->program_binary != NULL && options->program_binary_save != NULL)
+        return "program_binary, program_binary_save";
+    return options->program_binary != NULL ? "program_binary" : "program_binary_save";
+}
+
+/* With plan options set, the devices of the order whose plugin cannot take
+ * them decline (so "auto" moves on, and a named device says why). False
+ * when out of memory. */
+static bool decline_without_options(const struct tconv_context *ctx, tconv_selection_t *sel,
+                                    const tconv_plan_options_t *options) {
+    for (size_t i = 0; options != NULL && i < sel->count; i++) {
+        const size_t d = sel->order[i];
+        const tconv_backend_t *b = tconv_device_backend(ctx, d);
+        if (sel->declined[d] != NULL || b->plan_create_with_options != NULL)
+            continue;
+        char reason[300];
+        snprintf(reason, sizeof reason,
+                 "plan option %s: backend '%s' (plugin ABI %u.%u) takes no plan options (no "
+                 "plan_create_with_options slot)",
+                 options_set(options), b->name, b->abi_major, b->abi_minor);
+        tconv_log(2, "%s: %s", ctx->devices[d].info.id, reason);
+        if (!tconv_selection_decline(sel, d, reason))
+            return false;
+    }
+    return true;
+}
+
+/* The one device choice, shared by tconv_plan_create(_with_options) and
+ * tconv_context_select_device: the selector's order (selection.h), devices
+ * that cannot take the plan @p options (NULL: none set) declined, CPU-class
  * runs told apart by measurement (measure.h), then the first device whose
  * plan_create accepts. With @p canonical NULL no backend is asked: the first
  * device of the order. On success *chosen is the device, *backend_plan its
@@ -114,8 +149,9 @@ static size_t create_on_first_accepting(struct tconv_context *ctx, tconv_selecti
  * Fails with no_device when no device accepts (the message explains), else
  * with the selection's or the backend's error. */
 static tconv_status_t choose_device(struct tconv_context *ctx, const tconv_canonical_t *canonical,
-                                    const char *selector, size_t *chosen,
-                                    tconv_backend_plan_t *backend_plan, char **reason) {
+                                    const char *selector, const tconv_plan_options_t *options,
+                                    size_t *chosen, tconv_backend_plan_t *backend_plan,
+                                    char **reason) {
     *chosen = SIZE_MAX;
     *backend_plan = NULL;
     *reason = NULL;
@@ -123,9 +159,11 @@ static tconv_status_t choose_device(struct tconv_context *ctx, const tconv_canon
     tconv_status_t st = tconv_select(ctx, canonical, selector, &sel);
     if (st != tconv_success)
         return st;
+    if (!decline_without_options(ctx, &sel, options))
+        st = tconv_set_error(tconv_out_of_memory, "out of memory declining a device");
     size_t device = SIZE_MAX;
-    if (canonical != NULL)
-        device = create_on_first_accepting(ctx, &sel, canonical, backend_plan, &st);
+    if (canonical != NULL && st == tconv_success)
+        device = create_on_first_accepting(ctx, &sel, canonical, options, backend_plan, &st);
     for (size_t i = 0; canonical == NULL && i < sel.count && device == SIZE_MAX; i++)
         if (sel.declined[sel.order[i]] == NULL)
             device = sel.order[i];
@@ -225,20 +263,68 @@ static void plan_bind(struct tconv_plan *p, struct tconv_context *context, size_
     tconv_context_retain(context);
 }
 
+static void plan_options_defaults(tconv_plan_options_t *options) {
+    memset(options, 0, sizeof *options);
+    options->struct_size = sizeof *options;
+}
+
+TCONV_API tconv_status_t tconv_plan_options_init_sized(tconv_plan_options_t *options,
+                                                       size_t struct_size) {
+    TCONV_REQUIRE_NONNULL(options);
+    tconv_plan_options_t defaults;
+    plan_options_defaults(&defaults);
+    return tconv_options_init(options, struct_size, &defaults, sizeof defaults,
+                              "tconv_plan_options_t");
+}
+
+/* The caller's plan options over the defaults (fields past its struct_size
+ * keep theirs), each checked. *active is @p options when a field is set,
+ * NULL when none is (the plan is then made as tconv_plan_create makes it). */
+static tconv_status_t read_plan_options(const tconv_plan_options_t *given,
+                                        tconv_plan_options_t *options,
+                                        const tconv_plan_options_t **active) {
+    plan_options_defaults(options);
+    *active = NULL;
+    if (given == NULL)
+        return tconv_success;
+    /* The plugin receives this copy: a whole struct as the core knows it. */
+    tconv_status_t st =
+        tconv_options_read(options, sizeof *options, given, "tconv_plan_options_init");
+    if (st != tconv_success)
+        return st;
+    /* An empty path is a mistake, not "unset": say so rather than fall back
+     * to the environment. */
+    if (options->program_binary != NULL && options->program_binary[0] == '\0')
+        return tconv_set_error(tconv_invalid_arguments,
+                               "options->program_binary = '': must be a file path or NULL");
+    if (options->program_binary_save != NULL && options->program_binary_save[0] == '\0')
+        return tconv_set_error(tconv_invalid_arguments,
+                               "options->program_binary_save = '': must be a file path or NULL");
+    if (options->program_binary != NULL || options->program_binary_save != NULL)
+        *active = options;
+    return tconv_success;
+}
+
 static tconv_status_t plan_create(tconv_plan_t *plan, tconv_context_t context,
-                                  const tconv_problem_t *problem, const char *selector) {
+                                  const tconv_problem_t *problem, const char *selector,
+                                  const tconv_plan_options_t *given) {
     TCONV_REQUIRE_NONNULL(plan);
     *plan = NULL;
     TCONV_REQUIRE_NONNULL(context);
     TCONV_REQUIRE_NONNULL(problem);
+    tconv_plan_options_t options;
+    const tconv_plan_options_t *active;
+    tconv_status_t st = read_plan_options(given, &options, &active);
+    if (st != tconv_success)
+        return st;
     struct tconv_plan *p;
-    tconv_status_t st = plan_new(problem, &p);
+    st = plan_new(problem, &p);
     if (st != tconv_success)
         return st;
     size_t chosen;
     tconv_backend_plan_t backend_plan;
-    st =
-        choose_device(context, &p->backend_canonical, selector, &chosen, &backend_plan, &p->reason);
+    st = choose_device(context, &p->backend_canonical, selector, active, &chosen, &backend_plan,
+                       &p->reason);
     if (st != tconv_success) {
         plan_free_unbound(p);
         return st;
@@ -583,7 +669,7 @@ static tconv_status_t context_select_device(tconv_context_t context, const tconv
     tconv_backend_plan_t plan;
     char *text;
     tconv_status_t st =
-        choose_device(context, problem ? &backend : NULL, selector, &chosen, &plan, &text);
+        choose_device(context, problem ? &backend : NULL, selector, NULL, &chosen, &plan, &text);
     if (st != tconv_success)
         return st;
     if (plan != NULL)
@@ -612,7 +698,17 @@ static const tconv_log_sink_t *enter_plan(const struct tconv_plan *plan) {
 TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan, tconv_context_t context,
                                            const tconv_problem_t *problem, const char *selector) {
     const tconv_log_sink_t *previous = enter_context(context);
-    const tconv_status_t st = plan_create(plan, context, problem, selector);
+    const tconv_status_t st = plan_create(plan, context, problem, selector, NULL);
+    tconv_log_sink_restore(previous);
+    return st;
+}
+
+TCONV_API tconv_status_t tconv_plan_create_with_options(tconv_plan_t *plan, tconv_context_t context,
+                                                        const tconv_problem_t *problem,
+                                                        const char *selector,
+                                                        const tconv_plan_options_t *options) {
+    const tconv_log_sink_t *previous = enter_context(context);
+    const tconv_status_t st = plan_create(plan, context, problem, selector, options);
     tconv_log_sink_restore(previous);
     return st;
 }

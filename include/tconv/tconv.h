@@ -304,6 +304,36 @@ TCONV_API double tconv_activation_default_alpha(tconv_activation_t activation);
 TCONV_API tconv_status_t tconv_plan_create(tconv_plan_t *plan, tconv_context_t context,
                                            const tconv_problem_t *problem, const char *selector);
 
+/** Fills @p options (tconv_plan_options_t, in tconv_types.h) with the
+ *  defaults, struct_size included; use the macro tconv_plan_options_init(options),
+ *  which passes the caller's size. */
+TCONV_API tconv_status_t tconv_plan_options_init_sized(tconv_plan_options_t *options,
+                                                       size_t struct_size);
+#define tconv_plan_options_init(options)                                                           \
+    tconv_plan_options_init_sized((options), sizeof(tconv_plan_options_t))
+
+/** tconv_plan_create with plan options, such as the device binary of the
+ *  FPGA flow. A device whose plugin cannot take plan options (no
+ *  plan_create_with_options slot: the CPU backend, plugins built before it)
+ *  declines when a field is set, with the option named in its reason: an
+ *  "auto" or list selector moves on to the next device, a selector that
+ *  names only such devices fails with tconv_no_device. Devices are then
+ *  tried in order as tconv_plan_create does (CPU-class devices measured
+ *  with the options too).
+ *  @param plan Receives the plan. Must not be NULL.
+ *  @param context The context. Must not be NULL.
+ *  @param problem The problem. Must not be NULL. Copied.
+ *  @param selector Which device, as for tconv_plan_create.
+ *  @param options Made by tconv_plan_options_init(), then changed; copied
+ *                 (the plan keeps no pointer into it). NULL, or every field
+ *                 at its default: exactly tconv_plan_create.
+ *  @returns tconv_invalid_arguments naming the field and the rule for a bad
+ *           option (struct_size not set, an empty path). */
+TCONV_API tconv_status_t tconv_plan_create_with_options(tconv_plan_t *plan, tconv_context_t context,
+                                                        const tconv_problem_t *problem,
+                                                        const char *selector,
+                                                        const tconv_plan_options_t *options);
+
 /** Hands the weights (and bias) to the plan, which copies or packs them; the
  *  caller may free its buffers afterwards. May be called again to swap
  *  weights.

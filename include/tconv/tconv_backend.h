@@ -88,7 +88,7 @@ typedef void *tconv_backend_plan_t;
  *  plan_destroy. Optional: query (NULL: accepts everything, speed unknown),
  *  the ABI 1.1 backward slots (NULL or absent: no backward pass; the core
  *  then skips the device for problems whose passes ask for one), and the
- *  ABI 1.2 batch, buffer and interop slots (see there). */
+ *  ABI 1.2 batch, buffer, interop and plan-options slots (see there). */
 typedef struct tconv_backend {
     size_t struct_size;      /**< sizeof(tconv_backend_t) as the plugin was built. */
     uint32_t abi_major;      /**< TCONV_BACKEND_ABI_MAJOR the plugin was built with. */
@@ -163,8 +163,9 @@ typedef struct tconv_backend {
                                             void *grad_bias, char *msg, size_t msg_size);
     /* ABI 1.1 ends here. */
 
-    /* ABI 1.2: device memory, asynchronous execution, run-time batch and
-     * native interop. All optional, in two groups:
+    /* ABI 1.2: device memory, asynchronous execution, run-time batch,
+     * native interop and plan options. All optional; the first two in two
+     * groups (plan_create_with_options, last, stands alone):
      *  - plan_set_batch alone: the host slots above then run the first
      *    `batch` samples. Without it the core pads a smaller batch to the
      *    plan's with zeros through host workspaces.
@@ -257,6 +258,25 @@ typedef struct tconv_backend {
                                          const tconv_canonical_t *problem, void *native_queue,
                                          size_t *device, tconv_backend_plan_t *plan, char *msg,
                                          size_t msg_size);
+    /** Optional, on its own (no group): plan_create with plan options
+     *  (tconv_plan_create_with_options), such as a device binary to load
+     *  the plan's programs from instead of compiling them (the FPGA flow).
+     *  The core calls it instead of plan_create only when the caller set a
+     *  field; without it such a device declines, with the option named. The
+     *  core passes its own copy: struct_size is sizeof(tconv_plan_options_t)
+     *  as the core knows it, fields past it are absent (read only what
+     *  struct_size covers), a field the caller left at NULL is NULL (the
+     *  plugin's environment variable of the same purpose may fill it), and
+     *  @p options is valid during the call only (copy what the plan keeps).
+     *  Decline (tconv_unimplemented) a set field the device cannot honour,
+     *  naming the option; messages name the option that gave a value
+     *  ("plan option program_binary '<path>': ...") rather than an
+     *  environment variable. Same contract as plan_create otherwise. */
+    tconv_status_t (*plan_create_with_options)(tconv_backend_state_t state, size_t device,
+                                               const tconv_canonical_t *problem,
+                                               const tconv_plan_options_t *options,
+                                               tconv_backend_plan_t *plan, char *msg,
+                                               size_t msg_size);
     /* ABI 1.2 ends here. Append new slots below and bump the minor. */
 } tconv_backend_t;
 

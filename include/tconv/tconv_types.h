@@ -162,6 +162,26 @@ typedef struct tconv_canonical {
     uint32_t passes; /**< TCONV_PASS_* bits the plan must run (forward always set). */
 } tconv_canonical_t;
 
+/** How a plan is made besides its problem and selector
+ *  (tconv_plan_create_with_options; plugins receive it through the
+ *  plan_create_with_options slot). Fill with tconv_plan_options_init()
+ *  first: every field then has its default, which is what
+ *  tconv_plan_create does. A backend's environment variable of the same
+ *  purpose stays the default of a field left at NULL. Fields are only
+ *  appended; the library reads only those struct_size covers. */
+typedef struct tconv_plan_options {
+    size_t struct_size; /**< Set by tconv_plan_options_init(). */
+    /** A device binary the plan's programs are loaded from instead of
+     *  compiled (the FPGA flow; on OpenCL what TCONV_OPENCL_BINARY gives),
+     *  as written through program_binary_save; NULL: compile (or the
+     *  backend's environment). */
+    const char *program_binary;
+    /** Where the plan's built program binary is written, for
+     *  program_binary later (on OpenCL what TCONV_OPENCL_BINARY_SAVE gives);
+     *  NULL: not written (or the backend's environment). */
+    const char *program_binary_save;
+} tconv_plan_options_t;
+
 /** Device classes, from the backend's device query. */
 typedef enum tconv_device_type {
     tconv_device_cpu = 1,         /**< A CPU (native or through a driver such as PoCL). */
