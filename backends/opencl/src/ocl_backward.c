@@ -277,10 +277,13 @@ tconv_status_t ocl_backward_check(const ocl_device_t *dev, const tconv_canonical
         return tconv_unimplemented;
     }
     if (binaries->binary) {
+        char given[4200];
+        ocl_binary_describe(binaries->binary_name, binaries->binary_option, binaries->binary, given,
+                            sizeof(given));
         ocl_msg(msg, msg_size,
-                "backward pass: %s=%s holds the forward program only, and the backward kernels "
+                "backward pass: %s holds the forward program only, and the backward kernels "
                 "are never compiled from source in that mode",
-                binaries->binary_name, binaries->binary);
+                given);
         return tconv_unimplemented;
     }
     bwd_geometry_t g;

@@ -489,7 +489,7 @@ static tconv_status_t plan_make(ocl_state_t *st, ocl_device_t *dev, const tconv_
 
 tconv_status_t ocl_plan_create_with_options(tconv_backend_state_t state, size_t device,
                                             const tconv_canonical_t *p,
-                                            const ocl_binary_options_t *binaries,
+                                            const tconv_plan_options_t *options,
                                             tconv_backend_plan_t *plan, char *msg,
                                             size_t msg_size) {
     ocl_state_t *st = state;
@@ -499,14 +499,14 @@ tconv_status_t ocl_plan_create_with_options(tconv_backend_state_t state, size_t 
                 st->device_count);
         return tconv_invalid_arguments;
     }
-    return plan_make(st, &st->devices[device], p, NULL, NULL, binaries, plan, msg, msg_size);
+    const ocl_binary_options_t binaries = ocl_binary_options_from_plan(options);
+    return plan_make(st, &st->devices[device], p, NULL, NULL, &binaries, plan, msg, msg_size);
 }
 
 tconv_status_t ocl_plan_create(tconv_backend_state_t state, size_t device,
                                const tconv_canonical_t *p, tconv_backend_plan_t *plan, char *msg,
                                size_t msg_size) {
-    const ocl_binary_options_t binaries = ocl_binary_options_from_env();
-    return ocl_plan_create_with_options(state, device, p, &binaries, plan, msg, msg_size);
+    return ocl_plan_create_with_options(state, device, p, NULL, plan, msg, msg_size);
 }
 
 tconv_status_t ocl_plan_create_native(tconv_backend_state_t state, const tconv_canonical_t *p,

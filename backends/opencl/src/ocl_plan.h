@@ -14,17 +14,19 @@
 tconv_status_t ocl_plan_check(const ocl_device_t *dev, const tconv_canonical_t *p,
                               const ocl_binary_options_t *binaries, char *msg, size_t msg_size);
 
-/** plan_create: ocl_plan_create_with_options with the environment's
- *  binary options (TCONV_OPENCL_BINARY, TCONV_OPENCL_BINARY_SAVE). */
+/** plan_create: ocl_plan_create_with_options with no options (the
+ *  environment's TCONV_OPENCL_BINARY, TCONV_OPENCL_BINARY_SAVE alone). */
 tconv_status_t ocl_plan_create(tconv_backend_state_t state, size_t device,
                                const tconv_canonical_t *p, tconv_backend_plan_t *plan, char *msg,
                                size_t msg_size);
-/** A plan whose programs come from @p binaries (copied) besides the
- *  caches: the body of the plan-options slot the ABI is to get (the
- *  FPGA flow without environment variables, one binary per plan). */
+/** plan_create_with_options (ABI 1.2): a plan whose programs come from the
+ *  plan options' program_binary / program_binary_save (copied), each
+ *  falling back to its environment variable (ocl_binary_options_from_plan),
+ *  besides the caches: the FPGA flow without environment variables, one
+ *  binary per plan. @p options NULL: the environment alone. */
 tconv_status_t ocl_plan_create_with_options(tconv_backend_state_t state, size_t device,
                                             const tconv_canonical_t *p,
-                                            const ocl_binary_options_t *binaries,
+                                            const tconv_plan_options_t *options,
                                             tconv_backend_plan_t *plan, char *msg, size_t msg_size);
 tconv_status_t ocl_plan_set_weights(tconv_backend_plan_t plan, const void *kernel, const void *bias,
                                     char *msg, size_t msg_size);

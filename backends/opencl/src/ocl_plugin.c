@@ -2,7 +2,8 @@
 /* The OpenCL backend's entry point and function table: discovery at init
  * (no contexts), device properties, a cheap cost model for query, the plan
  * slots (ocl_plan.c) and the ABI 1.2 buffer group (ocl_buffer.c) with
- * native interop on a caller's queue. */
+ * native interop on a caller's queue, and plan options (the binary flow's
+ * paths). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,7 @@ static const tconv_backend_t ocl_backend = {
     .plan_enqueue_backward_weights = ocl_plan_enqueue_backward_weights,
     .plan_wait = ocl_plan_wait,
     .plan_create_native = ocl_plan_create_native,
+    .plan_create_with_options = ocl_plan_create_with_options,
 };
 
 TCONV_BACKEND_EXPORT const tconv_backend_t *tconv_backend_entry(void) {

@@ -5,6 +5,7 @@
  * from source and rewritten. */
 #include "ocl_program.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,35 +125,71 @@ static tconv_status_t program_binary(cl_program prog, unsigned char **bin, size_
 ocl_binary_options_t ocl_binary_options_from_env(void) {
     const char *binary = secure_getenv("TCONV_OPENCL_BINARY");
     const char *save = secure_getenv("TCONV_OPENCL_BINARY_SAVE");
-    ocl_binary_options_t o = {binary && *binary ? binary : NULL, save && *save ? save : NULL,
-                              "TCONV_OPENCL_BINARY", "TCONV_OPENCL_BINARY_SAVE"};
+    ocl_binary_options_t o = {.binary = binary && *binary ? binary : NULL,
+                              .binary_save = save && *save ? save : NULL,
+                              .binary_name = "TCONV_OPENCL_BINARY",
+                              .binary_save_name = "TCONV_OPENCL_BINARY_SAVE"};
     return o;
 }
 
+ocl_binary_options_t ocl_binary_options_from_plan(const tconv_plan_options_t *options) {
+    ocl_binary_options_t o = ocl_binary_options_from_env();
+    if (!options)
+        return o;
+    /* The core passes its own full copy; a newer core's larger struct still
+     * starts with these fields. */
+    const size_t end = offsetof(tconv_plan_options_t, program_binary_save) + sizeof(const char *);
+    if (options->struct_size < end)
+        return o;
+    if (options->program_binary) {
+        o.binary = options->program_binary;
+        o.binary_name = "program_binary";
+        o.binary_option = 1;
+    }
+    if (options->program_binary_save) {
+        o.binary_save = options->program_binary_save;
+        o.binary_save_name = "program_binary_save";
+        o.binary_save_option = 1;
+    }
+    return o;
+}
+
+void ocl_binary_describe(const char *name, int option, const char *path, char *out, size_t size) {
+    if (option)
+        snprintf(out, size, "plan option %s '%s'", name, path);
+    else
+        snprintf(out, size, "%s=%s", name, path);
+}
+
 /* FPGA flow: the program comes from the supplied binary and nothing else.
- * Messages name it as the environment variable that gives it today. */
-static tconv_status_t load_supplied_binary(ocl_device_t *dev, cl_context context, const char *name,
-                                           const char *path, const char *key, const char *options,
-                                           cl_program *out, char *msg, size_t msg_size) {
+ * Messages name what gave it: the plan option or the environment variable. */
+static tconv_status_t load_supplied_binary(ocl_device_t *dev, cl_context context,
+                                           const ocl_binary_options_t *binaries, const char *key,
+                                           const char *options, cl_program *out, char *msg,
+                                           size_t msg_size) {
+    const char *path = binaries->binary;
     char *found = NULL;
     unsigned char *bin = NULL;
     size_t len = 0;
-    char why[1024];
+    char why[1024], given[4200];
+    ocl_binary_describe(binaries->binary_name, binaries->binary_option, path, given, sizeof(given));
     ocl_entry_result_t r = ocl_entry_read(path, &found, &bin, &len, why, sizeof(why));
     if (r != ocl_entry_ok) {
-        ocl_msg(msg, msg_size, "%s: %s%s", name, why,
+        /* why names the path already. */
+        ocl_msg(msg, msg_size, "%s%s: %s%s", binaries->binary_option ? "plan option " : "",
+                binaries->binary_name, why,
                 r == ocl_entry_missing ? " (the binary flow never compiles from source)" : "");
         return tconv_runtime_error;
     }
     tconv_status_t status = tconv_success;
     if (ocl_key_diff(key, found, why, sizeof(why))) {
-        ocl_msg(msg, msg_size, "%s=%s does not match this plan: %s", name, path, why);
+        ocl_msg(msg, msg_size, "%s does not match this plan: %s", given, why);
         status = tconv_runtime_error;
     } else {
         char inner[768];
         status = build_from_binary(dev, context, options, bin, len, out, inner, sizeof(inner));
         if (status != tconv_success)
-            ocl_msg(msg, msg_size, "%s=%s: %s", name, path, inner);
+            ocl_msg(msg, msg_size, "%s: %s", given, inner);
     }
     free(found);
     free(bin);
@@ -257,13 +294,14 @@ tconv_status_t ocl_program_get(ocl_state_t *st, ocl_device_t *dev, cl_context co
     cl_program prog = NULL;
     const int own_context = context == dev->context;
     double t0 = tconv_monotonic_seconds();
-    const char *supplied = binaries->binary;
-    if (supplied) {
-        status = load_supplied_binary(dev, context, binaries->binary_name, supplied, key, options,
-                                      &prog, msg, msg_size);
-        if (status == tconv_success)
-            OCL_LOG(st, tconv_log_info, "opencl:%zu: program loaded from %s=%s", dev->index,
-                    binaries->binary_name, supplied);
+    if (binaries->binary) {
+        status = load_supplied_binary(dev, context, binaries, key, options, &prog, msg, msg_size);
+        if (status == tconv_success) {
+            char given[4200];
+            ocl_binary_describe(binaries->binary_name, binaries->binary_option, binaries->binary,
+                                given, sizeof(given));
+            OCL_LOG(st, tconv_log_info, "opencl:%zu: program loaded from %s", dev->index, given);
+        }
     } else if (!own_context || (prog = recall(st, dev, key)) == NULL) {
         char path[4200];
         int cache = cache_path(st, key, path, sizeof(path));
@@ -304,8 +342,12 @@ tconv_status_t ocl_program_persist(ocl_state_t *st, ocl_device_t *dev, ocl_sourc
     if (save && set == ocl_sources_forward) {
         char inner[768];
         status = save_binary(program, save, key, 0644, inner, sizeof(inner));
-        if (status != tconv_success)
-            ocl_msg(msg, msg_size, "%s=%s: %s", binaries->binary_save_name, save, inner);
+        if (status != tconv_success) {
+            char given[4200];
+            ocl_binary_describe(binaries->binary_save_name, binaries->binary_save_option, save,
+                                given, sizeof(given));
+            ocl_msg(msg, msg_size, "%s: %s", given, inner);
+        }
     }
     free(key);
     return status;
