@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ocl_errors.h"
+#include "ocl_launch.h"
 #include "ocl_plan.h"
 #include "ocl_program.h"
 
@@ -447,37 +448,7 @@ static tconv_status_t create_objects(ocl_backward_t *b, char *msg, size_t msg_si
 
 /* ---- enqueueing ----------------------------------------------------- */
 
-/* Kernel arguments in order: a cl_mem or a cl_int each. */
-typedef struct arg {
-    const cl_mem *mem;
-    cl_int value;
-} arg_t;
-#define MEM(m) ((arg_t){&(m), 0})
-#define INT(v) ((arg_t){NULL, (cl_int)(v)})
-
-static tconv_status_t launch(ocl_chain_t *c, cl_kernel k, const char *name, const size_t *global,
-                             const size_t *local, const arg_t *args, size_t nargs, char *msg,
-                             size_t msg_size) {
-    char call[96];
-    cl_int err = CL_SUCCESS;
-    for (cl_uint i = 0; i < nargs && err == CL_SUCCESS; i++)
-        err = args[i].mem ? clSetKernelArg(k, i, sizeof(cl_mem), args[i].mem)
-                          : clSetKernelArg(k, i, sizeof(cl_int), &args[i].value);
-    if (err != CL_SUCCESS) {
-        snprintf(call, sizeof(call), "clSetKernelArg(%s)", name);
-        return ocl_fail(err, call, msg, msg_size);
-    }
-    err = clEnqueueNDRangeKernel(c->queue, k, 3, NULL, global, local, OCL_CHAIN_SYNC(c));
-    ocl_chain_commit(c, err);
-    if (err != CL_SUCCESS) {
-        snprintf(call, sizeof(call), "clEnqueueNDRangeKernel(%s)", name);
-        return ocl_fail(err, call, msg, msg_size);
-    }
-    return tconv_success;
-}
-#define LAUNCH(c, k, name, global, local, msg, msg_size, ...)                                      \
-    launch((c), (k), (name), (global), (local), (const arg_t[]){__VA_ARGS__},                      \
-           sizeof((const arg_t[]){__VA_ARGS__}) / sizeof(arg_t), (msg), (msg_size))
+/* Launches: OCL_LAUNCH with OCL_MEM / OCL_INT arguments (ocl_launch.h). */
 
 /* The channels-last view of a tile of the caller's layout: converted into
  * @p converted first when the layout is channels first. */
@@ -493,8 +464,9 @@ static tconv_status_t channels_last(ocl_backward_t *b, ocl_chain_t *c, cl_mem sr
     const size_t *local = input ? b->in_cl_local : b->dz_cl_local;
     size_t global[3];
     ocl_launch_size(unit, 2, nvalid, global);
-    return LAUNCH(c, b->to_cl, "tconv_to_channels_last", global, local, msg, msg_size, MEM(src),
-                  MEM(converted), INT(global[1]), INT(global[0]), INT(nvalid));
+    return OCL_LAUNCH(c, b->to_cl, "tconv_to_channels_last", global, local, msg, msg_size,
+                      OCL_MEM(src), OCL_MEM(converted), OCL_INT(global[1]), OCL_INT(global[0]),
+                      OCL_INT(nvalid));
 }
 
 /* One tile of the walk over (samples, input depths), in tile order. */
@@ -616,9 +588,9 @@ static tconv_status_t data_tile(ocl_backward_t *b, ocl_chain_t *c, const tensors
         return s;
     size_t global[3];
     ocl_launch_size(b->data_unit, 1, t->nvalid, global);
-    return LAUNCH(c, b->data, "tconv_backward_data", global, b->data_local, msg, msg_size, MEM(dz),
-                  MEM(b->wpack), MEM(ts->mdx), INT(t->d0), INT(t->lo), INT(t->nvalid),
-                  INT(t->dvalid));
+    return OCL_LAUNCH(c, b->data, "tconv_backward_data", global, b->data_local, msg, msg_size,
+                      OCL_MEM(dz), OCL_MEM(b->wpack), OCL_MEM(ts->mdx), OCL_INT(t->d0),
+                      OCL_INT(t->lo), OCL_INT(t->nvalid), OCL_INT(t->dvalid));
 }
 
 /* Chunks of the weights pass over a tile of @p nvalid samples: the first
@@ -641,22 +613,22 @@ static tconv_status_t weights_tile(ocl_backward_t *b, ocl_chain_t *c, const tens
     if (s == tconv_success && want_kernel) {
         size_t global[3] = {b->weights_unit[0], b->weights_unit[1],
                             (size_t)tile_chunks(b, t->nvalid)};
-        s = LAUNCH(c, b->weights, "tconv_backward_weights", global, b->weights_local, msg, msg_size,
-                   MEM(x), MEM(dz), MEM(b->part), INT(t->d0), INT(t->lo), INT(t->nvalid),
-                   INT(t->dvalid), INT(accumulate));
+        s = OCL_LAUNCH(c, b->weights, "tconv_backward_weights", global, b->weights_local, msg,
+                       msg_size, OCL_MEM(x), OCL_MEM(dz), OCL_MEM(b->part), OCL_INT(t->d0),
+                       OCL_INT(t->lo), OCL_INT(t->nvalid), OCL_INT(t->dvalid), OCL_INT(accumulate));
     }
     if (s == tconv_success && want_bias)
-        s = LAUNCH(c, b->bias, "tconv_backward_bias", b->bias_global, b->bias_local, msg, msg_size,
-                   MEM(dz), MEM(db), INT(t->own_lo - t->lo), INT(t->own_hi - t->lo), INT(t->nvalid),
-                   INT(accumulate));
+        s = OCL_LAUNCH(c, b->bias, "tconv_backward_bias", b->bias_global, b->bias_local, msg,
+                       msg_size, OCL_MEM(dz), OCL_MEM(db), OCL_INT(t->own_lo - t->lo),
+                       OCL_INT(t->own_hi - t->lo), OCL_INT(t->nvalid), OCL_INT(accumulate));
     return s;
 }
 
 static tconv_status_t enqueue_pack(ocl_backward_t *b, ocl_chain_t *c, cl_mem kernel, int warm_up,
                                    char *msg, size_t msg_size) {
     const int64_t count = warm_up ? 0 : (int64_t)(b->geo.wpack_bytes / b->geo.elem);
-    return LAUNCH(c, b->pack, "tconv_pack_backward_weights", b->pack_global, b->pack_local, msg,
-                  msg_size, MEM(kernel), MEM(b->wpack), INT(count));
+    return OCL_LAUNCH(c, b->pack, "tconv_pack_backward_weights", b->pack_global, b->pack_local, msg,
+                      msg_size, OCL_MEM(kernel), OCL_MEM(b->wpack), OCL_INT(count));
 }
 
 /* Runs every kernel once with no valid sample, so drivers that compile per
@@ -675,8 +647,9 @@ static tconv_status_t warm_up(ocl_backward_t *b, char *msg, size_t msg_size) {
     if (s == tconv_success && b->weights) {
         s = weights_tile(b, &c, &none, &t, b->db, 1, b->bias != NULL, msg, msg_size);
         if (s == tconv_success)
-            s = LAUNCH(&c, b->reduce, "tconv_backward_weights_reduce", b->reduce_global,
-                       b->reduce_local, msg, msg_size, MEM(b->part), MEM(b->dw), INT(1));
+            s = OCL_LAUNCH(&c, b->reduce, "tconv_backward_weights_reduce", b->reduce_global,
+                           b->reduce_local, msg, msg_size, OCL_MEM(b->part), OCL_MEM(b->dw),
+                           OCL_INT(1));
     }
     cl_int err;
     if (s == tconv_success && (err = clFinish(b->queue)) != CL_SUCCESS)
@@ -865,9 +838,9 @@ static tconv_status_t weights_pass(ocl_backward_t *b, ocl_chain_t *c, int64_t ba
             s = weights_tile(b, c, ts, &t, db, want_kernel, want_bias, msg, msg_size);
     }
     if (s == tconv_success && want_kernel)
-        s = LAUNCH(c, b->reduce, "tconv_backward_weights_reduce", b->reduce_global, b->reduce_local,
-                   msg, msg_size, MEM(b->part), MEM(dw),
-                   INT(tile_chunks(b, batch < b->geo.nb ? batch : b->geo.nb)));
+        s = OCL_LAUNCH(c, b->reduce, "tconv_backward_weights_reduce", b->reduce_global,
+                       b->reduce_local, msg, msg_size, OCL_MEM(b->part), OCL_MEM(dw),
+                       OCL_INT(tile_chunks(b, batch < b->geo.nb ? batch : b->geo.nb)));
     return s;
 }
 

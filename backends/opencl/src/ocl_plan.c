@@ -9,6 +9,7 @@
  * batch up to the plan's, and plans that differ only in batch share it. */
 #include "ocl_plan.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "ocl_buffer.h"
 #include "ocl_errors.h"
 #include "ocl_geometry.h"
+#include "ocl_launch.h"
 #include "ocl_pack.h"
 #include "ocl_program.h"
 
@@ -241,36 +243,17 @@ void ocl_launch_size(const size_t unit[3], int batch_dim, int64_t samples, size_
 static tconv_status_t enqueue_tile(ocl_plan_t *pl, ocl_chain_t *c, cl_mem raw, cl_mem out,
                                    cl_int jd0, cl_int r0, cl_int nvalid, char *msg,
                                    size_t msg_size) {
-    cl_int err = CL_SUCCESS;
-    err |= clSetKernelArg(pl->pad, 0, sizeof(cl_mem), &raw);
-    err |= clSetKernelArg(pl->pad, 1, sizeof(cl_mem), &pl->xpad);
-    err |= clSetKernelArg(pl->pad, 2, sizeof(cl_int), &jd0);
-    err |= clSetKernelArg(pl->pad, 3, sizeof(cl_int), &r0);
-    err |= clSetKernelArg(pl->pad, 4, sizeof(cl_int), &nvalid);
-    if (err != CL_SUCCESS)
-        return ocl_fail(CL_INVALID_KERNEL_ARGS, "clSetKernelArg(tconv_pad_input)", msg, msg_size);
-    err |= clSetKernelArg(pl->gather, 0, sizeof(cl_mem), &pl->xpad);
-    err |= clSetKernelArg(pl->gather, 1, sizeof(cl_mem), &pl->weights);
-    err |= clSetKernelArg(pl->gather, 2, sizeof(cl_mem), &pl->bias);
-    err |= clSetKernelArg(pl->gather, 3, sizeof(cl_mem), &out);
-    err |= clSetKernelArg(pl->gather, 4, sizeof(cl_int), &jd0);
-    err |= clSetKernelArg(pl->gather, 5, sizeof(cl_int), &nvalid);
-    if (err != CL_SUCCESS)
-        return ocl_fail(CL_INVALID_KERNEL_ARGS, "clSetKernelArg(tconv_gather)", msg, msg_size);
     size_t pad_global[3], main_global[3];
     ocl_launch_size(pl->pad_unit, 2, nvalid, pad_global);
     ocl_launch_size(pl->main_unit, 1, nvalid, main_global);
-    err = clEnqueueNDRangeKernel(c->queue, pl->pad, 3, NULL, pad_global, pl->pad_local,
-                                 OCL_CHAIN_SYNC(c));
-    ocl_chain_commit(c, err);
-    if (err != CL_SUCCESS)
-        return ocl_fail(err, "clEnqueueNDRangeKernel(tconv_pad_input)", msg, msg_size);
-    err = clEnqueueNDRangeKernel(c->queue, pl->gather, 3, NULL, main_global, pl->main_local,
-                                 OCL_CHAIN_SYNC(c));
-    ocl_chain_commit(c, err);
-    if (err != CL_SUCCESS)
-        return ocl_fail(err, "clEnqueueNDRangeKernel(tconv_gather)", msg, msg_size);
-    return tconv_success;
+    tconv_status_t s =
+        OCL_LAUNCH(c, pl->pad, "tconv_pad_input", pad_global, pl->pad_local, msg, msg_size,
+                   OCL_MEM(raw), OCL_MEM(pl->xpad), OCL_INT(jd0), OCL_INT(r0), OCL_INT(nvalid));
+    if (s != tconv_success)
+        return s;
+    return OCL_LAUNCH(c, pl->gather, "tconv_gather", main_global, pl->main_local, msg, msg_size,
+                      OCL_MEM(pl->xpad), OCL_MEM(pl->weights), OCL_MEM(pl->bias), OCL_MEM(out),
+                      OCL_INT(jd0), OCL_INT(nvalid));
 }
 
 /* Packs the caller's kernel and bias (device buffers; bias NULL: zeros)
@@ -281,42 +264,51 @@ static tconv_status_t enqueue_pack(ocl_plan_t *pl, ocl_chain_t *c, cl_mem kernel
     const cl_int keras = pl->p.kernel_layout == tconv_kernel_keras;
     const cl_int wcount = warm_up ? 0 : (cl_int)(pl->geo.weight_bytes / pl->geo.elem);
     const cl_int bcount = warm_up ? 0 : (cl_int)(pl->geo.bias_bytes / pl->geo.elem);
-    cl_int err = CL_SUCCESS;
-    err |= clSetKernelArg(pl->pack_weights, 0, sizeof(cl_mem), &kernel);
-    err |= clSetKernelArg(pl->pack_weights, 1, sizeof(cl_mem), &pl->weights);
-    err |= clSetKernelArg(pl->pack_weights, 2, sizeof(cl_int), &keras);
-    err |= clSetKernelArg(pl->pack_weights, 3, sizeof(cl_int), &wcount);
-    if (err != CL_SUCCESS)
-        return ocl_fail(CL_INVALID_KERNEL_ARGS, "clSetKernelArg(tconv_pack_weights)", msg,
-                        msg_size);
-    err = clEnqueueNDRangeKernel(c->queue, pl->pack_weights, 3, NULL, pl->pack_weights_global,
-                                 pl->pack_weights_local, OCL_CHAIN_SYNC(c));
-    ocl_chain_commit(c, err);
-    if (err != CL_SUCCESS)
-        return ocl_fail(err, "clEnqueueNDRangeKernel(tconv_pack_weights)", msg, msg_size);
+    tconv_status_t s = OCL_LAUNCH(
+        c, pl->pack_weights, "tconv_pack_weights", pl->pack_weights_global, pl->pack_weights_local,
+        msg, msg_size, OCL_MEM(kernel), OCL_MEM(pl->weights), OCL_INT(keras), OCL_INT(wcount));
+    if (s != tconv_success)
+        return s;
     if (!bias && !warm_up) {
         const double zero64 = 0.0;
         const float zero32 = 0.0f;
         const void *zero = pl->geo.elem == sizeof(double) ? (const void *)&zero64 : &zero32;
-        err = clEnqueueFillBuffer(c->queue, pl->bias, zero, pl->geo.elem, 0,
-                                  (size_t)pl->geo.bias_bytes, OCL_CHAIN_SYNC(c));
+        const cl_int err = clEnqueueFillBuffer(c->queue, pl->bias, zero, pl->geo.elem, 0,
+                                               (size_t)pl->geo.bias_bytes, OCL_CHAIN_SYNC(c));
         ocl_chain_commit(c, err);
         if (err != CL_SUCCESS)
             return ocl_fail(err, "clEnqueueFillBuffer(bias)", msg, msg_size);
         return tconv_success;
     }
     cl_mem src = bias ? bias : pl->bias;
-    err |= clSetKernelArg(pl->pack_bias, 0, sizeof(cl_mem), &src);
-    err |= clSetKernelArg(pl->pack_bias, 1, sizeof(cl_mem), &pl->bias);
-    err |= clSetKernelArg(pl->pack_bias, 2, sizeof(cl_int), &bcount);
-    if (err != CL_SUCCESS)
-        return ocl_fail(CL_INVALID_KERNEL_ARGS, "clSetKernelArg(tconv_pack_bias)", msg, msg_size);
-    err = clEnqueueNDRangeKernel(c->queue, pl->pack_bias, 3, NULL, pl->pack_bias_global,
-                                 pl->pack_bias_local, OCL_CHAIN_SYNC(c));
-    ocl_chain_commit(c, err);
-    if (err != CL_SUCCESS)
-        return ocl_fail(err, "clEnqueueNDRangeKernel(tconv_pack_bias)", msg, msg_size);
-    return tconv_success;
+    return OCL_LAUNCH(c, pl->pack_bias, "tconv_pack_bias", pl->pack_bias_global,
+                      pl->pack_bias_local, msg, msg_size, OCL_MEM(src), OCL_MEM(pl->bias),
+                      OCL_INT(bcount));
+}
+
+/* The gather's default work-group size target, and the largest
+ * TCONV_OPENCL_LOCAL accepted (no device runs more work-items per group). */
+#define GATHER_LOCAL_DEFAULT 4
+#define GATHER_LOCAL_MAX     4096
+
+/* TCONV_OPENCL_LOCAL (tuning): the most work-items per work-group of the
+ * gather, an integer in 1..GATHER_LOCAL_MAX. Anything else is said once per
+ * plan at TCONV_VERBOSE=1 and the default used (atoi made "-1" SIZE_MAX, so
+ * the device's largest group, and "x" 0). */
+static size_t gather_local_target(ocl_state_t *st) {
+    const char *v = getenv("TCONV_OPENCL_LOCAL");
+    if (v == NULL || *v == '\0')
+        return GATHER_LOCAL_DEFAULT;
+    char *end = NULL;
+    errno = 0;
+    const long n = strtol(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < 1 || n > GATHER_LOCAL_MAX) {
+        OCL_LOG(st, tconv_log_info,
+                "TCONV_OPENCL_LOCAL = '%s': must be an integer in 1..%d; using %d", v,
+                GATHER_LOCAL_MAX, GATHER_LOCAL_DEFAULT);
+        return GATHER_LOCAL_DEFAULT;
+    }
+    return (size_t)n;
 }
 
 /* The launch sizes of one sample, the local sizes, and the packing's. */
@@ -335,8 +327,7 @@ static void choose_launches(ocl_plan_t *pl) {
      * them (drivers that compile per local size, PoCL, do it once, at the
      * warm-up). */
     ocl_choose_local(pl->pad_unit, kernel_wg_size(pl, pl->pad), 64, pl->pad_local);
-    const char *lt = getenv("TCONV_OPENCL_LOCAL");
-    ocl_choose_local(pl->main_unit, kernel_wg_size(pl, pl->gather), lt ? (size_t)atoi(lt) : 4,
+    ocl_choose_local(pl->main_unit, kernel_wg_size(pl, pl->gather), gather_local_target(pl->st),
                      pl->main_local);
     size_t wcount = (size_t)(g->weight_bytes / g->elem), bcount = (size_t)(g->bias_bytes / g->elem);
     size_t wg[3] = {wcount ? wcount : 1, 1, 1}, bg[3] = {bcount ? bcount : 1, 1, 1};
