@@ -34,11 +34,8 @@ static const char *expected_isa(unsigned features) {
     return "c";
 }
 
-/* The ISA cpu:0 runs with TCONV_CPU_ISA_MASK=@p mask (a new context reads it). */
-static void isa_in_effect(const char *mask, char *isa, size_t isa_size) {
-    setenv(TCONV_CPU_ISA_MASK_ENV, mask, 1);
-    tconv_context_t ctx = NULL;
-    assert_int_equal(tconv_context_create(&ctx, NULL), tconv_success);
+/* The family cpu:0 of @p ctx runs, from its driver_version ("tconv-cpu <isa>"). */
+static void isa_of(tconv_context_t ctx, char *isa, size_t isa_size) {
     tconv_device_info_t info;
     memset(&info, 0, sizeof info);
     info.struct_size = sizeof info;
@@ -53,6 +50,14 @@ static void isa_in_effect(const char *mask, char *isa, size_t isa_size) {
     const char *space = strrchr(info.driver_version, ' '); /* "tconv-cpu <isa>" */
     assert_non_null(space);
     snprintf(isa, isa_size, "%s", space + 1);
+}
+
+/* The ISA cpu:0 runs with TCONV_CPU_ISA_MASK=@p mask (a new context reads it). */
+static void isa_in_effect(const char *mask, char *isa, size_t isa_size) {
+    setenv(TCONV_CPU_ISA_MASK_ENV, mask, 1);
+    tconv_context_t ctx = NULL;
+    assert_int_equal(tconv_context_create(&ctx, NULL), tconv_success);
+    isa_of(ctx, isa, isa_size);
     char msg[2048];
     if (tc_check_small_plan(ctx, "cpu:0", msg, sizeof msg) != 0)
         fail_msg("TCONV_CPU_ISA_MASK=%s (isa %s): %s", mask, isa, msg);
@@ -109,12 +114,58 @@ static void test_avx512f_alone_falls_back(void **state) {
     }
 }
 
+/* TCONV_CPU_ISA forcing a family the CPU (as the mask shows it) lacks: the
+ * backend says so at verbosity 1 and runs the best family it has, right; a
+ * name it does not know: the plugin does not start, its report names the
+ * rule, and there is no cpu:0. */
+static void test_forced_isa_beyond_the_cpu(void **state) {
+    (void)state;
+    unsetenv(TCONV_CPU_ISA_MASK_ENV);
+    const unsigned real = tconv_cpu_features();
+    setenv(TCONV_CPU_ISA_MASK_ENV, "avx2,fma,avx", 1); /* no AVX-512, whatever the CPU */
+    setenv("TCONV_CPU_ISA", "avx512", 1);
+    const char *want = expected_isa(real & AVX2_NEEDS);
+    tc_log_t log;
+    tconv_context_t ctx = NULL;
+    TC_CHECK_OK(tc_context_create_logged(&ctx, 1, &log));
+    char isa[32], said[128], msg[2048];
+    isa_of(ctx, isa, sizeof isa);
+    if (strcmp(isa, want) != 0)
+        fail_msg("TCONV_CPU_ISA=avx512 on a CPU without AVX-512: cpu:0 runs %s, want %s", isa,
+                 want);
+    snprintf(said, sizeof said, "TCONV_CPU_ISA=avx512 is not supported by this CPU; using %s",
+             want);
+    if (!tc_contains(log.text, said))
+        fail_msg("no \"%s\" in the log:\n%s", said, log.text);
+    if (tc_check_small_plan(ctx, "cpu:0", msg, sizeof msg) != 0)
+        fail_msg("TCONV_CPU_ISA=avx512 falling back to %s: %s", want, msg);
+    tconv_context_destroy(ctx);
+    unsetenv(TCONV_CPU_ISA_MASK_ENV);
+
+    setenv("TCONV_CPU_ISA", "avx1024", 1);
+    assert_int_equal(tconv_context_create(&ctx, NULL), tconv_success);
+    if (tc_has_device(ctx, "cpu:0"))
+        fail_msg("TCONV_CPU_ISA=avx1024: cpu:0 started anyway");
+    tconv_plugin_report_t r;
+    if (!tc_plugin_report_named(ctx, "cpu", &r))
+        fail_msg("TCONV_CPU_ISA=avx1024: no report of the cpu plugin");
+    print_message("cpu plugin report: %s\n", r.message);
+    const int reported =
+        r.state == tconv_plugin_failed &&
+        tc_contains(r.message, "TCONV_CPU_ISA = 'avx1024': must be avx512, avx2 or c");
+    tconv_context_destroy(ctx);
+    unsetenv("TCONV_CPU_ISA");
+    if (!reported)
+        fail_msg("TCONV_CPU_ISA=avx1024: the cpu plugin's report is not a failure naming the rule");
+}
+
 int main(void) {
     tc_clean_environment();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_feature_names_parse),
         cmocka_unit_test(test_mask_only_hides),
         cmocka_unit_test(test_avx512f_alone_falls_back),
+        cmocka_unit_test(test_forced_isa_beyond_the_cpu),
     };
     return cmocka_run_group_tests_name("cpu_isa", tests, NULL, NULL);
 }

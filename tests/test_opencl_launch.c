@@ -242,23 +242,11 @@ static void test_training_out_of_host_memory(void **state) {
 
 /* ---- TCONV_OPENCL_LOCAL */
 
-static char log_text[16384];
-
-static void collect_log(void *user_data, int level, const char *message) {
-    (void)user_data;
-    (void)level;
-    const size_t used = strlen(log_text);
-    snprintf(log_text + used, sizeof log_text - used, "%s\n", message);
-}
-
 static void test_local_size_variable(void **state) {
     (void)state;
-    tconv_context_options_t options;
-    tconv_context_options_init(&options);
-    options.verbosity = 1;
-    options.log_callback = collect_log;
+    tc_log_t log;
     tconv_context_t ctx = NULL;
-    TC_CHECK_OK(tconv_context_create_with_options(&ctx, &options));
+    TC_CHECK_OK(tc_context_create_logged(&ctx, 1, &log));
     const tconv_problem_t p = layer(0);
     tc_rng_t rng;
     tc_rng_seed(&rng, 7);
@@ -272,19 +260,19 @@ static void test_local_size_variable(void **state) {
     } cases[] = {{"-1", 1}, {"0", 1}, {"x", 1}, {"4x", 1}, {"99999", 1}, {"1", 0}, {"64", 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         setenv("TCONV_OPENCL_LOCAL", cases[i].value, 1);
-        log_text[0] = '\0';
+        log.text[0] = '\0';
         if (tc_run_plan(ctx, DEVICE, &p, &t, msg, sizeof msg) != tconv_success)
             fail_msg("TCONV_OPENCL_LOCAL=%s: %s", cases[i].value, msg);
         char said[128];
         snprintf(said, sizeof said,
                  "TCONV_OPENCL_LOCAL = '%s': must be an integer in 1..4096; using 4",
                  cases[i].value);
-        if (cases[i].refused != tc_contains(log_text, said))
+        if (cases[i].refused != tc_contains(log.text, said))
             fail_msg("TCONV_OPENCL_LOCAL=%s: want %s \"%s\" in the log, which holds:\n%s",
-                     cases[i].value, cases[i].refused ? "the line" : "no line", said, log_text);
-        if (!cases[i].refused && tc_contains(log_text, "TCONV_OPENCL_LOCAL"))
+                     cases[i].value, cases[i].refused ? "the line" : "no line", said, log.text);
+        if (!cases[i].refused && tc_contains(log.text, "TCONV_OPENCL_LOCAL"))
             fail_msg("TCONV_OPENCL_LOCAL=%s: a valid value was refused:\n%s", cases[i].value,
-                     log_text);
+                     log.text);
         char when[64];
         snprintf(when, sizeof when, "TCONV_OPENCL_LOCAL=%s", cases[i].value);
         expect_reference(&p, &t, NULL, when);

@@ -94,6 +94,36 @@ int tc_has_device(tconv_context_t ctx, const char *id) {
     return 0;
 }
 
+int tc_plugin_report_named(tconv_context_t ctx, const char *name, tconv_plugin_report_t *out) {
+    size_t count = 0;
+    tconv_context_get_plugin_count(ctx, &count);
+    for (size_t i = 0; i < count; i++) {
+        memset(out, 0, sizeof *out);
+        out->struct_size = sizeof *out;
+        if (tconv_context_get_plugin_report(ctx, i, out) == tconv_success &&
+            strcmp(out->name, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void append_log_line(void *user_data, int level, const char *message) {
+    (void)level;
+    tc_log_t *log = user_data;
+    const size_t used = strlen(log->text);
+    snprintf(log->text + used, sizeof log->text - used, "%s\n", message);
+}
+
+tconv_status_t tc_context_create_logged(tconv_context_t *ctx, int verbosity, tc_log_t *log) {
+    log->text[0] = '\0';
+    tconv_context_options_t options;
+    tconv_context_options_init(&options);
+    options.verbosity = verbosity;
+    options.log_callback = append_log_line;
+    options.log_user_data = log;
+    return tconv_context_create_with_options(ctx, &options);
+}
+
 int tc_part(int argc, char **argv, const char *parts, const char *more) {
     if (argc >= 3 && strcmp(argv[1], "--part") == 0 && (argc == 3 || (more && argc == 4))) {
         const size_t len = strlen(argv[2]);

@@ -141,6 +141,20 @@ int tc_contains(const char *haystack, const char *needle);
 /** Whether @p ctx has the device @p id ("cpu:0"). */
 int tc_has_device(tconv_context_t ctx, const char *id);
 
+/** The report of the plugin whose backend is @p name ("cpu") into @p out.
+ *  Returns 1 when found, 0 otherwise. */
+int tc_plugin_report_named(tconv_context_t ctx, const char *name, tconv_plugin_report_t *out);
+
+/** Log lines of a context, each ending in a newline (the oldest kept when
+ *  the buffer is full). */
+typedef struct tc_log {
+    char text[16384];
+} tc_log_t;
+
+/** A context of the default plugins at @p verbosity (0..2) whose log lines
+ *  go to @p log (cleared first; clear it again with log->text[0] = 0). */
+tconv_status_t tc_context_create_logged(tconv_context_t *ctx, int verbosity, tc_log_t *log);
+
 /** The part of a test program an entry runs (one ctest entry per part that
  *  can be missing): "--part NAME", NAME one of the '|'-separated @p parts,
  *  then at most one more argument when @p more describes it for the usage
