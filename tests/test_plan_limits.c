@@ -233,8 +233,8 @@ static void test_huge_output_shape_plans_quickly(void **state) {
 
 /* Asks the backends' queries about @p p, as ranking does for @p selector
  * (TCONV_SELECT=model: no measurement, which is a cost of its own): it must
- * succeed within QUICK_SECONDS. */
-static void expect_quick_query(const tconv_problem_t *p, const char *selector) {
+ * succeed within @p limit seconds. */
+static void expect_quick_query(const tconv_problem_t *p, const char *selector, double limit) {
     size_t index = 0;
     char reason[4096];
     setenv("TCONV_SELECT", "model", 1);
@@ -244,20 +244,23 @@ static void expect_quick_query(const tconv_problem_t *p, const char *selector) {
     double seconds = now_seconds() - start;
     unsetenv("TCONV_SELECT");
     print_message("select %s -> %s in %.3f s\n", selector, tconv_status_name(st), seconds);
-    if (st != tconv_success || seconds > QUICK_SECONDS)
+    if (st != tconv_success || seconds > limit)
         fail_msg("select %s -> %s in %.2f s (limit %.1f s): %s", selector, tconv_status_name(st),
-                 seconds, QUICK_SECONDS, st == tconv_success ? reason : tconv_get_last_error());
+                 seconds, limit, st == tconv_success ? reason : tconv_get_last_error());
 }
 
 /* OpenCL's geometry looped over stride x kernel, in query (so in `auto`
- * ranking) and in plan_create: k = s = 2^20 took minutes. The first plan
- * may build the program; the second finds it built. */
+ * ranking) and in plan_create: k = s = 2^20 took minutes. The first query
+ * and the first plan may build the program (0.85 s with an empty program
+ * cache on an idle machine, 2.4 s measured under load, where a 2 s limit
+ * failed): they get the build's limit, the next ones find it built. */
 static void test_opencl_kernel_and_stride_2pow20_quick(void **state) {
     (void)state;
     tconv_problem_t p;
     problem_1d(&p, 2, (int64_t)1 << 20, (int64_t)1 << 20);
-    expect_quick_query(&p, "opencl:0");
-    expect_quick_query(&p, "auto");
+    expect_quick_query(&p, "opencl:0", OPENCL_BUILD_SECONDS);
+    expect_quick_query(&p, "opencl:0", QUICK_SECONDS);
+    expect_quick_query(&p, "auto", QUICK_SECONDS);
     expect_quick_plan(ctx, "opencl:0", &p, OPENCL_BUILD_SECONDS, refusals);
     expect_quick_plan(ctx, "opencl:0", &p, QUICK_SECONDS, refusals);
 }
