@@ -8,7 +8,11 @@
 #   3. after `cmake --install` into the configured prefix, the build tree
 #      still uses only its own plugins (no duplicates; `--device cpu:9` says
 #      there is no such device) and the install only its own;
-#   4. `cmake --install --prefix` elsewhere: that copy finds its own plugins.
+#   4. `cmake --install --prefix` elsewhere: that copy finds its own plugins;
+#   5. with a static core, programs link against the install both ways a user
+#      builds them: `pkg-config --static --cflags --libs tconv` (Libs.private
+#      lists what libtconv.a needs) and find_package(tconv) (the exported
+#      target carries it).
 # Usage: test_embed.sh <tconv source dir> shared|static
 set -euo pipefail
 source="$1" mode="$2"
@@ -71,4 +75,25 @@ json="$("$tmp/moved/bin/tconv" devices --json)"
 grep -q "\"path\":\"$tmp/moved/lib/tconv/tconv_backend_cpu.so\"" <<< "$json" ||
     fail "the relocated tconv does not load its own plugins: $json"
 grep -q '"state":"duplicate"' <<< "$json" && fail "the relocated tconv loads duplicates: $json"
+
+if [ "$mode" = static ]; then
+    step "a program linked with pkg-config --static against the install"
+    pc="$(find "$prefix" -name tconv.pc)"
+    [ -n "$pc" ] || fail "no tconv.pc installed in $prefix"
+    flags="$(PKG_CONFIG_PATH="$(dirname "$pc")" pkg-config --static --cflags --libs tconv)"
+    echo "pkg-config --static: $flags"
+    # shellcheck disable=SC2086 # the flags are words
+    cc -o "$tmp/pc_consumer" "$source/tests/install_consumer.c" $flags ||
+        fail "linking with pkg-config --static --libs tconv: $flags"
+    ! ldd "$tmp/pc_consumer" | grep -q libtconv || fail "pc_consumer links a shared libtconv"
+    expect_one_cpu "pc_consumer" "$tmp/pc_consumer"
+
+    step "a program linked with find_package(tconv) against the install"
+    cmake -S "$source/tests/install_consumer" -B "$tmp/cmake-consumer" \
+          -DCMAKE_PREFIX_PATH="$prefix" > "$tmp/cmake-consumer.log" 2>&1 ||
+        { cat "$tmp/cmake-consumer.log"; fail "find_package(tconv) against $prefix"; }
+    cmake --build "$tmp/cmake-consumer" > "$tmp/cmake-consumer-build.log" 2>&1 ||
+        { cat "$tmp/cmake-consumer-build.log"; fail "linking with tconv::tconv (static)"; }
+    expect_one_cpu "find_package consumer" "$tmp/cmake-consumer/install_consumer"
+fi
 echo "PASSED"
