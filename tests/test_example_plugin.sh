@@ -10,7 +10,12 @@
 #   6. the packages describe the prefix they were installed to (not the
 #      configure-time one): the example plugin installs into the prefix's
 #      plugin directory, where the installed tconv finds it, and a program
-#      built with `pkg-config --cflags --libs tconv` runs.
+#      built with `pkg-config --cflags --libs tconv` runs;
+#   7. a program built with find_package(tconv <major>.<minor>) runs, and
+#      while the major is 0 the package refuses the neighbouring minors
+#      (CHANGELOG.md, "Versioning": SameMinorVersion);
+#   8. the prefix moved elsewhere after the install: its tconv loads its own
+#      plugins from there, and tconv.pc describes the new place.
 # The conformance kit (`tconv conformance`) on the installed example plugin
 # is tests/conformance/test_conformance_kit.sh.
 # Usage: test_example_plugin.sh <tconv build dir> <source dir> <tests bin dir>
@@ -32,6 +37,11 @@ test -x "$tmp/prefix/bin/tconv"
 test -f "$tmp/prefix/include/tconv/tconv_backend.h"
 test -f "$tmp/prefix/include/tconv/tconv_version.h"
 test -f "$tmp/prefix/share/man/man1/tconv.1"
+# The benchmark harness only with TCONV_INSTALL_BENCH=ON (off by default).
+if [ -e "$tmp/prefix/bin/tconv-bench" ]; then
+    echo "FAILED: tconv-bench is installed by default" >&2
+    exit 1
+fi
 # 0.x: the SONAME carries the minor (CHANGELOG.md, "Versioning").
 soname="$(readelf -d "$tmp/prefix/lib/libtconv.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
 version_line="$(grep -E '^#define TCONV_VERSION_(MAJOR|MINOR) ' "$tmp/prefix/include/tconv/tconv_version.h")"
@@ -112,5 +122,43 @@ grep -q "^tconv $version, " <<< "$consumer_out" ||
     { echo "FAILED: the consumer does not run tconv $version" >&2; exit 1; }
 grep -q 'example:0' <<< "$consumer_out" ||
     { echo "FAILED: the consumer does not find the installed plugins" >&2; exit 1; }
+
+step "a program built with find_package(tconv $major.$minor)"
+fail() { echo "FAILED: $*" >&2; exit 1; }
+# configure_consumer <version asked for> <build dir>: log in <build dir>.log
+configure_consumer() {
+    cmake -S "$source/tests/install_consumer" -B "$2" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+          -DTCONV_WANT_VERSION="$1" > "$2.log" 2>&1
+}
+configure_consumer "$major.$minor" "$tmp/cmake-consumer" ||
+    { cat "$tmp/cmake-consumer.log" >&2; fail "find_package(tconv $major.$minor)"; }
+cmake --build "$tmp/cmake-consumer" > "$tmp/cmake-consumer-build.log"
+consumer_out="$("$tmp/cmake-consumer/install_consumer")"
+echo "$consumer_out"
+grep -q "^tconv $version, .*example:0" <<< "$consumer_out" ||
+    fail "the find_package consumer does not run tconv $version and its plugins"
+if [ "$major" = 0 ]; then
+    others=("0.$((minor + 1))")
+    [ "$minor" -gt 0 ] && others+=("0.$((minor - 1))")
+    for other in "${others[@]}"; do
+        log="$tmp/cmake-consumer-$other.log"
+        ! configure_consumer "$other" "$tmp/cmake-consumer-$other" ||
+            fail "find_package(tconv $other) accepted tconv $version (0.x: its own minor only)"
+        grep -q "tconvConfig.cmake, version: $version" "$log" ||
+            { cat "$log" >&2; fail "find_package(tconv $other) failed otherwise"; }
+        echo "find_package(tconv $other): refused, as 0.x wants"
+    done
+fi
+
+step "the prefix moved after the install"
+mv "$tmp/prefix" "$tmp/moved"
+json="$("$tmp/moved/bin/tconv" devices --json)"
+grep -q "\"path\":\"$tmp/moved/[^\"]*/tconv/tconv_backend_example.so\"" <<< "$json" ||
+    fail "the moved tconv does not load the example plugin from $tmp/moved: $json"
+grep -q "\"path\":\"$tmp/prefix" <<< "$json" && fail "the moved tconv loads from $tmp/prefix: $json"
+export PKG_CONFIG_PATH="${pcdir/#$tmp\/prefix/$tmp/moved}"
+[ "$(realpath "$(pkg-config --variable=plugindir tconv)")" = \
+  "$(dirname "$(find "$tmp/moved" -name tconv_backend_example.so)")" ] ||
+    fail "the moved tconv.pc says plugindir=$(pkg-config --variable=plugindir tconv)"
 
 echo "PASSED"
