@@ -103,6 +103,23 @@ check "tconv bench --suite exits 2" test "$rc" -eq 2
 check "tconv bench --suite names tconv-bench" grep -q "tconv-bench" "$work/err3.txt"
 
 check "tconv does not link oneDNN" eval '! ldd "$tconv" | grep -q libdnnl'
+# Where tconv-bench was built without oneDNN (it is optional; CI has none)
+# the check above cannot fail: tconv must also need nothing but what libtconv
+# needs at run time (its NEEDED entries; sanitizer runtimes allowed), and
+# where tconv-bench times oneDNN, ldd must see libdnnl in tconv-bench.
+tconv_needs_only_runtime_libraries() {
+    local needed extra
+    needed="$(readelf -d "$tconv" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')"
+    grep -q '^libtconv\.so' <<< "$needed" || { echo "  tconv NEEDED: $needed"; return 1; }
+    extra="$(grep -Ev '^(libtconv\.so\.[0-9.]+|lib(m|c)\.so\.6|libpthread\.so\.0|libdl\.so\.2|libltdl\.so\.7|libgcc_s\.so\.1|lib(a|ub|t|l)san\.so\.[0-9]+)$' <<< "$needed")"
+    [ -z "$extra" ] || { echo "  tconv also needs: $extra"; return 1; }
+}
+check "tconv needs only libtconv's run-time libraries" tconv_needs_only_runtime_libraries
+if grep -q '"onednn":{' "$work/suite.json"; then
+    check "tconv-bench, which times oneDNN, links libdnnl" eval 'ldd "$bench" | grep -q libdnnl'
+else
+    echo "note: tconv-bench has no oneDNN here (optional); the libdnnl checks only ran on tconv"
+fi
 
 echo "$(( checks - fails )) passed, $fails failed"
 test "$fails" -eq 0
