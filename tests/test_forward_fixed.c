@@ -176,7 +176,7 @@ int main(int argc, char **argv) {
         tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(test_layer, (void *)&layers[i]);
         tests[i].name = layers[i].name;
     }
-    const tc_opencl_paths_t none = {0, 0, 0, 0};
+    const tc_opencl_paths_t none = {0, 0, 0, 0, 0};
     int failed = _cmocka_run_group_tests("forward_fixed", tests, LAYER_COUNT, NULL, NULL);
     if (!strcmp(g.backend, "opencl"))
         failed += tc_suite_check_opencl_paths(&g, "forward_fixed", &none);

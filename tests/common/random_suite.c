@@ -19,8 +19,7 @@
 static int usage(const tc_suite_t *s) {
     fprintf(stderr,
             "usage: %s --backend NAME [--isa avx512|avx2|c] [--dtype f32|f64] [--cases N] "
-            "[--seed S] [--plugin PATH] [--allow-decline] [--opencl-staging copy] "
-            "[--opencl-max-alloc BYTES]\n",
+            "[--seed S] [--plugin PATH] [--allow-decline] " TC_OPENCL_FORCE_USAGE "\n",
             s->program);
     return 2;
 }
@@ -35,6 +34,11 @@ static int parse_options(tc_suite_t *s, int argc, char **argv) {
         if (i + 1 >= argc)
             return usage(s);
         const char *value = argv[++i];
+        const int force = tc_opencl_force_option(&s->force, argv[i - 1], value);
+        if (force < 0)
+            return usage(s);
+        if (force > 0)
+            continue;
         if (!strcmp(argv[i - 1], "--backend"))
             s->backend = value;
         else if (!strcmp(argv[i - 1], "--isa"))
@@ -48,11 +52,6 @@ static int parse_options(tc_suite_t *s, int argc, char **argv) {
         else if (!strcmp(argv[i - 1], "--dtype") &&
                  (!strcmp(value, "f32") || !strcmp(value, "f64")))
             s->dtypes = TCONV_DTYPE_BIT(!strcmp(value, "f64") ? tconv_f64 : tconv_f32);
-        else if (!strcmp(argv[i - 1], "--opencl-staging") && !strcmp(value, "copy"))
-            s->opencl_copy = 1;
-        else if (!strcmp(argv[i - 1], "--opencl-max-alloc") &&
-                 (atoll(value) > 0 || !strcmp(value, "half")))
-            s->max_alloc = value;
         else
             return usage(s);
     }
@@ -123,10 +122,7 @@ int tc_suite_open(tc_suite_t *s, int argc, char **argv) {
         setenv("TCONV_CPU_ISA", s->isa, 1);
     /* The OpenCL backend reads these per plan (testing switches,
      * docs/internals.md). */
-    if (s->opencl_copy)
-        setenv("TCONV_OPENCL_NO_IN_PLACE", "1", 1);
-    if (s->max_alloc && strcmp(s->max_alloc, "half") != 0)
-        setenv("TCONV_OPENCL_MAX_ALLOC", s->max_alloc, 1);
+    tc_opencl_force_apply(&s->force);
     tconv_status_t st = tconv_context_create(&s->ctx, s->plugin);
     if (st != tconv_success) {
         fprintf(stderr, "tconv_context_create -> %s: %s\n", tconv_status_name(st),
@@ -161,66 +157,42 @@ void tc_suite_close(tc_suite_t *s) {
     s->ctx = NULL;
 }
 
-/* tconv_plan_create on an OpenCL device, reading how the backend made the
- * plan from its debug log (opencl_plan_log.h) into *made. */
+/* tconv_plan_create on an OpenCL device under the forced paths, reading
+ * how the backend made the plan from its debug log (opencl_plan_log.h). */
 static tconv_status_t create_opencl_plan(tc_suite_t *s, const tconv_device_info_t *dev,
                                          const tconv_problem_t *p, const tc_tensors_t *t,
-                                         tconv_plan_t *plan, tc_opencl_paths_t *made) {
-    if (s->max_alloc && !strcmp(s->max_alloc, "half")) {
-        /* Half the larger of the input and output: the plan must split the
-         * batch or the output depth (or decline, if one slice is larger);
-         * at least twice the weights, which must fit in one allocation
-         * (packed, with their channels rounded up to the vector width). */
-        const int64_t es = p->dtype == tconv_f64 ? 8 : 4;
-        const int64_t larger = t->in_count > t->out_count ? t->in_count : t->out_count;
-        const int64_t weights = 2 * (t->kernel_count + p->out_channels) * es;
-        const int64_t bytes = larger * es / 2 > weights ? larger * es / 2 : weights;
-        char cap[32];
-        snprintf(cap, sizeof cap, "%lld", (long long)(bytes > 64 ? bytes : 64));
-        setenv("TCONV_OPENCL_MAX_ALLOC", cap, 1);
-    }
+                                         const char *where, tconv_plan_t *plan, int *wrong_path) {
+    const tc_opencl_sizes_t sizes = {p->dtype, t->in_count, t->out_count, t->kernel_count,
+                                     p->out_channels};
     tc_opencl_log_t log;
-    int logging = tc_opencl_log_begin(&log) == 0;
+    tc_opencl_force_begin(&s->force, &sizes, &log);
     tconv_status_t st = tconv_plan_create(plan, s->ctx, p, dev->id);
-    memset(made, 0, sizeof *made);
-    if (logging)
-        tc_opencl_log_end(&log, made); /* no tconv call: the last error stays */
+    /* No tconv call in between: the last error stays. */
+    *wrong_path = tc_opencl_force_end(&s->force, &log, st == tconv_success, where, &s->paths);
     return st;
 }
 
 int tc_suite_plan(tc_suite_t *s, const tconv_device_info_t *dev, const tconv_problem_t *p,
                   const tc_tensors_t *t, const char *where, tconv_plan_t *plan) {
     *plan = NULL;
-    tc_opencl_paths_t made = {0, 0, 0, 0};
-    const int opencl = !strcmp(dev->backend, "opencl");
-    tconv_status_t st = opencl ? create_opencl_plan(s, dev, p, t, plan, &made)
-                               : tconv_plan_create(plan, s->ctx, p, dev->id);
-    if (st == tconv_no_device && s->allow_decline)
-        return 1; /* declined, with its reason in the message */
+    int wrong_path = 0;
+    tconv_status_t st = !strcmp(dev->backend, "opencl")
+                            ? create_opencl_plan(s, dev, p, t, where, plan, &wrong_path)
+                            : tconv_plan_create(plan, s->ctx, p, dev->id);
+    /* Declined, with its reason in the message: under a cap only for the
+     * allocation limit the cap sets. */
+    if (st == tconv_no_device && s->allow_decline &&
+        (s->force.max_alloc == NULL || tc_opencl_force_declined(&s->force, tconv_get_last_error())))
+        return 1;
     if (st != tconv_success) {
         fprintf(stderr, "%s\n  tconv_plan_create -> %s: %s\n", where, tconv_status_name(st),
                 tconv_get_last_error());
         return -1;
     }
-    if (opencl) {
-        if (made.plans == 0) {
-            fprintf(stderr,
-                    "%s\n  the OpenCL backend logged no plan line at TCONV_VERBOSE=2: "
-                    "cannot tell how the plan stages its tensors\n",
-                    where);
-            return -1;
-        }
-        s->paths.plans += made.plans;
-        s->paths.in_place += made.in_place;
-        s->paths.buffered += made.buffered;
-        s->paths.multi_tile += made.multi_tile;
-        if (s->opencl_copy && made.in_place) {
-            fprintf(stderr,
-                    "%s\n  --opencl-staging copy (TCONV_OPENCL_NO_IN_PLACE=1) but the "
-                    "plan runs in place\n",
-                    where);
-            return -1;
-        }
+    if (wrong_path) {
+        tconv_plan_destroy(*plan);
+        *plan = NULL;
+        return -1;
     }
     tconv_device_info_t used;
     memset(&used, 0, sizeof used);
@@ -240,19 +212,8 @@ int tc_suite_plan(tc_suite_t *s, const tconv_device_info_t *dev, const tconv_pro
 
 int tc_suite_check_opencl_paths(const tc_suite_t *s, const char *label,
                                 const tc_opencl_paths_t *before) {
-    const int plans = s->paths.plans - before->plans;
-    const int multi_tile = s->paths.multi_tile - before->multi_tile;
-    printf("%s: %d OpenCL plans: %d in place, %d staged through buffers, %d in more than one "
-           "tile%s%s\n",
-           label, plans, s->paths.in_place - before->in_place, s->paths.buffered - before->buffered,
-           multi_tile, s->max_alloc ? ", TCONV_OPENCL_MAX_ALLOC=" : "",
-           s->max_alloc ? s->max_alloc : "");
-    if (s->max_alloc && plans > 0 && multi_tile == 0) {
-        fprintf(stderr, "%s: --opencl-max-alloc %s but no plan had more than one tile\n", label,
-                s->max_alloc);
-        return 1;
-    }
-    return 0;
+    const tc_opencl_paths_t since = tc_opencl_paths_since(&s->paths, before);
+    return tc_opencl_force_report(&s->force, label, &since);
 }
 
 int tc_suite_run_dtype(tc_suite_t *s, tconv_dtype_t dtype, tc_suite_case_fn run_case) {

@@ -27,8 +27,7 @@ typedef struct tc_suite {
     size_t device_count;
     tconv_device_info_t devices[TC_SUITE_MAX_DEVICES];
     unsigned dtypes;         /* --dtype f32|f64: TCONV_DTYPE_BIT mask (default both) */
-    int opencl_copy;         /* --opencl-staging copy: every plan staged through buffers */
-    const char *max_alloc;   /* --opencl-max-alloc BYTES: TCONV_OPENCL_MAX_ALLOC, tiles */
+    tc_opencl_force_t force; /* --opencl-staging copy, --opencl-max-alloc BYTES|half */
     char unavailable[256];   /* a part of the run that cannot run here ("" if none) */
     tc_opencl_paths_t paths; /* OpenCL plans made so far (backend opencl only) */
 } tc_suite_t;
@@ -69,16 +68,18 @@ int tc_suite_main(tc_suite_t *s, int argc, char **argv, const char *group_name,
 /** Makes the case's plan: tconv_plan_create on @p dev (which it must run
  *  on) and tconv_plan_set_weights with t's kernel and bias. Returns 0 with
  *  *plan ready; 1 when the device declined (tconv_no_device) and
- *  s->allow_decline is set; -1 after printing @p where and the failure.
- *  On OpenCL it reads how the plan stages its tensors (s->paths) and fails
- *  a plan made in place under --opencl-staging copy. */
+ *  s->allow_decline is set (under an allocation cap: only for the
+ *  allocation limit, tc_opencl_force_declined); -1 after printing @p where
+ *  and the failure. On OpenCL it reads how the plan stages its tensors
+ *  (s->paths) and fails a plan made in place under --opencl-staging copy
+ *  (tc_opencl_force_end). */
 int tc_suite_plan(tc_suite_t *s, const tconv_device_info_t *dev, const tconv_problem_t *p,
                   const tc_tensors_t *t, const char *where, tconv_plan_t *plan);
 
 /** Prints how the OpenCL plans made since @p before staged their tensors
- *  (in place, through buffers, in more than one tile), after @p label.
- *  Returns 1 (a failure) when --opencl-max-alloc gave no plan more than one
- *  tile, else 0. (--opencl-staging copy fails each plan made in place, in
+ *  (tc_opencl_force_report), after @p label. Returns 1 (a failure) when
+ *  --opencl-max-alloc gave no plan more than one tile, else 0.
+ *  (--opencl-staging copy fails each plan made in place, in
  *  tc_suite_plan.) */
 int tc_suite_check_opencl_paths(const tc_suite_t *s, const char *label,
                                 const tc_opencl_paths_t *before);

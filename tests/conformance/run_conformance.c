@@ -9,7 +9,9 @@
  * autograd.
  *
  * Usage: run_conformance [--api] [--cli PATH/TO/tconv] [--cli-every N]
- *                        [--sample-every N] [--devices ID,ID...] DATA_DIR
+ *                        [--sample-every N] [--devices ID,ID...]
+ *                        [--opencl-staging copy]
+ *                        [--opencl-max-alloc BYTES|half] DATA_DIR
  * The OpenCL backend compiles one program per problem (about a second each on
  * PoCL, cached afterwards), so ctest runs a sample of the cases on devices
  * other than the native CPU; TCONV_CONFORMANCE_FULL=1 runs every case.
@@ -18,7 +20,17 @@
  * ran is a failure. The ctest entries name their device (--devices cpu:0,
  * --devices opencl:0): a listed device that is not there, or float64 cases
  * a device cannot run, make the run exit 77 once nothing failed (a failure
- * under CI=true: tc_cannot_run, tests/README.md). */
+ * under CI=true: tc_cannot_run, tests/README.md).
+ *
+ * --opencl-staging copy and --opencl-max-alloc force the OpenCL paths a
+ * discrete GPU takes, as in the random suites and with their code
+ * (tests/common/opencl_plan_log.h): every OpenCL plan staged through
+ * device buffers, and allocations capped (half: per case, at half its
+ * larger tensor), so plans tile. API path only. Each API case on an OpenCL
+ * device is proven to take the path: a plan made in place under copy is a
+ * failure; under a cap at least one plan per device must have more than
+ * one tile, and a case the device declines for the allocation limit is
+ * counted as declined (never as passed; every other decline fails). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,11 +42,13 @@
 #include "conformance_case.h"
 #include "conformance_check.h"
 #include "npy.h"
+#include "opencl_plan_log.h"
 #include "tconv/tconv.h"
 #include "test_support.h"
 
 #define MAX_DEVICES         16
 #define MAX_FAILURE_REPORTS 60
+#define MAX_DECLINE_REPORTS 10
 
 static const char *const FRAMEWORKS[] = {"keras", "tensorflow", "torch", "onnx"};
 #define N_FRAMEWORKS 4
@@ -43,16 +57,19 @@ enum { PATH_API = 0, PATH_CLI = 1 };
 enum { KIND_FORWARD = 0, KIND_GRADIENT = 1, N_KINDS = 2 };
 static const char *const KIND_SUFFIX[N_KINDS] = {"", " gradients"};
 
-typedef enum outcome { outcome_pass, outcome_fail, outcome_skip } outcome_t;
+/* declined: the device declined for the allocation cap the run forces. */
+typedef enum outcome { outcome_pass, outcome_fail, outcome_skip, outcome_declined } outcome_t;
 
 typedef struct tally {
-    long passed, failed, skipped;
+    long passed, failed, skipped, declined;
 } tally_t;
 
 typedef struct device {
     char id[64];
     int has_f64;
-    int sampled; /* not the native CPU backend: every sample_every-th case only */
+    int sampled;             /* not the native CPU backend: every sample_every-th case only */
+    int opencl;              /* backend opencl: the forced paths apply */
+    tc_opencl_paths_t paths; /* its API plans, as the plan lines say */
 } device_t;
 
 /* The largest errors seen for one kind of case. */
@@ -67,14 +84,16 @@ typedef struct run {
     tconv_context_t context;
     device_t devices[MAX_DEVICES];
     size_t device_count;
-    const char *only;   /* comma list of device ids to run, or NULL for all */
-    const char *cli;    /* tconv executable, or NULL */
-    int api;            /* run through the C API */
-    int cli_every;      /* CLI: every Nth non-error case (error cases always) */
-    int sample_every;   /* devices other than the native CPU: every Nth non-error case */
-    char temp_dir[256]; /* CLI outputs and logs */
+    const char *only;        /* comma list of device ids to run, or NULL for all */
+    const char *cli;         /* tconv executable, or NULL */
+    int api;                 /* run through the C API */
+    int cli_every;           /* CLI: every Nth non-error case (error cases always) */
+    int sample_every;        /* devices other than the native CPU: every Nth non-error case */
+    tc_opencl_force_t force; /* --opencl-staging, --opencl-max-alloc (API path) */
+    char temp_dir[256];      /* CLI outputs and logs */
     tally_t tally[N_FRAMEWORKS][MAX_DEVICES][2][N_KINDS];
     long failure_reports;
+    long decline_reports;
     error_stats_t stats[N_KINDS];
 } run_t;
 
@@ -126,14 +145,46 @@ static outcome_t finish(run_t *run, const conformance_case_t *c, const device_t 
         return outcome_pass;
     if (r->outcome == conformance_unsupported && c->problem.dtype == tconv_f64 && !dev->has_f64)
         return outcome_skip;
+    if (r->outcome == conformance_unsupported && dev->opencl &&
+        tc_opencl_force_declined(&run->force, r->message)) {
+        if (run->decline_reports++ < MAX_DECLINE_REPORTS)
+            printf("declined %s %s %s: %s\n", c->name, dev->id, path, r->message);
+        return outcome_declined;
+    }
     report_failure(run, path, dev->id, c, "%s%s%s%s",
                    r->outcome == conformance_unsupported ? "declined: " : "", r->message,
                    command ? ": " : "", command ? command : "");
     return outcome_fail;
 }
 
+/* A case through the API on an OpenCL device under the forced paths: the
+ * cap set for its tensors, and its plan lines read (into dev->paths) and
+ * checked. */
+static outcome_t forced_api_case(run_t *run, const conformance_case_t *c,
+                                 const conformance_arrays_t *a, device_t *dev) {
+    const tc_opencl_sizes_t sizes = {
+        c->problem.dtype, (int64_t)a->input.count,
+        (int64_t)(c->gradient ? a->grad_output.count : a->golden.count), (int64_t)a->kernel.count,
+        c->problem.out_channels};
+    conformance_result_t r;
+    tc_opencl_log_t log;
+    fflush(stdout); /* the checks below write to stderr */
+    tc_opencl_force_begin(&run->force, &sizes, &log);
+    conformance_run_api(run->context, c, a, dev->id, &r);
+    char where[300];
+    snprintf(where, sizeof where, "FAIL %s %s api:", c->name, dev->id);
+    const int made_plan = r.outcome != conformance_unsupported;
+    if (tc_opencl_force_end(&run->force, &log, made_plan, where, &dev->paths) != 0) {
+        run->failure_reports++;
+        return outcome_fail;
+    }
+    return finish(run, c, dev, "api", &r, NULL);
+}
+
 static outcome_t api_case(run_t *run, const conformance_case_t *c, const conformance_arrays_t *a,
-                          const device_t *dev) {
+                          device_t *dev) {
+    if (dev->opencl && tc_opencl_force_any(&run->force) && !c->expect_error)
+        return forced_api_case(run, c, a, dev);
     conformance_result_t r;
     conformance_run_api(run->context, c, a, dev->id, &r);
     return finish(run, c, dev, "api", &r, NULL);
@@ -255,6 +306,8 @@ static void count(tally_t *t, outcome_t o) {
         t->passed++;
     else if (o == outcome_fail)
         t->failed++;
+    else if (o == outcome_declined)
+        t->declined++;
     else
         t->skipped++;
 }
@@ -279,7 +332,7 @@ static int run_case_file(run_t *run, const char *json_path, long ordinal) {
     }
     int kind = c.gradient ? KIND_GRADIENT : KIND_FORWARD;
     for (size_t d = 0; d < run->device_count; d++) {
-        const device_t *dev = &run->devices[d];
+        device_t *dev = &run->devices[d];
         if (dev->sampled && !c.expect_error && ordinal % run->sample_every != 0)
             continue;
         if (run->api)
@@ -316,6 +369,7 @@ static void find_devices(run_t *run) {
         snprintf(d->id, sizeof d->id, "%s", info.id);
         d->has_f64 = (info.dtypes & TCONV_DTYPE_BIT(tconv_f64)) != 0;
         d->sampled = strcmp(info.backend, "cpu") != 0 && run->sample_every > 1;
+        d->opencl = strcmp(info.backend, "opencl") == 0;
         printf("device %s: %s (%s)%s%s\n", info.id, info.name, info.vendor,
                d->has_f64 ? "" : ", no float64",
                d->sampled ? ": a sample of the cases (TCONV_CONFORMANCE_FULL=1 runs all)" : "");
@@ -359,13 +413,21 @@ static void missing_devices(const run_t *run, char *out, size_t size) {
 
 static void usage(FILE *out) {
     fputs("usage: run_conformance [--api] [--cli PATH/TO/tconv] [--cli-every N]\n"
-          "                       [--sample-every N] [--devices ID,ID...] DATA_DIR\n"
+          "                       [--sample-every N] [--devices ID,ID...]\n"
+          "                       " TC_OPENCL_FORCE_USAGE " DATA_DIR\n"
           "  --api             run the cases through the C API\n"
           "  --cli PATH        run them through `PATH run ...` (the tconv command)\n"
           "  --cli-every N     CLI: every Nth case only (error cases always)\n"
           "  --sample-every N  devices other than the native CPU backend: every Nth case\n"
           "                    (error cases always); TCONV_CONFORMANCE_FULL=1 forces all\n"
-          "  --devices LIST    only these device ids (default: every device)\n",
+          "  --devices LIST    only these device ids (default: every device)\n"
+          "  --opencl-staging copy\n"
+          "                    API path, OpenCL devices: every plan staged through device\n"
+          "                    buffers (TCONV_OPENCL_NO_IN_PLACE); a plan made in place fails\n"
+          "  --opencl-max-alloc BYTES|half\n"
+          "                    API path, OpenCL devices: allocations capped (half: at half\n"
+          "                    the case's larger tensor), so plans tile; one plan at least\n"
+          "                    must tile; declines for the cap are counted apart\n",
           out);
 }
 
@@ -384,6 +446,8 @@ int main(int argc, char **argv) {
             run.only = argv[++i];
         else if (strcmp(argv[i], "--cli-every") == 0 && i + 1 < argc)
             run.cli_every = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 1;
+        else if (i + 1 < argc && tc_opencl_force_option(&run.force, argv[i], argv[i + 1]) > 0)
+            i++;
         else if (argv[i][0] != '-' && !data_dir)
             data_dir = argv[i];
         else {
@@ -398,11 +462,22 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (tc_opencl_force_any(&run.force) && (!run.api || run.cli)) {
+        /* The CLI runs in another process: nothing there would prove the
+         * path its plans took. */
+        fprintf(stderr, "run_conformance: --opencl-staging and --opencl-max-alloc apply to the "
+                        "API path: give --api and no --cli\n");
+        return 2;
+    }
     /* The devices are the ones the build tree provides, whatever the shell holds. */
     unsetenv("TCONV_PLUGINS");
     unsetenv("TCONV_PLUGIN_PATH");
     unsetenv("TCONV_DEVICE");
     unsetenv("TCONV_VERBOSE");
+    unsetenv("TCONV_OPENCL_NO_IN_PLACE");
+    unsetenv("TCONV_OPENCL_MAX_ALLOC");
+    /* The OpenCL backend reads these at every plan (docs/internals.md). */
+    tc_opencl_force_apply(&run.force);
 
     if (tconv_context_create(&run.context, NULL) != tconv_success) {
         printf("FAIL: tconv_context_create: %s\n0 passed, 1 failed\n", tconv_get_last_error());
@@ -415,6 +490,14 @@ int main(int argc, char **argv) {
     if (missing[0] && run.device_count == 0) {
         tconv_context_destroy(run.context);
         return tc_cannot_run("%s", missing);
+    }
+    int forced_devices = 0;
+    for (size_t d = 0; d < run.device_count; d++)
+        forced_devices += run.devices[d].opencl;
+    if (tc_opencl_force_any(&run.force) && forced_devices == 0 && !missing[0]) {
+        printf("FAIL: --opencl-staging / --opencl-max-alloc given, but no OpenCL device is in "
+               "the run\n");
+        extra_failures++;
     }
     if (run.cli) {
         const char *tmp = getenv("TMPDIR");
@@ -436,7 +519,7 @@ int main(int argc, char **argv) {
             extra_failures++;
     case_list_free(cases, n_cases);
 
-    long passed = 0, failed = extra_failures, skipped = 0;
+    long passed = 0, failed = extra_failures, skipped = 0, declined = 0;
     static const char *const path_names[] = {"api", "cli"};
     for (int k = 0; k < N_KINDS; k++) {
         for (int p = 0; p < 2; p++) {
@@ -446,16 +529,19 @@ int main(int argc, char **argv) {
                 long ran = 0;
                 for (int f = 0; f < N_FRAMEWORKS; f++) {
                     tally_t *t = &run.tally[f][d][p][k];
-                    if (t->passed + t->failed + t->skipped == 0)
+                    if (t->passed + t->failed + t->skipped + t->declined == 0)
                         continue;
                     printf("%s %s %s%s: %ld passed, %ld failed", FRAMEWORKS[f], run.devices[d].id,
                            path_names[p], KIND_SUFFIX[k], t->passed, t->failed);
                     if (t->skipped)
                         printf(", %ld skipped (float64 unsupported)", t->skipped);
+                    if (t->declined)
+                        printf(", %ld declined (allocation cap)", t->declined);
                     printf("\n");
                     passed += t->passed;
                     failed += t->failed;
                     skipped += t->skipped;
+                    declined += t->declined;
                     ran += t->passed + t->failed;
                 }
                 if (ran == 0) { /* an empty or filtered data set must not pass */
@@ -467,6 +553,17 @@ int main(int argc, char **argv) {
             }
         }
     }
+    if (run.api && tc_opencl_force_any(&run.force))
+        for (size_t d = 0; d < run.device_count; d++) {
+            if (!run.devices[d].opencl)
+                continue;
+            char label[120];
+            snprintf(label, sizeof label, "%s api", run.devices[d].id);
+            if (tc_opencl_force_report(&run.force, label, &run.devices[d].paths) != 0) {
+                printf("FAIL: %s: the forced tiling was not taken (above)\n", label);
+                failed++;
+            }
+        }
     if (run.failure_reports > MAX_FAILURE_REPORTS)
         printf("(%ld more failures not shown)\n", run.failure_reports - MAX_FAILURE_REPORTS);
     for (int k = 0; k < N_KINDS; k++) {
@@ -485,10 +582,12 @@ int main(int argc, char **argv) {
         rmdir(run.temp_dir);
     }
     tconv_context_destroy(run.context);
+    printf("%ld passed, %ld failed", passed, failed);
     if (skipped)
-        printf("%ld passed, %ld failed, %ld skipped\n", passed, failed, skipped);
-    else
-        printf("%ld passed, %ld failed\n", passed, failed);
+        printf(", %ld skipped", skipped);
+    if (declined)
+        printf(", %ld declined", declined);
+    printf("\n");
     if (failed)
         return 1;
     if (missing[0])
