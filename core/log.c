@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Logging (to stderr per TCONV_VERBOSE, or to a context's sink) and the host
- * services struct handed to plugins. */
+ * services struct handed to plugins. One rule for the verbosity: the
+ * context's option if set, else TCONV_VERBOSE read at the moment of each
+ * log line (tconv_verbose_level); the core's lines, the plugins' lines
+ * (host_log) and the level a plugin asks for (tconv_host_t.verbosity) all
+ * take it from there. tconv_host_t.verbose is that level at context
+ * creation, for plugins built before the verbosity slot. */
 #include "log.h"
 
 #include <stdarg.h>
@@ -107,6 +112,9 @@ void tconv_host_init(tconv_host_t *host, int verbosity, int threads) {
     host->abi_major = TCONV_BACKEND_ABI_MAJOR;
     host->abi_minor = TCONV_BACKEND_ABI_MINOR;
     host->log = host_log;
+    /* Called inside the context's public calls, so the active sink is
+     * the context's own: the same level host_log filters by. */
+    host->verbosity = tconv_verbose_level;
     host->verbose = verbosity >= 0 ? (verbosity > 2 ? 2 : verbosity) : environment_verbosity();
     host->num_threads = threads > 0 ? threads : environment_threads();
 }

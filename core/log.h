@@ -25,7 +25,8 @@ const tconv_log_sink_t *tconv_log_sink_enter(const tconv_log_sink_t *sink);
 void tconv_log_sink_restore(const tconv_log_sink_t *previous);
 
 /* The active sink's verbosity, else TCONV_VERBOSE, as 0, 1 or 2 (the
- * variable is read on every call, so tests may change it). */
+ * variable is read on every call, so a change applies from the next line
+ * on). Plugins get this function as tconv_host_t.verbosity. */
 int tconv_verbose_level(void);
 
 /* Writes "tconv: <message>" to the active sink (stderr by default) when the
@@ -33,8 +34,9 @@ int tconv_verbose_level(void);
 void tconv_log(int min_level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Fills the services a plugin receives in init (log, verbosity, threads):
- * @p verbosity < 0 means TCONV_VERBOSE, @p threads 0 means
- * TCONV_NUM_THREADS or the online cores. */
+ * @p verbosity (the context's option; < 0 means TCONV_VERBOSE, read now)
+ * gives the snapshot host->verbose, host->verbosity the level at each call;
+ * @p threads 0 means TCONV_NUM_THREADS or the online cores, read now. */
 void tconv_host_init(tconv_host_t *host, int verbosity, int threads);
 
 #endif /* TCONV_CORE_LOG_H */

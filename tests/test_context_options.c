@@ -6,6 +6,10 @@
  *     its name and rule;
  *   - the log callback receives the core's and the plugins' lines instead of
  *     stderr, at the options' verbosity whatever TCONV_VERBOSE says;
+ *   - without the option, TCONV_VERBOSE changed between two calls applies
+ *     to the next call, to the core's lines, the plugin's lines and the level
+ *     the plugin sees (tconv_host_get_verbosity) alike; tconv_host_t.verbose
+ *     stays the level at context creation (a test plugin reports both);
  *   - plugin_flags: only the search path, TCONV_PLUGINS/TCONV_PLUGIN_PATH
  *     ignored; num_threads reaches the CPU backend;
  *   - no writes to $HOME: with the cache off, measured selection and an
@@ -152,6 +156,74 @@ static void test_log_callback_and_verbosity(void **state) {
                  quiet.first);
 }
 
+/* Plans on the test plugin's device (it declines, reporting what it sees)
+ * with TCONV_VERBOSE as @p env (NULL: unset): the plugin must report
+ * host->verbose @p verbose and the level in effect @p level, and the log
+ * hold its debug line exactly at level 2 and the core's lines (the decline
+ * is said at level 1) exactly from level 1 on. */
+static void expect_plugin_sees(tconv_context_t ctx, tc_log_t *log, const char *env, int verbose,
+                               int level) {
+    if (env)
+        setenv("TCONV_VERBOSE", env, 1);
+    else
+        unsetenv("TCONV_VERBOSE");
+    tconv_problem_t p;
+    tc_small_problem(&p, tconv_f32);
+    log->text[0] = '\0';
+    tconv_plan_t plan = NULL;
+    const tconv_status_t st = tconv_plan_create(&plan, ctx, &p, "verbosity:0");
+    assert_null(plan);
+    if (st != tconv_no_device && st != tconv_unimplemented)
+        fail_msg("plan on verbosity:0 -> %s: %s", tconv_status_name(st), tconv_get_last_error());
+    char want[64], line[96];
+    snprintf(want, sizeof want, "verbose %d, verbosity %d", verbose, level);
+    if (!tc_contains(tconv_get_last_error(), want))
+        fail_msg("TCONV_VERBOSE=%s: the plugin reports '%s', expected '%s'", env ? env : "(unset)",
+                 tconv_get_last_error(), want);
+    snprintf(line, sizeof line, "tconv[verbosity]: plan_create sees verbosity %d\n", level);
+    const int plugin_line = tc_contains(log->text, line);
+    const int core_line =
+        strncmp(log->text, "tconv: ", 7) == 0 || tc_contains(log->text, "\ntconv: ");
+    if (plugin_line != (level >= 2) || core_line != (level >= 1) || (level == 0 && log->text[0]))
+        fail_msg("TCONV_VERBOSE=%s, level %d in effect: the plugin's debug line %s, the core's "
+                 "lines %s; the log:\n%s",
+                 env ? env : "(unset)", level, plugin_line ? "logged" : "not logged",
+                 core_line ? "logged" : "not logged", log->text);
+}
+
+static void test_verbosity_follows_environment(void **state) {
+    (void)state;
+    tconv_context_options_t o;
+    tconv_context_options_init(&o);
+    tc_log_t log;
+    o.search_path = TCONV_VERBOSITY_PLUGIN;
+    o.plugin_flags = TCONV_CONTEXT_IGNORE_PLUGIN_ENVIRONMENT | TCONV_CONTEXT_NO_DEFAULT_PLUGIN_DIRS;
+    o.log_callback = tc_log_append;
+    o.log_user_data = &log;
+    /* Created quiet: verbose 0 from then on, the level follows the variable. */
+    unsetenv("TCONV_VERBOSE");
+    tconv_context_t ctx = NULL;
+    assert_int_equal(tconv_context_create_with_options(&ctx, &o), tconv_success);
+    expect_plugin_sees(ctx, &log, NULL, 0, 0);
+    expect_plugin_sees(ctx, &log, "2", 0, 2);
+    expect_plugin_sees(ctx, &log, "1", 0, 1);
+    expect_plugin_sees(ctx, &log, "0", 0, 0);
+    tconv_context_destroy(ctx);
+    /* Created at 2: verbose stays 2 (a snapshot), the level drops with it. */
+    setenv("TCONV_VERBOSE", "2", 1);
+    assert_int_equal(tconv_context_create_with_options(&ctx, &o), tconv_success);
+    expect_plugin_sees(ctx, &log, "2", 2, 2);
+    expect_plugin_sees(ctx, &log, NULL, 2, 0);
+    tconv_context_destroy(ctx);
+    /* The context's option wins over the variable, in every call. */
+    o.verbosity = 2;
+    assert_int_equal(tconv_context_create_with_options(&ctx, &o), tconv_success);
+    expect_plugin_sees(ctx, &log, "0", 2, 2);
+    expect_plugin_sees(ctx, &log, NULL, 2, 2);
+    tconv_context_destroy(ctx);
+    unsetenv("TCONV_VERBOSE");
+}
+
 static void test_plugin_flags_and_threads(void **state) {
     (void)state;
     /* Variables that would add the misbehaving plugins: ignored. */
@@ -287,6 +359,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_refusals),
         cmocka_unit_test(test_log_callback_and_verbosity),
+        cmocka_unit_test(test_verbosity_follows_environment),
         cmocka_unit_test(test_plugin_flags_and_threads),
         cmocka_unit_test(test_no_writes_to_home),
     };

@@ -45,15 +45,29 @@ typedef enum tconv_log_level {
     tconv_log_debug = 2, /**< Shown on TCONV_VERBOSE=2. */
 } tconv_log_level_t;
 
-/** Services the core offers a plugin (passed to init, valid until fini). */
+/** Services the core offers a plugin (passed to init, valid until fini).
+ *
+ *  When the environment is read (docs/internals.md has the table): what
+ *  configures a context (plugins, cache directory, threads) once, at context
+ *  creation, and the context options override it; TCONV_VERBOSE, unless the
+ *  context's verbosity option is set, at every call (every log line), so a
+ *  change between two calls applies to the next one, in the core's lines and
+ *  in the plugins' alike. A plugin's own variables are the plugin's business:
+ *  the in-tree OpenCL plugin reads its TCONV_OPENCL_* variables at every plan,
+ *  the CPU plugin TCONV_CPU_ISA when it starts. */
 typedef struct tconv_host {
     size_t struct_size; /**< sizeof(tconv_host_t) as the core knows it. */
     uint32_t abi_major; /**< Core's TCONV_BACKEND_ABI_MAJOR. */
     uint32_t abi_minor; /**< Core's TCONV_BACKEND_ABI_MINOR. */
-    /** printf-style logging, shown according to TCONV_VERBOSE. */
+    /** printf-style logging: the line is shown (or goes to the context's
+     *  log callback) when its level needs no more than the verbosity in
+     *  effect at this call (tconv_host_get_verbosity). */
     void (*log)(tconv_log_level_t level, const char *backend, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
-    /** Verbosity from TCONV_VERBOSE (0, 1, 2). */
+    /** The verbosity at context creation (0, 1, 2): the context's option,
+     *  else TCONV_VERBOSE at that moment. A snapshot, kept for plugins built
+     *  before verbosity below: log filters by the verbosity in effect at
+     *  each call, which tconv_host_get_verbosity gives. */
     int verbose;
     /** Number of host threads a CPU backend should use (from TCONV_NUM_THREADS
      *  or the number of online cores). */
@@ -66,7 +80,22 @@ typedef struct tconv_host {
      *  HOME, perhaps not created yet), or NULL: caching is off. Plugins use
      *  it rather than reading the environment themselves. */
     const char *cache_dir;
+    /* Appended after cache_dir (ABI 1.2): read it only when struct_size
+     * covers it, as tconv_host_get_verbosity does. */
+    /** The verbosity log applies at this moment on the calling thread (0, 1,
+     *  2): the context's verbosity option when it set one, else TCONV_VERBOSE
+     *  as it is now. Cheap; call it before preparing costly log output. */
+    int (*verbosity)(void);
 } tconv_host_t;
+
+/** The verbosity in effect now, the one tconv_host_t.log filters by:
+ *  host->verbosity() from a core that provides it, else host->verbose (an
+ *  older core, whose log filter may follow TCONV_VERBOSE while verbose
+ *  stays the level at context creation). */
+static inline int tconv_host_get_verbosity(const tconv_host_t *host) {
+    const size_t end = offsetof(tconv_host_t, verbosity) + sizeof(host->verbosity);
+    return host->struct_size >= end && host->verbosity != NULL ? host->verbosity() : host->verbose;
+}
 
 /** Native synchronisation for the ABI 1.2 enqueue slots: what an interop
  *  caller (tconv_opencl.h) passes through. NULL means plain in-order

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Per-instance state: how many devices this instance exposes. */
+/* Per-instance state: how many devices this instance exposes, and the
+ * host it was given. */
 typedef struct faulty_state {
     size_t device_count;
+    const tconv_host_t *host;
 } faulty_state_t;
 
 /* A plan only remembers that it exists (these plugins never compute). */
@@ -21,27 +23,32 @@ void faulty_message(char *msg, size_t msg_size, const char *text) {
         snprintf(msg, msg_size, "%s", text);
 }
 
-static tconv_status_t init_with(size_t devices, tconv_backend_state_t *state, char *msg,
-                                size_t msg_size) {
+static tconv_status_t init_with(size_t devices, const tconv_host_t *host,
+                                tconv_backend_state_t *state, char *msg, size_t msg_size) {
     faulty_state_t *s = calloc(1, sizeof *s);
     if (!s) {
         faulty_message(msg, msg_size, "faulty: out of memory");
         return tconv_out_of_memory;
     }
     s->device_count = devices;
+    s->host = host;
     *state = s;
     return tconv_success;
 }
 
 tconv_status_t faulty_init_one_device(const tconv_host_t *host, tconv_backend_state_t *state,
                                       char *msg, size_t msg_size) {
-    return init_with(1, state, msg, msg_size);
+    return init_with(1, host, state, msg, msg_size);
 }
 
 tconv_status_t faulty_init_no_devices(const tconv_host_t *host, tconv_backend_state_t *state,
                                       char *msg, size_t msg_size) {
     faulty_message(msg, msg_size, "no simulated hardware present");
-    return init_with(0, state, msg, msg_size);
+    return init_with(0, host, state, msg, msg_size);
+}
+
+const tconv_host_t *faulty_host(tconv_backend_state_t state) {
+    return ((const faulty_state_t *)state)->host;
 }
 
 void faulty_fini(tconv_backend_state_t state) {

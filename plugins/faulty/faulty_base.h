@@ -18,6 +18,8 @@ tconv_status_t faulty_init_one_device(const tconv_host_t *host, tconv_backend_st
 tconv_status_t faulty_init_no_devices(const tconv_host_t *host, tconv_backend_state_t *state,
                                       char *msg, size_t msg_size);
 void faulty_fini(tconv_backend_state_t state);
+/* The host an instance made by faulty_init_* was given. */
+const tconv_host_t *faulty_host(tconv_backend_state_t state);
 tconv_status_t faulty_get_device_count(tconv_backend_state_t state, size_t *count);
 tconv_status_t faulty_get_device_info(tconv_backend_state_t state, size_t device,
                                       tconv_device_info_t *info);

@@ -107,7 +107,7 @@ int tc_plugin_report_named(tconv_context_t ctx, const char *name, tconv_plugin_r
     return 0;
 }
 
-static void append_log_line(void *user_data, int level, const char *message) {
+void tc_log_append(void *user_data, int level, const char *message) {
     (void)level;
     tc_log_t *log = user_data;
     const size_t used = strlen(log->text);
@@ -119,7 +119,7 @@ tconv_status_t tc_context_create_logged(tconv_context_t *ctx, int verbosity, tc_
     tconv_context_options_t options;
     tconv_context_options_init(&options);
     options.verbosity = verbosity;
-    options.log_callback = append_log_line;
+    options.log_callback = tc_log_append;
     options.log_user_data = log;
     return tconv_context_create_with_options(ctx, &options);
 }

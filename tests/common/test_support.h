@@ -151,6 +151,10 @@ typedef struct tc_log {
     char text[16384];
 } tc_log_t;
 
+/** A log callback (tconv_log_callback_t) appending each line and a newline
+ *  to the tc_log_t @p user_data. */
+void tc_log_append(void *user_data, int level, const char *message);
+
 /** A context of the default plugins at @p verbosity (0..2) whose log lines
  *  go to @p log (cleared first; clear it again with log->text[0] = 0). */
 tconv_status_t tc_context_create_logged(tconv_context_t *ctx, int verbosity, tc_log_t *log);
