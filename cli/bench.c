@@ -146,18 +146,28 @@ void bench_layer_release(bench_layer_t *layer) {
     memset(layer, 0, sizeof *layer);
 }
 
+/* A tensor's memory, 64-byte aligned as frameworks allocate theirs (PyTorch's
+ * CPU allocator does) and as oneDNN allocates its own side's: malloc's large
+ * blocks start 16 bytes past a page, so every vector store of a
+ * channels_last row would straddle two cache lines (gan_g5's backward data,
+ * 134 MB of dL/dx: 3% more CPU time than from an aligned buffer). Released
+ * with free. */
+static void *tensor_alloc(size_t bytes) {
+    return bytes > SIZE_MAX - 63 ? NULL : aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+}
+
 /* The gradients the pass reads (dL/dy, random) and writes. */
 static int allocate_gradients(bench_layer_t *layer, size_t n_in, size_t n_k, size_t n_out,
                               size_t n_bias, size_t item) {
     const bench_pass_t pass = layer->pass;
     if (pass == BENCH_PASS_FORWARD)
         return 0;
-    layer->grad_output = malloc(n_out * item);
+    layer->grad_output = tensor_alloc(n_out * item);
     if (pass != BENCH_PASS_BACKWARD_WEIGHTS)
-        layer->grad_input = malloc(n_in * item);
+        layer->grad_input = tensor_alloc(n_in * item);
     if (pass != BENCH_PASS_BACKWARD_DATA) {
-        layer->grad_kernel = malloc(n_k * item);
-        layer->grad_bias = n_bias ? malloc(n_bias * item) : NULL;
+        layer->grad_kernel = tensor_alloc(n_k * item);
+        layer->grad_bias = n_bias ? tensor_alloc(n_bias * item) : NULL;
     }
     return !layer->grad_output || (pass != BENCH_PASS_BACKWARD_WEIGHTS && !layer->grad_input) ||
                    (pass != BENCH_PASS_BACKWARD_DATA &&
@@ -185,10 +195,10 @@ tconv_status_t bench_layer_prepare(tconv_context_t context, const tconv_problem_
 
     size_t item = problem->dtype == tconv_f64 ? sizeof(double) : sizeof(float);
     size_t n_bias = problem->use_bias ? (size_t)problem->out_channels : 0;
-    layer->input = malloc(n_in * item);
-    layer->kernel = malloc(n_k * item);
-    layer->bias = n_bias ? malloc(n_bias * item) : NULL;
-    layer->output = malloc(n_out * item);
+    layer->input = tensor_alloc(n_in * item);
+    layer->kernel = tensor_alloc(n_k * item);
+    layer->bias = n_bias ? tensor_alloc(n_bias * item) : NULL;
+    layer->output = tensor_alloc(n_out * item);
     if (!layer->input || !layer->kernel || !layer->output || (n_bias && !layer->bias) ||
         allocate_gradients(layer, n_in, n_k, n_out, n_bias, item) != 0) {
         snprintf(message, message_size, "memory: cannot allocate the tensors of the %s pass",
