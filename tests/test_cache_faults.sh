@@ -14,7 +14,8 @@
 #    temporary file left);
 #  - the output on a full file system: exit 3 naming the full disk, no
 #    temporary file left, the existing output untouched; --output /dev/full
-#    (ENOSPC on write through a device): exit 3.
+#    (ENOSPC on write through a device): exit 3; a file system out of inodes
+#    with bytes free (the temporary file cannot be created): exit 3.
 # The full and read-only file systems are small tmpfs mounts in a private
 # mount namespace (the script runs itself under `unshare -rm`); where that is
 # not allowed, the test cannot run (cannot_run: skipped, a failure under CI).
@@ -150,6 +151,19 @@ check "full output disk: old output untouched" test "$(cat "$out/y.npy")" = "the
 
 run /dev/full; rc=$?
 check "--output /dev/full: exit 3 (got $rc)" test $rc -eq 3
+
+# Out of inodes, not of bytes: the temporary file cannot be created (ENOSPC
+# from open), which once exited 2 as if the name were wrong.
+inodes="$work/mnt-inodes"
+mkdir -p "$inodes" && mount -t tmpfs -o size=4m,nr_inodes=16,mode=0755 tmpfs "$inodes" || exit 1
+printf 'the old output\n' > "$inodes/y.npy"
+i=0
+while touch "$inodes/f$i" 2> /dev/null; do i=$((i + 1)); done
+check "no inode left: the mount is out of inodes with bytes free" test "$(df --output=avail -k "$inodes" | tail -1)" -gt 1000
+run "$inodes/y.npy"; rc=$?
+check "no inode left: exit 3 (got $rc)" test $rc -eq 3
+check "no inode left: says no space" grep -q "No space left on device" "$(log "$inodes/y.npy")"
+check "no inode left: old output untouched" test "$(cat "$inodes/y.npy")" = "the old output"
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
