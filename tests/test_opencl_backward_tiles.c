@@ -141,7 +141,7 @@ int main(void) {
         return tc_cannot_run("no OpenCL device (opencl:0)");
     }
 
-    static tiled_case_t cases[3];
+    static tiled_case_t cases[5];
     /* W = 40: 25 rows per dw chunk, so 4 chunks untiled and 2 per tile. */
     cases[0].name = "f32_channels_last_keras_same_chunks";
     cases[0].problem =
@@ -167,8 +167,27 @@ int main(void) {
     cases[2].problem.data_format = tconv_channels_first;
     cases[2].problem.use_bias = 1;
 
-    struct CMUnitTest tests[3];
-    for (int i = 0; i < 3; i++)
+    /* The suite's k = s layers scaled down (vnet_up32): 8 x 16 x 32 = 4096
+     * output points per sample, 4 grad_bias chunks of 1024 per sample, 16
+     * output channels per vector; the depth cap gives tiles own ranges that
+     * end inside a chunk. */
+    cases[3].name = "f32_channels_last_k_eq_s_bias_chunks";
+    cases[3].problem =
+        problem(3, tconv_f32, 2, 16, 16, 1, (const int64_t[]){4, 8, 16}, (const int64_t[]){2, 2, 2},
+                (const int64_t[]){2, 2, 2}, tconv_padding_valid);
+    cases[3].problem.use_bias = 1;
+    /* gan_g5 scaled down: Cout = 1 (scalar grad_bias chunks), k 4, s 2,
+     * crop 1 per side. */
+    cases[4].name = "f32_channels_last_cout1_k4s2p1";
+    cases[4].problem =
+        problem(3, tconv_f32, 3, 2, 1, 1, (const int64_t[]){4, 8, 16}, (const int64_t[]){4, 4, 4},
+                (const int64_t[]){2, 2, 2}, tconv_padding_explicit);
+    for (int a = 0; a < 3; a++)
+        cases[4].problem.pads_begin[a] = cases[4].problem.pads_end[a] = 1;
+    cases[4].problem.use_bias = 1;
+
+    struct CMUnitTest tests[5];
+    for (int i = 0; i < 5; i++)
         tests[i] = (struct CMUnitTest){cases[i].name, test_tiled, NULL, NULL, &cases[i]};
     int rc = cmocka_run_group_tests_name("opencl_backward_tiles", tests, NULL, NULL);
     tconv_context_destroy(g_ctx);

@@ -208,12 +208,17 @@ static void sweep(int training, cl_int code, const char *code_name, tconv_status
 
 static const char *const forward_kernels[] = {"tconv_pad_input", "tconv_gather",
                                               "tconv_pack_weights", "tconv_pack_bias"};
-static const char *const training_kernels[] = {
-    "tconv_pad_input",        "tconv_gather",
-    "tconv_pack_weights",     "tconv_pack_bias",
-    "tconv_to_channels_last", "tconv_backward_data",
-    "tconv_backward_weights", "tconv_backward_weights_reduce",
-    "tconv_backward_bias",    "tconv_pack_backward_weights"};
+static const char *const training_kernels[] = {"tconv_pad_input",
+                                               "tconv_gather",
+                                               "tconv_pack_weights",
+                                               "tconv_pack_bias",
+                                               "tconv_to_channels_last",
+                                               "tconv_backward_data",
+                                               "tconv_backward_weights",
+                                               "tconv_backward_weights_reduce",
+                                               "tconv_backward_bias_part",
+                                               "tconv_backward_bias_reduce",
+                                               "tconv_pack_backward_weights"};
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static void test_forward_invalid_mem_object(void **state) {

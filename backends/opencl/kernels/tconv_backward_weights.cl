@@ -21,10 +21,10 @@
  * - tconv_backward_weights_reduce: dw = the split chunk sums in chunk order,
  *   written in the problem's kernel layout (KERNEL_KERAS: (kd, kh, kw,
  *   Cout/G, Cin), else torch (Cin, Cout/G, kd, kh, kw)).
- * - tconv_backward_bias: a work-item per output channel sums the tile's own
- *   output depths [own_lo, own_hi) of the slab (the tiles' own ranges
- *   partition the output depth), W then H then (n, depth) levels, and adds
- *   it to the earlier tiles' sum.
+ * - tconv_backward_bias_part / _reduce: the tile's own output depths
+ *   [own_lo, own_hi) of the slab (the tiles' own ranges partition the output
+ *   depth) in chunks of BPTS points, then the chunks in order, added to the
+ *   earlier tiles' sum (below).
  *
  * x is the channels-last input tile [n][DT][IN_H][IN_W][CIN] (converted
  * first when the caller's layout is channels first), dz the slab as in
@@ -146,25 +146,53 @@ __kernel void tconv_backward_weights_reduce(__global const REAL *restrict part,
     dw[e] = sum;
 }
 
-__kernel void tconv_backward_bias(__global const REAL *restrict dz, __global REAL *restrict db,
-                                  const int own_lo, const int own_hi, const int nvalid,
-                                  const int accumulate) {
+/* Bias gradient, two kernels (deterministic, dz read once, contiguously):
+ * tconv_backward_bias_part: a work-item per BVEC output channels and chunk
+ * of BPTS output points of one sample's own depths [own_lo, own_hi) (chunk k
+ * of the tile: sample k / cps, points from (k % cps) * BPTS), summed in
+ * point order into bpart[k][COUT]; tconv_backward_bias_reduce: a work-item
+ * per output channel adds the tile's chunks in chunk order to the earlier
+ * tiles' sum. (The old one-work-item-per-channel kernel read dz with a
+ * stride of COUT per work-item: every cache line of dz once per channel
+ * vector, the larger part of the pass on the k = s layers.) */
+#if BVEC == 1
+#define BT           REAL
+#define BLOAD(p)     (*(p))
+#define BSTORE(v, p) (*(p) = (v))
+#else
+#define BT           CAT(REAL, BVEC)
+#define BLOAD(p)     CAT(vload, BVEC)(0, (p))
+#define BSTORE(v, p) CAT(vstore, BVEC)((v), 0, (p))
+#endif
+
+__kernel void tconv_backward_bias_part(__global const REAL *restrict dz,
+                                       __global REAL *restrict bpart, const int own_lo,
+                                       const int own_hi, const int cps, const int chunks) {
+    const int cb = get_global_id(0);
+    const int k = get_global_id(1);
+    if (cb >= COUT / BVEC || k >= chunks)
+        return;
+    const int n = k / cps;
+    const int first = (k % cps) * BPTS;
+    const int points = (own_hi - own_lo) * OH * OW;
+    const int last = min(first + BPTS, points);
+    __global const REAL *zp =
+        dz + ((size_t)n * SLAB + own_lo) * OH * OW * COUT + (size_t)first * COUT + cb * BVEC;
+    BT sum = (BT)(LIT(0.0));
+#pragma unroll 4
+    for (int i = first; i < last; i++, zp += COUT)
+        sum += BLOAD(zp);
+    BSTORE(sum, bpart + (size_t)k * COUT + cb * BVEC);
+}
+
+__kernel void tconv_backward_bias_reduce(__global const REAL *restrict bpart,
+                                         __global REAL *restrict db, const int chunks,
+                                         const int accumulate) {
     const int o = get_global_id(0);
     if (o >= COUT)
         return;
     REAL total = LIT(0.0);
-    for (int n = 0; n < nvalid; n++) {
-        for (int q = own_lo; q < own_hi; q++) {
-            __global const REAL *zp = dz + ((size_t)n * SLAB + q) * OH * OW * COUT + o;
-            REAL plane = LIT(0.0);
-            for (int h = 0; h < OH; h++) {
-                REAL row = LIT(0.0);
-                for (int w = 0; w < OW; w++)
-                    row += zp[((size_t)h * OW + w) * COUT];
-                plane += row;
-            }
-            total += plane;
-        }
-    }
+    for (int k = 0; k < chunks; k++)
+        total += bpart[(size_t)k * COUT + o];
     db[o] = accumulate ? db[o] + total : total;
 }

@@ -24,6 +24,9 @@
 /* Points per dw chunk: long enough to amortise a work-item, short enough
  * that float32 chunk sums stay accurate and there are chunks to spread. */
 #define OCL_BWD_CHUNK_POINTS 1024
+/* Output points per db chunk (tconv_backward_bias_part): float32 chunk
+ * sums stay accurate, and the chunks' partial sums stay small. */
+#define OCL_BWD_BIAS_POINTS 1024
 /* Chunks' partial dw sums take at most this much device memory. */
 #define OCL_BWD_PART_LIMIT ((uint64_t)64 << 20)
 
@@ -37,9 +40,12 @@ typedef struct bwd_geometry {
     /* Tiles: NB samples x DT input depths, with a dz slab of up to SLAB depths. */
     int64_t nb, dt, slab, tiles;
     int64_t chunk_rows, split;
+    /* db: BVEC output channels per work-item, bias_chunks chunks at most per tile. */
+    int bvec;
+    int64_t bias_chunks;
     int exact; /**< One tile whose buffers are exactly the caller's tensors. */
     uint64_t in_bytes, in_cl_bytes, dz_bytes, dz_cl_bytes, wpack_bytes, part_bytes, dw_bytes,
-        db_bytes;
+        db_bytes, bpart_bytes;
 } bwd_geometry_t;
 
 struct ocl_backward {
@@ -51,15 +57,16 @@ struct ocl_backward {
     bwd_geometry_t geo;
     int in_place; /* host passes use the caller's tensors (CL_MEM_USE_HOST_PTR) */
     cl_program program;
-    cl_kernel to_cl, data, weights, reduce, bias, pack;
+    cl_kernel to_cl, data, weights, reduce, bias, bias_reduce, pack;
     /* in_tile: x for dw, dx for the data pass (never both in one call). */
-    cl_mem in_tile, in_cl, dz_tile, dz_cl, wpack, part, dw, db;
+    cl_mem in_tile, in_cl, dz_tile, dz_cl, wpack, part, dw, db, bpart;
     /* Launch sizes of one sample (ocl_launch_size grows the batch
      * dimension: 2 of to_cl, 1 of data) and local sizes that divide every
      * multiple of them; the weights kernel's dimension 2 is the chunks. */
     size_t in_cl_unit[3], dz_cl_unit[3], data_unit[3], weights_unit[3];
     size_t in_cl_local[3], dz_cl_local[3], data_local[3], weights_local[3];
-    size_t reduce_global[3], reduce_local[3], bias_global[3], bias_local[3];
+    size_t reduce_global[3], reduce_local[3], bias_unit[3], bias_local[3];
+    size_t bias_reduce_global[3], bias_reduce_local[3];
     size_t pack_global[3], pack_local[3];
 };
 
@@ -262,6 +269,17 @@ static tconv_status_t geometry_init(const tconv_canonical_t *p, uint64_t max_all
     uint64_t used = g->in_bytes + g->in_cl_bytes + g->dz_bytes + g->dz_cl_bytes + g->wpack_bytes +
                     g->dw_bytes + g->db_bytes;
     choose_split(p, g, budget > used && budget - used < cap ? budget - used : cap);
+    if (g->db_bytes) {
+        const int widths[] = {16, 8, 4, 2};
+        g->bvec = 1;
+        for (int i = 0; i < 4 && g->bvec == 1; i++)
+            if (p->out_channels % widths[i] == 0)
+                g->bvec = widths[i];
+        /* A tile's own depths are at most its slab. */
+        g->bias_chunks = g->nb * ceil_div64(g->slab * p->output_size[1] * p->output_size[2],
+                                            OCL_BWD_BIAS_POINTS);
+        g->bpart_bytes = PRODUCT(g->bias_chunks, p->out_channels, (int64_t)g->elem);
+    }
     return tconv_success;
 }
 
@@ -337,6 +355,8 @@ static int build_options(const tconv_canonical_t *p, const bwd_geometry_t *g, ch
         {"NCI", g->nci},
         {"BO", g->bo},
         {"CHUNK_ROWS", g->chunk_rows},
+        {"BVEC", g->bvec ? g->bvec : 1},
+        {"BPTS", OCL_BWD_BIAS_POINTS},
     };
     int len =
         snprintf(out, size, "-cl-std=CL1.2 -DREAL=%s%s", p->dtype == tconv_f64 ? "double" : "float",
@@ -376,7 +396,8 @@ static tconv_status_t create_objects(ocl_backward_t *b, char *msg, size_t msg_si
         {&b->data, "tconv_backward_data", g->want_data},
         {&b->weights, "tconv_backward_weights", g->want_weights},
         {&b->reduce, "tconv_backward_weights_reduce", g->want_weights},
-        {&b->bias, "tconv_backward_bias", g->want_weights && b->p.use_bias},
+        {&b->bias, "tconv_backward_bias_part", g->want_weights && b->p.use_bias},
+        {&b->bias_reduce, "tconv_backward_bias_reduce", g->want_weights && b->p.use_bias},
         {&b->pack, "tconv_pack_backward_weights", g->want_data},
     };
     for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
@@ -406,6 +427,7 @@ static tconv_status_t create_objects(ocl_backward_t *b, char *msg, size_t msg_si
         {&b->part, g->part_bytes, CL_MEM_READ_WRITE, "grad_kernel partial sums"},
         {&b->dw, g->dw_bytes, CL_MEM_WRITE_ONLY, "grad_kernel"},
         {&b->db, g->db_bytes, CL_MEM_READ_WRITE, "grad_bias"},
+        {&b->bpart, g->bpart_bytes, CL_MEM_READ_WRITE, "grad_bias partial sums"},
     };
     for (size_t i = 0; i < sizeof(buffers) / sizeof(buffers[0]); i++) {
         if (buffers[i].bytes == 0)
@@ -441,8 +463,13 @@ static tconv_status_t create_objects(ocl_backward_t *b, char *msg, size_t msg_si
         set_range(b, b->reduce, (size_t)(g->ktot * g->coutg * p->in_channels), 1, 1, 64,
                   b->reduce_global, b->reduce_local);
     }
-    if (b->bias)
-        set_range(b, b->bias, (size_t)p->out_channels, 1, 1, 64, b->bias_global, b->bias_local);
+    if (b->bias) {
+        /* dim 1 (chunks) is a run-time size: a local size of 1 along it. */
+        set_range(b, b->bias, (size_t)(p->out_channels / g->bvec), 1, 1, 64, b->bias_unit,
+                  b->bias_local);
+        set_range(b, b->bias_reduce, (size_t)p->out_channels, 1, 1, 64, b->bias_reduce_global,
+                  b->bias_reduce_local);
+    }
     return tconv_success;
 }
 
@@ -617,10 +644,20 @@ static tconv_status_t weights_tile(ocl_backward_t *b, ocl_chain_t *c, const tens
                        msg_size, OCL_MEM(x), OCL_MEM(dz), OCL_MEM(b->part), OCL_INT(t->d0),
                        OCL_INT(t->lo), OCL_INT(t->nvalid), OCL_INT(t->dvalid), OCL_INT(accumulate));
     }
-    if (s == tconv_success && want_bias)
-        s = OCL_LAUNCH(c, b->bias, "tconv_backward_bias", b->bias_global, b->bias_local, msg,
-                       msg_size, OCL_MEM(dz), OCL_MEM(db), OCL_INT(t->own_lo - t->lo),
-                       OCL_INT(t->own_hi - t->lo), OCL_INT(t->nvalid), OCL_INT(accumulate));
+    if (s == tconv_success && want_bias) {
+        const tconv_canonical_t *p = &b->p;
+        const int64_t cps = ceil_div64(
+            (t->own_hi - t->own_lo) * p->output_size[1] * p->output_size[2], OCL_BWD_BIAS_POINTS);
+        const int64_t chunks = t->nvalid * cps;
+        size_t global[3] = {b->bias_unit[0], (size_t)(chunks > 0 ? chunks : 1), 1};
+        s = OCL_LAUNCH(c, b->bias, "tconv_backward_bias_part", global, b->bias_local, msg, msg_size,
+                       OCL_MEM(dz), OCL_MEM(b->bpart), OCL_INT(t->own_lo - t->lo),
+                       OCL_INT(t->own_hi - t->lo), OCL_INT(cps), OCL_INT(chunks));
+        if (s == tconv_success)
+            s = OCL_LAUNCH(c, b->bias_reduce, "tconv_backward_bias_reduce", b->bias_reduce_global,
+                           b->bias_reduce_local, msg, msg_size, OCL_MEM(b->bpart), OCL_MEM(db),
+                           OCL_INT(chunks), OCL_INT(accumulate));
+    }
     return s;
 }
 
@@ -905,11 +942,13 @@ void ocl_backward_destroy(ocl_backward_t *b) {
         return;
     if (b->queue)
         clFinish(b->queue);
-    cl_mem bufs[] = {b->in_tile, b->in_cl, b->dz_tile, b->dz_cl, b->wpack, b->part, b->dw, b->db};
+    cl_mem bufs[] = {b->in_tile, b->in_cl, b->dz_tile, b->dz_cl, b->wpack,
+                     b->part,    b->dw,    b->db,      b->bpart};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         if (bufs[i])
             clReleaseMemObject(bufs[i]);
-    cl_kernel kernels[] = {b->to_cl, b->data, b->weights, b->reduce, b->bias, b->pack};
+    cl_kernel kernels[] = {b->to_cl, b->data,        b->weights, b->reduce,
+                           b->bias,  b->bias_reduce, b->pack};
     for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++)
         if (kernels[i])
             clReleaseKernel(kernels[i]);
