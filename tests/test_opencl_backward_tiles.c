@@ -11,7 +11,10 @@
  * The problems cover both layouts and kernel layouts, groups, dilation, a
  * negative crop (ONNX output_shape), a kernel shorter than the stride (output
  * depths no input reaches: only grad_bias sees them, and each belongs to
- * exactly one tile) and W long enough for several dw chunks per tile.
+ * exactly one tile) and W long enough for several dw chunks per tile, and
+ * the suite's layer shapes scaled down for the grad_kernel and grad_bias
+ * kernels' register tiles and chunks (one, untiled only: the forward pass
+ * cannot split its depth under the cap).
  *
  * Without an OpenCL device the test exits 77 (skipped), a failure under CI. */
 #include <math.h>
@@ -32,6 +35,7 @@ static tconv_context_t g_ctx;
 typedef struct tiled_case {
     const char *name;
     tconv_problem_t problem;
+    int untiled_only; /**< The forward pass cannot tile it: no caps. */
 } tiled_case_t;
 
 static size_t bytes_of(int64_t count, tconv_dtype_t dtype) {
@@ -101,7 +105,7 @@ static void test_tiled(void **state) {
     assert_non_null(untiled_dx);
     memcpy(untiled_dx, gr.dev[tc_grad_input], dx_bytes);
     const char *caps[] = {batch_cap, depth_cap};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < (c->untiled_only ? 0 : 2); i++) {
         run_under_cap(p, &t, &gr, caps[i]);
         if (memcmp(untiled_dx, gr.dev[tc_grad_input], dx_bytes) != 0)
             fail_msg("cap %s: grad_input differs from the untiled run", caps[i]);
@@ -141,7 +145,7 @@ int main(void) {
         return tc_cannot_run("no OpenCL device (opencl:0)");
     }
 
-    static tiled_case_t cases[5];
+    static tiled_case_t cases[6];
     /* W = 40: 25 rows per dw chunk, so 4 chunks untiled and 2 per tile. */
     cases[0].name = "f32_channels_last_keras_same_chunks";
     cases[0].problem =
@@ -186,8 +190,22 @@ int main(void) {
         cases[4].problem.pads_begin[a] = cases[4].problem.pads_end[a] = 1;
     cases[4].problem.use_bias = 1;
 
-    struct CMUnitTest tests[5];
-    for (int i = 0; i < 5; i++)
+    /* gan_g5's grad_kernel tile: 2 vectors of 16 input channels x all
+     * (2) output channels x the 4 W taps of a (kd, kh) in one work-item,
+     * whose W ranges differ at both ends (crop 1); W = 20: 3 rows summed in
+     * registers at a time, 51 rows per chunk (a chunk ends inside a group
+     * of 3). One tile: the forward pass cannot split this input's depth. */
+    cases[5].name = "f32_channels_last_w_taps_k4s2p1";
+    cases[5].problem =
+        problem(3, tconv_f32, 2, 32, 2, 1, (const int64_t[]){3, 5, 20}, (const int64_t[]){4, 4, 4},
+                (const int64_t[]){2, 2, 2}, tconv_padding_explicit);
+    for (int a = 0; a < 3; a++)
+        cases[5].problem.pads_begin[a] = cases[5].problem.pads_end[a] = 1;
+    cases[5].problem.use_bias = 1;
+    cases[5].untiled_only = 1;
+
+    struct CMUnitTest tests[6];
+    for (int i = 0; i < 6; i++)
         tests[i] = (struct CMUnitTest){cases[i].name, test_tiled, NULL, NULL, &cases[i]};
     int rc = cmocka_run_group_tests_name("opencl_backward_tiles", tests, NULL, NULL);
     tconv_context_destroy(g_ctx);

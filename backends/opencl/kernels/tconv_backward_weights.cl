@@ -32,6 +32,46 @@
 #define KTOT (KD * KH * KW)
 #define NCIB (CING / (VEC * NCI)) /* input-channel blocks per group */
 #define NOB (COUTG / BO)          /* output-channel blocks per group */
+#define NTG (KTOT / NT)           /* tap groups (NT consecutive W taps) per group */
+#define JT (NT * BO)              /* dz values per point of a work-item */
+/* Rows summed in registers before their sum goes to the chunk's: about 64
+ * points, so short rows (W = 8) do not pay a memory update each. */
+#define RROWS (IN_W >= 64 ? 1 : 64 / IN_W)
+
+/* One W point of a work-item's row: NCI x vectors times JT dz values (NT W
+ * taps x BO output channels). CHECKED: the point may lie outside some taps'
+ * W ranges; those taps read a clamped dz (inside the row) and add zero. */
+#define BWD_WEIGHTS_POINT(w, CHECKED)                                                              \
+    do {                                                                                           \
+        __global const REAL *xs = xr + (size_t)(w) * CIN;                                          \
+        VT xv[NCI];                                                                                \
+        _Pragma("unroll") for (int c = 0; c < NCI; c++) xv[c] = VLOAD(xs + c * VEC);               \
+        _Pragma("unroll") for (int t = 0; t < NT; t++) {                                           \
+            int q = (w) * SW + bw0 + t * DW;                                                       \
+            const int in = !(CHECKED) || ((w) >= wlo[t] && (w) <= whi[t]);                         \
+            if (CHECKED)                                                                           \
+                q = clamp(q, 0, OW - 1);                                                           \
+            __global const REAL *zs = zr + (size_t)q * COUT;                                       \
+            _Pragma("unroll") for (int j = 0; j < BO; j++) {                                       \
+                const VT a = (VT)(in ? zs[j] : LIT(0.0));                                          \
+                _Pragma("unroll") for (int c = 0; c < NCI; c++) row[c][t * BO + j] =               \
+                    fma(xv[c], a, row[c][t * BO + j]);                                             \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* The registers' sum of up to RROWS rows into the chunk's sum; zeroed. */
+#define BWD_WEIGHTS_FLUSH()                                                                        \
+    do {                                                                                           \
+        _Pragma("unroll") for (int t = 0; t < NT; t++)                                             \
+        _Pragma("unroll") for (int j = 0; j < BO; j++)                                             \
+        _Pragma("unroll") for (int c = 0; c < NCI; c++) {                                          \
+            __global REAL *e = pp + ((size_t)t * COUTG + j) * CING + c * VEC;                      \
+            VSTORE(fresh ? row[c][t * BO + j] : VLOAD(e) + row[c][t * BO + j], e);                 \
+            row[c][t * BO + j] = V(0.0);                                                           \
+        }                                                                                          \
+        fresh = 0;                                                                                 \
+    } while (0)
 
 __kernel void tconv_backward_weights(__global const REAL *restrict x,
                                      __global const REAL *restrict dz,
@@ -40,26 +80,49 @@ __kernel void tconv_backward_weights(__global const REAL *restrict x,
     const int i0 = get_global_id(0);
     const int i1 = get_global_id(1);
     const int chunk = get_global_id(2); /* dim 2: the tile's chunks, exactly */
-    if (i0 >= NCIB * NOB || i1 >= G * KTOT)
+    if (i0 >= NCIB * NOB || i1 >= G * NTG)
         return;
     const int ob = i0 % NOB;
     const int cib = i0 / NOB;
-    const int g = i1 / KTOT;
-    const int tap = i1 % KTOT;
-    const int tw = tap % KW;
-    const int th = (tap / KW) % KH;
-    const int td = tap / (KW * KH);
+    const int g = i1 / NTG;
+    const int tap0 = (i1 % NTG) * NT; /* first of NT consecutive W taps */
+    const int tw0 = tap0 % KW;
+    const int th = (tap0 / KW) % KH;
+    const int td = tap0 / (KW * KH);
     /* q = i*S + b per axis; the input points whose q lands in the output. */
-    const int bd = td * DD - CROP_D, bh = th * DH - CROP_H, bw = tw * DW - CROP_W;
+    const int bd = td * DD - CROP_D, bh = th * DH - CROP_H, bw0 = tw0 * DW - CROP_W;
     const int h_lo = range_lo(bh, SH), h_hi = range_hi(bh, SH, OH, IN_H);
-    const int w_lo = range_lo(bw, SW), w_hi = range_hi(bw, SW, OW, IN_W);
+    /* Each tap's W range; [lo, hi] their union, [clo, chi] their common part. */
+    int wlo[NT], whi[NT];
+    int lo = IN_W, hi = -1, clo = 0, chi = IN_W - 1;
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        wlo[t] = range_lo(bw0 + t * DW, SW);
+        whi[t] = range_hi(bw0 + t * DW, SW, OW, IN_W);
+        if (wlo[t] <= whi[t]) {
+            lo = min(lo, wlo[t]);
+            hi = max(hi, whi[t]);
+        }
+        clo = max(clo, wlo[t]);
+        chi = min(chi, whi[t]);
+    }
+    /* Checked points [lo, a_end), unchecked [clo, chi], checked [c_start, hi]. */
+    const int a_end = min(clo, hi + 1);
+    const int c_start = max(chi + 1, clo);
 
-    VT acc[NCI][BO];
+    /* The chunk's sum lives in part (its own slice, vectors of input
+     * channels contiguous): each row's register sum is added to it, so
+     * the registers hold one level of sums only. */
+    __global REAL *pp = part + (((size_t)(chunk * G + g) * KTOT + tap0) * COUTG + ob * BO) * CING +
+                        cib * (NCI * VEC);
+    int fresh = !accumulate; /* the slice holds nothing of this tile's yet */
+    int pending = 0;         /* rows in the registers' sum */
+    VT row[NCI][JT];
 #pragma unroll
     for (int c = 0; c < NCI; c++)
 #pragma unroll
-        for (int j = 0; j < BO; j++)
-            acc[c][j] = V(0.0);
+        for (int j = 0; j < JT; j++)
+            row[c][j] = V(0.0);
 
     const int r_end = min((chunk + 1) * CHUNK_ROWS, nvalid * DT * IN_H);
 #pragma unroll 1
@@ -68,57 +131,37 @@ __kernel void tconv_backward_weights(__global const REAL *restrict x,
         const int dl = (r / IN_H) % DT;
         const int n = r / (IN_H * DT);
         const int qd = (d0 + dl) * SD + bd;
-        if (n >= nvalid || dl >= dvalid || h < h_lo || h > h_hi || qd < 0 || qd >= OD)
+        if (n >= nvalid || dl >= dvalid || h < h_lo || h > h_hi || qd < 0 || qd >= OD || lo > hi)
             continue;
         const int qh = h * SH + bh;
         __global const REAL *xr = x + (((size_t)n * DT + dl) * IN_H + h) * IN_W * CIN +
                                   g * CING + cib * (NCI * VEC);
         __global const REAL *zr = dz + (((size_t)n * SLAB + (qd - q0)) * OH + qh) * OW * COUT +
                                   g * COUTG + ob * BO;
-        VT row[NCI][BO];
+#pragma unroll 1
+        for (int w = lo; w < a_end; w++)
+            BWD_WEIGHTS_POINT(w, 1);
+#pragma unroll 1
+        for (int w = clo; w <= chi; w++)
+            BWD_WEIGHTS_POINT(w, 0);
+#pragma unroll 1
+        for (int w = c_start; w <= hi; w++)
+            BWD_WEIGHTS_POINT(w, 1);
+        if (++pending == RROWS) {
+            BWD_WEIGHTS_FLUSH();
+            pending = 0;
+        }
+    }
+    if (pending)
+        BWD_WEIGHTS_FLUSH();
+    if (fresh) /* no row of the chunk reaches these taps */
 #pragma unroll
-        for (int c = 0; c < NCI; c++)
+        for (int t = 0; t < NT; t++)
 #pragma unroll
             for (int j = 0; j < BO; j++)
-                row[c][j] = V(0.0);
-#pragma unroll 1
-        for (int w = w_lo; w <= w_hi; w++) {
-            __global const REAL *xs = xr + (size_t)w * CIN;
-            __global const REAL *zs = zr + (size_t)(w * SW + bw) * COUT;
-            VT xv[NCI];
-#pragma unroll
-            for (int c = 0; c < NCI; c++)
-                xv[c] = VLOAD(xs + c * VEC);
-#pragma unroll
-            for (int j = 0; j < BO; j++) {
-                const VT a = (VT)(zs[j]);
 #pragma unroll
                 for (int c = 0; c < NCI; c++)
-                    row[c][j] = fma(xv[c], a, row[c][j]);
-            }
-        }
-#pragma unroll
-        for (int c = 0; c < NCI; c++)
-#pragma unroll
-            for (int j = 0; j < BO; j++)
-                acc[c][j] += row[c][j];
-    }
-
-    __global REAL *pp = part + ((size_t)(chunk * G + g) * KTOT + tap) * CING * COUTG;
-#pragma unroll
-    for (int c = 0; c < NCI; c++) {
-        REAL lanes[VEC];
-#pragma unroll
-        for (int j = 0; j < BO; j++) {
-            VSTORE(acc[c][j], lanes);
-#pragma unroll
-            for (int l = 0; l < VEC; l++) {
-                const int ci = cib * (NCI * VEC) + c * VEC + l;
-                __global REAL *e = pp + (size_t)ci * COUTG + ob * BO + j;
-                *e = accumulate ? *e + lanes[l] : lanes[l];
-            }
-        }
-    }
+                    VSTORE(V(0.0), pp + ((size_t)t * COUTG + j) * CING + c * VEC);
 }
 
 /* One work-item per dw element, in the problem's kernel layout. */
@@ -139,7 +182,7 @@ __kernel void tconv_backward_weights_reduce(__global const REAL *restrict part,
     const int g = cig / CING;
     const int ci = cig % CING;
     const size_t stride = (size_t)G * KTOT * CING * COUTG;
-    __global const REAL *p = part + (((size_t)g * KTOT + tap) * CING + ci) * COUTG + o;
+    __global const REAL *p = part + (((size_t)g * KTOT + tap) * COUTG + o) * CING + ci;
     REAL sum = p[0];
     for (int c = 1; c < split; c++)
         sum += p[(size_t)c * stride];

@@ -35,7 +35,7 @@ typedef struct bwd_geometry {
     int want_data, want_weights, channels_last;
     int64_t cing, coutg, ktot;
     /* Register tiles: dx VEC x NVEC channels x TW points; dw NCI vectors x BO outputs. */
-    int vec, nvec, tw, nci, bo;
+    int vec, nvec, tw, nci, bo, nt;
     int64_t ncb, wt;
     /* Tiles: NB samples x DT input depths, with a dz slab of up to SLAB depths. */
     int64_t nb, dt, slab, tiles;
@@ -183,13 +183,16 @@ static void choose_tiles(const tconv_canonical_t *p, bwd_geometry_t *g) {
     const int64_t vectors = g->cing / g->vec;
     if (g->vec > 1) {
         g->nvec = vectors % 2 == 0 ? 2 : 1;
-        g->nci = g->nvec;
-        g->bo = divisor_up_to(g->coutg, 8 / g->nci);
     } else {
         g->nvec = divisor_up_to(g->cing, 4);
-        g->nci = g->nvec;
-        g->bo = divisor_up_to(g->coutg, 4);
     }
+    /* dw: NCI vectors x NT W taps x BO output channels of sums per
+     * work-item, about 16 vectors (a row's sums in registers, the chunk's in
+     * memory): NCI + NT*BO loads per 16 FMAs. W taps join when BO takes the
+     * whole group (few output channels: gan_g5's Cout = 1). */
+    g->nci = divisor_up_to(g->vec > 1 ? vectors : g->cing, 4);
+    g->bo = divisor_up_to(g->coutg, 16 / g->nci < 8 ? 16 / g->nci : 8);
+    g->nt = g->bo == g->coutg ? divisor_up_to(p->kernel_size[2], 16 / (g->nci * g->bo)) : 1;
     g->ncb = g->cing / ((int64_t)g->vec * g->nvec);
     /* Up to 8 points along W per work-item, balanced over the tiles. */
     const int64_t in_w = p->input_size[2];
@@ -354,6 +357,7 @@ static int build_options(const tconv_canonical_t *p, const bwd_geometry_t *g, ch
         {"WT", g->wt},
         {"NCI", g->nci},
         {"BO", g->bo},
+        {"NT", g->nt},
         {"CHUNK_ROWS", g->chunk_rows},
         {"BVEC", g->bvec ? g->bvec : 1},
         {"BPTS", OCL_BWD_BIAS_POINTS},
@@ -458,8 +462,8 @@ static tconv_status_t create_objects(ocl_backward_t *b, char *msg, size_t msg_si
     }
     if (b->weights) {
         size_t blocks = (size_t)(g->cing / ((int64_t)g->vec * g->nci) * (g->coutg / g->bo));
-        set_range(b, b->weights, blocks, (size_t)(p->groups * g->ktot), 1, 4, b->weights_unit,
-                  b->weights_local);
+        set_range(b, b->weights, blocks, (size_t)(p->groups * g->ktot / g->nt), 1, 4,
+                  b->weights_unit, b->weights_local);
         set_range(b, b->reduce, (size_t)(g->ktot * g->coutg * p->in_channels), 1, 1, 64,
                   b->reduce_global, b->reduce_local);
     }
@@ -725,11 +729,12 @@ tconv_status_t ocl_backward_create(ocl_state_t *st, ocl_device_t *dev, cl_contex
     int fresh = 0;
     if (s == tconv_success) {
         OCL_LOG(st, tconv_log_debug,
-                "opencl:%zu: backward%s%s%s, dx vec %d x %d x tw %d, dw vec %d x %d x bo %d, %lld "
+                "opencl:%zu: backward%s%s%s, dx vec %d x %d x tw %d, dw vec %d x %d x bo %d x nt "
+                "%d, %lld "
                 "chunk(s) of %lld row(s), %lld tile(s) of %lld sample(s) x %lld depth; %s",
                 dev->index, g->want_data ? " data" : "", g->want_weights ? " weights" : "",
                 b->in_place ? " in place" : "", g->vec, g->nvec, g->tw, g->vec, g->nci, g->bo,
-                (long long)g->split, (long long)g->chunk_rows, (long long)g->tiles,
+                g->nt, (long long)g->split, (long long)g->chunk_rows, (long long)g->tiles,
                 (long long)g->nb, (long long)g->dt, options);
         s = ocl_program_get(st, dev, context, ocl_sources_backward, options, binaries, &b->program,
                             &fresh, msg, msg_size);
