@@ -7,9 +7,15 @@
  *     (cpu_execute.c, about 128 KiB per flush) take more than one pass per
  *     work item;
  *   - Cout = 1, k4 s2 (the suite's gan_g5): the few-output-channel "dot"
- *     tiles, whose input rows no longer fit one pass (32 KiB), so the W runs
+ *     tiles (C, AVX2 and float64; AVX-512 float32 takes the fold tiles
+ *     below), whose input rows no longer fit one pass (32 KiB), so the W runs
  *     are swept in several passes of rows;
- *   - channel counts off the vector width (tails of the register tiles).
+ *   - channel counts off the vector width (tails of the register tiles);
+ *   - one output channel per group with W k4 s2 d1 (the AVX-512 float32 fold
+ *     tiles, cpu_kernel.h): 16 outputs of both W phases per tile, its first
+ *     and last input points masked at the row ends, both parities of the W
+ *     begin crop, channel tails, groups, D/H dilation and the activations
+ *     applied after the tile.
  *
  *   test_forward_fixed --backend cpu|opencl [--isa avx512|avx2|c]
  *                      [--dtype f32|f64] [--opencl-staging copy]
@@ -36,8 +42,8 @@
 
 typedef long long ll;
 
-/* One layer: rank 3, one group, the same kernel, stride, dilation and
- * padding on every axis unless the per-axis arrays say otherwise. */
+/* One layer: rank 3, the same kernel, stride, dilation and padding on every
+ * axis (dilation_dh, when set, on D and H only; W keeps dilation). */
 typedef struct fixed_layer {
     const char *name;
     const char *why; /* what the layer is for */
@@ -46,7 +52,9 @@ typedef struct fixed_layer {
     int64_t pads, output_padding, dilation;
     tconv_data_format_t format;
     tconv_activation_t activation;
-    int f64; /* also run in float64 */
+    int f64;             /* also run in float64 */
+    int64_t groups;
+    int64_t dilation_dh; /* 0: dilation */
 } fixed_layer_t;
 
 #define CL   tconv_channels_last
@@ -57,20 +65,29 @@ typedef struct fixed_layer {
 // clang-format off
 static const fixed_layer_t layers[] = {
     /* The suite's layers, N, channels and lengths scaled down. */
-    {"unet3d_up2",   "3D U-Net k2 s2",             2, 32, 48, {5, 7, 7},    {2, 2, 2}, {2, 2, 2}, 0, 0, 1, CL, RELU, 0},
-    {"vnet_up32",    "V-Net k2 s2, 16 channels",   1, 16, 16, {8, 16, 16},  {2, 2, 2}, {2, 2, 2}, 0, 0, 1, CL, LIN,  0},
-    {"gan_g3",       "3D-GAN k4 s2 p1",            2, 32, 24, {5, 5, 5},    {4, 4, 4}, {2, 2, 2}, 1, 0, 1, CL, RELU, 0},
+    {"unet3d_up2",   "3D U-Net k2 s2",             2, 32, 48, {5, 7, 7},    {2, 2, 2}, {2, 2, 2}, 0, 0, 1, CL, RELU, 0, 1, 0},
+    {"vnet_up32",    "V-Net k2 s2, 16 channels",   1, 16, 16, {8, 16, 16},  {2, 2, 2}, {2, 2, 2}, 0, 0, 1, CL, LIN,  0, 1, 0},
+    {"gan_g3",       "3D-GAN k4 s2 p1",            2, 32, 24, {5, 5, 5},    {4, 4, 4}, {2, 2, 2}, 1, 0, 1, CL, RELU, 0, 1, 0},
     {"gan_g5",       "Cout 1 k4 s2 p1: dot tiles, passes of rows",
-                                                   2, 32, 1,  {16, 16, 16}, {4, 4, 4}, {2, 2, 2}, 1, 0, 1, CL, LIN,  1},
-    {"nnunet_up4",   "nnU-Net k2 s2, channel tails", 1, 40, 36, {6, 6, 6}, {2, 2, 2}, {2, 2, 2}, 0, 0, 1, CL, LIN,  0},
-    {"nnunet_up1",   "nnU-Net k2 s2, 8 outputs",   1, 16, 8,  {16, 16, 16}, {2, 2, 2}, {2, 2, 2}, 0, 0, 1, CL, LIN,  0},
-    {"nnunet_aniso", "anisotropic k(1,2,2)",       1, 16, 32, {10, 20, 20}, {1, 2, 2}, {1, 2, 2}, 0, 0, 1, CL, LIN,  0},
-    {"keras_k3s2",   "k3 s2 p1 op1",               1, 32, 24, {6, 10, 10},  {3, 3, 3}, {2, 2, 2}, 1, 1, 1, CL, RELU, 0},
-    {"dilated_k3d2", "stride 1, dilation 2",       1, 24, 24, {10, 10, 10}, {3, 3, 3}, {1, 1, 1}, 2, 0, 2, CL, LIN,  0},
+                                                   2, 32, 1,  {16, 16, 16}, {4, 4, 4}, {2, 2, 2}, 1, 0, 1, CL, LIN,  1, 1, 0},
+    {"nnunet_up4",   "nnU-Net k2 s2, channel tails", 1, 40, 36, {6, 6, 6}, {2, 2, 2}, {2, 2, 2}, 0, 0, 1, CL, LIN,  0, 1, 0},
+    {"nnunet_up1",   "nnU-Net k2 s2, 8 outputs",   1, 16, 8,  {16, 16, 16}, {2, 2, 2}, {2, 2, 2}, 0, 0, 1, CL, LIN,  0, 1, 0},
+    {"nnunet_aniso", "anisotropic k(1,2,2)",       1, 16, 32, {10, 20, 20}, {1, 2, 2}, {1, 2, 2}, 0, 0, 1, CL, LIN,  0, 1, 0},
+    {"keras_k3s2",   "k3 s2 p1 op1",               1, 32, 24, {6, 10, 10},  {3, 3, 3}, {2, 2, 2}, 1, 1, 1, CL, RELU, 0, 1, 0},
+    {"dilated_k3d2", "stride 1, dilation 2",       1, 24, 24, {10, 10, 10}, {3, 3, 3}, {1, 1, 1}, 2, 0, 2, CL, LIN,  0, 1, 0},
     /* channels_first outputs of 20^3 and more: staged rows in several passes. */
-    {"cf_k3s1_20",   "channels_first 20^3 out, k3 s1", 1, 8, 40, {20, 20, 20}, {3, 3, 3}, {1, 1, 1}, 1, 0, 1, CF, RELU, 1},
-    {"cf_k2s2_24",   "channels_first 24^3 out, k2 s2", 2, 12, 20, {12, 12, 12}, {2, 2, 2}, {2, 2, 2}, 0, 0, 1, CF, LIN, 0},
-    {"cf_gan_g5",    "channels_first Cout 1 k4 s2 p1", 1, 24, 1, {14, 14, 14}, {4, 4, 4}, {2, 2, 2}, 1, 0, 1, CF, LIN, 1},
+    {"cf_k3s1_20",   "channels_first 20^3 out, k3 s1", 1, 8, 40, {20, 20, 20}, {3, 3, 3}, {1, 1, 1}, 1, 0, 1, CF, RELU, 1, 1, 0},
+    {"cf_k2s2_24",   "channels_first 24^3 out, k2 s2", 2, 12, 20, {12, 12, 12}, {2, 2, 2}, {2, 2, 2}, 0, 0, 1, CF, LIN, 0, 1, 0},
+    {"cf_gan_g5",    "channels_first Cout 1 k4 s2 p1", 1, 24, 1, {14, 14, 14}, {4, 4, 4}, {2, 2, 2}, 1, 0, 1, CF, LIN, 1, 1, 0},
+    /* Fold tiles: W out a multiple of 16, one output channel per group. */
+    {"fold_wide",    "Cout 1 k4 s2 p1, W out 48: a tile inside the row",
+                                                   2, 64, 1,  {3, 5, 24},   {4, 4, 4}, {2, 2, 2}, 1, 0, 1, CL, RELU, 0, 1, 0},
+    {"fold_p0_g2",   "Cout/G 1, 2 groups of 12 channels (tails), p0: both ends masked",
+                                                   2, 24, 2,  {4, 4, 7},    {4, 4, 4}, {2, 2, 2}, 0, 0, 1, CL, LIN,  0, 2, 0},
+    {"fold_p3_dil",  "Cout 1, 40 channels, p3 (odd crop, nothing masked), D/H dilation 2, ELU",
+                                                   1, 40, 1,  {5, 6, 10},   {4, 4, 4}, {2, 2, 2}, 3, 0, 1, CL, tconv_activation_elu, 0, 1, 2},
+    {"fold_p2",      "Cout 1, p2 (even crop, nothing masked), sigmoid",
+                                                   1, 16, 1,  {3, 4, 9},    {4, 4, 4}, {2, 2, 2}, 2, 0, 1, CL, tconv_activation_sigmoid, 0, 1, 0},
 };
 // clang-format on
 #define LAYER_COUNT (sizeof layers / sizeof layers[0])
@@ -83,13 +100,14 @@ static void layer_problem(const fixed_layer_t *l, tconv_dtype_t dtype, tconv_pro
     p->batch = l->batch;
     p->in_channels = l->in_channels;
     p->out_channels = l->out_channels;
+    p->groups = l->groups;
     p->padding = tconv_padding_explicit;
     p->has_output_padding = 1;
     for (int a = 0; a < 3; a++) {
         p->input_size[a] = l->input[a];
         p->kernel_size[a] = l->kernel[a];
         p->strides[a] = l->strides[a];
-        p->dilation[a] = l->dilation;
+        p->dilation[a] = a < 2 && l->dilation_dh ? l->dilation_dh : l->dilation;
         p->pads_begin[a] = p->pads_end[a] = l->kernel[a] > 1 ? l->pads : 0;
         p->output_padding[a] = l->output_padding;
     }

@@ -285,6 +285,7 @@ static tconv_status_t build_tables(cpu_plan_t *bp, const tconv_canonical_t *p, c
         bp->axis[a] = (cpu_axis_runs_t){0};
         bp->read_step[a] = p->strides[a];
     }
+    bp->fold = 0; /* fold tiles walk forward runs (stride 1 here: never chosen) */
     free(bp->items);
     free(bp->block_planes);
     free(bp->thread_first);

@@ -115,11 +115,131 @@ static int64_t rows_per_pass(const cpu_plan_t *plan, const cpu_run_t *d, const c
     return rows > 1 ? rows : 1;
 }
 
+/* The run of axis a (stride s) that holds output o, and o's index in it. */
+static const cpu_run_t *find_run(const cpu_axis_runs_t *ar, int64_t s, int64_t o, int64_t *j) {
+    for (int64_t r = 0; r < ar->nruns; ++r) {
+        const cpu_run_t *run = &ar->runs[r];
+        if (o >= run->o0 && (o - run->o0) % s == 0 && (o - run->o0) / s < run->count) {
+            *j = (o - run->o0) / s;
+            return run;
+        }
+    }
+    return NULL;
+}
+
+/* Fold plans: the (D, H) taps of output row (od, oh) into xoff and woff (at
+ * most kd x kh); returns how many. */
+static int fold_row_taps(const cpu_plan_t *plan, const cpu_run_t *d, int64_t jd, const cpu_run_t *h,
+                         int64_t jh, int64_t plane0, ptrdiff_t *xoff, ptrdiff_t *woff) {
+    const cpu_axis_runs_t *ad = &plan->axis[0], *ah = &plan->axis[1];
+    const cpu_strides_t *xs = &plan->xc;
+    int nt = 0;
+    for (int64_t a = d->first; a < d->first + d->ntaps; ++a) {
+        for (int64_t b = h->first; b < h->first + h->ntaps; ++b) {
+            xoff[nt] = (ptrdiff_t)((ad->in0[a] + jd - plane0) * xs->d + (ah->in0[b] + jh) * xs->h);
+            woff[nt] =
+                (ptrdiff_t)((ad->tap[a] * plan->p.kernel_size[1] + ah->tap[b]) * 4 * plan->cin_g);
+            ++nt;
+        }
+    }
+    return nt;
+}
+
+/* run_item for fold plans (cpu_plan_t.fold): the item is D block it->block
+ * of group it->gq, every D and H run. Its output rows go in pairs along D
+ * and H, (o, o + 1) with o + begin crop even: with W k4 s2-like D and H axes
+ * the 4 rows of such a pair of pairs read the same input rows, so the tiles
+ * of one W position run for all 4 rows in turn and reuse those rows' input
+ * points from L1 (row by row, gan_g5's input came from L2 or farther). */
+static void run_item_fold(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, const char *x_n,
+                          int64_t plane0, const thread_scratch_t *sc) {
+    const cpu_plan_t *plan = ctx->plan;
+    const tconv_canonical_t *p = &plan->p;
+    const size_t es = plan->esize;
+    const cpu_strides_t *xs = &plan->xc, *ys = &plan->ys;
+    const cpu_axis_runs_t *ad = &plan->axis[0], *ah = &plan->axis[1];
+    const int64_t g = it->gq, ow_count = p->output_size[2], oh_count = p->output_size[1];
+    const int64_t blocks = plan->nblocks, b = it->block, sd = p->strides[0], sh = p->strides[1];
+    const int64_t row_taps = p->kernel_size[0] * p->kernel_size[1];
+    const int post_activation =
+        p->activation != tconv_activation_relu && p->activation != tconv_activation_linear;
+
+    cpu_fold_args_t args;
+    args.cin = plan->cin_g;
+    args.xstep = xs->w;
+    args.parity = (int)(p->crop_begin[2] & 1); /* ow0 is even */
+    args.w = (const char *)plan->wpack + (size_t)(g * plan->taps * plan->cin_g) * es;
+    args.ostride = ys->w;
+    args.bias = (const char *)plan->bias + (size_t)g * es;
+    args.relu = p->activation == tconv_activation_relu;
+    const char *x_g = x_n + (size_t)(g * plan->cin_g * xs->c) * es;
+    char *y_g = ctx->y + (size_t)(n * ys->n + g * ys->c) * es;
+
+    /* The block's D outputs: those of each run's jd range for block b. */
+    int64_t od_lo = INT64_MAX, od_hi = INT64_MIN;
+    for (int64_t rd = 0; rd < ad->nruns; ++rd) {
+        const cpu_run_t *d = &ad->runs[rd];
+        int64_t jd0 = d->count * b / blocks, jd1 = d->count * (b + 1) / blocks;
+        if (jd0 < jd1) {
+            od_lo = d->o0 + jd0 * sd < od_lo ? d->o0 + jd0 * sd : od_lo;
+            od_hi = d->o0 + (jd1 - 1) * sd > od_hi ? d->o0 + (jd1 - 1) * sd : od_hi;
+        }
+    }
+    if (od_lo > od_hi) {
+        return;
+    }
+    od_lo -= (od_lo + p->crop_begin[0]) & 1;
+    const int64_t oh_lo = -((p->crop_begin[1]) & 1);
+    for (int64_t od0 = od_lo; od0 <= od_hi; od0 += 2) {
+        for (int64_t oh0 = oh_lo; oh0 < oh_count; oh0 += 2) {
+            /* The pair of pairs' rows in this block: taps and outputs. */
+            int nrows = 0, nt[4];
+            char *y_row[4];
+            for (int64_t od = od0; od < od0 + 2 && od <= od_hi; ++od) {
+                int64_t jd = 0, jh = 0;
+                const cpu_run_t *d = od >= 0 ? find_run(ad, sd, od, &jd) : NULL;
+                if (!d || jd < d->count * b / blocks || jd >= d->count * (b + 1) / blocks) {
+                    continue;
+                }
+                for (int64_t oh = oh0 < 0 ? 0 : oh0; oh < oh0 + 2 && oh < oh_count; ++oh) {
+                    const cpu_run_t *h = find_run(ah, sh, oh, &jh);
+                    nt[nrows] =
+                        fold_row_taps(plan, d, jd, h, jh, plane0, sc->xoff + nrows * row_taps,
+                                      sc->woff + nrows * row_taps);
+                    y_row[nrows] = y_g + (size_t)(od * ys->d + oh * ys->h) * es;
+                    ++nrows;
+                }
+            }
+            for (int64_t ow0 = 0; ow0 < ow_count; ow0 += CPU_FOLD_POINTS) {
+                const int64_t base = cpu_plan_fold_base(plan, ow0);
+                args.x = x_g + (ptrdiff_t)base * xs->w * (ptrdiff_t)es;
+                args.lo = base >= 0;
+                args.hi = base + 8 + args.parity < p->input_size[2];
+                for (int r = 0; r < nrows; ++r) {
+                    args.xoff = sc->xoff + r * row_taps;
+                    args.woff = sc->woff + r * row_taps;
+                    args.ntaps = nt[r];
+                    args.out = y_row[r] + (size_t)(ow0 * ys->w) * es;
+                    plan->kernel->fold(&args);
+                    for (int t = 0; post_activation && t < CPU_FOLD_POINTS; ++t) {
+                        activation_forward_f32((float *)args.out + t * ys->w, 1, p->activation,
+                                               p->activation_alpha);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* Computes work item `it` (see the file comment) of sample n, reading that
  * sample's input at x_n (in plan->xc strides, input plane plane0 first). */
 static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, const char *x_n,
                      int64_t plane0, const thread_scratch_t *sc) {
     const cpu_plan_t *plan = ctx->plan;
+    if (plan->fold) {
+        run_item_fold(ctx, it, n, x_n, plane0, sc);
+        return;
+    }
     const tconv_canonical_t *p = &plan->p;
     const cpu_kernel_t *k = plan->kernel;
     const size_t es = plan->esize;

@@ -59,6 +59,36 @@ typedef struct cpu_tile_args {
 
 typedef void (*cpu_tile_fn)(const cpu_tile_args_t *args);
 
+/** Outputs of one fold tile: consecutive W points of one output row. */
+#define CPU_FOLD_POINTS 16
+
+/** The fold tile (one output channel, W kernel 4, stride 2, dilation 1):
+ *  CPU_FOLD_POINTS consecutive outputs ow0.. of one output row, both W phases
+ *  at once. Output ow0 + 2j + ph reads input points base + j + i + (parity &&
+ *  ph) (slots i = 0, 1, with W taps 3 - 2i or 2 - 2i), so a tile reads
+ *  9 + parity input points, each loaded once per channel vector and used by
+ *  up to four outputs; the input channels fill the lanes and the 16 sums are
+ *  reduced together into one vector of the 16 outputs. */
+typedef struct cpu_fold_args {
+    const void *x;         /**< Input point `base` of the row of (D, H) tap 0's offset 0,
+                                channel 0 of the group (may lie before the row: lo = 0). */
+    const ptrdiff_t *xoff; /**< Per (D, H) tap: element offset added to x. */
+    const ptrdiff_t *woff; /**< Per (D, H) tap: element offset of its W tap 0 in w. */
+    int ntaps;             /**< (D, H) taps (0: the tile is the bias). */
+    int64_t cin;           /**< Input channels of the group. */
+    ptrdiff_t xstep;       /**< Elements between input points along W. */
+    int parity;            /**< (ow0 + W begin crop) & 1. */
+    int lo, hi;            /**< Nonzero: the tile's first / last input point is inside the
+                                row (else it reads as zeros; every other one must be inside). */
+    const void *w;         /**< Packed weights of the group: [tap][cin]. */
+    void *out;             /**< Output ow0. */
+    ptrdiff_t ostride;     /**< Elements between consecutive outputs along W. */
+    const void *bias;      /**< The output channel's bias (zero if none). */
+    int relu;              /**< Nonzero: max(0, .) after the bias; else linear. */
+} cpu_fold_args_t;
+
+typedef void (*cpu_fold_fn)(const cpu_fold_args_t *args);
+
 /** The backward weights tile (cpu_kernel_bwd_weights_template.h): nm
  *  broadcast channels x nv vectors of VL channels, summed over a box of points;
  *  or, with nt > 1 (and nm = 1), one broadcast channel of nt taps x nv
@@ -110,6 +140,9 @@ typedef struct cpu_kernel {
     /** Dot tile, for a few output channels: input channels in the lanes, each
      *  output a horizontal sum. Needs x_cstride == 1 (channels contiguous). */
     cpu_tile_fn dot;
+    /** Fold tile (one output channel, W k4 s2; see cpu_fold_args_t), over the
+     *  dot tiles' packed weights; NULL where there is none (then dot tiles). */
+    cpu_fold_fn fold;
     /** Backward weights tiles; the widest nm for nv vectors is np_max[nv]. */
     cpu_wgrad_fn wgrad;
     /** Column sums of rows of channels (bias gradient, channels_last). */

@@ -400,8 +400,8 @@ static tconv_status_t build_items(cpu_plan_t *plan, char *msg, size_t msg_size) 
     int64_t blocks = (int64_t)ceil((double)max_count / per_block);
     /* Enough items over the batch for the threads to balance. */
     const double want = 16.0 * (double)plan->nthreads;
-    const double per_block_items =
-        (double)p->batch * (double)gq_count * (double)ad->nruns * (double)ah->nruns;
+    const double per_block_items = (double)p->batch * (double)gq_count *
+                                   (plan->fold ? 1.0 : (double)ad->nruns * (double)ah->nruns);
     if ((double)blocks * per_block_items < want) {
         blocks = (int64_t)ceil(want / per_block_items);
     }
@@ -446,7 +446,23 @@ static tconv_status_t build_items(cpu_plan_t *plan, char *msg, size_t msg_size) 
     int64_t ni = 0;
     prefix[0] = 0;
     for (int64_t b = 0; b < blocks; ++b) {
-        for (int64_t gq = 0; gq < gq_count; ++gq) {
+        for (int64_t gq = 0; gq < gq_count && plan->fold; ++gq) {
+            /* Fold plans: one item per block and group, every D and H run
+             * (run_item_fold walks the rows in output order). */
+            cpu_item_t *it = &plan->items[ni];
+            *it = (cpu_item_t){.gq = gq, .n = 0, .rd = -1, .rh = -1, .block = b};
+            double cost = 0;
+            for (int64_t rd = 0; rd < ad->nruns; ++rd) {
+                const cpu_run_t *d = &ad->runs[rd];
+                int64_t jd0 = d->count * b / blocks, jd1 = d->count * (b + 1) / blocks;
+                for (int64_t rh = 0; rh < ah->nruns; ++rh) {
+                    cost += slab_cost(plan, &w, d, &ah->runs[rh]) * (double)(jd1 - jd0);
+                }
+            }
+            prefix[ni + 1] = prefix[ni] + cost;
+            ++ni;
+        }
+        for (int64_t gq = 0; gq < gq_count && !plan->fold; ++gq) {
             for (int64_t rd = 0; rd < ad->nruns; ++rd) {
                 const cpu_run_t *d = &ad->runs[rd];
                 int64_t jd0 = d->count * b / blocks, jd1 = d->count * (b + 1) / blocks;
@@ -496,6 +512,35 @@ static int choose_dot_tiles(const tconv_canonical_t *p, const cpu_kernel_t *kern
     double std_cost = taps * (double)cin_g * (double)nblk;
     double dot_cost = (double)cout_g * (taps * cin_vectors + reduce);
     return dot_cost < std_cost;
+}
+
+/* floor(a / 2) for any sign of a. */
+static int64_t floor_half(int64_t a) {
+    return a >= 0 ? a / 2 : -((1 - a) / 2);
+}
+
+/* Fold tiles (cpu_plan_t.fold) fit when the kernel has them, each group has
+ * one output channel and W is k4 s2 d1 in channels_last, and every W tile of
+ * CPU_FOLD_POINTS outputs reads only points inside the input row but for its
+ * first and last (which the tile masks). */
+static int choose_fold_tiles(const cpu_plan_t *plan) {
+    const tconv_canonical_t *p = &plan->p;
+    if (!plan->kernel->fold || !plan->dot || plan->cout_g != 1 ||
+        p->data_format != tconv_channels_last || p->kernel_size[2] != 4 || p->strides[2] != 2 ||
+        p->dilation[2] != 1 || p->output_size[2] % CPU_FOLD_POINTS != 0) {
+        return 0;
+    }
+    for (int64_t ow0 = 0; ow0 < p->output_size[2]; ow0 += CPU_FOLD_POINTS) {
+        const int64_t e = ow0 + p->crop_begin[2], base = floor_half(e) - 1;
+        if (base + 1 < 0 || base + 8 + (e & 1) - 1 >= p->input_size[2]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int64_t cpu_plan_fold_base(const cpu_plan_t *plan, int64_t ow0) {
+    return floor_half(ow0 + plan->p.crop_begin[2]) - 1;
 }
 
 static cpu_strides_t tensor_strides(const tconv_canonical_t *p, int64_t channels,
@@ -656,6 +701,7 @@ tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *k
         plan->chunk_cout = (int64_t)kernel->nv_max * kernel->vl;
         plan->packed_cout_g = plan->nblk * kernel->vl;
     }
+    plan->fold = choose_fold_tiles(plan);
     plan->xs = tensor_strides(p, p->in_channels, p->input_size);
     plan->ys = tensor_strides(p, p->out_channels, p->output_size);
 

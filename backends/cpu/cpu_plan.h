@@ -31,7 +31,8 @@ typedef struct cpu_axis_runs {
 
 /** A unit of parallel work: one channel chunk of one group, one sample
  *  (relative: see cpu_plan_t.thread_first), the box of a D run (outputs
- *  jd0..jd1-1 of it) x an H run x the whole W axis. */
+ *  jd0..jd1-1 of it) x an H run x the whole W axis. Fold plans' items
+ *  (rd = rh = -1) are a whole D block of a group: every run's outputs in it. */
 typedef struct cpu_item {
     int64_t gq; /**< group * nchunk + chunk */
     int64_t n;
@@ -55,6 +56,11 @@ typedef struct cpu_plan {
     /** Dot tiles (kernel->dot): input channels in the lanes, for layers with
      *  too few output channels to fill a vector. Weights packed [tap][j][cin]. */
     int dot;
+    /** Fold tiles (kernel->fold, set only with dot): one output channel per
+     *  group, W kernel 4, stride 2, dilation 1, channels_last: each output
+     *  row is walked in tiles of CPU_FOLD_POINTS outputs of both W phases
+     *  (cpu_fold_args_t) instead of phase by phase. */
+    int fold;
     int64_t nblk;          /**< VL-wide channel blocks per group (Cout/G rounded up). */
     int64_t nchunk;        /**< Channel chunks per group (one tile's channels). */
     int64_t chunk_cout;    /**< Channels in a full chunk: nv_max * VL (dot: <= CPU_DOT_NCO_MAX). */
@@ -138,6 +144,9 @@ static inline int cpu_plan_chunk(const cpu_plan_t *plan, int64_t q, int64_t *wid
 static inline int64_t cpu_plan_read_step(const cpu_plan_t *plan, int a) {
     return plan->read_step[a] > 1 ? plan->read_step[a] : 1;
 }
+
+/** Fold plans: the first input point (W) a fold tile of outputs ow0.. reads. */
+int64_t cpu_plan_fold_base(const cpu_plan_t *plan, int64_t ow0);
 
 /** Checks what the backend needs of @p p; tconv_success or an error with
  *  the field and rule in msg (tconv_unimplemented for an unsupported dtype). */
