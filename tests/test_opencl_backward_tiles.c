@@ -136,6 +136,12 @@ static tconv_problem_t problem(int rank, tconv_dtype_t dtype, int64_t n, int64_t
     return p;
 }
 
+/* Explicit padding 1 on every axis (the suite's k 4 s 2 p 1 layers). */
+static void crop_one(tconv_problem_t *p) {
+    for (int a = 0; a < p->spatial_rank; a++)
+        p->pads_begin[a] = p->pads_end[a] = 1;
+}
+
 int main(void) {
     tc_clean_environment();
     if (tconv_context_create(&g_ctx, NULL) != tconv_success)
@@ -145,13 +151,12 @@ int main(void) {
         return tc_cannot_run("no OpenCL device (opencl:0)");
     }
 
-    static tiled_case_t cases[6];
+    static tiled_case_t cases[8];
     /* W = 40: 25 rows per dw chunk, so 4 chunks untiled and 2 per tile. */
     cases[0].name = "f32_channels_last_keras_same_chunks";
     cases[0].problem =
         problem(3, tconv_f32, 3, 8, 6, 1, (const int64_t[]){4, 8, 40}, (const int64_t[]){3, 2, 3},
                 (const int64_t[]){2, 1, 2}, tconv_padding_same);
-    cases[0].problem.use_bias = 1;
     /* Groups, dilation, and crops of -1, -1, -2 from a larger output_shape. */
     cases[1].name = "f64_channels_first_torch_groups_negative_crop";
     cases[1].problem =
@@ -160,7 +165,6 @@ int main(void) {
     cases[1].problem.dilation[0] = 2;
     cases[1].problem.data_format = tconv_channels_first;
     cases[1].problem.kernel_layout = tconv_kernel_torch;
-    cases[1].problem.use_bias = 1;
     memcpy(cases[1].problem.output_shape, (const int64_t[]){9, 10, 20}, 3 * sizeof(int64_t));
     /* Keras valid with kernel 1 < stride 3 along D: 2 of 3 output depths
      * get no tap, only grad_bias reads them. */
@@ -169,7 +173,6 @@ int main(void) {
         problem(3, tconv_f32, 2, 3, 5, 1, (const int64_t[]){6, 3, 4}, (const int64_t[]){1, 2, 2},
                 (const int64_t[]){3, 1, 2}, tconv_padding_valid);
     cases[2].problem.data_format = tconv_channels_first;
-    cases[2].problem.use_bias = 1;
 
     /* The suite's k = s layers scaled down (vnet_up32): 8 x 16 x 32 = 4096
      * output points per sample, 4 grad_bias chunks of 1024 per sample, 16
@@ -179,16 +182,13 @@ int main(void) {
     cases[3].problem =
         problem(3, tconv_f32, 2, 16, 16, 1, (const int64_t[]){4, 8, 16}, (const int64_t[]){2, 2, 2},
                 (const int64_t[]){2, 2, 2}, tconv_padding_valid);
-    cases[3].problem.use_bias = 1;
     /* gan_g5 scaled down: Cout = 1 (scalar grad_bias chunks), k 4, s 2,
      * crop 1 per side. */
     cases[4].name = "f32_channels_last_cout1_k4s2p1";
     cases[4].problem =
         problem(3, tconv_f32, 3, 2, 1, 1, (const int64_t[]){4, 8, 16}, (const int64_t[]){4, 4, 4},
                 (const int64_t[]){2, 2, 2}, tconv_padding_explicit);
-    for (int a = 0; a < 3; a++)
-        cases[4].problem.pads_begin[a] = cases[4].problem.pads_end[a] = 1;
-    cases[4].problem.use_bias = 1;
+    crop_one(&cases[4].problem);
 
     /* gan_g5's grad_kernel tile: 2 vectors of 16 input channels x all
      * (2) output channels x the 4 W taps of a (kd, kh) in one work-item,
@@ -199,14 +199,30 @@ int main(void) {
     cases[5].problem =
         problem(3, tconv_f32, 2, 32, 2, 1, (const int64_t[]){3, 5, 20}, (const int64_t[]){4, 4, 4},
                 (const int64_t[]){2, 2, 2}, tconv_padding_explicit);
-    for (int a = 0; a < 3; a++)
-        cases[5].problem.pads_begin[a] = cases[5].problem.pads_end[a] = 1;
-    cases[5].problem.use_bias = 1;
+    crop_one(&cases[5].problem);
     cases[5].untiled_only = 1;
 
-    struct CMUnitTest tests[6];
-    for (int i = 0; i < 6; i++)
+    /* grad_input's 4-vector tile (Cin = 64, 4 x 16 channels x 4 W points)
+     * on the k = s layers (nnunet_up1, vnet_up32) scaled down; W = 22: the
+     * last tile of points runs past the end of W. */
+    cases[6].name = "f32_channels_last_dx_4_vectors_k_eq_s";
+    cases[6].problem =
+        problem(3, tconv_f32, 2, 64, 16, 1, (const int64_t[]){3, 4, 22}, (const int64_t[]){2, 2, 2},
+                (const int64_t[]){2, 2, 2}, tconv_padding_valid);
+    /* The same tile with gan_g3's taps (k 4, s 2, crop 1): points with
+     * different W taps in one tile. Untiled only (as case 5). */
+    cases[7].name = "f32_channels_last_dx_4_vectors_k4s2p1";
+    cases[7].problem =
+        problem(3, tconv_f32, 2, 64, 8, 1, (const int64_t[]){3, 4, 10}, (const int64_t[]){4, 4, 4},
+                (const int64_t[]){2, 2, 2}, tconv_padding_explicit);
+    crop_one(&cases[7].problem);
+    cases[7].untiled_only = 1;
+
+    struct CMUnitTest tests[8];
+    for (int i = 0; i < 8; i++) {
+        cases[i].problem.use_bias = 1;
         tests[i] = (struct CMUnitTest){cases[i].name, test_tiled, NULL, NULL, &cases[i]};
+    }
     int rc = cmocka_run_group_tests_name("opencl_backward_tiles", tests, NULL, NULL);
     tconv_context_destroy(g_ctx);
     return rc;
