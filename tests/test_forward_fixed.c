@@ -14,8 +14,9 @@
  *   - one output channel per group with W k4 s2 d1 (the AVX-512 float32 fold
  *     tiles, cpu_kernel.h): 16 outputs of both W phases per tile, its first
  *     and last input points masked at the row ends, both parities of the W
- *     begin crop, channel tails, groups, D/H dilation and the activations
- *     applied after the tile.
+ *     begin crop, channel tails, groups, D/H dilation, the activations
+ *     applied after the tile, and the constant-stride tiles of one group of
+ *     32 (gan_g5), 64 (fold_wide) or 128 channels.
  *
  *   test_forward_fixed --backend cpu|opencl [--isa avx512|avx2|c]
  *                      [--dtype f32|f64] [--opencl-staging copy]
@@ -52,7 +53,7 @@ typedef struct fixed_layer {
     int64_t pads, output_padding, dilation;
     tconv_data_format_t format;
     tconv_activation_t activation;
-    int f64;             /* also run in float64 */
+    int f64; /* also run in float64 */
     int64_t groups;
     int64_t dilation_dh; /* 0: dilation */
 } fixed_layer_t;
@@ -86,6 +87,8 @@ static const fixed_layer_t layers[] = {
                                                    2, 24, 2,  {4, 4, 7},    {4, 4, 4}, {2, 2, 2}, 0, 0, 1, CL, LIN,  0, 2, 0},
     {"fold_p3_dil",  "Cout 1, 40 channels, p3 (odd crop, nothing masked), D/H dilation 2, ELU",
                                                    1, 40, 1,  {5, 6, 10},   {4, 4, 4}, {2, 2, 2}, 3, 0, 1, CL, tconv_activation_elu, 0, 1, 2},
+    {"fold_c128",    "Cout 1, 128 channels (a constant-stride tile), p1",
+                                                   1, 128, 1, {2, 3, 8},    {4, 4, 4}, {2, 2, 2}, 1, 0, 1, CL, LIN,  0, 1, 0},
     {"fold_p2",      "Cout 1, p2 (even crop, nothing masked), sigmoid",
                                                    1, 16, 1,  {3, 4, 9},    {4, 4, 4}, {2, 2, 2}, 2, 0, 1, CL, tconv_activation_sigmoid, 0, 1, 0},
 };
