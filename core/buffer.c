@@ -16,11 +16,11 @@
 #include "plan.h"
 
 static const char *buffer_device_id(const struct tconv_buffer *buffer) {
-    return buffer->context->devices[buffer->device].info.id;
+    return tconv_context_device(buffer->context, buffer->device)->info.id;
 }
 
 static size_t backend_device(const struct tconv_buffer *buffer) {
-    return buffer->context->devices[buffer->device].backend_device;
+    return tconv_context_device(buffer->context, buffer->device)->backend_device;
 }
 
 bool tconv_backend_buffer_group_complete(const tconv_backend_t *t, char *why, size_t why_size) {

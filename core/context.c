@@ -209,7 +209,7 @@ TCONV_API tconv_status_t tconv_context_get_device_count(tconv_context_t context,
     tconv_status_t st = tconv_plugins_start_all(context);
     if (st != tconv_success)
         return st;
-    *count = context->device_count;
+    *count = tconv_context_device_count(context);
     return tconv_success;
 }
 
@@ -229,7 +229,7 @@ tconv_status_t tconv_device_listing_index(struct tconv_context *ctx, size_t devi
     tconv_status_t st = tconv_plugins_start_all(ctx);
     if (st != tconv_success)
         return st;
-    const size_t plugin = ctx->devices[device].plugin;
+    const size_t plugin = tconv_context_device(ctx, device)->plugin;
     size_t index = device - ctx->plugins[plugin].first_device;
     for (size_t pi = 0; pi < plugin; pi++)
         index += ctx->plugins[pi].listed_devices;
@@ -256,9 +256,9 @@ static tconv_status_t copy_indexed(const char *what, const char *table, size_t i
 
 tconv_status_t tconv_device_info_copy(const struct tconv_context *ctx, size_t device,
                                       tconv_device_info_t *info) {
-    const size_t count = ctx->device_count;
+    const size_t count = tconv_context_device_count(ctx);
     return copy_indexed("info", "device", device, count, info,
-                        device < count ? &ctx->devices[device].info : NULL,
+                        device < count ? &tconv_context_device(ctx, device)->info : NULL,
                         sizeof(tconv_device_info_t), TCONV_DEVICE_INFO_SIZE_0_1);
 }
 
@@ -271,7 +271,8 @@ TCONV_API tconv_status_t tconv_context_get_device_info(tconv_context_t context, 
         return st;
     /* @p index counts in listing order: the plugins by name, each plugin's
      * devices by index. */
-    size_t device = context->device_count; /* past the end: copy_indexed refuses it */
+    const size_t count = tconv_context_device_count(context);
+    size_t device = count; /* past the end: copy_indexed refuses it */
     for (size_t pi = 0, skipped = 0; pi < context->plugin_count; pi++) {
         const tconv_loaded_plugin_t *p = &context->plugins[pi];
         if (index - skipped < p->listed_devices) {
@@ -280,8 +281,8 @@ TCONV_API tconv_status_t tconv_context_get_device_info(tconv_context_t context, 
         }
         skipped += p->listed_devices;
     }
-    return copy_indexed("info", "device", index, context->device_count, info,
-                        device < context->device_count ? &context->devices[device].info : NULL,
+    return copy_indexed("info", "device", index, count, info,
+                        device < count ? &tconv_context_device(context, device)->info : NULL,
                         sizeof(tconv_device_info_t), TCONV_DEVICE_INFO_SIZE_0_1);
 }
 

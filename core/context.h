@@ -82,17 +82,36 @@ struct tconv_context {
 void tconv_context_retain(struct tconv_context *context);
 void tconv_context_release(struct tconv_context *context);
 
+/* The published device table and its length, read as the atomics they are
+ * (acquire: a table's entries are written before it is published). Every
+ * read of the table goes through these: GCC compiles a plain read of an
+ * _Atomic member as a plain load, which ThreadSanitizer then reports as a
+ * race with the publishing store (seen in thread_stress_shared_context). */
+static inline const tconv_device_entry_t *
+tconv_context_devices(const struct tconv_context *context) {
+    return atomic_load_explicit(&((struct tconv_context *)context)->devices, memory_order_acquire);
+}
+static inline size_t tconv_context_device_count(const struct tconv_context *context) {
+    return atomic_load_explicit(&((struct tconv_context *)context)->device_count,
+                                memory_order_acquire);
+}
+/* Entry @p device (below a device count read before) of the table. */
+static inline const tconv_device_entry_t *tconv_context_device(const struct tconv_context *context,
+                                                               size_t device) {
+    return &tconv_context_devices(context)[device];
+}
+
 /* The backend table of a device. */
 static inline const tconv_backend_t *tconv_device_backend(const struct tconv_context *context,
                                                           size_t device) {
-    return &context->plugins[context->devices[device].plugin].table;
+    return &context->plugins[tconv_context_device(context, device)->plugin].table;
 }
 
 /* Whether device @p a comes before @p b in the listing order, (backend
  * name, index): plugins are sorted by name. */
 static inline bool tconv_device_listed_before(const struct tconv_context *context, size_t a,
                                               size_t b) {
-    const tconv_device_entry_t *devices = context->devices;
+    const tconv_device_entry_t *devices = tconv_context_devices(context);
     if (devices[a].plugin != devices[b].plugin)
         return devices[a].plugin < devices[b].plugin;
     return devices[a].backend_device < devices[b].backend_device;
@@ -130,7 +149,7 @@ static inline const char *tconv_backend_missing_pass(const tconv_backend_t *back
 
 static inline tconv_backend_state_t tconv_device_state(const struct tconv_context *context,
                                                        size_t device) {
-    return context->plugins[context->devices[device].plugin].state;
+    return context->plugins[tconv_context_device(context, device)->plugin].state;
 }
 
 /* The backend plan of device @p device for @p problem: plan_create, or with
@@ -141,7 +160,7 @@ static inline int tconv_device_plan_create(const struct tconv_context *context, 
                                            const tconv_plan_options_t *options,
                                            tconv_backend_plan_t *plan, char *msg, size_t msg_size) {
     const tconv_backend_t *b = tconv_device_backend(context, device);
-    const size_t backend_device = context->devices[device].backend_device;
+    const size_t backend_device = tconv_context_device(context, device)->backend_device;
     if (options != NULL)
         return b->plan_create_with_options(tconv_device_state(context, device), backend_device,
                                            problem, options, plan, msg, msg_size);

@@ -79,7 +79,7 @@ size_t tconv_measure_run_length(const struct tconv_context *ctx, const tconv_sel
     while (first + n < sel->count && n < TCONV_MEASURED_MAX) {
         size_t d = sel->order[first + n];
         if (!sel->by_auto[d] || sel->declined[d] != NULL ||
-            ctx->devices[d].info.type != tconv_device_cpu)
+            tconv_context_device(ctx, d)->info.type != tconv_device_cpu)
             break;
         n++;
     }
@@ -119,7 +119,7 @@ static void zero_tensors_free(zero_tensors_t *z) {
 /* Records why @p cand dropped out and releases its plan. */
 static bool drop_candidate(const struct tconv_context *ctx, tconv_selection_t *sel,
                            candidate_t *cand, const char *stage, int status, const char *msg) {
-    const char *id = ctx->devices[cand->device].info.id;
+    const char *id = tconv_context_device(ctx, cand->device)->info.id;
     char reason[1200];
     if (status == tconv_unimplemented)
         snprintf(reason, sizeof reason, "%s declined: %s", stage, msg[0] ? msg : "no reason given");
@@ -234,7 +234,7 @@ static bool measure_candidates(const struct tconv_context *ctx, tconv_selection_
         }
         tconv_format_seconds(cand->median, median, sizeof median);
         tconv_log(1, "%s: measured %s (median of runs %s; %d execute(s) per run)",
-                  ctx->devices[cand->device].info.id, median, runs, cand->batch);
+                  tconv_context_device(ctx, cand->device)->info.id, median, runs, cand->batch);
     }
     return !oom;
 }
@@ -305,7 +305,7 @@ static tconv_status_t decide_by_model(const struct tconv_context *ctx, tconv_sel
     tconv_strbuf_t sb = {0};
     for (size_t k = 0; k < n; k++)
         tconv_strbuf_appendf(&sb, "%s%s", k ? " vs " : "",
-                             ctx->devices[sel->order[first + k]].info.id);
+                             tconv_context_device(ctx, sel->order[first + k])->info.id);
     tconv_strbuf_appendf(&sb, " by the backends' estimates (measurement skipped: %s)", why);
     return set_note(sel, &sb) ? tconv_success : out_of_memory();
 }
@@ -320,9 +320,9 @@ static bool apply_remembered(const struct tconv_context *ctx, tconv_selection_t 
         devices[k] = sel->order[first + k];
         seconds[k] = -1.0;
         for (size_t i = 0; i < d->count; i++)
-            if (strcmp(d->ids[i], ctx->devices[devices[k]].info.id) == 0)
+            if (strcmp(d->ids[i], tconv_context_device(ctx, devices[k])->info.id) == 0)
                 seconds[k] = d->seconds[i];
-        if (strcmp(d->winner, ctx->devices[devices[k]].info.id) == 0)
+        if (strcmp(d->winner, tconv_context_device(ctx, devices[k])->info.id) == 0)
             winner = k;
     }
     if (winner != SIZE_MAX)
@@ -373,7 +373,7 @@ static tconv_status_t decide_by_measuring(const struct tconv_context *ctx, tconv
             continue;
         /* Noise only ever adds time: the best of the measurements is the
          * closest to the truth. */
-        const char *id = ctx->devices[cands[k].device].info.id;
+        const char *id = tconv_context_device(ctx, cands[k].device)->info.id;
         const double before = previous_seconds(previous, id);
         if (before > 0 && before < seconds[k])
             seconds[k] = cands[k].median = before;
@@ -390,7 +390,8 @@ static tconv_status_t decide_by_measuring(const struct tconv_context *ctx, tconv
      * the next process and no copies, and the difference may be noise. */
     for (size_t k = 0; k < n && best != SIZE_MAX; k++)
         if (cands[k].plan != NULL &&
-            (ctx->devices[cands[k].device].info.flags & TCONV_DEVICE_FLAG_HOST_NATIVE) &&
+            (tconv_context_device(ctx, cands[k].device)->info.flags &
+             TCONV_DEVICE_FLAG_HOST_NATIVE) &&
             cands[k].median <= cands[best].median * (1.0 + TCONV_MEASURED_TIE_MARGIN)) {
             best = k;
             break;
@@ -407,7 +408,8 @@ static tconv_status_t decide_by_measuring(const struct tconv_context *ctx, tconv
         tconv_strbuf_appendf(&sb, "measured: only %s ran, the others declined",
                              d.count ? d.ids[0] : "none");
     } else {
-        snprintf(d.winner, sizeof d.winner, "%s", ctx->devices[cands[best].device].info.id);
+        snprintf(d.winner, sizeof d.winner, "%s",
+                 tconv_context_device(ctx, cands[best].device)->info.id);
         tconv_selection_cache_store(ctx->selection_cache, key, &d);
         note_times(&d, &sb);
         if (again[0] != '\0')
@@ -485,7 +487,7 @@ static remembered_use_t remembered_use(const tconv_measured_t *d, int64_t now, c
 static bool names_candidate(const struct tconv_context *ctx, const tconv_selection_t *sel,
                             size_t first, size_t n, const tconv_measured_t *d) {
     for (size_t k = 0; k < n; k++)
-        if (strcmp(d->winner, ctx->devices[sel->order[first + k]].info.id) == 0)
+        if (strcmp(d->winner, tconv_context_device(ctx, sel->order[first + k])->info.id) == 0)
             return true;
     return false;
 }
@@ -506,7 +508,7 @@ static void prefer_native(const struct tconv_context *ctx, tconv_selection_t *se
                           size_t n) {
     for (size_t k = 0; k < n; k++) {
         const size_t d = sel->order[first + k];
-        if (ctx->devices[d].info.flags & TCONV_DEVICE_FLAG_HOST_NATIVE) {
+        if (tconv_context_device(ctx, d)->info.flags & TCONV_DEVICE_FLAG_HOST_NATIVE) {
             memmove(sel->order + first + 1, sel->order + first, k * sizeof *sel->order);
             sel->order[first] = d;
             return;
@@ -546,7 +548,7 @@ tconv_status_t tconv_measure_decide(const struct tconv_context *ctx, tconv_selec
     for (size_t k = 0; k < sel->device_count && listed < n; k++)
         for (size_t j = 0; j < n; j++)
             if (sel->order[first + j] == sel->listed[k])
-                infos[listed++] = &ctx->devices[sel->listed[k]].info;
+                infos[listed++] = &tconv_context_device(ctx, sel->listed[k])->info;
     char *key = tconv_selection_key(c, infos, n, ctx->host.num_threads);
     if (key == NULL)
         return out_of_memory();

@@ -35,7 +35,7 @@ static tconv_status_t find_opencl_plugin(struct tconv_context *context, size_t *
         if (st != tconv_success)
             return st;
     }
-    const size_t count = context->device_count;
+    const size_t count = tconv_context_device_count(context);
     for (size_t d = 0; d < count; d++) {
         const tconv_backend_t *b = tconv_device_backend(context, d);
         if (strcmp(b->name, OPENCL_BACKEND_NAME) != 0)
@@ -83,9 +83,10 @@ static tconv_status_t wrap(const struct tconv_plan *plan, cl_mem memory, const c
     b->device = plan->device;
     b->wrapped = true;
     char msg[1024] = "";
-    int st = plan->backend->buffer_wrap_native(tconv_device_state(plan->context, plan->device),
-                                               plan->context->devices[plan->device].backend_device,
-                                               memory, &b->size, &b->handle, msg, sizeof msg);
+    int st = plan->backend->buffer_wrap_native(
+        tconv_device_state(plan->context, plan->device),
+        tconv_context_device(plan->context, plan->device)->backend_device, memory, &b->size,
+        &b->handle, msg, sizeof msg);
     msg[sizeof msg - 1] = '\0';
     if (st != tconv_success) {
         const tconv_status_t status = tconv_status_sanitize(st);
@@ -103,9 +104,10 @@ static tconv_status_t wrap(const struct tconv_plan *plan, cl_mem memory, const c
 static void unwrap_all(const struct tconv_plan *plan, wrapped_args_t *args) {
     for (size_t i = 0; i < 5; i++)
         if (args->made[i])
-            plan->backend->buffer_destroy(tconv_device_state(plan->context, plan->device),
-                                          plan->context->devices[plan->device].backend_device,
-                                          args->buffers[i].handle);
+            plan->backend->buffer_destroy(
+                tconv_device_state(plan->context, plan->device),
+                tconv_context_device(plan->context, plan->device)->backend_device,
+                args->buffers[i].handle);
 }
 
 /* The caller's events, checked (OpenCL's rule: a list exactly when the

@@ -91,7 +91,7 @@ static size_t create_on_first_accepting(struct tconv_context *ctx, tconv_selecti
             char reason[1100];
             snprintf(reason, sizeof reason, "%s %s: %s", slot,
                      ran_out ? "ran out of memory" : "declined", msg[0] ? msg : "no reason given");
-            tconv_log(1, "%s: %s", ctx->devices[d].info.id, reason);
+            tconv_log(1, "%s: %s", tconv_context_device(ctx, d)->info.id, reason);
             if (!tconv_selection_decline(sel, d, reason)) {
                 *error = tconv_set_error(tconv_out_of_memory, "out of memory creating a plan");
                 return SIZE_MAX;
@@ -100,7 +100,7 @@ static size_t create_on_first_accepting(struct tconv_context *ctx, tconv_selecti
             continue;
         }
         *error = tconv_backend_error(
-            ctx->devices[d].info.id,
+            tconv_context_device(ctx, d)->info.id,
             options ? "plan_create_with_options failed" : "plan_create failed", st, msg);
         return SIZE_MAX;
     }
@@ -132,7 +132,7 @@ static bool decline_without_options(const struct tconv_context *ctx, tconv_selec
                  "plan option %s: backend '%s' (plugin ABI %u.%u) takes no plan options (no "
                  "plan_create_with_options slot)",
                  options_set(options), b->name, b->abi_major, b->abi_minor);
-        tconv_log(2, "%s: %s", ctx->devices[d].info.id, reason);
+        tconv_log(2, "%s: %s", tconv_context_device(ctx, d)->info.id, reason);
         if (!tconv_selection_decline(sel, d, reason))
             return false;
     }
@@ -338,8 +338,10 @@ static tconv_status_t plan_create(tconv_plan_t *plan, tconv_context_t context,
  * SIZE_MAX when the context lists no such device. */
 static size_t context_device_of(const struct tconv_context *ctx, size_t plugin,
                                 size_t backend_device) {
-    for (size_t d = 0; d < ctx->device_count; d++)
-        if (ctx->devices[d].plugin == plugin && ctx->devices[d].backend_device == backend_device)
+    const size_t count = tconv_context_device_count(ctx);
+    const tconv_device_entry_t *devices = tconv_context_devices(ctx);
+    for (size_t d = 0; d < count; d++)
+        if (devices[d].plugin == plugin && devices[d].backend_device == backend_device)
             return d;
     return SIZE_MAX;
 }
@@ -389,8 +391,8 @@ tconv_status_t tconv_plan_create_native(struct tconv_plan **plan, struct tconv_c
                                    backend_name, msg[0] ? msg : "no reason given");
         return tconv_backend_error(backend_name, "plan_create_native failed", bst, msg);
     }
-    const size_t device =
-        context_device_of(context, context->devices[plugin_device].plugin, backend_device);
+    const size_t device = context_device_of(
+        context, tconv_context_device(context, plugin_device)->plugin, backend_device);
     if (device == SIZE_MAX) {
         b->plan_destroy(backend_plan);
         plan_free_unbound(p);

@@ -64,7 +64,7 @@ struct tconv_plan {
 
 /* The device id of the plan ("cpu:0"), for messages. */
 static inline const char *tconv_plan_device_id(const struct tconv_plan *plan) {
-    return plan->context->devices[plan->device].info.id;
+    return tconv_context_device(plan->context, plan->device)->info.id;
 }
 
 /* Bytes of the input and output at the current batch. */

@@ -26,7 +26,7 @@
 #include "problem.h"
 
 static size_t backend_device(const struct tconv_plan *plan) {
-    return plan->context->devices[plan->device].backend_device;
+    return tconv_context_device(plan->context, plan->device)->backend_device;
 }
 
 static tconv_backend_state_t backend_state(const struct tconv_plan *plan) {

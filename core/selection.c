@@ -205,7 +205,8 @@ static const char *class_label(const tconv_device_info_t *info, char *buf, size_
 /* True if device a should be tried before device b by class (and, within
  * the CPU class, by estimate, then native first). */
 static bool ranks_before(const struct tconv_context *ctx, const double *est, size_t a, size_t b) {
-    const tconv_device_info_t *ia = &ctx->devices[a].info, *ib = &ctx->devices[b].info;
+    const tconv_device_info_t *ia = &tconv_context_device(ctx, a)->info,
+                              *ib = &tconv_context_device(ctx, b)->info;
     int ca = class_score(ia), cb = class_score(ib);
     if (ca != cb)
         return ca > cb;
@@ -232,23 +233,25 @@ static bool query_device(const struct tconv_context *ctx, const tconv_canonical_
         snprintf(reason, sizeof reason,
                  "backend '%s' (plugin ABI %u.%u) has no %s pass, which problem.passes asks for",
                  b->name, b->abi_major, b->abi_minor, missing);
-        tconv_log(2, "%s: %s", ctx->devices[d].info.id, reason);
+        tconv_log(2, "%s: %s", tconv_context_device(ctx, d)->info.id, reason);
         return tconv_selection_decline(sel, d, reason);
     }
     if (problem == NULL || b->query == NULL)
         return true;
     char msg[512] = "";
     double est = -1.0;
-    tconv_status_t st =
-        tconv_status_sanitize(b->query(tconv_device_state(ctx, d), ctx->devices[d].backend_device,
-                                       problem, &est, msg, sizeof msg));
+    tconv_status_t st = tconv_status_sanitize(b->query(tconv_device_state(ctx, d),
+                                                       tconv_context_device(ctx, d)->backend_device,
+                                                       problem, &est, msg, sizeof msg));
     msg[sizeof msg - 1] = '\0';
     if (st == tconv_success) {
         sel->est_seconds[d] = isfinite(est) && est >= 0 ? est : -1.0;
-        tconv_log(2, "%s: query accepts (est %g s)", ctx->devices[d].info.id, sel->est_seconds[d]);
+        tconv_log(2, "%s: query accepts (est %g s)", tconv_context_device(ctx, d)->info.id,
+                  sel->est_seconds[d]);
         return true;
     }
-    tconv_log(2, "%s: query %s: %s", ctx->devices[d].info.id, tconv_status_name(st), msg);
+    tconv_log(2, "%s: query %s: %s", tconv_context_device(ctx, d)->info.id, tconv_status_name(st),
+              msg);
     char reason[600];
     if (st == tconv_unimplemented)
         snprintf(reason, sizeof reason, "%s", msg[0] ? msg : "declined (no reason given)");
@@ -273,7 +276,7 @@ static void list_devices(struct tconv_context *ctx, tconv_strbuf_t *sb) {
             continue;
         for (size_t k = 0; k < p->listed_devices; k++)
             tconv_strbuf_appendf(sb, "%s%s", listed++ ? ", " : "",
-                                 ctx->devices[p->first_device + k].info.id);
+                                 tconv_context_device(ctx, p->first_device + k)->info.id);
     }
     if (listed == 0)
         tconv_strbuf_appendf(sb, "none");
@@ -402,7 +405,7 @@ static void place_term(const struct tconv_context *ctx, const term_t *t, bool *p
     for (size_t k = 0; k < sel->device_count; k++) {
         const size_t d = sel->listed[k];
         if (placed[d] || sel->excluded[d] || sel->declined[d] != NULL ||
-            !term_matches(t, &ctx->devices[d].info))
+            !term_matches(t, &tconv_context_device(ctx, d)->info))
             continue;
         placed[d] = true;
         sel->by_auto[d] = t->kind == TERM_AUTO;
@@ -496,7 +499,7 @@ tconv_status_t tconv_select(struct tconv_context *ctx, const tconv_canonical_t *
     }
     /* The devices there are now (another thread may start a plugin and add
      * some while this selection runs: they are not considered). */
-    const size_t device_count = ctx->device_count;
+    const size_t device_count = tconv_context_device_count(ctx);
     if (!alloc_selection(sel, device_count)) {
         free(terms);
         tconv_selection_free(sel);
@@ -509,7 +512,7 @@ tconv_status_t tconv_select(struct tconv_context *ctx, const tconv_canonical_t *
     for (size_t i = 0; i < term_count; i++) {
         if (terms[i].exclude) {
             for (size_t d = 0; d < device_count; d++)
-                if (term_matches(&terms[i], &ctx->devices[d].info))
+                if (term_matches(&terms[i], &tconv_context_device(ctx, d)->info))
                     sel->excluded[d] = true;
             continue;
         }
@@ -517,7 +520,7 @@ tconv_status_t tconv_select(struct tconv_context *ctx, const tconv_canonical_t *
         any_auto |= terms[i].kind == TERM_AUTO;
         bool matched = terms[i].kind == TERM_AUTO; /* "auto" may well be empty */
         for (size_t d = 0; d < device_count && !matched; d++)
-            matched = term_matches(&terms[i], &ctx->devices[d].info);
+            matched = term_matches(&terms[i], &tconv_context_device(ctx, d)->info);
         if (!matched) {
             /* In a list, a term naming no device is passed over like a device
              * that declines ("gpu,cpu" on a machine without a GPU). */
@@ -543,7 +546,8 @@ tconv_status_t tconv_select(struct tconv_context *ctx, const tconv_canonical_t *
     for (size_t d = 0; d < device_count; d++) {
         bool wanted = positive == 0;
         for (size_t i = 0; i < term_count && !wanted; i++)
-            wanted = !terms[i].exclude && term_matches(&terms[i], &ctx->devices[d].info);
+            wanted =
+                !terms[i].exclude && term_matches(&terms[i], &tconv_context_device(ctx, d)->info);
         sel->est_seconds[d] = -1.0;
         if (wanted && !sel->excluded[d] && !query_device(ctx, problem, d, sel)) {
             st = tconv_set_error(tconv_out_of_memory, "out of memory selecting a device");
@@ -597,8 +601,8 @@ char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selec
     for (size_t i = 0; i < sel->count; i++) {
         size_t d = sel->order[i];
         char buf[64];
-        tconv_strbuf_appendf(&sb, "%s%s (%s", i ? " > " : "", ctx->devices[d].info.id,
-                             class_label(&ctx->devices[d].info, buf, sizeof buf));
+        tconv_strbuf_appendf(&sb, "%s%s (%s", i ? " > " : "", tconv_context_device(ctx, d)->info.id,
+                             class_label(&tconv_context_device(ctx, d)->info, buf, sizeof buf));
         if (sel->est_seconds[d] >= 0)
             append_seconds(&sb, sel->est_seconds[d]);
         tconv_strbuf_appendf(&sb, ")");
@@ -608,7 +612,7 @@ char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selec
     if (sel->measure_note != NULL)
         tconv_strbuf_appendf(&sb, "; %s", sel->measure_note);
     if (chosen < sel->device_count)
-        tconv_strbuf_appendf(&sb, "; chose %s.", ctx->devices[chosen].info.id);
+        tconv_strbuf_appendf(&sb, "; chose %s.", tconv_context_device(ctx, chosen)->info.id);
     else
         tconv_strbuf_appendf(&sb, "; chose none.");
     bool any = false;
@@ -616,7 +620,8 @@ char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selec
         const size_t d = sel->listed[k];
         if (!sel->excluded[d])
             continue;
-        tconv_strbuf_appendf(&sb, "%s%s", any ? ", " : " excluded: ", ctx->devices[d].info.id);
+        tconv_strbuf_appendf(&sb, "%s%s",
+                             any ? ", " : " excluded: ", tconv_context_device(ctx, d)->info.id);
         any = true;
     }
     if (any)
@@ -627,8 +632,8 @@ char *tconv_selection_explain(const struct tconv_context *ctx, const tconv_selec
         const size_t d = sel->listed[k];
         if (sel->declined[d] == NULL)
             continue;
-        tconv_strbuf_appendf(&sb, "%s %s: %s", any ? ";" : "", ctx->devices[d].info.id,
-                             sel->declined[d]);
+        tconv_strbuf_appendf(&sb, "%s %s: %s", any ? ";" : "",
+                             tconv_context_device(ctx, d)->info.id, sel->declined[d]);
         any = true;
     }
     tconv_strbuf_appendf(&sb, "%s", any ? "." : " none.");
