@@ -294,14 +294,17 @@ static tconv_status_t read_plan_options(const tconv_plan_options_t *given,
         return st;
     /* An empty path is a mistake, not "unset": say so rather than fall back
      * to the environment. */
-    if (options->program_binary != NULL && options->program_binary[0] == '\0')
-        return tconv_set_error(tconv_invalid_arguments,
-                               "options->program_binary = '': must be a file path or NULL");
-    if (options->program_binary_save != NULL && options->program_binary_save[0] == '\0')
-        return tconv_set_error(tconv_invalid_arguments,
-                               "options->program_binary_save = '': must be a file path or NULL");
-    if (options->program_binary != NULL || options->program_binary_save != NULL)
-        *active = options;
+    const struct {
+        const char *name, *path;
+    } paths[] = {{"program_binary", options->program_binary},
+                 {"program_binary_save", options->program_binary_save}};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        if (paths[i].path != NULL && paths[i].path[0] == '\0')
+            return tconv_set_error(tconv_invalid_arguments,
+                                   "options->%s = '': must be a file path or NULL", paths[i].name);
+        if (paths[i].path != NULL)
+            *active = options;
+    }
     return tconv_success;
 }
 
