@@ -163,7 +163,10 @@ static tconv_status_t cpu_plan_create_slot(tconv_backend_state_t state, size_t d
     cpu_plan_t *plan = NULL;
     status = cpu_plan_create(p, cpu_kernel_select(st->isa, p->dtype), pool, &plan, msg, msg_size);
     if (status == tconv_success) {
-        status = cpu_backward_create(plan, msg, msg_size);
+        status = cpu_plan_merge_w_phases(plan, msg, msg_size);
+        if (status == tconv_success) {
+            status = cpu_backward_create(plan, msg, msg_size);
+        }
         if (status != tconv_success) {
             cpu_plan_destroy(plan);
             plan = NULL;
@@ -172,11 +175,15 @@ static tconv_status_t cpu_plan_create_slot(tconv_backend_state_t state, size_t d
     if (status == tconv_success && st->host && st->host->log) {
         st->host->log(tconv_log_debug, backend_name,
                       "plan: %s %s tiles, runs D/H/W %lld/%lld/%lld, %lld work items per sample, "
-                      "%lld channel chunks of %lld, %zu threads",
+                      "%lld channel chunks of %lld, %zu threads%s%s",
                       cpu_isa_name(st->isa), plan->dot ? "dot" : "channel-vector",
                       (long long)plan->axis[0].nruns, (long long)plan->axis[1].nruns,
                       (long long)plan->axis[2].nruns, (long long)plan->nitems,
-                      (long long)plan->nchunk, (long long)plan->chunk_cout, plan->nthreads);
+                      (long long)plan->nchunk, (long long)plan->chunk_cout, plan->nthreads,
+                      plan->w_merged ? "; W phases merged into the channels" : "",
+                      (plan->w_merged ? plan->w_merged : plan)->stream_output
+                          ? "; non-temporal output stores (64-byte aligned outputs)"
+                          : "");
     }
     if (status == tconv_success && st->host && st->host->log &&
         (plan->backward_data || plan->backward_weights)) {

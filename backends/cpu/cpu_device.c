@@ -89,3 +89,16 @@ void cpu_device_describe(tconv_device_info_t *info, unsigned compute_units, cons
         memcpy((char *)info + from, (const char *)&d + from, size - from);
     }
 }
+
+uint64_t cpu_device_last_level_cache_bytes(void) {
+    long bytes = 0;
+#ifdef _SC_LEVEL3_CACHE_SIZE
+    bytes = sysconf(_SC_LEVEL3_CACHE_SIZE);
+#endif
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    if (bytes <= 0) {
+        bytes = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    }
+#endif
+    return bytes > 0 ? (uint64_t)bytes : (uint64_t)32 << 20;
+}

@@ -10,6 +10,7 @@
  * (contiguously for channels_last, channel-strided for channels_first).
  * Threads take the equal-cost item ranges the plan computed, ordered so that
  * consecutive items reuse the same input slab from cache (cpu_plan.c). */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -287,7 +288,7 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
      * of dx from 16 MiB of dz: 0.8x). Forward plans do not: tuned
      * separately (nnunet_up1 and vnet_up32 forward gained ~10% with the
      * input prefetch in one test). */
-    const int prefetch = plan->read_step[0] != 0 && !plan->dot;
+    const int prefetch = !plan->dot;
     const int64_t np_max = plan->dot ? k->dot_np_max[nv] : k->np_max[nv];
 
     cpu_tile_args_t args;
@@ -310,6 +311,10 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
     const int post_activation =
         p->activation != tconv_activation_relu && p->activation != tconv_activation_linear;
     char *y_base = ctx->y + (size_t)(n * ys->n + oc0 * ys->c) * es;
+    /* Whole vectors only, to 64-byte aligned points (the plan checked the
+     * strides; the caller's array is checked here). */
+    args.stream =
+        plan->stream_output && (uintptr_t)ctx->y % 64 == 0 && nvalid == width && !post_activation;
 
     const cpu_run_t *d = &plan->axis[0].runs[it->rd], *h = &plan->axis[1].runs[it->rh];
     const int64_t sd = p->strides[0], sh = p->strides[1], sw = p->strides[2];
@@ -345,10 +350,11 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
              * the lines to prefetch. */
             const int64_t next_lines =
                 prefetch ? (((np - 1) * x_step + args.cin) * (int64_t)es + 63) / 64 + 1 : 0;
-            const int64_t next_out_lines =
-                prefetch && !sc->stage && o_step == (ptrdiff_t)nvalid && nvalid == plan->cout_g
-                    ? (np * nvalid * (int64_t)es + 63) / 64 + 1
-                    : 0;
+            const int64_t next_out_lines = prefetch && !args.stream && !sc->stage &&
+                                                   o_step == (ptrdiff_t)nvalid &&
+                                                   nvalid == plan->cout_g
+                                               ? (np * nvalid * (int64_t)es + 63) / 64 + 1
+                                               : 0;
             for (int64_t done = 0; done < points; done += args.np) {
                 args.np = (int)(points - done < np ? points - done : np);
                 for (int t = 0; t < args.np; ++t) {
@@ -456,6 +462,9 @@ static void execute_job(void *opaque, size_t thread_index, size_t thread_count) 
             ++m;
         }
     }
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_sfence(); /* non-temporal stores are visible before the pool's join */
+#endif
 }
 
 tconv_status_t cpu_plan_execute(cpu_plan_t *plan, const void *input, void *output, char *msg,
@@ -467,6 +476,9 @@ tconv_status_t cpu_plan_execute(cpu_plan_t *plan, const void *input, void *outpu
     if (!input || !output) {
         snprintf(msg, msg_size, "plan_execute: %s is NULL", !input ? "input" : "output");
         return tconv_invalid_arguments;
+    }
+    if (plan->w_merged) {
+        plan = plan->w_merged; /* the same output, W phases as channels */
     }
     exec_ctx_t ctx = {plan, input, output};
     cpu_thread_pool_run(plan->pool, execute_job, &ctx);

@@ -43,6 +43,9 @@ typedef struct cpu_tile_args {
     const void *bias;      /**< The chunk's bias, zero-padded to nv*VL (zeros if none). */
     int nvalid;            /**< Channels to store: nv*VL or fewer (dot tiles: nv). */
     int relu;              /**< Nonzero: max(0, .) after the bias; else linear. */
+    /** Nonzero: every store is of full vectors to 64-byte aligned addresses,
+     *  and goes around the caches (non-temporal); the caller fences. */
+    int stream;
     /* Software prefetch of the next tile's input while this one runs: per
      * tap, prefetch_lines cache lines from x + xoff[tap] + prefetch_off, one
      * per channel step (at most cin). For inputs read once from memory (the

@@ -58,6 +58,7 @@ static inline double avx2_reduce_pd(__m256d v) {
 #define VSET1(s)          _mm256_set1_ps(s)
 #define VFMADD(a, b, acc) _mm256_fmadd_ps(a, b, acc)
 #define VSTOREU(p, v)     _mm256_storeu_ps(p, v)
+#define VSTREAM(p, v)     _mm256_stream_ps(p, v)
 #define KNAME(name)       avx2_f32_##name
 #define VMAX(a, b)        _mm256_max_ps(a, b)
 #define VSTOREP(p, v, n)  _mm256_maskstore_ps(p, avx2_lanes_epi32(n), v)
@@ -77,6 +78,7 @@ static inline double avx2_reduce_pd(__m256d v) {
 #define VSET1(s)          _mm256_set1_pd(s)
 #define VFMADD(a, b, acc) _mm256_fmadd_pd(a, b, acc)
 #define VSTOREU(p, v)     _mm256_storeu_pd(p, v)
+#define VSTREAM(p, v)     _mm256_stream_pd(p, v)
 #define KNAME(name)       avx2_f64_##name
 #define VMAX(a, b)        _mm256_max_pd(a, b)
 #define VSTOREP(p, v, n)  _mm256_maskstore_pd(p, avx2_lanes_epi64(n), v)

@@ -36,6 +36,7 @@ const unsigned cpu_kernel_avx512_features = TCONV_CPU_TARGET_FEATURES;
 #define VSET1(s)          _mm512_set1_ps(s)
 #define VFMADD(a, b, acc) _mm512_fmadd_ps(a, b, acc)
 #define VSTOREU(p, v)     _mm512_storeu_ps(p, v)
+#define VSTREAM(p, v)     _mm512_stream_ps(p, v)
 #define KNAME(name)       avx512_f32_##name
 #define VMAX(a, b)        _mm512_max_ps(a, b)
 #define VSTOREP(p, v, n)  _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1u), v)
@@ -180,6 +181,7 @@ static void avx512_f32_fold(const cpu_fold_args_t *a) {
 #define VSET1(s)          _mm512_set1_pd(s)
 #define VFMADD(a, b, acc) _mm512_fmadd_pd(a, b, acc)
 #define VSTOREU(p, v)     _mm512_storeu_pd(p, v)
+#define VSTREAM(p, v)     _mm512_stream_pd(p, v)
 #define KNAME(name)       avx512_f64_##name
 #define VMAX(a, b)        _mm512_max_pd(a, b)
 #define VSTOREP(p, v, n)  _mm512_mask_storeu_pd(p, (__mmask8)((1u << (n)) - 1u), v)

@@ -69,6 +69,7 @@ static inline c_vec_f64 c_max_f64(c_vec_f64 a, c_vec_f64 b) {
 #define VSET1(s)          ((c_vec_f32){(s), (s), (s), (s)})
 #define VFMADD(a, b, acc) ((acc) + (a) * (b))
 #define VSTOREU(p, v)     memcpy((p), &(v), sizeof(v))
+#define VSTREAM(p, v)     VSTOREU(p, v)
 #define KNAME(name)       c_f32_##name
 #define VMAX(a, b)        c_max_f32(a, b)
 #define VSTOREP(p, v, n)  memcpy((p), &(v), (size_t)(n) * sizeof(float))
@@ -88,6 +89,7 @@ static inline c_vec_f64 c_max_f64(c_vec_f64 a, c_vec_f64 b) {
 #define VSET1(s)          ((c_vec_f64){(s), (s)})
 #define VFMADD(a, b, acc) ((acc) + (a) * (b))
 #define VSTOREU(p, v)     memcpy((p), &(v), sizeof(v))
+#define VSTREAM(p, v)     VSTOREU(p, v)
 #define KNAME(name)       c_f64_##name
 #define VMAX(a, b)        c_max_f64(a, b)
 #define VSTOREP(p, v, n)  memcpy((p), &(v), (size_t)(n) * sizeof(double))

@@ -4,7 +4,8 @@
  *   REAL, VEC, VL                 element type, vector type, lanes
  *   VZERO(), VLOADU(p), VSET1(s), VFMADD(a, b, acc), VSTOREU(p, v), VADD(a, b),
  *   VMAX(a, b) (lane-wise a > b ? a : b, so b when either is NaN, as x86's
- *   max does), VSTOREP(p, v, n) (the first n lanes)
+ *   max does), VSTOREP(p, v, n) (the first n lanes), VSTREAM(p, v) (a
+ *   non-temporal store to a vector-aligned p, or VSTOREU)
  *   KNAME(name)                   prefixes names with the ISA and dtype
  *   TILE_LIST_NV<n>(M)            for every nv: M(nv, np) for each np tile
  * The template #undefs the per-dtype macros at its end, so the next
@@ -81,7 +82,9 @@
             TILE_UNROLL for (int v = 0; v < NV; ++v) {                                             \
                 VEC r = VADD(acc[p][v], bv[v]);                                                    \
                 r = a->relu ? VMAX(VZERO(), r) : r; /* a NaN r stays NaN */                        \
-                if (v < NV - 1 || last_lanes == VL) {                                              \
+                if (a->stream) {                                                                   \
+                    VSTREAM(o + v * VL, r);                                                        \
+                } else if (v < NV - 1 || last_lanes == VL) {                                       \
                     VSTOREU(o + v * VL, r);                                                        \
                 } else {                                                                           \
                     VSTOREP(o + v * VL, r, last_lanes);                                            \
@@ -153,6 +156,7 @@ static void KNAME(tile)(const cpu_tile_args_t *a) {
 #undef VADD
 #undef VMAX
 #undef VSTOREP
+#undef VSTREAM
 #undef VLOADP
 #undef VREDUCE
 #undef KNAME

@@ -9,6 +9,8 @@
  * that would not fit in the host's memory is refused, not asked of malloc. */
 #include "cpu_plan.h"
 
+#include "cpu_device.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -670,6 +672,21 @@ static tconv_status_t alloc_thread_scratch(cpu_plan_t *plan, char *msg, size_t m
                        "the threads' tap offsets", msg, msg_size);
 }
 
+/* cpu_plan_t.stream_output, once the strides and tiles are known. */
+static int choose_streaming(const cpu_plan_t *plan) {
+    const tconv_canonical_t *p = &plan->p;
+    if (plan->dot || plan->fold || p->data_format != tconv_channels_last ||
+        ((size_t)plan->ys.w * plan->esize) % 64 != 0) {
+        return 0;
+    }
+    const char *force = getenv("TCONV_CPU_STREAM");
+    if (force && (!strcmp(force, "0") || !strcmp(force, "1"))) {
+        return *force == '1';
+    }
+    const double bytes = (double)p->batch * (double)plan->ys.n * (double)plan->esize;
+    return bytes > (double)cpu_device_last_level_cache_bytes();
+}
+
 tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *kernel,
                                cpu_thread_pool_t *pool, cpu_plan_t **out, char *msg,
                                size_t msg_size) {
@@ -704,6 +721,7 @@ tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *k
     plan->fold = choose_fold_tiles(plan);
     plan->xs = tensor_strides(p, p->in_channels, p->input_size);
     plan->ys = tensor_strides(p, p->out_channels, p->output_size);
+    plan->stream_output = choose_streaming(plan);
 
     plan->nthreads = cpu_thread_pool_size(pool);
     plan->xc = plan->xs;
@@ -771,7 +789,9 @@ tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const 
         }
     }
     plan->weights_set = 1;
-    return tconv_success;
+    return plan->w_merged ? cpu_plan_merge_w_set_weights(
+                                plan, kernel, plan->p.use_bias ? bias : NULL, msg, msg_size)
+                          : tconv_success;
 }
 
 void cpu_plan_destroy(cpu_plan_t *plan) {
@@ -792,6 +812,7 @@ void cpu_plan_destroy(cpu_plan_t *plan) {
     free(plan->wpack);
     free(plan->bias);
     free(plan->thread_offsets);
+    cpu_plan_destroy(plan->w_merged);
     free(plan);
 }
 
@@ -818,5 +839,6 @@ tconv_status_t cpu_plan_set_batch(cpu_plan_t *plan, int64_t batch, char *msg, si
     }
     plan->p.batch = batch;
     split_among_threads(plan, plan->item_cost);
-    return tconv_success;
+    return plan->w_merged ? cpu_plan_set_batch(plan->w_merged, batch, msg, msg_size)
+                          : tconv_success;
 }

@@ -61,6 +61,14 @@ typedef struct cpu_plan {
      *  row is walked in tiles of CPU_FOLD_POINTS outputs of both W phases
      *  (cpu_fold_args_t) instead of phase by phase. */
     int fold;
+    /** Forward tiles store the output around the caches (non-temporal,
+     *  cpu_tile_args_t.stream) when the caller's array is 64-byte aligned:
+     *  channels_last channel-vector tiles whose points are 64-byte strided,
+     *  and an output larger than the last-level cache (a cached store first
+     *  reads the line it overwrites, and such an output does not stay cached
+     *  for the next layer anyway). TCONV_CPU_STREAM=0 / 1 forces it off / on
+     *  where the layout allows. */
+    int stream_output;
     int64_t nblk;          /**< VL-wide channel blocks per group (Cout/G rounded up). */
     int64_t nchunk;        /**< Channel chunks per group (one tile's channels). */
     int64_t chunk_cout;    /**< Channels in a full chunk: nv_max * VL (dot: <= CPU_DOT_NCO_MAX). */
@@ -124,6 +132,10 @@ typedef struct cpu_plan {
     struct cpu_plan *backward_data;
     struct cpu_wgrad *backward_weights;
     struct cpu_wgrad *weights_full, *weights_other;
+    /** The forward pass with the W phases merged into the output channels
+     *  (cpu_plan_merge.c), which cpu_plan_execute runs instead; NULL when
+     *  the layer does not fit or would not gain. */
+    struct cpu_plan *w_merged;
 } cpu_plan_t;
 
 /** Chunk q of a group: sets *width to its packed channels and returns the
@@ -166,6 +178,14 @@ tconv_status_t cpu_plan_execute(cpu_plan_t *plan, const void *input, void *outpu
  *  split among the threads anew; each sample's items, hence every output
  *  element's sums, stay those of a plan made for that batch. */
 tconv_status_t cpu_plan_set_batch(cpu_plan_t *plan, int64_t batch, char *msg, size_t msg_size);
+/** Makes plan->w_merged when the forward problem's W phases can be merged
+ *  into its output channels and that pays (cpu_plan_merge.c); a forward
+ *  plan's, called once after cpu_plan_create. */
+tconv_status_t cpu_plan_merge_w_phases(cpu_plan_t *plan, char *msg, size_t msg_size);
+/** Sets plan->w_merged's weights from the problem's @p kernel and @p bias
+ *  (NULL without one). */
+tconv_status_t cpu_plan_merge_w_set_weights(cpu_plan_t *plan, const void *kernel, const void *bias,
+                                            char *msg, size_t msg_size);
 /** Releases the plan; NULL is ignored. */
 void cpu_plan_destroy(cpu_plan_t *plan);
 

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The CPU backend's forward paths that the layer's shape and the output's
+ * address choose, each against the float64 reference, with the plan's debug
+ * line as proof of the path taken:
+ *   - W phases merged into the output channels (cpu_plan_merge.c): W kernel
+ *     = stride, channels_last, one group, few output channels (the suite's
+ *     vnet_up32, nnunet_up1, nnunet_aniso, unet3d_up2, scaled down), in both
+ *     kernel layouts, float32 and float64, with channel tails, activations
+ *     fused in the tile or applied after it, and a batch set below the
+ *     plan's (tconv_plan_set_batch); and layers that must not merge;
+ *   - non-temporal output stores (cpu_tile_args_t.stream), forced with
+ *     TCONV_CPU_STREAM=1 (by default only outputs larger than the last-level
+ *     cache use them): into a 64-byte aligned output, and into one 16 bytes
+ *     off, which must take the cached stores and be as right.
+ * The output is filled with NaN first, so an element never written fails. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "test_support.h"
+
+typedef struct path_case {
+    const char *name;
+    int64_t batch, cin, cout, groups;
+    int64_t input[3], kernel[3], strides[3];
+    tconv_data_format_t format;
+    tconv_kernel_layout_t layout;
+    tconv_activation_t activation;
+    tconv_dtype_t dtype;
+    int merged;         /* with which kernels the W phases must merge (NONE, WIDE, ALL) */
+    const char *stream; /* TCONV_CPU_STREAM for the plan, or NULL */
+    int streamed;       /* the plan line must say non-temporal stores */
+    int64_t run_batch;  /* 0: the plan's; else tconv_plan_set_batch first */
+} path_case_t;
+
+#define CL  tconv_channels_last
+#define CF  tconv_channels_first
+#define KK  tconv_kernel_keras
+#define KT  tconv_kernel_torch
+#define F32 tconv_f32
+#define F64 tconv_f64
+/* The W phases merge when the output channels fill less than a tile's
+ * channel vectors: NONE never; WIDE with the AVX-512 kernels (4 vectors of
+ * 16 floats or 8 doubles), not with AVX2's (2 of 8 or 4) or C's (2 of 4 or
+ * 2); ALL with every family (4 float channels). */
+#define NONE 0
+#define WIDE 1
+#define ALL  2
+
+// clang-format off
+static const path_case_t cases[] = {
+    {"vnet_merged",        2, 16, 16, 1, {4, 6, 8},  {2, 2, 2}, {2, 2, 2}, CL, KK, tconv_activation_linear, F32, WIDE, NULL, 0, 0},
+    {"nnunet_up1_torch",   1, 24, 4,  1, {5, 4, 6},  {2, 2, 2}, {2, 2, 2}, CL, KT, tconv_activation_relu,   F32, ALL,  NULL, 0, 0},
+    {"aniso_f64",          2, 16, 16, 1, {3, 6, 5},  {1, 2, 2}, {1, 2, 2}, CL, KK, tconv_activation_linear, F64, WIDE, NULL, 0, 0},
+    {"unet3d_tails_elu",   1, 20, 20, 1, {3, 4, 5},  {2, 2, 2}, {2, 2, 2}, CL, KT, tconv_activation_elu,    F32, WIDE, NULL, 0, 0},
+    {"w_stride3_batch",    3, 8,  4,  1, {2, 3, 4},  {1, 2, 3}, {1, 2, 3}, CL, KK, tconv_activation_linear, F32, ALL,  NULL, 0, 2},
+    {"vnet_streamed",      2, 16, 16, 1, {4, 6, 8},  {2, 2, 2}, {2, 2, 2}, CL, KK, tconv_activation_relu,   F32, WIDE, "1", 1, 0},
+    {"aniso_streamed_f64", 1, 16, 16, 1, {3, 6, 5},  {1, 2, 2}, {1, 2, 2}, CL, KT, tconv_activation_linear, F64, WIDE, "1", 1, 0},
+    {"w_k4s4_streamed",    2, 12, 4,  1, {3, 4, 6},  {2, 2, 4}, {2, 2, 4}, CL, KK, tconv_activation_relu,   F32, ALL,  "1", 1, 0},
+    {"k3s2_streamed",      1, 32, 64, 1, {4, 5, 6},  {3, 3, 3}, {2, 2, 2}, CL, KK, tconv_activation_linear, F32, NONE, "1", 1, 0},
+    {"stream_off",         1, 16, 16, 1, {4, 6, 8},  {2, 2, 2}, {2, 2, 2}, CL, KK, tconv_activation_linear, F32, WIDE, "0", 0, 0},
+    /* Not merged: two groups, channels_first, W kernel != stride, many channels. */
+    {"groups2",            1, 16, 16, 2, {3, 4, 5},  {2, 2, 2}, {2, 2, 2}, CL, KK, tconv_activation_linear, F32, NONE, NULL, 0, 0},
+    {"channels_first",     1, 16, 16, 1, {3, 4, 5},  {2, 2, 2}, {2, 2, 2}, CF, KK, tconv_activation_linear, F32, NONE, NULL, 0, 0},
+    {"w_k3s2",             1, 16, 16, 1, {3, 4, 5},  {2, 2, 3}, {2, 2, 2}, CL, KK, tconv_activation_linear, F32, NONE, NULL, 0, 0},
+    {"cout64",             1, 16, 64, 1, {3, 4, 5},  {2, 2, 2}, {2, 2, 2}, CL, KK, tconv_activation_linear, F32, NONE, NULL, 0, 0},
+};
+// clang-format on
+#define CASE_COUNT (sizeof cases / sizeof cases[0])
+
+static void case_problem(const path_case_t *c, int64_t batch, tconv_problem_t *p) {
+    tconv_problem_init(p, 3);
+    p->dtype = c->dtype;
+    p->batch = batch;
+    p->in_channels = c->cin;
+    p->out_channels = c->cout;
+    p->groups = c->groups;
+    for (int a = 0; a < 3; a++) {
+        p->input_size[a] = c->input[a];
+        p->kernel_size[a] = c->kernel[a];
+        p->strides[a] = c->strides[a];
+    }
+    p->data_format = c->format;
+    p->kernel_layout = c->layout;
+    p->use_bias = 1;
+    p->activation = c->activation;
+}
+
+/* Runs the case's plan into an output at @p offset bytes past a 64-byte
+ * boundary and checks it against the reference of @p t. */
+static void run_into(const path_case_t *c, tconv_plan_t plan, tc_tensors_t *t, size_t offset) {
+    const size_t es = c->dtype == F64 ? sizeof(double) : sizeof(float);
+    const size_t bytes = (size_t)t->out_count * es;
+    char *block = aligned_alloc(64, (bytes + offset + 63) / 64 * 64);
+    assert_non_null(block);
+    void *saved = t->dev_out;
+    t->dev_out = block + offset;
+    tc_tensors_poison_output(t);
+    TC_CHECK_OK(tconv_plan_execute(plan, t->dev_in, t->dev_out));
+    int64_t worst = 0;
+    const double err = tc_tensors_max_error(t, &worst);
+    const double got = tc_element(t->dev_out, c->dtype, worst);
+    t->dev_out = saved;
+    free(block);
+    print_message("%s, output %zu bytes past a 64-byte boundary: max rel err %.2g\n", c->name,
+                  offset, err);
+    if (!(err <= tc_tolerance(c->dtype)))
+        fail_msg("%s (output offset %zu): error %.3g at element %lld: got %.9g, reference %.9g",
+                 c->name, offset, err, (long long)worst, got, t->ref[worst]);
+}
+
+/* The kernel family every case runs (TCONV_CPU_ISA). */
+static const char *isa = "avx512";
+
+static void test_case(void **state) {
+    const path_case_t *c = *state;
+    tconv_context_t ctx;
+    tc_log_t log;
+    TC_CHECK_OK(tc_context_create_logged(&ctx, 2, &log));
+    if (c->stream)
+        setenv("TCONV_CPU_STREAM", c->stream, 1);
+    else
+        unsetenv("TCONV_CPU_STREAM");
+
+    tconv_problem_t p;
+    case_problem(c, c->batch, &p);
+    tconv_plan_t plan = NULL;
+    TC_CHECK_OK(tconv_plan_create(&plan, ctx, &p, "cpu:0"));
+    unsetenv("TCONV_CPU_STREAM");
+    /* The forward plan's line ("plan: <isa> ... work items per sample ..."). */
+    const char *end = strstr(log.text, "work items per sample");
+    if (!end)
+        fail_msg("%s: no cpu plan line in the log:\n%s", c->name, log.text);
+    const char *line = end;
+    while (line > log.text && line[-1] != '\n')
+        line--;
+    char isa_word[32];
+    snprintf(isa_word, sizeof isa_word, "plan: %s ", isa);
+    if (!tc_contains(line, isa_word))
+        fail_msg("%s: the plan does not use the %s kernels:\n%s", c->name, isa, line);
+    const int merged = tc_contains(line, "W phases merged");
+    const int streamed = tc_contains(line, "non-temporal output stores");
+    const int want_merged = c->merged == ALL || (c->merged == WIDE && !strcmp(isa, "avx512"));
+    if (merged != want_merged || streamed != c->streamed)
+        fail_msg("%s: the plan line says merged %d, streamed %d; expected %d, %d:\n%s", c->name,
+                 merged, streamed, want_merged, c->streamed, line);
+
+    /* Weights from the full batch's tensors; the reference of the batch run. */
+    tc_rng_t rng;
+    tc_rng_seed(&rng, 11);
+    tc_tensors_t t;
+    char msg[2048];
+    case_problem(c, c->run_batch ? c->run_batch : c->batch, &p);
+    if (tc_tensors_make(&p, &rng, &t, msg, sizeof msg) != 0)
+        fail_msg("%s: %s", c->name, msg);
+    TC_CHECK_OK(tconv_plan_set_weights(plan, t.dev_kernel, t.dev_bias));
+    if (c->run_batch)
+        TC_CHECK_OK(tconv_plan_set_batch(plan, c->run_batch));
+    run_into(c, plan, &t, 0);
+    run_into(c, plan, &t, 16);
+    tc_tensors_free(&t);
+    tconv_plan_destroy(plan);
+    tconv_context_destroy(ctx);
+}
+
+/* Whether this CPU runs the kernel family @p name: a forced family above
+ * the CPU's falls back, which the plan line would show. */
+static int cpu_runs_isa(const char *name) {
+    tconv_context_t ctx;
+    tc_log_t log;
+    if (tc_context_create_logged(&ctx, 2, &log) != tconv_success)
+        return 0;
+    tconv_problem_t p;
+    tc_small_problem(&p, tconv_f32);
+    tconv_plan_t plan = NULL;
+    int runs = 0;
+    if (tconv_plan_create(&plan, ctx, &p, "cpu:0") == tconv_success) {
+        char word[32];
+        snprintf(word, sizeof word, "plan: %s ", name);
+        runs = tc_contains(log.text, word);
+        tconv_plan_destroy(plan);
+    }
+    tconv_context_destroy(ctx);
+    return runs;
+}
+
+int main(int argc, char **argv) {
+    tc_clean_environment();
+    if (argc == 3 && !strcmp(argv[1], "--isa")) {
+        isa = argv[2];
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: test_cpu_paths [--isa avx512|avx2|c]\n");
+        return 2;
+    }
+    setenv("TCONV_CPU_ISA", isa, 1);
+    if (!tc_device_present("cpu:0"))
+        return tc_cannot_run("no cpu:0 device");
+    if (!cpu_runs_isa(isa))
+        return tc_cannot_run("this CPU does not run the %s kernels", isa);
+    struct CMUnitTest tests[CASE_COUNT];
+    for (size_t i = 0; i < CASE_COUNT; i++) {
+        tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(test_case, (void *)&cases[i]);
+        tests[i].name = cases[i].name;
+    }
+    return _cmocka_run_group_tests("cpu_paths", tests, CASE_COUNT, NULL, NULL);
+}
