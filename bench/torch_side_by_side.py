@@ -85,10 +85,13 @@ class Layer:
         self.device = self.forward_plan.device
         shape = self.forward_plan.output_shape
         self.x, self.w, self.b = x, w, b
-        self.y = np.empty(shape, np.float32)
+        # Outputs start on a cache line, as the package allocates them and as
+        # PyTorch allocates its own (tconv stores large outputs around the
+        # caches only there).
+        self.y = _api.aligned_empty(shape, np.float32)
         self.dy = rng.standard_normal(shape, dtype=np.float32)
-        self.dx = np.empty_like(x)
-        self.dw = np.empty_like(w)
+        self.dx = _api.aligned_empty(x.shape, np.float32)
+        self.dw = _api.aligned_empty(w.shape, np.float32)
         self.db = np.empty_like(b)
         # PyTorch on the same memory: NDHWC arrays seen as NCDHW tensors in
         # channels_last_3d format.

@@ -137,6 +137,27 @@ def test_plan_reuse_and_out():
         plan.execute(x)
 
 
+def test_arrays_the_package_allocates_start_on_a_cache_line():
+    # Large enough that NumPy's own allocation would start 16 bytes past a
+    # 64-byte boundary (a glibc mmap chunk): the CPU backend's non-temporal
+    # output stores need 64-byte aligned outputs.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 16, 16, 32, 16)).astype(np.float32)  # channels_last
+    w = rng.standard_normal((2, 2, 2, 16, 16)).astype(np.float32)  # keras layout
+    plan = tconv.Plan(x.shape, w.shape, strides=2, training=True, device="cpu")
+    plan.set_weights(w)
+    y = plan.execute(x)
+    gx, gk, _ = plan.backward(x, y)
+    for arr in (y, gx, gk):
+        assert arr.ctypes.data % 64 == 0 and arr.flags.c_contiguous and arr.flags.writeable
+    expected = tconv.conv_transpose(x, w, strides=2)
+    np.testing.assert_array_equal(y, expected)
+    for shape, dtype in (((3, 5), np.float64), ((0, 4), np.float32), ((), np.float32)):
+        arr = tconv._api.aligned_empty(shape, dtype)
+        assert arr.shape == shape and arr.dtype == dtype
+        assert arr.size == 0 or arr.ctypes.data % 64 == 0
+
+
 def test_plan_backward_subset():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((1, 6, 3))
