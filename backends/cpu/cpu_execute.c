@@ -279,15 +279,13 @@ static void run_item(const exec_ctx_t *ctx, const cpu_item_t *it, int64_t n, con
     int64_t nvalid = plan->cout_g - oc_in_group < width ? plan->cout_g - oc_in_group : width;
     int64_t oc0 = g * plan->cout_g + oc_in_group;
     const cpu_tile_fn tile = plan->dot ? k->dot : k->tile;
-    /* The backward data plan (read_step set) reads dz, the largest tensor
-     * of most layers, from memory once, a stream per tap row that the
-     * hardware prefetchers follow too late: its tiles prefetch the next
-     * tile's rows (the suite's k = s layers ran 1.2-1.3x faster per
-     * CPU-second), and the next tile's output lines for writing, whose
-     * store misses otherwise queue behind the tile's end (gan_g5, 128 MiB
-     * of dx from 16 MiB of dz: 0.8x). Forward plans do not: tuned
-     * separately (nnunet_up1 and vnet_up32 forward gained ~10% with the
-     * input prefetch in one test). */
+    /* Channel-vector tiles read their input from memory once, a stream per
+     * tap row that the hardware prefetchers follow too late: they prefetch
+     * the next tile's rows (backward data of the suite's k = s layers
+     * 1.2-1.3x per CPU-second; their forward pass 1.10-1.23x), and the next
+     * tile's output lines for writing, whose store misses otherwise queue
+     * behind the tile's end (backward data of gan_g5, 128 MiB of dx from
+     * 16 MiB of dz: 0.8x without), unless the output is streamed. */
     const int prefetch = !plan->dot;
     const int64_t np_max = plan->dot ? k->dot_np_max[nv] : k->np_max[nv];
 
@@ -469,6 +467,9 @@ static void execute_job(void *opaque, size_t thread_index, size_t thread_count) 
 
 tconv_status_t cpu_plan_execute(cpu_plan_t *plan, const void *input, void *output, char *msg,
                                 size_t msg_size) {
+    if (plan->w_merged) {
+        plan = plan->w_merged; /* the same output, W phases as channels */
+    }
     if (!plan->weights_set) {
         snprintf(msg, msg_size, "plan_execute: weights were never set (call plan_set_weights)");
         return tconv_invalid_arguments;
@@ -476,9 +477,6 @@ tconv_status_t cpu_plan_execute(cpu_plan_t *plan, const void *input, void *outpu
     if (!input || !output) {
         snprintf(msg, msg_size, "plan_execute: %s is NULL", !input ? "input" : "output");
         return tconv_invalid_arguments;
-    }
-    if (plan->w_merged) {
-        plan = plan->w_merged; /* the same output, W phases as channels */
     }
     exec_ctx_t ctx = {plan, input, output};
     cpu_thread_pool_run(plan->pool, execute_job, &ctx);

@@ -60,6 +60,7 @@ tconv_status_t cpu_plan_merge_w_set_weights(cpu_plan_t *plan, const void *kernel
     }
     if (st != tconv_success) {
         free(wq);
+        plan->w_merged->weights_set = 0; /* no stale weights run: execute refuses */
         return st;
     }
     for (int64_t t = 0; t < taps_dh; ++t) {
