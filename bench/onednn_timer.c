@@ -20,6 +20,7 @@
 
 #include <oneapi/dnnl/dnnl.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "bench.h"
 #include "bench_peak.h"
@@ -58,6 +59,25 @@ static void match_threads(void) {
     const char *omp = getenv("OMP_NUM_THREADS");
     if ((omp == NULL || *omp == '\0') && omp_set_num_threads)
         omp_set_num_threads(bench_peak_threads());
+}
+
+/* Untimed wait after each execution while oneDNN's OpenMP threads spin.
+ * libgomp's default wait policy has them spin (pause loops) for a while at
+ * the end of a parallel region before they sleep; on 2 cores that takes the
+ * cores from whatever the suite times next: tconv's backward data of gan_g5
+ * measured 29-33 ms in the suite by default, 46-50 ms with
+ * OMP_WAIT_POLICY=active, 26 ms with passive and 24.3-24.7 ms with a 10 or
+ * 50 ms wait here, oneDNN's own time the same in every case (22.4-24.4 ms).
+ * ONEDNN_SETTLE_MS outlasts the default spin with room to spare; nothing to
+ * wait for when the user chose a passive policy. */
+#define ONEDNN_SETTLE_MS 30
+
+static void settle_openmp(void) {
+    const char *policy = getenv("OMP_WAIT_POLICY");
+    if (policy && (!strcmp(policy, "passive") || !strcmp(policy, "PASSIVE")))
+        return;
+    const struct timespec pause = {0, ONEDNN_SETTLE_MS * 1000000L};
+    nanosleep(&pause, NULL);
 }
 
 int onednn_timer_available(void) {
@@ -495,6 +515,7 @@ tconv_status_t onednn_layer_execute(onednn_layer_t *s, double *ms, char *message
     DNNL_TRY(dnnl_stream_wait(s->stream), "stream_wait");
 done:
     *ms = bench_now_ms() - start;
+    settle_openmp();
     return status;
 }
 

@@ -48,7 +48,9 @@ tconv_status_t onednn_layer_prepare(const tconv_canonical_t *layer, bench_pass_t
                                     size_t implementation_size, char *message, size_t message_size);
 
 /** One execution of the pass (each primitive's dnnl_primitive_execute, then
- *  dnnl_stream_wait); @p ms receives its wall time. */
+ *  dnnl_stream_wait); @p ms receives its wall time. Then, untimed, a 30 ms
+ *  wait while oneDNN's OpenMP threads spin before they sleep (unless
+ *  OMP_WAIT_POLICY=passive), so they do not slow what runs next. */
 tconv_status_t onednn_layer_execute(onednn_layer_t *prepared, double *ms, char *message,
                                     size_t message_size);
 
