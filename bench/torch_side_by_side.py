@@ -148,6 +148,18 @@ class Layer:
         return worst
 
 
+# Untimed wait after each run: PyTorch's OpenMP threads spin for several ms
+# after an operation before they sleep (libgomp's default wait policy) and,
+# on a machine with few cores, take them from whatever runs next; tconv-bench
+# waits the same after oneDNN (bench/onednn_timer.c).
+SETTLE_SECONDS = 0.03
+
+
+def settle():
+    if os.environ.get("OMP_WAIT_POLICY", "").lower() != "passive":
+        time.sleep(SETTLE_SECONDS)
+
+
 def median_ms(samples):
     return statistics.median(samples) * 1e3
 
@@ -199,6 +211,7 @@ def main():
                     start = time.perf_counter()
                     run()
                     times[name].append(time.perf_counter() - start)
+                    settle()
             torch_ms, tconv_ms = median_ms(times["torch"]), median_ms(times["tconv"])
             work = flops(spec) * (3 if pass_name == "training" else 1)
             row = dict(layer=spec["name"], pass_name=pass_name, device=layer.device,
