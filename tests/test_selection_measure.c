@@ -156,7 +156,10 @@ static void test_first_plan_measures_and_caches(void **state) {
 }
 
 /* A new context finds the decision in the file and picks the same device;
- * select_device agrees with plan_create. */
+ * select_device agrees with plan_create. A close call (the winner led by
+ * under 20 %: on a loaded machine the two devices' times of this small
+ * problem can come that close) is measured again by the next contexts, at
+ * most 3 measurements in all; then the file's decision is final. */
 static void test_second_context_reads_file(void **state) {
     (void)state;
     tconv_problem_t p;
@@ -169,8 +172,17 @@ static void test_second_context_reads_file(void **state) {
     assert_true(tc_contains(reason, "for this problem"));
     tconv_context_destroy(ctx);
 
-    ctx = new_context();
-    plan_auto(ctx, &p, second_id, sizeof second_id, reason, sizeof reason);
+    for (int measurements = 1;; measurements++) {
+        ctx = new_context();
+        plan_auto(ctx, &p, second_id, sizeof second_id, reason, sizeof reason);
+        if (tc_contains(reason, "(from cache "))
+            break;
+        if (!tc_contains(reason, "measured again: a close call") || measurements >= 3)
+            fail_msg("context %d neither read the file nor measured a close call again: %s",
+                     measurements + 1, reason);
+        snprintf(first_id, sizeof first_id, "%s", second_id); /* the latest decision */
+        tconv_context_destroy(ctx);
+    }
     assert_string_equal(first_id, second_id);
     assert_true(tc_contains(reason, "(from cache "));
     assert_false(tc_contains(reason, "in this process"));
