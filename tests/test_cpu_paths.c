@@ -2,7 +2,7 @@
 /* The CPU backend's forward paths that the layer's shape and the output's
  * address choose, each against the float64 reference, with the plan's debug
  * line as proof of the path taken:
- *   - W phases merged into the output channels (cpu_plan_merge.c): W kernel
+ *   - W phases merged into the output channels (cpu_plan_forward.c): W kernel
  *     = stride, channels_last, one group, few output channels (the suite's
  *     vnet_up32, nnunet_up1, nnunet_aniso, unet3d_up2, scaled down), in both
  *     kernel layouts, float32 and float64, with channel tails, activations

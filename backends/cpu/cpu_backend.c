@@ -163,7 +163,7 @@ static tconv_status_t cpu_plan_create_slot(tconv_backend_state_t state, size_t d
     cpu_plan_t *plan = NULL;
     status = cpu_plan_create(p, cpu_kernel_select(st->isa, p->dtype), pool, &plan, msg, msg_size);
     if (status == tconv_success) {
-        status = cpu_plan_merge_w_phases(plan, msg, msg_size);
+        status = cpu_plan_choose_forward(plan, msg, msg_size);
         if (status == tconv_success) {
             status = cpu_backward_create(plan, msg, msg_size);
         }
@@ -181,7 +181,7 @@ static tconv_status_t cpu_plan_create_slot(tconv_backend_state_t state, size_t d
                       (long long)plan->axis[2].nruns, (long long)plan->nitems,
                       (long long)plan->nchunk, (long long)plan->chunk_cout, plan->nthreads,
                       plan->w_merged ? "; W phases merged into the channels" : "",
-                      (plan->w_merged ? plan->w_merged : plan)->stream_output
+                      cpu_plan_forward(plan)->stream_output
                           ? "; non-temporal output stores (64-byte aligned outputs)"
                           : "");
     }

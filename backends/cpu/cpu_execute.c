@@ -467,9 +467,7 @@ static void execute_job(void *opaque, size_t thread_index, size_t thread_count) 
 
 tconv_status_t cpu_plan_execute(cpu_plan_t *plan, const void *input, void *output, char *msg,
                                 size_t msg_size) {
-    if (plan->w_merged) {
-        plan = plan->w_merged; /* the same output, W phases as channels */
-    }
+    plan = cpu_plan_forward(plan); /* the same output, W phases as channels */
     if (!plan->weights_set) {
         snprintf(msg, msg_size, "plan_execute: weights were never set (call plan_set_weights)");
         return tconv_invalid_arguments;

@@ -77,12 +77,14 @@
             bv[v] = VLOADU(bias + v * VL);                                                         \
         }                                                                                          \
         const int last_lanes = a->nvalid - (NV - 1) * VL;                                          \
+        /* Read once: the compiler cannot keep *a across stores that may alias it. */              \
+        const int relu = a->relu, stream = a->stream;                                              \
         TILE_UNROLL for (int p = 0; p < NP; ++p) {                                                 \
             REAL *o = (REAL *)a->out + a->ooff[p];                                                 \
             TILE_UNROLL for (int v = 0; v < NV; ++v) {                                             \
                 VEC r = VADD(acc[p][v], bv[v]);                                                    \
-                r = a->relu ? VMAX(VZERO(), r) : r; /* a NaN r stays NaN */                        \
-                if (a->stream) {                                                                   \
+                r = relu ? VMAX(VZERO(), r) : r; /* a NaN r stays NaN */                           \
+                if (stream) {                                                                      \
                     VSTREAM(o + v * VL, r);                                                        \
                 } else if (v < NV - 1 || last_lanes == VL) {                                       \
                     VSTOREU(o + v * VL, r);                                                        \

@@ -9,8 +9,6 @@
  * that would not fit in the host's memory is refused, not asked of malloc. */
 #include "cpu_plan.h"
 
-#include "cpu_device.h"
-
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -672,21 +670,6 @@ static tconv_status_t alloc_thread_scratch(cpu_plan_t *plan, char *msg, size_t m
                        "the threads' tap offsets", msg, msg_size);
 }
 
-/* cpu_plan_t.stream_output, once the strides and tiles are known. */
-static int choose_streaming(const cpu_plan_t *plan) {
-    const tconv_canonical_t *p = &plan->p;
-    if (plan->dot || plan->fold || p->data_format != tconv_channels_last ||
-        ((size_t)plan->ys.w * plan->esize) % 64 != 0) {
-        return 0;
-    }
-    const char *force = getenv("TCONV_CPU_STREAM");
-    if (force && (!strcmp(force, "0") || !strcmp(force, "1"))) {
-        return *force == '1';
-    }
-    const double bytes = (double)p->batch * (double)plan->ys.n * (double)plan->esize;
-    return bytes > (double)cpu_device_last_level_cache_bytes();
-}
-
 tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *kernel,
                                cpu_thread_pool_t *pool, cpu_plan_t **out, char *msg,
                                size_t msg_size) {
@@ -721,7 +704,6 @@ tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *k
     plan->fold = choose_fold_tiles(plan);
     plan->xs = tensor_strides(p, p->in_channels, p->input_size);
     plan->ys = tensor_strides(p, p->out_channels, p->output_size);
-    plan->stream_output = choose_streaming(plan);
 
     plan->nthreads = cpu_thread_pool_size(pool);
     plan->xc = plan->xs;
@@ -739,14 +721,24 @@ tconv_status_t cpu_plan_create(const tconv_canonical_t *p, const cpu_kernel_t *k
 }
 
 /* Kernel element for tap, output channel j of group g, input channel c of
- * group g, in the problem's kernel layout. */
+ * group g, in the problem's kernel layout. A W-merged plan's kernel is the
+ * user's, of merged_w_taps times the taps and 1/merged_w_taps the channels:
+ * its channel kw*Cout + co of tap t is the user's channel co of tap
+ * t*s + kw (cpu_plan_forward.c). */
 static size_t kernel_index(const cpu_plan_t *plan, int64_t tap, int64_t g, int64_t j, int64_t c) {
     const tconv_canonical_t *p = &plan->p;
+    int64_t taps = plan->taps, cout_g = plan->cout_g;
+    if (plan->merged_w_taps) {
+        cout_g /= plan->merged_w_taps;
+        tap = tap * plan->merged_w_taps + j / cout_g;
+        j %= cout_g;
+        taps *= plan->merged_w_taps;
+    }
     int64_t ic = g * plan->cin_g + c;
     if (p->kernel_layout == tconv_kernel_keras) {
-        return (size_t)((tap * plan->cout_g + j) * p->in_channels + ic);
+        return (size_t)((tap * cout_g + j) * p->in_channels + ic);
     }
-    return (size_t)((ic * plan->cout_g + j) * plan->taps + tap);
+    return (size_t)((ic * cout_g + j) * taps + tap);
 }
 
 tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const void *bias,
@@ -756,6 +748,9 @@ tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const 
     }
     if (plan->p.use_bias && !bias) {
         return fail(tconv_invalid_arguments, msg, msg_size, "bias is NULL but use_bias is set");
+    }
+    if (plan->w_merged) { /* only the merged plan runs the forward pass */
+        return cpu_plan_set_weights(plan->w_merged, kernel, bias, msg, msg_size);
     }
     const int is_f64 = plan->p.dtype == tconv_f64;
     const int64_t cin_g = plan->cin_g;
@@ -782,16 +777,21 @@ tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const 
         }
     }
     if (plan->p.use_bias) {
+        /* A W-merged plan's bias is the user's, once per W phase. */
+        const int64_t phases = plan->merged_w_taps ? plan->merged_w_taps : 1;
+        const size_t user_cout = (size_t)(plan->cout_g / phases);
         for (int64_t g = 0; g < plan->p.groups; ++g) {
-            memcpy((char *)plan->bias + (size_t)(g * plan->packed_cout_g) * plan->esize,
-                   (const char *)bias + (size_t)(g * plan->cout_g) * plan->esize,
-                   (size_t)plan->cout_g * plan->esize);
+            for (int64_t r = 0; r < phases; ++r) {
+                memcpy((char *)plan->bias +
+                           ((size_t)(g * plan->packed_cout_g) + (size_t)r * user_cout) *
+                               plan->esize,
+                       (const char *)bias + (size_t)g * user_cout * plan->esize,
+                       user_cout * plan->esize);
+            }
         }
     }
     plan->weights_set = 1;
-    return plan->w_merged ? cpu_plan_merge_w_set_weights(
-                                plan, kernel, plan->p.use_bias ? bias : NULL, msg, msg_size)
-                          : tconv_success;
+    return tconv_success;
 }
 
 void cpu_plan_destroy(cpu_plan_t *plan) {

@@ -62,12 +62,8 @@ typedef struct cpu_plan {
      *  (cpu_fold_args_t) instead of phase by phase. */
     int fold;
     /** Forward tiles store the output around the caches (non-temporal,
-     *  cpu_tile_args_t.stream) when the caller's array is 64-byte aligned:
-     *  channels_last channel-vector tiles whose points are 64-byte strided,
-     *  and an output larger than the last-level cache (a cached store first
-     *  reads the line it overwrites, and such an output does not stay cached
-     *  for the next layer anyway). TCONV_CPU_STREAM=0 / 1 forces it off / on
-     *  where the layout allows. */
+     *  cpu_tile_args_t.stream) when the caller's array is 64-byte aligned;
+     *  chosen by cpu_plan_choose_forward, 0 in backward plans. */
     int stream_output;
     int64_t nblk;          /**< VL-wide channel blocks per group (Cout/G rounded up). */
     int64_t nchunk;        /**< Channel chunks per group (one tile's channels). */
@@ -133,10 +129,20 @@ typedef struct cpu_plan {
     struct cpu_wgrad *backward_weights;
     struct cpu_wgrad *weights_full, *weights_other;
     /** The forward pass with the W phases merged into the output channels
-     *  (cpu_plan_merge.c), which cpu_plan_execute runs instead; NULL when
-     *  the layer does not fit or would not gain. */
+     *  (cpu_plan_forward.c), which cpu_plan_execute runs and
+     *  cpu_plan_set_weights packs instead; NULL when the layer does not fit
+     *  or would not gain. */
     struct cpu_plan *w_merged;
+    /** In a w_merged plan: the user's W kernel (= stride) s, whose kernel
+     *  and bias cpu_plan_set_weights packs (channel kw*Cout + co of tap t is
+     *  channel co of the user's tap t*s + kw); 0 in any other plan. */
+    int64_t merged_w_taps;
 } cpu_plan_t;
+
+/** The plan that runs @p plan's forward pass: its W-merged plan or itself. */
+static inline struct cpu_plan *cpu_plan_forward(cpu_plan_t *plan) {
+    return plan->w_merged ? plan->w_merged : plan;
+}
 
 /** Chunk q of a group: sets *width to its packed channels and returns the
  *  tile's nv (channel vectors, or for dot tiles output channels). */
@@ -178,14 +184,10 @@ tconv_status_t cpu_plan_execute(cpu_plan_t *plan, const void *input, void *outpu
  *  split among the threads anew; each sample's items, hence every output
  *  element's sums, stay those of a plan made for that batch. */
 tconv_status_t cpu_plan_set_batch(cpu_plan_t *plan, int64_t batch, char *msg, size_t msg_size);
-/** Makes plan->w_merged when the forward problem's W phases can be merged
- *  into its output channels and that pays (cpu_plan_merge.c); a forward
- *  plan's, called once after cpu_plan_create. */
-tconv_status_t cpu_plan_merge_w_phases(cpu_plan_t *plan, char *msg, size_t msg_size);
-/** Sets plan->w_merged's weights from the problem's @p kernel and @p bias
- *  (NULL without one). */
-tconv_status_t cpu_plan_merge_w_set_weights(cpu_plan_t *plan, const void *kernel, const void *bias,
-                                            char *msg, size_t msg_size);
+/** A forward plan's choices, once after cpu_plan_create (cpu_plan_forward.c):
+ *  plan->w_merged when the W phases can be merged into the output channels
+ *  and that pays, and stream_output of the plan that runs the pass. */
+tconv_status_t cpu_plan_choose_forward(cpu_plan_t *plan, char *msg, size_t msg_size);
 /** Releases the plan; NULL is ignored. */
 void cpu_plan_destroy(cpu_plan_t *plan);
 
