@@ -97,23 +97,25 @@ typedef void (*cpu_fold_fn)(const cpu_fold_args_t *args);
  *  or, with nt > 1 (and nm = 1), one broadcast channel of nt taps x nv
  *  vectors: the taps share the vector operand, loaded once per point. */
 typedef struct cpu_wgrad_args {
-    const void *a;        /**< Broadcast operand at the box's first point, first of its nm
-                               channels (contiguous). */
-    const void *b;        /**< Vector operand at the box's first point, first of its
-                               channels (contiguous). */
-    ptrdiff_t a_step[3];  /**< Elements between consecutive points of a along D, H, W. */
-    ptrdiff_t b_step[3];  /**< The same for b. */
-    int64_t count[3];     /**< Points of the box along D, H, W (each >= 1). */
-    int nm;               /**< Broadcast channels, 1..kernel np_max[nv]. */
-    int nv;               /**< Channel vectors, 1..kernel nv_max. */
-    int tail;             /**< Channels of b in the last vector, 1..VL (masked loads). */
-    void *acc;            /**< acc[m * acc_stride + l] += sum over the box of
-                               a[m] * b[l], l < nv*VL (lanes past the channels of b load
-                               zeros: the caller's rows are padded to nv*VL). */
-    ptrdiff_t acc_stride; /**< Elements between the nm rows of acc. */
-    int nt;               /**< Taps of the tile, 1..kernel np_max[nv] (nm = 1 when > 1). */
-    ptrdiff_t a_tap;      /**< nt > 1: elements between the taps' broadcast values. */
-    ptrdiff_t acc_tap;    /**< nt > 1: elements between the taps' rows of acc. */
+    const void *a;          /**< Broadcast operand at the box's first point, first of its nm
+                                 channels (contiguous). */
+    const void *b;          /**< Vector operand at the box's first point, first of its
+                                 channels (contiguous). */
+    ptrdiff_t a_step[3];    /**< Elements between consecutive points of a along D, H, W. */
+    ptrdiff_t b_step[3];    /**< The same for b. */
+    int64_t count[3];       /**< Points of the box along D, H, W (each >= 1). */
+    int nm;                 /**< Broadcast channels, 1..kernel np_max[nv]. */
+    int nv;                 /**< Channel vectors, 1..kernel nv_max. */
+    int tail;               /**< Channels of b in the last vector, 1..VL (masked loads). */
+    void *acc;              /**< acc[m * acc_stride + l] += sum over the box of
+                                 a[m] * b[l], l < nv*VL (lanes past the channels of b load
+                                 zeros: the caller's rows are padded to nv*VL). */
+    ptrdiff_t acc_stride;   /**< Elements between the nm rows of acc. */
+    int nt;                 /**< Taps of the tile, 1..kernel np_max[nv] (nm = 1 when > 1). */
+    ptrdiff_t a_tap;        /**< nt > 1: elements between the taps' broadcast values. */
+    ptrdiff_t acc_tap;      /**< nt > 1: elements between the taps' rows of acc. */
+    const void *prefetch;   /**< The first of prefetch_lines cache lines to prefetch into L2, */
+    int64_t prefetch_lines; /**< one per point from the box's first (at most its points). */
 } cpu_wgrad_args_t;
 
 typedef void (*cpu_wgrad_fn)(const cpu_wgrad_args_t *args);

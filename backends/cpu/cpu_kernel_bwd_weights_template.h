@@ -22,6 +22,11 @@
  * Broadcast row r is channel r % NM of tap r / NM (taps `at` apart). */
 #define WG_ROW(NV, NM, NT, LOAD)                                                                   \
     for (int64_t k = 0; k < nw; ++k, pa += as, pb += bs) {                                         \
+        if (pf_left > 0) {                                                                         \
+            __builtin_prefetch(pf, 0, 2);                                                          \
+            pf += 64;                                                                              \
+            --pf_left;                                                                             \
+        }                                                                                          \
         VEC bv[NV];                                                                                \
         WG_UNROLL for (int v = 0; v < NV - 1; ++v) {                                               \
             bv[v] = VLOADU(pb + v * VL);                                                           \
@@ -53,6 +58,8 @@
         const int tail = g->tail;                                                                  \
         const ptrdiff_t as = g->a_step[2], bs = g->b_step[2];                                      \
         const int64_t nw = g->count[2];                                                            \
+        const char *pf = (const char *)g->prefetch;                                                \
+        int64_t pf_left = g->prefetch_lines;                                                       \
         for (int64_t i = 0; i < g->count[0]; ++i) {                                                \
             for (int64_t j = 0; j < g->count[1]; ++j) {                                            \
                 const REAL *pa = (const REAL *)g->a + i * g->a_step[0] + j * g->a_step[1];         \
