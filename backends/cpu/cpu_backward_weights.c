@@ -836,11 +836,15 @@ static void weights_share(const wg_ctx_t *ctx, size_t thread) {
              * visits: without it the first unit over a block waits on DRAM for
              * every line its strided rows touch (the tensors of the k = s
              * layers are far larger than the L3 cache), the hardware
-             * prefetchers starting too late on rows of a few dozen points. */
-            const int64_t next_bytes =
-                fwd->p.data_format == tconv_channels_last && b + 1 < wg->nblocks
-                    ? block_bytes(ctx, b + 1)
-                    : 0;
+             * prefetchers starting too late on rows of a few dozen points.
+             * Not when blocks outgrow BLOCK_BYTES twice (MIN_BLOCK_POINTS:
+             * gan_g3, nnunet_up4 and unet3d_up2 have blocks of 2.6-4.8 MB):
+             * the next block would evict the one the units read from L2. */
+            int64_t next_bytes = 0;
+            if (fwd->p.data_format == tconv_channels_last && b + 1 < wg->nblocks) {
+                next_bytes = block_bytes(ctx, b + 1);
+                next_bytes = next_bytes <= (int64_t)(2 * BLOCK_BYTES) ? next_bytes : 0;
+            }
             for (int64_t u = u0; u < u1; ++u) {
                 const int64_t k = u - u0, n = u1 - u0;
                 const int64_t off = (int64_t)((__int128)next_bytes * k / n);
