@@ -11,7 +11,11 @@
  *   - non-temporal output stores (cpu_tile_args_t.stream), forced with
  *     TCONV_CPU_STREAM=1 (by default only outputs larger than the last-level
  *     cache use them): into a 64-byte aligned output, and into one 16 bytes
- *     off, which must take the cached stores and be as right.
+ *     off, which must take the cached stores and be as right;
+ *   - the backward data pass's non-temporal dx stores, by the same rule
+ *     (cpu_plan_choose_streaming): dL/dx of layers shaped like the suite's
+ *     gan_g5 (one output channel), nnunet_up1 and keras_k3s2, scaled down,
+ *     into aligned and misaligned dx, and layers whose dx cannot stream.
  * The output is filled with NaN first, so an element never written fails. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -169,6 +173,111 @@ static void test_case(void **state) {
     tconv_context_destroy(ctx);
 }
 
+/* A backward data layer: channels_last, bias, explicit symmetric crop. */
+typedef struct dx_case {
+    const char *name;
+    int64_t batch, cin, cout;
+    int64_t input[3], kernel, stride, crop;
+    tconv_dtype_t dtype;
+    const char *stream; /* TCONV_CPU_STREAM for the plan */
+    int streamed;       /* the backward plan line must say non-temporal dx stores */
+} dx_case_t;
+
+// clang-format off
+static const dx_case_t dx_cases[] = {
+    {"dx_gan_g5_streamed",     2, 32, 1,  {3, 4, 5}, 4, 2, 1, F32, "1", 1},
+    {"dx_up1_streamed",        1, 16, 3,  {4, 3, 5}, 2, 2, 0, F32, "1", 1},
+    {"dx_k3s2_streamed_f64",   1, 8,  5,  {3, 4, 6}, 3, 2, 1, F64, "1", 1},
+    {"dx_gan_g5_cached",       2, 32, 1,  {3, 4, 5}, 4, 2, 1, F32, "0", 0},
+    /* 20 floats per dx point: its points are not 64-byte strided */
+    {"dx_cin20_never",         1, 20, 4,  {3, 4, 5}, 2, 2, 0, F32, "1", 0},
+};
+// clang-format on
+#define DX_CASE_COUNT (sizeof dx_cases / sizeof dx_cases[0])
+
+static void dx_problem(const dx_case_t *c, tconv_problem_t *p) {
+    tconv_problem_init(p, 3);
+    p->dtype = c->dtype;
+    p->batch = c->batch;
+    p->in_channels = c->cin;
+    p->out_channels = c->cout;
+    for (int a = 0; a < 3; a++) {
+        p->input_size[a] = c->input[a];
+        p->kernel_size[a] = c->kernel;
+        p->strides[a] = c->stride;
+        p->pads_begin[a] = p->pads_end[a] = c->crop;
+    }
+    p->padding = tconv_padding_explicit;
+    p->data_format = CL;
+    p->kernel_layout = KT;
+    p->use_bias = 1;
+    p->passes = TCONV_PASS_BACKWARD_DATA;
+}
+
+/* dL/dx into a buffer @p offset bytes past a 64-byte boundary, against the
+ * reference. */
+static void run_dx_into(const dx_case_t *c, tconv_plan_t plan, tc_tensors_t *t, tc_gradients_t *gr,
+                        size_t offset) {
+    const size_t es = c->dtype == F64 ? sizeof(double) : sizeof(float);
+    const size_t bytes = (size_t)gr->count[tc_grad_input] * es;
+    char *block = aligned_alloc(64, (bytes + offset + 63) / 64 * 64);
+    assert_non_null(block);
+    void *saved = gr->dev[tc_grad_input];
+    gr->dev[tc_grad_input] = block + offset;
+    tc_gradients_poison(gr, c->dtype);
+    TC_CHECK_OK(tconv_plan_execute_backward(plan, t->dev_in, gr->dev_grad_out,
+                                            gr->dev[tc_grad_input], NULL, NULL));
+    int64_t worst = 0;
+    const double err = tc_gradients_max_error(gr, tc_grad_input, c->dtype, &worst);
+    const double got = tc_element(gr->dev[tc_grad_input], c->dtype, worst);
+    gr->dev[tc_grad_input] = saved;
+    free(block);
+    print_message("%s, dx %zu bytes past a 64-byte boundary: max rel err %.2g\n", c->name, offset,
+                  err);
+    if (!(err <= tc_tolerance(c->dtype)))
+        fail_msg("%s (dx offset %zu): error %.3g at element %lld: got %.9g, reference %.9g",
+                 c->name, offset, err, (long long)worst, got, gr->ref[tc_grad_input][worst]);
+}
+
+static void test_dx_case(void **state) {
+    const dx_case_t *c = *state;
+    tconv_context_t ctx;
+    tc_log_t log;
+    TC_CHECK_OK(tc_context_create_logged(&ctx, 2, &log));
+    setenv("TCONV_CPU_STREAM", c->stream, 1);
+    tconv_problem_t p;
+    dx_problem(c, &p);
+    tconv_plan_t plan = NULL;
+    TC_CHECK_OK(tconv_plan_create(&plan, ctx, &p, "cpu:0"));
+    unsetenv("TCONV_CPU_STREAM");
+    const char *line = strstr(log.text, "plan: backward data:");
+    if (!line)
+        fail_msg("%s: no backward data plan line in the log:\n%s", c->name, log.text);
+    const char *end = strchr(line, '\n');
+    const int len = end ? (int)(end - line) : (int)strlen(line);
+    const char *said = strstr(line, "non-temporal dx stores");
+    const int streamed = said && (!end || said < end);
+    if (streamed != c->streamed)
+        fail_msg("%s: the plan line says streamed %d, expected %d:\n%.*s", c->name, streamed,
+                 c->streamed, len, line);
+
+    tc_rng_t rng;
+    tc_rng_seed(&rng, 23);
+    tc_tensors_t t;
+    tc_gradients_t gr;
+    char msg[2048];
+    if (tc_tensors_make(&p, &rng, &t, msg, sizeof msg) != 0 ||
+        tc_gradients_make(&t, &rng, &gr, msg, sizeof msg) != 0)
+        fail_msg("%s: %s", c->name, msg);
+    TC_CHECK_OK(tconv_plan_set_weights(plan, t.dev_kernel, t.dev_bias));
+    run_dx_into(c, plan, &t, &gr, 0);
+    run_dx_into(c, plan, &t, &gr, 16);
+    tc_gradients_free(&gr);
+    tc_tensors_free(&t);
+    tconv_plan_destroy(plan);
+    tconv_context_destroy(ctx);
+}
+
 /* Whether this CPU runs the kernel family @p name: a forced family above
  * the CPU's falls back, which the plan line would show. */
 static int cpu_runs_isa(const char *name) {
@@ -203,10 +312,15 @@ int main(int argc, char **argv) {
         return tc_cannot_run("no cpu:0 device");
     if (!cpu_runs_isa(isa))
         return tc_cannot_run("this CPU does not run the %s kernels", isa);
-    struct CMUnitTest tests[CASE_COUNT];
+    struct CMUnitTest tests[CASE_COUNT + DX_CASE_COUNT];
     for (size_t i = 0; i < CASE_COUNT; i++) {
         tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(test_case, (void *)&cases[i]);
         tests[i].name = cases[i].name;
     }
-    return _cmocka_run_group_tests("cpu_paths", tests, CASE_COUNT, NULL, NULL);
+    for (size_t i = 0; i < DX_CASE_COUNT; i++) {
+        tests[CASE_COUNT + i] =
+            (struct CMUnitTest)cmocka_unit_test_prestate(test_dx_case, (void *)&dx_cases[i]);
+        tests[CASE_COUNT + i].name = dx_cases[i].name;
+    }
+    return _cmocka_run_group_tests("cpu_paths", tests, CASE_COUNT + DX_CASE_COUNT, NULL, NULL);
 }

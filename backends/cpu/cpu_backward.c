@@ -117,9 +117,10 @@ void cpu_backward_describe(const cpu_plan_t *plan, char *buf, size_t size) {
     const cpu_plan_t *bp = plan->backward_data;
     if (bp) {
         used = snprintf(
-            buf, size, "backward data: %s tiles, runs D/H/W %lld/%lld/%lld, %lld work items",
+            buf, size, "backward data: %s tiles, runs D/H/W %lld/%lld/%lld, %lld work items%s",
             bp->dot ? "dot" : "channel-vector", (long long)bp->axis[0].nruns,
-            (long long)bp->axis[1].nruns, (long long)bp->axis[2].nruns, (long long)bp->nitems);
+            (long long)bp->axis[1].nruns, (long long)bp->axis[2].nruns, (long long)bp->nitems,
+            bp->stream_output ? ", non-temporal dx stores (64-byte aligned dx)" : "");
     }
     if (plan->backward_weights && used >= 0 && (size_t)used < size) {
         if (used) {

@@ -342,6 +342,7 @@ tconv_status_t cpu_backward_data_create(const cpu_plan_t *fwd, cpu_plan_t **out,
         cpu_plan_destroy(bp);
         return st;
     }
+    bp->stream_output = cpu_plan_choose_streaming(bp);
     *out = bp;
     return tconv_success;
 }

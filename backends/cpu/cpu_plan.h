@@ -61,9 +61,10 @@ typedef struct cpu_plan {
      *  row is walked in tiles of CPU_FOLD_POINTS outputs of both W phases
      *  (cpu_fold_args_t) instead of phase by phase. */
     int fold;
-    /** Forward tiles store the output around the caches (non-temporal,
+    /** Tiles store the output around the caches (non-temporal,
      *  cpu_tile_args_t.stream) when the caller's array is 64-byte aligned;
-     *  chosen by cpu_plan_choose_forward, 0 in backward plans. */
+     *  cpu_plan_choose_streaming's choice, for the plan that runs the
+     *  forward pass and for the backward data plan (dx). */
     int stream_output;
     int64_t nblk;          /**< VL-wide channel blocks per group (Cout/G rounded up). */
     int64_t nchunk;        /**< Channel chunks per group (one tile's channels). */
@@ -188,6 +189,11 @@ tconv_status_t cpu_plan_set_batch(cpu_plan_t *plan, int64_t batch, char *msg, si
  *  plan->w_merged when the W phases can be merged into the output channels
  *  and that pays, and stream_output of the plan that runs the pass. */
 tconv_status_t cpu_plan_choose_forward(cpu_plan_t *plan, char *msg, size_t msg_size);
+/** Whether @p plan's tiles should stream its output (cpu_plan_t.stream_output):
+ *  the layout must allow whole aligned vectors (channels_last channel-vector
+ *  tiles, 64-byte strided points); TCONV_CPU_STREAM=0 / 1 forces it off / on
+ *  there, else outputs larger than the last-level cache stream. */
+int cpu_plan_choose_streaming(const cpu_plan_t *plan);
 /** Releases the plan; NULL is ignored. */
 void cpu_plan_destroy(cpu_plan_t *plan);
 

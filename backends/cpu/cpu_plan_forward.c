@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The choices a forward plan makes after cpu_plan_create that its backward
- * plans (made by cpu_plan_create too, cpu_backward_data.c) do not share:
- * W phases merged into the output channels, and output stores around the
- * caches.
+/* The choices a forward plan makes after cpu_plan_create: W phases merged
+ * into the output channels (forward only), and output stores around the
+ * caches (the backward data plan, made by cpu_plan_create too in
+ * cpu_backward_data.c, makes that choice by the same rule).
  *
  * W merge. When the W axis has kernel = stride (s > 1, dilation 1, no crop,
  * no output padding), channels_last and one group, output W point w*s + kw,
@@ -20,8 +20,10 @@
  * Streaming. Outputs larger than the last-level cache are stored around
  * it (non-temporal): a cached store first reads the line it overwrites, and
  * such an output does not stay cached for the next layer anyway (1.05-1.15x
- * on the suite's large outputs). The backward data plan's dx measured
- * 0.96-1.03x streamed, so it keeps cached stores. */
+ * on the suite's large outputs). The backward data pass's dx likewise:
+ * 0.96-1.03x on one thread, but 1.05-1.10x on two for gan_g5, whose 128 MB
+ * dx is written from 16 MB of dz (the stores' line reads took the memory
+ * bandwidth the two threads share); the other large dx 0.99-1.02x. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,11 +41,7 @@ static int w_merge_fits(const cpu_plan_t *plan) {
            plan->nblk < plan->kernel->nv_max;
 }
 
-/* cpu_plan_t.stream_output of the plan that runs the forward pass: the
- * layout must allow whole aligned vectors (channels_last channel-vector
- * tiles, 64-byte strided points); TCONV_CPU_STREAM=0 / 1 forces it off / on
- * there, else outputs larger than the last-level cache stream. */
-static int choose_streaming(const cpu_plan_t *plan) {
+int cpu_plan_choose_streaming(const cpu_plan_t *plan) {
     const tconv_canonical_t *p = &plan->p;
     if (plan->dot || plan->fold || p->data_format != tconv_channels_last ||
         ((size_t)plan->ys.w * plan->esize) % 64 != 0) {
@@ -72,6 +70,6 @@ tconv_status_t cpu_plan_choose_forward(cpu_plan_t *plan, char *msg, size_t msg_s
         plan->w_merged->merged_w_taps = plan->p.strides[2];
     }
     cpu_plan_t *run = cpu_plan_forward(plan);
-    run->stream_output = choose_streaming(run);
+    run->stream_output = cpu_plan_choose_streaming(run);
     return tconv_success;
 }
