@@ -119,6 +119,20 @@ static void run_into(const path_case_t *c, tconv_plan_t plan, tc_tensors_t *t, s
                  c->name, offset, err, (long long)worst, got, t->ref[worst]);
 }
 
+/* A cpu:0 plan of @p p made with TCONV_CPU_STREAM set to @p stream (unset
+ * when NULL); the plan reads it once, when it is created. */
+static tconv_plan_t plan_streaming(tconv_context_t ctx, const tconv_problem_t *p,
+                                   const char *stream) {
+    if (stream)
+        setenv("TCONV_CPU_STREAM", stream, 1);
+    else
+        unsetenv("TCONV_CPU_STREAM");
+    tconv_plan_t plan = NULL;
+    TC_CHECK_OK(tconv_plan_create(&plan, ctx, p, "cpu:0"));
+    unsetenv("TCONV_CPU_STREAM");
+    return plan;
+}
+
 /* The kernel family every case runs (TCONV_CPU_ISA). */
 static const char *isa = "avx512";
 
@@ -127,16 +141,9 @@ static void test_case(void **state) {
     tconv_context_t ctx;
     tc_log_t log;
     TC_CHECK_OK(tc_context_create_logged(&ctx, 2, &log));
-    if (c->stream)
-        setenv("TCONV_CPU_STREAM", c->stream, 1);
-    else
-        unsetenv("TCONV_CPU_STREAM");
-
     tconv_problem_t p;
     case_problem(c, c->batch, &p);
-    tconv_plan_t plan = NULL;
-    TC_CHECK_OK(tconv_plan_create(&plan, ctx, &p, "cpu:0"));
-    unsetenv("TCONV_CPU_STREAM");
+    tconv_plan_t plan = plan_streaming(ctx, &p, c->stream);
     /* The forward plan's line ("plan: <isa> ... work items per sample ..."). */
     const char *end = strstr(log.text, "work items per sample");
     if (!end)
@@ -244,12 +251,9 @@ static void test_dx_case(void **state) {
     tconv_context_t ctx;
     tc_log_t log;
     TC_CHECK_OK(tc_context_create_logged(&ctx, 2, &log));
-    setenv("TCONV_CPU_STREAM", c->stream, 1);
     tconv_problem_t p;
     dx_problem(c, &p);
-    tconv_plan_t plan = NULL;
-    TC_CHECK_OK(tconv_plan_create(&plan, ctx, &p, "cpu:0"));
-    unsetenv("TCONV_CPU_STREAM");
+    tconv_plan_t plan = plan_streaming(ctx, &p, c->stream);
     const char *line = strstr(log.text, "plan: backward data:");
     if (!line)
         fail_msg("%s: no backward data plan line in the log:\n%s", c->name, log.text);
