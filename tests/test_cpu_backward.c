@@ -16,7 +16,11 @@
  *     of ntaps_w x Cout/G channels; the same with dilation 2 (no merged
  *     taps, fused taps d*Cout apart) and groups (Cout/G = 1);
  *   - k = s = 2 with three output channels (nnunet_up1 scaled down): merged
- *     W taps of Cout channels each.
+ *     W taps of Cout channels each;
+ *   - kernel = 2 x stride (gan_g3 scaled down, and strides 1, 2, 3 with
+ *     output padding): backward data by Winograd F(2, 2) in float32
+ *     channels_last (cpu_backward_data_winograd.c), with channel tails and
+ *     partial tiles, directly in the other variants.
  * Each gradient must also be bit-identical on 1 and 3 threads: both passes
  * fix their order of summation independently of the thread count; and dL/db
  * asked for alone must equal dL/db asked for with dL/dw (channels_last sums
@@ -38,11 +42,28 @@
 
 #define ISA_COUNT   3
 #define THREAD_RUNS 2
-#define LAYER_COUNT 8
+#define LAYER_COUNT 10
 
 static const char *const isas[ISA_COUNT] = {"avx512", "avx2", "c"};
 static const char *const threads[THREAD_RUNS] = {"1", "3"};
 static tconv_context_t contexts[ISA_COUNT][THREAD_RUNS];
+
+/* A 3D-GAN generator layer scaled down: k 4, s 2, crop 1, 2 x 5 x 6 x 7. */
+static void make_gan_layer(tconv_problem_t *p, int64_t cin, int64_t cout) {
+    tconv_problem_init(p, 3);
+    p->batch = 2;
+    p->in_channels = cin;
+    p->out_channels = cout;
+    p->input_size[0] = 5;
+    p->input_size[1] = 6;
+    p->input_size[2] = 7;
+    for (int a = 0; a < 3; a++) {
+        p->kernel_size[a] = 4;
+        p->strides[a] = 2;
+        p->pads_begin[a] = p->pads_end[a] = 1;
+    }
+    p->padding = tconv_padding_explicit;
+}
 
 /* Layer `which` in dtype dt and data format df. */
 static void make_layer(int which, tconv_dtype_t dt, tconv_data_format_t df, tconv_problem_t *p) {
@@ -97,19 +118,7 @@ static void make_layer(int which, tconv_dtype_t dt, tconv_data_format_t df, tcon
         p->out_channels = 3;
         break;
     case 5: /* gan_g5 scaled down: Cout 1, k 4, s 2, crop 1; W edges in every box */
-        tconv_problem_init(p, 3);
-        p->batch = 2;
-        p->in_channels = 20;
-        p->out_channels = 1;
-        p->input_size[0] = 5;
-        p->input_size[1] = 6;
-        p->input_size[2] = 7;
-        for (int a = 0; a < 3; a++) {
-            p->kernel_size[a] = 4;
-            p->strides[a] = 2;
-            p->pads_begin[a] = p->pads_end[a] = 1;
-        }
-        p->padding = tconv_padding_explicit;
+        make_gan_layer(p, 20, 1);
         break;
     case 6: /* Cout/G 1 with dilation 2 and two groups, W kernel 5 */
         tconv_problem_init(p, 3);
@@ -127,6 +136,29 @@ static void make_layer(int which, tconv_dtype_t dt, tconv_data_format_t df, tcon
         }
         p->padding = tconv_padding_same;
         p->kernel_layout = tconv_kernel_torch;
+        break;
+    case 8: /* gan_g3 scaled down: k = 2s, backward data by Winograd (float32,
+             * channels_last); channel tails, odd lengths (partial tiles) */
+        make_gan_layer(p, 40, 17);
+        p->kernel_layout = tconv_kernel_torch;
+        break;
+    case 9: /* k = 2s with strides 1, 2, 3 and crops 0, 1, 2: Winograd classes
+             * 1 x 2 x 3; output padding (dz points past the full output) */
+        tconv_problem_init(p, 3);
+        p->batch = 3;
+        p->in_channels = 16;
+        p->out_channels = 24;
+        p->input_size[0] = 4;
+        p->input_size[1] = 5;
+        p->input_size[2] = 3;
+        for (int a = 0; a < 3; a++) {
+            p->strides[a] = a + 1;
+            p->kernel_size[a] = 2 * (a + 1);
+            p->pads_begin[a] = p->pads_end[a] = a;
+            p->output_padding[a] = a;
+        }
+        p->padding = tconv_padding_explicit;
+        p->has_output_padding = 1;
         break;
     case 7: /* nnunet_up1 scaled down: k = s = 2, few output channels */
         tconv_problem_init(p, 3);

@@ -15,7 +15,9 @@
  *   - the backward data pass's non-temporal dx stores, by the same rule
  *     (cpu_plan_choose_streaming): dL/dx of layers shaped like the suite's
  *     gan_g5 (one output channel), nnunet_up1 and keras_k3s2, scaled down,
- *     into aligned and misaligned dx, and layers whose dx cannot stream.
+ *     into aligned and misaligned dx, and layers whose dx cannot stream;
+ *   - the backward data pass by Winograd F(2, 2) (gan_g3's shape: kernel =
+ *     2 x stride), and not when TCONV_CPU_WINOGRAD=0 or in float64.
  * The output is filled with NaN first, so an element never written fails. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -188,16 +190,23 @@ typedef struct dx_case {
     tconv_dtype_t dtype;
     const char *stream; /* TCONV_CPU_STREAM for the plan */
     int streamed;       /* the backward plan line must say non-temporal dx stores */
+    const char *wino;   /* TCONV_CPU_WINOGRAD for the plan, or NULL */
+    int winograd;       /* the backward plan line must say Winograd */
 } dx_case_t;
 
 // clang-format off
 static const dx_case_t dx_cases[] = {
-    {"dx_gan_g5_streamed",     2, 32, 1,  {3, 4, 5}, 4, 2, 1, F32, "1", 1},
-    {"dx_up1_streamed",        1, 16, 3,  {4, 3, 5}, 2, 2, 0, F32, "1", 1},
-    {"dx_k3s2_streamed_f64",   1, 8,  5,  {3, 4, 6}, 3, 2, 1, F64, "1", 1},
-    {"dx_gan_g5_cached",       2, 32, 1,  {3, 4, 5}, 4, 2, 1, F32, "0", 0},
+    {"dx_gan_g5_streamed",     2, 32, 1,  {3, 4, 5}, 4, 2, 1, F32, "1", 1, NULL, 0},
+    {"dx_up1_streamed",        1, 16, 3,  {4, 3, 5}, 2, 2, 0, F32, "1", 1, NULL, 0},
+    {"dx_k3s2_streamed_f64",   1, 8,  5,  {3, 4, 6}, 3, 2, 1, F64, "1", 1, NULL, 0},
+    {"dx_gan_g5_cached",       2, 32, 1,  {3, 4, 5}, 4, 2, 1, F32, "0", 0, NULL, 0},
     /* 20 floats per dx point: its points are not 64-byte strided */
-    {"dx_cin20_never",         1, 20, 4,  {3, 4, 5}, 2, 2, 0, F32, "1", 0},
+    {"dx_cin20_never",         1, 20, 4,  {3, 4, 5}, 2, 2, 0, F32, "1", 0, NULL, 0},
+    /* kernel = 2 x stride, a vector of channels each way: Winograd F(2, 2)
+     * (cpu_backward_data_winograd.c) unless TCONV_CPU_WINOGRAD=0 */
+    {"dx_gan_g3_winograd",     2, 32, 16, {3, 4, 5}, 4, 2, 1, F32, "0", 0, NULL, 1},
+    {"dx_gan_g3_direct",       2, 32, 16, {3, 4, 5}, 4, 2, 1, F32, "0", 0, "0",  0},
+    {"dx_f64_never_winograd",  1, 16, 16, {3, 4, 5}, 4, 2, 1, F64, "0", 0, NULL, 0},
 };
 // clang-format on
 #define DX_CASE_COUNT (sizeof dx_cases / sizeof dx_cases[0])
@@ -253,7 +262,10 @@ static void test_dx_case(void **state) {
     TC_CHECK_OK(tc_context_create_logged(&ctx, 2, &log));
     tconv_problem_t p;
     dx_problem(c, &p);
+    if (c->wino)
+        setenv("TCONV_CPU_WINOGRAD", c->wino, 1);
     tconv_plan_t plan = plan_streaming(ctx, &p, c->stream);
+    unsetenv("TCONV_CPU_WINOGRAD");
     const char *line = strstr(log.text, "plan: backward data:");
     if (!line)
         fail_msg("%s: no backward data plan line in the log:\n%s", c->name, log.text);
@@ -261,9 +273,11 @@ static void test_dx_case(void **state) {
     const int len = end ? (int)(end - line) : (int)strlen(line);
     const char *said = strstr(line, "non-temporal dx stores");
     const int streamed = said && (!end || said < end);
-    if (streamed != c->streamed)
-        fail_msg("%s: the plan line says streamed %d, expected %d:\n%.*s", c->name, streamed,
-                 c->streamed, len, line);
+    said = strstr(line, "Winograd");
+    const int winograd = said && (!end || said < end);
+    if (streamed != c->streamed || winograd != c->winograd)
+        fail_msg("%s: the plan line says streamed %d, Winograd %d; expected %d, %d:\n%.*s", c->name,
+                 streamed, winograd, c->streamed, c->winograd, len, line);
 
     tc_rng_t rng;
     tc_rng_seed(&rng, 23);

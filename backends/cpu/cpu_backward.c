@@ -27,6 +27,9 @@ tconv_status_t cpu_backward_create(cpu_plan_t *plan, char *msg, size_t msg_size)
     tconv_status_t st = tconv_success;
     if (passes & TCONV_PASS_BACKWARD_DATA) {
         st = cpu_backward_data_create(plan, &plan->backward_data, msg, msg_size);
+        if (st == tconv_success && cpu_wino_fits(plan)) {
+            st = cpu_wino_create(plan, &plan->wino, msg, msg_size);
+        }
     }
     if (st == tconv_success && (passes & TCONV_PASS_BACKWARD_WEIGHTS)) {
         st = cpu_wgrad_create(plan, &plan->weights_full, msg, msg_size);
@@ -40,6 +43,10 @@ tconv_status_t cpu_backward_create(cpu_plan_t *plan, char *msg, size_t msg_size)
 
 tconv_status_t cpu_backward_set_weights(cpu_plan_t *plan, const void *kernel, char *msg,
                                         size_t msg_size) {
+    if (plan->wino) {
+        cpu_wino_set_weights(plan->wino, plan, kernel);
+        return tconv_success;
+    }
     if (!plan->backward_data) {
         return tconv_success;
     }
@@ -57,6 +64,10 @@ tconv_status_t cpu_backward_data(cpu_plan_t *plan, const void *grad_output, void
         snprintf(msg, msg_size, "plan_backward_data: %s is NULL",
                  !grad_output ? "grad_output" : "grad_input");
         return tconv_invalid_arguments;
+    }
+    if (plan->wino) {
+        cpu_wino_execute(plan, plan->wino, grad_output, grad_input);
+        return tconv_success;
     }
     return cpu_plan_execute(plan->backward_data, grad_output, grad_input, msg, msg_size);
 }
@@ -91,6 +102,9 @@ tconv_status_t cpu_backward_set_batch(cpu_plan_t *plan, int64_t batch, char *msg
             return st;
         }
     }
+    if (plan->wino) {
+        cpu_wino_set_batch(plan->wino, plan, batch);
+    }
     if (!plan->weights_full) {
         return tconv_success;
     }
@@ -115,7 +129,9 @@ void cpu_backward_describe(const cpu_plan_t *plan, char *buf, size_t size) {
     int used = 0;
     buf[0] = '\0';
     const cpu_plan_t *bp = plan->backward_data;
-    if (bp) {
+    if (plan->wino) {
+        used = cpu_wino_describe(plan->wino, buf, size);
+    } else if (bp) {
         used = snprintf(
             buf, size, "backward data: %s tiles, runs D/H/W %lld/%lld/%lld, %lld work items%s",
             bp->dot ? "dot" : "channel-vector", (long long)bp->axis[0].nruns,
@@ -137,6 +153,8 @@ void cpu_backward_destroy(cpu_plan_t *plan) {
         return;
     }
     cpu_plan_destroy(plan->backward_data);
+    cpu_wino_destroy(plan->wino);
+    plan->wino = NULL;
     cpu_wgrad_destroy(plan->weights_full);
     cpu_wgrad_destroy(plan->weights_other);
     plan->backward_data = NULL;

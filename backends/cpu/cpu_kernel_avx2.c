@@ -65,6 +65,9 @@ static inline double avx2_reduce_pd(__m256d v) {
 #define VADD(a, b)        _mm256_add_ps(a, b)
 #define VLOADP(p, n)      avx2_loadp_ps(p, n)
 #define VREDUCE(v)        avx2_reduce_ps(v)
+/* Before cpu_kernel_template.h, which #undefs the macros. */
+#include "cpu_kernel_winograd_template.h"
+
 #include "cpu_kernel_bwd_weights_template.h"
 #include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
@@ -85,6 +88,9 @@ static inline double avx2_reduce_pd(__m256d v) {
 #define VADD(a, b)        _mm256_add_pd(a, b)
 #define VLOADP(p, n)      avx2_loadp_pd(p, n)
 #define VREDUCE(v)        avx2_reduce_pd(v)
+/* Before cpu_kernel_template.h, which #undefs the macros. */
+#include "cpu_kernel_winograd_template.h"
+
 #include "cpu_kernel_bwd_weights_template.h"
 #include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
@@ -101,6 +107,8 @@ const cpu_kernel_t cpu_kernel_avx2_f32 = {
     .wgrad = avx2_f32_wgrad,
     .colsum = avx2_f32_colsum,
     .spansum = avx2_f32_spansum,
+    .wino_in = avx2_f32_wino_in,
+    .wino_out = avx2_f32_wino_out,
 };
 const cpu_kernel_t cpu_kernel_avx2_f64 = {
     .isa = cpu_isa_avx2,
@@ -114,4 +122,6 @@ const cpu_kernel_t cpu_kernel_avx2_f64 = {
     .wgrad = avx2_f64_wgrad,
     .colsum = avx2_f64_colsum,
     .spansum = avx2_f64_spansum,
+    .wino_in = avx2_f64_wino_in,
+    .wino_out = avx2_f64_wino_out,
 };

@@ -43,6 +43,9 @@ const unsigned cpu_kernel_avx512_features = TCONV_CPU_TARGET_FEATURES;
 #define VADD(a, b)        _mm512_add_ps(a, b)
 #define VLOADP(p, n)      _mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1u), p)
 #define VREDUCE(v)        _mm512_reduce_add_ps(v)
+/* Before cpu_kernel_template.h, which #undefs the macros. */
+#include "cpu_kernel_winograd_template.h"
+
 #include "cpu_kernel_bwd_weights_template.h"
 #include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
@@ -188,6 +191,9 @@ static void avx512_f32_fold(const cpu_fold_args_t *a) {
 #define VADD(a, b)        _mm512_add_pd(a, b)
 #define VLOADP(p, n)      _mm512_maskz_loadu_pd((__mmask8)((1u << (n)) - 1u), p)
 #define VREDUCE(v)        _mm512_reduce_add_pd(v)
+/* Before cpu_kernel_template.h, which #undefs the macros. */
+#include "cpu_kernel_winograd_template.h"
+
 #include "cpu_kernel_bwd_weights_template.h"
 #include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
@@ -205,6 +211,8 @@ const cpu_kernel_t cpu_kernel_avx512_f32 = {
     .wgrad = avx512_f32_wgrad,
     .colsum = avx512_f32_colsum,
     .spansum = avx512_f32_spansum,
+    .wino_in = avx512_f32_wino_in,
+    .wino_out = avx512_f32_wino_out,
 };
 const cpu_kernel_t cpu_kernel_avx512_f64 = {
     .isa = cpu_isa_avx512,
@@ -218,4 +226,6 @@ const cpu_kernel_t cpu_kernel_avx512_f64 = {
     .wgrad = avx512_f64_wgrad,
     .colsum = avx512_f64_colsum,
     .spansum = avx512_f64_spansum,
+    .wino_in = avx512_f64_wino_in,
+    .wino_out = avx512_f64_wino_out,
 };

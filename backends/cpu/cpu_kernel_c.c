@@ -76,6 +76,9 @@ static inline c_vec_f64 c_max_f64(c_vec_f64 a, c_vec_f64 b) {
 #define VADD(a, b)        ((a) + (b))
 #define VLOADP(p, n)      c_loadp_f32(p, n)
 #define VREDUCE(v)        (((v)[0] + (v)[1]) + ((v)[2] + (v)[3]))
+/* Before cpu_kernel_template.h, which #undefs the macros. */
+#include "cpu_kernel_winograd_template.h"
+
 #include "cpu_kernel_bwd_weights_template.h"
 #include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
@@ -96,6 +99,9 @@ static inline c_vec_f64 c_max_f64(c_vec_f64 a, c_vec_f64 b) {
 #define VADD(a, b)        ((a) + (b))
 #define VLOADP(p, n)      c_loadp_f64(p, n)
 #define VREDUCE(v)        ((v)[0] + (v)[1])
+/* Before cpu_kernel_template.h, which #undefs the macros. */
+#include "cpu_kernel_winograd_template.h"
+
 #include "cpu_kernel_bwd_weights_template.h"
 #include "cpu_kernel_dot_template.h"
 #include "cpu_kernel_template.h"
@@ -112,6 +118,8 @@ const cpu_kernel_t cpu_kernel_c_f32 = {
     .wgrad = c_f32_wgrad,
     .colsum = c_f32_colsum,
     .spansum = c_f32_spansum,
+    .wino_in = c_f32_wino_in,
+    .wino_out = c_f32_wino_out,
 };
 const cpu_kernel_t cpu_kernel_c_f64 = {
     .isa = cpu_isa_c,
@@ -125,4 +133,6 @@ const cpu_kernel_t cpu_kernel_c_f64 = {
     .wgrad = c_f64_wgrad,
     .colsum = c_f64_colsum,
     .spansum = c_f64_spansum,
+    .wino_in = c_f64_wino_in,
+    .wino_out = c_f64_wino_out,
 };
