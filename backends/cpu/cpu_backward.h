@@ -50,11 +50,12 @@ tconv_status_t cpu_backward_data_create(const cpu_plan_t *fwd, cpu_plan_t **out,
 tconv_status_t cpu_backward_data_set_weights(cpu_plan_t *bp, const cpu_plan_t *fwd,
                                              const void *kernel, char *msg, size_t msg_size);
 
-/* The backward data pass by Winograd's F(2, 2) (cpu_backward_data_winograd.c). */
+/* The backward data pass by Winograd's F(2, r) (cpu_backward_data_winograd.c). */
 typedef struct cpu_wino cpu_wino_t;
-/** Whether @p fwd's backward data pass runs by Winograd: kernel = 2 x stride
- *  on every axis, dilation 1, one group, channels_last, float32, at least a
- *  vector of input and of output channels; TCONV_CPU_WINOGRAD=0 turns it off. */
+/** Whether @p fwd's backward data pass runs by Winograd: on every axis the
+ *  same r in {2, 3} with kernel = r x stride and dilation 1, or stride 1 and
+ *  kernel r (any dilation); one group, channels_last, float32, at least a
+ *  vector of input and of output channels. TCONV_CPU_WINOGRAD=0 turns it off. */
 int cpu_wino_fits(const cpu_plan_t *fwd);
 tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, cpu_wino_t **out, char *msg, size_t msg_size);
 /** Transforms @p kernel (the problem's layout). */

@@ -1,39 +1,48 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The backward data pass by Winograd's minimal filtering, F(2, 2) per axis,
- * for layers whose kernel is twice the stride on every axis (dilation 1,
- * one group, channels_last, float32): the suite's gan_g3 and gan_g5 (k 4,
- * s 2), whose direct pass runs at the FMA ceiling for tconv and oneDNN alike.
+/* The backward data pass by Winograd's minimal filtering F(2, r) per axis
+ * (float32, channels_last, one group), for layers whose direct pass runs at
+ * the FMA ceiling for tconv and oneDNN alike: the suite's gan_g3 (k 4, s 2:
+ * r = 2) and dilated_k3d2 (k 3, d 2, s 1: r = 3).
  *
- * Per axis, dx[i] = sum over t < 2s of dz[s*i + t - c] * w[t] (c: the begin
- * crop). With t = s*u + v (class v < s, u in {0, 1}) that is, per class, the
- * stride-1 correlation of dz_v[j] = dz[s*j + v - c] with the two taps
- * g_v[u] = w[s*u + v]: dx[i] = sum over v of dz_v[i] g_v[0] + dz_v[i+1] g_v[1].
- * F(2, 2) computes two outputs of such a correlation from three inputs with
- * three products instead of four:
- *     V = B^T d: (d0 - d1, d1, d2 - d1)      U = G g: (g0, g0 + g1, g1)
- *     y = A^T (U V): (m0 + m1, m1 + m2)
- * (integer coefficients: no rounding beyond the sums'). In 3-D a tile of
- * 2 x 2 x 2 dx points takes 27 products per (class, dz channel, dx channel)
- * instead of 64: for each of the 27 transform points p, the tiles' V_p
- * (tiles x K, K = s^3 classes x Cout, the classes summed in the transform
- * domain) times U_p (K x Cin) is a GEMM, run by the forward register tiles
- * (one tap of K channels); then A^T turns each tile's 27 sums into its 8 dx
- * points. 2.4x fewer multiplications on gan_g3 and gan_g5.
+ * Per axis, dx[i] = sum over t of dz[s*i + t*d - c] * w[t] (c: the begin
+ * crop). Two shapes reduce to stride-1 correlations with r taps, r = 2 or 3
+ * (the same r on every axis):
+ *   - d = 1, k = r*s: with t = s*u + v (class v < s, u < r), per class the
+ *     correlation of dz_v[j] = dz[s*j + v - c] with g_v[u] = w[s*u + v];
+ *     the classes are summed;
+ *   - s = 1, k = r, any d: dx points i = d*q + pi of one parity pi < d are
+ *     the correlation of dz_pi[j] = dz[d*j + pi - c] with the taps.
+ * Both: dx point d*(2T + o) + pi (o < 2) of tile (pi, T) reads dz points
+ * s*d*(2T + j) + s*pi + v - c, j < r + 1. F(2, r) computes the tile's two
+ * outputs with r + 1 products instead of 2r:
+ *     r = 2: V = B^T d = (d0 - d1, d1, d2 - d1), U = G g = (g0, g0 + g1, g1),
+ *            y = A^T m = (m0 + m1, m1 + m2)
+ *     r = 3: V = (d0 - d2, d1 + d2, d2 - d1, d1 - d3),
+ *            U = (g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2),
+ *            y = (m0 + m1 + m2, m1 - m2 - m3)
+ * (coefficients 0, +-1, +-1/2: exact in binary). In 3-D a tile of 2 x 2 x 2 dx
+ * points takes (r+1)^3 products per (class, dz channel, dx channel) instead
+ * of 8 r^3: 27 for 64 (r = 2), 64 for 216 (r = 3). For each transform point
+ * p, the tiles' V_p (tiles x K, K = classes x Cout, the classes summed in
+ * the transform domain) times U_p (K x Cin) is a GEMM, run by the forward
+ * register tiles (one tap of K channels); then A^T turns each tile's sums
+ * into its 8 dx points. The transforms work a vector of channels at a time
+ * (cpu_kernel_winograd_template.h).
  *
  * Work: blocks of up to `block` consecutive tiles of one sample (tiles in
  * D, H, W order), a contiguous range of the batch's blocks per thread; each
- * thread transforms its block's dz into its scratch V, runs the 27 GEMMs
- * into its scratch M and writes the block's dx. A tile's dx depends only on
- * the problem, never on the thread count (bit-identical for any). */
+ * thread transforms its block's dz into its scratch V, runs the GEMMs into
+ * its scratch M and writes the block's dx. A tile's dx depends only on the
+ * problem, never on the thread count (bit-identical for any). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu_backward.h"
 
-/* Transform points per axis (F(2, 2): 3) and per tile (27). */
-#define WT  3
-#define WT3 27
+/* Most transform points per axis (F(2, 3): 4) and per tile. */
+#define WMAX  4
+#define WMAX3 64
 /* Bytes of V_p (one transform point's tiles x K) and of M (every transform
  * point's sums of a block) a block aims at: V_p stays in L2 while the GEMM
  * reads it once per channel chunk, M while A^T reads it back. */
@@ -41,23 +50,38 @@
 #define M_BYTES (1024.0 * 1024)
 
 struct cpu_wino {
-    int64_t s[3];      /* strides */
-    int64_t ntiles[3]; /* tiles per axis: ceil(dx length / 2) */
-    int64_t tiles;     /* per sample */
-    int64_t classes;   /* s_d * s_h * s_w */
-    int64_t k;         /* GEMM depth: classes * Cout */
-    int64_t cin, cpad; /* dx channels, rounded up to whole chunks */
-    int64_t chunkw;    /* channels per chunk: nv_max * VL */
+    int r, alpha;       /* taps per class and axis; transform points per axis (r + 1) */
+    int64_t npts;       /* transform points per tile: alpha^3 */
+    int64_t s[3], d[3]; /* strides (classes) and dilations (parities) */
+    int64_t half[3];    /* tiles per parity and axis: ceil(ceil(L / d) / 2) */
+    int64_t ntiles[3];  /* tiles per axis: d * half */
+    int64_t tiles;      /* per sample */
+    int64_t classes;    /* s_d * s_h * s_w */
+    int64_t k;          /* GEMM depth: classes * Cout */
+    int64_t cin, cpad;  /* dx channels, rounded up to whole chunks */
+    int64_t chunkw;     /* channels per chunk: nv_max * VL */
     int64_t nchunk;
     int64_t block;      /* tiles per block */
     int64_t per_sample; /* blocks per sample */
     int64_t batch;      /* the batch the thread split is for */
-    float *u;           /* [27][nchunk][k][chunkw] */
-    float *scratch;     /* per thread: V [27][block][k], then M [27][block][cpad] */
+    float *u;           /* [npts][nchunk][k][chunkw] */
+    float *scratch;     /* per thread: V [npts][block][k], then M [npts][block][cpad] */
     size_t scratch_elems;
     float *zeros;          /* chunkw zeros: the tiles' bias */
     int64_t *thread_first; /* thread t: the batch's blocks [first[t], first[t+1]) */
 };
+
+/* Taps per class of axis a (2 or 3), or 0 when the axis has neither shape. */
+static int axis_taps(const tconv_canonical_t *p, int a) {
+    const int64_t k = p->kernel_size[a], s = p->strides[a], d = p->dilation[a];
+    if (d == 1 && (k == 2 * s || k == 3 * s)) {
+        return (int)(k / s);
+    }
+    if (s == 1 && (k == 2 || k == 3)) {
+        return (int)k;
+    }
+    return 0;
+}
 
 int cpu_wino_fits(const cpu_plan_t *fwd) {
     const tconv_canonical_t *p = &fwd->p;
@@ -72,12 +96,8 @@ int cpu_wino_fits(const cpu_plan_t *fwd) {
         fwd->cin_g < fwd->kernel->vl || fwd->cout_g < fwd->kernel->vl) {
         return 0;
     }
-    for (int a = 0; a < 3; ++a) {
-        if (p->dilation[a] != 1 || p->kernel_size[a] != 2 * p->strides[a]) {
-            return 0;
-        }
-    }
-    return 1;
+    const int r = axis_taps(p, 0);
+    return r && axis_taps(p, 1) == r && axis_taps(p, 2) == r;
 }
 
 static void split_blocks(cpu_wino_t *w, size_t nthreads) {
@@ -85,6 +105,12 @@ static void split_blocks(cpu_wino_t *w, size_t nthreads) {
     for (size_t t = 0; t <= nthreads; ++t) {
         w->thread_first[t] = (int64_t)((__int128)n * (int64_t)t / (int64_t)nthreads);
     }
+}
+
+/* a * b, or INT64_MAX when it overflows (an allocation then refuses it). */
+static int64_t mul_or_max(int64_t a, int64_t b) {
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
 tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, cpu_wino_t **out, char *msg,
@@ -97,15 +123,20 @@ tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, cpu_wino_t **out, char *ms
         snprintf(msg, msg_size, "cpu plan: allocating the Winograd backward data plan failed");
         return tconv_out_of_memory;
     }
+    w->r = axis_taps(p, 0);
+    w->alpha = w->r + 1;
+    w->npts = (int64_t)w->alpha * w->alpha * w->alpha;
     w->classes = 1;
     w->tiles = 1;
     for (int a = 0; a < 3; ++a) {
         w->s[a] = p->strides[a];
-        w->ntiles[a] = (p->input_size[a] + 1) / 2;
+        w->d[a] = p->dilation[a];
+        w->half[a] = ((p->input_size[a] + w->d[a] - 1) / w->d[a] + 1) / 2;
+        w->ntiles[a] = w->d[a] * w->half[a];
         w->classes *= w->s[a];
-        w->tiles *= w->ntiles[a];
+        w->tiles = mul_or_max(w->tiles, w->ntiles[a]);
     }
-    w->k = w->classes * p->out_channels;
+    w->k = mul_or_max(w->classes, p->out_channels);
     w->cin = p->in_channels;
     w->chunkw = (int64_t)kern->nv_max * kern->vl;
     w->nchunk = (w->cin + w->chunkw - 1) / w->chunkw;
@@ -114,21 +145,22 @@ tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, cpu_wino_t **out, char *ms
      * tiles of points, at least one. */
     const int64_t np = kern->np_max[kern->nv_max];
     double b = V_BYTES / ((double)w->k * sizeof(float));
-    const double bm = M_BYTES / ((double)WT3 * (double)w->cpad * sizeof(float));
+    const double bm = M_BYTES / ((double)w->npts * (double)w->cpad * sizeof(float));
     b = bm < b ? bm : b;
     b = b > (double)w->tiles ? (double)w->tiles : b;
     w->block = (int64_t)b / np * np;
     w->block = w->block < np ? (w->tiles < np ? w->tiles : np) : w->block;
     w->per_sample = (w->tiles + w->block - 1) / w->block;
     w->batch = p->batch;
-    w->scratch_elems = (size_t)(WT3 * w->block * (w->k + w->cpad));
-    tconv_status_t st =
-        cpu_plan_alloc_table((void **)&w->u, WT3 * w->nchunk * w->k * w->chunkw, sizeof(float), 1,
-                             "the Winograd weights", msg, msg_size);
+    const int64_t scratch = mul_or_max(mul_or_max(w->npts, w->block),
+                                       w->k > INT64_MAX - w->cpad ? INT64_MAX : w->k + w->cpad);
+    w->scratch_elems = (size_t)scratch;
+    tconv_status_t st = cpu_plan_alloc_table(
+        (void **)&w->u, mul_or_max(mul_or_max(w->npts * w->nchunk, w->k), w->chunkw), sizeof(float),
+        1, "the Winograd weights", msg, msg_size);
     if (st == tconv_success) {
-        st = cpu_plan_alloc_table((void **)&w->scratch,
-                                  (int64_t)w->scratch_elems * (int64_t)fwd->nthreads, sizeof(float),
-                                  1, "the Winograd scratch", msg, msg_size);
+        st = cpu_plan_alloc_table((void **)&w->scratch, mul_or_max(scratch, (int64_t)fwd->nthreads),
+                                  sizeof(float), 1, "the Winograd scratch", msg, msg_size);
     }
     if (st == tconv_success) {
         st = cpu_plan_alloc_table((void **)&w->zeros, w->chunkw, sizeof(float), 1,
@@ -153,25 +185,39 @@ void cpu_wino_set_batch(cpu_wino_t *w, const cpu_plan_t *fwd, int64_t batch) {
     split_blocks(w, fwd->nthreads);
 }
 
-/* U_p = G g per axis, G rows (1, 0), (1, 1), (0, 1): g taps u = 0, 1. */
-static float g_row(int r, float g0, float g1) {
-    return r == 0 ? g0 : r == 1 ? g0 + g1 : g1;
+/* Row `row` of G applied to the r taps g: r = 2: (g0, g0 + g1, g1);
+ * r = 3: (g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2). */
+static float g_row(int r, int row, const float *g) {
+    if (r == 2) {
+        return row == 0 ? g[0] : row == 1 ? g[0] + g[1] : g[1];
+    }
+    switch (row) {
+    case 0:
+        return g[0];
+    case 1:
+        return (g[0] + g[1] + g[2]) * 0.5f;
+    case 2:
+        return (g[0] - g[1] + g[2]) * 0.5f;
+    default:
+        return g[2];
+    }
 }
 
 void cpu_wino_set_weights(cpu_wino_t *w, const cpu_plan_t *fwd, const void *kernel) {
     const tconv_canonical_t *p = &fwd->p;
     const float *kw = (const float *)kernel;
     const int64_t cout = p->out_channels;
-    memset(w->u, 0, (size_t)(WT3 * w->nchunk * w->k * w->chunkw) * sizeof(float));
+    const int r = w->r, al = w->alpha;
+    memset(w->u, 0, (size_t)(w->npts * w->nchunk * w->k * w->chunkw) * sizeof(float));
     for (int64_t cls = 0; cls < w->classes; ++cls) {
         const int64_t v[3] = {cls / (w->s[1] * w->s[2]), cls / w->s[2] % w->s[1], cls % w->s[2]};
         for (int64_t co = 0; co < cout; ++co) {
             const int64_t row = cls * cout + co;
             for (int64_t ci = 0; ci < w->cin; ++ci) {
-                float g[2][2][2];
-                for (int ud = 0; ud < 2; ++ud) {
-                    for (int uh = 0; uh < 2; ++uh) {
-                        for (int uw = 0; uw < 2; ++uw) {
+                float g[3][3][3];
+                for (int ud = 0; ud < r; ++ud) {
+                    for (int uh = 0; uh < r; ++uh) {
+                        for (int uw = 0; uw < r; ++uw) {
                             const int64_t tap = ((w->s[0] * ud + v[0]) * p->kernel_size[1] +
                                                  (w->s[1] * uh + v[1])) *
                                                     p->kernel_size[2] +
@@ -180,19 +226,21 @@ void cpu_wino_set_weights(cpu_wino_t *w, const cpu_plan_t *fwd, const void *kern
                         }
                     }
                 }
-                for (int a = 0; a < WT; ++a) {
-                    for (int b = 0; b < WT; ++b) {
-                        for (int c = 0; c < WT; ++c) {
-                            float gw[2][2], gh[2];
-                            for (int ud = 0; ud < 2; ++ud) {
-                                for (int uh = 0; uh < 2; ++uh) {
-                                    gw[ud][uh] = g_row(c, g[ud][uh][0], g[ud][uh][1]);
+                const int64_t q = ci / w->chunkw;
+                for (int a = 0; a < al; ++a) {
+                    for (int b = 0; b < al; ++b) {
+                        for (int c = 0; c < al; ++c) {
+                            float gh[3];
+                            for (int ud = 0; ud < r; ++ud) {
+                                float gw[3];
+                                for (int uh = 0; uh < r; ++uh) {
+                                    gw[uh] = g_row(r, c, g[ud][uh]);
                                 }
-                                gh[ud] = g_row(b, gw[ud][0], gw[ud][1]);
+                                gh[ud] = g_row(r, b, gw);
                             }
-                            const int64_t pt = (a * WT + b) * WT + c, q = ci / w->chunkw;
+                            const int64_t pt = (a * al + b) * al + c;
                             w->u[((pt * w->nchunk + q) * w->k + row) * w->chunkw + ci % w->chunkw] =
-                                g_row(a, gh[0], gh[1]);
+                                g_row(r, a, gh);
                         }
                     }
                 }
@@ -202,59 +250,65 @@ void cpu_wino_set_weights(cpu_wino_t *w, const cpu_plan_t *fwd, const void *kern
 }
 
 /* V of tile t of sample n into v[q * vstride + class * Cout + co]: per
- * class, the 3 x 3 x 3 dz points s*j + class - c (j = 2*t .. 2*t + 2 on each
- * axis; zeros outside dz), transformed by the kernel's wino_in. */
+ * class, the alpha^3 dz points s*d*(2T + j) + s*pi + v - c of the tile's
+ * (parity pi, index T) on each axis (zeros outside dz), transformed by the
+ * kernel's wino_in. */
 static void input_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, const float *dz, int64_t n,
                             const int64_t t[3], float *v, int64_t vstride) {
     const tconv_canonical_t *p = &fwd->p;
     const int64_t cout = p->out_channels;
+    const int al = w->alpha;
     for (int64_t cls = 0; cls < w->classes; ++cls) {
         const int64_t cv[3] = {cls / (w->s[1] * w->s[2]), cls / w->s[2] % w->s[1], cls % w->s[2]};
-        int64_t z[3][WT];
-        int in[3][WT];
+        int64_t z[3][WMAX];
+        int in[3][WMAX];
         for (int a = 0; a < 3; ++a) {
-            for (int j = 0; j < WT; ++j) {
-                z[a][j] = w->s[a] * (2 * t[a] + j) + cv[a] - p->crop_begin[a];
+            const int64_t pi = t[a] / w->half[a], tt = t[a] % w->half[a];
+            for (int j = 0; j < al; ++j) {
+                z[a][j] = w->s[a] * (w->d[a] * (2 * tt + j) + pi) + cv[a] - p->crop_begin[a];
                 in[a][j] = z[a][j] >= 0 && z[a][j] < p->output_size[a];
             }
         }
-        const void *pts[WT3];
-        for (int i = 0; i < WT; ++i) {
-            for (int j = 0; j < WT; ++j) {
-                for (int k = 0; k < WT; ++k) {
-                    pts[(i * WT + j) * WT + k] = in[0][i] && in[1][j] && in[2][k]
+        const void *pts[WMAX3];
+        for (int i = 0; i < al; ++i) {
+            for (int j = 0; j < al; ++j) {
+                for (int k = 0; k < al; ++k) {
+                    pts[(i * al + j) * al + k] = in[0][i] && in[1][j] && in[2][k]
                                                      ? dz + n * fwd->ys.n + z[0][i] * fwd->ys.d +
                                                            z[1][j] * fwd->ys.h + z[2][k] * fwd->ys.w
                                                      : NULL;
                 }
             }
         }
-        fwd->kernel->wino_in(pts, cout, v + cls * cout, (ptrdiff_t)vstride);
+        fwd->kernel->wino_in[w->r - 2](pts, cout, v + cls * cout, (ptrdiff_t)vstride);
     }
 }
 
-/* dx of tile t of sample n from its 27 sums m[q * mstride + ci] (the
- * kernel's wino_out); points past dx's end are dropped. */
+/* dx of tile t of sample n from its sums m[q * mstride + ci] (the kernel's
+ * wino_out): points d*(2T + o) + pi; those past dx's end are dropped. */
 static void output_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, float *dx, int64_t n,
                              const int64_t t[3], const float *m, int64_t mstride) {
     const tconv_canonical_t *p = &fwd->p;
-    int64_t lim[3];
+    int64_t x[3][2];
     for (int a = 0; a < 3; ++a) {
-        lim[a] = p->input_size[a] - 2 * t[a] < 2 ? p->input_size[a] - 2 * t[a] : 2;
+        const int64_t pi = t[a] / w->half[a], tt = t[a] % w->half[a];
+        for (int o = 0; o < 2; ++o) {
+            x[a][o] = w->d[a] * (2 * tt + o) + pi;
+        }
     }
     void *o[8];
     for (int i = 0; i < 2; ++i) {
         for (int j = 0; j < 2; ++j) {
             for (int k = 0; k < 2; ++k) {
-                o[(i * 2 + j) * 2 + k] = i < lim[0] && j < lim[1] && k < lim[2]
-                                             ? dx + n * fwd->xs.n + (2 * t[0] + i) * fwd->xs.d +
-                                                   (2 * t[1] + j) * fwd->xs.h +
-                                                   (2 * t[2] + k) * fwd->xs.w
+                o[(i * 2 + j) * 2 + k] = x[0][i] < p->input_size[0] && x[1][j] < p->input_size[1] &&
+                                                 x[2][k] < p->input_size[2]
+                                             ? dx + n * fwd->xs.n + x[0][i] * fwd->xs.d +
+                                                   x[1][j] * fwd->xs.h + x[2][k] * fwd->xs.w
                                              : NULL;
             }
         }
     }
-    fwd->kernel->wino_out(m, (ptrdiff_t)mstride, w->cin, o);
+    fwd->kernel->wino_out[w->r - 2](m, (ptrdiff_t)mstride, w->cin, o);
 }
 
 typedef struct wino_ctx {
@@ -294,7 +348,7 @@ static void run_block(const wino_ctx_t *ctx, int64_t blk, float *v, float *m) {
     args.cin = w->k;
     args.x_cstride = 1;
     args.bias = w->zeros;
-    for (int64_t pt = 0; pt < WT3; ++pt) {
+    for (int64_t pt = 0; pt < w->npts; ++pt) {
         const float *vp = v + pt * w->block * w->k;
         float *mp = m + pt * w->block * w->cpad;
         for (int64_t q = 0; q < w->nchunk; ++q) {
@@ -330,7 +384,7 @@ static void wino_job(void *arg, size_t thread, size_t threads) {
     const wino_ctx_t *ctx = arg;
     const cpu_wino_t *w = ctx->w;
     float *v = w->scratch + thread * w->scratch_elems;
-    float *m = v + WT3 * w->block * w->k;
+    float *m = v + w->npts * w->block * w->k;
     for (int64_t b = w->thread_first[thread]; b < w->thread_first[thread + 1]; ++b) {
         run_block(ctx, b, v, m);
     }
@@ -344,9 +398,9 @@ void cpu_wino_execute(const cpu_plan_t *fwd, const cpu_wino_t *w, const void *gr
 
 int cpu_wino_describe(const cpu_wino_t *w, char *buf, size_t size) {
     return snprintf(buf, size,
-                    "backward data: Winograd F(2,2) per axis, %lld classes x Cout = K %lld, "
+                    "backward data: Winograd F(2,%d) per axis, %lld classes x Cout = K %lld, "
                     "%lld tiles per sample in blocks of %lld",
-                    (long long)w->classes, (long long)w->k, (long long)w->tiles,
+                    w->r, (long long)w->classes, (long long)w->k, (long long)w->tiles,
                     (long long)w->block);
 }
 

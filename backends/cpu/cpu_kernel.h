@@ -125,12 +125,12 @@ typedef void (*cpu_colsum_fn)(const void *src, int64_t rows, ptrdiff_t row_strid
 /** Sum of src[0..n) (one value of the kernel's dtype into *sum). */
 typedef void (*cpu_spansum_fn)(const void *src, int64_t n, void *sum);
 
-/** Winograd F(2, 2) input transform of 3 x 3 x 3 points (D, H, W order;
- *  pts[q] their first channel, NULL for zeros): v[q * vstride + c], c <
- *  channels, for the 27 transform points q (B^T along each axis). */
+/** Winograd F(2, r) input transform of alpha^3 points (alpha = r + 1; D, H,
+ *  W order; pts[q] their first channel, NULL for zeros): v[q * vstride + c],
+ *  c < channels, for the alpha^3 transform points q (B^T along each axis). */
 typedef void (*cpu_wino_in_fn)(const void *const *pts, int64_t channels, void *v,
                                ptrdiff_t vstride);
-/** Its output transform (A^T along each axis): from the 27 rows m + q *
+/** Its output transform (A^T along each axis): from the alpha^3 rows m + q *
  *  mstride (whole vectors, even past @p channels) to the 2 x 2 x 2 points
  *  out[4 d + 2 h + w] (NULL: not stored). */
 typedef void (*cpu_wino_out_fn)(const void *m, ptrdiff_t mstride, int64_t channels,
@@ -165,10 +165,10 @@ typedef struct cpu_kernel {
     cpu_colsum_fn colsum;
     /** Sum of a contiguous span (bias gradient, channels_first). */
     cpu_spansum_fn spansum;
-    /** Winograd F(2, 2) transforms of the backward data pass
-     *  (cpu_kernel_winograd_template.h). */
-    cpu_wino_in_fn wino_in;
-    cpu_wino_out_fn wino_out;
+    /** Winograd F(2, 2) and F(2, 3) transforms of the backward data pass
+     *  (cpu_kernel_winograd_template.h), index r - 2. */
+    cpu_wino_in_fn wino_in[2];
+    cpu_wino_out_fn wino_out[2];
 } cpu_kernel_t;
 
 extern const cpu_kernel_t cpu_kernel_c_f32, cpu_kernel_c_f64;

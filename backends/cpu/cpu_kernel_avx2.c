@@ -107,8 +107,8 @@ const cpu_kernel_t cpu_kernel_avx2_f32 = {
     .wgrad = avx2_f32_wgrad,
     .colsum = avx2_f32_colsum,
     .spansum = avx2_f32_spansum,
-    .wino_in = avx2_f32_wino_in,
-    .wino_out = avx2_f32_wino_out,
+    .wino_in = {avx2_f32_wino_in3, avx2_f32_wino_in4},
+    .wino_out = {avx2_f32_wino_out3, avx2_f32_wino_out4},
 };
 const cpu_kernel_t cpu_kernel_avx2_f64 = {
     .isa = cpu_isa_avx2,
@@ -122,6 +122,6 @@ const cpu_kernel_t cpu_kernel_avx2_f64 = {
     .wgrad = avx2_f64_wgrad,
     .colsum = avx2_f64_colsum,
     .spansum = avx2_f64_spansum,
-    .wino_in = avx2_f64_wino_in,
-    .wino_out = avx2_f64_wino_out,
+    .wino_in = {avx2_f64_wino_in3, avx2_f64_wino_in4},
+    .wino_out = {avx2_f64_wino_out3, avx2_f64_wino_out4},
 };

@@ -211,8 +211,8 @@ const cpu_kernel_t cpu_kernel_avx512_f32 = {
     .wgrad = avx512_f32_wgrad,
     .colsum = avx512_f32_colsum,
     .spansum = avx512_f32_spansum,
-    .wino_in = avx512_f32_wino_in,
-    .wino_out = avx512_f32_wino_out,
+    .wino_in = {avx512_f32_wino_in3, avx512_f32_wino_in4},
+    .wino_out = {avx512_f32_wino_out3, avx512_f32_wino_out4},
 };
 const cpu_kernel_t cpu_kernel_avx512_f64 = {
     .isa = cpu_isa_avx512,
@@ -226,6 +226,6 @@ const cpu_kernel_t cpu_kernel_avx512_f64 = {
     .wgrad = avx512_f64_wgrad,
     .colsum = avx512_f64_colsum,
     .spansum = avx512_f64_spansum,
-    .wino_in = avx512_f64_wino_in,
-    .wino_out = avx512_f64_wino_out,
+    .wino_in = {avx512_f64_wino_in3, avx512_f64_wino_in4},
+    .wino_out = {avx512_f64_wino_out3, avx512_f64_wino_out4},
 };

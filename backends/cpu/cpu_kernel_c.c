@@ -118,8 +118,8 @@ const cpu_kernel_t cpu_kernel_c_f32 = {
     .wgrad = c_f32_wgrad,
     .colsum = c_f32_colsum,
     .spansum = c_f32_spansum,
-    .wino_in = c_f32_wino_in,
-    .wino_out = c_f32_wino_out,
+    .wino_in = {c_f32_wino_in3, c_f32_wino_in4},
+    .wino_out = {c_f32_wino_out3, c_f32_wino_out4},
 };
 const cpu_kernel_t cpu_kernel_c_f64 = {
     .isa = cpu_isa_c,
@@ -133,6 +133,6 @@ const cpu_kernel_t cpu_kernel_c_f64 = {
     .wgrad = c_f64_wgrad,
     .colsum = c_f64_colsum,
     .spansum = c_f64_spansum,
-    .wino_in = c_f64_wino_in,
-    .wino_out = c_f64_wino_out,
+    .wino_in = {c_f64_wino_in3, c_f64_wino_in4},
+    .wino_out = {c_f64_wino_out3, c_f64_wino_out4},
 };
