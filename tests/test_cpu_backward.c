@@ -19,7 +19,7 @@
  *     W taps of Cout channels each;
  *   - kernel = 2 x stride (gan_g3 scaled down, and strides 1, 2, 3 with
  *     output padding): backward data by Winograd F(2, 2) in float32
- *     channels_last (cpu_backward_data_winograd.c), with channel tails and
+ *     channels_last (cpu_winograd.c), with channel tails and
  *     partial tiles, directly in the other variants; the wide layer's k 3,
  *     dilation 2 by F(2, 3) on each parity of dx.
  * Each gradient must also be bit-identical on 1 and 3 threads: both passes

@@ -17,7 +17,9 @@
  *     gan_g5 (one output channel), nnunet_up1 and keras_k3s2, scaled down,
  *     into aligned and misaligned dx, and layers whose dx cannot stream;
  *   - the backward data pass by Winograd F(2, 2) (gan_g3's shape: kernel =
- *     2 x stride), and not when TCONV_CPU_WINOGRAD=0 or in float64.
+ *     2 x stride), and not when TCONV_CPU_WINOGRAD=0 or in float64;
+ *   - the forward pass by Winograd F(2, 3) (dilated_k3d2's shape), with
+ *     activations, and the tiles when TCONV_CPU_WINOGRAD=0.
  * The output is filled with NaN first, so an element never written fails. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -203,7 +205,7 @@ static const dx_case_t dx_cases[] = {
     /* 20 floats per dx point: its points are not 64-byte strided */
     {"dx_cin20_never",         1, 20, 4,  {3, 4, 5}, 2, 2, 0, F32, "1", 0, NULL, 0},
     /* kernel = 2 x stride, a vector of channels each way: Winograd F(2, 2)
-     * (cpu_backward_data_winograd.c) unless TCONV_CPU_WINOGRAD=0 */
+     * (cpu_winograd.c) unless TCONV_CPU_WINOGRAD=0 */
     {"dx_gan_g3_winograd",     2, 32, 16, {3, 4, 5}, 4, 2, 1, F32, "0", 0, NULL, 1},
     {"dx_gan_g3_direct",       2, 32, 16, {3, 4, 5}, 4, 2, 1, F32, "0", 0, "0",  0},
     {"dx_f64_never_winograd",  1, 16, 16, {3, 4, 5}, 4, 2, 1, F64, "0", 0, NULL, 0},
@@ -296,6 +298,64 @@ static void test_dx_case(void **state) {
     tconv_context_destroy(ctx);
 }
 
+/* The forward pass by Winograd F(2, 3) (cpu_winograd.c): a stride-1 layer
+ * of 3 taps with dilation 2 (dilated_k3d2 scaled down), bias and each kind
+ * of activation (ReLU, and ELU applied after the transform), against the
+ * reference; with TCONV_CPU_WINOGRAD=0 the tiles instead. */
+static void test_forward_winograd(void **state) {
+    (void)state;
+    const tconv_activation_t acts[2] = {tconv_activation_relu, tconv_activation_elu};
+    for (int off = 0; off < 2; off++) {
+        for (int k = 0; k < 2; k++) {
+            tconv_context_t ctx;
+            tc_log_t log;
+            TC_CHECK_OK(tc_context_create_logged(&ctx, 2, &log));
+            tconv_problem_t p;
+            tconv_problem_init(&p, 3);
+            p.batch = 2;
+            p.in_channels = 20;
+            p.out_channels = 18;
+            for (int a = 0; a < 3; a++) {
+                p.input_size[a] = 5 + a;
+                p.kernel_size[a] = 3;
+                p.dilation[a] = 2;
+            }
+            p.padding = tconv_padding_same;
+            p.data_format = CL;
+            p.kernel_layout = k ? KT : KK;
+            p.use_bias = 1;
+            p.activation = acts[k];
+            if (off)
+                setenv("TCONV_CPU_WINOGRAD", "0", 1);
+            tconv_plan_t plan = NULL;
+            TC_CHECK_OK(tconv_plan_create(&plan, ctx, &p, "cpu:0"));
+            unsetenv("TCONV_CPU_WINOGRAD");
+            const int said = tc_contains(log.text, "forward: Winograd F(2,3)");
+            if (said == off)
+                fail_msg("Winograd %s expected, the log says:\n%s", off ? "off" : "on", log.text);
+            tc_rng_t rng;
+            tc_rng_seed(&rng, 31);
+            tc_tensors_t t;
+            char msg[2048];
+            if (tc_tensors_make(&p, &rng, &t, msg, sizeof msg) != 0)
+                fail_msg("%s", msg);
+            TC_CHECK_OK(tconv_plan_set_weights(plan, t.dev_kernel, t.dev_bias));
+            tc_tensors_poison_output(&t);
+            TC_CHECK_OK(tconv_plan_execute(plan, t.dev_in, t.dev_out));
+            int64_t worst = 0;
+            const double err = tc_tensors_max_error(&t, &worst);
+            print_message("forward k3 d2, activation %d, Winograd %s: max rel err %.2g\n",
+                          (int)acts[k], off ? "off" : "on", err);
+            if (!(err <= tc_tolerance(tconv_f32)))
+                fail_msg("error %.3g at element %lld: got %.9g, reference %.9g", err,
+                         (long long)worst, tc_element(t.dev_out, tconv_f32, worst), t.ref[worst]);
+            tc_tensors_free(&t);
+            tconv_plan_destroy(plan);
+            tconv_context_destroy(ctx);
+        }
+    }
+}
+
 /* Whether this CPU runs the kernel family @p name: a forced family above
  * the CPU's falls back, which the plan line would show. */
 static int cpu_runs_isa(const char *name) {
@@ -330,7 +390,7 @@ int main(int argc, char **argv) {
         return tc_cannot_run("no cpu:0 device");
     if (!cpu_runs_isa(isa))
         return tc_cannot_run("this CPU does not run the %s kernels", isa);
-    struct CMUnitTest tests[CASE_COUNT + DX_CASE_COUNT];
+    struct CMUnitTest tests[CASE_COUNT + DX_CASE_COUNT + 1];
     for (size_t i = 0; i < CASE_COUNT; i++) {
         tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(test_case, (void *)&cases[i]);
         tests[i].name = cases[i].name;
@@ -340,5 +400,6 @@ int main(int argc, char **argv) {
             (struct CMUnitTest)cmocka_unit_test_prestate(test_dx_case, (void *)&dx_cases[i]);
         tests[CASE_COUNT + i].name = dx_cases[i].name;
     }
-    return _cmocka_run_group_tests("cpu_paths", tests, CASE_COUNT + DX_CASE_COUNT, NULL, NULL);
+    tests[CASE_COUNT + DX_CASE_COUNT] = (struct CMUnitTest)cmocka_unit_test(test_forward_winograd);
+    return _cmocka_run_group_tests("cpu_paths", tests, CASE_COUNT + DX_CASE_COUNT + 1, NULL, NULL);
 }

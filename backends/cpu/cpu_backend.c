@@ -14,6 +14,7 @@
 #include "cpu_device.h"
 #include "cpu_kernel.h"
 #include "cpu_plan.h"
+#include "cpu_winograd.h"
 #include "tconv/tconv_backend.h"
 
 typedef struct cpu_state {
@@ -184,6 +185,11 @@ static tconv_status_t cpu_plan_create_slot(tconv_backend_state_t state, size_t d
                       cpu_plan_forward(plan)->stream_output
                           ? "; non-temporal output stores (64-byte aligned outputs)"
                           : "");
+    }
+    if (status == tconv_success && st->host && st->host->log && plan->wino_fwd) {
+        char line[256];
+        cpu_wino_describe(plan->wino_fwd, line, sizeof line);
+        st->host->log(tconv_log_debug, backend_name, "plan: %s", line);
     }
     if (status == tconv_success && st->host && st->host->log &&
         (plan->backward_data || plan->backward_weights)) {

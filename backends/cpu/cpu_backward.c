@@ -3,6 +3,8 @@
  * set_weights and the two ABI 1.1 slots call (see cpu_backward.h). */
 #include "cpu_backward.h"
 
+#include "cpu_winograd.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -27,8 +29,8 @@ tconv_status_t cpu_backward_create(cpu_plan_t *plan, char *msg, size_t msg_size)
     tconv_status_t st = tconv_success;
     if (passes & TCONV_PASS_BACKWARD_DATA) {
         st = cpu_backward_data_create(plan, &plan->backward_data, msg, msg_size);
-        if (st == tconv_success && cpu_wino_fits(plan)) {
-            st = cpu_wino_create(plan, &plan->wino, msg, msg_size);
+        if (st == tconv_success && cpu_wino_fits(plan, 0)) {
+            st = cpu_wino_create(plan, 0, &plan->wino, msg, msg_size);
         }
     }
     if (st == tconv_success && (passes & TCONV_PASS_BACKWARD_WEIGHTS)) {
@@ -44,7 +46,7 @@ tconv_status_t cpu_backward_create(cpu_plan_t *plan, char *msg, size_t msg_size)
 tconv_status_t cpu_backward_set_weights(cpu_plan_t *plan, const void *kernel, char *msg,
                                         size_t msg_size) {
     if (plan->wino) {
-        cpu_wino_set_weights(plan->wino, plan, kernel);
+        cpu_wino_set_weights(plan->wino, plan, kernel, NULL);
         return tconv_success;
     }
     if (!plan->backward_data) {

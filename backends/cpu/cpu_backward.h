@@ -50,25 +50,6 @@ tconv_status_t cpu_backward_data_create(const cpu_plan_t *fwd, cpu_plan_t **out,
 tconv_status_t cpu_backward_data_set_weights(cpu_plan_t *bp, const cpu_plan_t *fwd,
                                              const void *kernel, char *msg, size_t msg_size);
 
-/* The backward data pass by Winograd's F(2, r) (cpu_backward_data_winograd.c). */
-typedef struct cpu_wino cpu_wino_t;
-/** Whether @p fwd's backward data pass runs by Winograd: on every axis the
- *  same r in {2, 3} with kernel = r x stride and dilation 1, or stride 1 and
- *  kernel r (any dilation); one group, channels_last, float32, at least a
- *  vector of input and of output channels. TCONV_CPU_WINOGRAD=0 turns it off. */
-int cpu_wino_fits(const cpu_plan_t *fwd);
-tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, cpu_wino_t **out, char *msg, size_t msg_size);
-/** Transforms @p kernel (the problem's layout). */
-void cpu_wino_set_weights(cpu_wino_t *w, const cpu_plan_t *fwd, const void *kernel);
-/** Splits @p batch samples' blocks among the threads. */
-void cpu_wino_set_batch(cpu_wino_t *w, const cpu_plan_t *fwd, int64_t batch);
-/** dL/dx from dL/dz. */
-void cpu_wino_execute(const cpu_plan_t *fwd, const cpu_wino_t *w, const void *grad_output,
-                      void *grad_input);
-/** One line on the pass, as snprintf. */
-int cpu_wino_describe(const cpu_wino_t *w, char *buf, size_t size);
-void cpu_wino_destroy(cpu_wino_t *w);
-
 typedef struct cpu_wgrad cpu_wgrad_t;
 /** The backward weights tables and workspace of @p fwd (cpu_backward_weights.c). */
 tconv_status_t cpu_wgrad_create(const cpu_plan_t *fwd, cpu_wgrad_t **out, char *msg,

@@ -16,6 +16,7 @@
 
 #include "activation_eval.h"
 #include "cpu_plan.h"
+#include "cpu_winograd.h"
 
 typedef struct exec_ctx {
     const cpu_plan_t *plan;
@@ -475,6 +476,10 @@ tconv_status_t cpu_plan_execute(cpu_plan_t *plan, const void *input, void *outpu
     if (!input || !output) {
         snprintf(msg, msg_size, "plan_execute: %s is NULL", !input ? "input" : "output");
         return tconv_invalid_arguments;
+    }
+    if (plan->wino_fwd) {
+        cpu_wino_execute(plan, plan->wino_fwd, input, output);
+        return tconv_success;
     }
     exec_ctx_t ctx = {plan, input, output};
     cpu_thread_pool_run(plan->pool, execute_job, &ctx);

@@ -131,10 +131,11 @@ typedef void (*cpu_spansum_fn)(const void *src, int64_t n, void *sum);
 typedef void (*cpu_wino_in_fn)(const void *const *pts, int64_t channels, void *v,
                                ptrdiff_t vstride);
 /** Its output transform (A^T along each axis): from the alpha^3 rows m + q *
- *  mstride (whole vectors, even past @p channels) to the 2 x 2 x 2 points
- *  out[4 d + 2 h + w] (NULL: not stored). */
+ *  mstride (whole vectors, even past @p channels) plus @p bias (whole
+ *  vectors; NULL: none) to the 2 x 2 x 2 points out[4 d + 2 h + w] (NULL:
+ *  not stored). */
 typedef void (*cpu_wino_out_fn)(const void *m, ptrdiff_t mstride, int64_t channels,
-                                void *const *out);
+                                const void *bias, void *const *out);
 
 /** Instruction sets, best last. */
 typedef enum cpu_isa {

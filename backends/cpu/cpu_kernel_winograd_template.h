@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Winograd F(2, 2) and F(2, 3) transforms of the backward data pass
- * (cpu_backward_data_winograd.c), a vector of channels at a time; included
+/* Winograd F(2, 2) and F(2, 3) transforms (backward data, stride-1 forward)
+ * (cpu_winograd.c), a vector of channels at a time; included
  * by cpu_kernel_<isa>.c once per dtype, before cpu_kernel_template.h (which
  * #undefs the shared macros). Uses REAL, VEC, VL, VZERO, VLOADU, VLOADP,
  * VSET1, VFMADD, VADD, VSTOREU, VSTOREP and KNAME. Points and transform
@@ -30,17 +30,21 @@ static inline void KNAME(wino_scatter)(const VEC *x, int count, REAL *v, ptrdiff
     }
 }
 
-/* The tile's 8 outputs o into channels [c, c + n) of out[q] (NULL: dropped). */
-static inline void KNAME(wino_put)(const VEC *o, void *const *out, int64_t c, int n) {
+/* The tile's 8 outputs o plus channels [c, c + n) of bias (whole vectors;
+ * NULL: none) into those channels of out[q] (NULL: dropped). */
+static inline void KNAME(wino_put)(const VEC *o, const void *bias, void *const *out, int64_t c,
+                                   int n) {
+    const VEC b = bias ? VLOADU((const REAL *)bias + c) : VZERO();
     for (int q = 0; q < 8; ++q) {
         REAL *p = (REAL *)out[q];
         if (!p) {
             continue;
         }
+        const VEC r = bias ? VADD(o[q], b) : o[q];
         if (n == VL) {
-            VSTOREU(p + c, o[q]);
+            VSTOREU(p + c, r);
         } else {
-            VSTOREP(p + c, o[q], n);
+            VSTOREP(p + c, r, n);
         }
     }
 }
@@ -115,7 +119,7 @@ static void KNAME(wino_in4)(const void *const *pts, int64_t channels, void *out,
 /* F(2, 2): A^T = rows (1, 1, 0), (0, 1, 1) along W, H and D: the 8 points
  * out[4 d + 2 h + w] from the transform points' rows m + q * mstride, which
  * hold whole vectors past `channels`. */
-static void KNAME(wino_out3)(const void *in, ptrdiff_t mstride, int64_t channels,
+static void KNAME(wino_out3)(const void *in, ptrdiff_t mstride, int64_t channels, const void *bias,
                              void *const *out) {
     const REAL *m = (const REAL *)in;
     for (int64_t c = 0; c < channels; c += VL) {
@@ -136,12 +140,12 @@ static void KNAME(wino_out3)(const void *in, ptrdiff_t mstride, int64_t channels
             o[q] = VADD(f[q], f[4 + q]);
             o[4 + q] = VADD(f[4 + q], f[8 + q]);
         }
-        KNAME(wino_put)(o, out, c, n);
+        KNAME(wino_put)(o, bias, out, c, n);
     }
 }
 
 /* F(2, 3): A^T = rows (1, 1, 1, 0), (0, 1, -1, -1) along W, H and D. */
-static void KNAME(wino_out4)(const void *in, ptrdiff_t mstride, int64_t channels,
+static void KNAME(wino_out4)(const void *in, ptrdiff_t mstride, int64_t channels, const void *bias,
                              void *const *out) {
     const REAL *m = (const REAL *)in;
     for (int64_t c = 0; c < channels; c += VL) {
@@ -164,7 +168,7 @@ static void KNAME(wino_out4)(const void *in, ptrdiff_t mstride, int64_t channels
             o[q] = VADD(VADD(f[q], f[4 + q]), f[8 + q]);
             o[4 + q] = WINO_SUB(WINO_SUB(f[4 + q], f[8 + q]), f[12 + q]);
         }
-        KNAME(wino_put)(o, out, c, n);
+        KNAME(wino_put)(o, bias, out, c, n);
     }
 }
 

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cpu_winograd.h"
+
 static tconv_status_t fail(tconv_status_t status, char *msg, size_t msg_size, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -790,6 +792,9 @@ tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const 
             }
         }
     }
+    if (plan->wino_fwd) {
+        cpu_wino_set_weights(plan->wino_fwd, plan, kernel, bias);
+    }
     plan->weights_set = 1;
     return tconv_success;
 }
@@ -798,6 +803,7 @@ void cpu_plan_destroy(cpu_plan_t *plan) {
     if (!plan) {
         return;
     }
+    cpu_wino_destroy(plan->wino_fwd);
     for (int a = 0; a < 3; ++a) {
         free(plan->axis[a].runs);
         free(plan->axis[a].tap);
@@ -839,6 +845,9 @@ tconv_status_t cpu_plan_set_batch(cpu_plan_t *plan, int64_t batch, char *msg, si
     }
     plan->p.batch = batch;
     split_among_threads(plan, plan->item_cost);
+    if (plan->wino_fwd) {
+        cpu_wino_set_batch(plan->wino_fwd, plan, batch);
+    }
     return plan->w_merged ? cpu_plan_set_batch(plan->w_merged, batch, msg, msg_size)
                           : tconv_success;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The choices a forward plan makes after cpu_plan_create: W phases merged
- * into the output channels (forward only), and output stores around the
+ * into the output channels (forward only), output stores around the
  * caches (the backward data plan, made by cpu_plan_create too in
- * cpu_backward_data.c, makes that choice by the same rule).
+ * cpu_backward_data.c, makes that choice by the same rule), and Winograd
+ * for stride-1 layers of 2 or 3 taps per axis (cpu_winograd.c).
  *
  * W merge. When the W axis has kernel = stride (s > 1, dilation 1, no crop,
  * no output padding), channels_last and one group, output W point w*s + kw,
@@ -29,6 +30,7 @@
 
 #include "cpu_device.h"
 #include "cpu_plan.h"
+#include "cpu_winograd.h"
 
 /* The merged problem computes the same output (see above), and pays: the
  * plan's channel chunk is not full (fewer than nv_max vectors of output
@@ -71,5 +73,8 @@ tconv_status_t cpu_plan_choose_forward(cpu_plan_t *plan, char *msg, size_t msg_s
     }
     cpu_plan_t *run = cpu_plan_forward(plan);
     run->stream_output = cpu_plan_choose_streaming(run);
+    if (!plan->w_merged && cpu_wino_fits(plan, 1)) {
+        return cpu_wino_create(plan, 1, &plan->wino_fwd, msg, msg_size);
+    }
     return tconv_success;
 }

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The backward data pass by Winograd's minimal filtering F(2, r) per axis
- * (float32, channels_last, one group), for layers whose direct pass runs at
- * the FMA ceiling for tconv and oneDNN alike: the suite's gan_g3 (k 4, s 2:
- * r = 2) and dilated_k3d2 (k 3, d 2, s 1: r = 3).
+/* The backward data pass, and the forward pass of stride-1 layers, by
+ * Winograd's minimal filtering F(2, r) per axis (float32, channels_last, one
+ * group), for layers whose direct passes run at the FMA ceiling for tconv and
+ * oneDNN alike: the suite's gan_g3 (backward data; k 4, s 2: r = 2) and
+ * dilated_k3d2 (both passes; k 3, d 2, s 1: r = 3).
+ *
+ * The forward pass of a stride-1 layer is the backward data pass's shape
+ * with the roles swapped: y[o] = sum over t of x[o + t*d - c'] * w[k-1-t],
+ * c' = (k - 1) d - c, the taps reversed; bias and activation follow A^T.
  *
  * Per axis, dx[i] = sum over t of dz[s*i + t*d - c] * w[t] (c: the begin
  * crop). Two shapes reduce to stride-1 correlations with r taps, r = 2 or 3
@@ -38,6 +43,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_winograd.h"
+
+#include "common/activation_eval.h"
 #include "cpu_backward.h"
 
 /* Most transform points per axis (F(2, 3): 4) and per tile. */
@@ -52,14 +60,23 @@
 struct cpu_wino {
     int r, alpha;       /* taps per class and axis; transform points per axis (r + 1) */
     int64_t npts;       /* transform points per tile: alpha^3 */
+    int forward;        /* 1: the forward pass (stride 1), 0: backward data */
     int64_t s[3], d[3]; /* strides (classes) and dilations (parities) */
-    int64_t half[3];    /* tiles per parity and axis: ceil(ceil(L / d) / 2) */
-    int64_t ntiles[3];  /* tiles per axis: d * half */
-    int64_t tiles;      /* per sample */
-    int64_t classes;    /* s_d * s_h * s_w */
-    int64_t k;          /* GEMM depth: classes * Cout */
-    int64_t cin, cpad;  /* dx channels, rounded up to whole chunks */
-    int64_t chunkw;     /* channels per chunk: nv_max * VL */
+    /* The tensor read (dz; forward: x) and the one written (dx; forward: y):
+     * strides, lengths, channels; the read tensor's begin crop (forward:
+     * (k - 1) d - c, the taps reversed). */
+    cpu_strides_t in_s, out_s;
+    int64_t in_len[3], out_len[3], in_ch, out_ch, crop[3];
+    tconv_activation_t act; /* forward: applied after the bias */
+    double act_alpha;
+    float *bias;       /* forward with a bias: cpad elements, else NULL */
+    int64_t half[3];   /* tiles per parity and axis: ceil(ceil(L / d) / 2) */
+    int64_t ntiles[3]; /* tiles per axis: d * half */
+    int64_t tiles;     /* per sample */
+    int64_t classes;   /* s_d * s_h * s_w */
+    int64_t k;         /* GEMM depth: classes * Cout */
+    int64_t cin, cpad; /* dx channels, rounded up to whole chunks */
+    int64_t chunkw;    /* channels per chunk: nv_max * VL */
     int64_t nchunk;
     int64_t block;      /* tiles per block */
     int64_t per_sample; /* blocks per sample */
@@ -83,21 +100,35 @@ static int axis_taps(const tconv_canonical_t *p, int a) {
     return 0;
 }
 
-int cpu_wino_fits(const cpu_plan_t *fwd) {
+/* What both passes need: float32 channels_last, one group, a vector of
+ * channels each way (the transforms work a vector of the read tensor's
+ * channels at a time, and with one output channel, gan_g5: K = 8, the
+ * GEMM's depth is too short to repay them: 0.35x measured), the same r on
+ * every axis; TCONV_CPU_WINOGRAD=0 turns both off. */
+static int wino_fits(const cpu_plan_t *fwd) {
     const tconv_canonical_t *p = &fwd->p;
     const char *env = getenv("TCONV_CPU_WINOGRAD");
     if (env && !strcmp(env, "0")) {
         return 0;
     }
-    /* Both channel counts fill vectors: the transforms work a vector of dz
-     * channels at a time, and with one output channel (gan_g5: K = 8) the
-     * GEMM's depth is too short to repay them (0.35x measured). */
     if (p->groups != 1 || p->data_format != tconv_channels_last || p->dtype != tconv_f32 ||
         fwd->cin_g < fwd->kernel->vl || fwd->cout_g < fwd->kernel->vl) {
         return 0;
     }
     const int r = axis_taps(p, 0);
     return r && axis_taps(p, 1) == r && axis_taps(p, 2) == r;
+}
+
+int cpu_wino_fits(const cpu_plan_t *fwd, int forward) {
+    if (!wino_fits(fwd)) {
+        return 0;
+    }
+    for (int a = 0; a < 3 && forward; ++a) {
+        if (fwd->p.strides[a] != 1) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 static void split_blocks(cpu_wino_t *w, size_t nthreads) {
@@ -113,7 +144,7 @@ static int64_t mul_or_max(int64_t a, int64_t b) {
     return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
-tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, cpu_wino_t **out, char *msg,
+tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, int forward, cpu_wino_t **out, char *msg,
                                size_t msg_size) {
     const tconv_canonical_t *p = &fwd->p;
     const cpu_kernel_t *kern = fwd->kernel;
@@ -128,16 +159,27 @@ tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, cpu_wino_t **out, char *ms
     w->npts = (int64_t)w->alpha * w->alpha * w->alpha;
     w->classes = 1;
     w->tiles = 1;
+    w->forward = forward;
+    w->in_s = forward ? fwd->xs : fwd->ys;
+    w->out_s = forward ? fwd->ys : fwd->xs;
+    w->in_ch = forward ? p->in_channels : p->out_channels;
+    w->out_ch = forward ? p->out_channels : p->in_channels;
+    w->act = forward ? p->activation : tconv_activation_linear;
+    w->act_alpha = p->activation_alpha;
     for (int a = 0; a < 3; ++a) {
         w->s[a] = p->strides[a];
         w->d[a] = p->dilation[a];
-        w->half[a] = ((p->input_size[a] + w->d[a] - 1) / w->d[a] + 1) / 2;
+        w->in_len[a] = forward ? p->input_size[a] : p->output_size[a];
+        w->out_len[a] = forward ? p->output_size[a] : p->input_size[a];
+        w->crop[a] = forward ? (p->kernel_size[a] - 1) * p->dilation[a] - p->crop_begin[a]
+                             : p->crop_begin[a];
+        w->half[a] = ((w->out_len[a] + w->d[a] - 1) / w->d[a] + 1) / 2;
         w->ntiles[a] = w->d[a] * w->half[a];
         w->classes *= w->s[a];
         w->tiles = mul_or_max(w->tiles, w->ntiles[a]);
     }
-    w->k = mul_or_max(w->classes, p->out_channels);
-    w->cin = p->in_channels;
+    w->k = mul_or_max(w->classes, w->in_ch);
+    w->cin = w->out_ch;
     w->chunkw = (int64_t)kern->nv_max * kern->vl;
     w->nchunk = (w->cin + w->chunkw - 1) / w->chunkw;
     w->cpad = w->nchunk * w->chunkw;
@@ -164,7 +206,11 @@ tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, cpu_wino_t **out, char *ms
     }
     if (st == tconv_success) {
         st = cpu_plan_alloc_table((void **)&w->zeros, w->chunkw, sizeof(float), 1,
-                                  "the Winograd bias", msg, msg_size);
+                                  "the Winograd zero bias", msg, msg_size);
+    }
+    if (st == tconv_success && forward && p->use_bias) {
+        st = cpu_plan_alloc_table((void **)&w->bias, w->cpad, sizeof(float), 1, "the Winograd bias",
+                                  msg, msg_size);
     }
     if (st == tconv_success) {
         st = cpu_plan_alloc_table((void **)&w->thread_first, (int64_t)fwd->nthreads + 1,
@@ -203,10 +249,15 @@ static float g_row(int r, int row, const float *g) {
     }
 }
 
-void cpu_wino_set_weights(cpu_wino_t *w, const cpu_plan_t *fwd, const void *kernel) {
+void cpu_wino_set_weights(cpu_wino_t *w, const cpu_plan_t *fwd, const void *kernel,
+                          const void *bias) {
     const tconv_canonical_t *p = &fwd->p;
     const float *kw = (const float *)kernel;
-    const int64_t cout = p->out_channels;
+    const int64_t cout = w->in_ch; /* channels per class of the GEMM's depth */
+    if (w->bias) {
+        memset(w->bias, 0, (size_t)w->cpad * sizeof(float));
+        memcpy(w->bias, bias, (size_t)w->out_ch * sizeof(float));
+    }
     const int r = w->r, al = w->alpha;
     memset(w->u, 0, (size_t)(w->npts * w->nchunk * w->k * w->chunkw) * sizeof(float));
     for (int64_t cls = 0; cls < w->classes; ++cls) {
@@ -218,11 +269,17 @@ void cpu_wino_set_weights(cpu_wino_t *w, const cpu_plan_t *fwd, const void *kern
                 for (int ud = 0; ud < r; ++ud) {
                     for (int uh = 0; uh < r; ++uh) {
                         for (int uw = 0; uw < r; ++uw) {
-                            const int64_t tap = ((w->s[0] * ud + v[0]) * p->kernel_size[1] +
-                                                 (w->s[1] * uh + v[1])) *
-                                                    p->kernel_size[2] +
-                                                w->s[2] * uw + v[2];
-                            g[ud][uh][uw] = kw[cpu_kernel_element(p, fwd->taps, tap, ci, co)];
+                            int64_t t[3] = {w->s[0] * ud + v[0], w->s[1] * uh + v[1],
+                                            w->s[2] * uw + v[2]};
+                            for (int a = 0; a < 3 && w->forward; ++a) {
+                                t[a] = p->kernel_size[a] - 1 - t[a]; /* reversed */
+                            }
+                            const int64_t tap =
+                                (t[0] * p->kernel_size[1] + t[1]) * p->kernel_size[2] + t[2];
+                            /* w[input channel][output channel][tap] of the problem */
+                            g[ud][uh][uw] =
+                                kw[w->forward ? cpu_kernel_element(p, fwd->taps, tap, co, ci)
+                                              : cpu_kernel_element(p, fwd->taps, tap, ci, co)];
                         }
                     }
                 }
@@ -255,8 +312,7 @@ void cpu_wino_set_weights(cpu_wino_t *w, const cpu_plan_t *fwd, const void *kern
  * kernel's wino_in. */
 static void input_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, const float *dz, int64_t n,
                             const int64_t t[3], float *v, int64_t vstride) {
-    const tconv_canonical_t *p = &fwd->p;
-    const int64_t cout = p->out_channels;
+    const int64_t cout = w->in_ch;
     const int al = w->alpha;
     for (int64_t cls = 0; cls < w->classes; ++cls) {
         const int64_t cv[3] = {cls / (w->s[1] * w->s[2]), cls / w->s[2] % w->s[1], cls % w->s[2]};
@@ -265,8 +321,8 @@ static void input_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, const fl
         for (int a = 0; a < 3; ++a) {
             const int64_t pi = t[a] / w->half[a], tt = t[a] % w->half[a];
             for (int j = 0; j < al; ++j) {
-                z[a][j] = w->s[a] * (w->d[a] * (2 * tt + j) + pi) + cv[a] - p->crop_begin[a];
-                in[a][j] = z[a][j] >= 0 && z[a][j] < p->output_size[a];
+                z[a][j] = w->s[a] * (w->d[a] * (2 * tt + j) + pi) + cv[a] - w->crop[a];
+                in[a][j] = z[a][j] >= 0 && z[a][j] < w->in_len[a];
             }
         }
         const void *pts[WMAX3];
@@ -274,8 +330,8 @@ static void input_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, const fl
             for (int j = 0; j < al; ++j) {
                 for (int k = 0; k < al; ++k) {
                     pts[(i * al + j) * al + k] = in[0][i] && in[1][j] && in[2][k]
-                                                     ? dz + n * fwd->ys.n + z[0][i] * fwd->ys.d +
-                                                           z[1][j] * fwd->ys.h + z[2][k] * fwd->ys.w
+                                                     ? dz + n * w->in_s.n + z[0][i] * w->in_s.d +
+                                                           z[1][j] * w->in_s.h + z[2][k] * w->in_s.w
                                                      : NULL;
                 }
             }
@@ -284,11 +340,12 @@ static void input_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, const fl
     }
 }
 
-/* dx of tile t of sample n from its sums m[q * mstride + ci] (the kernel's
- * wino_out): points d*(2T + o) + pi; those past dx's end are dropped. */
+/* The written tensor's points of tile t of sample n (dx; forward: y) from
+ * its sums m[q * mstride + ci] (the kernel's wino_out, with the bias):
+ * points d*(2T + o) + pi; those past the tensor's end are dropped. The
+ * forward pass's activation follows (ReLU and the others alike). */
 static void output_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, float *dx, int64_t n,
                              const int64_t t[3], const float *m, int64_t mstride) {
-    const tconv_canonical_t *p = &fwd->p;
     int64_t x[3][2];
     for (int a = 0; a < 3; ++a) {
         const int64_t pi = t[a] / w->half[a], tt = t[a] % w->half[a];
@@ -300,15 +357,22 @@ static void output_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, float *
     for (int i = 0; i < 2; ++i) {
         for (int j = 0; j < 2; ++j) {
             for (int k = 0; k < 2; ++k) {
-                o[(i * 2 + j) * 2 + k] = x[0][i] < p->input_size[0] && x[1][j] < p->input_size[1] &&
-                                                 x[2][k] < p->input_size[2]
-                                             ? dx + n * fwd->xs.n + x[0][i] * fwd->xs.d +
-                                                   x[1][j] * fwd->xs.h + x[2][k] * fwd->xs.w
-                                             : NULL;
+                o[(i * 2 + j) * 2 + k] =
+                    x[0][i] < w->out_len[0] && x[1][j] < w->out_len[1] && x[2][k] < w->out_len[2]
+                        ? dx + n * w->out_s.n + x[0][i] * w->out_s.d + x[1][j] * w->out_s.h +
+                              x[2][k] * w->out_s.w
+                        : NULL;
             }
         }
     }
-    fwd->kernel->wino_out[w->r - 2](m, (ptrdiff_t)mstride, w->cin, o);
+    fwd->kernel->wino_out[w->r - 2](m, (ptrdiff_t)mstride, w->cin, w->bias, o);
+    if (w->act != tconv_activation_linear) {
+        for (int q = 0; q < 8; ++q) {
+            if (o[q]) {
+                activation_forward_f32((float *)o[q], (size_t)w->cin, w->act, w->act_alpha);
+            }
+        }
+    }
 }
 
 typedef struct wino_ctx {
@@ -390,18 +454,17 @@ static void wino_job(void *arg, size_t thread, size_t threads) {
     }
 }
 
-void cpu_wino_execute(const cpu_plan_t *fwd, const cpu_wino_t *w, const void *grad_output,
-                      void *grad_input) {
-    wino_ctx_t ctx = {fwd, w, grad_output, grad_input};
+void cpu_wino_execute(const cpu_plan_t *fwd, const cpu_wino_t *w, const void *in, void *out) {
+    wino_ctx_t ctx = {fwd, w, in, out};
     cpu_thread_pool_run(fwd->pool, wino_job, &ctx);
 }
 
 int cpu_wino_describe(const cpu_wino_t *w, char *buf, size_t size) {
     return snprintf(buf, size,
-                    "backward data: Winograd F(2,%d) per axis, %lld classes x Cout = K %lld, "
+                    "%s: Winograd F(2,%d) per axis, %lld classes x %lld channels = K %lld, "
                     "%lld tiles per sample in blocks of %lld",
-                    w->r, (long long)w->classes, (long long)w->k, (long long)w->tiles,
-                    (long long)w->block);
+                    w->forward ? "forward" : "backward data", w->r, (long long)w->classes,
+                    (long long)w->in_ch, (long long)w->k, (long long)w->tiles, (long long)w->block);
 }
 
 void cpu_wino_destroy(cpu_wino_t *w) {
@@ -411,6 +474,7 @@ void cpu_wino_destroy(cpu_wino_t *w) {
     free(w->u);
     free(w->scratch);
     free(w->zeros);
+    free(w->bias);
     free(w->thread_first);
     free(w);
 }
