@@ -677,8 +677,10 @@ static void hand_prefetch(cpu_wgrad_args_t *args, wg_prefetch_t *pf) {
     const int64_t n = pf->lines < points ? pf->lines : points;
     args->prefetch = pf->at;
     args->prefetch_lines = n;
-    pf->at += 64 * n;
-    pf->lines -= n;
+    if (n > 0) { /* pf->at is NULL when there is nothing to prefetch */
+        pf->at += 64 * n;
+        pf->lines -= n;
+    }
 }
 
 /* Adds unit u's products over the points of block b to acc (its split's).
