@@ -192,7 +192,7 @@ static tconv_status_t cpu_plan_create_slot(tconv_backend_state_t state, size_t d
         st->host->log(tconv_log_debug, backend_name, "plan: %s", line);
     }
     if (status == tconv_success && st->host && st->host->log &&
-        (plan->backward_data || plan->backward_weights)) {
+        (plan->backward_data || plan->wino || plan->backward_weights)) {
         char line[384];
         cpu_backward_describe(plan, line, sizeof line);
         st->host->log(tconv_log_debug, backend_name, "plan: %s", line);

@@ -28,10 +28,9 @@ tconv_status_t cpu_backward_create(cpu_plan_t *plan, char *msg, size_t msg_size)
     }
     tconv_status_t st = tconv_success;
     if (passes & TCONV_PASS_BACKWARD_DATA) {
-        st = cpu_backward_data_create(plan, &plan->backward_data, msg, msg_size);
-        if (st == tconv_success && cpu_wino_fits(plan, 0)) {
-            st = cpu_wino_create(plan, 0, &plan->wino, msg, msg_size);
-        }
+        st = cpu_wino_fits(plan, 0)
+                 ? cpu_wino_create(plan, 0, &plan->wino, msg, msg_size)
+                 : cpu_backward_data_create(plan, &plan->backward_data, msg, msg_size);
     }
     if (st == tconv_success && (passes & TCONV_PASS_BACKWARD_WEIGHTS)) {
         st = cpu_wgrad_create(plan, &plan->weights_full, msg, msg_size);
@@ -57,7 +56,7 @@ tconv_status_t cpu_backward_set_weights(cpu_plan_t *plan, const void *kernel, ch
 
 tconv_status_t cpu_backward_data(cpu_plan_t *plan, const void *grad_output, void *grad_input,
                                  char *msg, size_t msg_size) {
-    if (!plan->backward_data) {
+    if (!plan->backward_data && !plan->wino) {
         snprintf(msg, msg_size,
                  "plan_backward_data: the plan was made without TCONV_PASS_BACKWARD_DATA");
         return tconv_invalid_arguments;

@@ -758,17 +758,27 @@ static void bias_block(const wg_ctx_t *ctx, int64_t b, int64_t c) {
     }
 }
 
-/* Byte `off` of the memory block b reads (channels_last: its x planes,
- * then its dz planes, in the tensors themselves, taken as one run): its
- * address in *at, and the bytes from there to the end of its plane. */
+/* The run of memory block b reads (channels_last: its x planes, then its
+ * dz planes, in the tensors themselves): bytes per x plane and per dz plane,
+ * and its x part's length (0 without x). */
+static void block_run(const wg_ctx_t *ctx, const wg_block_t *blk, int64_t *xlen, int64_t *zlen,
+                      int64_t *xbytes) {
+    const cpu_plan_t *fwd = ctx->fwd;
+    const int64_t es = (int64_t)fwd->esize;
+    *xlen = (blk->h1 - blk->h0) * fwd->xs.h * es;
+    *zlen = (blk->zh1 - blk->zh0) * fwd->ys.h * es;
+    *xbytes = ctx->x ? (blk->d1 - blk->d0) * *xlen : 0;
+}
+
+/* Byte `off` of block b's run: its address in *at, and the bytes from there
+ * to the end of its plane (0 past the run). */
 static int64_t block_piece(const wg_ctx_t *ctx, int64_t b, int64_t off, const char **at) {
     const cpu_plan_t *fwd = ctx->fwd;
     const cpu_wgrad_t *wg = ctx->wg;
     const wg_block_t *blk = &wg->blocks[b % wg->per_sample];
     const int64_t n = b / wg->per_sample, es = (int64_t)fwd->esize;
-    const int64_t xlen = (blk->h1 - blk->h0) * fwd->xs.h * es;
-    const int64_t zlen = (blk->zh1 - blk->zh0) * fwd->ys.h * es;
-    const int64_t xbytes = ctx->x ? (blk->d1 - blk->d0) * xlen : 0;
+    int64_t xlen, zlen, xbytes;
+    block_run(ctx, blk, &xlen, &zlen, &xbytes);
     if (off < xbytes) {
         *at = ctx->x +
               (n * fwd->xs.n + (blk->d0 + off / xlen) * fwd->xs.d + blk->h0 * fwd->xs.h) * es +
@@ -785,13 +795,12 @@ static int64_t block_piece(const wg_ctx_t *ctx, int64_t b, int64_t off, const ch
     return zlen - off % zlen;
 }
 
-/* The bytes block b reads (block_piece's run). */
+/* The bytes of block b's run. */
 static int64_t block_bytes(const wg_ctx_t *ctx, int64_t b) {
-    const cpu_plan_t *fwd = ctx->fwd;
     const wg_block_t *blk = &ctx->wg->blocks[b % ctx->wg->per_sample];
-    const int64_t es = (int64_t)fwd->esize;
-    return (ctx->x ? (blk->d1 - blk->d0) * (blk->h1 - blk->h0) * fwd->xs.h * es : 0) +
-           (blk->zd1 - blk->zd0) * (blk->zh1 - blk->zh0) * fwd->ys.h * es;
+    int64_t xlen, zlen, xbytes;
+    block_run(ctx, blk, &xlen, &zlen, &xbytes);
+    return xbytes + (blk->zd1 - blk->zd0) * zlen;
 }
 
 /* Prefetches bytes [off, end) of block b's run into L2 at once, plane by plane. */

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "cpu_device.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -133,10 +134,13 @@ static uint64_t sysfs_last_level_cache_bytes(void) {
  * report the whole package's L3 (320 MiB on this project's test machine,
  * whose cores share 32 MiB), which kept every output of the benchmark suite
  * but one from streaming (cpu_plan_choose_streaming). */
-uint64_t cpu_device_last_level_cache_bytes(void) {
-    const uint64_t sysfs = sysfs_last_level_cache_bytes();
-    if (sysfs > 0) {
-        return sysfs;
+static uint64_t last_level_cache_bytes;
+static pthread_once_t last_level_cache_once = PTHREAD_ONCE_INIT;
+
+static void read_last_level_cache(void) {
+    last_level_cache_bytes = sysfs_last_level_cache_bytes();
+    if (last_level_cache_bytes > 0) {
+        return;
     }
     long bytes = 0;
 #ifdef _SC_LEVEL3_CACHE_SIZE
@@ -147,5 +151,11 @@ uint64_t cpu_device_last_level_cache_bytes(void) {
         bytes = sysconf(_SC_LEVEL2_CACHE_SIZE);
     }
 #endif
-    return bytes > 0 ? (uint64_t)bytes : (uint64_t)32 << 20;
+    last_level_cache_bytes = bytes > 0 ? (uint64_t)bytes : (uint64_t)32 << 20;
+}
+
+/* Read once per process (every plan asks; the files do not change). */
+uint64_t cpu_device_last_level_cache_bytes(void) {
+    pthread_once(&last_level_cache_once, read_last_level_cache);
+    return last_level_cache_bytes;
 }

@@ -754,6 +754,11 @@ tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const 
     if (plan->w_merged) { /* only the merged plan runs the forward pass */
         return cpu_plan_set_weights(plan->w_merged, kernel, bias, msg, msg_size);
     }
+    if (plan->wino_fwd) { /* it runs the forward pass instead of the tiles */
+        cpu_wino_set_weights(plan->wino_fwd, plan, kernel, bias);
+        plan->weights_set = 1;
+        return tconv_success;
+    }
     const int is_f64 = plan->p.dtype == tconv_f64;
     const int64_t cin_g = plan->cin_g;
     size_t dst = 0;
@@ -791,9 +796,6 @@ tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const 
                        user_cout * plan->esize);
             }
         }
-    }
-    if (plan->wino_fwd) {
-        cpu_wino_set_weights(plan->wino_fwd, plan, kernel, bias);
     }
     plan->weights_set = 1;
     return tconv_success;

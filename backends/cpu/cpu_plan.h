@@ -127,11 +127,12 @@ typedef struct cpu_plan {
      *  at plan creation) at the problem's batch, else weights_other (made
      *  by the last cpu_backward_set_batch to another batch, kept). */
     struct cpu_plan *backward_data;
-    /** The backward data pass by Winograd (cpu_winograd.c) when it fits;
-     *  backward_data then carries no weights. */
+    /** The backward data pass by Winograd (cpu_winograd.c) when it fits,
+     *  instead of backward_data (then NULL). */
     struct cpu_wino *wino;
     /** The forward pass by Winograd (cpu_winograd.c; stride-1 layers), chosen
-     *  by cpu_plan_choose_forward; runs instead of the tiles. */
+     *  by cpu_plan_choose_forward; runs instead of the tiles, whose packed
+     *  weights (wpack) it then frees. */
     struct cpu_wino *wino_fwd;
     struct cpu_wgrad *backward_weights;
     struct cpu_wgrad *weights_full, *weights_other;

@@ -73,8 +73,11 @@ tconv_status_t cpu_plan_choose_forward(cpu_plan_t *plan, char *msg, size_t msg_s
     }
     cpu_plan_t *run = cpu_plan_forward(plan);
     run->stream_output = cpu_plan_choose_streaming(run);
-    if (!plan->w_merged && cpu_wino_fits(plan, 1)) {
-        return cpu_wino_create(plan, 1, &plan->wino_fwd, msg, msg_size);
+    if (cpu_wino_fits(plan, 1)) { /* stride 1: never W-merged */
+        tconv_status_t st = cpu_wino_create(plan, 1, &plan->wino_fwd, msg, msg_size);
+        free(plan->wpack); /* the tiles' weights: no tile runs the pass */
+        plan->wpack = NULL;
+        return st;
     }
     return tconv_success;
 }
