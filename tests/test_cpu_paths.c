@@ -198,10 +198,10 @@ typedef struct dx_case {
 
 // clang-format off
 static const dx_case_t dx_cases[] = {
-    {"dx_gan_g5_streamed",     2, 32, 1,  {3, 4, 5}, 4, 2, 1, F32, "1", 1, NULL, 0},
+    {"dx_gan_g5_streamed",     2, 32, 1,  {3, 4, 5}, 4, 2, 1, F32, "1", 1, "0",  0},
     {"dx_up1_streamed",        1, 16, 3,  {4, 3, 5}, 2, 2, 0, F32, "1", 1, NULL, 0},
     {"dx_k3s2_streamed_f64",   1, 8,  5,  {3, 4, 6}, 3, 2, 1, F64, "1", 1, NULL, 0},
-    {"dx_gan_g5_cached",       2, 32, 1,  {3, 4, 5}, 4, 2, 1, F32, "0", 0, NULL, 0},
+    {"dx_gan_g5_cached",       2, 32, 1,  {3, 4, 5}, 4, 2, 1, F32, "0", 0, "0",  0},
     /* 20 floats per dx point: its points are not 64-byte strided */
     {"dx_cin20_never",         1, 20, 4,  {3, 4, 5}, 2, 2, 0, F32, "1", 0, NULL, 0},
     /* kernel = 2 x stride, a vector of channels each way: Winograd F(2, 2)
@@ -209,6 +209,9 @@ static const dx_case_t dx_cases[] = {
     {"dx_gan_g3_winograd",     2, 32, 16, {3, 4, 5}, 4, 2, 1, F32, "0", 0, NULL, 1},
     {"dx_gan_g3_direct",       2, 32, 16, {3, 4, 5}, 4, 2, 1, F32, "0", 0, "0",  0},
     {"dx_f64_never_winograd",  1, 16, 16, {3, 4, 5}, 4, 2, 1, F64, "0", 0, NULL, 0},
+    /* one dz channel (gan_g5's shape): F(2, 2) with the sums in registers */
+    {"dx_gan_g5_winograd",     2, 40, 1,  {3, 4, 5}, 4, 2, 1, F32, "0", 0, NULL, 1},
+    {"dx_gan_g5_winograd_streamed", 2, 32, 1, {3, 4, 5}, 4, 2, 1, F32, "1", 1, NULL, 1},
 };
 // clang-format on
 #define DX_CASE_COUNT (sizeof dx_cases / sizeof dx_cases[0])

@@ -137,6 +137,27 @@ typedef void (*cpu_wino_in_fn)(const void *const *pts, int64_t channels, void *v
 typedef void (*cpu_wino_out_fn)(const void *m, ptrdiff_t mstride, int64_t channels,
                                 const void *bias, void *const *out);
 
+/** Floats of a tile's V in the fused Winograd pass: its 6 x 6 block of dz
+ *  rows, each 6 points padded to 8. */
+#define CPU_WINO_FUSED_TILE 288
+
+/** Winograd F(2, 2) of backward data with one dz channel and kernel 4,
+ *  stride 2, for one vector of dx channels [c, c + n): for each of @p ntiles
+ *  tiles, the 27 transform points' sums M[p] = sum over the 8 classes of
+ *  v[tile * CPU_WINO_FUSED_TILE + pos] (scalars) times u[pos * VL + lane],
+ *  pos = (d * 6 + h) * 8 + w, the class's point's position in the tile's
+ *  block of dz, kept in
+ *  registers, then A^T into the tile's points out[tile * 8 + 4 d + 2 h + w]
+ *  + c (NULL: not stored); @p stream: whole aligned vectors by non-temporal
+ *  stores. */
+typedef void (*cpu_wino_fused_fn)(const void *v, int64_t ntiles, const void *u, void *const *out,
+                                  int64_t c, int n, int stream);
+/** The fused pass's input transform of one tile: B^T along W, H and D of
+ *  its 6 x 6 x 6 block of dz points into v[(d * 6 + h) * 8 + w]. rows[d * 6
+ *  + h]: the row's point @p wlo (NULL: a row of zeros); points [wlo, whi)
+ *  of each row are inside dz, the others zeros. */
+typedef void (*cpu_wino_fused_in_fn)(const void *const *rows, int wlo, int whi, void *v);
+
 /** Instruction sets, best last. */
 typedef enum cpu_isa {
     cpu_isa_c = 0,      /**< Portable C (GCC vector extensions). */
@@ -170,6 +191,9 @@ typedef struct cpu_kernel {
      *  (cpu_kernel_winograd_template.h), index r - 2. */
     cpu_wino_in_fn wino_in[2];
     cpu_wino_out_fn wino_out[2];
+    /** F(2, 2) of backward data with one dz channel (cpu_winograd.c). */
+    cpu_wino_fused_fn wino_fused;
+    cpu_wino_fused_in_fn wino_fused_in;
 } cpu_kernel_t;
 
 extern const cpu_kernel_t cpu_kernel_c_f32, cpu_kernel_c_f64;

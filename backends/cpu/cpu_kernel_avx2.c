@@ -109,6 +109,8 @@ const cpu_kernel_t cpu_kernel_avx2_f32 = {
     .spansum = avx2_f32_spansum,
     .wino_in = {avx2_f32_wino_in3, avx2_f32_wino_in4},
     .wino_out = {avx2_f32_wino_out3, avx2_f32_wino_out4},
+    .wino_fused = avx2_f32_wino_fused3,
+    .wino_fused_in = avx2_f32_wino_fused_in,
 };
 const cpu_kernel_t cpu_kernel_avx2_f64 = {
     .isa = cpu_isa_avx2,
@@ -124,4 +126,6 @@ const cpu_kernel_t cpu_kernel_avx2_f64 = {
     .spansum = avx2_f64_spansum,
     .wino_in = {avx2_f64_wino_in3, avx2_f64_wino_in4},
     .wino_out = {avx2_f64_wino_out3, avx2_f64_wino_out4},
+    .wino_fused = avx2_f64_wino_fused3,
+    .wino_fused_in = avx2_f64_wino_fused_in,
 };

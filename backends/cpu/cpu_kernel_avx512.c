@@ -213,6 +213,8 @@ const cpu_kernel_t cpu_kernel_avx512_f32 = {
     .spansum = avx512_f32_spansum,
     .wino_in = {avx512_f32_wino_in3, avx512_f32_wino_in4},
     .wino_out = {avx512_f32_wino_out3, avx512_f32_wino_out4},
+    .wino_fused = avx512_f32_wino_fused3,
+    .wino_fused_in = avx512_f32_wino_fused_in,
 };
 const cpu_kernel_t cpu_kernel_avx512_f64 = {
     .isa = cpu_isa_avx512,
@@ -228,4 +230,6 @@ const cpu_kernel_t cpu_kernel_avx512_f64 = {
     .spansum = avx512_f64_spansum,
     .wino_in = {avx512_f64_wino_in3, avx512_f64_wino_in4},
     .wino_out = {avx512_f64_wino_out3, avx512_f64_wino_out4},
+    .wino_fused = avx512_f64_wino_fused3,
+    .wino_fused_in = avx512_f64_wino_fused_in,
 };

@@ -120,6 +120,8 @@ const cpu_kernel_t cpu_kernel_c_f32 = {
     .spansum = c_f32_spansum,
     .wino_in = {c_f32_wino_in3, c_f32_wino_in4},
     .wino_out = {c_f32_wino_out3, c_f32_wino_out4},
+    .wino_fused = c_f32_wino_fused3,
+    .wino_fused_in = c_f32_wino_fused_in,
 };
 const cpu_kernel_t cpu_kernel_c_f64 = {
     .isa = cpu_isa_c,
@@ -135,4 +137,6 @@ const cpu_kernel_t cpu_kernel_c_f64 = {
     .spansum = c_f64_spansum,
     .wino_in = {c_f64_wino_in3, c_f64_wino_in4},
     .wino_out = {c_f64_wino_out3, c_f64_wino_out4},
+    .wino_fused = c_f64_wino_fused3,
+    .wino_fused_in = c_f64_wino_fused_in,
 };

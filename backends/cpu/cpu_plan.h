@@ -201,6 +201,10 @@ tconv_status_t cpu_plan_choose_forward(cpu_plan_t *plan, char *msg, size_t msg_s
  *  tiles, 64-byte strided points); TCONV_CPU_STREAM=0 / 1 forces it off / on
  *  there, else outputs larger than the last-level cache stream. */
 int cpu_plan_choose_streaming(const cpu_plan_t *plan);
+/** Whether an output of @p bytes whose points are @p point_bytes apart (a
+ *  multiple of 64: whole aligned vectors) should stream: TCONV_CPU_STREAM=0
+ *  / 1 forces it, else outputs larger than the last-level cache stream. */
+int cpu_choose_streaming(size_t point_bytes, double bytes);
 /** Releases the plan; NULL is ignored. */
 void cpu_plan_destroy(cpu_plan_t *plan);
 

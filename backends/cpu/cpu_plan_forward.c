@@ -43,18 +43,24 @@ static int w_merge_fits(const cpu_plan_t *plan) {
            plan->nblk < plan->kernel->nv_max;
 }
 
-int cpu_plan_choose_streaming(const cpu_plan_t *plan) {
-    const tconv_canonical_t *p = &plan->p;
-    if (plan->dot || plan->fold || p->data_format != tconv_channels_last ||
-        ((size_t)plan->ys.w * plan->esize) % 64 != 0) {
+int cpu_choose_streaming(size_t point_bytes, double bytes) {
+    if (point_bytes % 64 != 0) {
         return 0;
     }
     const char *force = getenv("TCONV_CPU_STREAM");
     if (force && (!strcmp(force, "0") || !strcmp(force, "1"))) {
         return *force == '1';
     }
-    const double bytes = (double)p->batch * (double)plan->ys.n * (double)plan->esize;
     return bytes > (double)cpu_device_last_level_cache_bytes();
+}
+
+int cpu_plan_choose_streaming(const cpu_plan_t *plan) {
+    const tconv_canonical_t *p = &plan->p;
+    if (plan->dot || plan->fold || p->data_format != tconv_channels_last) {
+        return 0;
+    }
+    return cpu_choose_streaming((size_t)plan->ys.w * plan->esize,
+                                (double)p->batch * (double)plan->ys.n * (double)plan->esize);
 }
 
 tconv_status_t cpu_plan_choose_forward(cpu_plan_t *plan, char *msg, size_t msg_size) {

@@ -2,8 +2,8 @@
 /* The backward data pass, and the forward pass of stride-1 layers, by
  * Winograd's minimal filtering F(2, r) per axis (float32, channels_last, one
  * group), for layers whose direct passes run at the FMA ceiling for tconv and
- * oneDNN alike: the suite's gan_g3 (backward data; k 4, s 2: r = 2) and
- * dilated_k3d2 (both passes; k 3, d 2, s 1: r = 3).
+ * oneDNN alike: the suite's gan_g3 and gan_g5 (backward data; k 4, s 2:
+ * r = 2) and dilated_k3d2 (both passes; k 3, d 2, s 1: r = 3).
  *
  * The forward pass of a stride-1 layer is the backward data pass's shape
  * with the roles swapped: y[o] = sum over t of x[o + t*d - c'] * w[k-1-t],
@@ -34,6 +34,16 @@
  * into its 8 dx points. The transforms work a vector of channels at a time
  * (cpu_kernel_winograd_template.h).
  *
+ * One dz channel (the suite's gan_g5: Cout 1, k 4, s 2): K is the 8 classes
+ * only, too short a GEMM to repay M's trip through memory (0.35x measured).
+ * The fused pass instead keeps each tile's 27 sums in registers: V is a
+ * tile's 6 x 6 x 6 block of dz scalars transformed in place (point e of an
+ * axis is class e % 2's point e / 2), and per vector of dx channels the
+ * kernel's wino_fused runs the 8 x 27 products of two tiles at a time
+ * against each weight vector loaded, then A^T and the stores (non-temporal
+ * for a dx larger than the last-level cache). 27 x 8 products per tile
+ * instead of 64 x 8.
+ *
  * Work: blocks of up to `block` consecutive tiles of one sample (tiles in
  * D, H, W order), a contiguous range of the batch's blocks per thread; each
  * thread transforms its block's dz into its scratch V, runs the GEMMs into
@@ -56,6 +66,8 @@
  * reads it once per channel chunk, M while A^T reads it back. */
 #define V_BYTES (256.0 * 1024)
 #define M_BYTES (1024.0 * 1024)
+/* Tiles per block of the fused pass. */
+#define FUSED_BLOCK 16
 
 struct cpu_wino {
     int r, alpha;       /* taps per class and axis; transform points per axis (r + 1) */
@@ -78,12 +90,17 @@ struct cpu_wino {
     int64_t cin, cpad; /* dx channels, rounded up to whole chunks */
     int64_t chunkw;    /* channels per chunk: nv_max * VL */
     int64_t nchunk;
+    int fused;          /* one dz channel: M in registers (the kernel's wino_fused) */
+    int stream;         /* fused: dx by non-temporal stores (cpu_choose_streaming) */
+    int64_t vl;         /* lanes per vector */
     int64_t block;      /* tiles per block */
     int64_t per_sample; /* blocks per sample */
     int64_t batch;      /* the batch the thread split is for */
-    float *u;           /* [npts][nchunk][k][chunkw] */
-    float *scratch;     /* per thread: V [npts][block][k], then M [npts][block][cpad] */
+    float *u;           /* [npts][nchunk][k][chunkw]; fused: [cpad / VL][k][npts][VL] */
+    float *scratch;     /* per thread: V [npts][block][k], then M [npts][block][cpad];
+                           fused: V [block][k][npts] */
     size_t scratch_elems;
+    int64_t u_elems;
     float *zeros;          /* chunkw zeros: the tiles' bias */
     int64_t *thread_first; /* thread t: the batch's blocks [first[t], first[t+1]) */
 };
@@ -100,10 +117,7 @@ static int axis_taps(const tconv_canonical_t *p, int a) {
     return 0;
 }
 
-/* What both passes need: float32 channels_last, one group, a vector of
- * channels each way (the transforms work a vector of the read tensor's
- * channels at a time, and with one output channel, gan_g5: K = 8, the
- * GEMM's depth is too short to repay them: 0.35x measured), the same r on
+/* What both passes need: float32 channels_last, one group, the same r on
  * every axis; TCONV_CPU_WINOGRAD=0 turns both off. */
 static int wino_fits(const cpu_plan_t *fwd) {
     const tconv_canonical_t *p = &fwd->p;
@@ -111,16 +125,32 @@ static int wino_fits(const cpu_plan_t *fwd) {
     if (env && !strcmp(env, "0")) {
         return 0;
     }
-    if (p->groups != 1 || p->data_format != tconv_channels_last || p->dtype != tconv_f32 ||
-        fwd->cin_g < fwd->kernel->vl || fwd->cout_g < fwd->kernel->vl) {
+    if (p->groups != 1 || p->data_format != tconv_channels_last || p->dtype != tconv_f32) {
         return 0;
     }
     const int r = axis_taps(p, 0);
     return r && axis_taps(p, 1) == r && axis_taps(p, 2) == r;
 }
 
+/* Backward data with one dz channel (the suite's gan_g5: Cout 1) and F(2, 2):
+ * the GEMMs' depth, the classes, is too short to repay a trip of M through
+ * memory (0.35x measured), so the sums stay in registers. */
+static int wino_is_fused(const cpu_plan_t *fwd, int forward) {
+    const tconv_canonical_t *p = &fwd->p;
+    int k4s2 = 1;
+    for (int a = 0; a < 3; ++a) {
+        k4s2 &= p->kernel_size[a] == 4 && p->strides[a] == 2 && p->dilation[a] == 1;
+    }
+    return !forward && fwd->cout_g == 1 && k4s2;
+}
+
 int cpu_wino_fits(const cpu_plan_t *fwd, int forward) {
-    if (!wino_fits(fwd)) {
+    /* A vector of the written tensor's channels; and of the read tensor's,
+     * which the input transforms work a vector at a time, unless fused. */
+    const int64_t vl = fwd->kernel->vl;
+    const int64_t read = forward ? fwd->cin_g : fwd->cout_g;
+    const int64_t written = forward ? fwd->cout_g : fwd->cin_g;
+    if (!wino_fits(fwd) || written < vl || (read < vl && !wino_is_fused(fwd, forward))) {
         return 0;
     }
     for (int a = 0; a < 3 && forward; ++a) {
@@ -180,7 +210,9 @@ tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, int forward, cpu_wino_t **
     }
     w->k = mul_or_max(w->classes, w->in_ch);
     w->cin = w->out_ch;
-    w->chunkw = (int64_t)kern->nv_max * kern->vl;
+    w->fused = wino_is_fused(fwd, forward);
+    w->vl = kern->vl;
+    w->chunkw = w->fused ? kern->vl : (int64_t)kern->nv_max * kern->vl;
     w->nchunk = (w->cin + w->chunkw - 1) / w->chunkw;
     w->cpad = w->nchunk * w->chunkw;
     /* As many tiles as keep V_p and M near their budgets, whole register
@@ -192,14 +224,22 @@ tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, int forward, cpu_wino_t **
     b = b > (double)w->tiles ? (double)w->tiles : b;
     w->block = (int64_t)b / np * np;
     w->block = w->block < np ? (w->tiles < np ? w->tiles : np) : w->block;
+    if (w->fused) { /* V of a block and a vector's U (18 KB each) near L1 */
+        w->block = w->tiles < FUSED_BLOCK ? w->tiles : FUSED_BLOCK;
+        w->stream = cpu_choose_streaming((size_t)w->out_s.w * sizeof(float),
+                                         (double)p->batch * (double)w->out_s.n * sizeof(float));
+    }
     w->per_sample = (w->tiles + w->block - 1) / w->block;
     w->batch = p->batch;
-    const int64_t scratch = mul_or_max(mul_or_max(w->npts, w->block),
-                                       w->k > INT64_MAX - w->cpad ? INT64_MAX : w->k + w->cpad);
+    const int64_t scratch =
+        w->fused ? w->block * CPU_WINO_FUSED_TILE
+                 : mul_or_max(mul_or_max(w->npts, w->block),
+                              w->k > INT64_MAX - w->cpad ? INT64_MAX : w->k + w->cpad);
     w->scratch_elems = (size_t)scratch;
-    tconv_status_t st = cpu_plan_alloc_table(
-        (void **)&w->u, mul_or_max(mul_or_max(w->npts * w->nchunk, w->k), w->chunkw), sizeof(float),
-        1, "the Winograd weights", msg, msg_size);
+    w->u_elems = w->fused ? w->nchunk * CPU_WINO_FUSED_TILE * w->chunkw
+                          : mul_or_max(mul_or_max(w->npts * w->nchunk, w->k), w->chunkw);
+    tconv_status_t st = cpu_plan_alloc_table((void **)&w->u, w->u_elems, sizeof(float), 1,
+                                             "the Winograd weights", msg, msg_size);
     if (st == tconv_success) {
         st = cpu_plan_alloc_table((void **)&w->scratch, mul_or_max(scratch, (int64_t)fwd->nthreads),
                                   sizeof(float), 1, "the Winograd scratch", msg, msg_size);
@@ -259,7 +299,7 @@ void cpu_wino_set_weights(cpu_wino_t *w, const cpu_plan_t *fwd, const void *kern
         memcpy(w->bias, bias, (size_t)w->out_ch * sizeof(float));
     }
     const int r = w->r, al = w->alpha;
-    memset(w->u, 0, (size_t)(w->npts * w->nchunk * w->k * w->chunkw) * sizeof(float));
+    memset(w->u, 0, (size_t)w->u_elems * sizeof(float));
     for (int64_t cls = 0; cls < w->classes; ++cls) {
         const int64_t v[3] = {cls / (w->s[1] * w->s[2]), cls / w->s[2] % w->s[1], cls % w->s[2]};
         for (int64_t co = 0; co < cout; ++co) {
@@ -296,8 +336,15 @@ void cpu_wino_set_weights(cpu_wino_t *w, const cpu_plan_t *fwd, const void *kern
                                 gh[ud] = g_row(r, b, gw);
                             }
                             const int64_t pt = (a * al + b) * al + c;
-                            w->u[((pt * w->nchunk + q) * w->k + row) * w->chunkw + ci % w->chunkw] =
-                                g_row(r, a, gh);
+                            /* fused: the point's position in the tile's 6 x 6 x 6 block */
+                            const int64_t pos =
+                                ((2 * a + v[0]) * 6 + 2 * b + v[1]) * 8 + 2 * c + v[2];
+                            const int64_t at =
+                                w->fused
+                                    ? (q * CPU_WINO_FUSED_TILE + pos) * w->chunkw + ci % w->chunkw
+                                    : ((pt * w->nchunk + q) * w->k + row) * w->chunkw +
+                                          ci % w->chunkw;
+                            w->u[at] = g_row(r, a, gh);
                         }
                     }
                 }
@@ -306,54 +353,80 @@ void cpu_wino_set_weights(cpu_wino_t *w, const cpu_plan_t *fwd, const void *kern
     }
 }
 
-/* V of tile t of sample n into v[q * vstride + class * Cout + co]: per
- * class, the alpha^3 dz points s*d*(2T + j) + s*pi + v - c of the tile's
- * (parity pi, index T) on each axis (zeros outside dz), transformed by the
- * kernel's wino_in. */
-static void input_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, const float *dz, int64_t n,
-                            const int64_t t[3], float *v, int64_t vstride) {
-    const int64_t cout = w->in_ch;
+/* The alpha^3 dz points of class cls of tile t of sample n: s*d*(2T + j) +
+ * s*pi + v - c on each axis for the tile's (parity pi, index T); NULL for
+ * points outside dz (zeros). */
+static void tile_points(const cpu_wino_t *w, const float *dz, int64_t n, const int64_t t[3],
+                        int64_t cls, const void **pts) {
     const int al = w->alpha;
-    for (int64_t cls = 0; cls < w->classes; ++cls) {
-        const int64_t cv[3] = {cls / (w->s[1] * w->s[2]), cls / w->s[2] % w->s[1], cls % w->s[2]};
-        int64_t z[3][WMAX];
-        int in[3][WMAX];
-        for (int a = 0; a < 3; ++a) {
-            const int64_t pi = t[a] / w->half[a], tt = t[a] % w->half[a];
-            for (int j = 0; j < al; ++j) {
-                z[a][j] = w->s[a] * (w->d[a] * (2 * tt + j) + pi) + cv[a] - w->crop[a];
-                in[a][j] = z[a][j] >= 0 && z[a][j] < w->in_len[a];
+    const int64_t cv[3] = {cls / (w->s[1] * w->s[2]), cls / w->s[2] % w->s[1], cls % w->s[2]};
+    int64_t z[3][WMAX];
+    int in[3][WMAX];
+    for (int a = 0; a < 3; ++a) {
+        const int64_t pi = t[a] / w->half[a], tt = t[a] % w->half[a];
+        for (int j = 0; j < al; ++j) {
+            z[a][j] = w->s[a] * (w->d[a] * (2 * tt + j) + pi) + cv[a] - w->crop[a];
+            in[a][j] = z[a][j] >= 0 && z[a][j] < w->in_len[a];
+        }
+    }
+    for (int i = 0; i < al; ++i) {
+        for (int j = 0; j < al; ++j) {
+            for (int k = 0; k < al; ++k) {
+                pts[(i * al + j) * al + k] = in[0][i] && in[1][j] && in[2][k]
+                                                 ? dz + n * w->in_s.n + z[0][i] * w->in_s.d +
+                                                       z[1][j] * w->in_s.h + z[2][k] * w->in_s.w
+                                                 : NULL;
             }
         }
-        const void *pts[WMAX3];
-        for (int i = 0; i < al; ++i) {
-            for (int j = 0; j < al; ++j) {
-                for (int k = 0; k < al; ++k) {
-                    pts[(i * al + j) * al + k] = in[0][i] && in[1][j] && in[2][k]
-                                                     ? dz + n * w->in_s.n + z[0][i] * w->in_s.d +
-                                                           z[1][j] * w->in_s.h + z[2][k] * w->in_s.w
-                                                     : NULL;
-                }
-            }
-        }
-        fwd->kernel->wino_in[w->r - 2](pts, cout, v + cls * cout, (ptrdiff_t)vstride);
     }
 }
 
-/* The written tensor's points of tile t of sample n (dx; forward: y) from
- * its sums m[q * mstride + ci] (the kernel's wino_out, with the bias):
- * points d*(2T + o) + pi; those past the tensor's end are dropped. The
- * forward pass's activation follows (ReLU and the others alike). */
-static void output_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, float *dx, int64_t n,
-                             const int64_t t[3], const float *m, int64_t mstride) {
+/* V of tile t of sample n into v[q * vstride + class * Cout + co]: per
+ * class, its points transformed by the kernel's wino_in. */
+static void input_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, const float *dz, int64_t n,
+                            const int64_t t[3], float *v, int64_t vstride) {
+    for (int64_t cls = 0; cls < w->classes; ++cls) {
+        const void *pts[WMAX3];
+        tile_points(w, dz, n, t, cls, pts);
+        fwd->kernel->wino_in[w->r - 2](pts, w->in_ch, v + cls * w->in_ch, (ptrdiff_t)vstride);
+    }
+}
+
+/* The fused pass's V of tile t of sample n (one dz channel; k 4, s 2 on
+ * every axis): v[(d * 6 + h) * 8 + w], CPU_WINO_FUSED_TILE floats. The tile
+ * reads the 6 x 6 x 6 block of dz points 4T - c + e, e < 6, on each axis:
+ * point e is tap-class e % 2's point e / 2 there, so B^T along an axis is
+ * (e0 - e2, e1 - e3, e2, e3, e4 - e2, e5 - e3) on the block, in place (the
+ * kernel's wino_fused_in). */
+static void input_transform_fused(const cpu_wino_t *w, const cpu_plan_t *fwd, const float *dz,
+                                  int64_t n, const int64_t t[3], float *v) {
+    int64_t z0[3];
+    for (int a = 0; a < 3; ++a) {
+        z0[a] = 4 * t[a] - w->crop[a];
+    }
+    const int wlo = z0[2] < 0 ? (int)-z0[2] : 0;
+    const int whi = z0[2] + 6 > w->in_len[2] ? (int)(w->in_len[2] - z0[2]) : 6;
+    const void *rows[36];
+    for (int r = 0; r < 36; ++r) {
+        const int64_t zd = z0[0] + r / 6, zh = z0[1] + r % 6;
+        rows[r] =
+            zd >= 0 && zd < w->in_len[0] && zh >= 0 && zh < w->in_len[1] && wlo < whi
+                ? dz + n * w->in_s.n + zd * w->in_s.d + zh * w->in_s.h + (z0[2] + wlo) * w->in_s.w
+                : NULL;
+    }
+    fwd->kernel->wino_fused_in(rows, wlo, whi, v);
+}
+
+/* The 8 points of the written tensor (dx; forward: y) of tile t of sample
+ * n: d*(2T + o) + pi on each axis, NULL past the tensor's end. */
+static void tile_outputs(const cpu_wino_t *w, float *dx, int64_t n, const int64_t t[3], void **o) {
     int64_t x[3][2];
     for (int a = 0; a < 3; ++a) {
         const int64_t pi = t[a] / w->half[a], tt = t[a] % w->half[a];
-        for (int o = 0; o < 2; ++o) {
-            x[a][o] = w->d[a] * (2 * tt + o) + pi;
+        for (int j = 0; j < 2; ++j) {
+            x[a][j] = w->d[a] * (2 * tt + j) + pi;
         }
     }
-    void *o[8];
     for (int i = 0; i < 2; ++i) {
         for (int j = 0; j < 2; ++j) {
             for (int k = 0; k < 2; ++k) {
@@ -365,6 +438,15 @@ static void output_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, float *
             }
         }
     }
+}
+
+/* The tile's written points from its sums m[q * mstride + ci] (the
+ * kernel's wino_out, with the bias). The forward pass's activation follows
+ * (ReLU and the others alike). */
+static void output_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, float *dx, int64_t n,
+                             const int64_t t[3], const float *m, int64_t mstride) {
+    void *o[8];
+    tile_outputs(w, dx, n, t, o);
     fwd->kernel->wino_out[w->r - 2](m, (ptrdiff_t)mstride, w->cin, w->bias, o);
     if (w->act != tconv_activation_linear) {
         for (int q = 0; q < 8; ++q) {
@@ -389,6 +471,26 @@ static void tile_axes(const cpu_wino_t *w, int64_t tile, int64_t t[3]) {
     t[0] = tile / (w->ntiles[2] * w->ntiles[1]);
 }
 
+/* The fused pass's block: the tiles' V, then per vector of dx channels
+ * (its U in L1) every tile's sums, A^T and stores (cpu_wino_fused_fn). */
+static void run_block_fused(const wino_ctx_t *ctx, int64_t n, int64_t first, int64_t count,
+                            float *v) {
+    const cpu_wino_t *w = ctx->w;
+    void *out[FUSED_BLOCK * 8];
+    for (int64_t i = 0; i < count; ++i) {
+        int64_t t[3];
+        tile_axes(w, first + i, t);
+        input_transform_fused(w, ctx->fwd, ctx->dz, n, t, v + i * CPU_WINO_FUSED_TILE);
+        tile_outputs(w, ctx->dx, n, t, out + i * 8);
+    }
+    for (int64_t q = 0; q < w->nchunk; ++q) {
+        const int64_t c = q * w->vl;
+        const int lanes = (int)(w->cin - c < w->vl ? w->cin - c : w->vl);
+        ctx->fwd->kernel->wino_fused(v, count, w->u + q * CPU_WINO_FUSED_TILE * w->vl, out, c,
+                                     lanes, w->stream);
+    }
+}
+
 static void run_block(const wino_ctx_t *ctx, int64_t blk, float *v, float *m) {
     const cpu_plan_t *fwd = ctx->fwd;
     const cpu_wino_t *w = ctx->w;
@@ -396,6 +498,10 @@ static void run_block(const wino_ctx_t *ctx, int64_t blk, float *v, float *m) {
     const int64_t n = blk / w->per_sample;
     const int64_t first = blk % w->per_sample * w->block;
     const int64_t count = first + w->block <= w->tiles ? w->block : w->tiles - first;
+    if (w->fused) {
+        run_block_fused(ctx, n, first, count, v);
+        return;
+    }
     for (int64_t i = 0; i < count; ++i) {
         int64_t t[3];
         tile_axes(w, first + i, t);
@@ -452,6 +558,9 @@ static void wino_job(void *arg, size_t thread, size_t threads) {
     for (int64_t b = w->thread_first[thread]; b < w->thread_first[thread + 1]; ++b) {
         run_block(ctx, b, v, m);
     }
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_sfence(); /* non-temporal stores are visible before the pool's join */
+#endif
 }
 
 void cpu_wino_execute(const cpu_plan_t *fwd, const cpu_wino_t *w, const void *in, void *out) {
@@ -461,10 +570,12 @@ void cpu_wino_execute(const cpu_plan_t *fwd, const cpu_wino_t *w, const void *in
 
 int cpu_wino_describe(const cpu_wino_t *w, char *buf, size_t size) {
     return snprintf(buf, size,
-                    "%s: Winograd F(2,%d) per axis, %lld classes x %lld channels = K %lld, "
-                    "%lld tiles per sample in blocks of %lld",
+                    "%s: Winograd F(2,%d) per axis, %lld classes x %lld channels = K %lld%s, "
+                    "%lld tiles per sample in blocks of %lld%s",
                     w->forward ? "forward" : "backward data", w->r, (long long)w->classes,
-                    (long long)w->in_ch, (long long)w->k, (long long)w->tiles, (long long)w->block);
+                    (long long)w->in_ch, (long long)w->k, w->fused ? " (sums in registers)" : "",
+                    (long long)w->tiles, (long long)w->block,
+                    w->stream ? ", non-temporal dx stores" : "");
 }
 
 void cpu_wino_destroy(cpu_wino_t *w) {

@@ -15,8 +15,9 @@ typedef struct cpu_wino cpu_wino_t;
  *  Winograd: on every axis the same r in {2, 3}, with kernel = r x stride
  *  and dilation 1 (backward data only, unless the stride is 1), or stride 1
  *  and kernel r (any dilation); one group, channels_last, float32, at least
- *  a vector of input and of output channels. TCONV_CPU_WINOGRAD=0 turns it
- *  off. */
+ *  a vector of input and of output channels, or for backward data with
+ *  kernel 4 and stride 2, one output channel (the fused pass).
+ *  TCONV_CPU_WINOGRAD=0 turns it off. */
 int cpu_wino_fits(const cpu_plan_t *fwd, int forward);
 /** The pass's tables and per-thread scratch for @p fwd's problem. */
 tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, int forward, cpu_wino_t **out, char *msg,
