@@ -271,26 +271,12 @@ static npy_status_t parse_dict(const char *text, size_t len, npy_array_t *array,
     return npy_ok;
 }
 
-npy_status_t npy_parse_header(const unsigned char *bytes, size_t available, uint64_t file_size,
-                              npy_array_t *array, size_t *data_offset, char *message,
-                              size_t message_size) {
-    size_t prefix_len = 0;
-    uint32_t header_len = 0;
-    npy_status_t st = parse_header_extent(bytes, available, file_size, &prefix_len, &header_len,
-                                          message, message_size);
-    if (st != npy_ok)
-        return st;
-    if (prefix_len + header_len > available)
-        return fail(npy_bad_input, message, message_size, "header is incomplete");
-    memset(array, 0, sizeof *array);
-    st = parse_dict((const char *)bytes + prefix_len, header_len, array, message, message_size);
-    if (st != npy_ok)
-        return st;
-
-    /* Like NumPy, the nonzero dimensions times the item size must fit even
-     * when a zero dimension makes the array empty; the bound is size_t, the
-     * type the data is allocated and read with. */
-    uint64_t itemsize = (uint64_t)array->dtype;
+/* The items of @p array's shape, refused like NumPy refuses it: the nonzero
+ * dimensions times @p itemsize must fit even when a zero dimension makes
+ * the array empty; the bound is size_t, the type the data is allocated and
+ * read with. */
+static npy_status_t data_count(const npy_array_t *array, uint64_t itemsize, uint64_t *count,
+                               char *message, size_t message_size) {
     uint64_t max_count = (uint64_t)SIZE_MAX / itemsize, nonzero_product = 1;
     int empty = 0;
     for (int i = 0; i < array->ndim; i++) {
@@ -310,7 +296,30 @@ npy_status_t npy_parse_header(const unsigned char *bytes, size_t available, uint
         }
         nonzero_product *= dim;
     }
-    uint64_t count = empty ? 0 : nonzero_product;
+    *count = empty ? 0 : nonzero_product;
+    return npy_ok;
+}
+
+npy_status_t npy_parse_header(const unsigned char *bytes, size_t available, uint64_t file_size,
+                              npy_array_t *array, size_t *data_offset, char *message,
+                              size_t message_size) {
+    size_t prefix_len = 0;
+    uint32_t header_len = 0;
+    npy_status_t st = parse_header_extent(bytes, available, file_size, &prefix_len, &header_len,
+                                          message, message_size);
+    if (st != npy_ok)
+        return st;
+    if (prefix_len + header_len > available)
+        return fail(npy_bad_input, message, message_size, "header is incomplete");
+    memset(array, 0, sizeof *array);
+    st = parse_dict((const char *)bytes + prefix_len, header_len, array, message, message_size);
+    if (st != npy_ok)
+        return st;
+
+    uint64_t itemsize = (uint64_t)array->dtype, count = 0;
+    st = data_count(array, itemsize, &count, message, message_size);
+    if (st != npy_ok)
+        return st;
     uint64_t need = count * itemsize;
     uint64_t have = file_size - prefix_len - header_len;
     if (need != have) {
@@ -506,6 +515,12 @@ size_t npy_format_header(const npy_array_t *array, char *out, size_t out_size) {
 }
 
 npy_status_t npy_write(FILE *file, const npy_array_t *array, char *message, size_t message_size) {
+    /* Never a header npy_parse_header (and NumPy) would refuse: an empty
+     * array read from float32 as float64 can outgrow the size rule. */
+    uint64_t count = 0;
+    npy_status_t st = data_count(array, (uint64_t)array->dtype, &count, message, message_size);
+    if (st != npy_ok)
+        return st;
     char header[NPY_MAX_DIMS * 24 + 256];
     size_t len = npy_format_header(array, header, sizeof header);
     if (len == 0)
