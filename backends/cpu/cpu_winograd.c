@@ -96,9 +96,9 @@ struct cpu_wino {
     int64_t block;      /* tiles per block */
     int64_t per_sample; /* blocks per sample */
     int64_t batch;      /* the batch the thread split is for */
-    float *u;           /* [npts][nchunk][k][chunkw]; fused: [cpad / VL][k][npts][VL] */
+    float *u;           /* [npts][nchunk][k][chunkw]; fused: [cpad / VL][tile block][VL] */
     float *scratch;     /* per thread: V [npts][block][k], then M [npts][block][cpad];
-                           fused: V [block][k][npts] */
+                           fused: V [block][tile block] (CPU_WINO_FUSED_TILE floats each) */
     size_t scratch_elems;
     int64_t u_elems;
     float *zeros;          /* chunkw zeros: the tiles' bias */
@@ -132,8 +132,9 @@ static int wino_fits(const cpu_plan_t *fwd) {
     return r && axis_taps(p, 1) == r && axis_taps(p, 2) == r;
 }
 
-/* Backward data with one dz channel (the suite's gan_g5: Cout 1) and F(2, 2):
- * the GEMMs' depth, the classes, is too short to repay a trip of M through
+/* Backward data with one dz channel (the suite's gan_g5: Cout 1) and kernel
+ * 4, stride 2, dilation 1 on every axis (F(2, 2) on 6-point blocks): the
+ * GEMMs' depth, the classes, is too short to repay a trip of M through
  * memory (0.35x measured), so the sums stay in registers. */
 static int wino_is_fused(const cpu_plan_t *fwd, int forward) {
     const tconv_canonical_t *p = &fwd->p;
