@@ -212,6 +212,8 @@ static const dx_case_t dx_cases[] = {
     /* one dz channel (gan_g5's shape): F(2, 2) with the sums in registers */
     {"dx_gan_g5_winograd",     2, 40, 1,  {3, 4, 5}, 4, 2, 1, F32, "0", 0, NULL, 1},
     {"dx_gan_g5_winograd_streamed", 2, 32, 1, {3, 4, 5}, 4, 2, 1, F32, "1", 1, NULL, 1},
+    /* 27 tiles per sample: blocks of 16 and 11 (an odd count: its last tile alone) */
+    {"dx_gan_g5_winograd_odd", 1, 24, 1,  {5, 5, 6}, 4, 2, 1, F32, "0", 0, NULL, 1},
 };
 // clang-format on
 #define DX_CASE_COUNT (sizeof dx_cases / sizeof dx_cases[0])
