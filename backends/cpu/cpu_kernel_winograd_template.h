@@ -42,21 +42,24 @@ static inline void KNAME(wino_scatter)(const VEC *x, int count, REAL *v, ptrdiff
     }
 }
 
-/* The tile's 8 outputs o plus channels [c, c + n) of bias (whole vectors;
- * NULL: none) into those channels of out[q] (NULL: dropped). */
-static inline void KNAME(wino_put)(const VEC *o, const void *bias, void *const *out, int64_t c,
-                                   int n) {
+/* The `count` outputs o plus channels [c, c + n) of bias (whole vectors;
+ * NULL: none) into those channels of out[q] (NULL: dropped); whole aligned
+ * vectors by non-temporal stores when @p stream. */
+static inline void KNAME(wino_put)(const VEC *o, int count, const void *bias, void *const *out,
+                                   int64_t c, int n, int stream) {
     const VEC b = bias ? VLOADU((const REAL *)bias + c) : VZERO();
-    for (int q = 0; q < 8; ++q) {
+    for (int q = 0; q < count; ++q) {
         REAL *p = (REAL *)out[q];
         if (!p) {
             continue;
         }
         const VEC r = bias ? VADD(o[q], b) : o[q];
-        if (n == VL) {
-            VSTOREU(p + c, r);
-        } else {
+        if (n < VL) {
             VSTOREP(p + c, r, n);
+        } else if (stream && ((uintptr_t)(p + c) & (VL * sizeof(REAL) - 1)) == 0) {
+            VSTREAM(p + c, r);
+        } else {
+            VSTOREU(p + c, r);
         }
     }
 }
@@ -128,19 +131,25 @@ static void KNAME(wino_in4)(const void *const *pts, int64_t channels, void *out,
     }
 }
 
-/* F(2, 2): A^T = rows (1, 1, 0), (0, 1, 1) along W, H and D: the 8 points
- * o[4 d + 2 h + w] from the 27 transform points m. */
-static inline void KNAME(wino_a3)(const VEC *m, VEC *o) {
-    VEC e[18], f[12];
-    for (int q = 0; q < 9; ++q) { /* e[2 (3 d + h) + w] */
+/* A^T along W and H of one D slice's 9 transform points: f[2 h + w]. */
+static inline void KNAME(wino_a2)(const VEC *m, VEC *f) {
+    VEC e[6];
+    for (int q = 0; q < 3; ++q) {
         e[2 * q] = VADD(m[3 * q], m[3 * q + 1]);
         e[2 * q + 1] = VADD(m[3 * q + 1], m[3 * q + 2]);
     }
+    for (int k = 0; k < 2; ++k) {
+        f[k] = VADD(e[k], e[2 + k]);
+        f[2 + k] = VADD(e[2 + k], e[4 + k]);
+    }
+}
+
+/* F(2, 2): A^T = rows (1, 1, 0), (0, 1, 1) along W, H and D: the 8 points
+ * o[4 d + 2 h + w] from the 27 transform points m, D slice by D slice. */
+static inline void KNAME(wino_a3)(const VEC *m, VEC *o) {
+    VEC f[12];
     for (int i = 0; i < 3; ++i) { /* f[4 d + 2 h + w] */
-        for (int k = 0; k < 2; ++k) {
-            f[4 * i + k] = VADD(e[6 * i + k], e[6 * i + 2 + k]);
-            f[4 * i + 2 + k] = VADD(e[6 * i + 2 + k], e[6 * i + 4 + k]);
-        }
+        KNAME(wino_a2)(m + 9 * i, f + 4 * i);
     }
     for (int q = 0; q < 4; ++q) {
         o[q] = VADD(f[q], f[4 + q]);
@@ -161,7 +170,7 @@ static void KNAME(wino_out3)(const void *in, ptrdiff_t mstride, int64_t channels
             x[q] = VLOADU(m + q * mstride + c);
         }
         KNAME(wino_a3)(x, o);
-        KNAME(wino_put)(o, bias, out, c, n);
+        KNAME(wino_put)(o, 8, bias, out, c, n, 0);
     }
 }
 
@@ -199,38 +208,6 @@ static void KNAME(wino_fused_in)(const void *const *rows, int wlo, int whi, void
         x[6 + j] -= x[18 + j];
         x[24 + j] -= x[12 + j];
         x[30 + j] -= x[18 + j];
-    }
-}
-
-/* The 4 points o[2 h + w] of one D row of the written tile (out[q], NULL:
- * dropped) into channels [c, c + n): whole aligned vectors by non-temporal
- * stores when @p stream. */
-static inline void KNAME(wino_put4)(const VEC *o, void *const *out, int64_t c, int n, int stream) {
-    for (int q = 0; q < 4; ++q) {
-        REAL *p = (REAL *)out[q];
-        if (!p) {
-            continue;
-        }
-        if (n < VL) {
-            VSTOREP(p + c, o[q], n);
-        } else if (stream && ((uintptr_t)(p + c) & (VL * sizeof(REAL) - 1)) == 0) {
-            VSTREAM(p + c, o[q]);
-        } else {
-            VSTOREU(p + c, o[q]);
-        }
-    }
-}
-
-/* A^T along W and H of one D slice's 9 transform points: f[2 h + w]. */
-static inline void KNAME(wino_a2)(const VEC *m, VEC *f) {
-    VEC e[6];
-    for (int q = 0; q < 3; ++q) {
-        e[2 * q] = VADD(m[3 * q], m[3 * q + 1]);
-        e[2 * q + 1] = VADD(m[3 * q + 1], m[3 * q + 2]);
-    }
-    for (int k = 0; k < 2; ++k) {
-        f[k] = VADD(e[k], e[2 + k]);
-        f[2 + k] = VADD(e[2 + k], e[4 + k]);
     }
 }
 
@@ -279,9 +256,9 @@ static void KNAME(wino_fused3)(const void *vv, int64_t ntiles, const void *uu, v
                     ra[q] = VADD(pa[q], fa[q]);
                     rb[q] = VADD(pb[q], fb[q]);
                 }
-                KNAME(wino_put4)(ra, out + t * 8 + 4 * (a - 1), c, n, stream);
+                KNAME(wino_put)(ra, 4, NULL, out + t * 8 + 4 * (a - 1), c, n, stream);
                 if (two) {
-                    KNAME(wino_put4)(rb, out + t * 8 + 8 + 4 * (a - 1), c, n, stream);
+                    KNAME(wino_put)(rb, 4, NULL, out + t * 8 + 8 + 4 * (a - 1), c, n, stream);
                 }
             }
             for (int q = 0; q < 4; ++q) { /* slice a, the first half of row a */
@@ -316,7 +293,7 @@ static void KNAME(wino_out4)(const void *in, ptrdiff_t mstride, int64_t channels
             o[q] = VADD(VADD(f[q], f[4 + q]), f[8 + q]);
             o[4 + q] = WINO_SUB(WINO_SUB(f[4 + q], f[8 + q]), f[12 + q]);
         }
-        KNAME(wino_put)(o, bias, out, c, n);
+        KNAME(wino_put)(o, 8, bias, out, c, n, 0);
     }
 }
 

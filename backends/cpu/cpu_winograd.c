@@ -88,11 +88,10 @@ struct cpu_wino {
     int64_t classes;   /* s_d * s_h * s_w */
     int64_t k;         /* GEMM depth: classes * Cout */
     int64_t cin, cpad; /* dx channels, rounded up to whole chunks */
-    int64_t chunkw;    /* channels per chunk: nv_max * VL */
+    int64_t chunkw;    /* channels per chunk: nv_max * VL (fused: VL) */
     int64_t nchunk;
     int fused;          /* one dz channel: M in registers (the kernel's wino_fused) */
     int stream;         /* fused: dx by non-temporal stores (cpu_choose_streaming) */
-    int64_t vl;         /* lanes per vector */
     int64_t block;      /* tiles per block */
     int64_t per_sample; /* blocks per sample */
     int64_t batch;      /* the batch the thread split is for */
@@ -101,7 +100,7 @@ struct cpu_wino {
                            fused: V [block][tile block] (CPU_WINO_FUSED_TILE floats each) */
     size_t scratch_elems;
     int64_t u_elems;
-    float *zeros;          /* chunkw zeros: the tiles' bias */
+    float *zeros;          /* chunkw zeros: the tiles' bias (not fused) */
     int64_t *thread_first; /* thread t: the batch's blocks [first[t], first[t+1]) */
 };
 
@@ -182,7 +181,7 @@ tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, int forward, cpu_wino_t **
     *out = NULL;
     cpu_wino_t *w = calloc(1, sizeof(*w));
     if (!w) {
-        snprintf(msg, msg_size, "cpu plan: allocating the Winograd backward data plan failed");
+        snprintf(msg, msg_size, "cpu plan: allocating the Winograd plan failed");
         return tconv_out_of_memory;
     }
     w->r = axis_taps(p, 0);
@@ -212,23 +211,22 @@ tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, int forward, cpu_wino_t **
     w->k = mul_or_max(w->classes, w->in_ch);
     w->cin = w->out_ch;
     w->fused = wino_is_fused(fwd, forward);
-    w->vl = kern->vl;
     w->chunkw = w->fused ? kern->vl : (int64_t)kern->nv_max * kern->vl;
     w->nchunk = (w->cin + w->chunkw - 1) / w->chunkw;
     w->cpad = w->nchunk * w->chunkw;
-    /* As many tiles as keep V_p and M near their budgets, whole register
-     * tiles of points, at least one. */
-    const int64_t np = kern->np_max[kern->nv_max];
-    double b = V_BYTES / ((double)w->k * sizeof(float));
-    const double bm = M_BYTES / ((double)w->npts * (double)w->cpad * sizeof(float));
-    b = bm < b ? bm : b;
-    b = b > (double)w->tiles ? (double)w->tiles : b;
-    w->block = (int64_t)b / np * np;
-    w->block = w->block < np ? (w->tiles < np ? w->tiles : np) : w->block;
     if (w->fused) { /* V of a block and a vector's U (18 KB each) near L1 */
         w->block = w->tiles < FUSED_BLOCK ? w->tiles : FUSED_BLOCK;
         w->stream = cpu_choose_streaming((size_t)w->out_s.w * sizeof(float),
                                          (double)p->batch * (double)w->out_s.n * sizeof(float));
+    } else { /* as many tiles as keep V_p and M near their budgets, whole
+              * register tiles of points, at least one */
+        const int64_t np = kern->np_max[kern->nv_max];
+        double b = V_BYTES / ((double)w->k * sizeof(float));
+        const double bm = M_BYTES / ((double)w->npts * (double)w->cpad * sizeof(float));
+        b = bm < b ? bm : b;
+        b = b > (double)w->tiles ? (double)w->tiles : b;
+        w->block = (int64_t)b / np * np;
+        w->block = w->block < np ? (w->tiles < np ? w->tiles : np) : w->block;
     }
     w->per_sample = (w->tiles + w->block - 1) / w->block;
     w->batch = p->batch;
@@ -245,7 +243,7 @@ tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, int forward, cpu_wino_t **
         st = cpu_plan_alloc_table((void **)&w->scratch, mul_or_max(scratch, (int64_t)fwd->nthreads),
                                   sizeof(float), 1, "the Winograd scratch", msg, msg_size);
     }
-    if (st == tconv_success) {
+    if (st == tconv_success && !w->fused) {
         st = cpu_plan_alloc_table((void **)&w->zeros, w->chunkw, sizeof(float), 1,
                                   "the Winograd zero bias", msg, msg_size);
     }
@@ -261,7 +259,9 @@ tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, int forward, cpu_wino_t **
         cpu_wino_destroy(w);
         return st;
     }
-    memset(w->zeros, 0, (size_t)w->chunkw * sizeof(float));
+    if (w->zeros) {
+        memset(w->zeros, 0, (size_t)w->chunkw * sizeof(float));
+    }
     split_blocks(w, fwd->nthreads);
     *out = w;
     return tconv_success;
@@ -485,9 +485,9 @@ static void run_block_fused(const wino_ctx_t *ctx, int64_t n, int64_t first, int
         tile_outputs(w, ctx->dx, n, t, out + i * 8);
     }
     for (int64_t q = 0; q < w->nchunk; ++q) {
-        const int64_t c = q * w->vl;
-        const int lanes = (int)(w->cin - c < w->vl ? w->cin - c : w->vl);
-        ctx->fwd->kernel->wino_fused(v, count, w->u + q * CPU_WINO_FUSED_TILE * w->vl, out, c,
+        const int64_t c = q * w->chunkw;
+        const int lanes = (int)(w->cin - c < w->chunkw ? w->cin - c : w->chunkw);
+        ctx->fwd->kernel->wino_fused(v, count, w->u + q * CPU_WINO_FUSED_TILE * w->chunkw, out, c,
                                      lanes, w->stream);
     }
 }
