@@ -212,8 +212,15 @@ static const dx_case_t dx_cases[] = {
     /* one dz channel (gan_g5's shape): F(2, 2) with the sums in registers */
     {"dx_gan_g5_winograd",     2, 40, 1,  {3, 4, 5}, 4, 2, 1, F32, "0", 0, NULL, 1},
     {"dx_gan_g5_winograd_streamed", 2, 32, 1, {3, 4, 5}, 4, 2, 1, F32, "1", 1, NULL, 1},
-    /* 27 tiles per sample: blocks of 16 and 11 (an odd count: its last tile alone) */
+    /* rows of 3 tiles along W: each block's last tile alone */
     {"dx_gan_g5_winograd_odd", 1, 24, 1,  {5, 5, 6}, 4, 2, 1, F32, "0", 0, NULL, 1},
+    /* 19 tiles along W: blocks of 16 and 3 per row, the first reading no
+     * dz point past the row's end, the second past it */
+    {"dx_gan_g5_winograd_wide", 2, 24, 1, {3, 2, 37}, 4, 2, 1, F32, "0", 0, NULL, 1},
+    /* the rows' first points at W 0 (no zeros before them), 2 and 3 */
+    {"dx_gan_g5_winograd_crop0", 2, 16, 1, {4, 3, 9}, 4, 2, 0, F32, "0", 0, NULL, 1},
+    {"dx_gan_g5_winograd_crop2", 2, 16, 1, {4, 5, 7}, 4, 2, 2, F32, "0", 0, NULL, 1},
+    {"dx_gan_g5_winograd_crop3", 1, 16, 1, {5, 4, 6}, 4, 2, 3, F32, "0", 0, NULL, 1},
 };
 // clang-format on
 #define DX_CASE_COUNT (sizeof dx_cases / sizeof dx_cases[0])

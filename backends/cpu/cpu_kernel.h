@@ -137,26 +137,32 @@ typedef void (*cpu_wino_in_fn)(const void *const *pts, int64_t channels, void *v
 typedef void (*cpu_wino_out_fn)(const void *m, ptrdiff_t mstride, int64_t channels,
                                 const void *bias, void *const *out);
 
-/** Floats of a tile's V in the fused Winograd pass: its 6 x 6 block of dz
- *  rows, each 6 points padded to 8. */
+/** Transform points of a tile's V in the fused Winograd pass: its 6 x 6
+ *  block of dz rows, each 6 points padded to 8 (pos = (d * 6 + h) * 8 + w). */
 #define CPU_WINO_FUSED_TILE 288
+/** Most tiles of a block of the fused pass: consecutive tiles along W, one
+ *  lane each of V's rows v[pos * CPU_WINO_FUSED_BLOCK + tile]. */
+#define CPU_WINO_FUSED_BLOCK 16
 
 /** Winograd F(2, 2) of backward data with one dz channel and kernel 4,
  *  stride 2, for one vector of dx channels [c, c + n): for each of @p ntiles
- *  tiles, the 27 transform points' sums M[p] = sum over the 8 classes of
- *  v[tile * CPU_WINO_FUSED_TILE + pos] (scalars) times u[pos * VL + lane],
- *  pos = (d * 6 + h) * 8 + w, the class's point's position in the tile's
- *  block of dz, kept in
- *  registers, then A^T into the tile's points out[tile * 8 + 4 d + 2 h + w]
- *  + c (NULL: not stored); @p stream: whole aligned vectors by non-temporal
- *  stores. */
+ *  tiles of a block, the 27 transform points' sums M[p] = sum over the 8
+ *  classes of v[pos * CPU_WINO_FUSED_BLOCK + tile] (scalars) times u[pos *
+ *  VL + lane], pos the class's point's position in the tile's block of dz,
+ *  kept in registers, then A^T into the tile's points out[tile * 8 + 4 d + 2
+ *  h + w] + c (NULL: not stored); @p stream: whole aligned vectors by
+ *  non-temporal stores. */
 typedef void (*cpu_wino_fused_fn)(const void *v, int64_t ntiles, const void *u, void *const *out,
                                   int64_t c, int n, int stream);
-/** The fused pass's input transform of one tile: B^T along W, H and D of
- *  its 6 x 6 x 6 block of dz points into v[(d * 6 + h) * 8 + w]. rows[d * 6
- *  + h]: the row's point @p wlo (NULL: a row of zeros); points [wlo, whi)
- *  of each row are inside dz, the others zeros. */
-typedef void (*cpu_wino_fused_in_fn)(const void *const *rows, int wlo, int whi, void *v);
+/** The fused pass's input transform of a block of @p ntiles (at most
+ *  CPU_WINO_FUSED_BLOCK) consecutive tiles along W: B^T along W, H and D of
+ *  each tile's 6 x 6 x 6 block of dz points into its lane of v[pos *
+ *  CPU_WINO_FUSED_BLOCK + tile]. rows[d * 6 + h]: the dz row's point 0, its
+ *  points contiguous (NULL: a row of zeros); tile i reads the row's points
+ *  z0 + 4 i + e, e < 6, zeros outside [0, len). [begin, end): the dz
+ *  tensor, which whole-vector reads past a row's ends may touch. */
+typedef void (*cpu_wino_fused_in_fn)(const void *const *rows, int64_t z0, int64_t len, int ntiles,
+                                     const void *begin, const void *end, void *v);
 
 /** Instruction sets, best last. */
 typedef enum cpu_isa {

@@ -5,6 +5,8 @@
  * #undefs the shared macros). Uses REAL, VEC, VL, VZERO, VLOADU, VLOADP,
  * VSET1, VFMADD, VADD, VSTOREU, VSTOREP and KNAME. Points and transform
  * points are in D, H, W order (index (d * alpha + h) * alpha + w). */
+#include <string.h>
+
 #include "cpu_kernel.h"
 
 /* Keeps a vector in a register: GCC would otherwise fold a weight vector's
@@ -174,58 +176,140 @@ static void KNAME(wino_out3)(const void *in, ptrdiff_t mstride, int64_t channels
     }
 }
 
-/* Eight elements: a row of the fused pass's block (the compiler's vectors,
- * in this file's instruction set). */
-typedef REAL KNAME(row8_t) __attribute__((vector_size(8 * sizeof(REAL))));
+/* A block's tiles, a lane each: a row of the fused pass's V (the compiler's
+ * vectors, in this file's instruction set). */
+typedef REAL KNAME(lanes_t) __attribute__((vector_size(CPU_WINO_FUSED_BLOCK * sizeof(REAL))));
 
-/* The fused pass's input transform (cpu_wino_fused_in_fn): B^T along W, H
- * and D of a 6 x 6 x 6 block, (e0 - e2, e1 - e3, e2, e3, e4 - e2, e5 - e3)
- * on each axis, in place. */
-static void KNAME(wino_fused_in)(const void *const *rows, int wlo, int whi, void *out) {
-    KNAME(row8_t) *x = (KNAME(row8_t) *)out;
-    const KNAME(row8_t) zero = {0};
-    for (int r = 0; r < 36; ++r) {
-        const REAL *src = (const REAL *)rows[r];
-        KNAME(row8_t) row = zero;
-        if (src && wlo == 0 && whi == 6) {
-            row = (KNAME(row8_t)){src[0], src[1], src[2], src[3], src[4], src[5], 0, 0};
-        } else if (src) {
-            for (int k = wlo; k < whi; ++k) {
-                row[k] = src[k - wlo];
-            }
+/* Lanes k, k + 4, ..., k + 60 of a[0..3]: phase k of the 64 points. */
+#define WINO_PHASE(a, k)                                                                           \
+    __builtin_shufflevector(                                                                       \
+        __builtin_shufflevector(a[0], a[1], k, k + 4, k + 8, k + 12, k + 16, k + 20, k + 24,       \
+                                k + 28, k, k, k, k, k, k, k, k),                                   \
+        __builtin_shufflevector(a[2], a[3], k, k + 4, k + 8, k + 12, k + 16, k + 20, k + 24,       \
+                                k + 28, k, k, k, k, k, k, k, k),                                   \
+        0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
+
+/* The fused pass's B^T along an axis, in place: (e0 - e2, e1 - e3, e2, e3,
+ * e4 - e2, e5 - e3). */
+static inline void KNAME(wino_b6)(KNAME(lanes_t) * y) {
+    y[0] -= y[2];
+    y[1] -= y[3];
+    y[4] -= y[2];
+    y[5] -= y[3];
+}
+
+/* wino_b6 on the rows v + e * step, e < 6, of a block's V. */
+static inline void KNAME(wino_fused_b)(REAL *v, ptrdiff_t step) {
+    KNAME(lanes_t) y[6];
+    for (int e = 0; e < 6; ++e) {
+        memcpy(&y[e], v + e * step, sizeof(y[e]));
+    }
+    KNAME(wino_b6)(y);
+    for (int e = 0; e < 6; ++e) {
+        if (e != 2 && e != 3) { /* unchanged */
+            memcpy(v + e * step, &y[e], sizeof(y[e]));
         }
-        x[r] = row - __builtin_shufflevector(row, zero, 2, 3, 8, 8, 2, 3, 8, 8); /* W */
-    }
-    for (int i = 0; i < 6; ++i) { /* H */
-        KNAME(row8_t) *y = x + 6 * i;
-        y[0] -= y[2];
-        y[1] -= y[3];
-        y[4] -= y[2];
-        y[5] -= y[3];
-    }
-    for (int j = 0; j < 6; ++j) { /* D */
-        x[j] -= x[12 + j];
-        x[6 + j] -= x[18 + j];
-        x[24 + j] -= x[12 + j];
-        x[30 + j] -= x[18 + j];
     }
 }
 
+/* The fused pass's input transform (cpu_wino_fused_in_fn), the block's
+ * tiles a lane each. Along W, tile i's point e is the row's point z0 + 4 i
+ * + e: the row (zero-padded) split into its 4 phases p_k[i] = row[4 i + k],
+ * p_4 and p_5 the next tile's p_0 and p_1. B^T on each axis: (e0 - e2, e1 -
+ * e3, e2, e3, e4 - e2, e5 - e3). */
+static void KNAME(wino_fused_in)(const void *const *rows, int64_t z0, int64_t len, int ntiles,
+                                 const void *begin, const void *end, void *out) {
+    typedef KNAME(lanes_t) lanes;
+    typedef __typeof__((lanes){0} < (lanes){0}) mask;
+    enum { B = CPU_WINO_FUSED_BLOCK };
+    _Static_assert(B == 16, "the phases below split 64 points into 4 x 16");
+    REAL *v = (REAL *)out;
+    /* The rows' points z0 .. z0 + 79, zeros outside dz: all of them read
+     * before any is read back, so that the vector loads find the stores
+     * committed rather than wait for them in the store buffer. */
+    _Alignas(64) REAL row[36][5 * B];
+    const int64_t lo = z0 < 0 ? -z0 : 0;
+    const int64_t need = 4 * (int64_t)ntiles + 2, past = len - z0;
+    const int64_t hi = past < need ? past : need;
+    const lanes zero = {0};
+    const lanes iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    for (int r = 0; r < 36; ++r) {
+        const REAL *src = (const REAL *)rows[r];
+        if (!src || lo >= hi) {
+            continue;
+        }
+        src += z0;
+        if (src >= (const REAL *)begin && src + 5 * B <= (const REAL *)end) {
+            /* whole vectors (the points past the row's ends are the
+             * neighbouring rows' or samples', inside dz), masked to the row */
+            for (int j = 0; j < 5; ++j) {
+                lanes x;
+                memcpy(&x, src + j * B, sizeof(x));
+                const lanes at = iota + (REAL)(j * B);
+                const mask in = (at >= (REAL)lo) & (at < (REAL)hi);
+                x = (lanes)((mask)x & in);
+                memcpy(row[r] + j * B, &x, sizeof(x));
+            }
+            continue;
+        }
+        for (int j = 0; j < 5; ++j) { /* the tensor's first or last rows */
+            memcpy(row[r] + j * B, &zero, sizeof(zero));
+        }
+        memcpy(row[r] + lo, src + lo, (size_t)(hi - lo) * sizeof(REAL));
+    }
+    for (int r = 0; r < 36; ++r) {
+        lanes x[6] = {zero, zero, zero, zero, zero, zero};
+        if (rows[r] && lo < hi) {
+            lanes a[5], p[6];
+            for (int j = 0; j < 5; ++j) { /* a vector each: no call to memcpy */
+                memcpy(&a[j], row[r] + j * B, sizeof(lanes));
+            }
+            p[0] = WINO_PHASE(a, 0);
+            p[1] = WINO_PHASE(a, 1);
+            p[2] = WINO_PHASE(a, 2);
+            p[3] = WINO_PHASE(a, 3);
+            p[4] = __builtin_shufflevector(p[0], a[4], 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                           14, 15, 16);
+            p[5] = __builtin_shufflevector(p[1], a[4], 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                           14, 15, 17);
+            for (int e = 0; e < 6; ++e) {
+                x[e] = p[e];
+            }
+            KNAME(wino_b6)(x);
+        }
+        for (int k = 0; k < 6; ++k) {
+            memcpy(v + (r * 8 + k) * B, &x[k], sizeof(lanes));
+        }
+    }
+    for (int i = 0; i < 6; ++i) { /* H: rows (d, h) = (i, e) */
+        for (int k = 0; k < 6; ++k) {
+            KNAME(wino_fused_b)(v + (i * 6 * 8 + k) * B, 8 * B);
+        }
+    }
+    for (int j = 0; j < 6; ++j) { /* D: rows (d, h) = (e, j) */
+        for (int k = 0; k < 6; ++k) {
+            KNAME(wino_fused_b)(v + (j * 8 + k) * B, 6 * 8 * B);
+        }
+    }
+}
+
+#undef WINO_PHASE
+
 /* F(2, 2) of backward data with one dz channel and kernel 4, stride 2
- * (cpu_wino_fused_fn). Two tiles at a time share each weight vector loaded;
- * their transform points' sums over the 8 classes stay in registers, one D
- * slice of 9 points at a time (18 sums), and A^T follows slice by slice:
- * the tile's D row 0 is slices 0 + 1, row 1 slices 1 + 2. */
+ * (cpu_wino_fused_fn). D slice by D slice of the transform points (its U
+ * and V lines, 6 KB each, stay in L1), two tiles at a time share each
+ * weight vector loaded; their slice's 9 sums over the 8 classes stay in
+ * registers (18 sums), then A^T along W and H. The tile's D row 0 is slices
+ * 0 + 1, row 1 slices 1 + 2: the previous slice's 4 points wait in `prev`. */
 static void KNAME(wino_fused3)(const void *vv, int64_t ntiles, const void *uu, void *const *out,
                                int64_t c, int n, int stream) {
     const REAL *u = (const REAL *)uu;
-    for (int64_t t = 0; t < ntiles; t += 2) {
-        const int two = t + 1 < ntiles;
-        const REAL *va = (const REAL *)vv + t * CPU_WINO_FUSED_TILE;
-        const REAL *vb = two ? va + CPU_WINO_FUSED_TILE : va;
-        VEC pa[4], pb[4];
-#pragma GCC unroll 3
-        for (int a = 0; a < 3; ++a) {
+    VEC prev[CPU_WINO_FUSED_BLOCK][4]; /* ntiles <= CPU_WINO_FUSED_BLOCK */
+    for (int a = 0; a < 3; ++a) {
+        for (int64_t t = 0; t < ntiles; t += 2) {
+            const int two = t + 1 < ntiles;
+            const REAL *va = (const REAL *)vv + t; /* the tiles' lanes of V */
+            const REAL *vb = two ? va + 1 : va;
             VEC ma[9], mb[9];
             /* class (vd, vh, vw)'s point (a, b, c): block position (2a + vd,
              * 2b + vh, 2c + vw); class 0 first, into zeros */
@@ -234,8 +318,8 @@ static void KNAME(wino_fused3)(const void *vv, int64_t ntiles, const void *uu, v
                 const int pos = a * 96 + (p / 3) * 16 + (p % 3) * 2;
                 VEC w = VLOADU(u + pos * VL);
                 WINO_IN_REGISTER(w);
-                ma[p] = VFMADD(VSET1(va[pos]), w, VZERO());
-                mb[p] = VFMADD(VSET1(vb[pos]), w, VZERO());
+                ma[p] = VFMADD(VSET1(va[pos * CPU_WINO_FUSED_BLOCK]), w, VZERO());
+                mb[p] = VFMADD(VSET1(vb[pos * CPU_WINO_FUSED_BLOCK]), w, VZERO());
             }
             for (int cls = 1; cls < 8; ++cls) {
                 const int at = a * 96 + (cls >> 2) * 48 + ((cls >> 1) & 1) * 8 + (cls & 1);
@@ -244,26 +328,29 @@ static void KNAME(wino_fused3)(const void *vv, int64_t ntiles, const void *uu, v
                     const int pos = at + (p / 3) * 16 + (p % 3) * 2;
                     VEC w = VLOADU(u + pos * VL);
                     WINO_IN_REGISTER(w);
-                    ma[p] = VFMADD(VSET1(va[pos]), w, ma[p]);
-                    mb[p] = VFMADD(VSET1(vb[pos]), w, mb[p]);
+                    ma[p] = VFMADD(VSET1(va[pos * CPU_WINO_FUSED_BLOCK]), w, ma[p]);
+                    mb[p] = VFMADD(VSET1(vb[pos * CPU_WINO_FUSED_BLOCK]), w, mb[p]);
                 }
             }
-            VEC fa[4], fb[4], ra[4], rb[4];
+            VEC fa[4], fb[4];
             KNAME(wino_a2)(ma, fa);
             KNAME(wino_a2)(mb, fb);
             if (a > 0) { /* D row a - 1 = slices a - 1 and a */
+                VEC ra[4], rb[4];
                 for (int q = 0; q < 4; ++q) {
-                    ra[q] = VADD(pa[q], fa[q]);
-                    rb[q] = VADD(pb[q], fb[q]);
+                    ra[q] = VADD(prev[t][q], fa[q]);
+                    rb[q] = VADD(prev[t + two][q], fb[q]); /* !two: unused */
                 }
                 KNAME(wino_put)(ra, 4, NULL, out + t * 8 + 4 * (a - 1), c, n, stream);
                 if (two) {
                     KNAME(wino_put)(rb, 4, NULL, out + t * 8 + 8 + 4 * (a - 1), c, n, stream);
                 }
             }
-            for (int q = 0; q < 4; ++q) { /* slice a, the first half of row a */
-                pa[q] = fa[q];
-                pb[q] = fb[q];
+            if (a < 2) { /* slice a, the first half of row a */
+                for (int q = 0; q < 4; ++q) {
+                    prev[t][q] = fa[q];
+                    prev[t + two][q] = two ? fb[q] : fa[q];
+                }
             }
         }
     }

@@ -42,12 +42,16 @@
  * kernel's wino_fused runs the 8 x 27 products of two tiles at a time
  * against each weight vector loaded, then A^T and the stores (non-temporal
  * for a dx larger than the last-level cache). 27 x 8 products per tile
- * instead of 64 x 8.
+ * instead of 64 x 8. Its blocks are up to 16 consecutive tiles along W, a
+ * vector lane each: the transform splits each dz row into its 4 phases
+ * (point 4 i + k of tile i) with a few shuffles for all 16 tiles at once,
+ * and the products run D slice by D slice over the block, so that the
+ * slice's U and V lines stay in L1.
  *
  * Work: blocks of up to `block` consecutive tiles of one sample (tiles in
- * D, H, W order), a contiguous range of the batch's blocks per thread; each
- * thread transforms its block's dz into its scratch V, runs the GEMMs into
- * its scratch M and writes the block's dx. A tile's dx depends only on the
+ * D, H, W order; fused: of one row along W), a contiguous range of the
+ * batch's blocks per thread; each thread transforms its block's dz into its
+ * scratch V, runs the GEMMs into its scratch M and writes the block's dx. A tile's dx depends only on the
  * problem, never on the thread count (bit-identical for any). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,9 +70,6 @@
  * reads it once per channel chunk, M while A^T reads it back. */
 #define V_BYTES (256.0 * 1024)
 #define M_BYTES (1024.0 * 1024)
-/* Tiles per block of the fused pass. */
-#define FUSED_BLOCK 16
-
 struct cpu_wino {
     int r, alpha;       /* taps per class and axis; transform points per axis (r + 1) */
     int64_t npts;       /* transform points per tile: alpha^3 */
@@ -92,12 +93,13 @@ struct cpu_wino {
     int64_t nchunk;
     int fused;          /* one dz channel: M in registers (the kernel's wino_fused) */
     int stream;         /* fused: dx by non-temporal stores (cpu_choose_streaming) */
-    int64_t block;      /* tiles per block */
+    int64_t block;      /* tiles per block (fused: along W, of one row of tiles) */
+    int64_t wblocks;    /* fused: blocks per row of tiles along W */
     int64_t per_sample; /* blocks per sample */
     int64_t batch;      /* the batch the thread split is for */
     float *u;           /* [npts][nchunk][k][chunkw]; fused: [cpad / VL][tile block][VL] */
     float *scratch;     /* per thread: V [npts][block][k], then M [npts][block][cpad];
-                           fused: V [block][tile block] (CPU_WINO_FUSED_TILE floats each) */
+                           fused: V [CPU_WINO_FUSED_TILE][CPU_WINO_FUSED_BLOCK] */
     size_t scratch_elems;
     int64_t u_elems;
     float *zeros;          /* chunkw zeros: the tiles' bias (not fused) */
@@ -215,7 +217,8 @@ tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, int forward, cpu_wino_t **
     w->nchunk = (w->cin + w->chunkw - 1) / w->chunkw;
     w->cpad = w->nchunk * w->chunkw;
     if (w->fused) { /* V of a block and a vector's U (18 KB each) near L1 */
-        w->block = w->tiles < FUSED_BLOCK ? w->tiles : FUSED_BLOCK;
+        w->block = w->ntiles[2] < CPU_WINO_FUSED_BLOCK ? w->ntiles[2] : CPU_WINO_FUSED_BLOCK;
+        w->wblocks = (w->ntiles[2] + w->block - 1) / w->block;
         w->stream = cpu_choose_streaming((size_t)w->out_s.w * sizeof(float),
                                          (double)p->batch * (double)w->out_s.n * sizeof(float));
     } else { /* as many tiles as keep V_p and M near their budgets, whole
@@ -228,10 +231,11 @@ tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, int forward, cpu_wino_t **
         w->block = (int64_t)b / np * np;
         w->block = w->block < np ? (w->tiles < np ? w->tiles : np) : w->block;
     }
-    w->per_sample = (w->tiles + w->block - 1) / w->block;
+    w->per_sample = w->fused ? mul_or_max(w->ntiles[0] * w->ntiles[1], w->wblocks)
+                             : (w->tiles + w->block - 1) / w->block;
     w->batch = p->batch;
     const int64_t scratch =
-        w->fused ? w->block * CPU_WINO_FUSED_TILE
+        w->fused ? CPU_WINO_FUSED_TILE * CPU_WINO_FUSED_BLOCK
                  : mul_or_max(mul_or_max(w->npts, w->block),
                               w->k > INT64_MAX - w->cpad ? INT64_MAX : w->k + w->cpad);
     w->scratch_elems = (size_t)scratch;
@@ -393,29 +397,51 @@ static void input_transform(const cpu_wino_t *w, const cpu_plan_t *fwd, const fl
     }
 }
 
-/* The fused pass's V of tile t of sample n (one dz channel; k 4, s 2 on
- * every axis): v[(d * 6 + h) * 8 + w], CPU_WINO_FUSED_TILE floats. The tile
- * reads the 6 x 6 x 6 block of dz points 4T - c + e, e < 6, on each axis:
- * point e is tap-class e % 2's point e / 2 there, so B^T along an axis is
- * (e0 - e2, e1 - e3, e2, e3, e4 - e2, e5 - e3) on the block, in place (the
+/* A block of the fused pass: up to CPU_WINO_FUSED_BLOCK consecutive tiles
+ * (td, th, tw0 + i), i < count, along W of one row of sample n. */
+typedef struct fused_block {
+    int64_t n, td, th, tw0;
+    int count;
+} fused_block_t;
+
+static fused_block_t fused_block(const cpu_wino_t *w, int64_t blk) {
+    fused_block_t b;
+    const int64_t row = blk % w->per_sample / w->wblocks;
+    b.n = blk / w->per_sample;
+    b.td = row / w->ntiles[1];
+    b.th = row % w->ntiles[1];
+    b.tw0 = blk % w->wblocks * w->block;
+    b.count = (int)(w->ntiles[2] - b.tw0 < w->block ? w->ntiles[2] - b.tw0 : w->block);
+    return b;
+}
+
+/* The dz rows a block reads: rows[d * 6 + h] at D, H 4T - c + d, 4T - c + h
+ * (NULL outside dz), each at its W point 0. dz's one channel makes a row's
+ * points contiguous. */
+static void fused_rows(const cpu_wino_t *w, const float *dz, const fused_block_t *b,
+                       const void **rows) {
+    const int64_t zd0 = 4 * b->td - w->crop[0], zh0 = 4 * b->th - w->crop[1];
+    for (int r = 0; r < 36; ++r) {
+        const int64_t zd = zd0 + r / 6, zh = zh0 + r % 6;
+        rows[r] = zd >= 0 && zd < w->in_len[0] && zh >= 0 && zh < w->in_len[1]
+                      ? dz + b->n * w->in_s.n + zd * w->in_s.d + zh * w->in_s.h
+                      : NULL;
+    }
+}
+
+/* The fused pass's V of block b (one dz channel; k 4, s 2 on every axis):
+ * tile i a lane of v[pos * CPU_WINO_FUSED_BLOCK + i], pos = (d * 6 + h) * 8
+ * + w. Tile T reads the 6 x 6 x 6 block of dz points 4T - c + e, e < 6, on
+ * each axis: point e is tap-class e % 2's point e / 2 there, so B^T along
+ * an axis is (e0 - e2, e1 - e3, e2, e3, e4 - e2, e5 - e3) on the block (the
  * kernel's wino_fused_in). */
 static void input_transform_fused(const cpu_wino_t *w, const cpu_plan_t *fwd, const float *dz,
-                                  int64_t n, const int64_t t[3], float *v) {
-    int64_t z0[3];
-    for (int a = 0; a < 3; ++a) {
-        z0[a] = 4 * t[a] - w->crop[a];
-    }
-    const int wlo = z0[2] < 0 ? (int)-z0[2] : 0;
-    const int whi = z0[2] + 6 > w->in_len[2] ? (int)(w->in_len[2] - z0[2]) : 6;
+                                  const fused_block_t *b, float *v) {
     const void *rows[36];
-    for (int r = 0; r < 36; ++r) {
-        const int64_t zd = z0[0] + r / 6, zh = z0[1] + r % 6;
-        rows[r] =
-            zd >= 0 && zd < w->in_len[0] && zh >= 0 && zh < w->in_len[1] && wlo < whi
-                ? dz + n * w->in_s.n + zd * w->in_s.d + zh * w->in_s.h + (z0[2] + wlo) * w->in_s.w
-                : NULL;
-    }
-    fwd->kernel->wino_fused_in(rows, wlo, whi, v);
+    fused_rows(w, dz, b, rows);
+    const float *end = dz + (w->batch - 1) * w->in_s.n + (w->in_len[0] - 1) * w->in_s.d +
+                       (w->in_len[1] - 1) * w->in_s.h + w->in_len[2]; /* past dz's last point */
+    fwd->kernel->wino_fused_in(rows, 4 * b->tw0 - w->crop[2], w->in_len[2], b->count, dz, end, v);
 }
 
 /* The 8 points of the written tensor (dx; forward: y) of tile t of sample
@@ -472,22 +498,22 @@ static void tile_axes(const cpu_wino_t *w, int64_t tile, int64_t t[3]) {
     t[0] = tile / (w->ntiles[2] * w->ntiles[1]);
 }
 
-/* The fused pass's block: the tiles' V, then per vector of dx channels
- * (its U in L1) every tile's sums, A^T and stores (cpu_wino_fused_fn). */
-static void run_block_fused(const wino_ctx_t *ctx, int64_t n, int64_t first, int64_t count,
-                            float *v) {
+/* The fused pass's block `blk` of the batch: its V, then per vector of dx
+ * channels (its U in L1) every tile's sums, A^T and stores
+ * (cpu_wino_fused_fn). */
+static void run_block_fused(const wino_ctx_t *ctx, int64_t blk, float *v) {
     const cpu_wino_t *w = ctx->w;
-    void *out[FUSED_BLOCK * 8];
-    for (int64_t i = 0; i < count; ++i) {
-        int64_t t[3];
-        tile_axes(w, first + i, t);
-        input_transform_fused(w, ctx->fwd, ctx->dz, n, t, v + i * CPU_WINO_FUSED_TILE);
-        tile_outputs(w, ctx->dx, n, t, out + i * 8);
+    const fused_block_t b = fused_block(w, blk);
+    void *out[CPU_WINO_FUSED_BLOCK * 8];
+    input_transform_fused(w, ctx->fwd, ctx->dz, &b, v);
+    for (int i = 0; i < b.count; ++i) {
+        const int64_t t[3] = {b.td, b.th, b.tw0 + i};
+        tile_outputs(w, ctx->dx, b.n, t, out + i * 8);
     }
     for (int64_t q = 0; q < w->nchunk; ++q) {
         const int64_t c = q * w->chunkw;
         const int lanes = (int)(w->cin - c < w->chunkw ? w->cin - c : w->chunkw);
-        ctx->fwd->kernel->wino_fused(v, count, w->u + q * CPU_WINO_FUSED_TILE * w->chunkw, out, c,
+        ctx->fwd->kernel->wino_fused(v, b.count, w->u + q * CPU_WINO_FUSED_TILE * w->chunkw, out, c,
                                      lanes, w->stream);
     }
 }
@@ -496,13 +522,13 @@ static void run_block(const wino_ctx_t *ctx, int64_t blk, float *v, float *m) {
     const cpu_plan_t *fwd = ctx->fwd;
     const cpu_wino_t *w = ctx->w;
     const cpu_kernel_t *kern = fwd->kernel;
+    if (w->fused) {
+        run_block_fused(ctx, blk, v);
+        return;
+    }
     const int64_t n = blk / w->per_sample;
     const int64_t first = blk % w->per_sample * w->block;
     const int64_t count = first + w->block <= w->tiles ? w->block : w->tiles - first;
-    if (w->fused) {
-        run_block_fused(ctx, n, first, count, v);
-        return;
-    }
     for (int64_t i = 0; i < count; ++i) {
         int64_t t[3];
         tile_axes(w, first + i, t);
