@@ -142,8 +142,15 @@ static void test_first_plan_measures_and_caches(void **state) {
     assert_true(file_exists(cache_file));
 
     char id[64], reason[4096];
+    /* The process's cache answers, unless the first measurement was a close
+     * call (under a 20 % lead: on a loaded host this small problem's two
+     * devices can come that close), which the selector measures again. */
     plan_auto(ctx, &p, id, sizeof id, reason, sizeof reason);
-    assert_true(tc_contains(reason, "from cache in this process"));
+    if (!tc_contains(reason, "from cache in this process") &&
+        !tc_contains(reason, "measured again: a close call"))
+        fail_msg("the second plan neither read the process's cache nor measured a close call "
+                 "again: %s",
+                 reason);
 
     char *text = slurp(cache_file);
     assert_non_null(strchr(text, '\n'));
