@@ -21,7 +21,9 @@
  *     output padding): backward data by Winograd F(2, 2) in float32
  *     channels_last (cpu_winograd.c), with channel tails and
  *     partial tiles, directly in the other variants; the wide layer's k 3,
- *     dilation 2 by F(2, 3) on each parity of dx.
+ *     dilation 2 by F(2, 3) on each parity of dx. Their backward weights
+ *     pass runs by Winograd F(2, 2) too (cpu_winograd_weights.c; float32
+ *     channels_last), dL/db by the direct pass.
  * Each gradient must also be bit-identical on 1 and 3 threads: both passes
  * fix their order of summation independently of the thread count; and dL/db
  * asked for alone must equal dL/db asked for with dL/dw (channels_last sums

@@ -310,6 +310,79 @@ static void test_dx_case(void **state) {
     tconv_context_destroy(ctx);
 }
 
+/* dL/dW by Winograd F(2, 2) (cpu_winograd_weights.c): layers whose kernel
+ * is twice the stride on every axis (gan_g3's shape scaled down, with odd
+ * sizes: half-empty tiles; and strides 1, 2, 3 on the three axes: 6
+ * classes), in both kernel layouts, against the reference, with the bias
+ * gradient from the direct pass; not with TCONV_CPU_WINOGRAD=0. */
+static void test_weights_winograd(void **state) {
+    (void)state;
+    static const struct {
+        int64_t batch, cin, cout, input[3], kernel[3], stride[3], crop[3];
+        tconv_kernel_layout_t layout;
+        const char *wino; /* TCONV_CPU_WINOGRAD, or NULL */
+    } cases[] = {
+        {2, 20, 24, {3, 4, 5}, {4, 4, 4}, {2, 2, 2}, {1, 1, 1}, KT, NULL},
+        {1, 7, 16, {4, 3, 2}, {2, 4, 6}, {1, 2, 3}, {0, 1, 2}, KK, NULL},
+        {2, 20, 24, {3, 4, 5}, {4, 4, 4}, {2, 2, 2}, {1, 1, 1}, KT, "0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tconv_context_t ctx;
+        tc_log_t log;
+        TC_CHECK_OK(tc_context_create_logged(&ctx, 2, &log));
+        tconv_problem_t p;
+        tconv_problem_init(&p, 3);
+        p.batch = cases[i].batch;
+        p.in_channels = cases[i].cin;
+        p.out_channels = cases[i].cout;
+        for (int a = 0; a < 3; a++) {
+            p.input_size[a] = cases[i].input[a];
+            p.kernel_size[a] = cases[i].kernel[a];
+            p.strides[a] = cases[i].stride[a];
+            p.pads_begin[a] = p.pads_end[a] = cases[i].crop[a];
+        }
+        p.padding = tconv_padding_explicit;
+        p.data_format = CL;
+        p.kernel_layout = cases[i].layout;
+        p.use_bias = 1;
+        p.passes = TCONV_PASS_BACKWARD_WEIGHTS;
+        if (cases[i].wino)
+            setenv("TCONV_CPU_WINOGRAD", cases[i].wino, 1);
+        tconv_plan_t plan = plan_streaming(ctx, &p, NULL);
+        unsetenv("TCONV_CPU_WINOGRAD");
+        const int winograd = tc_contains(log.text, "backward weights: Winograd F(2,2)");
+        if (winograd != !cases[i].wino)
+            fail_msg("case %zu: the log says Winograd %d, expected %d:\n%s", i, winograd,
+                     !cases[i].wino, log.text);
+        tc_rng_t rng;
+        tc_rng_seed(&rng, 29 + i);
+        tc_tensors_t t;
+        tc_gradients_t gr;
+        char msg[2048];
+        if (tc_tensors_make(&p, &rng, &t, msg, sizeof msg) != 0 ||
+            tc_gradients_make(&t, &rng, &gr, msg, sizeof msg) != 0)
+            fail_msg("case %zu: %s", i, msg);
+        TC_CHECK_OK(tconv_plan_set_weights(plan, t.dev_kernel, t.dev_bias));
+        tc_gradients_poison(&gr, F32);
+        TC_CHECK_OK(tconv_plan_execute_backward(plan, t.dev_in, gr.dev_grad_out, NULL,
+                                                gr.dev[tc_grad_kernel], gr.dev[tc_grad_bias]));
+        for (int which = tc_grad_kernel; which <= tc_grad_bias; which++) {
+            int64_t worst = 0;
+            const double err = tc_gradients_max_error(&gr, which, F32, &worst);
+            print_message("dW by Winograd, case %zu, %s: max rel err %.2g\n", i,
+                          which == tc_grad_kernel ? "dW" : "db", err);
+            if (!(err <= tc_tolerance(F32)))
+                fail_msg("case %zu, %s: error %.3g at element %lld: got %.9g, reference %.9g", i,
+                         which == tc_grad_kernel ? "dW" : "db", err, (long long)worst,
+                         tc_element(gr.dev[which], F32, worst), gr.ref[which][worst]);
+        }
+        tc_gradients_free(&gr);
+        tc_tensors_free(&t);
+        tconv_plan_destroy(plan);
+        tconv_context_destroy(ctx);
+    }
+}
+
 /* The forward pass by Winograd F(2, 3) (cpu_winograd.c): a stride-1 layer
  * of 3 taps with dilation 2 (dilated_k3d2 scaled down), bias and each kind
  * of activation (ReLU, and ELU applied after the transform), against the
@@ -402,7 +475,7 @@ int main(int argc, char **argv) {
         return tc_cannot_run("no cpu:0 device");
     if (!cpu_runs_isa(isa))
         return tc_cannot_run("this CPU does not run the %s kernels", isa);
-    struct CMUnitTest tests[CASE_COUNT + DX_CASE_COUNT + 1];
+    struct CMUnitTest tests[CASE_COUNT + DX_CASE_COUNT + 2];
     for (size_t i = 0; i < CASE_COUNT; i++) {
         tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(test_case, (void *)&cases[i]);
         tests[i].name = cases[i].name;
@@ -413,5 +486,7 @@ int main(int argc, char **argv) {
         tests[CASE_COUNT + i].name = dx_cases[i].name;
     }
     tests[CASE_COUNT + DX_CASE_COUNT] = (struct CMUnitTest)cmocka_unit_test(test_forward_winograd);
-    return _cmocka_run_group_tests("cpu_paths", tests, CASE_COUNT + DX_CASE_COUNT + 1, NULL, NULL);
+    tests[CASE_COUNT + DX_CASE_COUNT + 1] =
+        (struct CMUnitTest)cmocka_unit_test(test_weights_winograd);
+    return _cmocka_run_group_tests("cpu_paths", tests, CASE_COUNT + DX_CASE_COUNT + 2, NULL, NULL);
 }

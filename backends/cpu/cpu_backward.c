@@ -4,6 +4,7 @@
 #include "cpu_backward.h"
 
 #include "cpu_winograd.h"
+#include "cpu_winograd_weights.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -35,6 +36,9 @@ tconv_status_t cpu_backward_create(cpu_plan_t *plan, char *msg, size_t msg_size)
     if (st == tconv_success && (passes & TCONV_PASS_BACKWARD_WEIGHTS)) {
         st = cpu_wgrad_create(plan, &plan->weights_full, msg, msg_size);
         plan->backward_weights = plan->weights_full;
+        if (st == tconv_success && cpu_wino_wgrad_fits(plan)) {
+            st = cpu_wino_wgrad_create(plan, &plan->wino_wgrad, msg, msg_size);
+        }
     }
     if (st != tconv_success) {
         cpu_backward_destroy(plan);
@@ -92,6 +96,13 @@ tconv_status_t cpu_backward_weights(cpu_plan_t *plan, const void *input, const v
         snprintf(msg, msg_size, "plan_backward_weights: grad_bias must be NULL without a bias");
         return tconv_invalid_arguments;
     }
+    if (grad_kernel && plan->wino_wgrad && plan->backward_weights == plan->weights_full) {
+        cpu_wino_wgrad_execute(plan, plan->wino_wgrad, input, grad_output, grad_kernel);
+        grad_kernel = NULL; /* the direct pass: the bias gradient only */
+        if (!grad_bias) {
+            return tconv_success;
+        }
+    }
     cpu_wgrad_execute(plan, plan->backward_weights, input, grad_output, grad_kernel, grad_bias);
     return tconv_success;
 }
@@ -143,8 +154,17 @@ void cpu_backward_describe(const cpu_plan_t *plan, char *buf, size_t size) {
         if (used) {
             used += snprintf(buf + used, size - (size_t)used, "; ");
         }
-        if ((size_t)used < size) {
-            cpu_wgrad_describe(plan->backward_weights, buf + used, size - (size_t)used);
+        if ((size_t)used < size && plan->wino_wgrad) {
+            used += cpu_wino_wgrad_describe(plan->wino_wgrad, buf + used, size - (size_t)used);
+            if (used >= 0 && (size_t)used < size) {
+                used += snprintf(buf + used, size - (size_t)used, " (other batches and dL/db: ");
+            }
+        }
+        if (used >= 0 && (size_t)used < size) {
+            used += cpu_wgrad_describe(plan->backward_weights, buf + used, size - (size_t)used);
+        }
+        if (plan->wino_wgrad && used >= 0 && (size_t)used < size) {
+            snprintf(buf + used, size - (size_t)used, ")");
         }
     }
 }
@@ -158,6 +178,8 @@ void cpu_backward_destroy(cpu_plan_t *plan) {
     plan->wino = NULL;
     cpu_wgrad_destroy(plan->weights_full);
     cpu_wgrad_destroy(plan->weights_other);
+    cpu_wino_wgrad_destroy(plan->wino_wgrad);
+    plan->wino_wgrad = NULL;
     plan->backward_data = NULL;
     plan->backward_weights = plan->weights_full = plan->weights_other = NULL;
 }

@@ -136,6 +136,10 @@ typedef struct cpu_plan {
     struct cpu_wino *wino_fwd;
     struct cpu_wgrad *backward_weights;
     struct cpu_wgrad *weights_full, *weights_other;
+    /** dL/dW by Winograd (cpu_winograd_weights.c) when it fits, at the
+     *  batch it was made for; the bias gradient and other batches stay with
+     *  the direct pass. */
+    struct cpu_wino_wgrad *wino_wgrad;
     /** The forward pass with the W phases merged into the output channels
      *  (cpu_plan_forward.c), which cpu_plan_execute runs and
      *  cpu_plan_set_weights packs instead; NULL when the layer does not fit

@@ -51,8 +51,8 @@
  * Work: blocks of up to `block` consecutive tiles of one sample (tiles in
  * D, H, W order; fused: of one row along W), a contiguous range of the
  * batch's blocks per thread; each thread transforms its block's dz into its
- * scratch V, runs the GEMMs into its scratch M and writes the block's dx. A tile's dx depends only on the
- * problem, never on the thread count (bit-identical for any). */
+ * scratch V, runs the GEMMs into its scratch M and writes the block's dx. A tile's dx depends only
+ * on the problem, never on the thread count (bit-identical for any). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,10 +120,14 @@ static int axis_taps(const tconv_canonical_t *p, int a) {
 
 /* What both passes need: float32 channels_last, one group, the same r on
  * every axis; TCONV_CPU_WINOGRAD=0 turns both off. */
+int cpu_wino_enabled(void) {
+    const char *env = getenv("TCONV_CPU_WINOGRAD");
+    return !env || strcmp(env, "0") != 0;
+}
+
 static int wino_fits(const cpu_plan_t *fwd) {
     const tconv_canonical_t *p = &fwd->p;
-    const char *env = getenv("TCONV_CPU_WINOGRAD");
-    if (env && !strcmp(env, "0")) {
+    if (!cpu_wino_enabled()) {
         return 0;
     }
     if (p->groups != 1 || p->data_format != tconv_channels_last || p->dtype != tconv_f32) {

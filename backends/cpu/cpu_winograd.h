@@ -19,6 +19,9 @@ typedef struct cpu_wino cpu_wino_t;
  *  kernel 4 and stride 2, one output channel (the fused pass).
  *  TCONV_CPU_WINOGRAD=0 turns it off. */
 int cpu_wino_fits(const cpu_plan_t *fwd, int forward);
+/** Whether the Winograd passes may run at all: TCONV_CPU_WINOGRAD is not
+ *  "0" (read each time a plan is made). */
+int cpu_wino_enabled(void);
 /** The pass's tables and per-thread scratch for @p fwd's problem. */
 tconv_status_t cpu_wino_create(const cpu_plan_t *fwd, int forward, cpu_wino_t **out, char *msg,
                                size_t msg_size);
