@@ -151,21 +151,13 @@ void cpu_backward_describe(const cpu_plan_t *plan, char *buf, size_t size) {
             bp->stream_output ? ", non-temporal dx stores (64-byte aligned dx)" : "");
     }
     if (plan->backward_weights && used >= 0 && (size_t)used < size) {
-        if (used) {
-            used += snprintf(buf + used, size - (size_t)used, "; ");
+        char direct[384], wino[160] = "";
+        cpu_wgrad_describe(plan->backward_weights, direct, sizeof direct);
+        if (plan->wino_wgrad) {
+            cpu_wino_wgrad_describe(plan->wino_wgrad, wino, sizeof wino);
         }
-        if ((size_t)used < size && plan->wino_wgrad) {
-            used += cpu_wino_wgrad_describe(plan->wino_wgrad, buf + used, size - (size_t)used);
-            if (used >= 0 && (size_t)used < size) {
-                used += snprintf(buf + used, size - (size_t)used, " (other batches and dL/db: ");
-            }
-        }
-        if (used >= 0 && (size_t)used < size) {
-            used += cpu_wgrad_describe(plan->backward_weights, buf + used, size - (size_t)used);
-        }
-        if (plan->wino_wgrad && used >= 0 && (size_t)used < size) {
-            snprintf(buf + used, size - (size_t)used, ")");
-        }
+        snprintf(buf + used, size - (size_t)used, "%s%s%s%s%s", used ? "; " : "", wino,
+                 wino[0] ? " (other batches and dL/db: " : "", direct, wino[0] ? ")" : "");
     }
 }
 

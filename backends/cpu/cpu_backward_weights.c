@@ -300,7 +300,7 @@ static tconv_status_t build_blocks(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char 
     }
     wg->per_sample = per_sample;
     for (int64_t s = 0; s <= wg->nsplits; ++s) {
-        wg->split_first[s] = (int64_t)((__int128)wg->nblocks * s / wg->nsplits);
+        wg->split_first[s] = cpu_share_start(wg->nblocks, s, wg->nsplits);
     }
     return tconv_success;
 }
@@ -441,7 +441,7 @@ static tconv_status_t alloc_sums(const cpu_plan_t *fwd, cpu_wgrad_t *wg, char *m
         const int64_t n = blocks < per_split ? blocks : per_split;
         wg->db_split_chunk[sp] = c;
         for (int64_t k = 0; k < n; ++k, ++c) {
-            wg->db_chunk_block[c] = first + (int64_t)((__int128)blocks * k / n);
+            wg->db_chunk_block[c] = first + cpu_share_start(blocks, k, n);
             wg->db_chunk_unit[c] = wg->nunits * k / n;
         }
     }
@@ -858,8 +858,8 @@ static void weights_share(const wg_ctx_t *ctx, size_t thread) {
             }
             for (int64_t u = u0; u < u1; ++u) {
                 const int64_t k = u - u0, n = u1 - u0;
-                const int64_t off = (int64_t)((__int128)next_bytes * k / n);
-                const int64_t end = (int64_t)((__int128)next_bytes * (k + 1) / n);
+                const int64_t off = cpu_share_start(next_bytes, k, n);
+                const int64_t end = cpu_share_start(next_bytes, k + 1, n);
                 wg_prefetch_t pf = {NULL, 0};
                 int64_t done = off;
                 if (off < end) {

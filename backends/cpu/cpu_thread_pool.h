@@ -6,6 +6,7 @@
 #define TCONV_CPU_THREAD_POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct cpu_thread_pool cpu_thread_pool_t;
 
@@ -23,5 +24,12 @@ size_t cpu_thread_pool_size(const cpu_thread_pool_t *pool);
 void cpu_thread_pool_run(cpu_thread_pool_t *pool, cpu_pool_job_fn job, void *ctx);
 /** Stops and joins the workers; NULL is ignored. */
 void cpu_thread_pool_destroy(cpu_thread_pool_t *pool);
+
+/** Where part @p k of @p n items split into @p parts contiguous ranges of
+ *  near-equal size starts: n * k / parts, without overflow. Part k is
+ *  [cpu_share_start(n, k, parts), cpu_share_start(n, k + 1, parts)). */
+static inline int64_t cpu_share_start(int64_t n, int64_t k, int64_t parts) {
+    return (int64_t)((__int128)n * k / parts);
+}
 
 #endif /* TCONV_CPU_THREAD_POOL_H */

@@ -51,8 +51,9 @@
  * Work: blocks of up to `block` consecutive tiles of one sample (tiles in
  * D, H, W order; fused: of one row along W), a contiguous range of the
  * batch's blocks per thread; each thread transforms its block's dz into its
- * scratch V, runs the GEMMs into its scratch M and writes the block's dx. A tile's dx depends only
- * on the problem, never on the thread count (bit-identical for any). */
+ * scratch V, runs the GEMMs into its scratch M and writes the block's dx.
+ * A tile's dx depends only on the problem, never on the thread count
+ * (bit-identical for any). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,13 +119,13 @@ static int axis_taps(const tconv_canonical_t *p, int a) {
     return 0;
 }
 
-/* What both passes need: float32 channels_last, one group, the same r on
- * every axis; TCONV_CPU_WINOGRAD=0 turns both off. */
 int cpu_wino_enabled(void) {
     const char *env = getenv("TCONV_CPU_WINOGRAD");
     return !env || strcmp(env, "0") != 0;
 }
 
+/* What both passes need: float32 channels_last, one group, the same r on
+ * every axis; TCONV_CPU_WINOGRAD=0 turns both off. */
 static int wino_fits(const cpu_plan_t *fwd) {
     const tconv_canonical_t *p = &fwd->p;
     if (!cpu_wino_enabled()) {
@@ -170,7 +171,7 @@ int cpu_wino_fits(const cpu_plan_t *fwd, int forward) {
 static void split_blocks(cpu_wino_t *w, size_t nthreads) {
     const int64_t n = w->batch * w->per_sample;
     for (size_t t = 0; t <= nthreads; ++t) {
-        w->thread_first[t] = (int64_t)((__int128)n * (int64_t)t / (int64_t)nthreads);
+        w->thread_first[t] = cpu_share_start(n, (int64_t)t, (int64_t)nthreads);
     }
 }
 
@@ -440,12 +441,11 @@ static void fused_rows(const cpu_wino_t *w, const float *dz, const fused_block_t
  * an axis is (e0 - e2, e1 - e3, e2, e3, e4 - e2, e5 - e3) on the block (the
  * kernel's wino_fused_in). */
 static void input_transform_fused(const cpu_wino_t *w, const cpu_plan_t *fwd, const float *dz,
-                                  const fused_block_t *b, float *v) {
+                                  const float *dz_end, const fused_block_t *b, float *v) {
     const void *rows[36];
     fused_rows(w, dz, b, rows);
-    const float *end = dz + (w->batch - 1) * w->in_s.n + (w->in_len[0] - 1) * w->in_s.d +
-                       (w->in_len[1] - 1) * w->in_s.h + w->in_len[2]; /* past dz's last point */
-    fwd->kernel->wino_fused_in(rows, 4 * b->tw0 - w->crop[2], w->in_len[2], b->count, dz, end, v);
+    fwd->kernel->wino_fused_in(rows, 4 * b->tw0 - w->crop[2], w->in_len[2], b->count, dz, dz_end,
+                               v);
 }
 
 /* The 8 points of the written tensor (dx; forward: y) of tile t of sample
@@ -493,6 +493,7 @@ typedef struct wino_ctx {
     const cpu_wino_t *w;
     const float *dz;
     float *dx;
+    const float *dz_end; /* past the read tensor's last element */
 } wino_ctx_t;
 
 /* Tile index -> (td, th, tw). */
@@ -509,7 +510,7 @@ static void run_block_fused(const wino_ctx_t *ctx, int64_t blk, float *v) {
     const cpu_wino_t *w = ctx->w;
     const fused_block_t b = fused_block(w, blk);
     void *out[CPU_WINO_FUSED_BLOCK * 8];
-    input_transform_fused(w, ctx->fwd, ctx->dz, &b, v);
+    input_transform_fused(w, ctx->fwd, ctx->dz, ctx->dz_end, &b, v);
     for (int i = 0; i < b.count; ++i) {
         const int64_t t[3] = {b.td, b.th, b.tw0 + i};
         tile_outputs(w, ctx->dx, b.n, t, out + i * 8);
@@ -595,7 +596,10 @@ static void wino_job(void *arg, size_t thread, size_t threads) {
 }
 
 void cpu_wino_execute(const cpu_plan_t *fwd, const cpu_wino_t *w, const void *in, void *out) {
-    wino_ctx_t ctx = {fwd, w, in, out};
+    const float *dz = in;
+    const int64_t last = (w->batch - 1) * w->in_s.n + (w->in_len[0] - 1) * w->in_s.d +
+                         (w->in_len[1] - 1) * w->in_s.h + (w->in_len[2] - 1) * w->in_s.w;
+    wino_ctx_t ctx = {fwd, w, dz, out, dz + last + w->in_ch};
     cpu_thread_pool_run(fwd->pool, wino_job, &ctx);
 }
 

@@ -44,16 +44,15 @@
 struct cpu_wino_wgrad {
     int64_t s[3], crop[3], xlen[3], zlen[3], ntiles[3];
     int64_t tiles;   /* per sample */
-    int64_t total;   /* tiles of the batch */
+    int64_t total;   /* tiles of the plan's batch */
     int64_t classes; /* s_d * s_h * s_w */
     int64_t cin, cout;
-    int64_t zrow;  /* floats per tile of Z_vp: Cout rounded up to a vector */
-    int64_t mrow;  /* floats per row of M_vp: Cout rounded up to a vector */
-    int64_t batch; /* the batch the buffers are for */
-    float *x;      /* X [27][total][cin] */
-    float *z;      /* Z [classes][27][total][zrow] */
-    float *m;      /* M [classes][27][cin][mrow] */
-    float *taps;   /* per thread: the 8 taps of one (v, ci) [8][zrow] */
+    int64_t zrow; /* floats per tile of Z_vp: Cout rounded up to a vector */
+    int64_t mrow; /* floats per row of M_vp: Cout rounded up to a vector */
+    float *x;     /* X [27][total][cin] */
+    float *z;     /* Z [classes][27][total][zrow] */
+    float *m;     /* M [classes][27][cin][mrow] */
+    float *taps;  /* per thread: the 8 taps of one (v, ci) [8][zrow] */
 };
 
 /* Kernel = 2 x stride with dilation 1 on every axis, and the rest of the
@@ -72,49 +71,11 @@ static int shape_fits(const cpu_plan_t *fwd) {
     return 1;
 }
 
-/* Floats of the transformed operands and M for @p fwd's batch, or -1. */
-static double scratch_floats(const cpu_plan_t *fwd, int64_t *tiles) {
+/* The pass's shape for @p fwd's problem and batch: every field but the
+ * buffers. */
+static void geometry(const cpu_plan_t *fwd, cpu_wino_wgrad_t *w) {
     const tconv_canonical_t *p = &fwd->p;
     const int64_t vl = fwd->kernel->vl;
-    double t = 1, classes = 1;
-    for (int a = 0; a < 3; ++a) {
-        t *= (double)((p->input_size[a] + 1) / 2);
-        classes *= (double)p->strides[a];
-    }
-    *tiles = (int64_t)t;
-    const double total = t * (double)p->batch;
-    const double row = (double)((p->out_channels + vl - 1) / vl * vl);
-    return 27.0 * total * (double)p->in_channels + classes * 27.0 * total * row +
-           classes * 27.0 * (double)p->in_channels * row;
-}
-
-int cpu_wino_wgrad_fits(const cpu_plan_t *fwd) {
-    if (!shape_fits(fwd)) {
-        return 0;
-    }
-    const tconv_canonical_t *p = &fwd->p;
-    int64_t tiles;
-    const double need = scratch_floats(fwd, &tiles);
-    double xs = 1, zs = 1, ws = (double)fwd->taps * (double)p->in_channels * p->out_channels;
-    for (int a = 0; a < 3; ++a) {
-        xs *= (double)p->input_size[a];
-        zs *= (double)p->output_size[a];
-    }
-    const double have =
-        (xs * (double)p->in_channels + zs * (double)p->out_channels) * (double)p->batch + ws;
-    return need <= BUDGET_FACTOR * have;
-}
-
-tconv_status_t cpu_wino_wgrad_create(const cpu_plan_t *fwd, cpu_wino_wgrad_t **out, char *msg,
-                                     size_t msg_size) {
-    const tconv_canonical_t *p = &fwd->p;
-    const int64_t vl = fwd->kernel->vl;
-    *out = NULL;
-    cpu_wino_wgrad_t *w = calloc(1, sizeof(*w));
-    if (!w) {
-        snprintf(msg, msg_size, "cpu plan: allocating the Winograd weights plan failed");
-        return tconv_out_of_memory;
-    }
     w->classes = 1;
     w->tiles = 1;
     for (int a = 0; a < 3; ++a) {
@@ -126,21 +87,61 @@ tconv_status_t cpu_wino_wgrad_create(const cpu_plan_t *fwd, cpu_wino_wgrad_t **o
         w->tiles *= w->ntiles[a];
         w->classes *= w->s[a];
     }
-    w->batch = p->batch;
-    w->total = w->tiles * w->batch;
+    w->total = w->tiles * p->batch;
     w->cin = p->in_channels;
     w->cout = p->out_channels;
     w->zrow = (w->cout + vl - 1) / vl * vl;
     w->mrow = w->zrow; /* the last chunk's tiles write whole vectors */
-    tconv_status_t st = cpu_plan_alloc_table((void **)&w->x, 27 * w->total * w->cin, sizeof(float),
-                                             1, "the Winograd x transform", msg, msg_size);
+}
+
+/* Floats of X, Z and M (counted in double: the budget decides before any
+ * product is formed in int64_t). */
+static double x_floats(const cpu_wino_wgrad_t *w) {
+    return 27.0 * (double)w->total * (double)w->cin;
+}
+static double z_floats(const cpu_wino_wgrad_t *w) {
+    return (double)w->classes * 27.0 * (double)w->total * (double)w->zrow;
+}
+static double m_floats(const cpu_wino_wgrad_t *w) {
+    return (double)w->classes * 27.0 * (double)w->cin * (double)w->mrow;
+}
+
+int cpu_wino_wgrad_fits(const cpu_plan_t *fwd) {
+    if (!shape_fits(fwd)) {
+        return 0;
+    }
+    const tconv_canonical_t *p = &fwd->p;
+    cpu_wino_wgrad_t g;
+    memset(&g, 0, sizeof(g));
+    geometry(fwd, &g);
+    double xs = 1, zs = 1, ws = (double)fwd->taps * (double)p->in_channels * p->out_channels;
+    for (int a = 0; a < 3; ++a) {
+        xs *= (double)p->input_size[a];
+        zs *= (double)p->output_size[a];
+    }
+    const double have =
+        (xs * (double)p->in_channels + zs * (double)p->out_channels) * (double)p->batch + ws;
+    return x_floats(&g) + z_floats(&g) + m_floats(&g) <= BUDGET_FACTOR * have;
+}
+
+tconv_status_t cpu_wino_wgrad_create(const cpu_plan_t *fwd, cpu_wino_wgrad_t **out, char *msg,
+                                     size_t msg_size) {
+    *out = NULL;
+    cpu_wino_wgrad_t *w = calloc(1, sizeof(*w));
+    if (!w) {
+        snprintf(msg, msg_size, "cpu plan: allocating the Winograd weights plan failed");
+        return tconv_out_of_memory;
+    }
+    geometry(fwd, w);
+    tconv_status_t st = cpu_plan_alloc_table((void **)&w->x, (int64_t)x_floats(w), sizeof(float), 1,
+                                             "the Winograd x transform", msg, msg_size);
     if (st == tconv_success) {
-        st = cpu_plan_alloc_table((void **)&w->z, w->classes * 27 * w->total * w->zrow,
-                                  sizeof(float), 1, "the Winograd dz transform", msg, msg_size);
+        st = cpu_plan_alloc_table((void **)&w->z, (int64_t)z_floats(w), sizeof(float), 1,
+                                  "the Winograd dz transform", msg, msg_size);
     }
     if (st == tconv_success) {
-        st = cpu_plan_alloc_table((void **)&w->m, w->classes * 27 * w->cin * w->mrow, sizeof(float),
-                                  1, "the Winograd weight sums", msg, msg_size);
+        st = cpu_plan_alloc_table((void **)&w->m, (int64_t)m_floats(w), sizeof(float), 1,
+                                  "the Winograd weight sums", msg, msg_size);
     }
     if (st == tconv_success) {
         st = cpu_plan_alloc_table((void **)&w->taps, (int64_t)fwd->nthreads * 8 * w->zrow,
@@ -154,22 +155,12 @@ tconv_status_t cpu_wino_wgrad_create(const cpu_plan_t *fwd, cpu_wino_wgrad_t **o
     return tconv_success;
 }
 
-int64_t cpu_wino_wgrad_batch(const cpu_wino_wgrad_t *w) {
-    return w->batch;
-}
-
 typedef struct wgw_ctx {
     const cpu_plan_t *fwd;
     const cpu_wino_wgrad_t *w;
     const float *x, *dz;
     float *dw;
 } wgw_ctx_t;
-
-/* [first, end) of n items for thread t of `threads`. */
-static void share(int64_t n, size_t t, size_t threads, int64_t *first, int64_t *end) {
-    *first = (int64_t)((__int128)n * (int64_t)t / (int64_t)threads);
-    *end = (int64_t)((__int128)n * (int64_t)(t + 1) / (int64_t)threads);
-}
 
 /* G along one axis of 3 x 3 x 3: transform point a of tile points (i0, i1)
  * sums i0 (a = 0), both (a = 1), i1 (a = 2). */
@@ -232,8 +223,8 @@ static void transform_tile(const wgw_ctx_t *ctx, int64_t g) {
 
 static void transform_job(void *opaque, size_t thread, size_t threads) {
     const wgw_ctx_t *ctx = opaque;
-    int64_t first, end;
-    share(ctx->w->total, thread, threads, &first, &end);
+    const int64_t first = cpu_share_start(ctx->w->total, (int64_t)thread, (int64_t)threads);
+    const int64_t end = cpu_share_start(ctx->w->total, (int64_t)thread + 1, (int64_t)threads);
     for (int64_t g = first; g < end; ++g) {
         transform_tile(ctx, g);
     }
@@ -247,8 +238,8 @@ static void gemm_job(void *opaque, size_t thread, size_t threads) {
     const cpu_wino_wgrad_t *w = ctx->w;
     const cpu_kernel_t *kern = ctx->fwd->kernel;
     const int64_t vl = kern->vl;
-    int64_t first, end;
-    share(w->classes * 27, thread, threads, &first, &end);
+    const int64_t first = cpu_share_start(w->classes * 27, (int64_t)thread, (int64_t)threads);
+    const int64_t end = cpu_share_start(w->classes * 27, (int64_t)thread + 1, (int64_t)threads);
     cpu_wgrad_args_t args;
     memset(&args, 0, sizeof(args));
     args.a_step[2] = (ptrdiff_t)w->cin;
@@ -291,8 +282,8 @@ static void taps_job(void *opaque, size_t thread, size_t threads) {
     for (int q = 0; q < 8; ++q) {
         out[q] = buf + q * w->zrow;
     }
-    int64_t first, end;
-    share(w->classes * w->cin, thread, threads, &first, &end);
+    const int64_t first = cpu_share_start(w->classes * w->cin, (int64_t)thread, (int64_t)threads);
+    const int64_t end = cpu_share_start(w->classes * w->cin, (int64_t)thread + 1, (int64_t)threads);
     for (int64_t vc = first; vc < end; ++vc) {
         const int64_t cls = vc / w->cin, ci = vc % w->cin;
         const int64_t v[3] = {cls / (w->s[1] * w->s[2]), cls / w->s[2] % w->s[1], cls % w->s[2]};

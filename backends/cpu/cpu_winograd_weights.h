@@ -16,11 +16,10 @@ typedef struct cpu_wino_wgrad cpu_wino_wgrad_t;
  *  vector of output channels, and the transformed operands within 8x the
  *  bytes of x, dz and dW. TCONV_CPU_WINOGRAD=0 turns it off. */
 int cpu_wino_wgrad_fits(const cpu_plan_t *fwd);
-/** The pass's buffers for @p fwd's batch. */
+/** The pass's buffers for @p fwd's batch (the only batch it runs: the
+ *  caller runs the direct pass at any other). */
 tconv_status_t cpu_wino_wgrad_create(const cpu_plan_t *fwd, cpu_wino_wgrad_t **out, char *msg,
                                      size_t msg_size);
-/** The batch @p w was made for: other batches run the direct pass. */
-int64_t cpu_wino_wgrad_batch(const cpu_wino_wgrad_t *w);
 /** dL/dW (the problem's kernel layout) from x and dL/dz. */
 void cpu_wino_wgrad_execute(const cpu_plan_t *fwd, const cpu_wino_wgrad_t *w, const void *input,
                             const void *grad_output, void *grad_kernel);
