@@ -67,11 +67,8 @@ int cpu_wgrad_describe(const cpu_wgrad_t *wg, char *buf, size_t size);
  *  group) in the problem's kernel layout. */
 static inline size_t cpu_kernel_element(const tconv_canonical_t *p, int64_t taps, int64_t tap,
                                         int64_t ic, int64_t j) {
-    const int64_t cout_g = p->out_channels / p->groups;
-    if (p->kernel_layout == tconv_kernel_keras) {
-        return (size_t)((tap * cout_g + j) * p->in_channels + ic);
-    }
-    return (size_t)((ic * cout_g + j) * taps + tap);
+    const cpu_kernel_strides_t s = cpu_kernel_layout(p, taps, p->out_channels / p->groups);
+    return (size_t)(ic * s.ic + j * s.j + tap * s.tap);
 }
 
 /** The input points [*lo, *hi) tap t reaches on axis a, those with

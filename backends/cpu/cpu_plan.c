@@ -736,11 +736,8 @@ static size_t kernel_index(const cpu_plan_t *plan, int64_t tap, int64_t g, int64
         j %= cout_g;
         taps *= plan->merged_w_taps;
     }
-    int64_t ic = g * plan->cin_g + c;
-    if (p->kernel_layout == tconv_kernel_keras) {
-        return (size_t)((tap * cout_g + j) * p->in_channels + ic);
-    }
-    return (size_t)((ic * cout_g + j) * taps + tap);
+    const cpu_kernel_strides_t s = cpu_kernel_layout(p, taps, cout_g);
+    return (size_t)((g * plan->cin_g + c) * s.ic + j * s.j + tap * s.tap);
 }
 
 tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const void *bias,

@@ -151,6 +151,24 @@ typedef struct cpu_plan {
     int64_t merged_w_taps;
 } cpu_plan_t;
 
+/** Element strides of a kernel layout: w[ic, j, tap] (input channel ic, output
+ *  channel j of ic's group, tap) is element ic * s.ic + j * s.j + tap * s.tap. */
+typedef struct cpu_kernel_strides {
+    ptrdiff_t ic, j, tap;
+} cpu_kernel_strides_t;
+
+/** The strides of @p p's kernel layout for @p taps taps and @p cout_g output
+ *  channels per group: Keras (kd, kh, kw, Cout/G, Cin) or torch (Cin, Cout/G,
+ *  kd, kh, kw). */
+static inline cpu_kernel_strides_t cpu_kernel_layout(const tconv_canonical_t *p, int64_t taps,
+                                                     int64_t cout_g) {
+    if (p->kernel_layout == tconv_kernel_keras) {
+        return (cpu_kernel_strides_t){1, (ptrdiff_t)p->in_channels,
+                                      (ptrdiff_t)(cout_g * p->in_channels)};
+    }
+    return (cpu_kernel_strides_t){(ptrdiff_t)(cout_g * taps), (ptrdiff_t)taps, 1};
+}
+
 /** The plan that runs @p plan's forward pass: its W-merged plan or itself. */
 static inline struct cpu_plan *cpu_plan_forward(cpu_plan_t *plan) {
     return plan->w_merged ? plan->w_merged : plan;
