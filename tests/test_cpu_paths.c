@@ -19,7 +19,10 @@
  *   - the backward data pass by Winograd F(2, 2) (gan_g3's shape: kernel =
  *     2 x stride), and not when TCONV_CPU_WINOGRAD=0 or in float64;
  *   - the forward pass by Winograd F(2, 3) (dilated_k3d2's shape), with
- *     activations, and the tiles when TCONV_CPU_WINOGRAD=0.
+ *     activations, and the tiles when TCONV_CPU_WINOGRAD=0;
+ *   - the forward pass of one output channel, k4 s2 p1 (gan_g5's shape), by
+ *     Winograd F(2, 2) with the tiles in the lanes, and the layers it
+ *     declines.
  * The output is filled with NaN first, so an element never written fails. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -441,6 +444,86 @@ static void test_forward_winograd(void **state) {
     }
 }
 
+/* The forward pass of one output channel, k 4 s 2 p 1, by Winograd with
+ * the tiles in the lanes (cpu_fold_wino.c; AVX-512 float32 only): gan_g5's
+ * shape scaled down, in both kernel layouts, with each kind of activation,
+ * W of one and of two blocks of 32, a single H tile row, channel counts
+ * with and without their own kernel copy, a batch set below the plan's;
+ * and the layers it must decline (TCONV_CPU_WINOGRAD=0, begin crop 2, W
+ * not a multiple of 32), which the fold tiles run. */
+static void test_forward_fold_winograd(void **state) {
+    (void)state;
+    typedef struct {
+        int64_t batch, run_batch, cin, input[3], pads;
+        tconv_kernel_layout_t layout;
+        tconv_activation_t act;
+        const char *wino;
+        int expect; /* with the AVX-512 kernels */
+    } fw_case_t;
+    const fw_case_t cases[] = {
+        {2, 0, 64, {4, 6, 32}, 1, KK, tconv_activation_linear, NULL, 1},
+        {3, 2, 32, {2, 4, 64}, 1, KT, tconv_activation_relu, NULL, 1},
+        {1, 0, 48, {6, 2, 32}, 1, KK, tconv_activation_sigmoid, NULL, 1},
+        {2, 0, 16, {2, 6, 32}, 1, KT, tconv_activation_elu, NULL, 1},
+        {2, 0, 64, {4, 6, 32}, 1, KK, tconv_activation_linear, "0", 0},
+        {1, 0, 32, {4, 4, 32}, 2, KK, tconv_activation_linear, NULL, 0},
+        {1, 0, 32, {4, 4, 24}, 1, KK, tconv_activation_linear, NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const fw_case_t *c = &cases[i];
+        tconv_context_t ctx;
+        tc_log_t log;
+        TC_CHECK_OK(tc_context_create_logged(&ctx, 2, &log));
+        tconv_problem_t p;
+        tconv_problem_init(&p, 3);
+        p.batch = c->batch;
+        p.in_channels = c->cin;
+        p.out_channels = 1;
+        p.padding = tconv_padding_explicit;
+        for (int a = 0; a < 3; a++) {
+            p.input_size[a] = c->input[a];
+            p.kernel_size[a] = 4;
+            p.strides[a] = 2;
+            p.pads_begin[a] = p.pads_end[a] = c->pads;
+        }
+        p.data_format = CL;
+        p.kernel_layout = c->layout;
+        p.use_bias = 1;
+        p.activation = c->act;
+        if (c->wino)
+            setenv("TCONV_CPU_WINOGRAD", c->wino, 1);
+        tconv_plan_t plan = NULL;
+        TC_CHECK_OK(tconv_plan_create(&plan, ctx, &p, "cpu:0"));
+        unsetenv("TCONV_CPU_WINOGRAD");
+        const int said = tc_contains(log.text, "forward: Winograd F(2,2) one output channel");
+        const int expect = c->expect && !strcmp(isa, "avx512");
+        if (said != expect)
+            fail_msg("case %zu: Winograd %s expected, the log says:\n%s", i, expect ? "on" : "off",
+                     log.text);
+        tc_rng_t rng;
+        tc_rng_seed(&rng, 37);
+        tc_tensors_t t;
+        char msg[2048];
+        p.batch = c->run_batch ? c->run_batch : c->batch;
+        if (tc_tensors_make(&p, &rng, &t, msg, sizeof msg) != 0)
+            fail_msg("%s", msg);
+        TC_CHECK_OK(tconv_plan_set_weights(plan, t.dev_kernel, t.dev_bias));
+        if (c->run_batch)
+            TC_CHECK_OK(tconv_plan_set_batch(plan, c->run_batch));
+        tc_tensors_poison_output(&t);
+        TC_CHECK_OK(tconv_plan_execute(plan, t.dev_in, t.dev_out));
+        int64_t worst = 0;
+        const double err = tc_tensors_max_error(&t, &worst);
+        print_message("case %zu (Winograd %s): max rel err %.2g\n", i, said ? "on" : "off", err);
+        if (!(err <= tc_tolerance(tconv_f32)))
+            fail_msg("case %zu: error %.3g at element %lld: got %.9g, reference %.9g", i, err,
+                     (long long)worst, tc_element(t.dev_out, tconv_f32, worst), t.ref[worst]);
+        tc_tensors_free(&t);
+        tconv_plan_destroy(plan);
+        tconv_context_destroy(ctx);
+    }
+}
+
 /* Whether this CPU runs the kernel family @p name: a forced family above
  * the CPU's falls back, which the plan line would show. */
 static int cpu_runs_isa(const char *name) {
@@ -475,7 +558,7 @@ int main(int argc, char **argv) {
         return tc_cannot_run("no cpu:0 device");
     if (!cpu_runs_isa(isa))
         return tc_cannot_run("this CPU does not run the %s kernels", isa);
-    struct CMUnitTest tests[CASE_COUNT + DX_CASE_COUNT + 2];
+    struct CMUnitTest tests[CASE_COUNT + DX_CASE_COUNT + 3];
     for (size_t i = 0; i < CASE_COUNT; i++) {
         tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(test_case, (void *)&cases[i]);
         tests[i].name = cases[i].name;
@@ -488,5 +571,7 @@ int main(int argc, char **argv) {
     tests[CASE_COUNT + DX_CASE_COUNT] = (struct CMUnitTest)cmocka_unit_test(test_forward_winograd);
     tests[CASE_COUNT + DX_CASE_COUNT + 1] =
         (struct CMUnitTest)cmocka_unit_test(test_weights_winograd);
-    return _cmocka_run_group_tests("cpu_paths", tests, CASE_COUNT + DX_CASE_COUNT + 2, NULL, NULL);
+    tests[CASE_COUNT + DX_CASE_COUNT + 2] =
+        (struct CMUnitTest)cmocka_unit_test(test_forward_fold_winograd);
+    return _cmocka_run_group_tests("cpu_paths", tests, CASE_COUNT + DX_CASE_COUNT + 3, NULL, NULL);
 }

@@ -16,7 +16,10 @@
  *     and last input points masked at the row ends, both parities of the W
  *     begin crop, channel tails, groups, D/H dilation, the activations
  *     applied after the tile, and the constant-stride tiles of one group of
- *     32 (gan_g5), 64 (fold_wide) or 128 channels.
+ *     32 (gan_g5), 64 (fold_wide) or 128 channels;
+ *   - the same with begin crop 1, W a multiple of 32, channels a multiple of
+ *     16 (AVX-512 float32: Winograd with the tiles in the lanes,
+ *     cpu_fold_wino.c): one and two W blocks, a single H tile row.
  *
  *   test_forward_fixed --backend cpu|opencl [--isa avx512|avx2|c]
  *                      [--dtype f32|f64] [--opencl-staging copy]
@@ -91,6 +94,14 @@ static const fixed_layer_t layers[] = {
                                                    1, 128, 1, {2, 3, 8},    {4, 4, 4}, {2, 2, 2}, 1, 0, 1, CL, LIN,  0, 1, 0},
     {"fold_p2",      "Cout 1, p2 (even crop, nothing masked), sigmoid",
                                                    1, 16, 1,  {3, 4, 9},    {4, 4, 4}, {2, 2, 2}, 2, 0, 1, CL, tconv_activation_sigmoid, 0, 1, 0},
+    /* Winograd with tiles in the lanes (AVX-512 float32, cpu_fold_wino.c): Cout 1,
+     * k4 s2 p1, channels a multiple of 16, D and H even, W a multiple of 32. */
+    {"fwino_g5",     "Cout 1 k4 s2 p1, W 32 (one block), 32 channels, ReLU",
+                                                   2, 32, 1,  {4, 6, 32},   {4, 4, 4}, {2, 2, 2}, 1, 0, 1, CL, RELU, 0, 1, 0},
+    {"fwino_w64",    "Cout 1 k4 s2 p1, W 64 (two blocks), H tiles odd (a single row), ELU",
+                                                   1, 16, 1,  {2, 6, 64},   {4, 4, 4}, {2, 2, 2}, 1, 0, 1, CL, tconv_activation_elu, 0, 1, 0},
+    {"fwino_c64",    "Cout 1 k4 s2 p1, 64 channels (gan_g5's), linear",
+                                                   3, 64, 1,  {6, 4, 32},   {4, 4, 4}, {2, 2, 2}, 1, 0, 1, CL, LIN,  0, 1, 0},
 };
 // clang-format on
 #define LAYER_COUNT (sizeof layers / sizeof layers[0])

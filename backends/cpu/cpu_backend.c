@@ -12,6 +12,7 @@
 #include "common/host_threads.h"
 #include "cpu_backward.h"
 #include "cpu_device.h"
+#include "cpu_fold_wino.h"
 #include "cpu_kernel.h"
 #include "cpu_plan.h"
 #include "cpu_winograd.h"
@@ -189,6 +190,11 @@ static tconv_status_t cpu_plan_create_slot(tconv_backend_state_t state, size_t d
     if (status == tconv_success && st->host && st->host->log && plan->wino_fwd) {
         char line[256];
         cpu_wino_describe(plan->wino_fwd, line, sizeof line);
+        st->host->log(tconv_log_debug, backend_name, "plan: %s", line);
+    }
+    if (status == tconv_success && st->host && st->host->log && plan->fold_wino) {
+        char line[256];
+        cpu_fwino_describe(plan->fold_wino, line, sizeof line);
         st->host->log(tconv_log_debug, backend_name, "plan: %s", line);
     }
     if (status == tconv_success && st->host && st->host->log &&

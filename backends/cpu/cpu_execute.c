@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "activation_eval.h"
+#include "cpu_fold_wino.h"
 #include "cpu_plan.h"
 #include "cpu_winograd.h"
 
@@ -479,6 +480,10 @@ tconv_status_t cpu_plan_execute(cpu_plan_t *plan, const void *input, void *outpu
     }
     if (plan->wino_fwd) {
         cpu_wino_execute(plan, plan->wino_fwd, input, output);
+        return tconv_success;
+    }
+    if (plan->fold_wino) {
+        cpu_fwino_execute(plan, plan->fold_wino, input, output);
         return tconv_success;
     }
     exec_ctx_t ctx = {plan, input, output};

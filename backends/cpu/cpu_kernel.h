@@ -164,6 +164,47 @@ typedef void (*cpu_wino_fused_fn)(const void *v, int64_t ntiles, const void *u, 
 typedef void (*cpu_wino_fused_in_fn)(const void *const *rows, int64_t z0, int64_t len, int ntiles,
                                      const void *begin, const void *end, void *v);
 
+/** Tiles of the one-output-channel Winograd forward pass (cpu_fold_wino.c)
+ *  in one W block: a vector lane each. */
+#define CPU_FWINO_LANES 16
+
+/** One W block of CPU_FWINO_LANES tiles of that pass for one or two tile rows
+ *  (cpu_fold_wino.c): per transform point, the GEMM over the input channels
+ *  of V (B^T along H and D of the W-transformed rows, on the fly) and the 8
+ *  classes' weights; then A^T, the bias, and the output rows' stores. */
+typedef struct cpu_fwino_args {
+    /** W-transformed input rows (cpu_fwino_row_fn) [D point][H point]: H
+     *  points 0..2 for tile row 0, 2..4 for tile row 1. */
+    const float *xw[3][5];
+    int rows;       /**< Tile rows: 1 or 2 (H tiles Th and Th + 1). */
+    int64_t cin;    /**< Input channels, a multiple of CPU_FWINO_LANES. */
+    const float *u; /**< Transformed weights [27 points][cin][8 classes]. */
+    float bias;
+    float *m; /**< Scratch: [2][27][8][CPU_FWINO_LANES] floats. */
+    /** Output rows [tile row][D output 0..3][H output 0..3] at the block's
+     *  first W output (4 per lane; with skip_first its second), NULL: not
+     *  written. */
+    float *y[2][4][4];
+    int skip_first; /**< The block's first W output lies before the row: not stored. */
+    /** Input the next block reads first: pf_lines 64-byte lines from each
+     *  pf[i] (prefetched into L2, one line per GEMM step). */
+    const char *pf[3];
+    int64_t pf_lines;
+} cpu_fwino_args_t;
+
+/** B^T along W of one W block of one input row into xw[3][cin][lanes]: tile
+ *  T reads points 2T - 1, 2T, 2T + 1 of the block (row: its point 0, points
+ *  @p cin apart, NULL: zeros; prev: point -1, NULL: zero). */
+typedef void (*cpu_fwino_row_fn)(const float *row, const float *prev, int64_t cin, float *xw);
+typedef void (*cpu_fwino_block_fn)(const cpu_fwino_args_t *args);
+/** The outputs the tiles do not cover, up to 16 along a line: out[j *
+ *  ostride] = bias + sum over i < n (at most 8) of the dot product of x[i] +
+ *  j * xstep and w[i] (cin elements each, a multiple of CPU_FWINO_LANES),
+ *  for j < count; the sums reduced together like the fold tile's. */
+typedef void (*cpu_fwino_line_fn)(const float *const *x, ptrdiff_t xstep, const float *const *w,
+                                  int n, int64_t cin, float bias, int count, float *out,
+                                  ptrdiff_t ostride);
+
 /** Instruction sets, best last. */
 typedef enum cpu_isa {
     cpu_isa_c = 0,      /**< Portable C (GCC vector extensions). */
@@ -200,6 +241,11 @@ typedef struct cpu_kernel {
     /** F(2, 2) of backward data with one dz channel (cpu_winograd.c). */
     cpu_wino_fused_fn wino_fused;
     cpu_wino_fused_in_fn wino_fused_in;
+    /** The one-output-channel Winograd forward pass (cpu_fold_wino.c);
+     *  NULL where there is none (then the fold or dot tiles). */
+    cpu_fwino_row_fn fwino_row;
+    cpu_fwino_block_fn fwino_block;
+    cpu_fwino_line_fn fwino_line;
 } cpu_kernel_t;
 
 extern const cpu_kernel_t cpu_kernel_c_f32, cpu_kernel_c_f64;

@@ -173,6 +173,7 @@ static void avx512_f32_fold(const cpu_fold_args_t *a) {
         fold_tile(a, 0, 0);
     }
 }
+#include "cpu_kernel_fwino_avx512.h"
 #undef FOLD_ACC
 
 /* f64: 8 lanes. */
@@ -215,6 +216,9 @@ const cpu_kernel_t cpu_kernel_avx512_f32 = {
     .wino_out = {avx512_f32_wino_out3, avx512_f32_wino_out4},
     .wino_fused = avx512_f32_wino_fused3,
     .wino_fused_in = avx512_f32_wino_fused_in,
+    .fwino_row = avx512_f32_fwino_row,
+    .fwino_block = avx512_f32_fwino_block,
+    .fwino_line = avx512_f32_fwino_line,
 };
 const cpu_kernel_t cpu_kernel_avx512_f64 = {
     .isa = cpu_isa_avx512,

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cpu_fold_wino.h"
 #include "cpu_winograd.h"
 
 static tconv_status_t fail(tconv_status_t status, char *msg, size_t msg_size, const char *fmt, ...)
@@ -756,6 +757,11 @@ tconv_status_t cpu_plan_set_weights(cpu_plan_t *plan, const void *kernel, const 
         plan->weights_set = 1;
         return tconv_success;
     }
+    if (plan->fold_wino) {
+        cpu_fwino_set_weights(plan->fold_wino, plan, kernel, plan->p.use_bias ? bias : NULL);
+        plan->weights_set = 1;
+        return tconv_success;
+    }
     const int is_f64 = plan->p.dtype == tconv_f64;
     const int64_t cin_g = plan->cin_g;
     size_t dst = 0;
@@ -803,6 +809,7 @@ void cpu_plan_destroy(cpu_plan_t *plan) {
         return;
     }
     cpu_wino_destroy(plan->wino_fwd);
+    cpu_fwino_destroy(plan->fold_wino);
     for (int a = 0; a < 3; ++a) {
         free(plan->axis[a].runs);
         free(plan->axis[a].tap);

@@ -134,6 +134,10 @@ typedef struct cpu_plan {
      *  by cpu_plan_choose_forward; runs instead of the tiles, whose packed
      *  weights (wpack) it then frees. */
     struct cpu_wino *wino_fwd;
+    /** The forward pass of one output channel, k 4 s 2, by Winograd with the
+     *  tiles in the lanes (cpu_fold_wino.c), chosen by cpu_plan_choose_forward
+     *  like wino_fwd (and like it frees wpack). */
+    struct cpu_fwino *fold_wino;
     struct cpu_wgrad *backward_weights;
     struct cpu_wgrad *weights_full, *weights_other;
     /** dL/dW by Winograd (cpu_winograd_weights.c) when it fits, at the

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "cpu_device.h"
+#include "cpu_fold_wino.h"
 #include "cpu_plan.h"
 #include "cpu_winograd.h"
 
@@ -82,6 +83,12 @@ tconv_status_t cpu_plan_choose_forward(cpu_plan_t *plan, char *msg, size_t msg_s
     if (cpu_wino_fits(plan, 1)) { /* stride 1: never W-merged */
         tconv_status_t st = cpu_wino_create(plan, 1, &plan->wino_fwd, msg, msg_size);
         free(plan->wpack); /* the tiles' weights: no tile runs the pass */
+        plan->wpack = NULL;
+        return st;
+    }
+    if (cpu_fwino_fits(plan)) {
+        tconv_status_t st = cpu_fwino_create(plan, &plan->fold_wino, msg, msg_size);
+        free(plan->wpack);
         plan->wpack = NULL;
         return st;
     }
