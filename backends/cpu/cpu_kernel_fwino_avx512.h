@@ -179,9 +179,11 @@ static inline __attribute__((always_inline)) void fwino_interleave4(const __m512
  * k = (vd * 2 + vh) * 2 + vw; tile output j = (jd * 2 + jh) * 2 + jw. */
 static void avx512_f32_fwino_block(const cpu_fwino_args_t *a) {
     float *m = a->m;
-    _Pragma("GCC unroll 3") for (int pd = 0; pd < 3; ++pd) {
-        _Pragma("GCC unroll 3") for (int ph = 0; ph < 3; ++ph) {
-            _Pragma("GCC unroll 3") for (int pw = 0; pw < 3; ++pw) {
+    /* W point by W point: its 9 GEMMs read the same slice (a third) of the
+     * 15 rows (1.12x against D point by D point at gan_g5's size). */
+    _Pragma("GCC unroll 3") for (int pw = 0; pw < 3; ++pw) {
+        _Pragma("GCC unroll 3") for (int pd = 0; pd < 3; ++pd) {
+            _Pragma("GCC unroll 3") for (int ph = 0; ph < 3; ++ph) {
                 if (a->rows == 2) {
                     fwino_gemm(a, pd, ph, pw, 2);
                 } else {
