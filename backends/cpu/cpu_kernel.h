@@ -154,6 +154,11 @@ typedef void (*cpu_wino_out_fn)(const void *m, ptrdiff_t mstride, int64_t channe
  *  non-temporal stores. */
 typedef void (*cpu_wino_fused_fn)(const void *v, int64_t ntiles, const void *u, void *const *out,
                                   int64_t c, int n, int stream);
+/** cpu_wino_fused_fn for two vectors of dx channels at once: channels c (n
+ *  of them) and c + VL (n2), the second's U CPU_WINO_FUSED_TILE vectors
+ *  after the first's. */
+typedef void (*cpu_wino_fused2_fn)(const void *v, int64_t ntiles, const void *u, void *const *out,
+                                   int64_t c, int n, int n2, int stream);
 /** The fused pass's input transform of a block of @p ntiles (at most
  *  CPU_WINO_FUSED_BLOCK) consecutive tiles along W: B^T along W, H and D of
  *  each tile's 6 x 6 x 6 block of dz points into its lane of v[pos *
@@ -240,6 +245,9 @@ typedef struct cpu_kernel {
     cpu_wino_out_fn wino_out[2];
     /** F(2, 2) of backward data with one dz channel (cpu_winograd.c). */
     cpu_wino_fused_fn wino_fused;
+    /** The same, two vectors at a time (NULL: one at a time; the kernels
+     *  with 32 vector registers). */
+    cpu_wino_fused2_fn wino_fused2;
     cpu_wino_fused_in_fn wino_fused_in;
     /** The one-output-channel Winograd forward pass (cpu_fold_wino.c);
      *  NULL where there is none (then the fold or dot tiles). */

@@ -8,6 +8,9 @@
 #include "common/target_features.h"
 #include "cpu_kernel.h"
 
+/* cpu_kernel_winograd_template.h: the two-vector fused pass fits 32 registers. */
+#define WINO_FUSED_X2
+
 /* Every feature this file is compiled for (AVX-512F, VL, DQ and what they
  * imply): cpu_isa_detect requires them all, not just avx512f. */
 const unsigned cpu_kernel_avx512_features = TCONV_CPU_TARGET_FEATURES;
@@ -215,6 +218,7 @@ const cpu_kernel_t cpu_kernel_avx512_f32 = {
     .wino_in = {avx512_f32_wino_in3, avx512_f32_wino_in4},
     .wino_out = {avx512_f32_wino_out3, avx512_f32_wino_out4},
     .wino_fused = avx512_f32_wino_fused3,
+    .wino_fused2 = avx512_f32_wino_fused3x2,
     .wino_fused_in = avx512_f32_wino_fused_in,
     .fwino_row = avx512_f32_fwino_row,
     .fwino_block = avx512_f32_fwino_block,
@@ -235,5 +239,6 @@ const cpu_kernel_t cpu_kernel_avx512_f64 = {
     .wino_in = {avx512_f64_wino_in3, avx512_f64_wino_in4},
     .wino_out = {avx512_f64_wino_out3, avx512_f64_wino_out4},
     .wino_fused = avx512_f64_wino_fused3,
+    .wino_fused2 = avx512_f64_wino_fused3x2,
     .wino_fused_in = avx512_f64_wino_fused_in,
 };

@@ -356,6 +356,87 @@ static void KNAME(wino_fused3)(const void *vv, int64_t ntiles, const void *uu, v
     }
 }
 
+/* wino_fused3 for two vectors of dx channels at once (c: lanes n, c + VL:
+ * lanes n2; the second vector's U follows the first's, CPU_WINO_FUSED_TILE
+ * vectors on): two tiles x two weight vectors per pair of broadcasts, one
+ * load per FMA instead of 1.5 (the single-vector kernel is bound by its
+ * loads: 1.5x measured in isolation on Zen 5). The 9 points of a slice in
+ * two halves (20 sums in registers), the first half's sums parked in L1.
+ * Only where 32 vector registers hold them (WINO_FUSED_X2 defined). */
+#ifdef WINO_FUSED_X2
+static void KNAME(wino_fused3x2)(const void *vv, int64_t ntiles, const void *uu, void *const *out,
+                                 int64_t c, int n, int n2, int stream) {
+    const REAL *u0 = (const REAL *)uu, *u1 = u0 + CPU_WINO_FUSED_TILE * VL;
+    VEC prev[CPU_WINO_FUSED_BLOCK][2][4]; /* [tile][vector][point] */
+    for (int a = 0; a < 3; ++a) {
+        for (int64_t t = 0; t < ntiles; t += 2) {
+            const int two = t + 1 < ntiles;
+            const REAL *va = (const REAL *)vv + t;
+            const REAL *vb = two ? va + 1 : va;
+            VEC m[2][2][9]; /* [tile][vector][point] */
+            for (int h = 0; h < 2; ++h) {
+                const int p0 = 5 * h;
+#define FUSED_HALF(NP)                                                                             \
+    do {                                                                                           \
+        VEC s[2][2][NP];                                                                           \
+        _Pragma("GCC unroll 5") for (int i = 0; i < NP; ++i) {                                     \
+            s[0][0][i] = s[0][1][i] = s[1][0][i] = s[1][1][i] = VZERO();                           \
+        }                                                                                          \
+        _Pragma("GCC unroll 8") for (int cls = 0; cls < 8; ++cls) {                                \
+            const int at = a * 96 + (cls >> 2) * 48 + ((cls >> 1) & 1) * 8 + (cls & 1);            \
+            _Pragma("GCC unroll 5") for (int i = 0; i < NP; ++i) {                                 \
+                const int pos = at + ((p0 + i) / 3) * 16 + ((p0 + i) % 3) * 2;                     \
+                VEC w0 = VLOADU(u0 + pos * VL), w1 = VLOADU(u1 + pos * VL);                        \
+                WINO_IN_REGISTER(w0);                                                              \
+                WINO_IN_REGISTER(w1);                                                              \
+                const VEC xa = VSET1(va[pos * CPU_WINO_FUSED_BLOCK]);                              \
+                const VEC xb = VSET1(vb[pos * CPU_WINO_FUSED_BLOCK]);                              \
+                s[0][0][i] = VFMADD(xa, w0, s[0][0][i]);                                           \
+                s[0][1][i] = VFMADD(xa, w1, s[0][1][i]);                                           \
+                s[1][0][i] = VFMADD(xb, w0, s[1][0][i]);                                           \
+                s[1][1][i] = VFMADD(xb, w1, s[1][1][i]);                                           \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 5") for (int i = 0; i < NP; ++i) {                                     \
+            m[0][0][p0 + i] = s[0][0][i];                                                          \
+            m[0][1][p0 + i] = s[0][1][i];                                                          \
+            m[1][0][p0 + i] = s[1][0][i];                                                          \
+            m[1][1][p0 + i] = s[1][1][i];                                                          \
+        }                                                                                          \
+    } while (0)
+                if (h == 0) {
+                    FUSED_HALF(5);
+                } else {
+                    FUSED_HALF(4);
+                }
+#undef FUSED_HALF
+            }
+            for (int k = 0; k < 1 + two; ++k) {
+                for (int j = 0; j < 2; ++j) {
+                    VEC f[4];
+                    KNAME(wino_a2)(m[k][j], f);
+                    if (a > 0) { /* D row a - 1 = slices a - 1 and a */
+                        VEC r[4];
+                        for (int q = 0; q < 4; ++q) {
+                            r[q] = VADD(prev[t + k][j][q], f[q]);
+                        }
+                        KNAME(wino_put)
+                        (r, 4, NULL, out + (t + k) * 8 + 4 * (a - 1), c + j * VL, j ? n2 : n,
+                         stream);
+                    }
+                    if (a < 2) { /* slice a, the first half of row a */
+                        for (int q = 0; q < 4; ++q) {
+                            prev[t + k][j][q] = f[q];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#endif /* WINO_FUSED_X2 */
+
 /* F(2, 3): A^T = rows (1, 1, 1, 0), (0, 1, -1, -1) along W, H and D. */
 static void KNAME(wino_out4)(const void *in, ptrdiff_t mstride, int64_t channels, const void *bias,
                              void *const *out) {

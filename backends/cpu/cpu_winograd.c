@@ -515,11 +515,20 @@ static void run_block_fused(const wino_ctx_t *ctx, int64_t blk, float *v) {
         const int64_t t[3] = {b.td, b.th, b.tw0 + i};
         tile_outputs(w, ctx->dx, b.n, t, out + i * 8);
     }
-    for (int64_t q = 0; q < w->nchunk; ++q) {
+    const cpu_kernel_t *kern = ctx->fwd->kernel;
+    for (int64_t q = 0; q < w->nchunk;) {
         const int64_t c = q * w->chunkw;
         const int lanes = (int)(w->cin - c < w->chunkw ? w->cin - c : w->chunkw);
-        ctx->fwd->kernel->wino_fused(v, b.count, w->u + q * CPU_WINO_FUSED_TILE * w->chunkw, out, c,
-                                     lanes, w->stream);
+        const float *u = w->u + q * CPU_WINO_FUSED_TILE * w->chunkw;
+        if (kern->wino_fused2 && q + 1 < w->nchunk) { /* two vectors: fewer loads per FMA */
+            const int lanes2 =
+                (int)(w->cin - c - w->chunkw < w->chunkw ? w->cin - c - w->chunkw : w->chunkw);
+            kern->wino_fused2(v, b.count, u, out, c, lanes, lanes2, w->stream);
+            q += 2;
+        } else {
+            kern->wino_fused(v, b.count, u, out, c, lanes, w->stream);
+            q += 1;
+        }
     }
 }
 
