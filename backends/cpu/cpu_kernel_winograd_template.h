@@ -295,138 +295,90 @@ static void KNAME(wino_fused_in)(const void *const *rows, int64_t z0, int64_t le
 
 #undef WINO_PHASE
 
+/* One class of the products of wino_fused_nv: its weights at block
+ * position `at` + the point's offset, for tiles va and vb (scalars of V) and
+ * nv vectors of dx channels (vector j's U at u + j * CPU_WINO_FUSED_TILE *
+ * VL), added into m[tile][vector][point] for the slice's points p0 .. p0 +
+ * np - 1 (the first class into zeros). Two tiles share each weight vector
+ * loaded, two vectors each pair of broadcasts. */
+static inline __attribute__((always_inline)) void
+KNAME(wino_fused_class)(const REAL *va, const REAL *vb, const REAL *u, int at, const int p0,
+                        const int np, const int nv, const int first, VEC *const m[2][2]) {
+#pragma GCC unroll 9
+    for (int i = p0; i < p0 + np; ++i) {
+        const int pos = at + (i / 3) * 16 + (i % 3) * 2;
+#pragma GCC unroll 2
+        for (int j = 0; j < nv; ++j) {
+            VEC w = VLOADU(u + (j * CPU_WINO_FUSED_TILE + pos) * VL);
+            WINO_IN_REGISTER(w);
+            m[0][j][i] =
+                VFMADD(VSET1(va[pos * CPU_WINO_FUSED_BLOCK]), w, first ? VZERO() : m[0][j][i]);
+            m[1][j][i] =
+                VFMADD(VSET1(vb[pos * CPU_WINO_FUSED_BLOCK]), w, first ? VZERO() : m[1][j][i]);
+        }
+    }
+}
+
+/* D slice a's sums over the 8 classes, in class order, of points p0 .. p0
+ * + np - 1: class (vd, vh, vw)'s point (a, b, c) is block position (2a +
+ * vd, 2b + vh, 2c + vw). */
+static inline __attribute__((always_inline)) void
+KNAME(wino_fused_products)(const REAL *va, const REAL *vb, const REAL *u, int a, const int p0,
+                           const int np, const int nv, VEC *const m[2][2]) {
+    KNAME(wino_fused_class)(va, vb, u, a * 96, p0, np, nv, 1, m);
+    for (int cls = 1; cls < 8; ++cls) {
+        const int at = a * 96 + (cls >> 2) * 48 + ((cls >> 1) & 1) * 8 + (cls & 1);
+        KNAME(wino_fused_class)(va, vb, u, at, p0, np, nv, 0, m);
+    }
+}
+
 /* F(2, 2) of backward data with one dz channel and kernel 4, stride 2
- * (cpu_wino_fused_fn). D slice by D slice of the transform points (its U
- * and V lines, 6 KB each, stay in L1), two tiles at a time share each
- * weight vector loaded; their slice's 9 sums over the 8 classes stay in
- * registers (18 sums), then A^T along W and H. The tile's D row 0 is slices
- * 0 + 1, row 1 slices 1 + 2: the previous slice's 4 points wait in `prev`. */
-static void KNAME(wino_fused3)(const void *vv, int64_t ntiles, const void *uu, void *const *out,
-                               int64_t c, int n, int stream) {
+ * (cpu_wino_fused_fn), for nv (1 or 2) vectors of dx channels: c (n[0]
+ * lanes) and c + VL (n[1]). D slice by D slice of the transform points (its
+ * U and V lines, 6 KB each, stay in L1), two tiles at a time; their slice's
+ * 9 sums over the 8 classes per vector stay in registers (18 sums for one
+ * vector; for two, the points in halves of 5 and 4, 20 sums), then A^T along
+ * W and H. The tile's D row 0 is slices 0 + 1, row 1 slices 1 + 2: the
+ * previous slice's 4 points wait in `prev`. Two vectors load a weight
+ * vector per FMA instead of 1.5 per FMA, which bounds one vector (5.25 ->
+ * 7.85 FMA/ns in isolation on Zen 5); only where 32 vector registers hold
+ * the sums (WINO_FUSED_X2). */
+static inline __attribute__((always_inline)) void
+KNAME(wino_fused_nv)(const void *vv, int64_t ntiles, const void *uu, void *const *out, int64_t c,
+                     const int n[2], int stream, const int nv) {
     const REAL *u = (const REAL *)uu;
-    VEC prev[CPU_WINO_FUSED_BLOCK][4]; /* ntiles <= CPU_WINO_FUSED_BLOCK */
+    VEC prev[2][CPU_WINO_FUSED_BLOCK][4]; /* [vector][tile][point]; ntiles <= the block */
     for (int a = 0; a < 3; ++a) {
         for (int64_t t = 0; t < ntiles; t += 2) {
             const int two = t + 1 < ntiles;
             const REAL *va = (const REAL *)vv + t; /* the tiles' lanes of V */
             const REAL *vb = two ? va + 1 : va;
-            VEC ma[9], mb[9];
-            /* class (vd, vh, vw)'s point (a, b, c): block position (2a + vd,
-             * 2b + vh, 2c + vw); class 0 first, into zeros */
-#pragma GCC unroll 9
-            for (int p = 0; p < 9; ++p) {
-                const int pos = a * 96 + (p / 3) * 16 + (p % 3) * 2;
-                VEC w = VLOADU(u + pos * VL);
-                WINO_IN_REGISTER(w);
-                ma[p] = VFMADD(VSET1(va[pos * CPU_WINO_FUSED_BLOCK]), w, VZERO());
-                mb[p] = VFMADD(VSET1(vb[pos * CPU_WINO_FUSED_BLOCK]), w, VZERO());
-            }
-            for (int cls = 1; cls < 8; ++cls) {
-                const int at = a * 96 + (cls >> 2) * 48 + ((cls >> 1) & 1) * 8 + (cls & 1);
-#pragma GCC unroll 9
-                for (int p = 0; p < 9; ++p) {
-                    const int pos = at + (p / 3) * 16 + (p % 3) * 2;
-                    VEC w = VLOADU(u + pos * VL);
-                    WINO_IN_REGISTER(w);
-                    ma[p] = VFMADD(VSET1(va[pos * CPU_WINO_FUSED_BLOCK]), w, ma[p]);
-                    mb[p] = VFMADD(VSET1(vb[pos * CPU_WINO_FUSED_BLOCK]), w, mb[p]);
-                }
-            }
-            VEC fa[4], fb[4];
-            KNAME(wino_a2)(ma, fa);
-            KNAME(wino_a2)(mb, fb);
-            if (a > 0) { /* D row a - 1 = slices a - 1 and a */
-                VEC ra[4], rb[4];
-                for (int q = 0; q < 4; ++q) {
-                    ra[q] = VADD(prev[t][q], fa[q]);
-                    rb[q] = VADD(prev[t + two][q], fb[q]); /* !two: unused */
-                }
-                KNAME(wino_put)(ra, 4, NULL, out + t * 8 + 4 * (a - 1), c, n, stream);
-                if (two) {
-                    KNAME(wino_put)(rb, 4, NULL, out + t * 8 + 8 + 4 * (a - 1), c, n, stream);
-                }
-            }
-            if (a < 2) { /* slice a, the first half of row a */
-                for (int q = 0; q < 4; ++q) {
-                    prev[t][q] = fa[q];
-                    prev[t + two][q] = two ? fb[q] : fa[q];
-                }
-            }
-        }
-    }
-}
-
-/* wino_fused3 for two vectors of dx channels at once (c: lanes n, c + VL:
- * lanes n2; the second vector's U follows the first's, CPU_WINO_FUSED_TILE
- * vectors on): two tiles x two weight vectors per pair of broadcasts, one
- * load per FMA instead of 1.5 (the single-vector kernel is bound by its
- * loads: 1.5x measured in isolation on Zen 5). The 9 points of a slice in
- * two halves (20 sums in registers), the first half's sums parked in L1.
- * Only where 32 vector registers hold them (WINO_FUSED_X2 defined). */
-#ifdef WINO_FUSED_X2
-static void KNAME(wino_fused3x2)(const void *vv, int64_t ntiles, const void *uu, void *const *out,
-                                 int64_t c, int n, int n2, int stream) {
-    const REAL *u0 = (const REAL *)uu, *u1 = u0 + CPU_WINO_FUSED_TILE * VL;
-    VEC prev[CPU_WINO_FUSED_BLOCK][2][4]; /* [tile][vector][point] */
-    for (int a = 0; a < 3; ++a) {
-        for (int64_t t = 0; t < ntiles; t += 2) {
-            const int two = t + 1 < ntiles;
-            const REAL *va = (const REAL *)vv + t;
-            const REAL *vb = two ? va + 1 : va;
-            VEC m[2][2][9]; /* [tile][vector][point] */
-            for (int h = 0; h < 2; ++h) {
-                const int p0 = 5 * h;
-#define FUSED_HALF(NP)                                                                             \
-    do {                                                                                           \
-        VEC s[2][2][NP];                                                                           \
-        _Pragma("GCC unroll 5") for (int i = 0; i < NP; ++i) {                                     \
-            s[0][0][i] = s[0][1][i] = s[1][0][i] = s[1][1][i] = VZERO();                           \
-        }                                                                                          \
-        _Pragma("GCC unroll 8") for (int cls = 0; cls < 8; ++cls) {                                \
-            const int at = a * 96 + (cls >> 2) * 48 + ((cls >> 1) & 1) * 8 + (cls & 1);            \
-            _Pragma("GCC unroll 5") for (int i = 0; i < NP; ++i) {                                 \
-                const int pos = at + ((p0 + i) / 3) * 16 + ((p0 + i) % 3) * 2;                     \
-                VEC w0 = VLOADU(u0 + pos * VL), w1 = VLOADU(u1 + pos * VL);                        \
-                WINO_IN_REGISTER(w0);                                                              \
-                WINO_IN_REGISTER(w1);                                                              \
-                const VEC xa = VSET1(va[pos * CPU_WINO_FUSED_BLOCK]);                              \
-                const VEC xb = VSET1(vb[pos * CPU_WINO_FUSED_BLOCK]);                              \
-                s[0][0][i] = VFMADD(xa, w0, s[0][0][i]);                                           \
-                s[0][1][i] = VFMADD(xa, w1, s[0][1][i]);                                           \
-                s[1][0][i] = VFMADD(xb, w0, s[1][0][i]);                                           \
-                s[1][1][i] = VFMADD(xb, w1, s[1][1][i]);                                           \
-            }                                                                                      \
-        }                                                                                          \
-        _Pragma("GCC unroll 5") for (int i = 0; i < NP; ++i) {                                     \
-            m[0][0][p0 + i] = s[0][0][i];                                                          \
-            m[0][1][p0 + i] = s[0][1][i];                                                          \
-            m[1][0][p0 + i] = s[1][0][i];                                                          \
-            m[1][1][p0 + i] = s[1][1][i];                                                          \
-        }                                                                                          \
-    } while (0)
-                if (h == 0) {
-                    FUSED_HALF(5);
-                } else {
-                    FUSED_HALF(4);
-                }
-#undef FUSED_HALF
+            /* [tile][vector][point]: four arrays, small enough for the
+             * compiler to keep in registers (one array of 36 it keeps in
+             * memory: 4 % slower with AVX2's 16 registers) */
+            VEC m00[9], m01[9], m10[9], m11[9];
+            VEC *const m[2][2] = {{m00, m01}, {m10, m11}};
+            if (nv == 1) {
+                KNAME(wino_fused_products)(va, vb, u, a, 0, 9, 1, m);
+            } else {
+                KNAME(wino_fused_products)(va, vb, u, a, 0, 5, 2, m);
+                KNAME(wino_fused_products)(va, vb, u, a, 5, 4, 2, m);
             }
             for (int k = 0; k < 1 + two; ++k) {
-                for (int j = 0; j < 2; ++j) {
+                for (int j = 0; j < nv; ++j) {
                     VEC f[4];
                     KNAME(wino_a2)(m[k][j], f);
                     if (a > 0) { /* D row a - 1 = slices a - 1 and a */
                         VEC r[4];
                         for (int q = 0; q < 4; ++q) {
-                            r[q] = VADD(prev[t + k][j][q], f[q]);
+                            r[q] = VADD(prev[j][t + k][q], f[q]);
                         }
                         KNAME(wino_put)
-                        (r, 4, NULL, out + (t + k) * 8 + 4 * (a - 1), c + j * VL, j ? n2 : n,
-                         stream);
+                        (r, 4, NULL, out + (t + k) * 8 + 4 * (a - 1), c + j * VL, n[j], stream);
                     }
                     if (a < 2) { /* slice a, the first half of row a */
                         for (int q = 0; q < 4; ++q) {
-                            prev[t + k][j][q] = f[q];
+                            prev[j][t + k][q] = f[q];
                         }
                     }
                 }
@@ -435,7 +387,21 @@ static void KNAME(wino_fused3x2)(const void *vv, int64_t ntiles, const void *uu,
     }
 }
 
-#endif /* WINO_FUSED_X2 */
+static void KNAME(wino_fused3)(const void *vv, int64_t ntiles, const void *uu, void *const *out,
+                               int64_t c, int n, int stream) {
+    const int lanes[2] = {n, 0};
+    KNAME(wino_fused_nv)(vv, ntiles, uu, out, c, lanes, stream, 1);
+}
+
+#ifdef WINO_FUSED_X2
+/* cpu_wino_fused2_fn: the second vector's U follows the first's,
+ * CPU_WINO_FUSED_TILE vectors on. */
+static void KNAME(wino_fused3x2)(const void *vv, int64_t ntiles, const void *uu, void *const *out,
+                                 int64_t c, int n, int n2, int stream) {
+    const int lanes[2] = {n, n2};
+    KNAME(wino_fused_nv)(vv, ntiles, uu, out, c, lanes, stream, 2);
+}
+#endif
 
 /* F(2, 3): A^T = rows (1, 1, 1, 0), (0, 1, -1, -1) along W, H and D. */
 static void KNAME(wino_out4)(const void *in, ptrdiff_t mstride, int64_t channels, const void *bias,
