@@ -162,7 +162,7 @@ void cpu_fwino_set_weights(cpu_fwino_t *w, const cpu_plan_t *plan, const void *k
 
 /* The taps of output o on axis a (o = 2i + t - 1, 0 <= i < in): how many
  * (0..2), into tap[] and in[]. */
-static int axis_taps(const cpu_fwino_t *w, int a, int64_t o, int64_t tap[2], int64_t in[2]) {
+static int output_taps(const cpu_fwino_t *w, int a, int64_t o, int64_t tap[2], int64_t in[2]) {
     int n = 0;
     for (int64_t t = (o + 1) & 1; t < 4; t += 2) {
         const int64_t i = (o + 1 - t) / 2;
@@ -174,66 +174,86 @@ static int axis_taps(const cpu_fwino_t *w, int a, int64_t o, int64_t tap[2], int
     return n;
 }
 
+/* The taps of a line of outputs along axis L: on the two fixed axes f0 and
+ * f1 those of the line's coordinates there, on L nl taps tl reading inputs
+ * il. */
+typedef struct line_taps {
+    int f0, f1, L;
+    int n0, n1, nl;
+    int64_t t0[2], i0[2], t1[2], i1[2], tl[2], il[2];
+} line_taps_t;
+
+/* Every combination of the line's taps: its input point (sample x_n) and
+ * weights into xp[] and wp[]; returns how many (at most 8). */
+static int line_terms(const cpu_fwino_t *w, const float *x_n, const line_taps_t *lt,
+                      const float *xp[8], const float *wp[8]) {
+    const ptrdiff_t xs[3] = {w->xs_d, w->xs_h, (ptrdiff_t)w->cin};
+    int n = 0;
+    for (int a = 0; a < lt->n0; ++a) {
+        for (int b = 0; b < lt->n1; ++b) {
+            for (int c = 0; c < lt->nl; ++c) {
+                int64_t t[3], i[3];
+                t[lt->f0] = lt->t0[a], i[lt->f0] = lt->i0[a];
+                t[lt->f1] = lt->t1[b], i[lt->f1] = lt->i1[b];
+                t[lt->L] = lt->tl[c], i[lt->L] = lt->il[c];
+                xp[n] = x_n + i[0] * xs[0] + i[1] * xs[1] + i[2] * xs[2];
+                wp[n++] = w->wt + ((t[0] * 4 + t[1]) * 4 + t[2]) * w->cin;
+            }
+        }
+    }
+    return n;
+}
+
 /* Outputs lo..hi along axis L of the output line through o (o[L] ignored)
  * by direct sums: those whose L taps are both inside run 16 at a time
  * through the kernel's fwino_line, the rest (at most two per parity) one
  * by one. */
 static void face_line(const cpu_fwino_t *w, const cpu_kernel_t *kern, const float *x_n, float *y_n,
                       const int64_t o[3], int L, int64_t lo, int64_t hi) {
-    const ptrdiff_t xs[3] = {w->xs_d, w->xs_h, (ptrdiff_t)w->cin};
+    const ptrdiff_t xs_l = L == 0 ? w->xs_d : L == 1 ? w->xs_h : (ptrdiff_t)w->cin;
     const ptrdiff_t ys[3] = {w->ys_d, (ptrdiff_t)w->out[2], 1};
-    const int f0 = L == 0 ? 1 : 0, f1 = L == 2 ? 1 : 2; /* the fixed axes */
-    int64_t tap0[2], in0[2], tap1[2], in1[2];
-    const int n0 = axis_taps(w, f0, o[f0], tap0, in0), n1 = axis_taps(w, f1, o[f1], tap1, in1);
-    const ptrdiff_t y_at = o[f0] * ys[f0] + o[f1] * ys[f1];
+    line_taps_t lt;
+    lt.L = L;
+    lt.f0 = L == 0 ? 1 : 0;
+    lt.f1 = L == 2 ? 1 : 2;
+    lt.n0 = output_taps(w, lt.f0, o[lt.f0], lt.t0, lt.i0);
+    lt.n1 = output_taps(w, lt.f1, o[lt.f1], lt.t1, lt.i1);
+    float *y_line = y_n + o[lt.f0] * ys[lt.f0] + o[lt.f1] * ys[lt.f1];
+    const float *xp[8], *wp[8];
     for (int64_t ol = lo; ol <= hi; ++ol) { /* outputs with one L tap: one by one */
-        int64_t tl[2], il[2];
-        const int nl = axis_taps(w, L, ol, tl, il);
-        if (nl == 2) {
-            continue;
+        lt.nl = output_taps(w, L, ol, lt.tl, lt.il);
+        if (lt.nl < 2) {
+            const int n = line_terms(w, x_n, &lt, xp, wp);
+            kern->fwino_line(xp, 0, wp, n, w->cin, w->bias, 1, y_line + ol * ys[L], 0);
         }
-        const float *xp[8], *wp[8];
-        int n = 0;
-        for (int a = 0; a < n0; ++a) {
-            for (int b = 0; b < n1; ++b) {
-                for (int c = 0; c < nl; ++c) {
-                    int64_t t[3], i[3];
-                    t[f0] = tap0[a], i[f0] = in0[a], t[f1] = tap1[b], i[f1] = in1[b];
-                    t[L] = tl[c], i[L] = il[c];
-                    xp[n] = x_n + i[0] * xs[0] + i[1] * xs[1] + i[2] * xs[2];
-                    wp[n++] = w->wt + ((t[0] * 4 + t[1]) * 4 + t[2]) * w->cin;
-                }
-            }
-        }
-        kern->fwino_line(xp, 0, wp, n, w->cin, w->bias, 1, y_n + y_at + ol * ys[L], 0);
     }
     for (int v = 0; v < 2; ++v) { /* o_L = 2J + v - 1 with both L taps inside: 1 <= J < in */
         int64_t j_lo = (lo + 1 - v + 1) / 2, j_hi = (hi + 1 - v) >> 1;
         j_lo = j_lo < 1 ? 1 : j_lo;
         j_hi = j_hi > w->in[L] - 1 ? w->in[L] - 1 : j_hi;
         for (int64_t j0 = j_lo; j0 <= j_hi; j0 += 16) {
-            const float *xp[8], *wp[8];
-            int n = 0;
-            for (int a = 0; a < n0; ++a) {
-                for (int b = 0; b < n1; ++b) {
-                    for (int c = 0; c < 2; ++c) { /* tap v + 2c reads J - c */
-                        int64_t t[3], i[3];
-                        t[f0] = tap0[a], i[f0] = in0[a], t[f1] = tap1[b], i[f1] = in1[b];
-                        t[L] = v + 2 * c, i[L] = j0 - c;
-                        xp[n] = x_n + i[0] * xs[0] + i[1] * xs[1] + i[2] * xs[2];
-                        wp[n++] = w->wt + ((t[0] * 4 + t[1]) * 4 + t[2]) * w->cin;
-                    }
-                }
+            lt.nl = 2; /* tap v + 2c reads J - c; the next output, J + 1, is xs_l on */
+            for (int c = 0; c < 2; ++c) {
+                lt.tl[c] = v + 2 * c;
+                lt.il[c] = j0 - c;
             }
+            const int n = line_terms(w, x_n, &lt, xp, wp);
             const int count = (int)(j_hi - j0 + 1 < 16 ? j_hi - j0 + 1 : 16);
-            kern->fwino_line(xp, xs[L], wp, n, w->cin, w->bias, count,
-                             y_n + y_at + (2 * j0 + v - 1) * ys[L], 2 * ys[L]);
+            kern->fwino_line(xp, xs_l, wp, n, w->cin, w->bias, count,
+                             y_line + (2 * j0 + v - 1) * ys[L], 2 * ys[L]);
         }
     }
 }
 
+/* The activation on n outputs from y, after their bias (none when linear). */
+static void activate(const cpu_fwino_t *w, float *y, int64_t n) {
+    if (w->act != tconv_activation_linear) {
+        activation_forward_f32(y, (size_t)n, w->act, w->act_alpha);
+    }
+}
+
 /* D tile td of sample n: its output planes 4 td - 1 .. 4 td + 2 (those
- * inside), with their last H row and last W column by face_point. */
+ * inside), with their last H row and last W column by face_line. */
 static void run_slab(const cpu_fwino_t *w, const cpu_kernel_t *kern, const float *x_n, float *y_n,
                      int64_t td, float *scratch) {
     float *xw = scratch, *m = xw + 15 * (size_t)w->wblocks * w->xw_floats;
@@ -306,10 +326,7 @@ static void run_slab(const cpu_fwino_t *w, const cpu_kernel_t *kern, const float
         face_line(w, kern, x_n, y_n, o, 2, 0, w->out[2] - 1);
         face_line(w, kern, x_n, y_n, o, 1, 0, w->out[1] - 2);
     }
-    if (w->act != tconv_activation_linear) {
-        activation_forward_f32(y_n + od_lo * w->ys_d, (size_t)((od_hi - od_lo + 1) * w->ys_d),
-                               w->act, w->act_alpha);
-    }
+    activate(w, y_n + od_lo * w->ys_d, (od_hi - od_lo + 1) * w->ys_d);
 }
 
 /* The sample's last output plane (o = 2 in - 1 along D: one D tap). */
@@ -320,9 +337,7 @@ static void run_last_plane(const cpu_fwino_t *w, const cpu_kernel_t *kern, const
         const int64_t o[3] = {w->out[0] - 1, oh, 0};
         face_line(w, kern, x_n, y_n, o, 2, 0, w->out[2] - 1);
     }
-    if (w->act != tconv_activation_linear) {
-        activation_forward_f32(plane, (size_t)w->ys_d, w->act, w->act_alpha);
-    }
+    activate(w, plane, w->ys_d);
 }
 
 typedef struct fwino_ctx {

@@ -87,24 +87,20 @@ static void avx512_f32_fwino_row(const float *row, const float *prev, int64_t ci
     }
 }
 
-/* B^T (d0 - d1, d1, d2 - d1) point p of rows a, b, c (loaded only as needed). */
-#define FWINO_BT(p, a, b, c) ((p) == 0 ? _mm512_sub_ps(a, b) : (p) == 1 ? (b) : _mm512_sub_ps(c, b))
+/* Point p of B^T = (e0 - e1, e1, e2 - e1) of the rows' elements at `at`,
+ * loading only the two (or one) rows it takes. */
+static inline __attribute__((always_inline)) __m512 fwino_bt(const float *const e[3], int64_t at,
+                                                             const int p) {
+    const __m512 mid = _mm512_load_ps(e[1] + at);
+    return p == 1 ? mid : _mm512_sub_ps(_mm512_load_ps(e[p == 0 ? 0 : 2] + at), mid);
+}
 
-/* V of transform point (pd, ph) of channel offset `at` from the
- * W-transformed rows x[D point][H point]: B^T along H, then D. */
+/* V of transform point (pd, ph) at `at` from the W-transformed rows x[D
+ * point][H point]: B^T along H, then along D. */
 static inline __attribute__((always_inline)) __m512 fwino_v(const float *const x[3][3], int64_t at,
                                                             const int pd, const int ph) {
-    __m512 h[3];
-    _Pragma("GCC unroll 3") for (int d = 0; d < 3; ++d) {
-        if ((pd == 1 && d != 1) || (pd != 1 && d == 2 - pd)) {
-            continue; /* not a term of D point pd */
-        }
-        const __m512 r1 = _mm512_load_ps(x[d][1] + at);
-        h[d] = ph == 1   ? r1
-               : ph == 0 ? _mm512_sub_ps(_mm512_load_ps(x[d][0] + at), r1)
-                         : _mm512_sub_ps(_mm512_load_ps(x[d][2] + at), r1);
-    }
-    return pd == 1 ? h[1] : _mm512_sub_ps(h[pd == 0 ? 0 : 2], h[1]);
+    const __m512 mid = fwino_bt(x[1], at, ph);
+    return pd == 1 ? mid : _mm512_sub_ps(fwino_bt(x[pd == 0 ? 0 : 2], at, ph), mid);
 }
 
 /* GEMM of transform point p = (pd, ph, pw): m[r][p][class] = sum over c of
