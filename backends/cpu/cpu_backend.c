@@ -187,14 +187,14 @@ static tconv_status_t cpu_plan_create_slot(tconv_backend_state_t state, size_t d
                           ? "; non-temporal output stores (64-byte aligned outputs)"
                           : "");
     }
-    if (status == tconv_success && st->host && st->host->log && plan->wino_fwd) {
+    if (status == tconv_success && st->host && st->host->log &&
+        (plan->wino_fwd || plan->fold_wino)) { /* the forward pass instead of the tiles */
         char line[256];
-        cpu_wino_describe(plan->wino_fwd, line, sizeof line);
-        st->host->log(tconv_log_debug, backend_name, "plan: %s", line);
-    }
-    if (status == tconv_success && st->host && st->host->log && plan->fold_wino) {
-        char line[256];
-        cpu_fwino_describe(plan->fold_wino, line, sizeof line);
+        if (plan->wino_fwd) {
+            cpu_wino_describe(plan->wino_fwd, line, sizeof line);
+        } else {
+            cpu_fwino_describe(plan->fold_wino, line, sizeof line);
+        }
         st->host->log(tconv_log_debug, backend_name, "plan: %s", line);
     }
     if (status == tconv_success && st->host && st->host->log &&

@@ -80,17 +80,15 @@ tconv_status_t cpu_plan_choose_forward(cpu_plan_t *plan, char *msg, size_t msg_s
     }
     cpu_plan_t *run = cpu_plan_forward(plan);
     run->stream_output = cpu_plan_choose_streaming(run);
+    tconv_status_t st;
     if (cpu_wino_fits(plan, 1)) { /* stride 1: never W-merged */
-        tconv_status_t st = cpu_wino_create(plan, 1, &plan->wino_fwd, msg, msg_size);
-        free(plan->wpack); /* the tiles' weights: no tile runs the pass */
-        plan->wpack = NULL;
-        return st;
+        st = cpu_wino_create(plan, 1, &plan->wino_fwd, msg, msg_size);
+    } else if (cpu_fwino_fits(plan)) { /* W k4 s2: never W-merged either */
+        st = cpu_fwino_create(plan, &plan->fold_wino, msg, msg_size);
+    } else {
+        return tconv_success;
     }
-    if (cpu_fwino_fits(plan)) {
-        tconv_status_t st = cpu_fwino_create(plan, &plan->fold_wino, msg, msg_size);
-        free(plan->wpack);
-        plan->wpack = NULL;
-        return st;
-    }
-    return tconv_success;
+    free(plan->wpack); /* the tiles' weights: no tile runs the pass */
+    plan->wpack = NULL;
+    return st;
 }

@@ -503,6 +503,12 @@ static void tile_axes(const cpu_wino_t *w, int64_t tile, int64_t t[3]) {
     t[0] = tile / (w->ntiles[2] * w->ntiles[1]);
 }
 
+/* The dx channels of chunk q (chunkw but for the last). */
+static int chunk_lanes(const cpu_wino_t *w, int64_t q) {
+    const int64_t left = w->cin - q * w->chunkw;
+    return (int)(left < w->chunkw ? left : w->chunkw);
+}
+
 /* The fused pass's block `blk` of the batch: its V, then per vector of dx
  * channels (its U in L1) every tile's sums, A^T and stores
  * (cpu_wino_fused_fn). */
@@ -518,15 +524,13 @@ static void run_block_fused(const wino_ctx_t *ctx, int64_t blk, float *v) {
     const cpu_kernel_t *kern = ctx->fwd->kernel;
     for (int64_t q = 0; q < w->nchunk;) {
         const int64_t c = q * w->chunkw;
-        const int lanes = (int)(w->cin - c < w->chunkw ? w->cin - c : w->chunkw);
         const float *u = w->u + q * CPU_WINO_FUSED_TILE * w->chunkw;
         if (kern->wino_fused2 && q + 1 < w->nchunk) { /* two vectors: fewer loads per FMA */
-            const int lanes2 =
-                (int)(w->cin - c - w->chunkw < w->chunkw ? w->cin - c - w->chunkw : w->chunkw);
-            kern->wino_fused2(v, b.count, u, out, c, lanes, lanes2, w->stream);
+            kern->wino_fused2(v, b.count, u, out, c, chunk_lanes(w, q), chunk_lanes(w, q + 1),
+                              w->stream);
             q += 2;
         } else {
-            kern->wino_fused(v, b.count, u, out, c, lanes, w->stream);
+            kern->wino_fused(v, b.count, u, out, c, chunk_lanes(w, q), w->stream);
             q += 1;
         }
     }
