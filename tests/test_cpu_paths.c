@@ -386,6 +386,31 @@ static void test_weights_winograd(void **state) {
     }
 }
 
+/* Runs @p plan's forward pass on tensors of @p p (its batch: the run's,
+ * set on the plan first when @p set_batch) from seed @p seed, and checks
+ * the output against the float64 reference; @p what names the case. */
+static void check_forward(tconv_plan_t plan, const tconv_problem_t *p, uint64_t seed, int set_batch,
+                          const char *what) {
+    tc_rng_t rng;
+    tc_rng_seed(&rng, seed);
+    tc_tensors_t t;
+    char msg[2048];
+    if (tc_tensors_make(p, &rng, &t, msg, sizeof msg) != 0)
+        fail_msg("%s: %s", what, msg);
+    TC_CHECK_OK(tconv_plan_set_weights(plan, t.dev_kernel, t.dev_bias));
+    if (set_batch)
+        TC_CHECK_OK(tconv_plan_set_batch(plan, p->batch));
+    tc_tensors_poison_output(&t);
+    TC_CHECK_OK(tconv_plan_execute(plan, t.dev_in, t.dev_out));
+    int64_t worst = 0;
+    const double err = tc_tensors_max_error(&t, &worst);
+    print_message("%s: max rel err %.2g\n", what, err);
+    if (!(err <= tc_tolerance(tconv_f32)))
+        fail_msg("%s: error %.3g at element %lld: got %.9g, reference %.9g", what, err,
+                 (long long)worst, tc_element(t.dev_out, tconv_f32, worst), t.ref[worst]);
+    tc_tensors_free(&t);
+}
+
 /* The forward pass by Winograd F(2, 3) (cpu_winograd.c): a stride-1 layer
  * of 3 taps with dilation 2 (dilated_k3d2 scaled down), bias and each kind
  * of activation (ReLU, and ELU applied after the transform), against the
@@ -421,23 +446,10 @@ static void test_forward_winograd(void **state) {
             const int said = tc_contains(log.text, "forward: Winograd F(2,3)");
             if (said == off)
                 fail_msg("Winograd %s expected, the log says:\n%s", off ? "off" : "on", log.text);
-            tc_rng_t rng;
-            tc_rng_seed(&rng, 31);
-            tc_tensors_t t;
-            char msg[2048];
-            if (tc_tensors_make(&p, &rng, &t, msg, sizeof msg) != 0)
-                fail_msg("%s", msg);
-            TC_CHECK_OK(tconv_plan_set_weights(plan, t.dev_kernel, t.dev_bias));
-            tc_tensors_poison_output(&t);
-            TC_CHECK_OK(tconv_plan_execute(plan, t.dev_in, t.dev_out));
-            int64_t worst = 0;
-            const double err = tc_tensors_max_error(&t, &worst);
-            print_message("forward k3 d2, activation %d, Winograd %s: max rel err %.2g\n",
-                          (int)acts[k], off ? "off" : "on", err);
-            if (!(err <= tc_tolerance(tconv_f32)))
-                fail_msg("error %.3g at element %lld: got %.9g, reference %.9g", err,
-                         (long long)worst, tc_element(t.dev_out, tconv_f32, worst), t.ref[worst]);
-            tc_tensors_free(&t);
+            char what[64];
+            snprintf(what, sizeof what, "forward k3 d2, activation %d, Winograd %s", (int)acts[k],
+                     off ? "off" : "on");
+            check_forward(plan, &p, 31, 0, what);
             tconv_plan_destroy(plan);
             tconv_context_destroy(ctx);
         }
@@ -500,25 +512,10 @@ static void test_forward_fold_winograd(void **state) {
         if (said != expect)
             fail_msg("case %zu: Winograd %s expected, the log says:\n%s", i, expect ? "on" : "off",
                      log.text);
-        tc_rng_t rng;
-        tc_rng_seed(&rng, 37);
-        tc_tensors_t t;
-        char msg[2048];
+        char what[64];
+        snprintf(what, sizeof what, "case %zu (Winograd %s)", i, said ? "on" : "off");
         p.batch = c->run_batch ? c->run_batch : c->batch;
-        if (tc_tensors_make(&p, &rng, &t, msg, sizeof msg) != 0)
-            fail_msg("%s", msg);
-        TC_CHECK_OK(tconv_plan_set_weights(plan, t.dev_kernel, t.dev_bias));
-        if (c->run_batch)
-            TC_CHECK_OK(tconv_plan_set_batch(plan, c->run_batch));
-        tc_tensors_poison_output(&t);
-        TC_CHECK_OK(tconv_plan_execute(plan, t.dev_in, t.dev_out));
-        int64_t worst = 0;
-        const double err = tc_tensors_max_error(&t, &worst);
-        print_message("case %zu (Winograd %s): max rel err %.2g\n", i, said ? "on" : "off", err);
-        if (!(err <= tc_tolerance(tconv_f32)))
-            fail_msg("case %zu: error %.3g at element %lld: got %.9g, reference %.9g", i, err,
-                     (long long)worst, tc_element(t.dev_out, tconv_f32, worst), t.ref[worst]);
-        tc_tensors_free(&t);
+        check_forward(plan, &p, 37, c->run_batch != 0, what);
         tconv_plan_destroy(plan);
         tconv_context_destroy(ctx);
     }
