@@ -8,35 +8,47 @@
 
 #include <string.h>
 
-/* r[i] lane j -> r[j] lane i. */
+/* 4 x 4 transposes inside each 128-bit lane: out[k], lane L, holds a[0..3]
+ * at column 4L + k. */
+static inline __attribute__((always_inline)) void fwino_transpose4_in_lanes(const __m512 a[4],
+                                                                            __m512 out[4]) {
+    const __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(a[0], a[1]));
+    const __m512d t1 = _mm512_castps_pd(_mm512_unpackhi_ps(a[0], a[1]));
+    const __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(a[2], a[3]));
+    const __m512d t3 = _mm512_castps_pd(_mm512_unpackhi_ps(a[2], a[3]));
+    out[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    out[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    out[2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    out[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+}
+
+/* The 4 x 4 transpose of 128-bit lanes: out[j] lane L is a[L] lane j. */
+static inline __attribute__((always_inline)) void fwino_transpose4_of_lanes(const __m512 a[4],
+                                                                            __m512 out[4]) {
+    const __m512 s0 = _mm512_shuffle_f32x4(a[0], a[1], 0x44);
+    const __m512 s1 = _mm512_shuffle_f32x4(a[2], a[3], 0x44);
+    const __m512 s2 = _mm512_shuffle_f32x4(a[0], a[1], 0xee);
+    const __m512 s3 = _mm512_shuffle_f32x4(a[2], a[3], 0xee);
+    out[0] = _mm512_shuffle_f32x4(s0, s1, 0x88);
+    out[1] = _mm512_shuffle_f32x4(s0, s1, 0xdd);
+    out[2] = _mm512_shuffle_f32x4(s2, s3, 0x88);
+    out[3] = _mm512_shuffle_f32x4(s2, s3, 0xdd);
+}
+
+/* r[i] lane j -> r[j] lane i: each group of 4 rows within the lanes, then
+ * column 4L + k gathers lane L of the groups' vectors k. */
 static inline __attribute__((always_inline)) void fwino_transpose16(__m512 r[16]) {
     __m512 t[16];
-    _Pragma("GCC unroll 8") for (int i = 0; i < 8; ++i) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    /* r[4i + k], 128-bit lane L: rows 4i..4i+3 at column 4L + k. */
     _Pragma("GCC unroll 4") for (int i = 0; i < 4; ++i) {
-        const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 2]);
-        const __m512d c = _mm512_castps_pd(t[4 * i + 1]), d = _mm512_castps_pd(t[4 * i + 3]);
-        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
-        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+        fwino_transpose4_in_lanes(r + 4 * i, t + 4 * i);
     }
-    /* Column 4L + k: 128-bit lane L of r[k], r[4 + k], r[8 + k], r[12 + k]. */
     _Pragma("GCC unroll 4") for (int k = 0; k < 4; ++k) {
-        const __m512 a = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x44);
-        const __m512 b = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x44);
-        const __m512 c = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xee);
-        const __m512 d = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xee);
-        t[k] = _mm512_shuffle_f32x4(a, b, 0x88);
-        t[4 + k] = _mm512_shuffle_f32x4(a, b, 0xdd);
-        t[8 + k] = _mm512_shuffle_f32x4(c, d, 0x88);
-        t[12 + k] = _mm512_shuffle_f32x4(c, d, 0xdd);
-    }
-    _Pragma("GCC unroll 16") for (int i = 0; i < 16; ++i) {
-        r[i] = t[i];
+        const __m512 in[4] = {t[k], t[4 + k], t[8 + k], t[12 + k]};
+        __m512 out[4];
+        fwino_transpose4_of_lanes(in, out);
+        _Pragma("GCC unroll 4") for (int q = 0; q < 4; ++q) {
+            r[4 * q + k] = out[q];
+        }
     }
 }
 
@@ -152,23 +164,9 @@ fwino_gemm(const cpu_fwino_args_t *a, const int pd, const int ph, const int pw, 
  * consecutive outputs. */
 static inline __attribute__((always_inline)) void fwino_interleave4(const __m512 a[4],
                                                                     __m512 out[4]) {
-    const __m512 t0 = _mm512_unpacklo_ps(a[0], a[1]), t1 = _mm512_unpackhi_ps(a[0], a[1]);
-    const __m512 t2 = _mm512_unpacklo_ps(a[2], a[3]), t3 = _mm512_unpackhi_ps(a[2], a[3]);
-    /* u[i], 128-bit lane L: outputs of lane T = 4L + i */
-    const __m512 u0 =
-        _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
-    const __m512 u1 =
-        _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
-    const __m512 u2 =
-        _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
-    const __m512 u3 =
-        _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
-    const __m512 s0 = _mm512_shuffle_f32x4(u0, u1, 0x44), s1 = _mm512_shuffle_f32x4(u2, u3, 0x44);
-    const __m512 s2 = _mm512_shuffle_f32x4(u0, u1, 0xee), s3 = _mm512_shuffle_f32x4(u2, u3, 0xee);
-    out[0] = _mm512_shuffle_f32x4(s0, s1, 0x88);
-    out[1] = _mm512_shuffle_f32x4(s0, s1, 0xdd);
-    out[2] = _mm512_shuffle_f32x4(s2, s3, 0x88);
-    out[3] = _mm512_shuffle_f32x4(s2, s3, 0xdd);
+    __m512 u[4]; /* u[i], 128-bit lane L: the outputs of lane T = 4L + i */
+    fwino_transpose4_in_lanes(a, u);
+    fwino_transpose4_of_lanes(u, out);
 }
 
 /* cpu_fwino_block_fn. Transform point p = (pd * 3 + ph) * 3 + pw; class
